@@ -1,0 +1,425 @@
+//! hook-client: the command Claude Code runs for each hook event.
+//!
+//! Reads the event from stdin, forwards it to hookd over the Unix socket, prints the daemon's
+//! reply exactly and exits with its code. It never parses the event. When hookd cannot answer
+//! (not running and cannot be started, too slow, another protocol version, an oversized event)
+//! it answers by the per-event fail mode, says why in one line on stderr and appends the event
+//! to the spool, which hookd records on its next start.
+//!
+//! Hot path: std + hook-protocol + libc only. No tokio, clap, serde_json or tracing.
+
+use std::io::{self, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hook_protocol::failmode;
+use hook_protocol::frame::{FrameError, decode_message, encode_message, read_frame};
+use hook_protocol::spool::{self, SpoolRecord};
+use hook_protocol::{
+    ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN, MAX_FRAME_LEN, Mismatch,
+    PROTOCOL_VERSION, Request, Response, paths,
+};
+
+/// Exit codes hook-client itself chooses (a verdict's code comes from hookd).
+mod exit {
+    /// `--help` / `--version`.
+    pub const OK: i32 = 0;
+}
+
+/// The default deadline for the whole exchange, autostart included.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(2);
+/// Pause between connection attempts while an autostarted hookd comes up.
+const CONNECT_RETRY: Duration = Duration::from_millis(5);
+
+const USAGE: &str = "\
+hook-client: forward a Claude Code hook event (stdin) to hookd and print its verdict
+
+usage: hook-client [--event NAME] [--fail-mode SPEC] [--deadline DURATION] [--socket PATH]
+                   [--no-autostart]
+
+  --event NAME        the hook event this settings entry is for (used when hookd is unreachable)
+  --fail-mode SPEC    what to answer when hookd cannot: pass|ask|deny, or Event=mode,... 
+                      (env HOOKD_FAIL_MODE; default: ask for PreToolUse/PermissionRequest, pass otherwise)
+  --deadline D        give up after D (e.g. 2s, 500ms; env HOOKD_DEADLINE; default 2s)
+  --socket PATH       hookd's socket (env HOOKD_SOCKET; default from HOOKD_HOME or the uid)
+  --no-autostart      do not start hookd when it is not running (env HOOKD_NO_AUTOSTART=1)
+";
+
+struct Options {
+    event: Option<String>,
+    fail_mode: Option<String>,
+    deadline: Duration,
+    socket: PathBuf,
+    autostart: bool,
+}
+
+/// Why hookd could not answer.
+struct Failure(String);
+
+fn main() {
+    let start = Instant::now();
+    let (opts, usage_error) = match parse_args() {
+        Ok(Some(o)) => (o, None),
+        Ok(None) => std::process::exit(exit::OK),
+        Err((o, e)) => (o, Some(e)),
+    };
+    let (event, oversized) = read_stdin();
+    let reply = match usage_error {
+        Some(e) => Err(Failure(format!("bad hook-client arguments: {e}"))),
+        None if oversized.is_some() => Err(Failure(format!(
+            "event of {} bytes is over the {} byte limit",
+            oversized.unwrap_or_default(),
+            MAX_EVENT_LEN
+        ))),
+        None => exchange(&opts, &event, start),
+    };
+    let reply = reply.unwrap_or_else(|f| fall_back(&opts, event, oversized, &f.0));
+    emit(&reply);
+}
+
+/// Parses arguments and environment. On a bad argument, returns defaults plus the error so the
+/// event still gets a safe answer.
+fn parse_args() -> Result<Option<Options>, (Options, String)> {
+    let mut opts = Options {
+        event: None,
+        fail_mode: std::env::var("HOOKD_FAIL_MODE")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        deadline: DEFAULT_DEADLINE,
+        socket: paths::socket_path(),
+        autostart: std::env::var_os("HOOKD_NO_AUTOSTART").is_none_or(|v| v.is_empty() || v == "0"),
+    };
+    let mut error = None;
+    if let Ok(d) = std::env::var("HOOKD_DEADLINE") {
+        match parse_duration(&d) {
+            Some(d) => opts.deadline = d,
+            None => {
+                error = Some(format!(
+                    "HOOKD_DEADLINE={d:?} is not a duration like 2s or 500ms"
+                ))
+            }
+        }
+    }
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = || inline.clone().or_else(|| args.next());
+        match flag.as_str() {
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" | "-V" => {
+                println!(
+                    "hook-client {} (build {}, protocol {PROTOCOL_VERSION})",
+                    hook_protocol::PACKAGE_VERSION,
+                    hook_protocol::BUILD_ID
+                );
+                return Ok(None);
+            }
+            "--event" => opts.event = value(),
+            "--fail-mode" => opts.fail_mode = value(),
+            "--socket" => {
+                if let Some(v) = value() {
+                    opts.socket = PathBuf::from(v);
+                }
+            }
+            "--deadline" => match value().as_deref().and_then(parse_duration) {
+                Some(d) => opts.deadline = d,
+                None => error = Some("--deadline needs a duration like 2s or 500ms".to_string()),
+            },
+            "--no-autostart" => opts.autostart = false,
+            other => {
+                error = Some(format!(
+                    "unknown argument {other:?} (see hook-client --help)"
+                ))
+            }
+        }
+        if error.is_some() {
+            break;
+        }
+    }
+    if error.is_none()
+        && let Some(spec) = &opts.fail_mode
+        && let Err(e) = failmode::validate_spec(spec)
+    {
+        error = Some(e);
+        opts.fail_mode = None;
+    }
+    match error {
+        Some(e) => Err((opts, e)),
+        None => Ok(Some(opts)),
+    }
+}
+
+fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
+        Some(i) => s.split_at(i),
+        None => (s, "ms"),
+    };
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit {
+        "ms" => n / 1000.0,
+        "s" => n,
+        _ => return None,
+    };
+    (secs > 0.0 && secs < 3600.0).then(|| Duration::from_secs_f64(secs))
+}
+
+/// Reads stdin to EOF. Returns the event (at most `MAX_EVENT_LEN` bytes) and, when it was
+/// larger, its full length.
+fn read_stdin() -> (Vec<u8>, Option<u64>) {
+    let mut buf = Vec::with_capacity(8 * 1024);
+    let stdin = io::stdin();
+    let mut lock = stdin.lock();
+    let limit = MAX_EVENT_LEN as u64 + 1;
+    if lock.by_ref().take(limit).read_to_end(&mut buf).is_err() {
+        return (buf, None);
+    }
+    if buf.len() as u64 <= MAX_EVENT_LEN as u64 {
+        return (buf, None);
+    }
+    let mut total = buf.len() as u64;
+    buf.truncate(MAX_EVENT_LEN);
+    let mut sink = [0u8; 64 * 1024];
+    while let Ok(n) = lock.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    (buf, Some(total))
+}
+
+/// Sends the event to hookd and returns its reply.
+fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, Failure> {
+    let deadline = start + opts.deadline;
+    let request = Request::Hook(HookRequest {
+        event: event.to_vec(),
+        env: HookEnv {
+            project_dir: std::env::var("CLAUDE_PROJECT_DIR").ok(),
+            session_id: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned()),
+        },
+        options: ClientOptions {
+            event: opts.event.clone(),
+            fail_mode: opts.fail_mode.clone(),
+            deadline_ms: u32::try_from(opts.deadline.as_millis()).unwrap_or(u32::MAX),
+        },
+    });
+    let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
+    let mut stream = connect(opts, deadline)?;
+    let remaining = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let timeout_failure = |what: &str, e: &io::Error| {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ) {
+            Failure(format!(
+                "no answer from hookd at {} within {} ms",
+                opts.socket.display(),
+                opts.deadline.as_millis()
+            ))
+        } else {
+            Failure(format!("{what} hookd at {}: {e}", opts.socket.display()))
+        }
+    };
+    let _ = stream.set_write_timeout(Some(remaining));
+    let _ = stream.set_read_timeout(Some(remaining));
+    stream
+        .write_all(&frame)
+        .map_err(|e| timeout_failure("sending to", &e))?;
+    let reply = match read_frame(&mut stream, MAX_FRAME_LEN) {
+        Ok(f) => f,
+        Err(FrameError::Io(e)) => return Err(timeout_failure("reading from", &e)),
+        Err(FrameError::Closed) => {
+            return Err(Failure(format!(
+                "hookd at {} closed the connection without answering",
+                opts.socket.display()
+            )));
+        }
+        Err(e) => return Err(Failure(format!("bad reply from hookd: {e}"))),
+    };
+    match decode_message::<Response>(&reply) {
+        Ok(Response::Verdict(r)) => Ok(r),
+        Ok(Response::Mismatch(m)) => Err(Failure(m.describe(PROTOCOL_VERSION))),
+        Ok(Response::Error(e)) => Err(Failure(format!("hookd error: {e}"))),
+        Ok(other) => Err(Failure(format!("unexpected reply from hookd: {other:?}"))),
+        Err(FrameError::VersionMismatch { body, theirs, .. }) => {
+            let text = match postcard_mismatch(&body) {
+                Some(m) => m.describe(PROTOCOL_VERSION),
+                None => format!(
+                    "protocol version mismatch: hook-client speaks {PROTOCOL_VERSION}, hookd speaks {theirs}"
+                ),
+            };
+            Err(Failure(text))
+        }
+        Err(e) => Err(Failure(format!("bad reply from hookd: {e}"))),
+    }
+}
+
+fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
+    // Response::Mismatch is variant 0 with a frozen shape in every protocol version.
+    match hook_protocol::frame::decode_body::<Response>(body) {
+        Ok(Response::Mismatch(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// Connects to hookd, starting it when it is not running (unless disabled).
+fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
+    let first = match UnixStream::connect(&opts.socket) {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    let startable = matches!(
+        first.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+    );
+    if !startable {
+        return Err(Failure(format!(
+            "cannot connect to hookd at {}: {first}",
+            opts.socket.display()
+        )));
+    }
+    if !opts.autostart {
+        return Err(Failure(format!(
+            "hookd is not running at {} ({first}) and autostart is off",
+            opts.socket.display()
+        )));
+    }
+    let hookd = std::env::var_os("HOOKD_BIN")
+        .map(PathBuf::from)
+        .or_else(|| paths::find_sibling_or_path("hookd"))
+        .ok_or_else(|| {
+            Failure(format!(
+                "hookd is not running at {} and no hookd executable was found beside hook-client or on PATH",
+                opts.socket.display()
+            ))
+        })?;
+    spawn_detached(&hookd, &opts.socket)
+        .map_err(|e| Failure(format!("cannot start {}: {e}", hookd.display())))?;
+    let mut last = first;
+    while Instant::now() < deadline {
+        #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
+        std::thread::sleep(CONNECT_RETRY);
+        match UnixStream::connect(&opts.socket) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(Failure(format!(
+        "started {} but it did not accept connections at {} within {} ms ({last})",
+        hookd.display(),
+        opts.socket.display(),
+        opts.deadline.as_millis()
+    )))
+}
+
+/// Starts hookd in a new session with all three stdio streams on /dev/null, so that it never
+/// holds the hook's stdout or stderr open (Claude Code would wait for them).
+fn spawn_detached(hookd: &Path, socket: &Path) -> io::Result<()> {
+    let mut cmd = Command::new(hookd);
+    cmd.arg("--autostarted")
+        .arg("--socket")
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    #[allow(unsafe_code)]
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    // The child is not waited for: hook-client exits at once and init reaps hookd later.
+    cmd.spawn().map(drop)
+}
+
+/// Answers by the fail mode and spools the event.
+fn fall_back(
+    opts: &Options,
+    event: Vec<u8>,
+    truncated_from: Option<u64>,
+    reason: &str,
+) -> HookReply {
+    let name = opts
+        .event
+        .as_deref()
+        .or_else(|| failmode::scan_event_name(&event))
+        .unwrap_or("unknown")
+        .to_string();
+    let mode = failmode::mode_for(&name, opts.fail_mode.as_deref());
+    let spool_path = paths::spool_path();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let record = SpoolRecord {
+        id: format!(
+            "{:x}-{:x}-{:x}",
+            now.as_nanos(),
+            std::process::id(),
+            paths::uid()
+        ),
+        time_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
+        reason: reason.to_string(),
+        answered: mode.as_str().to_string(),
+        event,
+        truncated_from,
+        env: HookEnv {
+            project_dir: std::env::var("CLAUDE_PROJECT_DIR").ok(),
+            session_id: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
+            cwd: std::env::current_dir()
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned()),
+        },
+    };
+    let spooled = match spool::append(&spool_path, &record) {
+        Ok(()) => spool_path.display().to_string(),
+        Err(e) => format!("NOWHERE (spool {} failed: {e})", spool_path.display()),
+    };
+    let why = format!("hookd could not answer: {reason}");
+    failmode::fallback_reply(&name, mode, &why, Some(&spooled))
+}
+
+fn emit(reply: &HookReply) -> ! {
+    // A closed stdout or stderr (Claude Code went away) is not an error worth reporting.
+    if !reply.stdout.is_empty() {
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(&reply.stdout).and_then(|()| out.flush());
+    }
+    if !reply.stderr.is_empty() {
+        let _ = io::stderr().lock().write_all(&reply.stderr);
+    }
+    std::process::exit(reply.exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_seconds_and_milliseconds() {
+        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("250"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("0.5s"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("soon"), None);
+        assert_eq!(parse_duration("0s"), None);
+    }
+}

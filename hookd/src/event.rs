@@ -1,0 +1,160 @@
+//! A parsed hook event: the JSON Claude Code sent, with the fields rules look at pulled out.
+//!
+//! Parsing is tolerant: unknown keys are kept, missing optional keys are `None`. Only a body
+//! that is not a JSON object, or has no event name at all, is refused.
+
+use serde_json::Value;
+
+use crate::events::{self, EventSpec};
+
+/// One hook event.
+#[derive(Debug, Clone)]
+pub struct HookEvent {
+    /// `hook_event_name` (or the client's `--event` when the JSON lacks it).
+    pub name: String,
+    /// The catalogue entry, for known events.
+    pub spec: Option<&'static EventSpec>,
+    /// The whole JSON object.
+    pub value: Value,
+}
+
+/// Why an event body was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// Not valid JSON.
+    #[error("malformed event JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Valid JSON but not an object.
+    #[error("event JSON is not an object")]
+    NotObject,
+    /// No `hook_event_name` and no `--event`.
+    #[error("event has no hook_event_name (and hook-client was not given --event)")]
+    NoName,
+}
+
+impl HookEvent {
+    /// Parses raw event bytes; `hint` is the client's `--event`.
+    ///
+    /// # Errors
+    ///
+    /// See [`EventError`].
+    pub fn parse(bytes: &[u8], hint: Option<&str>) -> Result<Self, EventError> {
+        let value: Value = serde_json::from_slice(bytes)?;
+        if !value.is_object() {
+            return Err(EventError::NotObject);
+        }
+        let name = value
+            .get("hook_event_name")
+            .and_then(Value::as_str)
+            .or(hint)
+            .filter(|s| !s.is_empty())
+            .ok_or(EventError::NoName)?
+            .to_string();
+        Ok(Self {
+            spec: events::lookup(&name),
+            name,
+            value,
+        })
+    }
+
+    fn str_field(&self, key: &str) -> Option<&str> {
+        self.value.get(key).and_then(Value::as_str)
+    }
+
+    /// `session_id`.
+    #[must_use]
+    pub fn session_id(&self) -> Option<&str> {
+        self.str_field("session_id")
+    }
+
+    /// `cwd`.
+    #[must_use]
+    pub fn cwd(&self) -> Option<&str> {
+        self.str_field("cwd")
+    }
+
+    /// `tool_name`, for tool events.
+    #[must_use]
+    pub fn tool_name(&self) -> Option<&str> {
+        self.str_field("tool_name")
+    }
+
+    /// The Bash command of a Bash tool event.
+    #[must_use]
+    pub fn bash_command(&self) -> Option<&str> {
+        if self.tool_name() != Some("Bash") {
+            return None;
+        }
+        self.value.get("tool_input")?.get("command")?.as_str()
+    }
+
+    /// The prompt of UserPromptSubmit / UserPromptExpansion.
+    #[must_use]
+    pub fn prompt(&self) -> Option<&str> {
+        self.str_field("prompt")
+    }
+
+    /// The value Claude Code's matcher applies to for this event (tool name, source, …).
+    #[must_use]
+    pub fn match_value(&self) -> Option<&str> {
+        let field = self.spec.and_then(|s| s.match_field).unwrap_or("tool_name");
+        let v = self.str_field(field)?;
+        if field == "file_path" {
+            // FileChanged matches on the basename.
+            return Some(v.rsplit('/').next().unwrap_or(v));
+        }
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_and_missing_keys_are_tolerated() {
+        let e = HookEvent::parse(br#"{"hook_event_name":"Stop","novel":{"x":1}}"#, None).unwrap();
+        assert_eq!(e.name, "Stop");
+        assert!(e.session_id().is_none());
+        assert!(e.spec.is_some());
+    }
+
+    #[test]
+    fn unknown_events_parse_without_a_spec() {
+        let e = HookEvent::parse(br#"{"hook_event_name":"FutureEvent"}"#, None).unwrap();
+        assert!(e.spec.is_none());
+    }
+
+    #[test]
+    fn name_falls_back_to_the_hint_and_bad_bodies_are_refused() {
+        assert_eq!(HookEvent::parse(b"{}", Some("Stop")).unwrap().name, "Stop");
+        assert!(matches!(
+            HookEvent::parse(b"{}", None),
+            Err(EventError::NoName)
+        ));
+        assert!(matches!(
+            HookEvent::parse(b"[1]", None),
+            Err(EventError::NotObject)
+        ));
+        assert!(matches!(
+            HookEvent::parse(b"{nope", None),
+            Err(EventError::Json(_))
+        ));
+    }
+
+    #[test]
+    fn bash_command_only_for_bash() {
+        let e = HookEvent::parse(
+            br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"ls"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.bash_command(), Some("ls"));
+        let e = HookEvent::parse(
+            br#"{"hook_event_name":"PreToolUse","tool_name":"Task","tool_input":{"command":"ls"}}"#,
+            None,
+        )
+        .unwrap();
+        assert_eq!(e.bash_command(), None);
+    }
+}

@@ -1,0 +1,148 @@
+//! hookd: the per-user daemon that answers Claude Code hook events.
+//!
+//! Module map:
+//! - [`server`]: the Unix socket listener and one task per connection.
+//! - [`handler`]: request → response; the only module touching every subsystem.
+//! - [`rules`]: parse, compile, evaluate (pure). [`events`]: what each event accepts.
+//! - [`event`]: the parsed hook event. [`render`]: decision → Claude Code output (pure).
+//! - [`session`]: per-session state. [`store`]: SQLite writer thread and queries.
+//! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
+
+pub mod config;
+pub mod event;
+pub mod events;
+pub mod handler;
+pub mod lifecycle;
+pub mod render;
+pub mod rules;
+pub mod server;
+pub mod session;
+pub mod store;
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+/// How long in-flight requests may take to finish after a shutdown request.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// How often the spool is checked for events to ingest while running.
+pub const SPOOL_POLL: Duration = Duration::from_secs(10);
+
+/// Everything the connection tasks share.
+pub struct State {
+    /// Paths and start-up options.
+    pub config: Config,
+    /// When the daemon started.
+    pub started: Instant,
+    /// The live ruleset, swapped whole on reload.
+    pub rules: RwLock<Arc<rules::Ruleset>>,
+    /// Errors from the last rules load.
+    pub rule_errors: Mutex<Vec<String>>,
+    /// Per-session state.
+    pub sessions: Mutex<session::SessionTable>,
+    /// The event store.
+    pub store: store::Store,
+    /// Hook events answered since start.
+    pub events_since_start: AtomicU64,
+    /// Cancelled to shut down.
+    pub shutdown: CancellationToken,
+}
+
+impl State {
+    /// The live ruleset.
+    #[must_use]
+    pub fn ruleset(&self) -> Arc<rules::Ruleset> {
+        // A poisoned lock still holds a valid Arc: a panic cannot leave it half-written.
+        Arc::clone(
+            &self
+                .rules
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled; `reload` triggers a rules reload.
+///
+/// # Errors
+///
+/// Start-up failures (another daemon running, unsafe directories, store cannot open).
+pub async fn run(
+    config: Config,
+    shutdown: CancellationToken,
+    reload: Arc<Notify>,
+) -> anyhow::Result<()> {
+    let socket_dir = config
+        .socket
+        .parent()
+        .context("socket path has no directory")?
+        .to_path_buf();
+    lifecycle::private_dir(&config.state_dir, true)?;
+    let _pid = lifecycle::lock_pidfile(&config.pid_path())?;
+    lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
+    lifecycle::clear_stale_socket(&config.socket)?;
+
+    let loaded = rules::load(&config.config_dir);
+    for e in &loaded.errors {
+        tracing::error!(error = %e, "rules load error");
+    }
+    let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
+    let store = store::Store::open(&config.db, &config.spool_path(), sync_full)?;
+    tracing::info!(
+        rules = loaded.ruleset.rules.len(),
+        errors = loaded.errors.len(),
+        store = %config.db.display(),
+        "rules loaded"
+    );
+    let state = Arc::new(State {
+        started: Instant::now(),
+        rules: RwLock::new(Arc::new(loaded.ruleset)),
+        rule_errors: Mutex::new(loaded.errors),
+        sessions: Mutex::new(session::SessionTable::default()),
+        store,
+        events_since_start: AtomicU64::new(0),
+        shutdown: shutdown.clone(),
+        config,
+    });
+    handler::ingest_spool(&state).await;
+
+    let listener = server::bind(&state.config.socket)?;
+    let socket_id = lifecycle::secure_socket(&state.config.socket)?;
+    tracing::info!(socket = %state.config.socket.display(), pid = std::process::id(), "hookd listening");
+
+    let background = {
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SPOOL_POLL);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    () = state.shutdown.cancelled() => return,
+                    () = reload.notified() => { handler::reload(&state).await; }
+                    _ = tick.tick() => {
+                        if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
+                            handler::ingest_spool(&state).await;
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    server::serve(Arc::clone(&state), listener).await;
+    background.abort();
+    tracing::info!("draining done; flushing store");
+    let st = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || st.store.close())
+        .await
+        .ok();
+    lifecycle::remove_socket(&state.config.socket, socket_id);
+    tracing::info!("hookd stopped");
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! Start-up and shut-down chores: private directories, the pidfile lock, the socket file.
+//!
+//! A second hookd fails here at once with a clear message; a stale socket is removed only
+//! after `connect` is refused; a socket directory owned by someone else, or a symlink, is
+//! refused.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+
+/// Start-up errors, each saying what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// Another hookd holds the pidfile lock.
+    #[error("hookd is already running (pid {pid}, pidfile {}); stop it with `hookctl stop` first", .pidfile.display())]
+    AlreadyRunning {
+        /// The pid in the pidfile.
+        pid: String,
+        /// The pidfile.
+        pidfile: PathBuf,
+    },
+    /// Something answers on the socket already.
+    #[error("another hookd is already listening on {}; stop it with `hookctl stop` first", .0.display())]
+    SocketInUse(PathBuf),
+    /// The socket path exists and is not a socket.
+    #[error("{} exists and is not a socket; refusing to replace it", .0.display())]
+    NotASocket(PathBuf),
+    /// Unsafe directory.
+    #[error("refusing to use {}: {why}", .path.display())]
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
+    /// An I/O step failed.
+    #[error("{what} {}", .path.display())]
+    Io {
+        /// What was being attempted.
+        what: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> LifecycleError + 'a {
+    move |source| LifecycleError::Io {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The effective uid.
+#[must_use]
+pub fn euid() -> u32 {
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe {
+        libc::geteuid()
+    }
+}
+
+/// Makes sure `dir` exists, is a real directory owned by us and (when `tighten`) has mode 0700.
+///
+/// # Errors
+///
+/// [`LifecycleError::UnsafeDir`] for a symlink or a directory of another user.
+pub fn private_dir(dir: &Path, tighten: bool) -> Result<(), LifecycleError> {
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io_err("creating directory", dir))?;
+            return Ok(());
+        }
+        Err(e) => return Err(io_err("inspecting", dir)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(LifecycleError::UnsafeDir {
+                path: dir.to_path_buf(),
+                why:
+                    "it is a symlink (someone may be trying to redirect hookd's socket); remove it"
+                        .into(),
+            });
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(LifecycleError::UnsafeDir {
+                path: dir.to_path_buf(),
+                why: "it is not a directory".into(),
+            });
+        }
+        Ok(m) if m.uid() != euid() => {
+            return Err(LifecycleError::UnsafeDir {
+                path: dir.to_path_buf(),
+                why: format!(
+                    "it is owned by uid {}, not by you (uid {}); remove it or set HOOKD_SOCKET",
+                    m.uid(),
+                    euid()
+                ),
+            });
+        }
+        Ok(m) => {
+            if tighten && m.mode() & 0o077 != 0 {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(io_err("setting mode 0700 on", dir))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The pidfile, locked for the daemon's lifetime.
+pub struct PidLock {
+    _file: File,
+}
+
+/// Takes the pidfile lock and writes our pid.
+///
+/// # Errors
+///
+/// [`LifecycleError::AlreadyRunning`] when another hookd holds it.
+pub fn lock_pidfile(path: &Path) -> Result<PidLock, LifecycleError> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(io_err("opening pidfile", path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut pid = String::new();
+            let _ = file.read_to_string(&mut pid);
+            return Err(LifecycleError::AlreadyRunning {
+                pid: pid.trim().to_string(),
+                pidfile: path.to_path_buf(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking pidfile", path)(e)),
+    }
+    file.set_len(0).map_err(io_err("writing pidfile", path))?;
+    file.rewind().map_err(io_err("writing pidfile", path))?;
+    writeln!(file, "{}", std::process::id()).map_err(io_err("writing pidfile", path))?;
+    Ok(PidLock { _file: file })
+}
+
+/// Removes a stale socket at `path`: only when it is a socket and `connect` is refused.
+///
+/// # Errors
+///
+/// [`LifecycleError::SocketInUse`] when a daemon answers there, [`LifecycleError::NotASocket`].
+pub fn clear_stale_socket(path: &Path) -> Result<(), LifecycleError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err("inspecting", path)(e)),
+        Ok(m) => m,
+    };
+    if !meta.file_type().is_socket() {
+        return Err(LifecycleError::NotASocket(path.to_path_buf()));
+    }
+    match UnixStream::connect(path) {
+        Ok(_) => Err(LifecycleError::SocketInUse(path.to_path_buf())),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            tracing::info!(socket = %path.display(), "removing stale socket");
+            std::fs::remove_file(path).map_err(io_err("removing stale socket", path))
+        }
+        Err(e) => Err(io_err("probing existing socket", path)(e)),
+    }
+}
+
+/// Identity of the socket file we bound, to remove only our own on exit.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketId {
+    dev: u64,
+    ino: u64,
+}
+
+/// Sets mode 0600 on a freshly bound socket and remembers its identity.
+///
+/// # Errors
+///
+/// I/O errors.
+pub fn secure_socket(path: &Path) -> Result<SocketId, LifecycleError> {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err("setting mode 0600 on", path))?;
+    let m = std::fs::symlink_metadata(path).map_err(io_err("inspecting", path))?;
+    Ok(SocketId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
+}
+
+/// Removes the socket if it is still the one we bound.
+pub fn remove_socket(path: &Path, id: SocketId) {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.dev() == id.dev
+        && m.ino() == id.ino
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_pidfile_lock_reports_the_running_pid() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("hookd.pid");
+        let _first = lock_pidfile(&p).unwrap();
+        match lock_pidfile(&p) {
+            Err(LifecycleError::AlreadyRunning { pid, .. }) => {
+                assert_eq!(pid, std::process::id().to_string());
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+            Ok(_) => panic!("second lock should fail"),
+        }
+    }
+
+    #[test]
+    fn symlinked_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let e = private_dir(&link, true).unwrap_err();
+        assert!(e.to_string().contains("symlink"), "{e}");
+    }
+
+    #[test]
+    fn loose_dir_is_tightened_and_regular_file_is_not_a_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        private_dir(&d, true).unwrap();
+        assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
+        let f = d.join("file");
+        std::fs::write(&f, b"x").unwrap();
+        assert!(matches!(
+            clear_stale_socket(&f),
+            Err(LifecycleError::NotASocket(_))
+        ));
+    }
+
+    #[test]
+    fn stale_socket_is_removed_only_when_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.sock");
+        let live = std::os::unix::net::UnixListener::bind(&p).unwrap();
+        assert!(matches!(
+            clear_stale_socket(&p),
+            Err(LifecycleError::SocketInUse(_))
+        ));
+        drop(live);
+        clear_stale_socket(&p).unwrap();
+        assert!(!p.exists());
+    }
+}

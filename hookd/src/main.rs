@@ -1,0 +1,171 @@
+//! hookd's entry point: arguments, logging, runtime, signals → [`hookd::run`].
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use std::os::unix::fs::OpenOptionsExt;
+
+use hookd::Config;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Exit codes.
+mod exit {
+    /// Start-up or runtime failure.
+    pub const ERROR: u8 = 1;
+    /// Bad arguments.
+    pub const USAGE: u8 = 64;
+    /// Another hookd is already running.
+    pub const ALREADY_RUNNING: u8 = 3;
+}
+
+const USAGE: &str = "\
+hookd: the per-user daemon that answers Claude Code hook events
+
+usage: hookd [--socket PATH] [--config-dir DIR] [--db FILE] [--state-dir DIR]
+
+Runs in the foreground until SIGTERM/SIGINT (or `hookctl stop`); SIGHUP reloads rules.
+Paths default from HOOKD_HOME, HOOKD_SOCKET, HOOKD_CONFIG_DIR, HOOKD_DB, HOOKD_STATE_DIR and
+the XDG directories. Logging: HOOKD_LOG (default info) to stderr.
+";
+
+fn parse_args() -> Result<Option<Config>, String> {
+    let mut config = Config::from_env();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut path = |flag: &str| {
+            args.next()
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        match arg.as_str() {
+            "--help" | "-h" => {
+                print!("{USAGE}");
+                return Ok(None);
+            }
+            "--version" | "-V" => {
+                println!(
+                    "hookd {} (build {}, protocol {})",
+                    hook_protocol::PACKAGE_VERSION,
+                    hook_protocol::BUILD_ID,
+                    hook_protocol::PROTOCOL_VERSION
+                );
+                return Ok(None);
+            }
+            "--socket" => {
+                config.socket = path("--socket")?;
+                config.owns_socket_dir = config.socket == hook_protocol::paths::socket_path()
+                    && std::env::var_os("HOOKD_SOCKET").is_none();
+            }
+            "--config-dir" => config.config_dir = path("--config-dir")?,
+            "--db" => config.db = path("--db")?,
+            "--state-dir" => config.state_dir = path("--state-dir")?,
+            "--autostarted" => config.autostarted = true,
+            "--foreground" => {}
+            other => return Err(format!("unknown argument {other:?} (see hookd --help)")),
+        }
+    }
+    Ok(Some(config))
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("HOOKD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if config.autostarted {
+        // stdio is /dev/null when hook-client starts us: log to a file instead.
+        let _ = hookd::lifecycle::private_dir(&config.state_dir, true);
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(config.log_path())
+        {
+            builder.with_ansi(false).with_writer(Arc::new(file)).init();
+            return;
+        }
+    }
+    builder.with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let config = match parse_args() {
+        Ok(Some(c)) => c,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookd: error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hookd: error: starting the runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let autostarted = config.autostarted;
+    let result = runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let reload = Arc::new(Notify::new());
+        let signals = {
+            let shutdown = shutdown.clone();
+            let reload = Arc::clone(&reload);
+            tokio::spawn(async move {
+                let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    tracing::error!("cannot install signal handlers");
+                    return;
+                };
+                loop {
+                    tokio::select! {
+                        _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); shutdown.cancel(); return; }
+                        _ = int.recv() => { tracing::info!("SIGINT: shutting down"); shutdown.cancel(); return; }
+                        _ = hup.recv() => { tracing::info!("SIGHUP: reloading rules"); reload.notify_one(); }
+                    }
+                }
+            })
+        };
+        let r = hookd::run(config, shutdown, reload).await;
+        signals.abort();
+        r
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let already = e
+                .downcast_ref::<hookd::lifecycle::LifecycleError>()
+                .is_some_and(|l| {
+                    matches!(
+                        l,
+                        hookd::lifecycle::LifecycleError::AlreadyRunning { .. }
+                            | hookd::lifecycle::LifecycleError::SocketInUse(_)
+                    )
+                });
+            if autostarted {
+                tracing::error!(error = %format!("{e:#}"), "hookd failed");
+            } else {
+                eprintln!("hookd: error: {e}");
+                for cause in e.chain().skip(1) {
+                    eprintln!("  caused by: {cause}");
+                }
+            }
+            ExitCode::from(if already {
+                exit::ALREADY_RUNNING
+            } else {
+                exit::ERROR
+            })
+        }
+    }
+}

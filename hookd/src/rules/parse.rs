@@ -1,0 +1,385 @@
+//! Rule files: TOML → compiled [`Rule`]s, with precise errors (`file:line:column: what`).
+//!
+//! Sources, in priority order: the built-in packs enabled in `hookd.toml` (embedded at build
+//! time), `hookd.toml`'s own `[[rule]]` tables, then `rules.d/*.toml` in name order.
+
+use std::collections::HashSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use super::{Action, EventFilter, Matcher, Rule, Ruleset};
+use crate::events;
+
+/// Built-in packs: name and TOML text, embedded at build time.
+pub const PACKS: &[(&str, &str)] = &[
+    ("git", include_str!("../../../packs/git.toml")),
+    ("filesystem", include_str!("../../../packs/filesystem.toml")),
+];
+
+/// Packs enabled when `hookd.toml` does not say.
+pub const DEFAULT_PACKS: &[&str] = &["git", "filesystem"];
+
+/// The largest compiled regex, in bytes: bounds memory and build time on hostile rules.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// One rule file's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// A file path, or `pack:<name>`.
+    pub name: String,
+    /// The TOML text.
+    pub text: String,
+    /// Whether daemon settings (`packs`, `[store]`, `[daemon]`) may appear (hookd.toml only).
+    pub is_main: bool,
+}
+
+/// The result of loading every source.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// The compiled ruleset (rules from sources that loaded cleanly).
+    pub ruleset: Ruleset,
+    /// Settings from hookd.toml.
+    pub settings: Settings,
+    /// Every problem found, as `source:line:column: message`.
+    pub errors: Vec<String>,
+}
+
+/// Daemon settings read from `hookd.toml`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Built-in packs to enable (default: [`DEFAULT_PACKS`]).
+    pub packs: Option<Vec<String>>,
+    /// `[store]` settings.
+    #[serde(default)]
+    pub store: StoreSettings,
+}
+
+/// `[store]` in hookd.toml.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// SQLite `synchronous`: `normal` (default: survives a hookd crash) or `full` (also
+    /// survives power loss, slower).
+    pub synchronous: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSpec {
+    #[serde(default)]
+    rule: Vec<toml::Spanned<RuleSpec>>,
+    packs: Option<Vec<String>>,
+    #[serde(default)]
+    store: Option<StoreSettings>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    name: String,
+    event: Option<OneOrMany>,
+    tool: Option<String>,
+    command: Option<String>,
+    prompt: Option<String>,
+    action: String,
+    reason: Option<String>,
+    context: Option<String>,
+}
+
+/// Line and column (1-based) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+fn at(source: &Source, span: Option<Range<usize>>, msg: &str) -> String {
+    match span {
+        Some(s) => {
+            let (l, c) = line_col(&source.text, s.start);
+            format!("{}:{l}:{c}: {msg}", source.name)
+        }
+        None => format!("{}: {msg}", source.name),
+    }
+}
+
+/// Parses one source into compiled rules (and settings, for hookd.toml).
+///
+/// # Errors
+///
+/// Every problem found, each as `source:line:column: message`; a source with any error
+/// contributes no rules.
+pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Vec<String>> {
+    let spec: FileSpec = toml::from_str(&source.text).map_err(|e| {
+        let msg = e.message().trim().to_string();
+        vec![at(source, e.span(), &msg)]
+    })?;
+    let mut errors = Vec::new();
+    let settings = if source.is_main {
+        Some(Settings {
+            packs: spec.packs,
+            store: spec.store.unwrap_or_default(),
+        })
+    } else {
+        if spec.packs.is_some() || spec.store.is_some() {
+            errors.push(at(
+                source,
+                None,
+                "`packs` and `[store]` belong in hookd.toml; rule files hold only [[rule]] tables",
+            ));
+        }
+        None
+    };
+    let mut rules = Vec::new();
+    for spanned in spec.rule {
+        let span = spanned.span();
+        match compile(spanned.into_inner(), &source.name) {
+            Ok(r) => rules.push(r),
+            Err(e) => errors.push(at(source, Some(span), &e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok((rules, settings))
+    } else {
+        Err(errors)
+    }
+}
+
+fn regex(what: &str, pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
+}
+
+fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
+    let name = spec.name.trim().to_string();
+    if name.is_empty() {
+        return Err("rule `name` is empty".into());
+    }
+    let ctx = |m: String| format!("rule `{name}`: {m}");
+    let action = Action::parse(&spec.action).ok_or_else(|| {
+        ctx(format!(
+            "unknown action {:?} (expected allow, deny, ask, defer, block, context, warn or log)",
+            spec.action
+        ))
+    })?;
+    let event_names: Vec<String> = match spec.event {
+        Some(OneOrMany::One(e)) => vec![e],
+        Some(OneOrMany::Many(v)) => v,
+        None if spec.tool.is_some() || spec.command.is_some() => vec!["PreToolUse".into()],
+        None if spec.prompt.is_some() => vec!["UserPromptSubmit".into()],
+        None => {
+            return Err(ctx(
+                "`event` is required (a name, a list of names, or \"*\")".to_string(),
+            ));
+        }
+    };
+    let events = if event_names.iter().any(|e| e == "*") {
+        if !matches!(action, Action::Context | Action::Warn | Action::Log) {
+            return Err(ctx(format!(
+                "`{action}` cannot apply to every event (\"*\"); name the events it is for"
+            )));
+        }
+        EventFilter::All
+    } else {
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for e in &event_names {
+            match events::index(e) {
+                Some(i) => {
+                    if let Some(why) = action.unsupported_on(&events::EVENTS[i]) {
+                        return Err(ctx(why));
+                    }
+                    known.push(i);
+                }
+                None if action == Action::Log => unknown.push(e.clone()),
+                None => {
+                    let hint = events::EVENTS
+                        .iter()
+                        .find(|s| s.name.eq_ignore_ascii_case(e))
+                        .map(|s| format!(" (did you mean {}?)", s.name))
+                        .unwrap_or_default();
+                    return Err(ctx(format!("unknown event {e:?}{hint}")));
+                }
+            }
+        }
+        EventFilter::Some { known, unknown }
+    };
+    if matches!(action, Action::Context) && spec.context.is_none() && spec.reason.is_none() {
+        return Err(ctx("a `context` rule needs `context` text".into()));
+    }
+    if matches!(action, Action::Warn) && spec.context.is_none() && spec.reason.is_none() {
+        return Err(ctx("a `warn` rule needs `reason` text".into()));
+    }
+    let tool = spec
+        .tool
+        .as_deref()
+        .map(Matcher::new)
+        .transpose()
+        .map_err(|e| ctx(format!("bad `tool` matcher: {e}")))?;
+    let command = spec
+        .command
+        .as_deref()
+        .map(|p| regex("command", p))
+        .transpose()
+        .map_err(ctx)?;
+    let prompt = spec
+        .prompt
+        .as_deref()
+        .map(|p| regex("prompt", p))
+        .transpose()
+        .map_err(ctx)?;
+    Ok(Rule {
+        name,
+        source: source.to_string(),
+        events,
+        tool,
+        command,
+        prompt,
+        action,
+        reason: spec.reason,
+        context: spec.context,
+    })
+}
+
+fn read_sources(config_dir: &Path, errors: &mut Vec<String>) -> (Option<Source>, Vec<Source>) {
+    let read =
+        |path: PathBuf, is_main: bool, errors: &mut Vec<String>| match std::fs::read_to_string(
+            &path,
+        ) {
+            Ok(text) => Some(Source {
+                name: path.display().to_string(),
+                text,
+                is_main,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                errors.push(format!("{}: cannot read: {e}", path.display()));
+                None
+            }
+        };
+    let main = read(
+        config_dir.join(hook_protocol::paths::CONFIG_FILE),
+        true,
+        errors,
+    );
+    let rules_dir = config_dir.join(hook_protocol::paths::RULES_DIR);
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&rules_dir) {
+        Ok(rd) => rd
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "toml")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => {
+            errors.push(format!(
+                "{}: cannot read directory: {e}",
+                rules_dir.display()
+            ));
+            Vec::new()
+        }
+    };
+    files.sort();
+    let extra = files
+        .into_iter()
+        .filter_map(|p| read(p, false, errors))
+        .collect();
+    (main, extra)
+}
+
+/// Loads hookd.toml, the packs it enables and rules.d/*.toml from `config_dir`.
+///
+/// Sources with errors contribute no rules; their errors are reported. Rule names must be
+/// unique across all sources.
+#[must_use]
+pub fn load(config_dir: &Path) -> LoadReport {
+    let mut errors = Vec::new();
+    let (main, extra) = read_sources(config_dir, &mut errors);
+    let mut settings = Settings::default();
+    let mut main_rules = Vec::new();
+    if let Some(src) = &main {
+        match parse_source(src) {
+            Ok((rules, s)) => {
+                main_rules = rules;
+                settings = s.unwrap_or_default();
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let pack_names: Vec<String> = settings
+        .packs
+        .clone()
+        .unwrap_or_else(|| DEFAULT_PACKS.iter().map(|s| (*s).to_string()).collect());
+    let mut all = Vec::new();
+    let mut sources = Vec::new();
+    for name in &pack_names {
+        let Some((_, text)) = PACKS.iter().find(|(n, _)| n == name) else {
+            let known: Vec<_> = PACKS.iter().map(|(n, _)| *n).collect();
+            errors.push(format!(
+                "hookd.toml: unknown pack {name:?} (built-in packs: {})",
+                known.join(", ")
+            ));
+            continue;
+        };
+        let src = Source {
+            name: format!("pack:{name}"),
+            text: (*text).to_string(),
+            is_main: false,
+        };
+        match parse_source(&src) {
+            Ok((rules, _)) => {
+                all.extend(rules);
+                sources.push(src.name);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    if let Some(src) = main {
+        all.extend(main_rules);
+        sources.push(src.name);
+    }
+    for src in extra {
+        match parse_source(&src) {
+            Ok((rules, _)) => {
+                all.extend(rules);
+                sources.push(src.name);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut unique = Vec::with_capacity(all.len());
+    for r in all {
+        if seen.insert(r.name.clone()) {
+            unique.push(r);
+        } else {
+            errors.push(format!(
+                "{}: rule `{}` is defined twice; rule names must be unique (this one is ignored)",
+                r.source, r.name
+            ));
+        }
+    }
+    LoadReport {
+        ruleset: Ruleset::new(unique, sources),
+        settings,
+        errors,
+    }
+}

@@ -1,0 +1,617 @@
+//! The SQLite store: one writer thread owns the connection and commits queued events in
+//! groups; a caller is told its event is committed before hookd replies to the client, so an
+//! event whose verdict was delivered survives `kill -9` (WAL, `synchronous=NORMAL`; `full`
+//! also survives power loss).
+//!
+//! When a commit fails (full disk, read-only or deleted file), the events go to the spool and
+//! are ingested again later: nothing recorded is lost. Never sees protocol request types.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hook_protocol::spool::{self, SpoolRecord};
+use hook_protocol::{EventQuery, EventRow, HookEnv};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+/// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
+const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+
+/// Events committed in one transaction at most.
+const MAX_GROUP: usize = 4096;
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed.
+    #[error("store {}: {source}", .path.display())]
+    Sqlite {
+        /// The database path.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Creating the directory failed.
+    #[error("creating store directory {}", .path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The writer thread is gone.
+    #[error("store writer stopped")]
+    Stopped,
+}
+
+/// One event to record.
+#[derive(Debug, Clone, Default)]
+pub struct EventRecord {
+    /// When hookd received it.
+    pub time_ms: i64,
+    /// The session id.
+    pub session_id: Option<String>,
+    /// The event name.
+    pub event: String,
+    /// The tool name.
+    pub tool: Option<String>,
+    /// The project directory.
+    pub project_dir: Option<String>,
+    /// Raw payload bytes.
+    pub payload: Vec<u8>,
+    /// The verdict summary.
+    pub verdict: String,
+    /// The reason given.
+    pub reason: Option<String>,
+    /// Matched rule names.
+    pub rules: Vec<String>,
+    /// Processing time in µs.
+    pub latency_us: i64,
+    /// `socket` or `spool`.
+    pub source: &'static str,
+    /// The spool record id, for exactly-once ingestion.
+    pub spool_id: Option<String>,
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+enum Msg {
+    Record(EventRecord, Option<Ack>),
+    Shutdown,
+}
+
+/// Counters the writer keeps for `status`.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Rows in `events`.
+    pub events_total: AtomicU64,
+    /// Rows whose verdict is a client fallback.
+    pub fallbacks: AtomicU64,
+    /// The last write error, cleared by the next successful commit.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// Handle to the store.
+pub struct Store {
+    tx: mpsc::Sender<Msg>,
+    path: PathBuf,
+    stats: Arc<StoreStats>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
+fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Opens (creating if needed) and migrates the database at `path`.
+///
+/// # Errors
+///
+/// SQLite errors, or a directory that cannot be created.
+pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+    }
+    let mut conn = Connection::open(path).map_err(sqlite(path))?;
+    let sync = if synchronous_full { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
+    ))
+    .map_err(sqlite(path))?;
+    migrate(&mut conn).map_err(sqlite(path))?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Opens the store and starts its writer thread. Failed commits go to `spool_path`.
+    ///
+    /// # Errors
+    ///
+    /// See [`open_connection`].
+    pub fn open(
+        path: &Path,
+        spool_path: &Path,
+        synchronous_full: bool,
+    ) -> Result<Self, StoreError> {
+        let conn = open_connection(path, synchronous_full)?;
+        let stats = Arc::new(StoreStats::default());
+        let (total, fallbacks): (u64, u64) = conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sqlite(path))?;
+        stats.events_total.store(total, Ordering::Relaxed);
+        stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            rx,
+            stats: Arc::clone(&stats),
+            spool: spool_path.to_path_buf(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("hookd-store".into())
+            .spawn(move || writer.run())
+            .map_err(|e| StoreError::Dir {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
+        Ok(Self {
+            tx,
+            path: path.to_path_buf(),
+            stats,
+            writer: Mutex::new(Some(handle)),
+        })
+    }
+
+    /// Records one event and waits until it is committed (or spooled after a failed commit).
+    ///
+    /// # Errors
+    ///
+    /// The commit error (the event was then spooled), or [`StoreError::Stopped`].
+    pub async fn record(&self, rec: EventRecord) -> Result<(), String> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Msg::Record(rec, Some(ack)))
+            .map_err(|_| StoreError::Stopped.to_string())?;
+        done.await.map_err(|_| StoreError::Stopped.to_string())?
+    }
+
+    /// Records events and waits for the commit; used for spool ingestion.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record`].
+    pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<(), String> {
+        let mut waits = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let (ack, done) = oneshot::channel();
+            self.tx
+                .send(Msg::Record(rec, Some(ack)))
+                .map_err(|_| StoreError::Stopped.to_string())?;
+            waits.push(done);
+        }
+        for w in waits {
+            w.blocking_recv()
+                .map_err(|_| StoreError::Stopped.to_string())??;
+        }
+        Ok(())
+    }
+
+    /// The database path.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Counters for `status`.
+    #[must_use]
+    pub fn stats(&self) -> &StoreStats {
+        &self.stats
+    }
+
+    /// Bytes on disk (database, WAL and shared memory files).
+    #[must_use]
+    pub fn size_bytes(&self) -> u64 {
+        ["", "-wal", "-shm"]
+            .iter()
+            .filter_map(|suffix| {
+                let mut p = self.path.as_os_str().to_owned();
+                p.push(suffix);
+                std::fs::metadata(PathBuf::from(p)).ok()
+            })
+            .map(|m| m.len())
+            .sum()
+    }
+
+    /// Flushes queued events and stops the writer. Idempotent.
+    pub fn close(&self) {
+        let _ = self.tx.send(Msg::Shutdown);
+        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+
+    /// Lists events, newest first (opens its own read connection; call off the async workers).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn query_events(&self, q: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite(&self.path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite(&self.path))?;
+        let limit = if q.limit == 0 {
+            50
+        } else {
+            q.limit.min(100_000)
+        };
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason, rules,
+                        latency_us, source, CASE WHEN ?4 THEN payload END
+                 FROM events
+                 WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR event = ?2)
+                 ORDER BY id DESC LIMIT ?3",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map(params![q.session, q.event, limit, q.with_payload], |r| {
+                let rules: String = r.get(8)?;
+                let payload: Option<Vec<u8>> = r.get(11)?;
+                Ok(EventRow {
+                    id: r.get(0)?,
+                    time_ms: r.get(1)?,
+                    session_id: r.get(2)?,
+                    event: r.get(3)?,
+                    tool: r.get(4)?,
+                    project_dir: r.get(5)?,
+                    verdict: r.get(6)?,
+                    reason: r.get(7)?,
+                    rules: serde_json::from_str(&rules).unwrap_or_default(),
+                    latency_us: r.get(9)?,
+                    source: r.get(10)?,
+                    payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
+                })
+            })
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))
+    }
+
+    /// Counts rows with this spool id (tests and exactly-once checks).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn count_spool_id(&self, id: &str) -> Result<u64, StoreError> {
+        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sqlite(&self.path))?;
+        conn.query_row(
+            "SELECT count(*) FROM events WHERE spool_id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()
+        .map(Option::unwrap_or_default)
+        .map_err(sqlite(&self.path))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    stats: Arc<StoreStats>,
+    spool: PathBuf,
+}
+
+impl Writer {
+    fn run(mut self) {
+        let mut batch: Vec<(EventRecord, Option<Ack>)> = Vec::with_capacity(MAX_GROUP);
+        loop {
+            let mut stop = false;
+            match self.rx.recv() {
+                Ok(Msg::Record(r, a)) => batch.push((r, a)),
+                Ok(Msg::Shutdown) | Err(_) => stop = true,
+            }
+            while batch.len() < MAX_GROUP {
+                match self.rx.try_recv() {
+                    Ok(Msg::Record(r, a)) => batch.push((r, a)),
+                    Ok(Msg::Shutdown) => stop = true,
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+            }
+            if stop {
+                // Take anything sent before the shutdown message was read.
+                while let Ok(Msg::Record(r, a)) = self.rx.try_recv() {
+                    batch.push((r, a));
+                }
+                if !batch.is_empty() {
+                    self.commit(&mut batch);
+                }
+                let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                return;
+            }
+        }
+    }
+
+    fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
+        let result = insert_all(&mut self.conn, batch.iter().map(|(r, _)| r));
+        let outcome = match result {
+            Ok((inserted, fallbacks)) => {
+                self.stats
+                    .events_total
+                    .fetch_add(inserted, Ordering::Relaxed);
+                self.stats.fallbacks.fetch_add(fallbacks, Ordering::Relaxed);
+                if let Ok(mut e) = self.stats.last_error.lock() {
+                    *e = None;
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("store write failed: {e}");
+                tracing::error!(error = %e, events = batch.len(), "store write failed; spooling events");
+                for (rec, _) in batch.iter() {
+                    if let Err(se) = spool::append(&self.spool, &to_spool(rec, &msg)) {
+                        tracing::error!(error = %se, "spooling after a failed store write failed too");
+                    }
+                }
+                if let Ok(mut le) = self.stats.last_error.lock() {
+                    *le = Some(msg.clone());
+                }
+                Err(msg)
+            }
+        };
+        for (_, ack) in batch.drain(..) {
+            if let Some(a) = ack {
+                let _ = a.send(outcome.clone());
+            }
+        }
+    }
+}
+
+fn insert_all<'a>(
+    conn: &mut Connection,
+    recs: impl Iterator<Item = &'a EventRecord>,
+) -> rusqlite::Result<(u64, u64)> {
+    let tx = conn.transaction()?;
+    let (mut inserted, mut fallbacks) = (0, 0);
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT OR IGNORE INTO events
+               (time_ms, session_id, event, tool, project_dir, payload, verdict, reason, rules,
+                latency_us, source, spool_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )?;
+        for r in recs {
+            let rules = serde_json::to_string(&r.rules).unwrap_or_else(|_| "[]".into());
+            let n = stmt.execute(params![
+                r.time_ms,
+                r.session_id,
+                r.event,
+                r.tool,
+                r.project_dir,
+                r.payload,
+                r.verdict,
+                r.reason,
+                rules,
+                r.latency_us,
+                r.source,
+                r.spool_id,
+            ])?;
+            inserted += n as u64;
+            if n > 0 && r.verdict.starts_with("fallback:") {
+                fallbacks += 1;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok((inserted, fallbacks))
+}
+
+fn to_spool(rec: &EventRecord, reason: &str) -> SpoolRecord {
+    SpoolRecord {
+        id: rec.spool_id.clone().unwrap_or_else(|| {
+            format!(
+                "hookd-{:x}-{:x}-{}",
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_nanos(),
+                std::process::id(),
+                rec.time_ms
+            )
+        }),
+        time_ms: u64::try_from(rec.time_ms).unwrap_or_default(),
+        reason: reason.to_string(),
+        answered: rec.verdict.clone(),
+        event: rec.payload.clone(),
+        truncated_from: None,
+        env: HookEnv {
+            project_dir: rec.project_dir.clone(),
+            session_id: rec.session_id.clone(),
+            cwd: None,
+        },
+    }
+}
+
+/// Turns a spool record into an event record (source `spool`).
+#[must_use]
+pub fn from_spool(rec: SpoolRecord) -> EventRecord {
+    let parsed = crate::event::HookEvent::parse(&rec.event, None).ok();
+    let event = parsed
+        .as_ref()
+        .map(|e| e.name.clone())
+        .or_else(|| hook_protocol::failmode::scan_event_name(&rec.event).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let answered = if rec.answered.contains(':')
+        || !matches!(rec.answered.as_str(), "ask" | "pass" | "deny")
+    {
+        rec.answered
+    } else {
+        format!("fallback:{}", rec.answered)
+    };
+    let mut reason = rec.reason;
+    if let Some(n) = rec.truncated_from {
+        reason.push_str(&format!(" (event cut from {n} bytes)"));
+    }
+    EventRecord {
+        time_ms: i64::try_from(rec.time_ms).unwrap_or(now_ms()),
+        session_id: rec.env.session_id.or_else(|| {
+            parsed
+                .as_ref()
+                .and_then(|e| e.session_id().map(str::to_string))
+        }),
+        tool: parsed
+            .as_ref()
+            .and_then(|e| e.tool_name().map(str::to_string)),
+        event,
+        project_dir: rec.env.project_dir,
+        payload: rec.event,
+        verdict: answered,
+        reason: Some(reason),
+        rules: Vec::new(),
+        latency_us: 0,
+        source: "spool",
+        spool_id: Some(rec.id),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(n: i64) -> EventRecord {
+        EventRecord {
+            time_ms: n,
+            session_id: Some("s".into()),
+            event: "Stop".into(),
+            payload: b"{}".to_vec(),
+            verdict: "none".into(),
+            source: "socket",
+            ..EventRecord::default()
+        }
+    }
+
+    #[test]
+    fn records_are_committed_before_the_ack_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false).unwrap();
+        store.record_blocking((0..10).map(rec).collect()).unwrap();
+        assert_eq!(store.stats().events_total.load(Ordering::Relaxed), 10);
+        let rows = store
+            .query_events(&EventQuery {
+                session: Some("s".into()),
+                limit: 3,
+                ..EventQuery::default()
+            })
+            .unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.time_ms).collect::<Vec<_>>(),
+            vec![9, 8, 7]
+        );
+    }
+
+    #[test]
+    fn spool_ids_are_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false).unwrap();
+        let r = EventRecord {
+            spool_id: Some("abc".into()),
+            verdict: "fallback:ask".into(),
+            ..rec(1)
+        };
+        store.record_blocking(vec![r.clone(), r]).unwrap();
+        assert_eq!(store.count_spool_id("abc").unwrap(), 1);
+        assert_eq!(store.stats().fallbacks.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        {
+            let s = Store::open(&p, &dir.path().join("spool"), false).unwrap();
+            s.record_blocking(vec![rec(1)]).unwrap();
+        }
+        let s = Store::open(&p, &dir.path().join("spool"), false).unwrap();
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn failed_commit_spools_the_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        let spool_path = dir.path().join("spool");
+        let s = Store::open(&p, &spool_path, false).unwrap();
+        // Break the table under the writer: every insert now fails.
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("DROP TABLE events;")
+            .unwrap();
+        let err = s.record_blocking(vec![rec(1)]).unwrap_err();
+        assert!(err.contains("store write failed"), "{err}");
+        assert!(s.stats().last_error.lock().unwrap().is_some());
+        let taken = spool::take(&spool_path).unwrap();
+        assert_eq!(taken.records.len(), 1);
+        assert_eq!(taken.records[0].answered, "none");
+    }
+}

@@ -1,0 +1,30 @@
+//! Stamps the build with the git commit so `hookctl status` can show whether hookd, hookctl
+//! and hook-client come from the same build.
+
+use std::process::Command;
+
+fn main() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for p in [".git/HEAD", ".git/index"] {
+        let path = root.join(p);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    println!("cargo:rerun-if-env-changed=HOOKD_BUILD_ID");
+    let id = std::env::var("HOOKD_BUILD_ID").ok().or_else(|| {
+        let out = Command::new("git")
+            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .current_dir(&root)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    });
+    println!(
+        "cargo:rustc-env=HOOKD_BUILD_ID={}",
+        id.unwrap_or_else(|| "unknown".into())
+    );
+}

@@ -1,0 +1,41 @@
+//! The contract shared by `hookd`, `hook-client` and `hookctl`.
+//!
+//! - [`frame`]: length-prefixed frames (u32 big-endian length, then the protocol version, then
+//!   a postcard body), with the maximum checked before anything is allocated.
+//! - [`message`]: the [`Request`] and [`Response`] enums and their payloads.
+//! - [`paths`]: where the socket, configuration, store and spool live.
+//! - [`spool`]: the append-only file where `hook-client` keeps events hookd could not take.
+//!
+//! This crate must stay small and std-only at its core: `hook-client` links it, and its start-up
+//! cost is measured against `/bin/true`. Async helpers sit behind the `tokio` feature.
+
+#![warn(missing_docs)]
+
+pub mod failmode;
+pub mod frame;
+pub mod message;
+pub mod paths;
+pub mod spool;
+
+#[cfg(feature = "tokio")]
+pub use frame::tokio_io;
+pub use frame::{FrameError, read_frame, read_message, write_frame, write_message};
+pub use message::*;
+
+/// The protocol version carried in every frame. Bump on any incompatible change.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The version of the packages built from this workspace (hookd, hookctl, hook-client).
+pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The build identity (git commit, `-dirty` when built from a modified tree, or `unknown`).
+pub const BUILD_ID: &str = env!("HOOKD_BUILD_ID");
+
+/// The largest frame body accepted, in bytes (version prefix included).
+pub const MAX_FRAME_LEN: u32 = 32 * 1024 * 1024;
+
+/// The largest hook event (the JSON Claude Code writes on stdin) forwarded to hookd, in bytes.
+///
+/// Larger events get the fail mode with reason "oversized event"; the spool keeps their first
+/// `MAX_EVENT_LEN` bytes.
+pub const MAX_EVENT_LEN: usize = 16 * 1024 * 1024;

@@ -1,0 +1,207 @@
+//! Messages exchanged over the hookd socket.
+//!
+//! One [`Request`] and one [`Response`] per frame. Hook payloads travel as opaque bytes:
+//! `hook-client` never parses the event. [`Response::Mismatch`] is variant 0 and its shape is
+//! frozen, so any version of a peer can decode it and say clearly what is wrong.
+
+use serde::{Deserialize, Serialize};
+
+/// A message sent to `hookd` by `hook-client` or `hookctl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// Evaluates one hook event. Answered by [`Response::Verdict`].
+    Hook(HookRequest),
+    /// Reports the daemon's state. Answered by [`Response::Status`].
+    Status,
+    /// Reloads rules from disk now. Answered by [`Response::Reloaded`].
+    Reload,
+    /// Lists recorded events, newest first. Answered by [`Response::Events`].
+    Events(EventQuery),
+    /// Shuts the daemon down gracefully. Answered by [`Response::Stopping`].
+    Stop,
+}
+
+/// A message sent by `hookd` in answer to a [`Request`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Response {
+    /// The request's protocol version differs from the daemon's. Frozen: always variant 0.
+    Mismatch(Mismatch),
+    /// The verdict for a [`Request::Hook`]: exactly what hook-client must print and exit with.
+    Verdict(HookReply),
+    /// The answer to [`Request::Status`].
+    Status(Box<StatusReport>),
+    /// The answer to [`Request::Reload`].
+    Reloaded(ReloadReport),
+    /// The answer to [`Request::Events`].
+    Events(Vec<EventRow>),
+    /// The answer to [`Request::Stop`]: the daemon is draining and will exit.
+    Stopping,
+    /// The request was understood but could not be carried out.
+    Error(String),
+}
+
+/// Sent when the peer's protocol version is not the daemon's. Its shape never changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mismatch {
+    /// The protocol version the daemon speaks.
+    pub daemon_protocol: u32,
+    /// The daemon's package version.
+    pub daemon_version: String,
+    /// The protocol version the daemon received.
+    pub peer_protocol: u32,
+}
+
+impl Mismatch {
+    /// Describes the mismatch from the point of view of a peer speaking `ours`.
+    #[must_use]
+    pub fn describe(&self, ours: u32) -> String {
+        let advice = if ours < self.daemon_protocol {
+            "this client is older than the daemon: upgrade hook-client/hookctl"
+        } else {
+            "the daemon is older than this client: restart hookd from the same build (hookctl stop)"
+        };
+        format!(
+            "protocol version mismatch: this side speaks {ours}, hookd {} speaks {}; {advice}",
+            self.daemon_version, self.daemon_protocol
+        )
+    }
+}
+
+/// One hook event forwarded by `hook-client`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookRequest {
+    /// The exact bytes Claude Code wrote on the hook's stdin (not parsed by the client).
+    #[serde(with = "serde_bytes")]
+    pub event: Vec<u8>,
+    /// Environment values of the hook process that hookd needs.
+    pub env: HookEnv,
+    /// The client's own options.
+    pub options: ClientOptions,
+}
+
+/// Environment values of the hook process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookEnv {
+    /// `CLAUDE_PROJECT_DIR`.
+    pub project_dir: Option<String>,
+    /// `CLAUDE_CODE_SESSION_ID`.
+    pub session_id: Option<String>,
+    /// The hook process's working directory.
+    pub cwd: Option<String>,
+}
+
+/// Options `hook-client` was started with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ClientOptions {
+    /// The event name given with `--event`, when the settings entry names one.
+    pub event: Option<String>,
+    /// The fail-mode specification in force (`--fail-mode` or `HOOKD_FAIL_MODE`).
+    pub fail_mode: Option<String>,
+    /// The client's deadline in milliseconds; hookd answers well before it.
+    pub deadline_ms: u32,
+}
+
+/// What `hook-client` must print and exit with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HookReply {
+    /// The process exit code.
+    pub exit_code: i32,
+    /// Bytes for stdout (JSON for Claude Code, or empty).
+    #[serde(with = "serde_bytes")]
+    pub stdout: Vec<u8>,
+    /// Bytes for stderr.
+    #[serde(with = "serde_bytes")]
+    pub stderr: Vec<u8>,
+}
+
+/// The daemon's state, for `hookctl status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatusReport {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// The daemon's package version.
+    pub version: String,
+    /// The daemon's build id.
+    pub build_id: String,
+    /// The daemon's protocol version.
+    pub protocol: u32,
+    /// Milliseconds since the daemon started.
+    pub uptime_ms: u64,
+    /// The socket path the daemon listens on.
+    pub socket: String,
+    /// The configuration directory.
+    pub config_dir: String,
+    /// The SQLite store path.
+    pub store_path: String,
+    /// The store's size on disk in bytes (database plus WAL).
+    pub store_bytes: u64,
+    /// Events recorded in the store.
+    pub events_total: u64,
+    /// Events answered since the daemon started.
+    pub events_since_start: u64,
+    /// Sessions seen and not ended.
+    pub sessions_active: u64,
+    /// Rules in the active ruleset.
+    pub rules_loaded: u64,
+    /// Files the active ruleset was loaded from.
+    pub rule_sources: Vec<String>,
+    /// Errors from the last load; the previous good ruleset stays active.
+    pub rule_errors: Vec<String>,
+    /// Events hook-client answered by its fail mode and spooled, ingested into the store.
+    pub fallbacks_recorded: u64,
+    /// Bytes waiting in the spool file.
+    pub spool_backlog_bytes: u64,
+    /// The last store error, if the store is failing.
+    pub store_error: Option<String>,
+}
+
+/// The result of a reload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ReloadReport {
+    /// Rules active after the reload.
+    pub rules_loaded: u64,
+    /// Errors; when not empty, the previous ruleset stays active.
+    pub errors: Vec<String>,
+}
+
+/// A filter for [`Request::Events`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EventQuery {
+    /// Only events of this session id.
+    pub session: Option<String>,
+    /// Only events with this event name.
+    pub event: Option<String>,
+    /// At most this many rows (newest first).
+    pub limit: u32,
+    /// Include the raw payload of each event.
+    pub with_payload: bool,
+}
+
+/// One recorded event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct EventRow {
+    /// The store's row id.
+    pub id: i64,
+    /// When hookd received it, milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// The Claude Code session id.
+    pub session_id: Option<String>,
+    /// The hook event name.
+    pub event: String,
+    /// The tool name, for tool events.
+    pub tool: Option<String>,
+    /// The project directory.
+    pub project_dir: Option<String>,
+    /// The verdict given (`allow`, `deny`, `ask`, `defer`, `block`, `none`, `error`, …).
+    pub verdict: String,
+    /// The reason shown with the verdict.
+    pub reason: Option<String>,
+    /// Names of the rules that matched.
+    pub rules: Vec<String>,
+    /// hookd's processing time in microseconds.
+    pub latency_us: i64,
+    /// Where the event came from: `socket` or `spool`.
+    pub source: String,
+    /// The raw payload, when asked for.
+    pub payload: Option<String>,
+}

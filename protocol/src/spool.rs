@@ -1,0 +1,267 @@
+//! The spool: events hook-client answered by its fail mode, kept for hookd to record later.
+//!
+//! Each record is one frame (u32 big-endian length, [`SPOOL_VERSION`], postcard
+//! [`SpoolRecord`]) appended with one `write` under an exclusive `flock`. hookd takes the file
+//! by renaming it, then locks the renamed file, which waits out any writer that opened it before
+//! the rename; a writer that locks a file no longer at the spool path opens the new one. Each
+//! record carries a unique id so the store records it exactly once even if ingestion is
+//! interrupted and repeated.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::{FrameError, LEN_BYTES, encode_frame, split_version};
+use crate::message::HookEnv;
+
+/// The spool record format version, independent of the socket protocol.
+pub const SPOOL_VERSION: u32 = 1;
+
+/// The largest spool record accepted on ingest, in bytes.
+pub const MAX_RECORD_LEN: u32 = crate::MAX_FRAME_LEN;
+
+/// One event hook-client could not hand to hookd.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SpoolRecord {
+    /// Unique id: the store records each id once.
+    pub id: String,
+    /// When hook-client gave up, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// Why hookd could not answer.
+    pub reason: String,
+    /// What hook-client answered instead (`ask`, `pass`, `deny`).
+    pub answered: String,
+    /// The event bytes (at most [`crate::MAX_EVENT_LEN`]).
+    #[serde(with = "serde_bytes")]
+    pub event: Vec<u8>,
+    /// The event's full length when it was cut to fit.
+    pub truncated_from: Option<u64>,
+    /// The hook process's environment values.
+    pub env: HookEnv,
+}
+
+fn lock(file: &File) -> io::Result<()> {
+    file.lock()
+}
+
+/// Appends one record to the spool at `path`, creating its directory (0700) and file (0600).
+///
+/// # Errors
+///
+/// I/O errors, or a record too large to encode.
+pub fn append(path: &Path, record: &SpoolRecord) -> io::Result<()> {
+    let body = postcard::to_allocvec(record).map_err(io::Error::other)?;
+    let mut frame = Vec::with_capacity(body.len() + 8);
+    encode_frame(SPOOL_VERSION, &body, &mut frame).map_err(io::Error::other)?;
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+    }
+    for _ in 0..16 {
+        let mut file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)?;
+        lock(&file)?;
+        let same = match std::fs::metadata(path) {
+            Ok(m) => {
+                let ours = file.metadata()?;
+                m.ino() == ours.ino() && m.dev() == ours.dev()
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => return Err(e),
+        };
+        if same {
+            file.write_all(&frame)?;
+            return Ok(());
+        }
+    }
+    Err(io::Error::other("spool file kept moving while appending"))
+}
+
+/// What [`take`] found.
+#[derive(Debug, Default)]
+pub struct Taken {
+    /// The records, in file order.
+    pub records: Vec<SpoolRecord>,
+    /// Problems met (a torn tail, an unreadable record); the bytes are kept aside.
+    pub problems: Vec<String>,
+    /// The files to delete once the records are safely stored.
+    pub files: Vec<PathBuf>,
+}
+
+/// The name a spool is renamed to while it is ingested.
+#[must_use]
+pub fn ingesting_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".ingesting");
+    PathBuf::from(p)
+}
+
+/// Takes the spool at `path` for ingestion: renames it aside, waits out writers, reads records.
+///
+/// A file left aside by an interrupted earlier ingestion is read first. Call [`finish`] with
+/// the result once the records are stored.
+///
+/// # Errors
+///
+/// I/O errors other than "no spool".
+pub fn take(path: &Path) -> io::Result<Taken> {
+    let aside = ingesting_path(path);
+    let mut taken = Taken::default();
+    if !aside.exists() {
+        match std::fs::rename(path, &aside) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(taken),
+            Err(e) => return Err(e),
+        }
+    }
+    let mut file = File::open(&aside)?;
+    lock(&file)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    taken.files.push(aside.clone());
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let Some((header, _)) = rest.split_first_chunk::<LEN_BYTES>() else {
+            taken.problems.push(format!(
+                "torn record of {} bytes at the end of the spool",
+                rest.len()
+            ));
+            break;
+        };
+        let len = u32::from_be_bytes(*header);
+        if len > MAX_RECORD_LEN || rest.len() < LEN_BYTES + len as usize {
+            taken.problems.push(format!(
+                "torn or oversized record at byte {at} of the spool ({len} bytes announced)"
+            ));
+            break;
+        }
+        let frame = &rest[LEN_BYTES..LEN_BYTES + len as usize];
+        at += LEN_BYTES + len as usize;
+        match split_version(frame) {
+            Ok((SPOOL_VERSION, body)) => match postcard::from_bytes::<SpoolRecord>(body) {
+                Ok(r) => taken.records.push(r),
+                Err(e) => taken.problems.push(format!("unreadable spool record: {e}")),
+            },
+            Ok((v, _)) => taken.problems.push(format!(
+                "spool record of format {v} (this hookd reads {SPOOL_VERSION}) skipped"
+            )),
+            Err(e) => taken
+                .problems
+                .push(format!("bad spool record: {}", FrameError::to_string(&e))),
+        }
+    }
+    if !taken.problems.is_empty() {
+        // Keep the raw bytes for inspection; the good records are still ingested.
+        let mut kept = aside.as_os_str().to_owned();
+        kept.push(format!(".damaged-{}", std::process::id()));
+        std::fs::copy(&aside, PathBuf::from(&kept))?;
+    }
+    Ok(taken)
+}
+
+/// Deletes the files of a [`Taken`] once its records are stored.
+///
+/// # Errors
+///
+/// I/O errors other than "already gone".
+pub fn finish(taken: &Taken) -> io::Result<()> {
+    for f in &taken.files {
+        match std::fs::remove_file(f) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Bytes waiting in the spool (including a file being ingested).
+#[must_use]
+pub fn backlog_bytes(path: &Path) -> u64 {
+    [path.to_path_buf(), ingesting_path(path)]
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u32) -> SpoolRecord {
+        SpoolRecord {
+            id: format!("id-{n}"),
+            time_ms: 1,
+            reason: "connect refused".into(),
+            answered: "ask".into(),
+            event: format!("{{\"n\":{n}}}").into_bytes(),
+            truncated_from: None,
+            env: HookEnv::default(),
+        }
+    }
+
+    #[test]
+    fn append_then_take_returns_records_in_order_and_finish_removes_them() {
+        let dir = tempdir();
+        let path = dir.join("state").join("spool");
+        for n in 0..3 {
+            append(&path, &record(n)).unwrap();
+        }
+        let taken = take(&path).unwrap();
+        assert_eq!(taken.records, (0..3).map(record).collect::<Vec<_>>());
+        assert!(taken.problems.is_empty());
+        assert!(!path.exists());
+        finish(&taken).unwrap();
+        assert!(!ingesting_path(&path).exists());
+        assert!(take(&path).unwrap().records.is_empty());
+    }
+
+    #[test]
+    fn interrupted_ingestion_is_resumed_from_the_aside_file() {
+        let dir = tempdir();
+        let path = dir.join("spool");
+        append(&path, &record(1)).unwrap();
+        let first = take(&path).unwrap();
+        // hookd died before `finish`; a new event arrives meanwhile.
+        append(&path, &record(2)).unwrap();
+        let again = take(&path).unwrap();
+        assert_eq!(again.records, first.records);
+        finish(&again).unwrap();
+        assert_eq!(take(&path).unwrap().records, vec![record(2)]);
+    }
+
+    #[test]
+    fn torn_tail_keeps_good_records_and_reports_the_problem() {
+        let dir = tempdir();
+        let path = dir.join("spool");
+        append(&path, &record(1)).unwrap();
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[0, 0, 1, 0, 0, 0]).unwrap();
+        let taken = take(&path).unwrap();
+        assert_eq!(taken.records, vec![record(1)]);
+        assert_eq!(taken.problems.len(), 1, "{:?}", taken.problems);
+    }
+
+    fn tempdir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "hook-protocol-test-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,3 @@
+//! Test harness shared by the integration tests.
+pub mod claude;
+pub mod fake_model;
