@@ -224,6 +224,15 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
     let timeout_failure = |what: &str, e: &io::Error| {
         if matches!(
             e.kind(),
+            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+        ) {
+            Failure(format!(
+                "hookd at {} closed the connection without answering ({e}); \
+                 a hookd of another user refuses this one",
+                opts.socket.display()
+            ))
+        } else if matches!(
+            e.kind(),
             io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
         ) {
             Failure(format!(

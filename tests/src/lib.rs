@@ -1,3 +1,4 @@
 //! Test harness shared by the integration tests.
 pub mod claude;
 pub mod fake_model;
+pub mod harness;

@@ -1,0 +1,139 @@
+//! The real Claude Code CLI (2.1.328) against a fake Messages API, with hook-client wired for
+//! all 33 events in the project's `.claude/settings.json`, talking to a real hookd.
+//!
+//! Skipped (loudly) only with `HOOKD_SKIP_CLAUDE=1`.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use hook_tests::claude::{
+    ALL_HOOK_EVENTS, hooks_for_events, run_claude, skip_claude_tests, write_hooks_settings,
+};
+use hook_tests::fake_model::{FakeModel, Step};
+use hook_tests::harness::{TestDaemon, bin, wait_for};
+use serde_json::{Value, json};
+
+const RUN_TIMEOUT: Duration = Duration::from_secs(90);
+
+const RULES: &str = r#"
+[[rule]]
+name = "no-forbidden-echo"
+event = "PreToolUse"
+tool = "Bash"
+command = 'echo\s+forbidden'
+action = "deny"
+reason = "REAL-DENY-REASON: print something else"
+
+[[rule]]
+name = "start-context"
+event = "SessionStart"
+action = "context"
+context = "REAL-CTX-MARKER: branch policy says never commit to main"
+"#;
+
+/// The `tool_result` blocks of the latest user message of a request body.
+fn tool_results(body: &Value) -> Vec<Value> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn claude_code_runs_every_hook_through_hookd() {
+    if skip_claude_tests("claude_code_runs_every_hook_through_hookd") {
+        return;
+    }
+    let d = TestDaemon::start_with(&[("hookd.toml", RULES)]).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let client = bin("hook-client");
+    write_hooks_settings(
+        project.path(),
+        &hooks_for_events(ALL_HOOK_EVENTS, client.to_str().unwrap()),
+    )
+    .unwrap();
+    let model = FakeModel::start(vec![
+        Step::bash("echo forbidden"),
+        Step::bash("echo allowed-output-marker"),
+        Step::text("all done"),
+    ])
+    .unwrap();
+    let hookd_home = d.home().to_str().unwrap().to_string();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "run the two commands",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
+    run.ensure_success().unwrap();
+    let session = run
+        .session_id()
+        .expect("session id in the CLI's result")
+        .to_string();
+
+    // (a) The deny rule stopped the first Bash call; the model saw the rule's reason.
+    let bodies = model.main_requests();
+    let results: Vec<Value> = bodies.iter().flat_map(tool_results).collect();
+    let denied = results
+        .iter()
+        .find(|r| r.to_string().contains("REAL-DENY-REASON"))
+        .unwrap_or_else(|| panic!("no tool_result carries the reason: {results:?}"));
+    assert_eq!(denied["is_error"], json!(true), "{denied}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r.to_string().contains("allowed-output-marker")),
+        "{results:?}"
+    );
+
+    // (b) The SessionStart context reached the model.
+    assert!(
+        model.all_text().contains("REAL-CTX-MARKER"),
+        "context not in any request"
+    );
+
+    // (c) Every lifecycle event is recorded with the CLI's session id (SessionEnd arrives as
+    // the CLI exits, so wait for it).
+    let wanted = [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "Stop",
+        "SessionEnd",
+    ];
+    let mut seen = HashSet::new();
+    wait_for(Duration::from_secs(10), "SessionEnd recorded", || {
+        let rows = d.events(1000, &["--session", &session]).unwrap();
+        seen = rows
+            .iter()
+            .filter_map(|r| r["event"].as_str().map(str::to_string))
+            .collect();
+        wanted.iter().all(|w| seen.contains(*w))
+    })
+    .unwrap_or_else(|e| panic!("{e}: recorded {seen:?}"));
+    let rows = d.events(1000, &["--session", &session]).unwrap();
+    let pre: Vec<_> = rows.iter().filter(|r| r["event"] == "PreToolUse").collect();
+    assert_eq!(pre.len(), 2, "{pre:?}");
+    assert!(
+        pre.iter()
+            .any(|r| r["verdict"] == "deny" && r["rules"] == json!(["no-forbidden-echo"]))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r["event"] == "SessionStart" && r["verdict"] == "context")
+    );
+    assert!(rows.iter().all(|r| r["source"] == "socket"));
+    let status = d.status().unwrap();
+    assert_eq!(status["hookd"]["fallbacks_recorded"], json!(0));
+}
