@@ -99,7 +99,7 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
             None => {
                 error = Some(format!(
                     "HOOKD_DEADLINE={d:?} is not a duration like 2s or 500ms"
-                ))
+                ));
             }
         }
     }
@@ -138,7 +138,7 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
             other => {
                 error = Some(format!(
                     "unknown argument {other:?} (see hook-client --help)"
-                ))
+                ));
             }
         }
         if error.is_some() {

@@ -28,6 +28,7 @@ pub fn run(_args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
             println!("hookd stopped (pid {})", status.pid);
             return Ok(ExitCode::SUCCESS);
         }
+        #[allow(clippy::disallowed_methods)] // hookctl is synchronous; nothing else to run
         std::thread::sleep(Duration::from_millis(20));
     }
     bail!(

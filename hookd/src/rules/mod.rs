@@ -165,7 +165,7 @@ impl Rule {
             EventFilter::All => true,
             EventFilter::Some { known, unknown } => match events::index(&event.name) {
                 Some(i) => known.contains(&i),
-                None => unknown.iter().any(|u| *u == event.name),
+                None => unknown.contains(&event.name),
             },
         }
     }

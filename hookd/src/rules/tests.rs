@@ -25,7 +25,7 @@ fn bash(cmd: &str) -> HookEvent {
     HookEvent::parse(v.to_string().as_bytes(), None).unwrap()
 }
 
-fn event(name: &str, extra: serde_json::Value) -> HookEvent {
+fn event(name: &str, extra: &serde_json::Value) -> HookEvent {
     let mut v = serde_json::json!({"hook_event_name": name});
     if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
         o.extend(e.clone());
@@ -89,10 +89,10 @@ fn contexts_and_warnings_join_in_rule_order() {
         context = "second"
         "#,
     );
-    let d = rs.evaluate(&event("SessionStart", serde_json::json!({})));
+    let d = rs.evaluate(&event("SessionStart", &serde_json::json!({})));
     assert_eq!(d.contexts, vec!["first", "second"]);
     assert_eq!(d.warnings, vec!["careful"]);
-    let d = rs.evaluate(&event("Stop", serde_json::json!({})));
+    let d = rs.evaluate(&event("Stop", &serde_json::json!({})));
     assert!(d.contexts.is_empty());
     assert_eq!(d.warnings, vec!["careful"]);
 }
@@ -110,13 +110,13 @@ fn prompt_rule_defaults_to_user_prompt_submit_and_blocks() {
     );
     let d = rs.evaluate(&event(
         "UserPromptSubmit",
-        serde_json::json!({"prompt": "my PASSWORD is"}),
+        &serde_json::json!({"prompt": "my PASSWORD is"}),
     ));
     assert_eq!(d.blocks, vec!["no passwords in prompts"]);
     assert!(
         rs.evaluate(&event(
             "UserPromptSubmit",
-            serde_json::json!({"prompt": "hi"})
+            &serde_json::json!({"prompt": "hi"})
         ))
         .matched
         .is_empty()
@@ -152,10 +152,10 @@ fn tool_matcher_applies_to_mcp_tools() {
     );
     let e = event(
         "PreToolUse",
-        serde_json::json!({"tool_name": "mcp__github__delete_repo"}),
+        &serde_json::json!({"tool_name": "mcp__github__delete_repo"}),
     );
     assert_eq!(rs.evaluate(&e).verdict(), "ask");
-    let e = event("PreToolUse", serde_json::json!({"tool_name": "Bash"}));
+    let e = event("PreToolUse", &serde_json::json!({"tool_name": "Bash"}));
     assert_eq!(rs.evaluate(&e).verdict(), "none");
 }
 
@@ -200,7 +200,7 @@ fn typos_bad_regexes_and_unknown_events_are_reported_with_positions() {
 fn log_rules_may_watch_future_events() {
     let rs = ruleset("[[rule]]\nname='f'\nevent='FutureEvent'\naction='log'\n");
     assert_eq!(
-        rs.evaluate(&event("FutureEvent", serde_json::json!({})))
+        rs.evaluate(&event("FutureEvent", &serde_json::json!({})))
             .verdict(),
         "log"
     );

@@ -81,6 +81,7 @@ pub struct EventRecord {
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
+#[allow(clippy::large_enum_variant)] // Shutdown is sent once; boxing every record would cost an allocation each
 enum Msg {
     Record(EventRecord, Option<Ack>),
     Shutdown,
