@@ -64,7 +64,8 @@ mod tests {
     #[test]
     fn formats() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
-        assert_eq!(utc(1_795_000_000_000), "2026-11-18 07:33:20");
+        assert_eq!(utc(1_795_000_000_000), "2026-11-18 11:06:40");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
         assert_eq!(duration(800), "800ms");
         assert_eq!(duration(312_000), "5m 12s");
         assert_eq!(bytes(1536), "1.5 KiB");
