@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs hookd's whole test suite on a fresh machine.
+#
+# Sets up what the suite needs: the pinned Rust toolchain (rust-toolchain.toml; rustup fetches
+# it on first use) and the pinned Claude Code CLI for the real-client tests (npm, cached in
+# ~/.cache/hookd-tests). Then builds every binary (the integration tests run the real hookd,
+# hook-client and hookctl) and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo --version
+echo "==> Claude Code CLI for the real-client tests"
+bash tests/claude/install.sh
+echo "==> build"
+cargo build --workspace --bins --locked
+echo "==> test"
+cargo test --workspace --locked "$@"
