@@ -32,7 +32,7 @@ pub use config::Config;
 /// How long in-flight requests may take to finish after a shutdown request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// How often the spool is checked for events to ingest while running.
-pub const SPOOL_POLL: Duration = Duration::from_secs(10);
+pub const SPOOL_POLL: Duration = Duration::from_secs(1);
 
 /// Everything the connection tasks share.
 pub struct State {

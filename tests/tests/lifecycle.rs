@@ -450,3 +450,30 @@ fn hookctl_says_clearly_when_hookd_is_not_running() {
         "{err}"
     );
 }
+
+#[test]
+fn a_stopped_daemon_makes_the_client_fall_back_at_its_deadline() {
+    let d = TestDaemon::start().unwrap();
+    let pid = libc::pid_t::try_from(d.pid().unwrap()).unwrap();
+    #[allow(unsafe_code)]
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGSTOP);
+    }
+    let out = d.hook(&force_push("stopped"), &["--deadline", "300ms"]);
+    #[allow(unsafe_code)]
+    // SAFETY: as above; resume it whatever happened.
+    unsafe {
+        libc::kill(pid, libc::SIGCONT);
+    }
+    let out = out.unwrap();
+    assert_eq!(decision(&out), "ask");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no answer from hookd") && err.contains("within 300 ms"), "{err}");
+    // The daemon recovers and also answers the event it had queued, so the store may hold it
+    // twice (socket + spool): the spool keeps what the client could not confirm.
+    wait_for(Duration::from_secs(10), "spool ingested", || {
+        d.events(10, &["--session", "stopped"]).is_ok_and(|r| r.iter().any(|r| r["source"] == "spool"))
+    })
+    .unwrap();
+}
