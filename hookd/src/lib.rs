@@ -17,6 +17,7 @@ pub mod render;
 pub mod rules;
 pub mod server;
 pub mod session;
+pub mod shell;
 pub mod store;
 
 use std::sync::atomic::AtomicU64;
