@@ -12,6 +12,7 @@ use hook_protocol::{
 use crate::State;
 use crate::event::HookEvent;
 use crate::render::render;
+use crate::rules::Ctx;
 use crate::store::{EventRecord, from_spool};
 
 /// Answers one request.
@@ -57,7 +58,8 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
             if let Ok(mut sessions) = state.sessions.lock() {
                 sessions.observe(&event, project_dir.as_deref(), time_ms);
             }
-            let decision = state.ruleset().evaluate(&event);
+            let cx = Ctx::new(&event, project_dir.as_deref(), state.home.as_deref());
+            let decision = state.ruleset().evaluate_in(&cx);
             let reply = render(&event, &decision);
             let rec = EventRecord {
                 time_ms,
@@ -158,6 +160,7 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     }
     if errors.is_empty() {
         let n = loaded.ruleset.rules.len();
+        loaded.ruleset.inherit_hits(&state.ruleset());
         *state
             .rules
             .write()

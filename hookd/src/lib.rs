@@ -49,6 +49,8 @@ pub struct State {
     pub sessions: Mutex<session::SessionTable>,
     /// The event store.
     pub store: store::Store,
+    /// The user's home directory (for `~` in paths).
+    pub home: Option<String>,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
@@ -107,6 +109,7 @@ pub async fn run(
         rule_errors: Mutex::new(loaded.errors),
         sessions: Mutex::new(session::SessionTable::default()),
         store,
+        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
         config,

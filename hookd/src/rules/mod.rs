@@ -3,15 +3,18 @@
 //! Pure: no I/O beyond reading the files handed to [`load`], no async, no store. The live
 //! ruleset is an immutable [`Ruleset`], swapped whole on reload.
 
+pub mod cond;
 mod matcher;
 mod parse;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use regex::Regex;
+use regex::{RegexSet, RegexSetBuilder};
 
+pub use cond::{Conditions, Ctx, OnUnparsed};
 pub use matcher::Matcher;
-pub use parse::{LoadReport, Source, load, parse_source};
+pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
 
 use crate::event::HookEvent;
 use crate::events::{self, Block, Permission};
@@ -137,7 +140,7 @@ pub enum EventFilter {
 }
 
 /// One compiled rule.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Rule {
     /// Unique name.
     pub name: String,
@@ -145,18 +148,20 @@ pub struct Rule {
     pub source: String,
     /// Events it applies to.
     pub events: EventFilter,
-    /// The `tool` condition.
-    pub tool: Option<Matcher>,
-    /// The `command` condition (v1: a regex searched in the whole Bash command).
-    pub command: Option<Regex>,
-    /// The `prompt` condition.
-    pub prompt: Option<Regex>,
+    /// Its conditions (all must hold).
+    pub cond: Conditions,
+    /// Conditions that cancel a match.
+    pub unless: Option<Conditions>,
+    /// How a command the analyser could not fully analyse is treated.
+    pub on_unparsed: OnUnparsed,
     /// What it does.
     pub action: Action,
     /// The reason shown with a decision.
     pub reason: Option<String>,
     /// The text added by `context` (and shown by `warn`).
     pub context: Option<String>,
+    /// Times it matched since it was loaded (carried over across reloads by name).
+    pub hits: AtomicU64,
 }
 
 impl Rule {
@@ -170,28 +175,11 @@ impl Rule {
         }
     }
 
-    /// Whether every condition holds for `event`; returns what matched, for the record.
-    fn matches(&self, event: &HookEvent) -> Option<String> {
-        let mut why = Vec::new();
-        if let Some(m) = &self.tool {
-            let tool = event.tool_name();
-            if !m.matches(tool) {
-                return None;
-            }
-            why.push(format!("tool {}", tool.unwrap_or("-")));
-        }
-        if let Some(re) = &self.command {
-            let cmd = event.bash_command()?;
-            let m = re.find(cmd)?;
-            why.push(format!("command matched {:?}", excerpt(m.as_str())));
-        }
-        if let Some(re) = &self.prompt {
-            let p = event.prompt()?;
-            let m = re.find(p)?;
-            why.push(format!("prompt matched {:?}", excerpt(m.as_str())));
-        }
+    /// Whether the rule matches; returns what matched, for the record.
+    fn matches(&self, cx: &Ctx<'_>) -> Option<String> {
+        let mut why = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)?;
         if why.is_empty() {
-            why.push(format!("event {}", event.name));
+            why.push(format!("event {}", cx.event.name));
         }
         Some(why.join(", "))
     }
@@ -205,18 +193,6 @@ impl Rule {
     }
 }
 
-fn excerpt(s: &str) -> String {
-    const MAX: usize = 80;
-    if s.len() <= MAX {
-        return s.to_string();
-    }
-    let mut end = MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
-}
-
 /// A compiled, immutable set of rules.
 #[derive(Debug, Default)]
 pub struct Ruleset {
@@ -228,6 +204,11 @@ pub struct Ruleset {
     by_event: Vec<Vec<usize>>,
     /// Rules that apply to unknown events (`"*"` or named unknown events).
     for_unknown: Vec<usize>,
+    /// Every rule's `command` regex in one set: one pass over each simple command tells which
+    /// rules can match, so cost stays flat as rules grow.
+    command_set: Option<RegexSet>,
+    /// For each pattern of `command_set`, the rule it belongs to.
+    command_rules: Vec<usize>,
 }
 
 /// One rule that matched, and why.
@@ -302,6 +283,15 @@ fn permission_rank(a: Action) -> u8 {
 }
 
 impl Ruleset {
+    /// Carries hit counts over from `old` for rules of the same name.
+    pub fn inherit_hits(&self, old: &Ruleset) {
+        for r in &self.rules {
+            if let Some(o) = old.rules.iter().find(|o| o.name == r.name) {
+                r.hits.store(o.hits.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Builds a ruleset from compiled rules (in priority order).
     #[must_use]
     pub fn new(rules: Vec<Rule>, sources: Vec<String>) -> Self {
@@ -323,31 +313,64 @@ impl Ruleset {
                 }
             }
         }
-        Self {
-            rules,
-            sources,
-            by_event,
-            for_unknown,
-        }
+        let (command_rules, patterns): (Vec<usize>, Vec<&str>) = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.cond.command.as_ref().map(|re| (i, re.as_str())))
+            .unzip();
+        // A set too large to compile only costs the prefilter, never correctness.
+        let command_set = RegexSetBuilder::new(&patterns).size_limit(64 << 20).build().ok();
+        Self { rules, sources, by_event, for_unknown, command_set, command_rules }
     }
 
-    /// Evaluates `event` against every rule and combines the matches.
+    /// Evaluates `event` (no project root or home known): for tests and simple callers.
     #[must_use]
     pub fn evaluate(&self, event: &HookEvent) -> Decision {
+        self.evaluate_in(&Ctx::new(event, None, None))
+    }
+
+    /// Evaluates the event of `cx` against every rule and combines the matches.
+    #[must_use]
+    pub fn evaluate_in(&self, cx: &Ctx<'_>) -> Decision {
+        let event = cx.event;
         let candidates = match events::index(&event.name) {
             Some(i) => &self.by_event[i],
             None => &self.for_unknown,
         };
         let mut d = Decision::default();
         let perm_kind = event.spec.map_or(Permission::None, |s| s.permission);
+        // Which rules' `command` regex matches some simple command (computed on first need).
+        let mut command_hits: Option<Vec<bool>> = None;
         for &i in candidates {
             let rule = &self.rules[i];
             if !rule.applies_to(event) {
                 continue;
             }
-            let Some(why) = rule.matches(event) else {
+            if rule.cond.command.is_some() {
+                let Some(analysis) = cx.analysis() else { continue };
+                let unparsed_match =
+                    analysis.unparsed.is_some() && rule.on_unparsed == OnUnparsed::Match;
+                if let Some(set) = &self.command_set
+                    && !unparsed_match
+                {
+                    let hits = command_hits.get_or_insert_with(|| {
+                        let mut hits = vec![false; self.rules.len()];
+                        for t in cx.command_texts() {
+                            for m in set.matches(t).iter() {
+                                hits[self.command_rules[m]] = true;
+                            }
+                        }
+                        hits
+                    });
+                    if !hits[i] {
+                        continue;
+                    }
+                }
+            }
+            let Some(why) = rule.matches(cx) else {
                 continue;
             };
+            rule.hits.fetch_add(1, Ordering::Relaxed);
             let mut action = rule.action;
             // `block` on an event that blocks through its permission decision is a deny.
             if action == Action::Block && perm_kind != Permission::None {

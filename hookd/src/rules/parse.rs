@@ -3,13 +3,17 @@
 //! Sources, in priority order: the built-in packs enabled in `hookd.toml` (embedded at build
 //! time), `hookd.toml`'s own `[[rule]]` tables, then `rules.d/*.toml` in name order.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
 
+use globset::{GlobBuilder, GlobSetBuilder};
+
+use super::cond::{Conditions, OnUnparsed, PathGlobs};
 use super::{Action, EventFilter, Matcher, Rule, Ruleset};
 use crate::events;
 
@@ -17,10 +21,15 @@ use crate::events;
 pub const PACKS: &[(&str, &str)] = &[
     ("git", include_str!("../../../packs/git.toml")),
     ("filesystem", include_str!("../../../packs/filesystem.toml")),
+    ("secrets", include_str!("../../../packs/secrets.toml")),
+    ("remote-exec", include_str!("../../../packs/remote-exec.toml")),
+    ("database", include_str!("../../../packs/database.toml")),
+    ("system", include_str!("../../../packs/system.toml")),
 ];
 
-/// Packs enabled when `hookd.toml` does not say.
-pub const DEFAULT_PACKS: &[&str] = &["git", "filesystem"];
+/// Packs enabled when `hookd.toml` does not say: all of them.
+pub const DEFAULT_PACKS: &[&str] =
+    &["git", "filesystem", "secrets", "remote-exec", "database", "system"];
 
 /// The largest compiled regex, in bytes: bounds memory and build time on hostile rules.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -56,6 +65,9 @@ pub struct Settings {
     /// `[store]` settings.
     #[serde(default)]
     pub store: StoreSettings,
+    /// Names of pack rules to turn off.
+    #[serde(default)]
+    pub disable_rules: Vec<String>,
 }
 
 /// `[store]` in hookd.toml.
@@ -75,6 +87,7 @@ struct FileSpec {
     packs: Option<Vec<String>>,
     #[serde(default)]
     store: Option<StoreSettings>,
+    disable_rules: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -91,10 +104,29 @@ struct RuleSpec {
     event: Option<OneOrMany>,
     tool: Option<String>,
     command: Option<String>,
+    path: Option<OneOrMany>,
+    outside_project: Option<bool>,
+    content: Option<String>,
     prompt: Option<String>,
+    field: Option<BTreeMap<String, String>>,
+    unless: Option<UnlessSpec>,
+    on_unparsed: Option<String>,
     action: String,
     reason: Option<String>,
     context: Option<String>,
+}
+
+/// The conditions an `unless` table may hold (the same as a rule's).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UnlessSpec {
+    tool: Option<String>,
+    command: Option<String>,
+    path: Option<OneOrMany>,
+    outside_project: Option<bool>,
+    content: Option<String>,
+    prompt: Option<String>,
+    field: Option<BTreeMap<String, String>>,
 }
 
 /// Line and column (1-based) of byte `offset` in `text`.
@@ -131,13 +163,14 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
         Some(Settings {
             packs: spec.packs,
             store: spec.store.unwrap_or_default(),
+            disable_rules: spec.disable_rules.unwrap_or_default(),
         })
     } else {
-        if spec.packs.is_some() || spec.store.is_some() {
+        if spec.packs.is_some() || spec.store.is_some() || spec.disable_rules.is_some() {
             errors.push(at(
                 source,
                 None,
-                "`packs` and `[store]` belong in hookd.toml; rule files hold only [[rule]] tables",
+                "`packs`, `disable_rules` and `[store]` belong in hookd.toml; rule files hold only [[rule]] tables",
             ));
         }
         None
@@ -164,6 +197,76 @@ fn regex(what: &str, pattern: &str) -> Result<Regex, String> {
         .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
 }
 
+fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
+    let mut absolute = GlobSetBuilder::new();
+    let mut relative = GlobSetBuilder::new();
+    let mut home = GlobSetBuilder::new();
+    let mut home_itself = false;
+    for p in patterns {
+        if matches!(p.as_str(), "~" | "~/") {
+            home_itself = true;
+            continue;
+        }
+        let (set, pattern) = if let Some(rest) = p.strip_prefix("~/") {
+            (&mut home, rest)
+        } else if p.starts_with('/') {
+            (&mut absolute, p.as_str())
+        } else {
+            (&mut relative, p.trim_start_matches("./"))
+        };
+        let glob = GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("bad `path` glob {p:?}: {e}"))?;
+        set.add(glob);
+    }
+    let build = |b: GlobSetBuilder| b.build().map_err(|e| format!("bad `path` globs: {e}"));
+    Ok(PathGlobs {
+        patterns: patterns.to_vec(),
+        absolute: build(absolute)?,
+        relative: build(relative)?,
+        home: build(home)?,
+        home_itself,
+    })
+}
+
+fn list(v: Option<OneOrMany>) -> Option<Vec<String>> {
+    v.map(|v| match v {
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one argument per condition key, shared by rule and unless
+fn conditions(
+    tool: Option<String>,
+    command: Option<String>,
+    path: Option<OneOrMany>,
+    outside_project: Option<bool>,
+    content: Option<String>,
+    prompt: Option<String>,
+    field: Option<BTreeMap<String, String>>,
+) -> Result<Conditions, String> {
+    let tool = tool
+        .as_deref()
+        .map(Matcher::new)
+        .transpose()
+        .map_err(|e| format!("bad `tool` matcher: {e}"))?;
+    let command = command.as_deref().map(|p| regex("command", p)).transpose()?;
+    let content = content.as_deref().map(|p| regex("content", p)).transpose()?;
+    let prompt = prompt.as_deref().map(|p| regex("prompt", p)).transpose()?;
+    let path = list(path).map(|p| globs(&p)).transpose()?;
+    let mut fields = Vec::new();
+    for (k, v) in field.unwrap_or_default() {
+        let keys: Vec<String> = k.split('.').map(str::to_string).collect();
+        if keys.iter().any(String::is_empty) {
+            return Err(format!("bad `field` path {k:?}: use dotted keys like tool_input.url"));
+        }
+        fields.push((keys, regex(&format!("field.{k}"), &v)?));
+    }
+    Ok(Conditions { tool, command, path, outside_project, content, prompt, field: fields })
+}
+
 fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     let name = spec.name.trim().to_string();
     if name.is_empty() {
@@ -176,15 +279,17 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
             spec.action
         ))
     })?;
-    let event_names: Vec<String> = match spec.event {
-        Some(OneOrMany::One(e)) => vec![e],
-        Some(OneOrMany::Many(v)) => v,
-        None if spec.tool.is_some() || spec.command.is_some() => vec!["PreToolUse".into()],
+    let tool_like = spec.tool.is_some()
+        || spec.command.is_some()
+        || spec.path.is_some()
+        || spec.outside_project.is_some()
+        || spec.content.is_some();
+    let event_names: Vec<String> = match list(spec.event) {
+        Some(v) => v,
+        None if tool_like => vec!["PreToolUse".into()],
         None if spec.prompt.is_some() => vec!["UserPromptSubmit".into()],
         None => {
-            return Err(ctx(
-                "`event` is required (a name, a list of names, or \"*\")".to_string(),
-            ));
+            return Err(ctx("`event` is required (a name, a list of names, or \"*\")".into()));
         }
     };
     let events = if event_names.iter().any(|e| e == "*") {
@@ -224,34 +329,39 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     if matches!(action, Action::Warn) && spec.context.is_none() && spec.reason.is_none() {
         return Err(ctx("a `warn` rule needs `reason` text".into()));
     }
-    let tool = spec
-        .tool
-        .as_deref()
-        .map(Matcher::new)
+    let on_unparsed = match spec.on_unparsed.as_deref() {
+        None | Some("match") => OnUnparsed::Match,
+        Some("ignore") => OnUnparsed::Ignore,
+        Some(other) => {
+            return Err(ctx(format!("bad `on_unparsed` {other:?}: expected \"match\" or \"ignore\"")));
+        }
+    };
+    let cond = conditions(
+        spec.tool,
+        spec.command,
+        spec.path,
+        spec.outside_project,
+        spec.content,
+        spec.prompt,
+        spec.field,
+    )
+    .map_err(ctx)?;
+    let unless = spec
+        .unless
+        .map(|u| conditions(u.tool, u.command, u.path, u.outside_project, u.content, u.prompt, u.field))
         .transpose()
-        .map_err(|e| ctx(format!("bad `tool` matcher: {e}")))?;
-    let command = spec
-        .command
-        .as_deref()
-        .map(|p| regex("command", p))
-        .transpose()
-        .map_err(ctx)?;
-    let prompt = spec
-        .prompt
-        .as_deref()
-        .map(|p| regex("prompt", p))
-        .transpose()
-        .map_err(ctx)?;
+        .map_err(|e| ctx(format!("in `unless`: {e}")))?;
     Ok(Rule {
         name,
         source: source.to_string(),
         events,
-        tool,
-        command,
-        prompt,
+        cond,
+        unless,
+        on_unparsed,
         action,
         reason: spec.reason,
         context: spec.context,
+        hits: AtomicU64::new(0),
     })
 }
 
@@ -324,13 +434,13 @@ pub fn load(config_dir: &Path) -> LoadReport {
             Err(e) => errors.extend(e),
         }
     }
-    let pack_names: Vec<String> = settings
+    let enabled_packs: Vec<String> = settings
         .packs
         .clone()
         .unwrap_or_else(|| DEFAULT_PACKS.iter().map(|s| (*s).to_string()).collect());
     let mut all = Vec::new();
     let mut sources = Vec::new();
-    for name in &pack_names {
+    for name in &enabled_packs {
         let Some((_, text)) = PACKS.iter().find(|(n, _)| n == name) else {
             let known: Vec<_> = PACKS.iter().map(|(n, _)| *n).collect();
             errors.push(format!(
@@ -365,6 +475,23 @@ pub fn load(config_dir: &Path) -> LoadReport {
             Err(e) => errors.extend(e),
         }
     }
+    // A user rule named like a pack rule replaces it; `disable_rules` turns pack rules off.
+    let user_names: HashSet<String> =
+        all.iter().filter(|r| !r.source.starts_with("pack:")).map(|r| r.name.clone()).collect();
+    let pack_names: HashMap<String, String> = all
+        .iter()
+        .filter(|r| r.source.starts_with("pack:"))
+        .map(|r| (r.name.clone(), r.source.clone()))
+        .collect();
+    for d in &settings.disable_rules {
+        if !pack_names.contains_key(d) {
+            errors.push(format!("hookd.toml: `disable_rules` names {d:?}, which no enabled pack has"));
+        }
+    }
+    all.retain(|r| {
+        !(r.source.starts_with("pack:")
+            && (user_names.contains(&r.name) || settings.disable_rules.contains(&r.name)))
+    });
     let mut seen = HashSet::new();
     let mut unique = Vec::with_capacity(all.len());
     for r in all {

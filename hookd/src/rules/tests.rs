@@ -250,10 +250,10 @@ fn default_packs_load_cleanly_and_stop_force_push() {
         "none"
     );
     assert_eq!(r.ruleset.evaluate(&bash("rm -rf /")).verdict(), "deny");
-    assert_eq!(
-        r.ruleset.evaluate(&bash("rm -rf ./build")).verdict(),
-        "none"
-    );
+    let in_project = tool_event("Bash", serde_json::json!({"command": "rm -rf ./build"}), "/w/p");
+    assert_eq!(ctx_eval(&r.ruleset, &in_project, "/w/p").verdict(), "ask");
+    let tmp = tool_event("Bash", serde_json::json!({"command": "rm -rf /tmp/build"}), "/w/p");
+    assert_eq!(ctx_eval(&r.ruleset, &tmp, "/w/p").verdict(), "none");
 }
 
 #[test]
@@ -264,4 +264,193 @@ fn unknown_pack_and_rules_d_settings_are_errors() {
     std::fs::write(dir.path().join("rules.d/x.toml"), "packs = ['git']\n").unwrap();
     let r = load(dir.path());
     assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
+}
+
+fn ctx_eval(rs: &Ruleset, e: &HookEvent, project: &str) -> Decision {
+    rs.evaluate_in(&Ctx::new(e, Some(project), Some("/home/me")))
+}
+
+fn tool_event(tool: &str, input: serde_json::Value, cwd: &str) -> HookEvent {
+    let v = serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": tool,
+        "tool_input": input, "cwd": cwd});
+    HookEvent::parse(v.to_string().as_bytes(), None).unwrap()
+}
+
+#[test]
+fn path_globs_are_relative_to_the_project_or_absolute_or_home() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "env"
+        tool = "Read|Edit|Write|Bash"
+        path = ["**/.env", "~/.ssh/**", "/etc/**"]
+        action = "deny"
+        "#,
+    );
+    let p = "/work/proj";
+    for (tool, input, want) in [
+        ("Read", serde_json::json!({"file_path": "/work/proj/.env"}), "deny"),
+        ("Read", serde_json::json!({"file_path": "/work/proj/sub/.env"}), "deny"),
+        ("Read", serde_json::json!({"file_path": "/elsewhere/.env"}), "none"),
+        ("Read", serde_json::json!({"file_path": "/home/me/.ssh/id_rsa"}), "deny"),
+        ("Write", serde_json::json!({"file_path": "/etc/passwd"}), "deny"),
+        ("Read", serde_json::json!({"file_path": "/work/proj/src/main.rs"}), "none"),
+        ("Bash", serde_json::json!({"command": "cat .env"}), "deny"),
+        ("Bash", serde_json::json!({"command": "echo x > ~/.ssh/authorized_keys"}), "deny"),
+        ("Bash", serde_json::json!({"command": "echo .env"}), "none"),
+        ("Bash", serde_json::json!({"command": "cp src/a ../proj/sub/.env"}), "deny"),
+    ] {
+        let e = tool_event(tool, input.clone(), p);
+        assert_eq!(ctx_eval(&rs, &e, p).verdict(), want, "{tool} {input}");
+    }
+}
+
+#[test]
+fn outside_project_resolves_dot_dot_and_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let proj = dir.path().join("proj");
+    std::fs::create_dir_all(&proj).unwrap();
+    std::os::unix::fs::symlink("/etc", proj.join("link")).unwrap();
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "outside"
+        tool = "Write|Edit|Bash"
+        outside_project = true
+        action = "ask"
+        "#,
+    );
+    let p = proj.to_str().unwrap();
+    for (tool, input, want) in [
+        ("Write", serde_json::json!({"file_path": format!("{p}/a.txt")}), "none"),
+        ("Write", serde_json::json!({"file_path": format!("{p}/../b.txt")}), "ask"),
+        ("Write", serde_json::json!({"file_path": format!("{p}/link/hosts")}), "ask"),
+        ("Write", serde_json::json!({"file_path": "new/file.txt"}), "none"),
+        ("Bash", serde_json::json!({"command": "rm -rf ../other"}), "ask"),
+        ("Bash", serde_json::json!({"command": "touch ok.txt"}), "none"),
+    ] {
+        let e = tool_event(tool, input.clone(), p);
+        assert_eq!(ctx_eval(&rs, &e, p).verdict(), want, "{tool} {input}");
+    }
+}
+
+#[test]
+fn content_matches_write_edit_and_multiedit() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "no-keys"
+        tool = "Write|Edit|MultiEdit"
+        content = 'AKIA[0-9A-Z]{16}'
+        action = "deny"
+        "#,
+    );
+    let key = "AKIAABCDEFGHIJKLMNOP";
+    for input in [
+        serde_json::json!({"file_path": "/p/a", "content": format!("k={key}")}),
+        serde_json::json!({"file_path": "/p/a", "old_string": "x", "new_string": key}),
+        serde_json::json!({"file_path": "/p/a", "edits": [{"old_string": "a", "new_string": "b"}, {"old_string": "c", "new_string": key}]}),
+    ] {
+        let tool = if input.get("edits").is_some() { "MultiEdit" } else if input.get("content").is_some() { "Write" } else { "Edit" };
+        assert_eq!(ctx_eval(&rs, &tool_event(tool, input, "/p"), "/p").verdict(), "deny");
+    }
+    let clean = tool_event("Write", serde_json::json!({"file_path": "/p/a", "content": "hello"}), "/p");
+    assert_eq!(ctx_eval(&rs, &clean, "/p").verdict(), "none");
+}
+
+#[test]
+fn field_conditions_use_dotted_paths() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "no-prod-fetch"
+        tool = "WebFetch"
+        field = { "tool_input.url" = '^https://prod\.' }
+        action = "ask"
+        "#,
+    );
+    let hit = tool_event("WebFetch", serde_json::json!({"url": "https://prod.example.com/x"}), "/p");
+    let miss = tool_event("WebFetch", serde_json::json!({"url": "https://dev.example.com/x"}), "/p");
+    assert_eq!(ctx_eval(&rs, &hit, "/p").verdict(), "ask");
+    assert_eq!(ctx_eval(&rs, &miss, "/p").verdict(), "none");
+}
+
+#[test]
+fn unless_cancels_per_witness_and_fails_safe_for_other_items() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "rm-rf"
+        command = '^rm\s+-rf\b'
+        action = "deny"
+        unless = { command = '^rm -rf /tmp/' }
+        "#,
+    );
+    let other = ruleset(
+        r#"
+        [[rule]]
+        name = "any-bash-but-ls"
+        tool = "Bash"
+        action = "ask"
+        unless = { command = '^ls\b' }
+        "#,
+    );
+    let p = "/p";
+    let v = |rs: &Ruleset, cmd: &str| {
+        ctx_eval(rs, &tool_event("Bash", serde_json::json!({"command": cmd}), p), p).verdict()
+    };
+    assert_eq!(v(&rs, "rm -rf /tmp/x"), "none");
+    assert_eq!(v(&rs, "rm -rf /tmp/x && rm -rf /"), "deny");
+    assert_eq!(v(&other, "ls -la"), "none");
+    assert_eq!(v(&other, "ls && rm -rf /"), "ask");
+    assert_eq!(v(&other, "ls; pwd"), "ask");
+}
+
+#[test]
+fn pack_rules_can_be_overridden_by_name_or_disabled() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hookd.toml"),
+        r#"
+packs = ["git"]
+disable_rules = ["git-reset-hard", "no-such-rule"]
+
+[[rule]]
+name = "git-push-force"
+command = '^git\s+push\b.*\s(--force|-f)\b'
+action = "ask"
+reason = "confirm the force-push"
+"#,
+    )
+    .unwrap();
+    let r = load(dir.path());
+    assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
+    assert!(r.errors[0].contains("no-such-rule"));
+    assert_eq!(r.ruleset.evaluate(&bash("git push -f origin main")).verdict(), "ask");
+    assert_eq!(r.ruleset.evaluate(&bash("git reset --hard")).verdict(), "none");
+    let names: Vec<_> = r.ruleset.rules.iter().filter(|r| r.name == "git-push-force").map(|r| r.source.clone()).collect();
+    assert_eq!(names.len(), 1);
+    assert!(!names[0].starts_with("pack:"));
+}
+
+#[test]
+fn bad_globs_fields_and_on_unparsed_are_reported() {
+    let e = errors("[[rule]]\nname='x'\npath='a/[b'\naction='deny'\n");
+    assert!(e[0].contains("bad `path` glob"), "{e:?}");
+    let e = errors("[[rule]]\nname='x'\ntool='Bash'\nfield={'a..b'='x'}\naction='deny'\n");
+    assert!(e[0].contains("bad `field` path"), "{e:?}");
+    let e = errors("[[rule]]\nname='x'\ncommand='rm'\non_unparsed='maybe'\naction='deny'\n");
+    assert!(e[0].contains("on_unparsed"), "{e:?}");
+    let e = errors("[[rule]]\nname='x'\ncommand='rm'\nunless={comand='x'}\naction='deny'\n");
+    assert!(e[0].contains("comand"), "{e:?}");
+}
+
+#[test]
+fn hits_are_counted_and_carried_over_by_name() {
+    let old = ruleset("[[rule]]\nname='a'\ntool='Bash'\naction='log'\n");
+    let _ = old.evaluate(&bash("ls"));
+    let _ = old.evaluate(&bash("ls"));
+    let new = ruleset("[[rule]]\nname='a'\ntool='Bash'\naction='log'\n");
+    new.inherit_hits(&old);
+    assert_eq!(new.rules[0].hits.load(std::sync::atomic::Ordering::Relaxed), 2);
 }
