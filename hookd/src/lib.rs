@@ -19,6 +19,7 @@ pub mod server;
 pub mod session;
 pub mod shell;
 pub mod store;
+pub mod watcher;
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
@@ -90,6 +91,10 @@ pub async fn run(
     let _pid = lifecycle::lock_pidfile(&config.pid_path())?;
     lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
     lifecycle::clear_stale_socket(&config.socket)?;
+    // Created (private) so it can be watched for rule files from the start.
+    if !config.config_dir.exists() {
+        lifecycle::private_dir(&config.config_dir, true)?;
+    }
 
     let loaded = rules::load(&config.config_dir);
     for e in &loaded.errors {
@@ -115,6 +120,7 @@ pub async fn run(
         config,
     });
     handler::ingest_spool(&state).await;
+    watcher::spawn(Arc::clone(&state));
 
     let listener = server::bind(&state.config.socket)?;
     let socket_id = lifecycle::secure_socket(&state.config.socket)?;
@@ -132,6 +138,7 @@ pub async fn run(
                     _ = tick.tick() => {
                         if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
                             handler::ingest_spool(&state).await;
+    watcher::spawn(Arc::clone(&state));
                         }
                     }
                 }

@@ -89,7 +89,8 @@ fn init_logging(config: &Config) {
             return;
         }
     }
-    builder.with_writer(std::io::stderr).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    builder.with_ansi(ansi).with_writer(std::io::stderr).init();
 }
 
 fn main() -> ExitCode {
