@@ -40,6 +40,16 @@ enum Command {
     Events(cmd::events::Args),
     /// Stop hookd gracefully (in-flight events finish, the store is flushed)
     Stop(cmd::stop::Args),
+    /// Validate rule files without loading them into hookd
+    Check(cmd::check::Args),
+    /// Show what hookd would answer for an event, without recording it
+    Test(cmd::test::Args),
+    /// Show the simple commands the shell analyser finds in a command
+    Explain(cmd::explain::Args),
+    /// List loaded rules with their source and hit counts
+    Rules(cmd::rules::Args),
+    /// Trust a project's .claude/hookd.toml (allow/defer rules need it), or revoke trust
+    Trust(cmd::trust::Args),
 }
 
 fn version_line() -> String {
@@ -54,12 +64,19 @@ fn version_line() -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let socket = cli.socket.unwrap_or_else(hook_protocol::paths::socket_path);
-    let result = Client::connect(&socket).and_then(|mut client| match cli.command {
-        Command::Status(a) => cmd::status::run(&a, &mut client),
-        Command::Reload(a) => cmd::reload::run(&a, &mut client),
-        Command::Events(a) => cmd::events::run(&a, &mut client),
-        Command::Stop(a) => cmd::stop::run(&a, &mut client),
-    });
+    let connect = || Client::connect(&socket);
+    let result = match cli.command {
+        // Local commands: no daemon needed.
+        Command::Check(a) => cmd::check::run(&a),
+        Command::Explain(a) => cmd::explain::run(&a),
+        Command::Status(a) => connect().and_then(|mut c| cmd::status::run(&a, &mut c)),
+        Command::Reload(a) => connect().and_then(|mut c| cmd::reload::run(&a, &mut c)),
+        Command::Events(a) => connect().and_then(|mut c| cmd::events::run(&a, &mut c)),
+        Command::Stop(a) => connect().and_then(|mut c| cmd::stop::run(&a, &mut c)),
+        Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
+        Command::Rules(a) => connect().and_then(|mut c| cmd::rules::run(&a, &mut c)),
+        Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
+    };
     match result {
         Ok(code) => code,
         Err(e) => {

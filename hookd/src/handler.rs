@@ -6,7 +6,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hook_protocol::failmode;
 use hook_protocol::{
-    EventQuery, HookReply, HookRequest, ReloadReport, Request, Response, StatusReport, spool,
+    ClientOptions, EventQuery, HookEnv, HookReply, HookRequest, MatchedRule, ReloadReport,
+    Request, Response, RuleInfo, StatusReport, TestReport, spool,
 };
 
 use crate::State;
@@ -22,6 +23,16 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         Request::Status => Response::Status(Box::new(status(state))),
         Request::Reload => Response::Reloaded(reload(state).await),
         Request::Events(q) => events(state, q).await,
+        Request::Test(h) => Response::Tested(test(state, &h)),
+        Request::Rules => Response::Rules(rules(state)),
+        Request::Trust(t) => {
+            let st = Arc::clone(state);
+            match tokio::task::spawn_blocking(move || st.projects.trust(&t.dir, t.revoke)).await {
+                Ok(Ok(r)) => Response::Trusted(r),
+                Ok(Err(e)) => Response::Error(e),
+                Err(e) => Response::Error(format!("trust failed: {e}")),
+            }
+        }
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();
@@ -40,77 +51,141 @@ fn now_ms() -> i64 {
     .unwrap_or(i64::MAX)
 }
 
-/// Evaluates one hook event, records it (committed before returning) and renders the reply.
-pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
-    let t0 = Instant::now();
+/// The outcome of evaluating one event, before it is recorded.
+struct Outcome {
+    reply: HookReply,
+    record: EventRecord,
+    matched: Vec<MatchedRule>,
+    project_rules: Option<String>,
+}
+
+/// Parses and evaluates one event against the live ruleset and the project's rules; with
+/// `observe`, updates session state too.
+fn decide(
+    state: &State,
+    payload: &[u8],
+    env: &HookEnv,
+    options: &ClientOptions,
+    observe: bool,
+) -> Outcome {
     let time_ms = now_ms();
-    let HookRequest {
-        event: payload,
-        env,
-        options,
-    } = req;
-    let (reply, rec) = match HookEvent::parse(&payload, options.event.as_deref()) {
+    match HookEvent::parse(payload, options.event.as_deref()) {
         Ok(event) => {
-            let project_dir = env
-                .project_dir
-                .clone()
-                .or_else(|| event.cwd().map(str::to_string));
-            if let Ok(mut sessions) = state.sessions.lock() {
+            let project_dir = env.project_dir.clone().or_else(|| event.cwd().map(str::to_string));
+            if observe && let Ok(mut sessions) = state.sessions.lock() {
                 sessions.observe(&event, project_dir.as_deref(), time_ms);
             }
             let cx = Ctx::new(&event, project_dir.as_deref(), state.home.as_deref());
-            let decision = state.ruleset().evaluate_in(&cx);
+            let mut decision = state.ruleset().evaluate_in(&cx);
+            let project = project_dir.as_deref().and_then(|p| state.projects.rules_for(p));
+            if let Some(rs) = &project {
+                decision.merge(rs.evaluate_in(&cx));
+            }
             let reply = render(&event, &decision);
-            let rec = EventRecord {
+            let matched = decision
+                .matched
+                .iter()
+                .map(|m| MatchedRule {
+                    rule: m.rule.clone(),
+                    action: m.action.to_string(),
+                    why: m.why.clone(),
+                })
+                .collect();
+            let record = EventRecord {
                 time_ms,
-                session_id: event.session_id().map(str::to_string).or(env.session_id),
+                session_id: event
+                    .session_id()
+                    .map(str::to_string)
+                    .or_else(|| env.session_id.clone()),
                 tool: event.tool_name().map(str::to_string),
-                event: event.name,
-                project_dir,
-                payload: Vec::new(),
+                event: event.name.clone(),
+                project_dir: project_dir.clone(),
                 verdict: decision.verdict().to_string(),
                 reason: decision.reason(),
                 rules: decision.matched.into_iter().map(|m| m.rule).collect(),
-                latency_us: 0,
                 source: "socket",
-                spool_id: None,
+                ..EventRecord::default()
             };
-            (reply, rec)
+            Outcome { reply, record, matched, project_rules: project.and(project_dir) }
         }
         Err(e) => {
             let name = options
                 .event
                 .clone()
-                .or_else(|| failmode::scan_event_name(&payload).map(str::to_string))
+                .or_else(|| failmode::scan_event_name(payload).map(str::to_string))
                 .unwrap_or_else(|| "unknown".into());
             let mode = failmode::mode_for(&name, options.fail_mode.as_deref());
             let why = format!("hookd rejected the event: {e}");
             tracing::warn!(event = %name, error = %e, "malformed event");
             let reply = failmode::fallback_reply(&name, mode, &why, None);
-            let rec = EventRecord {
+            let record = EventRecord {
                 time_ms,
-                session_id: env.session_id,
+                session_id: env.session_id.clone(),
                 event: name,
-                project_dir: env.project_dir,
+                project_dir: env.project_dir.clone(),
                 verdict: format!("error:{}", mode.as_str()),
                 reason: Some(why),
                 source: "socket",
                 ..EventRecord::default()
             };
-            (reply, rec)
+            Outcome { reply, record, matched: Vec::new(), project_rules: None }
         }
-    };
-    let rec = EventRecord {
+    }
+}
+
+/// Evaluates one hook event, records it (committed before returning) and renders the reply.
+pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
+    let t0 = Instant::now();
+    let HookRequest { event: payload, env, options } = req;
+    let Outcome { reply, record, .. } = decide(state, &payload, &env, &options, true);
+    let record = EventRecord {
         payload,
         latency_us: i64::try_from(t0.elapsed().as_micros()).unwrap_or(i64::MAX),
-        ..rec
+        ..record
     };
     state.events_since_start.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = state.store.record(rec).await {
+    if let Err(e) = state.store.record(record).await {
         // The writer spooled the event; the verdict still stands.
         tracing::warn!(error = %e, "event not committed to the store (spooled)");
     }
     reply
+}
+
+/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes.
+fn test(state: &State, req: &HookRequest) -> TestReport {
+    let o = decide(state, &req.event, &req.env, &req.options, false);
+    TestReport {
+        event: o.record.event,
+        verdict: o.record.verdict,
+        reason: o.record.reason,
+        matched: o.matched,
+        reply: o.reply,
+        project_rules: o.project_rules,
+    }
+}
+
+fn rules(state: &State) -> Vec<RuleInfo> {
+    let info = |r: &crate::rules::Rule, source: String| RuleInfo {
+        name: r.name.clone(),
+        source,
+        events: match &r.events {
+            crate::rules::EventFilter::All => vec!["*".into()],
+            crate::rules::EventFilter::Some { known, unknown } => known
+                .iter()
+                .map(|&i| crate::events::EVENTS[i].name.to_string())
+                .chain(unknown.iter().cloned())
+                .collect(),
+        },
+        action: r.action.to_string(),
+        hits: r.hits.load(Ordering::Relaxed),
+        reason: r.reason.clone(),
+    };
+    let mut out: Vec<RuleInfo> =
+        state.ruleset().rules.iter().map(|r| info(r, r.source.clone())).collect();
+    for (dir, rs) in state.projects.rulesets() {
+        out.extend(rs.rules.iter().map(|r| info(r, format!("project:{dir}"))));
+    }
+    out
 }
 
 fn status(state: &State) -> StatusReport {
@@ -139,6 +214,7 @@ fn status(state: &State) -> StatusReport {
         fallbacks_recorded: stats.fallbacks.load(Ordering::Relaxed),
         spool_backlog_bytes: spool::backlog_bytes(&state.config.spool_path()),
         store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
+        projects: state.projects.status(),
     }
 }
 

@@ -13,6 +13,7 @@ pub mod event;
 pub mod events;
 pub mod handler;
 pub mod lifecycle;
+pub mod project;
 pub mod render;
 pub mod rules;
 pub mod server;
@@ -50,6 +51,8 @@ pub struct State {
     pub sessions: Mutex<session::SessionTable>,
     /// The event store.
     pub store: store::Store,
+    /// Project rule files (`.claude/hookd.toml`) and their trust.
+    pub projects: project::Projects,
     /// The user's home directory (for `~` in paths).
     pub home: Option<String>,
     /// Hook events answered since start.
@@ -114,6 +117,7 @@ pub async fn run(
         rule_errors: Mutex::new(loaded.errors),
         sessions: Mutex::new(session::SessionTable::default()),
         store,
+        projects: project::Projects::new(config.state_dir.join("trusted-projects")),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),

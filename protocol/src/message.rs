@@ -19,6 +19,14 @@ pub enum Request {
     Events(EventQuery),
     /// Shuts the daemon down gracefully. Answered by [`Response::Stopping`].
     Stop,
+    /// Evaluates an event without recording it or touching session state. Answered by
+    /// [`Response::Tested`].
+    Test(HookRequest),
+    /// Lists the loaded rules. Answered by [`Response::Rules`].
+    Rules,
+    /// Trusts (or revokes trust in) a project's `.claude/hookd.toml`. Answered by
+    /// [`Response::Trusted`].
+    Trust(TrustRequest),
 }
 
 /// A message sent by `hookd` in answer to a [`Request`].
@@ -38,6 +46,81 @@ pub enum Response {
     Stopping,
     /// The request was understood but could not be carried out.
     Error(String),
+    /// The answer to [`Request::Test`].
+    Tested(TestReport),
+    /// The answer to [`Request::Rules`].
+    Rules(Vec<RuleInfo>),
+    /// The answer to [`Request::Trust`].
+    Trusted(TrustReport),
+}
+
+/// What [`Request::Test`] found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TestReport {
+    /// The event name.
+    pub event: String,
+    /// The verdict summary (`deny`, `ask`, `block`, `context`, `none`, `error:<mode>`…).
+    pub verdict: String,
+    /// The reason given, if any.
+    pub reason: Option<String>,
+    /// Every rule that matched, in priority order.
+    pub matched: Vec<MatchedRule>,
+    /// Exactly what hook-client would print and exit with.
+    pub reply: HookReply,
+    /// The project directory whose `.claude/hookd.toml` applied, if any.
+    pub project_rules: Option<String>,
+}
+
+/// One rule that matched an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct MatchedRule {
+    /// The rule's name.
+    pub rule: String,
+    /// The action it contributed.
+    pub action: String,
+    /// What matched.
+    pub why: String,
+}
+
+/// One loaded rule, for `hookctl rules`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RuleInfo {
+    /// The rule's name.
+    pub name: String,
+    /// Where it came from (`pack:git`, a file path, `project:<dir>`).
+    pub source: String,
+    /// The events it applies to (`*` for all).
+    pub events: Vec<String>,
+    /// Its action.
+    pub action: String,
+    /// Matches since it was loaded.
+    pub hits: u64,
+    /// Its reason text.
+    pub reason: Option<String>,
+}
+
+/// A [`Request::Trust`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TrustRequest {
+    /// The project directory (holding `.claude/hookd.toml`).
+    pub dir: String,
+    /// Revoke trust instead of granting it.
+    pub revoke: bool,
+}
+
+/// The result of a [`Request::Trust`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TrustReport {
+    /// The canonical project directory.
+    pub dir: String,
+    /// Whether it is trusted now.
+    pub trusted: bool,
+    /// The SHA-256 of the trusted file.
+    pub sha256: Option<String>,
+    /// Rules the project file now contributes.
+    pub rules: u64,
+    /// Problems in the file.
+    pub errors: Vec<String>,
 }
 
 /// Sent when the peer's protocol version is not the daemon's. Its shape never changes.
@@ -153,6 +236,21 @@ pub struct StatusReport {
     pub spool_backlog_bytes: u64,
     /// The last store error, if the store is failing.
     pub store_error: Option<String>,
+    /// Project rule files seen (`.claude/hookd.toml`), with their trust and errors.
+    pub projects: Vec<ProjectStatus>,
+}
+
+/// A project's `.claude/hookd.toml` as hookd sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ProjectStatus {
+    /// The project directory.
+    pub dir: String,
+    /// Whether the file is trusted (its hash matches `hookctl trust`).
+    pub trusted: bool,
+    /// Rules it contributes.
+    pub rules: u64,
+    /// Problems (including rules refused because the file is not trusted).
+    pub errors: Vec<String>,
 }
 
 /// The result of a reload.

@@ -137,3 +137,40 @@ fn claude_code_runs_every_hook_through_hookd() {
     let status = d.status().unwrap();
     assert_eq!(status["hookd"]["fallbacks_recorded"], json!(0));
 }
+
+#[test]
+fn default_packs_stop_a_force_push_hidden_in_bash_c() {
+    if skip_claude_tests("default_packs_stop_a_force_push_hidden_in_bash_c") {
+        return;
+    }
+    let d = TestDaemon::start().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let client = bin("hook-client");
+    write_hooks_settings(project.path(), &hooks_for_events(&["PreToolUse"], client.to_str().unwrap())).unwrap();
+    let model = FakeModel::start(vec![
+        Step::bash("bash -c \"cd repo && git push -f origin main\""),
+        Step::text("ok"),
+    ])
+    .unwrap();
+    let hookd_home = d.home().to_str().unwrap().to_string();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "push it",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
+    run.ensure_success().unwrap();
+    let results: Vec<Value> = model.main_requests().iter().flat_map(tool_results).collect();
+    let denied = results
+        .iter()
+        .find(|r| r.to_string().contains("--force-with-lease"))
+        .unwrap_or_else(|| panic!("the push was not denied with the pack's reason: {results:?}"));
+    assert_eq!(denied["is_error"], json!(true));
+    let session = run.session_id().unwrap().to_string();
+    let rows = d.events(10, &["--session", &session, "--event", "PreToolUse"]).unwrap();
+    assert_eq!(rows[0]["rules"], json!(["git-push-force"]));
+}

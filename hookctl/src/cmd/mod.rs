@@ -1,6 +1,11 @@
 //! One module per subcommand: `run(args, &mut Client) -> anyhow::Result<ExitCode>`.
 
+pub mod check;
 pub mod events;
+pub mod explain;
 pub mod reload;
+pub mod rules;
 pub mod status;
 pub mod stop;
+pub mod test;
+pub mod trust;

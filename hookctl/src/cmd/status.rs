@@ -82,6 +82,17 @@ fn print_human(s: &StatusReport) {
         s.fallbacks_recorded,
         format::bytes(s.spool_backlog_bytes)
     );
+    for p in &s.projects {
+        println!(
+            "project    {} ({} rules, {})",
+            p.dir,
+            p.rules,
+            if p.trusted { "trusted" } else { "untrusted: tightening only" }
+        );
+        for e in &p.errors {
+            println!("  {e}");
+        }
+    }
     if let Some(e) = &s.store_error {
         println!("STORE ERROR  {e}");
     }

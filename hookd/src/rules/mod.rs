@@ -260,6 +260,23 @@ impl Decision {
         }
     }
 
+    /// Adds the decision of a lower-priority ruleset (a project's), with the same precedence.
+    pub fn merge(&mut self, other: Decision) {
+        if let Some((action, reasons)) = other.permission {
+            match &mut self.permission {
+                Some((cur, rs)) if permission_rank(*cur) == permission_rank(action) => {
+                    rs.extend(reasons);
+                }
+                Some((cur, _)) if permission_rank(*cur) > permission_rank(action) => {}
+                slot => *slot = Some((action, reasons)),
+            }
+        }
+        self.blocks.extend(other.blocks);
+        self.contexts.extend(other.contexts);
+        self.warnings.extend(other.warnings);
+        self.matched.extend(other.matched);
+    }
+
     /// The reason shown with the verdict, if any.
     #[must_use]
     pub fn reason(&self) -> Option<String> {
