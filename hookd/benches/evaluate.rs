@@ -1,0 +1,76 @@
+//! Cost of evaluating a PreToolUse Bash event against the default packs plus N user rules
+//! (shell analysis included), for N = 10, 100, 1,000, 10,000.
+//!
+//! Run: `cargo bench -p hookd --bench evaluate`. Results go in BENCHMARKS.md.
+
+use std::fmt::Write;
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use hookd::event::HookEvent;
+use hookd::rules::{Ctx, load};
+
+/// N user rules of realistic shapes: command regexes (70%), MCP tool matchers (20%), path
+/// globs (10%). None of them matches the benchmark event, so every one is considered.
+fn user_rules(n: usize) -> String {
+    let mut s = String::new();
+    for i in 0..n {
+        match i % 10 {
+            0..=6 => {
+                let _ = write!(
+                    s,
+                    "[[rule]]\nname = 'cmd-{i}'\ncommand = '^tool{i}\\s+(--force|-f)\\b'\naction = 'deny'\nreason = 'r{i}'\n"
+                );
+            }
+            7 | 8 => {
+                let _ = write!(
+                    s,
+                    "[[rule]]\nname = 'mcp-{i}'\ntool = 'mcp__server{i}__.*'\naction = 'ask'\n"
+                );
+            }
+            _ => {
+                let _ = write!(
+                    s,
+                    "[[rule]]\nname = 'path-{i}'\ntool = 'Write|Edit'\npath = ['gen{i}/**']\naction = 'deny'\n"
+                );
+            }
+        }
+    }
+    s
+}
+
+fn bench(c: &mut Criterion) {
+    let event = serde_json::json!({
+        "session_id": "3b1c5a7e-1d2f-4e5a-9b8c-7d6e5f4a3b2c",
+        "transcript_path": "/home/user/.claude/projects/p/3b1c.jsonl",
+        "cwd": "/home/user/project",
+        "permission_mode": "default",
+        "effort": {"level": "medium"},
+        "hook_event_name": "PreToolUse",
+        "tool_name": "Bash",
+        "tool_input": {"command": "cd /home/user/project && git status --short && cargo test --workspace 2>&1 | tail -n 20", "description": "Run tests"},
+        "tool_use_id": "toolu_01ABCDEF"
+    })
+    .to_string();
+    let mut group = c.benchmark_group("evaluate_pretooluse_bash");
+    for n in [0usize, 10, 100, 1_000, 10_000] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("rules.d")).unwrap();
+        std::fs::write(dir.path().join("rules.d/bench.toml"), user_rules(n)).unwrap();
+        let report = load(dir.path());
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let rs = report.ruleset;
+        group.bench_with_input(BenchmarkId::new("packs_plus_user_rules", n), &n, |b, _| {
+            b.iter(|| {
+                // Parse + analyse + evaluate: what the handler does per event.
+                let e = HookEvent::parse(black_box(event.as_bytes()), None).unwrap();
+                let cx = Ctx::new(&e, Some("/home/user/project"), Some("/home/user"));
+                black_box(rs.evaluate_in(&cx))
+            });
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
