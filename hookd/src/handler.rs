@@ -7,13 +7,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hook_protocol::failmode;
 use hook_protocol::{
     ClientOptions, EventQuery, HookEnv, HookReply, HookRequest, MatchedRule, ReloadReport,
-    Request, Response, RuleInfo, StatusReport, TestReport, spool,
+    Request, Response, RuleInfo, SessionReport, StatusReport, TestReport, spool,
 };
 
 use crate::State;
 use crate::event::HookEvent;
 use crate::render::render;
 use crate::rules::Ctx;
+use crate::session::{Session, SharedSession};
 use crate::store::{EventRecord, from_spool};
 
 /// Answers one request.
@@ -33,6 +34,16 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
                 Err(e) => Response::Error(format!("trust failed: {e}")),
             }
         }
+        Request::Sessions(q) => {
+            let st = Arc::clone(state);
+            let limit = if q.limit == 0 { 50 } else { q.limit };
+            match tokio::task::spawn_blocking(move || st.store.sessions(limit, q.active_only)).await {
+                Ok(Ok(rows)) => Response::Sessions(rows),
+                Ok(Err(e)) => Response::Error(e.to_string()),
+                Err(e) => Response::Error(format!("sessions failed: {e}")),
+            }
+        }
+        Request::Session(id) => session_report(state, &id).await,
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();
@@ -41,7 +52,8 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
     }
 }
 
-fn now_ms() -> i64 {
+/// Now, in ms since the epoch.
+pub fn now_ms() -> i64 {
     i64::try_from(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -59,29 +71,83 @@ struct Outcome {
     project_rules: Option<String>,
 }
 
-/// Parses and evaluates one event against the live ruleset and the project's rules; with
-/// `observe`, updates session state too.
+/// Most stored events replayed to rebuild a session.
+const REPLAY_LIMIT: u32 = 20_000;
+
+/// The session of `id`, rebuilt from the store when it is not in memory (after a restart or
+/// an eviction).
+async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64) -> SharedSession {
+    if let Some(s) = state.sessions.lock().ok().and_then(|t| t.get(id)) {
+        return s;
+    }
+    let st = Arc::clone(state);
+    let key = id.to_string();
+    let replayed = tokio::task::spawn_blocking(move || {
+        let rows = st.store.session_rows(&key, REPLAY_LIMIT).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot replay session; starting it empty");
+            Vec::new()
+        });
+        (!rows.is_empty()).then(|| crate::session::replay(&key, &rows, st.home.as_deref()))
+    })
+    .await
+    .ok()
+    .flatten();
+    let mut table = state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(s) = replayed {
+        tracing::debug!(session = id, events = s.events, "session rebuilt from the store");
+        table.insert_replayed(s);
+    }
+    table.get_or_create(id, now_ms)
+}
+
+/// Parses and evaluates one event against the live ruleset and the project's rules. With
+/// `observe`, the event and its verdict are folded into `session`; otherwise (`hookctl test`)
+/// a copy of the session is used and nothing changes.
 fn decide(
     state: &State,
+    parsed: Result<HookEvent, crate::event::EventError>,
     payload: &[u8],
     env: &HookEnv,
     options: &ClientOptions,
+    session: Option<&SharedSession>,
     observe: bool,
 ) -> Outcome {
     let time_ms = now_ms();
-    match HookEvent::parse(payload, options.event.as_deref()) {
+    match parsed {
         Ok(event) => {
             let project_dir = env.project_dir.clone().or_else(|| event.cwd().map(str::to_string));
-            if observe && let Ok(mut sessions) = state.sessions.lock() {
-                sessions.observe(&event, project_dir.as_deref(), time_ms);
-            }
-            let cx = Ctx::new(&event, project_dir.as_deref(), state.home.as_deref());
+            let mut guard = session.map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let mut copy = (!observe).then(|| guard.as_ref().map(|g| (**g).clone())).flatten();
+            let current: Option<&mut Session> = if observe { guard.as_deref_mut() } else { copy.as_mut() };
+            let current = current.map(|s| {
+                s.observe(&event, project_dir.as_deref(), state.home.as_deref(), time_ms);
+                &*s
+            });
+            let mut cx = Ctx::new(&event, project_dir.as_deref(), state.home.as_deref());
+            cx.session = current;
+            cx.now_ms = time_ms;
+            cx.once_memory = Some(state);
             let mut decision = state.ruleset().evaluate_in(&cx);
             let project = project_dir.as_deref().and_then(|p| state.projects.rules_for(p));
             if let Some(rs) = &project {
                 decision.merge(rs.evaluate_in(&cx));
             }
+            drop(cx);
             let reply = render(&event, &decision);
+            let verdict = decision.verdict().to_string();
+            let rules: Vec<String> = decision.matched.iter().map(|m| m.rule.clone()).collect();
+            if observe {
+                if let Some(s) = guard.as_deref_mut() {
+                    s.record_verdict(&event.name, &verdict, &rules, time_ms);
+                    for a in &decision.attempts {
+                        crate::session::record_attempt(s, a, time_ms);
+                    }
+                }
+                if let Some(p) = project_dir.as_deref() {
+                    state.remember_once(&rules, p, time_ms);
+                }
+            }
+            drop(guard);
             let matched = decision
                 .matched
                 .iter()
@@ -91,6 +157,7 @@ fn decide(
                     why: m.why.clone(),
                 })
                 .collect();
+            let reason = decision.reason().or_else(|| decision.loop_guard.first().cloned());
             let record = EventRecord {
                 time_ms,
                 session_id: event
@@ -100,9 +167,9 @@ fn decide(
                 tool: event.tool_name().map(str::to_string),
                 event: event.name.clone(),
                 project_dir: project_dir.clone(),
-                verdict: decision.verdict().to_string(),
-                reason: decision.reason(),
-                rules: decision.matched.into_iter().map(|m| m.rule).collect(),
+                verdict,
+                reason,
+                rules,
                 source: "socket",
                 ..EventRecord::default()
             };
@@ -137,7 +204,17 @@ fn decide(
 pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
     let t0 = Instant::now();
     let HookRequest { event: payload, env, options } = req;
-    let Outcome { reply, record, .. } = decide(state, &payload, &env, &options, true);
+    let parsed = HookEvent::parse(&payload, options.event.as_deref());
+    let session_id = match &parsed {
+        Ok(e) => e.session_id().map(str::to_string).or_else(|| env.session_id.clone()),
+        Err(_) => None,
+    };
+    let session = match &session_id {
+        Some(id) => Some(ensure_session(state, id, now_ms()).await),
+        None => None,
+    };
+    let Outcome { reply, record, .. } =
+        decide(state, parsed, &payload, &env, &options, session.as_ref(), true);
     let record = EventRecord {
         payload,
         latency_us: i64::try_from(t0.elapsed().as_micros()).unwrap_or(i64::MAX),
@@ -153,7 +230,13 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
 
 /// Evaluates an event for `hookctl test`: nothing is recorded, no session changes.
 fn test(state: &State, req: &HookRequest) -> TestReport {
-    let o = decide(state, &req.event, &req.env, &req.options, false);
+    let parsed = HookEvent::parse(&req.event, req.options.event.as_deref());
+    let session = parsed
+        .as_ref()
+        .ok()
+        .and_then(|e| e.session_id())
+        .and_then(|id| state.sessions.lock().ok().and_then(|t| t.get(id)));
+    let o = decide(state, parsed, &req.event, &req.env, &req.options, session.as_ref(), false);
     TestReport {
         event: o.record.event,
         verdict: o.record.verdict,
@@ -264,6 +347,43 @@ async fn events(state: &Arc<State>, q: EventQuery) -> Response {
         Ok(Err(e)) => Response::Error(e.to_string()),
         Err(e) => Response::Error(format!("query failed: {e}")),
     }
+}
+
+async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
+    let st = Arc::clone(state);
+    let key = prefix.to_string();
+    let found = tokio::task::spawn_blocking(move || st.store.sessions_by_prefix(&key)).await;
+    let rows = match found {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return Response::Error(e.to_string()),
+        Err(e) => return Response::Error(format!("session lookup failed: {e}")),
+    };
+    let row = match rows.as_slice() {
+        [] => return Response::Error(format!("no session with id {prefix:?}")),
+        [one] => one.clone(),
+        _ => {
+            return Response::Error(format!(
+                "{prefix:?} matches several sessions; give more of the id"
+            ));
+        }
+    };
+    let session = ensure_session(state, &row.id, row.started_ms).await;
+    let state_json = session
+        .lock()
+        .ok()
+        .and_then(|s| serde_json::to_string(&*s).ok())
+        .unwrap_or_else(|| "{}".into());
+    let st = Arc::clone(state);
+    let q = EventQuery { session: Some(row.id.clone()), limit: 1000, ..EventQuery::default() };
+    let timeline = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {
+        Ok(Ok(mut rows)) => {
+            rows.reverse();
+            rows
+        }
+        Ok(Err(e)) => return Response::Error(e.to_string()),
+        Err(e) => return Response::Error(format!("timeline failed: {e}")),
+    };
+    Response::Session(Box::new(SessionReport { row, state_json, timeline }))
 }
 
 /// Records every spooled event exactly once, then removes the spool.

@@ -22,6 +22,7 @@ pub mod shell;
 pub mod store;
 pub mod watcher;
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -34,6 +35,9 @@ pub use config::Config;
 
 /// How long in-flight requests may take to finish after a shutdown request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
+pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
+
 /// How often the spool is checked for events to ingest while running.
 pub const SPOOL_POLL: Duration = Duration::from_secs(1);
 
@@ -55,13 +59,49 @@ pub struct State {
     pub projects: project::Projects,
     /// The user's home directory (for `~` in paths).
     pub home: Option<String>,
+    /// `once = "project-day"` memory: (rule, project) → (UTC day, matched that day).
+    pub once: Mutex<HashMap<(String, String), (i64, bool)>>,
+    /// Idle sessions are dropped from memory after this long (ms); rebuilt on demand.
+    pub session_ttl_ms: i64,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
 }
 
+impl rules::OnceMemory for State {
+    fn matched_on(&self, rule: &str, project: &str, day: i64) -> bool {
+        let key = (rule.to_string(), project.to_string());
+        if let Some((d, m)) = self.once.lock().ok().and_then(|o| o.get(&key).copied())
+            && d == day
+        {
+            return m;
+        }
+        // First question today for this rule and project: ask the store (survives restarts).
+        let matched = self
+            .store
+            .rule_matched_since(rule, project, day * 86_400_000)
+            .unwrap_or(false);
+        if let Ok(mut o) = self.once.lock() {
+            o.insert(key, (day, matched));
+        }
+        matched
+    }
+}
+
 impl State {
+    /// Notes that `rules` matched for `project` now (for `once = "project-day"`).
+    pub fn remember_once(&self, rules: &[String], project: &str, now_ms: i64) {
+        let day = rules::state::day_of(now_ms);
+        if let Ok(mut o) = self.once.lock() {
+            for r in rules {
+                if let Some(slot) = o.get_mut(&(r.clone(), project.to_string())) {
+                    *slot = (day, true);
+                }
+            }
+        }
+    }
+
     /// The live ruleset.
     #[must_use]
     pub fn ruleset(&self) -> Arc<rules::Ruleset> {
@@ -104,6 +144,13 @@ pub async fn run(
         tracing::error!(error = %e, "rules load error");
     }
     let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
+    let session_ttl_ms = loaded
+        .settings
+        .session
+        .idle_ttl
+        .as_deref()
+        .and_then(rules::state::parse_duration_ms)
+        .unwrap_or(DEFAULT_SESSION_TTL_MS);
     let store = store::Store::open(&config.db, &config.spool_path(), sync_full)?;
     tracing::info!(
         rules = loaded.ruleset.rules.len(),
@@ -119,6 +166,8 @@ pub async fn run(
         store,
         projects: project::Projects::new(config.state_dir.join("trusted-projects")),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
+        once: Mutex::new(HashMap::new()),
+        session_ttl_ms,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
         config,
@@ -134,6 +183,7 @@ pub async fn run(
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
+            let mut last_sweep = handler::now_ms();
             tick.tick().await;
             loop {
                 tokio::select! {
@@ -142,7 +192,16 @@ pub async fn run(
                     _ = tick.tick() => {
                         if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
                             handler::ingest_spool(&state).await;
-    watcher::spawn(Arc::clone(&state));
+                        }
+                        let now = handler::now_ms();
+                        if now - last_sweep >= 60_000 {
+                            last_sweep = now;
+                            if let Ok(mut t) = state.sessions.lock() {
+                                let n = t.evict_idle(now, state.session_ttl_ms);
+                                if n > 0 {
+                                    tracing::debug!(evicted = n, "idle sessions evicted from memory");
+                                }
+                            }
                         }
                     }
                 }

@@ -1,150 +1,385 @@
-//! Per-session state: created on first sight or SessionStart, closed on SessionEnd.
+//! Per-session state: what a stateless hook script cannot know.
 //!
-//! In memory; the next issue persists it. Sessions closed long ago are dropped so the table
-//! stays bounded.
+//! A session is a fold over its events: [`Session::observe`] before rules run (prompts, tool
+//! calls, files read and edited, commands and their exit status, subagents, turns) and
+//! [`Session::record_verdict`] after (verdicts by rule, denials, consecutive Stop blocks, rule
+//! fire times). Because every event is committed to the store before its verdict is sent, a
+//! restarted hookd, or one that evicted an idle session, rebuilds the same state by replaying
+//! the session's rows ([`SessionTable::insert_replayed`]): one mechanism, exact after `kill -9`.
+//!
+//! Pure: no I/O here; the handler loads rows and checks the filesystem.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::event::HookEvent;
+use crate::rules::cond::absolutize;
+
+/// Commands kept per session (oldest dropped first).
+const MAX_COMMANDS: usize = 512;
+/// Fire times kept per rule (for rate limits).
+const MAX_FIRES: usize = 1024;
+/// Files kept per list.
+const MAX_FILES: usize = 4096;
+
+/// One Bash command the session ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandRun {
+    /// The command string.
+    pub command: String,
+    /// When it finished (ms since the epoch).
+    pub time_ms: i64,
+    /// Whether it succeeded (PostToolUse) or failed (PostToolUseFailure).
+    pub ok: bool,
+    /// The exit code, when Claude Code reported one.
+    pub exit_code: Option<i64>,
+}
+
+/// A file the session touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileTouch {
+    /// When (ms since the epoch).
+    pub time_ms: i64,
+    /// By which tool.
+    pub tool: String,
+}
+
+/// The current turn: since the last UserPromptSubmit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Turn {
+    /// When it started.
+    pub started_ms: i64,
+    /// Tool calls in it.
+    pub tool_calls: u64,
+    /// Edits in it.
+    pub edits: u64,
+}
 
 /// What hookd knows of one Claude Code session.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Session {
+    /// The session id.
+    pub id: String,
     /// When it was first seen (ms since the epoch).
     pub started_ms: i64,
     /// The last event's time.
     pub last_ms: i64,
-    /// `CLAUDE_PROJECT_DIR` or the first cwd seen.
+    /// `CLAUDE_PROJECT_DIR`, else the first cwd seen.
     pub project_dir: Option<String>,
     /// The last cwd seen.
     pub cwd: Option<String>,
-    /// Events seen.
-    pub events: u64,
+    /// The transcript path.
+    pub transcript_path: Option<String>,
+    /// The model, when an event named it.
+    pub model: Option<String>,
+    /// The agent type, when an event named it.
+    pub agent_type: Option<String>,
+    /// SessionStart's `source` (startup, resume, …).
+    pub start_source: Option<String>,
     /// When SessionEnd arrived.
     pub ended_ms: Option<i64>,
     /// SessionEnd's `reason`.
     pub end_reason: Option<String>,
-    /// SessionStart's `source` (startup, resume, …).
-    pub start_source: Option<String>,
+    /// Events seen.
+    pub events: u64,
+    /// Prompts submitted.
+    pub prompts: u64,
+    /// When the last prompt was submitted.
+    pub last_prompt_ms: Option<i64>,
+    /// Tool calls requested (PreToolUse), by tool.
+    pub tool_calls: HashMap<String, u64>,
+    /// Files read (or written, which also shows their content), by absolute path.
+    pub files_read: HashMap<PathBuf, FileTouch>,
+    /// Files edited or written, by absolute path.
+    pub files_edited: HashMap<PathBuf, FileTouch>,
+    /// Bash commands run, oldest first.
+    pub commands: VecDeque<CommandRun>,
+    /// Subagents started.
+    pub subagents_started: u64,
+    /// Subagents stopped.
+    pub subagents_stopped: u64,
+    /// Verdicts given, by rule.
+    pub verdicts_by_rule: HashMap<String, u64>,
+    /// deny and ask verdicts given.
+    pub denials: u64,
+    /// Consecutive Stop/SubagentStop blocks (reset when a stop passes or a prompt arrives).
+    pub stop_blocks: u32,
+    /// Stops the loop guard let through.
+    pub loop_guard_releases: u64,
+    /// The current turn.
+    pub turn: Turn,
+    /// Match times per rule, newest last (rate limits).
+    #[serde(skip)]
+    pub fires: HashMap<String, VecDeque<i64>>,
+    /// Rules that matched at least once (for `once = "session"`).
+    #[serde(skip)]
+    pub fired_once: HashSet<String>,
 }
 
-/// Every known session.
-#[derive(Debug, Default)]
-pub struct SessionTable {
-    sessions: HashMap<String, Session>,
+fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
 }
 
-/// Ended sessions kept at most this long (ms) before they are dropped from memory.
-const ENDED_KEEP_MS: i64 = 60 * 60 * 1000;
+impl Session {
+    /// A new session first seen at `now_ms`.
+    #[must_use]
+    pub fn new(id: &str, now_ms: i64) -> Self {
+        Self { id: id.to_string(), started_ms: now_ms, turn: Turn { started_ms: now_ms, ..Turn::default() }, ..Self::default() }
+    }
 
-impl SessionTable {
-    /// Updates the table with one event.
-    pub fn observe(&mut self, event: &HookEvent, project_dir: Option<&str>, now_ms: i64) {
-        let Some(id) = event.session_id() else { return };
-        let s = self
-            .sessions
-            .entry(id.to_string())
-            .or_insert_with(|| Session {
-                started_ms: now_ms,
-                ..Session::default()
-            });
-        s.last_ms = now_ms;
-        s.events += 1;
+    /// Total tool calls.
+    #[must_use]
+    pub fn total_tool_calls(&self) -> u64 {
+        self.tool_calls.values().sum()
+    }
+
+    /// Folds in one event, before rules run. `home` resolves `~` in paths.
+    pub fn observe(&mut self, event: &HookEvent, project_dir: Option<&str>, home: Option<&str>, now_ms: i64) {
+        let v = &event.value;
+        self.events += 1;
+        self.last_ms = self.last_ms.max(now_ms);
         if let Some(cwd) = event.cwd() {
-            s.cwd = Some(cwd.to_string());
+            self.cwd = Some(cwd.to_string());
         }
-        if s.project_dir.is_none() {
-            s.project_dir = project_dir.map(str::to_string).or_else(|| s.cwd.clone());
+        if self.project_dir.is_none() {
+            self.project_dir = project_dir.map(str::to_string).or_else(|| self.cwd.clone());
         }
+        if let Some(t) = str_at(v, "transcript_path") {
+            self.transcript_path = Some(t.to_string());
+        }
+        if let Some(m) = str_at(v, "model").or_else(|| str_at(v, "to_model")) {
+            self.model = Some(m.to_string());
+        }
+        if self.agent_type.is_none()
+            && let Some(a) = str_at(v, "agent_type")
+        {
+            self.agent_type = Some(a.to_string());
+        }
+        let tool = event.tool_name().unwrap_or("");
+        let input = v.get("tool_input");
+        let file = input
+            .and_then(|i| str_at(i, "file_path").or_else(|| str_at(i, "notebook_path")))
+            .map(|p| absolutize(p, event.cwd().or(self.cwd.as_deref()), home));
         match event.name.as_str() {
             "SessionStart" => {
-                s.ended_ms = None;
-                s.end_reason = None;
-                s.start_source = event
-                    .value
-                    .get("source")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
+                self.ended_ms = None;
+                self.end_reason = None;
+                self.start_source = str_at(v, "source").map(str::to_string);
             }
             "SessionEnd" => {
-                s.ended_ms = Some(now_ms);
-                s.end_reason = event
-                    .value
-                    .get("reason")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
+                self.ended_ms = Some(now_ms);
+                self.end_reason = str_at(v, "reason").map(str::to_string);
             }
+            "UserPromptSubmit" => {
+                self.prompts += 1;
+                self.last_prompt_ms = Some(now_ms);
+                self.turn = Turn { started_ms: now_ms, ..Turn::default() };
+                self.stop_blocks = 0;
+            }
+            "PreToolUse" => {
+                *self.tool_calls.entry(tool.to_string()).or_insert(0) += 1;
+                self.turn.tool_calls += 1;
+                push_bounded(self.fires.entry(format!("tool:{tool}")).or_default(), now_ms);
+            }
+            "PostToolUse" | "PostToolUseFailure" => {
+                let ok = event.name == "PostToolUse";
+                if ok && let Some(path) = file {
+                    let touch = FileTouch { time_ms: now_ms, tool: tool.to_string() };
+                    match tool {
+                        "Read" => insert_bounded(&mut self.files_read, path, touch),
+                        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
+                            insert_bounded(&mut self.files_read, path.clone(), touch.clone());
+                            insert_bounded(&mut self.files_edited, path, touch);
+                            self.turn.edits += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                if tool == "Bash"
+                    && let Some(cmd) = input.and_then(|i| str_at(i, "command"))
+                {
+                    let exit_code = exit_code(v);
+                    self.commands.push_back(CommandRun {
+                        command: cmd.to_string(),
+                        time_ms: now_ms,
+                        ok: ok && exit_code.is_none_or(|c| c == 0),
+                        exit_code,
+                    });
+                    if self.commands.len() > MAX_COMMANDS {
+                        self.commands.pop_front();
+                    }
+                }
+            }
+            "SubagentStart" => self.subagents_started += 1,
+            "SubagentStop" => self.subagents_stopped += 1,
             _ => {}
-        }
-        if self.sessions.len() > 4096 {
-            self.sessions
-                .retain(|_, s| s.ended_ms.is_none_or(|e| now_ms - e < ENDED_KEEP_MS));
         }
     }
 
-    /// Sessions seen and not ended.
+    /// Folds in the verdict given for an event: `rules` matched, `verdict` summarises it.
+    pub fn record_verdict(&mut self, event_name: &str, verdict: &str, rules: &[String], now_ms: i64) {
+        for r in rules {
+            *self.verdicts_by_rule.entry(r.clone()).or_insert(0) += 1;
+            push_bounded(self.fires.entry(r.clone()).or_default(), now_ms);
+            self.fired_once.insert(r.clone());
+        }
+        if matches!(verdict, "deny" | "ask") {
+            self.denials += 1;
+        }
+        if matches!(event_name, "Stop" | "SubagentStop") {
+            if verdict == "block" {
+                self.stop_blocks += 1;
+            } else {
+                if verdict == "loop-guard" {
+                    self.loop_guard_releases += 1;
+                }
+                self.stop_blocks = 0;
+            }
+        }
+    }
+
+    /// Whether `path` (absolute) was read or written earlier in the session.
+    #[must_use]
+    pub fn has_read(&self, path: &Path) -> bool {
+        self.files_read.contains_key(path)
+    }
+
+    /// Fires of `rule` at or after `since_ms`.
+    #[must_use]
+    pub fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
+        self.fires.get(rule).map_or(0, |q| q.iter().rev().take_while(|t| **t >= since_ms).count())
+    }
+
+    /// Calls of `tool` requested at or after `since_ms`; tool calls are not timed individually,
+    /// so this counts rule-independent calls through the fires of the pseudo-rule `tool:<name>`.
+    #[must_use]
+    pub fn tool_fires_since(&self, tool: &str, since_ms: i64) -> usize {
+        self.fires_since(&format!("tool:{tool}"), since_ms)
+    }
+}
+
+fn push_bounded(q: &mut VecDeque<i64>, t: i64) {
+    q.push_back(t);
+    if q.len() > MAX_FIRES {
+        q.pop_front();
+    }
+}
+
+/// Records that `rule`'s other conditions held now (for `rate = { of = "rule" }`).
+pub fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
+    push_bounded(s.fires.entry(format!("attempt:{rule}")).or_default(), now_ms);
+}
+
+fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: FileTouch) {
+    if map.len() >= MAX_FILES && !map.contains_key(&path) {
+        // Drop the oldest entry: a long session keeps its recent files.
+        if let Some(oldest) = map.iter().min_by_key(|(_, t)| t.time_ms).map(|(p, _)| p.clone()) {
+            map.remove(&oldest);
+        }
+    }
+    map.insert(path, touch);
+}
+
+/// The exit code of a Bash PostToolUse/PostToolUseFailure, where Claude Code reports one.
+fn exit_code(v: &Value) -> Option<i64> {
+    let resp = v.get("tool_response");
+    if let Some(code) = resp.and_then(|r| r.get("exitCode").or_else(|| r.get("exit_code"))).and_then(Value::as_i64) {
+        return Some(code);
+    }
+    // PostToolUseFailure: "error": "Exit code 1\n…"
+    let err = str_at(v, "error")?;
+    let rest = err.split("Exit code ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit() && c != '-').next()?.parse().ok()
+}
+
+/// A session behind its own lock: events of one session are handled in order, sessions in
+/// parallel.
+pub type SharedSession = Arc<Mutex<Session>>;
+
+/// Every session in memory.
+#[derive(Debug, Default)]
+pub struct SessionTable {
+    sessions: HashMap<String, SharedSession>,
+}
+
+impl SessionTable {
+    /// The session, if it is in memory.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<SharedSession> {
+        self.sessions.get(id).cloned()
+    }
+
+    /// Whether the session is in memory.
+    #[must_use]
+    pub fn contains(&self, id: &str) -> bool {
+        self.sessions.contains_key(id)
+    }
+
+    /// The session, created empty if unknown.
+    pub fn get_or_create(&mut self, id: &str, now_ms: i64) -> SharedSession {
+        Arc::clone(
+            self.sessions
+                .entry(id.to_string())
+                .or_insert_with(|| Arc::new(Mutex::new(Session::new(id, now_ms)))),
+        )
+    }
+
+    /// Adds a session rebuilt from the store, unless one appeared meanwhile.
+    pub fn insert_replayed(&mut self, s: Session) {
+        self.sessions.entry(s.id.clone()).or_insert_with(|| Arc::new(Mutex::new(s)));
+    }
+
+    /// Sessions in memory and not ended.
     #[must_use]
     pub fn active(&self) -> usize {
         self.sessions
             .values()
-            .filter(|s| s.ended_ms.is_none())
+            .filter(|s| s.lock().map(|s| s.ended_ms.is_none()).unwrap_or(false))
             .count()
     }
 
-    /// One session.
+    /// Sessions in memory.
     #[must_use]
-    pub fn get(&self, id: &str) -> Option<&Session> {
-        self.sessions.get(id)
+    pub fn len(&self) -> usize {
+        self.sessions.len()
     }
+
+    /// Whether no session is in memory.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// Drops sessions idle for `ttl_ms` (they are rebuilt from the store if they come back).
+    pub fn evict_idle(&mut self, now_ms: i64, ttl_ms: i64) -> usize {
+        let before = self.sessions.len();
+        self.sessions
+            .retain(|_, s| s.lock().map(|s| now_ms - s.last_ms < ttl_ms).unwrap_or(false));
+        before - self.sessions.len()
+    }
+}
+
+/// Rebuilds a session from its stored rows (oldest first): `(time_ms, payload, verdict, rules,
+/// project_dir)`. `home` turns `/home/[USER]/` (redacted paths) back into the real home.
+#[must_use]
+pub fn replay(id: &str, rows: &[(i64, Vec<u8>, String, Vec<String>, Option<String>)], home: Option<&str>) -> Session {
+    let mut s = Session::new(id, rows.first().map_or(0, |r| r.0));
+    for (time_ms, payload, verdict, rules, project) in rows {
+        let text = String::from_utf8_lossy(payload);
+        let text = match home {
+            Some(h) => text.replace("/home/[USER]", h.trim_end_matches('/')),
+            None => text.into_owned(),
+        };
+        let Ok(event) = HookEvent::parse(text.as_bytes(), None) else { continue };
+        s.observe(&event, project.as_deref(), home, *time_ms);
+        s.record_verdict(&event.name, verdict, rules, *time_ms);
+    }
+    s
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ev(json: &str) -> HookEvent {
-        HookEvent::parse(json.as_bytes(), None).unwrap()
-    }
-
-    #[test]
-    fn created_on_first_sight_closed_on_session_end() {
-        let mut t = SessionTable::default();
-        t.observe(
-            &ev(r#"{"hook_event_name":"PreToolUse","session_id":"a","cwd":"/p"}"#),
-            None,
-            5,
-        );
-        assert_eq!(t.active(), 1);
-        assert_eq!(t.get("a").unwrap().project_dir.as_deref(), Some("/p"));
-        t.observe(
-            &ev(r#"{"hook_event_name":"SessionEnd","session_id":"a","reason":"other"}"#),
-            None,
-            9,
-        );
-        assert_eq!(t.active(), 0);
-        let s = t.get("a").unwrap();
-        assert_eq!(
-            (s.events, s.ended_ms, s.end_reason.as_deref()),
-            (2, Some(9), Some("other"))
-        );
-    }
-
-    #[test]
-    fn session_start_reopens_and_records_source() {
-        let mut t = SessionTable::default();
-        t.observe(
-            &ev(r#"{"hook_event_name":"SessionEnd","session_id":"a"}"#),
-            Some("/proj"),
-            1,
-        );
-        t.observe(
-            &ev(r#"{"hook_event_name":"SessionStart","session_id":"a","source":"resume"}"#),
-            None,
-            2,
-        );
-        let s = t.get("a").unwrap();
-        assert_eq!(s.start_source.as_deref(), Some("resume"));
-        assert_eq!(s.project_dir.as_deref(), Some("/proj"));
-        assert_eq!(t.active(), 1);
-    }
-}
+mod tests;

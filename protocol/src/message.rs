@@ -27,6 +27,50 @@ pub enum Request {
     /// Trusts (or revokes trust in) a project's `.claude/hookd.toml`. Answered by
     /// [`Response::Trusted`].
     Trust(TrustRequest),
+    /// Lists sessions by last activity. Answered by [`Response::Sessions`].
+    Sessions(SessionQuery),
+    /// One session in detail (an id or a unique prefix). Answered by [`Response::Session`].
+    Session(String),
+}
+
+/// A filter for [`Request::Sessions`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SessionQuery {
+    /// At most this many.
+    pub limit: u32,
+    /// Only sessions not ended.
+    pub active_only: bool,
+}
+
+/// One session, as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SessionRow {
+    /// The session id.
+    pub id: String,
+    /// The project directory.
+    pub project_dir: Option<String>,
+    /// First event (ms since the epoch).
+    pub started_ms: i64,
+    /// Last event.
+    pub last_ms: i64,
+    /// SessionEnd time, if ended.
+    pub ended_ms: Option<i64>,
+    /// Events recorded.
+    pub events: i64,
+    /// deny/ask verdicts given.
+    pub denials: i64,
+}
+
+/// One session in detail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SessionReport {
+    /// The listing row.
+    pub row: SessionRow,
+    /// hookd's state of the session (files read and edited, commands, counters, turn…), as
+    /// JSON.
+    pub state_json: String,
+    /// The session's events, oldest first (at most 1,000, the most recent).
+    pub timeline: Vec<EventRow>,
 }
 
 /// A message sent by `hookd` in answer to a [`Request`].
@@ -52,6 +96,10 @@ pub enum Response {
     Rules(Vec<RuleInfo>),
     /// The answer to [`Request::Trust`].
     Trusted(TrustReport),
+    /// The answer to [`Request::Sessions`].
+    Sessions(Vec<SessionRow>),
+    /// The answer to [`Request::Session`].
+    Session(Box<SessionReport>),
 }
 
 /// What [`Request::Test`] found.

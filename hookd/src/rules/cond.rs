@@ -78,6 +78,12 @@ pub struct Ctx<'a> {
     pub project: Option<&'a str>,
     /// The user's home directory.
     pub home: Option<&'a str>,
+    /// The session's state so far (None without a session id).
+    pub session: Option<&'a crate::session::Session>,
+    /// The time of the event (ms since the epoch).
+    pub now_ms: i64,
+    /// Cross-session memory for `once = "project-day"`.
+    pub once_memory: Option<&'a dyn super::state::OnceMemory>,
     analysis: OnceCell<Option<Analysis>>,
     texts: OnceCell<Vec<String>>,
     targets: OnceCell<Vec<Target>>,
@@ -100,6 +106,9 @@ impl<'a> Ctx<'a> {
             event,
             project,
             home,
+            session: None,
+            now_ms: 0,
+            once_memory: None,
             analysis: OnceCell::new(),
             texts: OnceCell::new(),
             targets: OnceCell::new(),

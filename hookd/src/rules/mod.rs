@@ -6,6 +6,7 @@
 pub mod cond;
 mod matcher;
 mod parse;
+pub mod state;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, OnUnparsed};
+pub use state::{Once, OnceMemory, RateOf, SessionCond};
 pub use matcher::Matcher;
 pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
 
@@ -154,6 +156,10 @@ pub struct Rule {
     pub unless: Option<Conditions>,
     /// How a command the analyser could not fully analyse is treated.
     pub on_unparsed: OnUnparsed,
+    /// `[rule.session]` conditions on the session's history.
+    pub session: SessionCond,
+    /// Most consecutive Stop/SubagentStop blocks this rule may cause (loop guard).
+    pub max_blocks: u32,
     /// What it does.
     pub action: Action,
     /// The reason shown with a decision.
@@ -175,13 +181,27 @@ impl Rule {
         }
     }
 
-    /// Whether the rule matches; returns what matched, for the record.
-    fn matches(&self, cx: &Ctx<'_>) -> Option<String> {
-        let mut why = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)?;
+    /// Whether the rule matches; returns what matched, for the record, and whether its
+    /// non-session conditions held (an attempt, for `rate = { of = "rule" }`).
+    fn matches(&self, cx: &Ctx<'_>) -> (Option<String>, bool) {
+        let Some(mut why) = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)
+        else {
+            return (None, false);
+        };
+        if !self.session.is_empty() {
+            match self.session.holds(&self.name, cx) {
+                Some(w) => why.extend(w),
+                None => return (None, true),
+            }
+        }
+        (Some(Self::finish_why(why, cx)), true)
+    }
+
+    fn finish_why(mut why: Vec<String>, cx: &Ctx<'_>) -> String {
         if why.is_empty() {
             why.push(format!("event {}", cx.event.name));
         }
-        Some(why.join(", "))
+        why.join(", ")
     }
 
     /// The reason to show, with a default naming the rule.
@@ -235,6 +255,10 @@ pub struct Decision {
     pub warnings: Vec<String>,
     /// Every matching rule.
     pub matched: Vec<Matched>,
+    /// Blocks the loop guard let through (one message per rule).
+    pub loop_guard: Vec<String>,
+    /// Rules whose non-session conditions held (rate-limit attempts).
+    pub attempts: Vec<String>,
 }
 
 impl Decision {
@@ -249,6 +273,9 @@ impl Decision {
         }
         if !self.contexts.is_empty() {
             return "context";
+        }
+        if !self.loop_guard.is_empty() {
+            return "loop-guard";
         }
         if !self.warnings.is_empty() {
             return "warn";
@@ -275,6 +302,8 @@ impl Decision {
         self.contexts.extend(other.contexts);
         self.warnings.extend(other.warnings);
         self.matched.extend(other.matched);
+        self.loop_guard.extend(other.loop_guard);
+        self.attempts.extend(other.attempts);
     }
 
     /// The reason shown with the verdict, if any.
@@ -384,11 +413,30 @@ impl Ruleset {
                     }
                 }
             }
-            let Some(why) = rule.matches(cx) else {
+            let (why, attempted) = rule.matches(cx);
+            if attempted && matches!(rule.session.rate, Some((_, _, RateOf::Rule))) {
+                d.attempts.push(rule.name.clone());
+            }
+            let Some(why) = why else {
                 continue;
             };
             rule.hits.fetch_add(1, Ordering::Relaxed);
             let mut action = rule.action;
+            if action == Action::Block && matches!(event.name.as_str(), "Stop" | "SubagentStop") {
+                // Loop guard: never block a stop more than `max_blocks` times in a row.
+                let active = event.value.get("stop_hook_active").and_then(serde_json::Value::as_bool) == Some(true);
+                let blocks = cx.session.map_or(0, |s| s.stop_blocks).max(u32::from(active));
+                if blocks >= rule.max_blocks {
+                    let msg = format!(
+                        "hookd loop guard: let {} through after {blocks} consecutive blocks (rule `{}` allows {})",
+                        event.name, rule.name, rule.max_blocks
+                    );
+                    d.warnings.push(msg.clone());
+                    d.loop_guard.push(msg);
+                    d.matched.push(Matched { rule: rule.name.clone(), action: Action::Log, why });
+                    continue;
+                }
+            }
             // `block` on an event that blocks through its permission decision is a deny.
             if action == Action::Block && perm_kind != Permission::None {
                 action = Action::Deny;

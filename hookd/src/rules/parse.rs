@@ -14,6 +14,7 @@ use serde::Deserialize;
 use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::cond::{Conditions, OnUnparsed, PathGlobs};
+use super::state::{Counter, Once, Op, RateOf, SessionCond, parse_duration_ms};
 use super::{Action, EventFilter, Matcher, Rule, Ruleset};
 use crate::events;
 
@@ -30,6 +31,9 @@ pub const PACKS: &[(&str, &str)] = &[
 /// Packs enabled when `hookd.toml` does not say: all of them.
 pub const DEFAULT_PACKS: &[&str] =
     &["git", "filesystem", "secrets", "remote-exec", "database", "system"];
+
+/// Consecutive Stop/SubagentStop blocks a rule may cause before the loop guard lets one through.
+pub const DEFAULT_MAX_STOP_BLOCKS: u32 = 3;
 
 /// The largest compiled regex, in bytes: bounds memory and build time on hostile rules.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -68,6 +72,18 @@ pub struct Settings {
     /// Names of pack rules to turn off.
     #[serde(default)]
     pub disable_rules: Vec<String>,
+    /// `[session]` settings.
+    #[serde(default)]
+    pub session: SessionSettings,
+}
+
+/// `[session]` in hookd.toml.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    /// Idle sessions leave memory after this long (e.g. "30m"); they are rebuilt from the
+    /// store when they come back.
+    pub idle_ttl: Option<String>,
 }
 
 /// `[store]` in hookd.toml.
@@ -88,6 +104,7 @@ struct FileSpec {
     #[serde(default)]
     store: Option<StoreSettings>,
     disable_rules: Option<Vec<String>>,
+    session: Option<SessionSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,9 +128,75 @@ struct RuleSpec {
     field: Option<BTreeMap<String, String>>,
     unless: Option<UnlessSpec>,
     on_unparsed: Option<String>,
+    session: Option<SessionSpec>,
+    max_blocks: Option<u32>,
     action: String,
     reason: Option<String>,
     context: Option<String>,
+}
+
+/// `[rule.session]`: conditions on the session's history.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SessionSpec {
+    read_before_edit: Option<bool>,
+    edited_since: Option<EditedSinceSpec>,
+    rate: Option<RateSpec>,
+    counters: Option<BTreeMap<String, String>>,
+    once: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EditedSinceSpec {
+    path: OneOrMany,
+    command: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateSpec {
+    max: u64,
+    window: String,
+    of: Option<String>,
+}
+
+fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
+    let edited_since = spec
+        .edited_since
+        .map(|e| -> Result<_, String> {
+            let paths = list(Some(e.path)).unwrap_or_default();
+            Ok((globs(&paths)?, regex("session.edited_since.command", &e.command)?))
+        })
+        .transpose()?;
+    let rate = spec
+        .rate
+        .map(|r| -> Result<_, String> {
+            let window = parse_duration_ms(&r.window)
+                .ok_or_else(|| format!("bad `rate.window` {:?}: use e.g. 30s, 10m, 2h, 1d", r.window))?;
+            let of = match r.of.as_deref() {
+                None | Some("tool") => RateOf::Tool,
+                Some("rule") => RateOf::Rule,
+                Some(o) => return Err(format!("bad `rate.of` {o:?}: expected \"tool\" or \"rule\"")),
+            };
+            Ok((r.max, window, of))
+        })
+        .transpose()?;
+    let mut counters = Vec::new();
+    for (name, cmp) in spec.counters.unwrap_or_default() {
+        let counter = Counter::parse(&name)
+            .ok_or_else(|| format!("unknown counter {name:?} (counters: {})", Counter::NAMES))?;
+        let (op, value) = Op::parse_comparison(&cmp)
+            .ok_or_else(|| format!("bad comparison {cmp:?} for counter {name}: use e.g. \">= 3\""))?;
+        counters.push((counter, op, value));
+    }
+    let once = match spec.once.as_deref() {
+        None => None,
+        Some("session") => Some(Once::Session),
+        Some("project-day") => Some(Once::ProjectDay),
+        Some(o) => return Err(format!("bad `once` {o:?}: expected \"session\" or \"project-day\"")),
+    };
+    Ok(SessionCond { read_before_edit: spec.read_before_edit.unwrap_or(false), edited_since, rate, counters, once })
 }
 
 /// The conditions an `unless` table may hold (the same as a rule's).
@@ -164,9 +247,14 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             packs: spec.packs,
             store: spec.store.unwrap_or_default(),
             disable_rules: spec.disable_rules.unwrap_or_default(),
+            session: spec.session.unwrap_or_default(),
         })
     } else {
-        if spec.packs.is_some() || spec.store.is_some() || spec.disable_rules.is_some() {
+        if spec.packs.is_some()
+            || spec.store.is_some()
+            || spec.disable_rules.is_some()
+            || spec.session.is_some()
+        {
             errors.push(at(
                 source,
                 None,
@@ -279,7 +367,9 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
             spec.action
         ))
     })?;
-    let tool_like = spec.tool.is_some()
+    let read_before_edit = spec.session.as_ref().is_some_and(|s| s.read_before_edit == Some(true));
+    let tool_like = read_before_edit
+        || spec.tool.is_some()
         || spec.command.is_some()
         || spec.path.is_some()
         || spec.outside_project.is_some()
@@ -336,6 +426,17 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
             return Err(ctx(format!("bad `on_unparsed` {other:?}: expected \"match\" or \"ignore\"")));
         }
     };
+    let session = spec
+        .session
+        .map(session_cond)
+        .transpose()
+        .map_err(|e| ctx(format!("in `[rule.session]`: {e}")))?
+        .unwrap_or_default();
+    if read_before_edit
+        && !matches!(&events, EventFilter::Some { known, .. } if known.contains(&0))
+    {
+        return Err(ctx("`read_before_edit` applies to PreToolUse events".into()));
+    }
     let cond = conditions(
         spec.tool,
         spec.command,
@@ -358,6 +459,8 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         cond,
         unless,
         on_unparsed,
+        session,
+        max_blocks: spec.max_blocks.unwrap_or(DEFAULT_MAX_STOP_BLOCKS),
         action,
         reason: spec.reason,
         context: spec.context,

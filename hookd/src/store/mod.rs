@@ -14,12 +14,15 @@ use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hook_protocol::spool::{self, SpoolRecord};
-use hook_protocol::{EventQuery, EventRow, HookEnv};
+use hook_protocol::{EventQuery, EventRow, HookEnv, SessionRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_sessions.sql")),
+];
 
 /// Events committed in one transaction at most.
 const MAX_GROUP: usize = 4096;
@@ -327,6 +330,105 @@ impl Store {
             .map_err(sqlite(&self.path))
     }
 
+    fn reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(sqlite(&self.path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite(&self.path))?;
+        Ok(conn)
+    }
+
+    /// A session's most recent events (at most `limit`), oldest first, for replay:
+    /// `(time_ms, payload, verdict, rules, project_dir)`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    #[allow(clippy::type_complexity)] // the row shape replay consumes
+    pub fn session_rows(
+        &self,
+        id: &str,
+        limit: u32,
+    ) -> Result<Vec<(i64, Vec<u8>, String, Vec<String>, Option<String>)>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT time_ms, payload, verdict, rules, project_dir FROM events
+                 WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map(params![id, limit], |r| {
+                let rules: String = r.get(3)?;
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    serde_json::from_str(&rules).unwrap_or_default(),
+                    r.get(4)?,
+                ))
+            })
+            .map_err(sqlite(&self.path))?;
+        let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Whether `rule` matched an event of `project` at or after `since_ms`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn rule_matched_since(&self, rule: &str, project: &str, since_ms: i64) -> Result<bool, StoreError> {
+        let conn = self.reader()?;
+        let pattern = format!("%{}%", serde_json::to_string(rule).unwrap_or_default());
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE project_dir = ?1 AND time_ms >= ?2 AND rules LIKE ?3)",
+            params![project, since_ms, pattern],
+            |r| r.get(0),
+        )
+        .map_err(sqlite(&self.path))
+    }
+
+    /// Sessions by last activity, newest first; `active_only` skips ended ones.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn sessions(&self, limit: u32, active_only: bool) -> Result<Vec<SessionRow>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, project_dir, started_ms, last_ms, ended_ms, events, denials FROM sessions
+                 WHERE (?2 = 0 OR ended_ms IS NULL) AND (?3 IS NULL OR id LIKE ?3 || '%')
+                 ORDER BY last_ms DESC LIMIT ?1",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map(params![limit, active_only, Option::<String>::None], session_row)
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))
+    }
+
+    /// Sessions whose id starts with `prefix` (at most 2, to detect ambiguity).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn sessions_by_prefix(&self, prefix: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, project_dir, started_ms, last_ms, ended_ms, events, denials FROM sessions
+                 WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt.query_map(params![prefix], session_row).map_err(sqlite(&self.path))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))
+    }
+
     /// Counts rows with this spool id (tests and exactly-once checks).
     ///
     /// # Errors
@@ -344,6 +446,18 @@ impl Store {
         .map(Option::unwrap_or_default)
         .map_err(sqlite(&self.path))
     }
+}
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
+    Ok(SessionRow {
+        id: r.get(0)?,
+        project_dir: r.get(1)?,
+        started_ms: r.get(2)?,
+        last_ms: r.get(3)?,
+        ended_ms: r.get(4)?,
+        events: r.get(5)?,
+        denials: r.get(6)?,
+    })
 }
 
 impl Drop for Store {
@@ -434,6 +548,17 @@ fn insert_all<'a>(
     let tx = conn.transaction()?;
     let (mut inserted, mut fallbacks) = (0, 0);
     {
+        let mut session = tx.prepare_cached(
+            "INSERT INTO sessions (id, project_dir, started_ms, last_ms, ended_ms, events, denials)
+             VALUES (?1, ?2, ?3, ?3, ?4, 1, ?5)
+             ON CONFLICT(id) DO UPDATE SET
+               last_ms = max(last_ms, excluded.last_ms),
+               project_dir = coalesce(project_dir, excluded.project_dir),
+               events = events + 1,
+               denials = denials + excluded.denials,
+               ended_ms = CASE WHEN ?6 = 'SessionStart' THEN NULL
+                               ELSE coalesce(excluded.ended_ms, ended_ms) END",
+        )?;
         let mut stmt = tx.prepare_cached(
             "INSERT OR IGNORE INTO events
                (time_ms, session_id, event, tool, project_dir, payload, verdict, reason, rules,
@@ -457,6 +582,13 @@ fn insert_all<'a>(
                 r.spool_id,
             ])?;
             inserted += n as u64;
+            if n > 0
+                && let Some(id) = &r.session_id
+            {
+                let ended = (r.event == "SessionEnd").then_some(r.time_ms);
+                let denial = i64::from(matches!(r.verdict.as_str(), "deny" | "ask"));
+                session.execute(params![id, r.project_dir, r.time_ms, ended, denial, r.event])?;
+            }
             if n > 0 && r.verdict.starts_with("fallback:") {
                 fallbacks += 1;
             }

@@ -1,0 +1,275 @@
+//! Stateful conditions (`[rule.session]`): what a rule can ask of the session's history.
+//!
+//! ```toml
+//! [rule.session]
+//! read_before_edit = true                                   # Edit/Write of an existing file not read
+//! edited_since = { path = ["**/*.rs"], command = '^cargo\s+test\b' }   # the stop gate
+//! rate = { max = 20, window = "10m", of = "tool" }          # or of = "rule"
+//! counters = { denials = ">= 3", turn_tool_calls = "> 40" }
+//! once = "session"                                          # or "project-day"
+//! ```
+//!
+//! Pure: reads the [`Session`] and, for `read_before_edit`, whether the file exists.
+
+use std::path::Path;
+
+use globset::GlobSet;
+use regex::Regex;
+
+use super::cond::{Ctx, PathGlobs, normalize};
+use crate::session::Session;
+
+/// Session counters a rule can compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    /// Tool calls requested in the session.
+    ToolCalls,
+    /// deny and ask verdicts given in the session.
+    Denials,
+    /// Files edited or written in the session.
+    Edits,
+    /// Prompts submitted.
+    Prompts,
+    /// Tool calls in the current turn.
+    TurnToolCalls,
+    /// Edits in the current turn.
+    TurnEdits,
+    /// Consecutive Stop blocks.
+    StopBlocks,
+    /// Events seen.
+    Events,
+    /// Subagents started.
+    Subagents,
+}
+
+impl Counter {
+    /// Every counter name, for error messages.
+    pub const NAMES: &'static str =
+        "tool_calls, denials, edits, prompts, turn_tool_calls, turn_edits, stop_blocks, events, subagents";
+
+    /// Parses a counter name.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "tool_calls" => Self::ToolCalls,
+            "denials" => Self::Denials,
+            "edits" => Self::Edits,
+            "prompts" => Self::Prompts,
+            "turn_tool_calls" => Self::TurnToolCalls,
+            "turn_edits" => Self::TurnEdits,
+            "stop_blocks" => Self::StopBlocks,
+            "events" => Self::Events,
+            "subagents" => Self::Subagents,
+            _ => return None,
+        })
+    }
+
+    fn value(self, s: &Session) -> i64 {
+        let v = match self {
+            Self::ToolCalls => s.total_tool_calls(),
+            Self::Denials => s.denials,
+            Self::Edits => s.files_edited.len() as u64,
+            Self::Prompts => s.prompts,
+            Self::TurnToolCalls => s.turn.tool_calls,
+            Self::TurnEdits => s.turn.edits,
+            Self::StopBlocks => u64::from(s.stop_blocks),
+            Self::Events => s.events,
+            Self::Subagents => s.subagents_started,
+        };
+        i64::try_from(v).unwrap_or(i64::MAX)
+    }
+}
+
+/// A comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `==`
+    Eq,
+}
+
+impl Op {
+    /// Parses `">= 3"` into an operator and a value.
+    #[must_use]
+    pub fn parse_comparison(s: &str) -> Option<(Self, i64)> {
+        let s = s.trim();
+        let (op, rest) = [(">=", Self::Ge), ("<=", Self::Le), ("==", Self::Eq), (">", Self::Gt), ("<", Self::Lt), ("=", Self::Eq)]
+            .iter()
+            .find_map(|(p, op)| s.strip_prefix(p).map(|r| (*op, r)))?;
+        Some((op, rest.trim().parse().ok()?))
+    }
+
+    fn holds(self, a: i64, b: i64) -> bool {
+        match self {
+            Self::Gt => a > b,
+            Self::Ge => a >= b,
+            Self::Lt => a < b,
+            Self::Le => a <= b,
+            Self::Eq => a == b,
+        }
+    }
+}
+
+/// What a `rate` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateOf {
+    /// Calls of this event's tool in the session.
+    Tool,
+    /// Times this rule's other conditions held.
+    Rule,
+}
+
+/// How often a rule may match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Once {
+    /// At most once per session.
+    Session,
+    /// At most once per project per UTC day (across sessions).
+    ProjectDay,
+}
+
+/// Compiled `[rule.session]` conditions.
+#[derive(Debug, Clone, Default)]
+pub struct SessionCond {
+    /// `read_before_edit = true`.
+    pub read_before_edit: bool,
+    /// `edited_since = { path, command }`.
+    pub edited_since: Option<(PathGlobs, Regex)>,
+    /// `rate = { max, window, of }`: (max, window in ms, what).
+    pub rate: Option<(u64, i64, RateOf)>,
+    /// `counters = { name = "op value" }`.
+    pub counters: Vec<(Counter, Op, i64)>,
+    /// `once`.
+    pub once: Option<Once>,
+}
+
+/// Remembers `once = "project-day"` matches across sessions (implemented by the daemon).
+pub trait OnceMemory {
+    /// Whether `rule` matched for `project` on UTC day `day` already.
+    fn matched_on(&self, rule: &str, project: &str, day: i64) -> bool;
+}
+
+/// The UTC day number of `ms`.
+#[must_use]
+pub fn day_of(ms: i64) -> i64 {
+    ms.div_euclid(86_400_000)
+}
+
+fn glob_hit(g: &PathGlobs, path: &Path, project: Option<&str>, home: Option<&str>) -> bool {
+    let under = |base: Option<&str>, set: &GlobSet| {
+        !set.is_empty()
+            && base.is_some_and(|b| path.strip_prefix(normalize(Path::new(b))).is_ok_and(|r| set.is_match(r)))
+    };
+    g.absolute.is_match(path) || under(project, &g.relative) || under(home, &g.home)
+}
+
+impl SessionCond {
+    /// Whether any session condition is set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        !self.read_before_edit
+            && self.edited_since.is_none()
+            && self.rate.is_none()
+            && self.counters.is_empty()
+            && self.once.is_none()
+    }
+
+    /// Whether the conditions hold for `rule` now; returns what held, for the record.
+    /// Conditions that need a session do not hold without one.
+    pub fn holds(&self, rule: &str, cx: &Ctx<'_>) -> Option<Vec<String>> {
+        let mut why = Vec::new();
+        let session = cx.session;
+        if self.read_before_edit {
+            let s = session?;
+            if !matches!(cx.event.tool_name(), Some("Edit" | "Write" | "MultiEdit" | "NotebookEdit")) {
+                return None;
+            }
+            let unread = cx.targets().iter().find(|t| t.abs.exists() && !s.has_read(&t.abs))?;
+            why.push(format!("{} was not read in this session", unread.abs.display()));
+        }
+        if let Some((globs, re)) = &self.edited_since {
+            let s = session?;
+            let last_ok = s
+                .commands
+                .iter()
+                .rev()
+                .find(|c| c.ok && crate::shell::analyze(&c.command).commands.iter().any(|sc| re.is_match(&sc.text())))
+                .map(|c| c.time_ms);
+            let edited = s
+                .files_edited
+                .iter()
+                .filter(|(p, t)| last_ok.is_none_or(|ok| t.time_ms > ok) && glob_hit(globs, p, cx.project, cx.home))
+                .max_by_key(|(_, t)| t.time_ms)?;
+            why.push(match last_ok {
+                Some(_) => format!("{} edited after the last successful matching command", edited.0.display()),
+                None => format!("{} edited and no matching command has run", edited.0.display()),
+            });
+        }
+        if let Some((max, window, of)) = self.rate {
+            let s = session?;
+            let since = cx.now_ms - window;
+            let (n, what) = match of {
+                RateOf::Tool => {
+                    let tool = cx.event.tool_name()?;
+                    (s.tool_fires_since(tool, since) as u64, format!("{tool} calls"))
+                }
+                // The current attempt is recorded after evaluation: count it here.
+                RateOf::Rule => (s.fires_since(&format!("attempt:{rule}"), since) as u64 + 1, "matches".to_string()),
+            };
+            if n <= max {
+                return None;
+            }
+            why.push(format!("{n} {what} within {} s (limit {max})", window / 1000));
+        }
+        for (counter, op, value) in &self.counters {
+            let s = session?;
+            let v = counter.value(s);
+            if !op.holds(v, *value) {
+                return None;
+            }
+            why.push(format!("{counter:?} = {v}"));
+        }
+        match self.once {
+            Some(Once::Session) => {
+                if session?.fired_once.contains(rule) {
+                    return None;
+                }
+                why.push("first time in this session".into());
+            }
+            Some(Once::ProjectDay) => {
+                let project = cx.project?;
+                if cx.once_memory.is_some_and(|m| m.matched_on(rule, project, day_of(cx.now_ms))) {
+                    return None;
+                }
+                why.push("first time today in this project".into());
+            }
+            None => {}
+        }
+        Some(why)
+    }
+}
+
+/// Parses a duration like `30s`, `10m`, `2h`, `1d` into milliseconds.
+#[must_use]
+pub fn parse_duration_ms(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: i64 = n.parse().ok()?;
+    let mult = match unit.trim() {
+        "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return None,
+    };
+    (n > 0).then(|| n.saturating_mul(mult))
+}
