@@ -14,7 +14,7 @@ use crate::State;
 use crate::event::HookEvent;
 use crate::render::render;
 use crate::rules::Ctx;
-use crate::session::{Session, SharedSession};
+use crate::session::{SharedSession, step};
 use crate::store::{EventRecord, from_spool};
 
 /// Answers one request.
@@ -116,38 +116,40 @@ fn decide(
     match parsed {
         Ok(event) => {
             let project_dir = env.project_dir.clone().or_else(|| event.cwd().map(str::to_string));
-            let mut guard = session.map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            let mut copy = (!observe).then(|| guard.as_ref().map(|g| (**g).clone())).flatten();
-            let current: Option<&mut Session> = if observe { guard.as_deref_mut() } else { copy.as_mut() };
-            let current = current.map(|s| {
-                s.observe(&event, project_dir.as_deref(), state.home.as_deref(), time_ms);
-                &*s
-            });
-            let mut cx = Ctx::new(&event, project_dir.as_deref(), state.home.as_deref());
-            cx.session = current;
-            cx.now_ms = time_ms;
-            cx.once_memory = Some(state);
-            let mut decision = state.ruleset().evaluate_in(&cx);
             let project = project_dir.as_deref().and_then(|p| state.projects.rules_for(p));
+            let global = state.ruleset();
+            let mut rulesets: Vec<&crate::rules::Ruleset> = vec![&global];
             if let Some(rs) = &project {
-                decision.merge(rs.evaluate_in(&cx));
+                rulesets.push(rs);
             }
-            drop(cx);
+            let home = state.home.as_deref();
+            let mut guard =
+                session.map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let decision = match guard.as_deref_mut() {
+                // `hookctl test`: a copy of the session, so nothing changes.
+                Some(s) if !observe => {
+                    let mut copy = s.clone();
+                    step(&mut copy, &rulesets, &event, project_dir.as_deref(), home, time_ms, Some(state))
+                }
+                Some(s) => step(s, &rulesets, &event, project_dir.as_deref(), home, time_ms, Some(state)),
+                None => {
+                    let mut cx = Ctx::new(&event, project_dir.as_deref(), home);
+                    cx.now_ms = time_ms;
+                    cx.once_memory = Some(state);
+                    let mut d = crate::rules::Decision::default();
+                    for rs in &rulesets {
+                        d.merge(rs.evaluate_in(&cx));
+                    }
+                    d
+                }
+            };
+            drop(guard);
             let reply = render(&event, &decision);
             let verdict = decision.verdict().to_string();
             let rules: Vec<String> = decision.matched.iter().map(|m| m.rule.clone()).collect();
-            if observe {
-                if let Some(s) = guard.as_deref_mut() {
-                    s.record_verdict(&event.name, &verdict, &rules, time_ms);
-                    for a in &decision.attempts {
-                        crate::session::record_attempt(s, a, time_ms);
-                    }
-                }
-                if let Some(p) = project_dir.as_deref() {
-                    state.remember_once(&rules, p, time_ms);
-                }
+            if observe && let Some(p) = project_dir.as_deref() {
+                state.remember_once(&rules, p, time_ms);
             }
-            drop(guard);
             let matched = decision
                 .matched
                 .iter()

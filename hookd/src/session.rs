@@ -18,6 +18,7 @@ use serde_json::Value;
 
 use crate::event::HookEvent;
 use crate::rules::cond::absolutize;
+use crate::rules::{Ctx, Decision, OnceMemory, Ruleset};
 
 /// Commands kept per session (oldest dropped first).
 const MAX_COMMANDS: usize = 512;
@@ -361,6 +362,37 @@ impl SessionTable {
             .retain(|_, s| s.lock().map(|s| now_ms - s.last_ms < ttl_ms).unwrap_or(false));
         before - self.sessions.len()
     }
+}
+
+/// Evaluates one event for a session: folds the event in, evaluates `rulesets` (the user's,
+/// then the project's) with the session's history, and folds the verdict in. The one place
+/// where an event meets session state; the handler and the tests both use it.
+#[must_use]
+pub fn step(
+    session: &mut Session,
+    rulesets: &[&Ruleset],
+    event: &HookEvent,
+    project: Option<&str>,
+    home: Option<&str>,
+    now_ms: i64,
+    once: Option<&dyn OnceMemory>,
+) -> Decision {
+    session.observe(event, project, home, now_ms);
+    let mut cx = Ctx::new(event, project, home);
+    cx.session = Some(session);
+    cx.now_ms = now_ms;
+    cx.once_memory = once;
+    let mut d = Decision::default();
+    for rs in rulesets {
+        d.merge(rs.evaluate_in(&cx));
+    }
+    drop(cx);
+    let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();
+    session.record_verdict(&event.name, d.verdict(), &rules, now_ms);
+    for a in &d.attempts {
+        record_attempt(session, a, now_ms);
+    }
+    d
 }
 
 /// Rebuilds a session from its stored rows (oldest first): `(time_ms, payload, verdict, rules,
