@@ -50,6 +50,10 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Trust a project's .claude/hookd.toml (allow/defer rules need it), or revoke trust
     Trust(cmd::trust::Args),
+    /// List sessions, most recently active first
+    Sessions(cmd::sessions::ListArgs),
+    /// Show one session: summary, files touched, commands run, timeline
+    Session(cmd::sessions::ShowArgs),
 }
 
 fn version_line() -> String {
@@ -76,6 +80,8 @@ fn main() -> ExitCode {
         Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
         Command::Rules(a) => connect().and_then(|mut c| cmd::rules::run(&a, &mut c)),
         Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
+        Command::Sessions(a) => connect().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
+        Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
     };
     match result {
         Ok(code) => code,

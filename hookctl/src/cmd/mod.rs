@@ -5,6 +5,7 @@ pub mod events;
 pub mod explain;
 pub mod reload;
 pub mod rules;
+pub mod sessions;
 pub mod status;
 pub mod stop;
 pub mod test;
