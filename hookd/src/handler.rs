@@ -288,7 +288,8 @@ fn status(state: &State) -> StatusReport {
         store_bytes: state.store.size_bytes(),
         events_total: stats.events_total.load(Ordering::Relaxed),
         events_since_start: state.events_since_start.load(Ordering::Relaxed),
-        sessions_active: state.sessions.lock().map_or(0, |s| s.active() as u64),
+        // Not ended and active in the last day: survives restarts (the store knows).
+        sessions_active: state.store.active_sessions(now_ms() - 86_400_000).unwrap_or(0),
         rules_loaded: rules.rules.len() as u64,
         rule_sources: rules.sources.clone(),
         rule_errors: state

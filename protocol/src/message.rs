@@ -270,7 +270,7 @@ pub struct StatusReport {
     pub events_total: u64,
     /// Events answered since the daemon started.
     pub events_since_start: u64,
-    /// Sessions seen and not ended.
+    /// Sessions not ended with activity in the last 24 hours.
     pub sessions_active: u64,
     /// Rules in the active ruleset.
     pub rules_loaded: u64,

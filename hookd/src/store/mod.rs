@@ -412,6 +412,21 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))
     }
 
+    /// Sessions not ended with activity at or after `since_ms`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn active_sessions(&self, since_ms: i64) -> Result<u64, StoreError> {
+        self.reader()?
+            .query_row(
+                "SELECT count(*) FROM sessions WHERE ended_ms IS NULL AND last_ms >= ?1",
+                [since_ms],
+                |r| r.get(0),
+            )
+            .map_err(sqlite(&self.path))
+    }
+
     /// Sessions whose id starts with `prefix` (at most 2, to detect ambiguity).
     ///
     /// # Errors
