@@ -132,8 +132,11 @@ pub async fn run(
         .to_path_buf();
     lifecycle::private_dir(&config.state_dir, true)?;
     let _pid = lifecycle::lock_pidfile(&config.pid_path())?;
-    lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
-    lifecycle::clear_stale_socket(&config.socket)?;
+    let inherited = lifecycle::inherited_listener()?;
+    if inherited.is_none() {
+        lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
+        lifecycle::clear_stale_socket(&config.socket)?;
+    }
     // Created (private) so it can be watched for rule files from the start.
     if !config.config_dir.exists() {
         lifecycle::private_dir(&config.config_dir, true)?;
@@ -175,9 +178,19 @@ pub async fn run(
     handler::ingest_spool(&state).await;
     watcher::spawn(Arc::clone(&state));
 
-    let listener = server::bind(&state.config.socket)?;
-    let socket_id = lifecycle::secure_socket(&state.config.socket)?;
+    // A socket passed by systemd/launchd is theirs: hookd neither creates nor removes it.
+    let (listener, socket_id) = match inherited {
+        Some(l) => {
+            tracing::info!("using the socket passed by the service manager");
+            (tokio::net::UnixListener::from_std(l)?, None)
+        }
+        None => {
+            let l = server::bind(&state.config.socket)?;
+            (l, Some(lifecycle::secure_socket(&state.config.socket)?))
+        }
+    };
     tracing::info!(socket = %state.config.socket.display(), pid = std::process::id(), "hookd listening");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
     let background = {
         let state = Arc::clone(&state);
@@ -210,13 +223,16 @@ pub async fn run(
     };
 
     server::serve(Arc::clone(&state), listener).await;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     background.abort();
     tracing::info!("draining done; flushing store");
     let st = Arc::clone(&state);
     tokio::task::spawn_blocking(move || st.store.close())
         .await
         .ok();
-    lifecycle::remove_socket(&state.config.socket, socket_id);
+    if let Some(id) = socket_id {
+        lifecycle::remove_socket(&state.config.socket, id);
+    }
     tracing::info!("hookd stopped");
     Ok(())
 }

@@ -210,6 +210,89 @@ pub fn remove_socket(path: &Path, id: SocketId) {
     }
 }
 
+/// The first file descriptor a service manager passes (`SD_LISTEN_FDS_START`).
+const LISTEN_FDS_START: i32 = 3;
+
+/// A listening socket passed by the service manager: systemd socket activation
+/// (`LISTEN_PID`/`LISTEN_FDS`) or launchd (`launch_activate_socket`). hookd then neither
+/// creates nor removes the socket file, and connections made while it restarts wait in the
+/// kernel's queue.
+///
+/// # Errors
+///
+/// A passed descriptor that is not a listening Unix socket.
+pub fn inherited_listener() -> Result<Option<std::os::unix::net::UnixListener>, LifecycleError> {
+    #[cfg(target_os = "macos")]
+    if let Some(l) = launchd::activate_socket()? {
+        return Ok(Some(l));
+    }
+    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
+    let count: i32 = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if !for_us || count < 1 {
+        return Ok(None);
+    }
+    // The variables stay set: LISTEN_PID names this process, so any child ignores them.
+    if count > 1 {
+        tracing::warn!(count, "several sockets passed; hookd uses the first");
+    }
+    use std::os::fd::FromRawFd;
+    #[allow(unsafe_code)]
+    // SAFETY: the service manager passed fd 3 to this process (LISTEN_PID is ours); we take
+    // ownership of it exactly once.
+    let listener = unsafe { std::os::unix::net::UnixListener::from_raw_fd(LISTEN_FDS_START) };
+    listener.local_addr().map_err(|source| LifecycleError::Io {
+        what: "the socket passed by the service manager is not a Unix socket:",
+        path: PathBuf::from("fd 3"),
+        source,
+    })?;
+    listener.set_nonblocking(true).map_err(io_err("setting non-blocking on", Path::new("fd 3")))?;
+    Ok(Some(listener))
+}
+
+/// launchd socket activation (`Sockets` → `Listeners` in the LaunchAgent plist).
+#[cfg(target_os = "macos")]
+mod launchd {
+    use std::ffi::CString;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::net::UnixListener;
+
+    use super::LifecycleError;
+
+    unsafe extern "C" {
+        fn launch_activate_socket(name: *const libc::c_char, fds: *mut *mut libc::c_int, cnt: *mut libc::size_t) -> libc::c_int;
+    }
+
+    /// The plist's `Sockets` key this code asks for.
+    pub const SOCKET_NAME: &str = "Listeners";
+
+    pub fn activate_socket() -> Result<Option<UnixListener>, LifecycleError> {
+        let name = CString::new(SOCKET_NAME).expect("constant has no NUL");
+        let mut fds: *mut libc::c_int = std::ptr::null_mut();
+        let mut cnt: libc::size_t = 0;
+        #[allow(unsafe_code)]
+        // SAFETY: launch_activate_socket fills `fds` with a malloc'd array of `cnt` fds.
+        let rc = unsafe { launch_activate_socket(name.as_ptr(), &mut fds, &mut cnt) };
+        if rc != 0 || cnt == 0 || fds.is_null() {
+            // ESRCH: not started by launchd with that socket; run as usual.
+            return Ok(None);
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: `fds` holds `cnt` >= 1 descriptors owned by us; the array is ours to free.
+        let listener = unsafe {
+            let fd = *fds;
+            libc::free(fds.cast());
+            UnixListener::from_raw_fd(fd)
+        };
+        listener.set_nonblocking(true).map_err(|source| LifecycleError::Io {
+            what: "setting non-blocking on",
+            path: "launchd socket".into(),
+            source,
+        })?;
+        Ok(Some(listener))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
