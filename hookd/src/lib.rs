@@ -120,8 +120,11 @@ impl State {
 /// # Errors
 ///
 /// Start-up failures (another daemon running, unsafe directories, store cannot open).
+/// `inherited` is a listening socket passed by systemd or launchd
+/// ([`lifecycle::inherited_listener`], taken before the runtime started).
 pub async fn run(
     config: Config,
+    inherited: Option<std::os::unix::net::UnixListener>,
     shutdown: CancellationToken,
     reload: Arc<Notify>,
 ) -> anyhow::Result<()> {
@@ -132,7 +135,6 @@ pub async fn run(
         .to_path_buf();
     lifecycle::private_dir(&config.state_dir, true)?;
     let _pid = lifecycle::lock_pidfile(&config.pid_path())?;
-    let inherited = lifecycle::inherited_listener()?;
     if inherited.is_none() {
         lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
         lifecycle::clear_stale_socket(&config.socket)?;

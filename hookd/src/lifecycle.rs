@@ -218,6 +218,9 @@ const LISTEN_FDS_START: i32 = 3;
 /// creates nor removes the socket file, and connections made while it restarts wait in the
 /// kernel's queue.
 ///
+/// Call it before anything else opens descriptors (before the async runtime starts), so fd 3
+/// can only be the one the manager passed.
+///
 /// # Errors
 ///
 /// A passed descriptor that is not a listening Unix socket.
@@ -237,6 +240,18 @@ pub fn inherited_listener() -> Result<Option<std::os::unix::net::UnixListener>, 
         tracing::warn!(count, "several sockets passed; hookd uses the first");
     }
     use std::os::fd::FromRawFd;
+    #[allow(unsafe_code)]
+    // SAFETY: fstat only writes into the zeroed struct we pass.
+    let is_socket = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(LISTEN_FDS_START, &raw mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
+    };
+    if !is_socket {
+        return Err(LifecycleError::UnsafeDir {
+            path: PathBuf::from("fd 3"),
+            why: "LISTEN_FDS names this process but fd 3 is not a socket".into(),
+        });
+    }
     #[allow(unsafe_code)]
     // SAFETY: the service manager passed fd 3 to this process (LISTEN_PID is ours); we take
     // ownership of it exactly once.

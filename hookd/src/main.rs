@@ -103,6 +103,14 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config);
+    // Before the runtime exists, so fd 3 can only be what the service manager passed.
+    let inherited = match hookd::lifecycle::inherited_listener() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("hookd: error: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -138,7 +146,7 @@ fn main() -> ExitCode {
                 }
             })
         };
-        let r = hookd::run(config, shutdown, reload).await;
+        let r = hookd::run(config, inherited, shutdown, reload).await;
         signals.abort();
         r
     });
