@@ -1,11 +1,42 @@
 //! Bash command analysis (pure, no I/O): finds every simple command in a command string.
 //!
-//! Placeholder API; the real analyser replaces the body of `analyze_with`.
+//! A `command = '<regex>'` rule is matched against [`SimpleCommand::text`] of every simple
+//! command [`analyze`] finds, so the analyser's job is to find them all, with clean names and
+//! arguments: through lists and pipelines, compound commands (`( )`, `{ }`, `if`, `while`,
+//! `for`, `case`, function bodies), substitutions (`$( )`, backticks, `<( )`, `>( )`), shell
+//! bodies (`bash -c`, `eval`, heredocs and here-strings fed to a shell), wrappers (`sudo`,
+//! `env`, `nice`, `timeout`, `xargs`…) and commands run by others (`find -exec`, `parallel`,
+//! `watch`), while keeping data as data (quoted arguments, heredoc bodies given to `cat`).
+//!
+//! Module map: [`parse`](self::parse) is the command-list parser (lists, compound commands,
+//! simple commands, redirections, heredocs); [`word`](self::word) reads one word (quoting,
+//! escapes, expansions, substitutions); [`wrappers`](self::wrappers) strips wrappers and finds
+//! the bodies and commands that a command runs; [`explain`] renders an analysis for people.
+//!
+//! Why a hand-written analyser rather than a bash parser crate: the parser crates build a full
+//! syntax tree and stop at the first syntax error, while a hook must answer for every string,
+//! including broken and hostile ones, in a few microseconds, with bounded work and stack (every
+//! recursion here is checked against [`Limits::max_depth`]; compound commands use an explicit
+//! stack). The interesting part is not bash's grammar but what a general parser does not do:
+//! looking inside the strings that `bash -c`, `eval`, `sudo`, `xargs`, `find -exec` or a
+//! heredoc-fed shell will run, and telling a heredoc given to `cat` from one given to `bash`.
+//! A single-pass lexer over bytes does both with no dependency and no regex in the hot path.
+
+mod explain;
+mod parse;
+mod word;
+mod wrappers;
+
+#[cfg(test)]
+mod tests;
+
+pub use explain::{explain, render};
 
 /// Bounds on the analysis of hostile input.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Deepest nesting of `$( )`, `bash -c`, `eval`, subshells… analysed.
+    /// Deepest nesting of `$( )`, `bash -c`, `eval`, subshells… analysed. Values above 100 are
+    /// treated as 100, which keeps the stack used by the analyser small.
     pub max_depth: usize,
     /// Most simple commands reported.
     pub max_commands: usize,
@@ -32,6 +63,20 @@ pub enum Context {
     ShellBody,
     /// Run by another command: `find -exec`, `xargs`, `parallel`.
     Exec,
+}
+
+impl Context {
+    /// A short lower-case label (`top-level`, `substitution`…).
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::TopLevel => "top-level",
+            Self::Substitution => "substitution",
+            Self::ProcessSubstitution => "process-substitution",
+            Self::ShellBody => "shell-body",
+            Self::Exec => "exec",
+        }
+    }
 }
 
 /// A redirection.
@@ -95,22 +140,11 @@ pub fn analyze(src: &str) -> Analysis {
 }
 
 /// Analyses `src` within `limits`.
+///
+/// Never panics; the work done is linear in the input (times the nesting depth for bodies that
+/// are re-read, such as `bash -c` strings), and the recursion depth is at most
+/// [`Limits::max_depth`].
 #[must_use]
 pub fn analyze_with(src: &str, limits: &Limits) -> Analysis {
-    let _ = limits;
-    let mut words = src.split_whitespace().map(str::to_string);
-    let Some(name) = words.next() else { return Analysis::default() };
-    Analysis {
-        commands: vec![SimpleCommand {
-            name,
-            args: words.collect(),
-            redirects: Vec::new(),
-            assignments: Vec::new(),
-            wrappers: Vec::new(),
-            stdin_data: None,
-            context: Context::TopLevel,
-            depth: 0,
-        }],
-        unparsed: None,
-    }
+    parse::run(src, limits)
 }
