@@ -1,11 +1,13 @@
-//! Stamps the build with the git commit so `hookctl status` can show whether hookd, hookctl
+//! Stamps the build with the git commit (not `--dirty`: that would rebuild everything on each
+//! `git add`) so `hookctl status` can show whether hookd, hookctl
 //! and hook-client come from the same build.
 
 use std::process::Command;
 
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for p in [".git/HEAD", ".git/index"] {
+    // logs/HEAD changes on every commit, checkout and reset (HEAD itself is a symbolic ref).
+    for p in [".git/HEAD", ".git/logs/HEAD"] {
         let path = root.join(p);
         if path.exists() {
             println!("cargo:rerun-if-changed={}", path.display());
@@ -14,7 +16,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HOOKD_BUILD_ID");
     let id = std::env::var("HOOKD_BUILD_ID").ok().or_else(|| {
         let out = Command::new("git")
-            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .args(["describe", "--always", "--abbrev=12"])
             .current_dir(&root)
             .output()
             .ok()?;

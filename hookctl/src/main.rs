@@ -3,6 +3,7 @@
 mod client;
 mod cmd;
 mod format;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,6 +55,14 @@ enum Command {
     Sessions(cmd::sessions::ListArgs),
     /// Show one session: summary, files touched, commands run, timeline
     Session(cmd::sessions::ShowArgs),
+    /// Wire hook-client into Claude Code's settings
+    Install(cmd::install::InstallArgs),
+    /// Remove exactly what `hookctl install` added
+    Uninstall(cmd::install::UninstallArgs),
+    /// Run hookd under the service manager (systemd --user or launchd)
+    Service(cmd::service::Args),
+    /// Check everything between Claude Code and hookd, with a fix for each problem
+    Doctor(cmd::doctor::Args),
 }
 
 fn version_line() -> String {
@@ -73,6 +82,10 @@ fn main() -> ExitCode {
         // Local commands: no daemon needed.
         Command::Check(a) => cmd::check::run(&a),
         Command::Explain(a) => cmd::explain::run(&a),
+        Command::Service(a) => cmd::service::run(&a, &socket),
+        Command::Doctor(a) => cmd::doctor::run(&a, &socket),
+        Command::Install(a) => cmd::install::run(&a),
+        Command::Uninstall(a) => cmd::install::run_uninstall(&a),
         Command::Status(a) => connect().and_then(|mut c| cmd::status::run(&a, &mut c)),
         Command::Reload(a) => connect().and_then(|mut c| cmd::reload::run(&a, &mut c)),
         Command::Events(a) => connect().and_then(|mut c| cmd::events::run(&a, &mut c)),

@@ -15,6 +15,7 @@ pub mod handler;
 pub mod lifecycle;
 pub mod project;
 pub mod render;
+pub mod redact;
 pub mod rules;
 pub mod server;
 pub mod session;

@@ -317,6 +317,8 @@ pub struct EventQuery {
     pub session: Option<String>,
     /// Only events with this event name.
     pub event: Option<String>,
+    /// Only events whose verdict starts with this (`deny`, `fallback:`, …).
+    pub verdict: Option<String>,
     /// At most this many rows (newest first).
     pub limit: u32,
     /// Include the raw payload of each event.

@@ -18,6 +18,9 @@ pub struct Args {
     /// Only this event name (e.g. PreToolUse)
     #[arg(long)]
     event: Option<String>,
+    /// Only verdicts starting with this (deny, ask, block, fallback:, error:, …)
+    #[arg(long)]
+    verdict: Option<String>,
     /// At most this many events
     #[arg(long, default_value_t = 20)]
     limit: u32,
@@ -30,6 +33,7 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let q = EventQuery {
         session: args.session.clone(),
         event: args.event.clone(),
+        verdict: args.verdict.clone(),
         limit: args.limit,
         with_payload: args.json,
     };

@@ -1,10 +1,13 @@
 //! One module per subcommand: `run(args, &mut Client) -> anyhow::Result<ExitCode>`.
 
 pub mod check;
+pub mod doctor;
 pub mod events;
 pub mod explain;
+pub mod install;
 pub mod reload;
 pub mod rules;
+pub mod service;
 pub mod sessions;
 pub mod status;
 pub mod stop;

@@ -303,11 +303,12 @@ impl Store {
                         latency_us, source, CASE WHEN ?4 THEN payload END
                  FROM events
                  WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR event = ?2)
+                   AND (?5 IS NULL OR substr(verdict, 1, length(?5)) = ?5)
                  ORDER BY id DESC LIMIT ?3",
             )
             .map_err(sqlite(&self.path))?;
         let rows = stmt
-            .query_map(params![q.session, q.event, limit, q.with_payload], |r| {
+            .query_map(params![q.session, q.event, limit, q.with_payload, q.verdict], |r| {
                 let rules: String = r.get(8)?;
                 let payload: Option<Vec<u8>> = r.get(11)?;
                 Ok(EventRow {

@@ -1,0 +1,630 @@
+//! `hookctl install` / `hookctl uninstall`: wire hook-client into a Claude Code settings
+//! file, or take exactly that wiring out again.
+//!
+//! Local only: never talks to hookd. The JSON edits and the schema check live in
+//! [`crate::settings`]; this module finds the file and the client, and does the I/O: refuse
+//! unparsable or schema-invalid files untouched, back up before changing an existing file,
+//! write atomically (temp file in the same directory, then rename), print a summary, a
+//! `--json` report or a `--dry-run` diff.
+
+use std::fs;
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use serde_json::{Map, Value, json};
+
+use crate::settings::{self, Document, Installed, Wiring};
+
+/// Mode of a settings file `install` creates (it may hold `env` secrets later).
+const NEW_FILE_MODE: u32 = 0o600;
+/// Mode of backups: a copy of a settings file, as private as a new one.
+const BACKUP_MODE: u32 = 0o600;
+
+/// Which settings file to edit.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// Edit the project's shared .claude/settings.json (default: the user's
+    /// ~/.claude/settings.json)
+    #[arg(long, conflicts_with = "local")]
+    project: bool,
+    /// Edit the project's personal .claude/settings.local.json
+    #[arg(long)]
+    local: bool,
+    /// The project directory for --project or --local (default: the current directory)
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Edit only these events, comma-separated (default: all 33)
+    #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
+    events: Vec<String>,
+    /// Print a diff of the change and write nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// Wire hook-client into Claude Code's settings
+#[derive(Debug, clap::Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    target: Target,
+    /// hook-client to run (default: the one beside hookctl, else the first on PATH)
+    #[arg(long, value_name = "PATH")]
+    client: Option<PathBuf>,
+    /// Append `--fail-mode SPEC` to each command (default: hook-client's own: ask for
+    /// PreToolUse and PermissionRequest, pass otherwise)
+    #[arg(long, value_name = "SPEC")]
+    fail_mode: Option<String>,
+}
+
+/// Remove exactly what `hookctl install` added
+#[derive(Debug, clap::Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    target: Target,
+}
+
+/// Adds hook-client entries to the chosen settings file.
+///
+/// # Errors
+///
+/// Bad flags, no hook-client, an unreadable, unparsable or schema-invalid settings file,
+/// or a failed write; nothing is written in any of these cases.
+pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
+    let t = &args.target;
+    let events = resolve_events(&t.events)?;
+    if let Some(spec) = &args.fail_mode {
+        if spec.trim().is_empty() {
+            bail!("--fail-mode needs a value such as deny or PreToolUse=deny,Stop=pass");
+        }
+        hook_protocol::failmode::validate_spec(spec)
+            .map_err(|e| anyhow::anyhow!("--fail-mode: {e}"))?;
+    }
+    let client = find_client(args.client.as_deref())?;
+    let client_str = client
+        .to_str()
+        .with_context(|| format!("hook-client path {} is not UTF-8", client.display()))?;
+    let path = settings_path(t)?;
+    let mut file = SettingsFile::load(&path)?;
+    let wiring = Wiring {
+        client: client_str,
+        fail_mode: args.fail_mode.as_deref(),
+    };
+    let outcomes = settings::install(&mut file.doc.root, &events, &wiring)?;
+    let changed = outcomes
+        .iter()
+        .any(|o| matches!(o, Installed::Added | Installed::Updated));
+    let written = file.finish(changed, t.dry_run, "install")?;
+
+    let pick = |want: fn(&Installed) -> bool| -> Vec<&str> {
+        events
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| want(o))
+            .map(|(e, _)| *e)
+            .collect()
+    };
+    let added = pick(|o| *o == Installed::Added);
+    let updated = pick(|o| *o == Installed::Updated);
+    let present = pick(|o| *o == Installed::Present);
+    let foreign: Vec<(&str, &str)> = events
+        .iter()
+        .zip(&outcomes)
+        .filter_map(|(e, o)| match o {
+            Installed::Foreign(c) => Some((*e, c.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut warnings = Vec::new();
+    if file.doc.root.get("disableAllHooks") == Some(&Value::Bool(true)) {
+        warnings.push(
+            "this file sets \"disableAllHooks\": true, so Claude Code runs none of its hooks"
+                .to_string(),
+        );
+    }
+    for (event, command) in &foreign {
+        warnings.push(format!(
+            "{event} already runs hook-client through an entry hookctl did not write \
+             ({command}); left as is and nothing added"
+        ));
+    }
+
+    if t.json {
+        let mut report = written.json(&file, "install");
+        report.insert("client".into(), json!(client_str));
+        report.insert("fail_mode".into(), json!(args.fail_mode));
+        report.insert("added".into(), json!(added));
+        report.insert("updated".into(), json!(updated));
+        report.insert("present".into(), json!(present));
+        report.insert(
+            "foreign".into(),
+            json!(
+                foreign
+                    .iter()
+                    .map(|(e, c)| json!({"event": e, "command": c}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        report.insert("warnings".into(), json!(warnings));
+        println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
+    } else {
+        written.print_head(&file, t.dry_run);
+        println!("  client           {client_str}");
+        print_events("added", &added);
+        print_events("updated", &updated);
+        print_events("already present", &present);
+        written.print_backup(&file);
+        for w in &warnings {
+            println!("note: {w}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the entries `install` writes from the chosen settings file.
+///
+/// # Errors
+///
+/// Bad flags, an unreadable, unparsable or schema-invalid settings file, or a failed write;
+/// nothing is written in any of these cases.
+pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
+    let t = &args.target;
+    let events = resolve_events(&t.events)?;
+    let path = settings_path(t)?;
+    let mut file = SettingsFile::load(&path)?;
+    let removed = settings::uninstall(&mut file.doc.root, &events)?;
+    let changed = removed.iter().any(|&n| n > 0);
+    let written = file.finish(changed, t.dry_run, "uninstall")?;
+    let removed_from: Vec<&str> = events
+        .iter()
+        .zip(&removed)
+        .filter(|(_, n)| **n > 0)
+        .map(|(e, _)| *e)
+        .collect();
+    let entries: usize = removed.iter().sum();
+    if t.json {
+        let mut report = written.json(&file, "uninstall");
+        report.insert("removed".into(), json!(removed_from));
+        report.insert("entries_removed".into(), json!(entries));
+        println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
+    } else {
+        written.print_head(&file, t.dry_run);
+        if file.original.is_none() {
+            println!("  nothing to remove: the file does not exist");
+        } else if entries == 0 {
+            println!("  nothing to remove: no entries written by hookctl install");
+        } else {
+            print_events("removed", &removed_from);
+        }
+        written.print_backup(&file);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_events(label: &str, events: &[&str]) {
+    if !events.is_empty() {
+        println!("  {:<16} {} ({})", label, events.join(", "), events.len());
+    }
+}
+
+/// The events to edit, in Claude Code's order: all of them, or the named ones.
+fn resolve_events(names: &[String]) -> anyhow::Result<Vec<&'static str>> {
+    let names: Vec<&str> = names
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Ok(settings::event_names().collect());
+    }
+    for name in &names {
+        if !settings::event_names().any(|e| e == *name) {
+            let hint = settings::event_names()
+                .find(|e| e.eq_ignore_ascii_case(name))
+                .map_or_else(
+                    || {
+                        format!(
+                            "known events: {}",
+                            settings::event_names().collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                    |e| format!("did you mean {e}?"),
+                );
+            bail!("unknown event {name:?} in --events ({hint})");
+        }
+    }
+    Ok(settings::event_names()
+        .filter(|e| names.contains(e))
+        .collect())
+}
+
+/// The settings file the target flags name.
+fn settings_path(t: &Target) -> anyhow::Result<PathBuf> {
+    if !t.project && !t.local {
+        if t.dir.is_some() {
+            bail!("--dir needs --project or --local (the user settings live in ~/.claude)");
+        }
+        let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).context(
+            "HOME is not set, so the user settings file cannot be found (use --project or --local)",
+        )?;
+        return Ok(PathBuf::from(home).join(".claude/settings.json"));
+    }
+    let dir = match &t.dir {
+        Some(d) => {
+            if !d.is_dir() {
+                bail!("--dir {}: no such directory", d.display());
+            }
+            fs::canonicalize(d).with_context(|| format!("resolving {}", d.display()))?
+        }
+        None => std::env::current_dir().context("finding the current directory")?,
+    };
+    let name = if t.local {
+        "settings.local.json"
+    } else {
+        "settings.json"
+    };
+    Ok(dir.join(".claude").join(name))
+}
+
+/// hook-client's absolute path: `--client`, else beside this executable, else on PATH.
+fn find_client(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        if p.file_name().is_none_or(|n| n != settings::CLIENT_NAME) {
+            bail!(
+                "--client {}: the file must be named {} (install and uninstall recognise \
+                 their entries by that name)",
+                p.display(),
+                settings::CLIENT_NAME
+            );
+        }
+        // Resolve the directory (`..`, relative paths) but not the file itself: a package
+        // manager's symlink such as /usr/local/bin/hook-client outlives upgrades.
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let abs = fs::canonicalize(parent)
+            .map(|d| d.join(settings::CLIENT_NAME))
+            .unwrap_or_else(|_| p.to_path_buf());
+        if !is_executable(&abs) {
+            bail!("--client {}: no such executable file", p.display());
+        }
+        return Ok(abs);
+    }
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|d| d.join(settings::CLIENT_NAME)));
+    if let Some(c) = beside.as_ref().filter(|c| is_executable(c)) {
+        return Ok(c.clone());
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .filter(|d| d.is_absolute())
+            .map(|d| d.join(settings::CLIENT_NAME))
+            .find(|c| is_executable(c))
+    });
+    if let Some(c) = on_path {
+        return Ok(c);
+    }
+    bail!(
+        "cannot find {name}: it is not beside hookctl{beside} nor on PATH; pass --client \
+         /absolute/path/to/{name}",
+        name = settings::CLIENT_NAME,
+        beside = beside.map_or_else(String::new, |b| format!(" ({})", b.display())),
+    )
+}
+
+fn is_executable(p: &Path) -> bool {
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A settings file read, parsed and checked, ready to be edited.
+struct SettingsFile {
+    /// The path the flags named (reported to the user).
+    path: PathBuf,
+    /// The file actually written: `path`, or its target when `path` is a symlink.
+    real: PathBuf,
+    /// The bytes read, or `None` when the file does not exist.
+    original: Option<Vec<u8>>,
+    /// The parsed content (edited in place).
+    doc: Document,
+    /// The existing file's permission bits.
+    mode: Option<u32>,
+}
+
+/// What `finish` did.
+struct Written {
+    changed: bool,
+    backup: Option<PathBuf>,
+    diff: Option<String>,
+}
+
+impl SettingsFile {
+    fn load(path: &Path) -> anyhow::Result<Self> {
+        let real = match fs::symlink_metadata(path) {
+            Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).with_context(|| {
+                format!(
+                    "{} is a symlink whose target cannot be resolved",
+                    path.display()
+                )
+            })?,
+            _ => path.to_path_buf(),
+        };
+        let (original, mode) = match fs::read(&real) {
+            Ok(bytes) => {
+                let meta =
+                    fs::metadata(&real).with_context(|| format!("reading {}", real.display()))?;
+                (Some(bytes), Some(meta.mode() & 0o7777))
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => (None, None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let doc = match &original {
+            Some(bytes) => settings::parse(bytes).map_err(|e| {
+                anyhow::anyhow!("cannot parse {}: {e}\nnothing was written", path.display())
+            })?,
+            None => Document {
+                root: Map::new(),
+                style: settings::Style::default(),
+            },
+        };
+        let errors = settings::validate(&doc.root);
+        if !errors.is_empty() {
+            let list: Vec<String> = errors.iter().map(|e| format!("  {e}")).collect();
+            bail!(
+                "refusing to edit {}: its hooks fail the hook schema check (Claude Code \
+                 silently drops invalid hook entries, and skips every hook in the file for an \
+                 invalid PreToolUse entry):\n{}\nfix these first; nothing was written",
+                path.display(),
+                list.join("\n")
+            );
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            real,
+            original,
+            doc,
+            mode,
+        })
+    }
+
+    /// Writes the edited document when `changed` (backup first), or shows the diff.
+    fn finish(&self, changed: bool, dry_run: bool, action: &str) -> anyhow::Result<Written> {
+        if !changed {
+            return Ok(Written {
+                changed,
+                backup: None,
+                diff: dry_run.then(String::new),
+            });
+        }
+        let text = settings::render(&self.doc.root, &self.doc.style)?;
+        // Never write what Claude Code would skip: check the bytes as they will be read.
+        let reread = settings::parse(text.as_bytes()).map_err(|e| {
+            anyhow::anyhow!("internal error: the edited settings do not parse: {e}")
+        })?;
+        if let Some(e) = settings::validate(&reread.root).first() {
+            bail!(
+                "internal error: the edited settings would fail Claude Code's schema ({e}); nothing was written"
+            );
+        }
+        if dry_run {
+            let old = self
+                .original
+                .as_deref()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            let old_label = if self.original.is_some() {
+                self.path.display().to_string()
+            } else {
+                "/dev/null".to_string()
+            };
+            let new_label = format!("{} (after hookctl {action})", self.path.display());
+            return Ok(Written {
+                changed,
+                backup: None,
+                diff: Some(settings::unified_diff(&old, &text, &old_label, &new_label)),
+            });
+        }
+        let dir = self
+            .real
+            .parent()
+            .with_context(|| format!("{} has no parent directory", self.real.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let backup = match &self.original {
+            Some(bytes) => Some(write_backup(&self.real, bytes)?),
+            None => None,
+        };
+        write_atomic(
+            &self.real,
+            text.as_bytes(),
+            self.mode.unwrap_or(NEW_FILE_MODE),
+        )?;
+        Ok(Written {
+            changed,
+            backup,
+            diff: None,
+        })
+    }
+}
+
+impl Written {
+    fn json(&self, file: &SettingsFile, action: &str) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("action".into(), json!(action));
+        m.insert("file".into(), json!(file.path.display().to_string()));
+        if file.real != file.path {
+            m.insert(
+                "symlink_target".into(),
+                json!(file.real.display().to_string()),
+            );
+        }
+        m.insert("existed".into(), json!(file.original.is_some()));
+        m.insert("dry_run".into(), json!(self.diff.is_some()));
+        m.insert("changed".into(), json!(self.changed));
+        m.insert(
+            "backup".into(),
+            json!(self.backup.as_ref().map(|b| b.display().to_string())),
+        );
+        if let Some(d) = &self.diff {
+            m.insert("diff".into(), json!(d));
+        }
+        m
+    }
+
+    fn print_head(&self, file: &SettingsFile, dry_run: bool) {
+        if let Some(d) = &self.diff {
+            print!("{d}");
+        }
+        let state = match (self.changed, dry_run, file.original.is_some()) {
+            (false, _, _) => "unchanged",
+            (true, true, _) => "dry run, nothing written",
+            (true, false, true) => "updated",
+            (true, false, false) => "created",
+        };
+        println!("{} ({state})", file.path.display());
+        if file.real != file.path {
+            println!("  symlink to       {}", file.real.display());
+        }
+    }
+
+    fn print_backup(&self, file: &SettingsFile) {
+        if let Some(b) = &self.backup {
+            println!("  backup           {}", b.display());
+        } else if self.changed && self.diff.is_none() && file.original.is_none() {
+            println!("  backup           none (the file did not exist)");
+        }
+    }
+}
+
+/// Copies `bytes` to `<file>.hookd-backup-<UTC yyyymmddThhmmss>` beside `file` (with `-2`,
+/// `-3`, ... when that name is taken, so a backup is never overwritten).
+fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let name = file
+        .file_name()
+        .with_context(|| format!("{} has no file name", file.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let stem = format!("{name}.hookd-backup-{}", utc_stamp(SystemTime::now()));
+    for n in 1u32.. {
+        let candidate = file.with_file_name(if n == 1 {
+            stem.clone()
+        } else {
+            format!("{stem}-{n}")
+        });
+        let opened = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(BACKUP_MODE)
+            .open(&candidate);
+        match opened {
+            Ok(mut f) => {
+                f.write_all(bytes)
+                    .and_then(|()| f.sync_all())
+                    .with_context(|| format!("writing backup {}", candidate.display()))?;
+                return Ok(candidate);
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(e).with_context(|| format!("creating backup {}", candidate.display()));
+            }
+        }
+    }
+    bail!("no free backup name for {}", file.display())
+}
+
+/// Replaces `file` with `bytes` atomically: a temp file in the same directory, fsync,
+/// permission bits `mode`, rename.
+fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    let name = file
+        .file_name()
+        .with_context(|| format!("{} has no file name", file.display()))?
+        .to_string_lossy()
+        .into_owned();
+    let pid = std::process::id();
+    let (tmp, mut f) = (0u32..)
+        .map(|n| file.with_file_name(format!(".{name}.hookd-tmp-{pid}-{n}")))
+        .find_map(|tmp| {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(NEW_FILE_MODE)
+                .open(&tmp)
+            {
+                Ok(f) => Some(Ok((tmp, f))),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e).with_context(|| format!("creating {}", tmp.display()))),
+            }
+        })
+        .context("no free temporary file name")??;
+    let result = f
+        .write_all(bytes)
+        .and_then(|()| f.set_permissions(fs::Permissions::from_mode(mode)))
+        .and_then(|()| f.sync_all())
+        .and_then(|()| fs::rename(&tmp, file));
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("writing {}", file.display()));
+    }
+    // Make the rename itself durable; failing that is not worth an error.
+    if let Some(dir) = file.parent()
+        && let Ok(d) = fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// `t` as UTC `yyyymmddThhmmss`.
+fn utc_stamp(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, unsigned form).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn utc_stamp_formats_civil_time() {
+        let at = |s| utc_stamp(UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "19700101T000000");
+        assert_eq!(at(1_700_000_000), "20231114T221320");
+        assert_eq!(at(951_782_400), "20000229T000000");
+        assert_eq!(at(4_102_444_799), "20991231T235959");
+        assert_eq!(at(5_107_542_399), "21311108T014639");
+    }
+
+    #[test]
+    fn events_resolve_in_claude_code_order() {
+        let got = resolve_events(&["Stop".into(), "PreToolUse".into(), "Stop".into()]).unwrap();
+        assert_eq!(got, ["PreToolUse", "Stop"]);
+        assert_eq!(resolve_events(&[]).unwrap().len(), 33);
+        let e = resolve_events(&["pretooluse".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean PreToolUse?"), "{e}");
+    }
+}

@@ -1,0 +1,642 @@
+//! Redaction: removes secrets and personal data from hook payloads and text before anything is
+//! written to the store, the logs or an export.
+//!
+//! Pure and synchronous: no I/O, no globals beyond a per-thread scratch buffer, no async. A
+//! [`Redactor`] is compiled once from a [`RedactConfig`] (the `[redact]` table of `hookd.toml`)
+//! and shared (`Send + Sync`). It must never be applied to the event the rules evaluate: rules
+//! see the unredacted event in memory; only what is persisted or printed goes through here.
+//!
+//! # What is redacted (kinds)
+//!
+//! Every match is replaced by `[REDACTED:<kind>]`, except home paths (`/home/[USER]/…`) and
+//! URL credentials (`scheme://[REDACTED:url_credentials]@host`), which keep their structure.
+//!
+//! | kind | heuristic |
+//! | --- | --- |
+//! | `private_key` | `-----BEGIN … PRIVATE KEY[ BLOCK]-----` through the matching `END` line (or to the end of the text when truncated); newlines real or escaped |
+//! | `url_credentials` | `scheme://user:password@` (user may be empty); scheme and host kept |
+//! | `jwt` | `eyJ…` `.` `…` `.` `…` (three base64url segments) |
+//! | `anthropic_key` | `sk-ant-` + ≥ 20 |
+//! | `openai_key` | `sk-proj-`/`sk-svcacct-`/`sk-admin-` + ≥ 20, or `sk-` + ≥ 20 alphanumerics with a digit, not inside a word |
+//! | `github_token` | `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + ≥ 30, `github_pat_` + ≥ 30 |
+//! | `gitlab_token` | `glpat-` + ≥ 20 |
+//! | `slack_token` | `xoxa-`/`xoxb-`/`xoxp-`/`xoxr-`/`xoxs-` + ≥ 10 |
+//! | `google_api_key` | `AIza` + ≥ 35 |
+//! | `stripe_key` | `sk_live_`/`rk_live_`/`sk_test_`/`rk_test_` + ≥ 16 (publishable `pk_` keys are not secret) |
+//! | `npm_token` | `npm_` + ≥ 36 |
+//! | `huggingface_token` | `hf_` + ≥ 30 alphanumerics |
+//! | `pypi_token` | `pypi-AgEIcHlwaS5vcmc` + ≥ 20 |
+//! | `aws_key_id` | `AKIA`/`ASIA`/`ABIA`/`ACCA` + 16 `[A-Z0-9]` |
+//! | `aws_secret_key` | a run of exactly 40 `[A-Za-z0-9/+]` (not followed by `=`), with upper, lower and a digit or `/`/`+`, that is within 80 bytes after a label (`aws_secret…`, `secret_access_key`, `SecretAccessKey`) or within 256 bytes of an AWS key id in the same string (git SHAs have no upper case, so never qualify) |
+//! | `bearer` | `Bearer <token>` (any case), token ≥ 8 chars with a digit or one of `._~+/=-` |
+//! | `sensitive_key` | the value of a JSON object key that names a secret (see below), at any depth |
+//! | `secret_assignment` | in text: `KEY=value`, `KEY: value`, `"KEY": "value"`, `--KEY value` where KEY names a secret; `Authorization:`/`Cookie:` header lines |
+//! | `email` | `local@domain.tld`; not `git@…` (SSH remotes), `noreply@`/`no-reply@`, `name@2x.png` |
+//! | `credit_card` | 13–19 digits (groups of 3–6 separated by one space or dash, or one unbroken run), Luhn-valid, starting 2–6 (card networks; excludes epoch-ms timestamps); also JSON integers |
+//! | `ssn` | `NNN-NN-NNNN` with area not 000/666/9xx, group not 00, serial not 0000 |
+//! | `phone` | `+CC …` with 9–15 digits in total, or North American `(NXX) NXX-XXXX`, `NXX-NXX-XXXX`, `NXX.NXX.XXXX` (optionally `1-`/`+1 ` first) |
+//! | `home_path` | the user name in `/home/<name>`, `/Users/<name>`, `C:\Users\<name>` and in Claude Code's encoded project directories (`…/projects/-home-<name>-…`) |
+//!
+//! `/root/` is left alone: it names no person. `/Users/Shared`, `/home/linuxbrew` and the Windows
+//! `Public`/`Default`/`All Users` profiles are kept too.
+//!
+//! # Sensitive keys
+//!
+//! A key is normalized (ASCII lower case, everything but letters and digits dropped: `X-Api-Key`
+//! → `xapikey`) and is sensitive when the normalized key *ends with* one of `password`, `passwd`,
+//! `passphrase`, `secret`, `secrets`, `secretkey`, `token`, `apikey`, `apikeys`, `privatekey`,
+//! `accesskey`, `authorization`, `auth`, `cookie`, `cookies`, `credential`, `credentials`, `creds`
+//! (or a configured extra key), and the lower-cased key contains the stem's first word
+//! unbroken (`pass`, `secret`, `token`, `api`, `priv`, `acce`, `auth`, `cookie`, `cred`). So
+//! `client_secret`, `accessToken`, `x-api-key`, `AWS_SECRET_ACCESS_KEY` are sensitive;
+//! `input_tokens`, `max_tokens`, `token_count`, `session_id`, `author` are not (a key must *end*
+//! with the singular `token`, so the usage counters Claude Code sends survive). Under a sensitive
+//! key a string or number becomes `"[REDACTED:sensitive_key]"`; for an object or array every
+//! string and number leaf does; booleans, nulls and empty strings are kept.
+//!
+//! # Guarantees
+//!
+//! - Clean input costs little: one case-folded literal scan (prefilter) per payload picks the
+//!   pattern groups that can match at all; a payload with no trigger is returned as is.
+//! - Payloads keep their formatting: only the changed JSON strings are re-encoded.
+//! - Redacting twice gives the same output as redacting once (built-in kinds).
+//! - Never panics on any input.
+
+mod json;
+mod keys;
+mod patterns;
+mod prefilter;
+#[cfg(test)]
+mod tests;
+
+use std::borrow::Cow;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::Value;
+
+use self::keys::KeyStem;
+use self::patterns::Patterns;
+use self::prefilter::Prefilter;
+
+/// The built-in kinds, as reported and as named in `disabled_kinds`.
+pub const BUILTIN_KINDS: &[&str] = &[
+    "private_key",
+    "url_credentials",
+    "jwt",
+    "anthropic_key",
+    "openai_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "google_api_key",
+    "stripe_key",
+    "npm_token",
+    "huggingface_token",
+    "pypi_token",
+    "aws_secret_key",
+    "aws_key_id",
+    "bearer",
+    "sensitive_key",
+    "secret_assignment",
+    "email",
+    "credit_card",
+    "ssn",
+    "phone",
+    "home_path",
+];
+
+/// Index of a built-in kind in [`BUILTIN_KINDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    PrivateKey,
+    UrlCredentials,
+    Jwt,
+    AnthropicKey,
+    OpenaiKey,
+    GithubToken,
+    GitlabToken,
+    SlackToken,
+    GoogleApiKey,
+    StripeKey,
+    NpmToken,
+    HuggingfaceToken,
+    PypiToken,
+    AwsSecretKey,
+    AwsKeyId,
+    Bearer,
+    SensitiveKey,
+    SecretAssignment,
+    Email,
+    CreditCard,
+    Ssn,
+    Phone,
+    HomePath,
+}
+
+impl Kind {
+    fn bit(self) -> u64 {
+        1 << (self as u32)
+    }
+
+    /// The replacement text, `[REDACTED:<kind>]`.
+    fn marker(self) -> &'static str {
+        MARKERS[self as usize]
+    }
+}
+
+const MARKERS: [&str; 23] = [
+    "[REDACTED:private_key]",
+    "[REDACTED:url_credentials]",
+    "[REDACTED:jwt]",
+    "[REDACTED:anthropic_key]",
+    "[REDACTED:openai_key]",
+    "[REDACTED:github_token]",
+    "[REDACTED:gitlab_token]",
+    "[REDACTED:slack_token]",
+    "[REDACTED:google_api_key]",
+    "[REDACTED:stripe_key]",
+    "[REDACTED:npm_token]",
+    "[REDACTED:huggingface_token]",
+    "[REDACTED:pypi_token]",
+    "[REDACTED:aws_secret_key]",
+    "[REDACTED:aws_key_id]",
+    "[REDACTED:bearer]",
+    "[REDACTED:sensitive_key]",
+    "[REDACTED:secret_assignment]",
+    "[REDACTED:email]",
+    "[REDACTED:credit_card]",
+    "[REDACTED:ssn]",
+    "[REDACTED:phone]",
+    "[REDACTED:home_path]",
+];
+
+/// The `[redact]` table of `hookd.toml`. The default redacts everything built in.
+///
+/// ```toml
+/// [redact]
+/// enabled = true                      # false: store payloads as sent
+/// disabled_kinds = ["phone"]          # any of BUILTIN_KINDS or an extra kind
+/// extra_keys = ["x-internal-signature"]
+/// [[redact.extra]]
+/// kind = "acme_token"                 # reported and written as [REDACTED:acme_token]
+/// pattern = "acme_[0-9a-f]{32}"       # a group named `secret`, if any, is all that is replaced
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactConfig {
+    /// Redact at all (default true).
+    pub enabled: bool,
+    /// Kinds to leave alone.
+    pub disabled_kinds: Vec<String>,
+    /// Additional patterns, run before the built-in ones.
+    pub extra: Vec<ExtraPattern>,
+    /// Additional sensitive key names (matched like the built-in ones: normalized, as a suffix).
+    pub extra_keys: Vec<String>,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            disabled_kinds: Vec::new(),
+            extra: Vec::new(),
+            extra_keys: Vec::new(),
+        }
+    }
+}
+
+/// One `[[redact.extra]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraPattern {
+    /// Kind name: `[a-z][a-z0-9_]*`, at most 32 characters, not a built-in kind.
+    pub kind: String,
+    /// A Rust `regex` pattern. It must not match the empty string nor its own replacement.
+    pub pattern: String,
+}
+
+/// A user pattern, compiled.
+struct Extra {
+    /// Index into `Redactor::extra_names`.
+    name: usize,
+    re: Regex,
+    /// Index of the capture group named `secret`, if any.
+    group: Option<usize>,
+    marker: String,
+}
+
+/// Kinds found while redacting one input.
+#[derive(Debug, Default)]
+pub(crate) struct Found {
+    bits: u64,
+    extra: Vec<usize>,
+}
+
+impl Found {
+    fn add(&mut self, k: Kind) {
+        self.bits |= k.bit();
+    }
+}
+
+/// Group bits: which families of patterns a piece of text can possibly match (see
+/// [`prefilter`]).
+pub(crate) mod group {
+    pub const PEM: u32 = 1 << 0;
+    pub const URL: u32 = 1 << 1;
+    pub const JWT: u32 = 1 << 2;
+    pub const SK: u32 = 1 << 3;
+    pub const GITHUB: u32 = 1 << 4;
+    pub const GITLAB: u32 = 1 << 5;
+    pub const SLACK: u32 = 1 << 6;
+    pub const GOOGLE: u32 = 1 << 7;
+    pub const STRIPE: u32 = 1 << 8;
+    pub const NPM: u32 = 1 << 9;
+    pub const HF: u32 = 1 << 10;
+    pub const PYPI: u32 = 1 << 11;
+    pub const AWS: u32 = 1 << 12;
+    pub const BEARER: u32 = 1 << 13;
+    /// Secret-naming words: text assignments and sensitive JSON keys.
+    pub const WORDS: u32 = 1 << 14;
+    /// Pieces of configured extra keys.
+    pub const XKEYS: u32 = 1 << 15;
+    pub const AT: u32 = 1 << 16;
+    pub const HOME: u32 = 1 << 17;
+    /// A run of ≥ 9 digits (with single separators): cards, SSNs, phones.
+    pub const NUM: u32 = 1 << 18;
+    /// Configured extra patterns (no prefilter: always run).
+    pub const EXTRA: u32 = 1 << 19;
+    /// A JSON escape that may hide a literal (always active; text patterns ignore it).
+    pub const ESC: u32 = 1 << 20;
+}
+
+/// A compiled redaction configuration. Cheap to share: `Send + Sync`, no interior state.
+pub struct Redactor {
+    enabled: bool,
+    /// Bit per built-in kind that is on.
+    on: u64,
+    /// Groups worth looking at given the kinds that are on.
+    active: u32,
+    extras: Vec<Extra>,
+    extra_names: Vec<String>,
+    keys: Vec<KeyStem>,
+    pre: Prefilter,
+    pat: Patterns,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("enabled", &self.enabled)
+            .field("on", &self.on)
+            .field("extra_names", &self.extra_names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Self {
+        // The default configuration has no user patterns, so it cannot fail to compile: a
+        // failure here is a bug in the built-in patterns, caught by every test.
+        #[allow(clippy::expect_used)]
+        Self::new(&RedactConfig::default()).expect("built-in redaction patterns compile")
+    }
+}
+
+impl Redactor {
+    /// Compiles `cfg`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown kind in `disabled_kinds`, a bad extra kind name, an extra pattern that does
+    /// not compile, matches the empty string or matches its own replacement, or an empty extra
+    /// key; the message names the offending entry.
+    pub fn new(cfg: &RedactConfig) -> Result<Self, String> {
+        let mut extra_names: Vec<String> = Vec::new();
+        let mut extras = Vec::new();
+        for x in &cfg.extra {
+            check_kind_name(&x.kind)?;
+            let re = Regex::new(&x.pattern).map_err(|e| {
+                format!("redact.extra `{}`: invalid pattern {:?}: {e}", x.kind, x.pattern)
+            })?;
+            let marker = format!("[REDACTED:{}]", x.kind);
+            if re.is_match("") {
+                return Err(format!(
+                    "redact.extra `{}`: pattern {:?} matches the empty string",
+                    x.kind, x.pattern
+                ));
+            }
+            if re.is_match(&marker) {
+                return Err(format!(
+                    "redact.extra `{}`: pattern {:?} matches its own replacement {marker}",
+                    x.kind, x.pattern
+                ));
+            }
+            let name = match extra_names.iter().position(|n| *n == x.kind) {
+                Some(i) => i,
+                None => {
+                    extra_names.push(x.kind.clone());
+                    extra_names.len() - 1
+                }
+            };
+            let group = re.capture_names().position(|n| n == Some("secret"));
+            extras.push(Extra {
+                name,
+                re,
+                group,
+                marker,
+            });
+        }
+        let mut on: u64 = (1 << BUILTIN_KINDS.len()) - 1;
+        let mut extra_off = vec![false; extra_names.len()];
+        for d in &cfg.disabled_kinds {
+            if let Some(i) = BUILTIN_KINDS.iter().position(|k| k == d) {
+                on &= !(1 << i);
+            } else if let Some(i) = extra_names.iter().position(|k| k == d) {
+                extra_off[i] = true;
+            } else {
+                return Err(format!(
+                    "redact.disabled_kinds: unknown kind `{d}` (built-in kinds: {})",
+                    BUILTIN_KINDS.join(", ")
+                ));
+            }
+        }
+        extras.retain(|x| !extra_off[x.name]);
+        let mut extra_stems = Vec::new();
+        for k in &cfg.extra_keys {
+            extra_stems.push(
+                KeyStem::extra(k)
+                    .ok_or_else(|| format!("redact.extra_keys: `{k}` has no letters or digits"))?,
+            );
+        }
+        let pre = Prefilter::new(&extra_stems);
+        let mut keys = keys::builtin();
+        keys.extend(extra_stems);
+        let pat = Patterns::new(&cfg.extra_keys)?;
+        let mut r = Self {
+            enabled: cfg.enabled,
+            on,
+            active: 0,
+            extras,
+            extra_names,
+            keys,
+            pre,
+            pat,
+        };
+        r.active = r.active_groups();
+        Ok(r)
+    }
+
+    /// Whether redaction is on at all.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn is_on(&self, k: Kind) -> bool {
+        self.on & k.bit() != 0
+    }
+
+    fn active_groups(&self) -> u32 {
+        use Kind as K;
+        use group as G;
+        let table: [(K, u32); 23] = [
+            (K::PrivateKey, G::PEM),
+            (K::UrlCredentials, G::URL),
+            (K::Jwt, G::JWT),
+            (K::AnthropicKey, G::SK),
+            (K::OpenaiKey, G::SK),
+            (K::GithubToken, G::GITHUB),
+            (K::GitlabToken, G::GITLAB),
+            (K::SlackToken, G::SLACK),
+            (K::GoogleApiKey, G::GOOGLE),
+            (K::StripeKey, G::STRIPE),
+            (K::NpmToken, G::NPM),
+            (K::HuggingfaceToken, G::HF),
+            (K::PypiToken, G::PYPI),
+            (K::AwsSecretKey, G::AWS),
+            (K::AwsKeyId, G::AWS),
+            (K::Bearer, G::BEARER),
+            (K::SensitiveKey, G::WORDS | G::XKEYS),
+            (K::SecretAssignment, G::WORDS | G::XKEYS),
+            (K::Email, G::AT),
+            (K::CreditCard, G::NUM),
+            (K::Ssn, G::NUM),
+            (K::Phone, G::NUM),
+            (K::HomePath, G::HOME),
+        ];
+        let mut a = G::ESC;
+        for (k, g) in table {
+            if self.is_on(k) {
+                a |= g;
+            }
+        }
+        if !self.extras.is_empty() {
+            a |= G::EXTRA;
+        }
+        a
+    }
+
+    /// Redacts a raw hook payload. Valid JSON is redacted value by value (sensitive keys
+    /// included) and keeps its formatting; anything else is redacted as text (lossily decoded
+    /// if it is not UTF-8). Returns the input itself when nothing was found, and the kinds
+    /// found (sorted, deduplicated).
+    #[must_use]
+    pub fn redact_payload<'a>(&self, bytes: &'a [u8]) -> (Cow<'a, [u8]>, Vec<&str>) {
+        if !self.enabled {
+            return (Cow::Borrowed(bytes), Vec::new());
+        }
+        let mut triggers = Vec::new();
+        let mask = self.pre.scan(bytes, &mut triggers) & self.active;
+        if mask == 0
+            && self.extras.is_empty()
+            && (self.active & group::NUM == 0 || !prefilter::has_digit_run(bytes))
+        {
+            // No literal trigger, no long digit run: no pattern can match, and no key can be
+            // sensitive (a sensitive key contains a WORDS or XKEYS literal).
+            return (Cow::Borrowed(bytes), Vec::new());
+        }
+        let mut found = Found::default();
+        let out = match std::str::from_utf8(bytes) {
+            Ok(text) => match json::redact(self, text, &triggers, &mut found) {
+                Ok(Some(v)) => Cow::Owned(v),
+                Ok(None) => Cow::Borrowed(bytes),
+                Err(json::Invalid) => {
+                    found = Found::default();
+                    match self.redact_str(text, &mut found) {
+                        Cow::Borrowed(_) => Cow::Borrowed(bytes),
+                        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+                    }
+                }
+            },
+            Err(_) => {
+                let lossy = String::from_utf8_lossy(bytes);
+                match self.redact_str(&lossy, &mut found) {
+                    Cow::Borrowed(_) if found.bits == 0 => Cow::Borrowed(bytes),
+                    c => Cow::Owned(c.into_owned().into_bytes()),
+                }
+            }
+        };
+        (out, self.kinds(&found))
+    }
+
+    /// Redacts free text: log lines, reasons, stdout/stderr tails. JSON in the text is only
+    /// handled through the text patterns (`"password": "…"` is a `secret_assignment`); use
+    /// [`Redactor::redact_payload`] for JSON documents.
+    #[must_use]
+    pub fn redact_text<'a>(&self, s: &'a str) -> (Cow<'a, str>, Vec<&str>) {
+        if !self.enabled {
+            return (Cow::Borrowed(s), Vec::new());
+        }
+        let mut found = Found::default();
+        let out = self.redact_str(s, &mut found);
+        (out, self.kinds(&found))
+    }
+
+    /// Redacts a parsed JSON value in place: sensitive keys at any depth, every string (keys
+    /// included) through the text patterns, integers that are card numbers. Returns the kinds
+    /// found. Two keys that become equal after redaction collapse into one (the last wins).
+    pub fn redact_value(&self, v: &mut Value) -> Vec<&str> {
+        if !self.enabled {
+            return Vec::new();
+        }
+        let mut found = Found::default();
+        self.walk(v, false, &mut found);
+        self.kinds(&found)
+    }
+
+    fn walk(&self, v: &mut Value, sensitive: bool, found: &mut Found) {
+        match v {
+            Value::String(s) => {
+                if sensitive {
+                    if self.is_on(Kind::SensitiveKey) && !s.is_empty() && !is_marker(s) {
+                        Kind::SensitiveKey.marker().clone_into(s);
+                        found.add(Kind::SensitiveKey);
+                    }
+                } else if let Cow::Owned(n) = self.redact_str(s, found) {
+                    *s = n;
+                }
+            }
+            Value::Number(n) => {
+                if sensitive {
+                    if self.is_on(Kind::SensitiveKey) {
+                        *v = Value::String(Kind::SensitiveKey.marker().to_owned());
+                        found.add(Kind::SensitiveKey);
+                    }
+                } else if self.is_on(Kind::CreditCard)
+                    && n.as_u64().is_some_and(|u| patterns::card_number(u.to_string().as_bytes()))
+                {
+                    *v = Value::String(Kind::CreditCard.marker().to_owned());
+                    found.add(Kind::CreditCard);
+                }
+            }
+            Value::Array(a) => {
+                for x in a {
+                    self.walk(x, sensitive, found);
+                }
+            }
+            Value::Object(m) => {
+                let mut renames = Vec::new();
+                for (k, x) in m.iter_mut() {
+                    let ks = sensitive || self.key_sensitive(k);
+                    self.walk(x, ks, found);
+                    if let Cow::Owned(nk) = self.redact_str(k, found) {
+                        renames.push((k.clone(), nk));
+                    }
+                }
+                for (old, new) in renames {
+                    if let Some(x) = m.remove(&old) {
+                        m.insert(new, x);
+                    }
+                }
+            }
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// Whether `key` names a secret (see the module docs).
+    #[must_use]
+    pub fn key_sensitive(&self, key: &str) -> bool {
+        self.is_on(Kind::SensitiveKey) && keys::sensitive(&self.keys, key)
+    }
+
+    /// Text redaction with its own prefilter.
+    fn redact_str<'a>(&self, s: &'a str, found: &mut Found) -> Cow<'a, str> {
+        let mut mask = self.pre.scan(s.as_bytes(), &mut Vec::new());
+        if prefilter::has_digit_run(s.as_bytes()) {
+            mask |= group::NUM;
+        }
+        self.redact_masked(s, mask | group::EXTRA, found)
+    }
+
+    /// Text redaction of the pattern groups in `mask`.
+    fn redact_masked<'a>(&self, s: &'a str, mask: u32, found: &mut Found) -> Cow<'a, str> {
+        let mask = mask & self.active;
+        if mask == 0 {
+            return Cow::Borrowed(s);
+        }
+        let mut cur = Cow::Borrowed(s);
+        if mask & group::EXTRA != 0 {
+            for x in &self.extras {
+                if let Some(n) = patterns::replace_extra(&x.re, x.group, &x.marker, &cur) {
+                    cur = Cow::Owned(n);
+                    if !found.extra.contains(&x.name) {
+                        found.extra.push(x.name);
+                    }
+                }
+            }
+        }
+        self.pat.run(self, cur, mask, found)
+    }
+
+    fn kinds(&self, f: &Found) -> Vec<&str> {
+        let mut v: Vec<&str> = BUILTIN_KINDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| f.bits & (1 << i) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+        v.extend(f.extra.iter().map(|&i| self.extra_names[i].as_str()));
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+}
+
+/// Applies `f` to the current text; `None` means unchanged.
+fn chain<'a>(cur: Cow<'a, str>, f: impl FnOnce(&str) -> Option<String>) -> Cow<'a, str> {
+    match f(&cur) {
+        Some(n) => Cow::Owned(n),
+        None => cur,
+    }
+}
+
+/// Whether `s` is exactly a replacement marker, `[REDACTED:<kind>]`.
+fn is_marker(s: &str) -> bool {
+    s.strip_prefix("[REDACTED:")
+        .and_then(|r| r.strip_suffix(']'))
+        .is_some_and(|k| {
+            !k.is_empty()
+                && k.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+fn check_kind_name(k: &str) -> Result<(), String> {
+    let ok = k.len() <= 32
+        && k.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(format!(
+            "redact.extra: kind `{k}` must be [a-z][a-z0-9_]*, at most 32 characters"
+        ));
+    }
+    if BUILTIN_KINDS.contains(&k) {
+        return Err(format!(
+            "redact.extra: kind `{k}` is a built-in kind; pick another name"
+        ));
+    }
+    Ok(())
+}
