@@ -61,8 +61,12 @@ enum Command {
     Uninstall(cmd::install::UninstallArgs),
     /// Run hookd under the service manager (systemd --user or launchd)
     Service(cmd::service::Args),
-    /// Check everything between Claude Code and hookd, with a fix for each problem
+        /// Check everything between Claude Code and hookd, with a fix for each problem
     Doctor(cmd::doctor::Args),
+    /// Show counters, latencies, rates and health
+    Stats(cmd::stats::Args),
+    /// Print metrics in the Prometheus text exposition format
+    Metrics(cmd::stats::MetricsArgs),
 }
 
 fn version_line() -> String {
@@ -84,6 +88,8 @@ fn main() -> ExitCode {
         Command::Explain(a) => cmd::explain::run(&a),
         Command::Service(a) => cmd::service::run(&a, &socket),
         Command::Doctor(a) => cmd::doctor::run(&a, &socket),
+        Command::Stats(a) => connect().and_then(|mut c| cmd::stats::run(&a, &mut c)),
+        Command::Metrics(a) => connect().and_then(|mut c| cmd::stats::metrics(&a, &mut c)),
         Command::Install(a) => cmd::install::run(&a),
         Command::Uninstall(a) => cmd::install::run_uninstall(&a),
         Command::Status(a) => connect().and_then(|mut c| cmd::status::run(&a, &mut c)),

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use hook_protocol::failmode;
 use hook_protocol::{
     ClientOptions, EventQuery, HookEnv, HookReply, HookRequest, MatchedRule, ReloadReport,
-    Request, Response, RuleInfo, SessionReport, StatusReport, TestReport, spool,
+    Request, Response, RuleInfo, SessionReport, StatsReport, StatusReport, TestReport, spool,
 };
 
 use crate::State;
@@ -34,6 +34,7 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
                 Err(e) => Response::Error(format!("trust failed: {e}")),
             }
         }
+        Request::Stats => Response::Stats(Box::new(stats(state))),
         Request::Sessions(q) => {
             let st = Arc::clone(state);
             let limit = if q.limit == 0 { 50 } else { q.limit };
@@ -217,16 +218,20 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
     };
     let Outcome { reply, record, .. } =
         decide(state, parsed, &payload, &env, &options, session.as_ref(), true);
+    let processing = t0.elapsed();
     let record = EventRecord {
         payload,
-        latency_us: i64::try_from(t0.elapsed().as_micros()).unwrap_or(i64::MAX),
+        latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
         ..record
     };
+    let (event, tool, verdict, rules) =
+        (record.event.clone(), record.tool.clone(), record.verdict.clone(), record.rules.clone());
     state.events_since_start.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = state.store.record(record).await {
         // The writer spooled the event; the verdict still stands.
         tracing::warn!(error = %e, "event not committed to the store (spooled)");
     }
+    state.metrics.record_event(&event, tool.as_deref(), &verdict, &rules, &[], processing, t0.elapsed());
     reply
 }
 
@@ -302,6 +307,41 @@ fn status(state: &State) -> StatusReport {
         store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
         projects: state.projects.status(),
     }
+}
+
+/// Counters, latencies and rates, with the health verdict and its reasons.
+pub fn stats(state: &State) -> StatsReport {
+    let mut r = state.metrics.report();
+    let store = state.store.stats();
+    r.events_total = store.events_total.load(Ordering::Relaxed);
+    r.fallbacks = store.fallbacks.load(Ordering::Relaxed);
+    r.spool_backlog_bytes = spool::backlog_bytes(&state.config.spool_path());
+    let mut unhealthy = Vec::new();
+    let mut degraded = Vec::new();
+    if let Some(e) = store.last_error.lock().ok().and_then(|e| e.clone()) {
+        unhealthy.push(format!("store failing (events go to the spool): {e}"));
+    }
+    if r.spool_backlog_bytes > 0 {
+        degraded.push(format!("{} bytes waiting in the spool", r.spool_backlog_bytes));
+    }
+    let rule_errors = state.rule_errors.lock().map(|e| e.len()).unwrap_or(0);
+    if rule_errors > 0 {
+        degraded.push(format!("{rule_errors} rule load errors (previous rules active)"));
+    }
+    if r.request_us.count >= 100 && r.request_us.p99 > 50_000 {
+        degraded.push(format!("p99 request latency {} µs (over 50 ms)", r.request_us.p99));
+    }
+    r.health = if !unhealthy.is_empty() {
+        "unhealthy"
+    } else if !degraded.is_empty() {
+        "degraded"
+    } else {
+        "healthy"
+    }
+    .to_string();
+    unhealthy.extend(degraded);
+    r.health_reasons = unhealthy;
+    r
 }
 
 /// Reloads rules off the async workers; keeps the old ruleset when the new one has errors.

@@ -13,6 +13,7 @@ pub mod event;
 pub mod events;
 pub mod handler;
 pub mod lifecycle;
+pub mod metrics;
 pub mod project;
 pub mod render;
 pub mod redact;
@@ -64,6 +65,8 @@ pub struct State {
     pub once: Mutex<HashMap<(String, String), (i64, bool)>>,
     /// Idle sessions are dropped from memory after this long (ms); rebuilt on demand.
     pub session_ttl_ms: i64,
+    /// Counters, latencies, rates.
+    pub metrics: Arc<metrics::Metrics>,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
@@ -157,7 +160,8 @@ pub async fn run(
         .as_deref()
         .and_then(rules::state::parse_duration_ms)
         .unwrap_or(DEFAULT_SESSION_TTL_MS);
-    let store = store::Store::open(&config.db, &config.spool_path(), sync_full)?;
+    let metrics = Arc::new(metrics::Metrics::new());
+    let store = store::Store::open(&config.db, &config.spool_path(), sync_full, Some(Arc::clone(&metrics)))?;
     tracing::info!(
         rules = loaded.ruleset.rules.len(),
         errors = loaded.errors.len(),
@@ -174,6 +178,7 @@ pub async fn run(
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         once: Mutex::new(HashMap::new()),
         session_ttl_ms,
+        metrics,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
         config,

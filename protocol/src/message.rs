@@ -27,10 +27,84 @@ pub enum Request {
     /// Trusts (or revokes trust in) a project's `.claude/hookd.toml`. Answered by
     /// [`Response::Trusted`].
     Trust(TrustRequest),
+    /// Reports counters, latencies, rates and health. Answered by [`Response::Stats`].
+    Stats,
     /// Lists sessions by last activity. Answered by [`Response::Sessions`].
     Sessions(SessionQuery),
     /// One session in detail (an id or a unique prefix). Answered by [`Response::Session`].
     Session(String),
+}
+
+/// Latency percentiles, in microseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Latency {
+    /// Samples.
+    pub count: u64,
+    /// Median.
+    pub p50: u64,
+    /// 95th percentile.
+    pub p95: u64,
+    /// 99th percentile.
+    pub p99: u64,
+    /// Maximum.
+    pub max: u64,
+}
+
+/// What [`Request::Stats`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatsReport {
+    /// Events answered since start.
+    pub events: u64,
+    /// Events recorded in the store in all.
+    pub events_total: u64,
+    /// Counts by event name, since start.
+    pub by_event: Vec<(String, u64)>,
+    /// Counts by tool, since start.
+    pub by_tool: Vec<(String, u64)>,
+    /// Counts by verdict, since start.
+    pub by_verdict: Vec<(String, u64)>,
+    /// Matches by rule, since start.
+    pub by_rule: Vec<(String, u64)>,
+    /// hookd's processing time per event (parse, session, rules, render).
+    pub processing_us: Latency,
+    /// The whole request, store commit included.
+    pub request_us: Latency,
+    /// Store commit time per group.
+    pub store_write_us: Latency,
+    /// Events per second over the last minute.
+    pub rate_1m: f64_bits::F64,
+    /// Events per second over the last five minutes.
+    pub rate_5m: f64_bits::F64,
+    /// Fallbacks recorded (events hook-client answered by its fail mode).
+    pub fallbacks: u64,
+    /// Bytes waiting in the spool.
+    pub spool_backlog_bytes: u64,
+    /// Events the dedup window answered from an identical earlier delivery.
+    pub deduplicated: u64,
+    /// Events redacted before storage, by kind.
+    pub redactions: Vec<(String, u64)>,
+    /// `healthy`, `degraded` or `unhealthy`.
+    pub health: String,
+    /// Why it is not healthy.
+    pub health_reasons: Vec<String>,
+}
+
+/// An `f64` that keeps `Eq` for the report types (compared by bits).
+pub mod f64_bits {
+    use serde::{Deserialize, Serialize};
+
+    /// An `f64` compared by its bits.
+    #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+    #[serde(transparent)]
+    pub struct F64(pub f64);
+
+    impl PartialEq for F64 {
+        fn eq(&self, other: &Self) -> bool {
+            self.0.to_bits() == other.0.to_bits()
+        }
+    }
+
+    impl Eq for F64 {}
 }
 
 /// A filter for [`Request::Sessions`].
@@ -96,6 +170,8 @@ pub enum Response {
     Rules(Vec<RuleInfo>),
     /// The answer to [`Request::Trust`].
     Trusted(TrustReport),
+    /// The answer to [`Request::Stats`].
+    Stats(Box<StatsReport>),
     /// The answer to [`Request::Sessions`].
     Sessions(Vec<SessionRow>),
     /// The answer to [`Request::Session`].

@@ -9,6 +9,7 @@ pub mod reload;
 pub mod rules;
 pub mod service;
 pub mod sessions;
+pub mod stats;
 pub mod status;
 pub mod stop;
 pub mod test;

@@ -176,6 +176,7 @@ impl Store {
         path: &Path,
         spool_path: &Path,
         synchronous_full: bool,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
     ) -> Result<Self, StoreError> {
         let conn = open_connection(path, synchronous_full)?;
         let stats = Arc::new(StoreStats::default());
@@ -194,6 +195,7 @@ impl Store {
             rx,
             stats: Arc::clone(&stats),
             spool: spool_path.to_path_buf(),
+            metrics,
         };
         let handle = std::thread::Builder::new()
             .name("hookd-store".into())
@@ -487,6 +489,7 @@ struct Writer {
     rx: mpsc::Receiver<Msg>,
     stats: Arc<StoreStats>,
     spool: PathBuf,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl Writer {
@@ -523,7 +526,11 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
+        let t0 = std::time::Instant::now();
         let result = insert_all(&mut self.conn, batch.iter().map(|(r, _)| r));
+        if let Some(m) = &self.metrics {
+            m.record_store_write(t0.elapsed());
+        }
         let outcome = match result {
             Ok((inserted, fallbacks)) => {
                 self.stats
@@ -702,7 +709,7 @@ mod tests {
     fn records_are_committed_before_the_ack_and_counted() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false).unwrap();
+            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false, None).unwrap();
         store.record_blocking((0..10).map(rec).collect()).unwrap();
         assert_eq!(store.stats().events_total.load(Ordering::Relaxed), 10);
         let rows = store
@@ -722,7 +729,7 @@ mod tests {
     fn spool_ids_are_recorded_once() {
         let dir = tempfile::tempdir().unwrap();
         let store =
-            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false).unwrap();
+            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false, None).unwrap();
         let r = EventRecord {
             spool_id: Some("abc".into()),
             verdict: "fallback:ask".into(),
@@ -738,10 +745,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.db");
         {
-            let s = Store::open(&p, &dir.path().join("spool"), false).unwrap();
+            let s = Store::open(&p, &dir.path().join("spool"), false, None).unwrap();
             s.record_blocking(vec![rec(1)]).unwrap();
         }
-        let s = Store::open(&p, &dir.path().join("spool"), false).unwrap();
+        let s = Store::open(&p, &dir.path().join("spool"), false, None).unwrap();
         assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 1);
     }
 
@@ -750,7 +757,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.db");
         let spool_path = dir.path().join("spool");
-        let s = Store::open(&p, &spool_path, false).unwrap();
+        let s = Store::open(&p, &spool_path, false, None).unwrap();
         // Break the table under the writer: every insert now fails.
         Connection::open(&p)
             .unwrap()

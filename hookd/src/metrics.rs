@@ -1,0 +1,275 @@
+//! Counters, latency histograms, rates and health, for `hookctl stats`/`metrics` and
+//! `GET /metrics`.
+//!
+//! One short mutex section per event (a few map increments and two histogram records); no
+//! I/O, no allocation once the label sets are warm.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use hook_protocol::f64_bits::F64;
+use hook_protocol::{Latency, StatsReport};
+
+/// Seconds of per-second counts kept for rates.
+const WINDOW_SECS: usize = 300;
+/// The largest latency recorded exactly, in µs (larger values are clamped).
+const MAX_US: u64 = 60_000_000;
+
+struct Inner {
+    by_event: HashMap<String, u64>,
+    by_tool: HashMap<String, u64>,
+    by_verdict: HashMap<String, u64>,
+    by_rule: HashMap<String, u64>,
+    redactions: HashMap<String, u64>,
+    processing: Histogram<u64>,
+    request: Histogram<u64>,
+    store_write: Histogram<u64>,
+    /// Events per second, a ring indexed by second since `start`.
+    per_second: [u64; WINDOW_SECS],
+    last_second: u64,
+    events: u64,
+    deduplicated: u64,
+}
+
+/// The daemon's metrics.
+pub struct Metrics {
+    start: Instant,
+    inner: Mutex<Inner>,
+}
+
+fn histogram() -> Histogram<u64> {
+    // 3 significant figures, 1 µs .. 60 s.
+    Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("3 sig figs is valid")))
+}
+
+fn bump(map: &mut HashMap<String, u64>, key: &str) {
+    if let Some(v) = map.get_mut(key) {
+        *v += 1;
+    } else {
+        map.insert(key.to_string(), 1);
+    }
+}
+
+fn latency(h: &Histogram<u64>) -> Latency {
+    Latency {
+        count: h.len(),
+        p50: h.value_at_quantile(0.50),
+        p95: h.value_at_quantile(0.95),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+    }
+}
+
+fn sorted(map: &HashMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = map.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Empty metrics starting now.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            inner: Mutex::new(Inner {
+                by_event: HashMap::new(),
+                by_tool: HashMap::new(),
+                by_verdict: HashMap::new(),
+                by_rule: HashMap::new(),
+                redactions: HashMap::new(),
+                processing: histogram(),
+                request: histogram(),
+                store_write: histogram(),
+                per_second: [0; WINDOW_SECS],
+                last_second: 0,
+                events: 0,
+                deduplicated: 0,
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn advance(inner: &mut Inner, now_s: u64) {
+        if now_s > inner.last_second {
+            let gap = (now_s - inner.last_second).min(WINDOW_SECS as u64);
+            for i in 1..=gap {
+                inner.per_second[((inner.last_second + i) % WINDOW_SECS as u64) as usize] = 0;
+            }
+            inner.last_second = now_s;
+        }
+    }
+
+    /// Records one answered event.
+    #[allow(clippy::too_many_arguments)] // one value per label and latency
+    pub fn record_event(
+        &self,
+        event: &str,
+        tool: Option<&str>,
+        verdict: &str,
+        rules: &[String],
+        redacted: &[&str],
+        processing: Duration,
+        request: Duration,
+    ) {
+        let now_s = self.start.elapsed().as_secs();
+        let mut m = self.lock();
+        m.events += 1;
+        bump(&mut m.by_event, event);
+        if let Some(t) = tool {
+            bump(&mut m.by_tool, t);
+        }
+        bump(&mut m.by_verdict, verdict);
+        for r in rules {
+            bump(&mut m.by_rule, r);
+        }
+        for k in redacted {
+            bump(&mut m.redactions, k);
+        }
+        let clamp = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(MAX_US).clamp(1, MAX_US);
+        let _ = m.processing.record(clamp(processing));
+        let _ = m.request.record(clamp(request));
+        Self::advance(&mut m, now_s);
+        m.per_second[(now_s % WINDOW_SECS as u64) as usize] += 1;
+    }
+
+    /// Records an event answered from the dedup window.
+    pub fn record_dedup(&self) {
+        self.lock().deduplicated += 1;
+    }
+
+    /// Records one store commit's duration.
+    pub fn record_store_write(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(MAX_US).clamp(1, MAX_US);
+        let _ = self.lock().store_write.record(us);
+    }
+
+    /// A report; `health` is filled by the caller, which knows the store and rules.
+    #[must_use]
+    #[allow(clippy::cast_precision_loss)] // rates are for display
+    pub fn report(&self) -> StatsReport {
+        let now_s = self.start.elapsed().as_secs();
+        let mut m = self.lock();
+        Self::advance(&mut m, now_s);
+        let sum = |secs: u64| -> f64 {
+            // Whole seconds before the current one, bounded by the daemon's age.
+            let n = secs.min(now_s).max(1);
+            let total: u64 = (1..=n).map(|i| m.per_second[((now_s + WINDOW_SECS as u64 - i) % WINDOW_SECS as u64) as usize]).sum();
+            total as f64 / n as f64
+        };
+        StatsReport {
+            events: m.events,
+            by_event: sorted(&m.by_event),
+            by_tool: sorted(&m.by_tool),
+            by_verdict: sorted(&m.by_verdict),
+            by_rule: sorted(&m.by_rule),
+            redactions: sorted(&m.redactions),
+            processing_us: latency(&m.processing),
+            request_us: latency(&m.request),
+            store_write_us: latency(&m.store_write),
+            rate_1m: F64(sum(60)),
+            rate_5m: F64(sum(300)),
+            deduplicated: m.deduplicated,
+            ..StatsReport::default()
+        }
+    }
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Renders a report in the Prometheus text exposition format (version 0.0.4).
+#[must_use]
+pub fn prometheus(r: &StatsReport) -> String {
+    let mut out = String::new();
+    let mut counter = |name: &str, help: &str, label: &str, rows: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for (k, v) in rows {
+            let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {v}", escape_label(k));
+        }
+    };
+    counter("hookd_events_by_event_total", "Events answered since start, by hook event.", "event", &r.by_event);
+    counter("hookd_events_by_tool_total", "Tool events answered since start, by tool.", "tool", &r.by_tool);
+    counter("hookd_events_by_verdict_total", "Events answered since start, by verdict.", "verdict", &r.by_verdict);
+    counter("hookd_rule_matches_total", "Rule matches since start.", "rule", &r.by_rule);
+    counter("hookd_redactions_total", "Events redacted before storage, by kind.", "kind", &r.redactions);
+    let mut simple = |name: &str, kind: &str, help: &str, v: String| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+    };
+    simple("hookd_events_total", "counter", "Events answered since start.", r.events.to_string());
+    simple("hookd_store_events", "gauge", "Events in the store.", r.events_total.to_string());
+    simple("hookd_fallbacks_recorded", "gauge", "Events hook-client answered by its fail mode, recorded.", r.fallbacks.to_string());
+    simple("hookd_spool_backlog_bytes", "gauge", "Bytes waiting in the spool.", r.spool_backlog_bytes.to_string());
+    simple("hookd_deduplicated_total", "counter", "Duplicate deliveries answered from the dedup window.", r.deduplicated.to_string());
+    simple("hookd_events_per_second_1m", "gauge", "Events per second over the last minute.", format!("{:.3}", r.rate_1m.0));
+    simple("hookd_events_per_second_5m", "gauge", "Events per second over the last five minutes.", format!("{:.3}", r.rate_5m.0));
+    let health = match r.health.as_str() {
+        "healthy" => 0,
+        "degraded" => 1,
+        _ => 2,
+    };
+    simple("hookd_health", "gauge", "0 healthy, 1 degraded, 2 unhealthy.", health.to_string());
+    for (name, help, l) in [
+        ("hookd_processing_microseconds", "hookd's processing time per event.", &r.processing_us),
+        ("hookd_request_microseconds", "Whole request time, store commit included.", &r.request_us),
+        ("hookd_store_write_microseconds", "Store commit time per group.", &r.store_write_us),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+        for (q, v) in [("0.5", l.p50), ("0.95", l.p95), ("0.99", l.p99), ("1", l.max)] {
+            let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
+        }
+        let _ = writeln!(out, "{name}_count {}", l.count);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_latencies_and_rates() {
+        let m = Metrics::new();
+        for i in 0..100u64 {
+            m.record_event("PreToolUse", Some("Bash"), if i % 10 == 0 { "deny" } else { "none" }, &["r".into()], &[], Duration::from_micros(i + 1), Duration::from_micros(2 * i + 1));
+        }
+        m.record_store_write(Duration::from_micros(50));
+        let r = m.report();
+        assert_eq!(r.events, 100);
+        assert_eq!(r.by_verdict, vec![("none".into(), 90), ("deny".into(), 10)]);
+        assert_eq!(r.by_rule, vec![("r".into(), 100)]);
+        assert_eq!(r.processing_us.count, 100);
+        assert!((49..=51).contains(&r.processing_us.p50), "{:?}", r.processing_us);
+        assert_eq!(r.processing_us.max, 100);
+        assert_eq!(r.store_write_us.count, 1);
+    }
+
+    #[test]
+    fn prometheus_text_is_well_formed() {
+        let m = Metrics::new();
+        m.record_event("Stop", None, "block", &["gate\"x".into()], &["email"], Duration::from_micros(5), Duration::from_micros(9));
+        let mut r = m.report();
+        r.health = "healthy".into();
+        let text = prometheus(&r);
+        assert!(text.contains("hookd_events_by_event_total{event=\"Stop\"} 1"));
+        assert!(text.contains("hookd_rule_matches_total{rule=\"gate\\\"x\"} 1"));
+        assert!(text.contains("hookd_processing_microseconds{quantile=\"0.99\"}"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.rsplit_once(' ').unwrap();
+            assert!(!name.is_empty() && value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
