@@ -94,6 +94,30 @@ impl HookEvent {
         self.str_field("prompt")
     }
 
+    /// A one-line summary for listings: the Bash command, the target path, the prompt, or the
+    /// matcher value (at most 200 characters; redact before storing).
+    #[must_use]
+    pub fn summary(&self) -> Option<String> {
+        let input = self.value.get("tool_input");
+        let text = self
+            .bash_command()
+            .or_else(|| {
+                input.and_then(|i| {
+                    ["file_path", "path", "notebook_path", "url", "pattern", "query", "description"]
+                        .iter()
+                        .find_map(|k| i.get(*k).and_then(Value::as_str))
+                })
+            })
+            .or_else(|| self.prompt())
+            .or_else(|| self.match_value())?;
+        let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        Some(if line.chars().count() > 200 {
+            line.chars().take(199).chain(std::iter::once('…')).collect()
+        } else {
+            line
+        })
+    }
+
     /// The value Claude Code's matcher applies to for this event (tool name, source, …).
     #[must_use]
     pub fn match_value(&self) -> Option<&str> {

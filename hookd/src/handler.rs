@@ -174,6 +174,7 @@ fn decide(
                 reason,
                 rules,
                 source: "socket",
+                summary: event.summary(),
                 ..EventRecord::default()
             };
             Outcome { reply, record, matched, project_rules: project.and(project_dir) }
@@ -219,19 +220,22 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
     let Outcome { reply, record, .. } =
         decide(state, parsed, &payload, &env, &options, session.as_ref(), true);
     let processing = t0.elapsed();
-    let record = EventRecord {
+    let record = redact_record(&state.redactor(), EventRecord {
         payload,
         latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
         ..record
-    };
+    });
     let (event, tool, verdict, rules) =
         (record.event.clone(), record.tool.clone(), record.verdict.clone(), record.rules.clone());
+    let redacted: Vec<&str> = record.redacted.iter().map(String::as_str).collect();
+    let redacted: Vec<String> = redacted.iter().map(|s| (*s).to_string()).collect();
+    let redacted: Vec<&str> = redacted.iter().map(String::as_str).collect();
     state.events_since_start.fetch_add(1, Ordering::Relaxed);
     if let Err(e) = state.store.record(record).await {
         // The writer spooled the event; the verdict still stands.
         tracing::warn!(error = %e, "event not committed to the store (spooled)");
     }
-    state.metrics.record_event(&event, tool.as_deref(), &verdict, &rules, &[], processing, t0.elapsed());
+    state.metrics.record_event(&event, tool.as_deref(), &verdict, &rules, &redacted, processing, t0.elapsed());
     reply
 }
 
@@ -309,6 +313,25 @@ fn status(state: &State) -> StatusReport {
     }
 }
 
+/// Redacts what is about to be stored: the payload and the summary. Rules already saw the
+/// event unredacted.
+fn redact_record(redactor: &crate::redact::Redactor, rec: EventRecord) -> EventRecord {
+    if !redactor.enabled() {
+        return rec;
+    }
+    let (payload, kinds) = redactor.redact_payload(&rec.payload);
+    let mut redacted: Vec<String> = kinds.iter().map(|k| (*k).to_string()).collect();
+    let payload = payload.into_owned();
+    let summary = rec.summary.as_deref().map(|s| {
+        let (text, more) = redactor.redact_text(s);
+        redacted.extend(more.iter().map(|k| (*k).to_string()));
+        text.into_owned()
+    });
+    redacted.sort();
+    redacted.dedup();
+    EventRecord { payload, summary, redacted, ..rec }
+}
+
 /// Counters, latencies and rates, with the health verdict and its reasons.
 pub fn stats(state: &State) -> StatsReport {
     let mut r = state.metrics.report();
@@ -356,11 +379,13 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
             };
         }
     };
-    let errors = loaded.errors;
+    let mut errors = loaded.errors;
+    let redactor = crate::build_redactor(&loaded.settings.redact, &mut errors);
     if let Ok(mut slot) = state.rule_errors.lock() {
         slot.clone_from(&errors);
     }
     if errors.is_empty() {
+        *state.redactor.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(redactor);
         let n = loaded.ruleset.rules.len();
         loaded.ruleset.inherit_hits(&state.ruleset());
         *state
@@ -441,8 +466,10 @@ pub async fn ingest_spool(state: &Arc<State>) {
         }
         let n = taken.records.len();
         if n > 0 {
-            st.store
-                .record_blocking(taken.records.iter().cloned().map(from_spool).collect())?;
+            let redactor = st.redactor();
+            st.store.record_blocking(
+                taken.records.iter().cloned().map(|r| redact_record(&redactor, from_spool(r))).collect(),
+            )?;
         }
         spool::finish(&taken).map_err(|e| format!("removing ingested spool: {e}"))?;
         Ok(n)

@@ -65,12 +65,27 @@ pub struct State {
     pub once: Mutex<HashMap<(String, String), (i64, bool)>>,
     /// Idle sessions are dropped from memory after this long (ms); rebuilt on demand.
     pub session_ttl_ms: i64,
+    /// Removes secrets and personal data before anything is written (swapped on reload).
+    pub redactor: RwLock<Arc<redact::Redactor>>,
     /// Counters, latencies, rates.
     pub metrics: Arc<metrics::Metrics>,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
+}
+
+/// Compiles the redactor; a bad `[redact]` setting is reported and the defaults (redaction
+/// on) are used, so nothing is ever written unredacted because of a typo.
+pub fn build_redactor(cfg: &redact::RedactConfig, errors: &mut Vec<String>) -> redact::Redactor {
+    match redact::Redactor::new(cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(format!("hookd.toml: [redact]: {e} (using the default redaction)"));
+            redact::Redactor::new(&redact::RedactConfig::default())
+                .unwrap_or_else(|_| unreachable!("the default redaction config compiles"))
+        }
+    }
 }
 
 impl rules::OnceMemory for State {
@@ -94,6 +109,12 @@ impl rules::OnceMemory for State {
 }
 
 impl State {
+    /// The live redactor.
+    #[must_use]
+    pub fn redactor(&self) -> Arc<redact::Redactor> {
+        Arc::clone(&self.redactor.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
     /// Notes that `rules` matched for `project` now (for `once = "project-day"`).
     pub fn remember_once(&self, rules: &[String], project: &str, now_ms: i64) {
         let day = rules::state::day_of(now_ms);
@@ -160,24 +181,27 @@ pub async fn run(
         .as_deref()
         .and_then(rules::state::parse_duration_ms)
         .unwrap_or(DEFAULT_SESSION_TTL_MS);
+    let mut load_errors = loaded.errors;
+    let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
     let store = store::Store::open(&config.db, &config.spool_path(), sync_full, Some(Arc::clone(&metrics)))?;
     tracing::info!(
         rules = loaded.ruleset.rules.len(),
-        errors = loaded.errors.len(),
+        errors = load_errors.len(),
         store = %config.db.display(),
         "rules loaded"
     );
     let state = Arc::new(State {
         started: Instant::now(),
         rules: RwLock::new(Arc::new(loaded.ruleset)),
-        rule_errors: Mutex::new(loaded.errors),
+        rule_errors: Mutex::new(load_errors),
         sessions: Mutex::new(session::SessionTable::default()),
         store,
         projects: project::Projects::new(config.state_dir.join("trusted-projects")),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         once: Mutex::new(HashMap::new()),
         session_ttl_ms,
+        redactor: RwLock::new(Arc::new(redactor)),
         metrics,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),

@@ -395,6 +395,18 @@ pub struct EventQuery {
     pub event: Option<String>,
     /// Only events whose verdict starts with this (`deny`, `fallback:`, …).
     pub verdict: Option<String>,
+    /// Only events of this tool.
+    pub tool: Option<String>,
+    /// Only events this rule matched.
+    pub rule: Option<String>,
+    /// Only events of this project directory.
+    pub project: Option<String>,
+    /// Only events at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// Only events before this time (ms since the epoch).
+    pub until_ms: Option<i64>,
+    /// Only events whose payload contains this text.
+    pub text: Option<String>,
     /// At most this many rows (newest first).
     pub limit: u32,
     /// Include the raw payload of each event.
@@ -426,6 +438,10 @@ pub struct EventRow {
     pub latency_us: i64,
     /// Where the event came from: `socket` or `spool`.
     pub source: String,
+    /// A short summary: the command, path or prompt excerpt (redacted).
+    pub summary: Option<String>,
+    /// The kinds of data redacted from the stored payload, if any.
+    pub redacted: Vec<String>,
     /// The raw payload, when asked for.
     pub payload: Option<String>,
 }

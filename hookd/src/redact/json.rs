@@ -107,7 +107,7 @@ impl Walker<'_, '_, '_> {
                 if sensitive {
                     self.sensitive_string(&t)
                 } else {
-                    self.text_string(&t)
+                    self.text_string(&t).map(drop)
                 }
             }
             b't' => self.literal(b"true"),
@@ -134,8 +134,15 @@ impl Walker<'_, '_, '_> {
                 return Err(Invalid);
             }
             let k = self.string()?;
-            let ks = sensitive || self.key_sensitive(&k)?;
-            self.text_string(&k)?;
+            // Sensitivity is judged on the redacted key (what a second redaction would see).
+            let gate = self.key_gate(&k);
+            let redacted = self.text_string(&k)?;
+            let ks = sensitive
+                || (gate
+                    && match redacted {
+                        Some(n) => self.r.key_sensitive(&n),
+                        None => self.r.key_sensitive(&decode(self.s, &k)?),
+                    });
             self.ws();
             self.expect(b':')?;
             self.ws();
@@ -253,20 +260,21 @@ impl Walker<'_, '_, '_> {
         m
     }
 
-    fn key_sensitive(&mut self, t: &Tok) -> Result<bool, Invalid> {
+    /// Whether key `t` can be sensitive at all: it holds a key-word trigger (or has escapes,
+    /// which may hide one). Redacting a key never adds a trigger outside its markers.
+    fn key_gate(&mut self, t: &Tok) -> bool {
         if t.esc {
-            let k = decode(self.s, t)?;
-            return Ok(self.r.key_sensitive(&k));
+            return true;
         }
         // Peek at the mask without consuming: text_string() needs the same triggers.
         let ti = self.ti;
         let m = self.mask(t);
         self.ti = ti;
-        Ok(m & (group::WORDS | group::XKEYS) != 0
-            && self.r.key_sensitive(&self.s[t.cstart..t.cend]))
+        m & (group::WORDS | group::XKEYS) != 0
     }
 
-    fn text_string(&mut self, t: &Tok) -> Result<(), Invalid> {
+    /// Redacts string `t` as text; returns the new value if it changed.
+    fn text_string(&mut self, t: &Tok) -> Result<Option<String>, Invalid> {
         let redacted = if t.esc {
             let d = decode(self.s, t)?;
             match self.r.redact_str(&d, self.found) {
@@ -284,12 +292,12 @@ impl Walker<'_, '_, '_> {
                 Cow::Borrowed(_) => None,
             }
         };
-        if let Some(n) = redacted {
+        if let Some(n) = &redacted {
             let mut enc = Vec::with_capacity(n.len() + 2);
-            encode_str(&n, &mut enc);
+            encode_str(n, &mut enc);
             self.emit(t.start, t.end, &enc);
         }
-        Ok(())
+        Ok(redacted)
     }
 
     fn sensitive_string(&mut self, t: &Tok) -> Result<(), Invalid> {

@@ -66,8 +66,39 @@ impl KeyStem {
     }
 }
 
-/// Whether `key` is sensitive under `stems`.
+/// Whether `key` is sensitive under `stems`. Redaction markers in the key count as a space
+/// (`[REDACTED:github_token]` would otherwise end with `token` and make redaction not
+/// idempotent).
 pub(crate) fn sensitive(stems: &[KeyStem], key: &str) -> bool {
+    if key.contains("[REDACTED:") {
+        return check(stems, &without_markers(key));
+    }
+    check(stems, key)
+}
+
+/// `key` with every `[REDACTED:<kind>]` replaced by a space.
+fn without_markers(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut rest = key;
+    while let Some(i) = rest.find("[REDACTED:") {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        match tail.find(']').filter(|&e| super::is_marker(&tail[..=e])) {
+            Some(e) => {
+                out.push(' ');
+                rest = &tail[e + 1..];
+            }
+            None => {
+                out.push('[');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn check(stems: &[KeyStem], key: &str) -> bool {
     let mut buf = [0u8; 64];
     let lower_long;
     let lower: &[u8] = if key.len() <= buf.len() {
@@ -172,6 +203,16 @@ mod tests {
         assert!(sensitive(&s, "xInternalSig"));
         assert!(!sensitive(&s, "internal"));
         assert!(KeyStem::extra("--").is_none());
+    }
+
+    #[test]
+    fn markers_in_keys() {
+        let s = builtin();
+        assert!(!sensitive(&s, "[REDACTED:github_token]"));
+        assert!(!sensitive(&s, "x [REDACTED:private_key] "));
+        assert!(sensitive(&s, "[REDACTED:email]_token"));
+        assert!(!sensitive(&s, "pa[REDACTED:email]ss"));
+        assert!(sensitive(&s, "[REDACTED:bad-kind]token"));
     }
 
     #[test]

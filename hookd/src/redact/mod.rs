@@ -539,9 +539,11 @@ impl Redactor {
             Value::Object(m) => {
                 let mut renames = Vec::new();
                 for (k, x) in m.iter_mut() {
-                    let ks = sensitive || self.key_sensitive(k);
+                    // Sensitivity is judged on the redacted key (what a second redaction sees).
+                    let nk = self.redact_str(k, found);
+                    let ks = sensitive || self.key_sensitive(&nk);
                     self.walk(x, ks, found);
-                    if let Cow::Owned(nk) = self.redact_str(k, found) {
+                    if let Cow::Owned(nk) = nk {
                         renames.push((k.clone(), nk));
                     }
                 }
@@ -570,8 +572,29 @@ impl Redactor {
         self.redact_masked(s, mask | group::EXTRA, found)
     }
 
-    /// Text redaction of the pattern groups in `mask`.
+    /// Text redaction of the pattern groups in `mask`, repeated on its own output until
+    /// nothing changes (a replacement can change what its neighbors look like, e.g. a phone
+    /// number glued to a redacted one), so that redaction is idempotent.
     fn redact_masked<'a>(&self, s: &'a str, mask: u32, found: &mut Found) -> Cow<'a, str> {
+        let mut cur = self.pass(s, mask, found);
+        if matches!(cur, Cow::Borrowed(_)) {
+            return cur;
+        }
+        // Bounded: every round only adds markers; real text settles in one extra round.
+        for _ in 0..4 {
+            let mut m = self.pre.scan(cur.as_bytes(), &mut Vec::new()) | group::EXTRA;
+            if prefilter::has_digit_run(cur.as_bytes()) {
+                m |= group::NUM;
+            }
+            let next = self.pass(&cur, m, found);
+            let Cow::Owned(n) = next else { break };
+            cur = Cow::Owned(n);
+        }
+        cur
+    }
+
+    /// One round of text redaction of the pattern groups in `mask`.
+    fn pass<'a>(&self, s: &'a str, mask: u32, found: &mut Found) -> Cow<'a, str> {
         let mask = mask & self.active;
         if mask == 0 {
             return Cow::Borrowed(s);

@@ -75,6 +75,23 @@ pub struct Settings {
     /// `[session]` settings.
     #[serde(default)]
     pub session: SessionSettings,
+    /// `[redact]` settings: what is removed before anything is written.
+    #[serde(default)]
+    pub redact: crate::redact::RedactConfig,
+    /// `[http]` settings: the opt-in HTTP listener (docs/http.md).
+    #[serde(default)]
+    pub http: HttpSettings,
+}
+
+/// `[http]` in hookd.toml: the opt-in HTTP listener for Claude Code's `http` hooks.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    /// The address to listen on, e.g. "127.0.0.1:8787"; unset, there is no HTTP listener.
+    pub listen: Option<String>,
+    /// Accept a `listen` address outside the loopback range (refused otherwise).
+    #[serde(default)]
+    pub allow_non_loopback: bool,
 }
 
 /// `[session]` in hookd.toml.
@@ -105,6 +122,8 @@ struct FileSpec {
     store: Option<StoreSettings>,
     disable_rules: Option<Vec<String>>,
     session: Option<SessionSettings>,
+    redact: Option<crate::redact::RedactConfig>,
+    http: Option<HttpSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -248,12 +267,16 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             store: spec.store.unwrap_or_default(),
             disable_rules: spec.disable_rules.unwrap_or_default(),
             session: spec.session.unwrap_or_default(),
+            redact: spec.redact.unwrap_or_default(),
+            http: spec.http.unwrap_or_default(),
         })
     } else {
         if spec.packs.is_some()
             || spec.store.is_some()
             || spec.disable_rules.is_some()
             || spec.session.is_some()
+            || spec.redact.is_some()
+            || spec.http.is_some()
         {
             errors.push(at(
                 source,

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_sessions.sql")),
+    (3, include_str!("migrations/0003_query.sql")),
 ];
 
 /// Events committed in one transaction at most.
@@ -80,6 +81,10 @@ pub struct EventRecord {
     pub source: &'static str,
     /// The spool record id, for exactly-once ingestion.
     pub spool_id: Option<String>,
+    /// A short summary (command, path, prompt excerpt), already redacted.
+    pub summary: Option<String>,
+    /// Kinds redacted from the payload.
+    pub redacted: Vec<String>,
 }
 
 type Ack = oneshot::Sender<Result<(), String>>;
@@ -287,32 +292,84 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn query_events(&self, q: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite(&self.path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sqlite(&self.path))?;
-        let limit = if q.limit == 0 {
-            50
-        } else {
-            q.limit.min(100_000)
+        let limit = if q.limit == 0 { 50 } else { q.limit.min(100_000) };
+        let mut out = Vec::new();
+        self.for_each_event(q, false, Some(limit), |row| {
+            out.push(row);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `f` for each event matching `q` (oldest first when `ascending`), streaming from
+    /// one statement (constant memory), until `f` returns false or `limit` rows were seen.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn for_each_event(
+        &self,
+        q: &EventQuery,
+        ascending: bool,
+        limit: Option<u32>,
+        mut f: impl FnMut(EventRow) -> bool,
+    ) -> Result<(), StoreError> {
+        let conn = self.reader()?;
+        // Only the filters given, so SQLite can use the matching index.
+        let mut conds: Vec<&str> = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut eq = |cond: &'static str, v: &Option<String>, conds: &mut Vec<&str>| {
+            if let Some(v) = v {
+                conds.push(cond);
+                args.push(v.clone().into());
+            }
         };
-        let mut stmt = conn
-            .prepare_cached(
-                "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason, rules,
-                        latency_us, source, CASE WHEN ?4 THEN payload END
-                 FROM events
-                 WHERE (?1 IS NULL OR session_id = ?1) AND (?2 IS NULL OR event = ?2)
-                   AND (?5 IS NULL OR substr(verdict, 1, length(?5)) = ?5)
-                 ORDER BY id DESC LIMIT ?3",
-            )
-            .map_err(sqlite(&self.path))?;
-        let rows = stmt
-            .query_map(params![q.session, q.event, limit, q.with_payload, q.verdict], |r| {
+        eq("session_id = ?", &q.session, &mut conds);
+        eq("event = ?", &q.event, &mut conds);
+        eq("tool = ?", &q.tool, &mut conds);
+        eq("project_dir = ?", &q.project, &mut conds);
+        if let Some(v) = &q.verdict {
+            conds.push("substr(verdict, 1, ?) = ?");
+            args.push(i64::try_from(v.len()).unwrap_or(i64::MAX).into());
+            args.push(v.clone().into());
+        }
+        if let Some(r) = &q.rule {
+            conds.push("rules LIKE ? ESCAPE '\\'");
+            let quoted = serde_json::to_string(r).unwrap_or_default();
+            let escaped = quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            args.push(format!("%{escaped}%").into());
+        }
+        if let Some(t) = q.since_ms {
+            conds.push("time_ms >= ?");
+            args.push(t.into());
+        }
+        if let Some(t) = q.until_ms {
+            conds.push("time_ms < ?");
+            args.push(t.into());
+        }
+        if let Some(text) = &q.text {
+            conds.push("instr(payload, ?) > 0");
+            args.push(rusqlite::types::Value::Blob(text.as_bytes().to_vec()));
+        }
+        let mut sql = String::from(
+            "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason, rules,
+                    latency_us, source, summary, redacted, payload FROM events",
+        );
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(if ascending { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+        if let Some(l) = limit {
+            sql.push_str(&format!(" LIMIT {l}"));
+        }
+        let mut stmt = conn.prepare(&sql).map_err(sqlite(&self.path))?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(sqlite(&self.path))?;
+        while let Some(r) = rows.next().map_err(sqlite(&self.path))? {
+            let row = (|| -> rusqlite::Result<EventRow> {
                 let rules: String = r.get(8)?;
-                let payload: Option<Vec<u8>> = r.get(11)?;
+                let redacted: Option<String> = r.get(12)?;
+                let payload: Option<Vec<u8>> = if q.with_payload { r.get(13)? } else { None };
                 Ok(EventRow {
                     id: r.get(0)?,
                     time_ms: r.get(1)?,
@@ -325,12 +382,17 @@ impl Store {
                     rules: serde_json::from_str(&rules).unwrap_or_default(),
                     latency_us: r.get(9)?,
                     source: r.get(10)?,
+                    summary: r.get(11)?,
+                    redacted: redacted.map(|k| k.split(',').map(str::to_string).collect()).unwrap_or_default(),
                     payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
                 })
-            })
+            })()
             .map_err(sqlite(&self.path))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(sqlite(&self.path))
+            if !f(row) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn reader(&self) -> Result<Connection, StoreError> {
@@ -585,8 +647,8 @@ fn insert_all<'a>(
         let mut stmt = tx.prepare_cached(
             "INSERT OR IGNORE INTO events
                (time_ms, session_id, event, tool, project_dir, payload, verdict, reason, rules,
-                latency_us, source, spool_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                latency_us, source, spool_id, summary, redacted)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         )?;
         for r in recs {
             let rules = serde_json::to_string(&r.rules).unwrap_or_else(|_| "[]".into());
@@ -603,6 +665,8 @@ fn insert_all<'a>(
                 r.latency_us,
                 r.source,
                 r.spool_id,
+                r.summary,
+                (!r.redacted.is_empty()).then(|| r.redacted.join(",")),
             ])?;
             inserted += n as u64;
             if n > 0
@@ -686,6 +750,8 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
         latency_us: 0,
         source: "spool",
         spool_id: Some(rec.id),
+        summary: parsed.as_ref().and_then(crate::event::HookEvent::summary),
+        redacted: Vec::new(),
     }
 }
 
