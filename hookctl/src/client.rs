@@ -53,6 +53,27 @@ impl Client {
         Ok(Self { stream })
     }
 
+    /// Sends a request without reading the answer (for streams: see [`Client::recv`]).
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn send(&mut self, req: &Request) -> anyhow::Result<()> {
+        write_message(&mut self.stream, req).context("sending the request to hookd")?;
+        Ok(())
+    }
+
+    /// Reads one frame of a stream, waiting as long as it takes.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors, or a closed connection.
+    pub fn recv(&mut self) -> anyhow::Result<Response> {
+        self.stream.set_read_timeout(None)?;
+        let frame = read_frame(&mut self.stream, MAX_FRAME_LEN).context("reading from hookd")?;
+        decode_message::<Response>(&frame).context("decoding hookd's answer")
+    }
+
     /// Sends one request and reads its answer.
     ///
     /// # Errors

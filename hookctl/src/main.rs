@@ -63,6 +63,10 @@ enum Command {
     Service(cmd::service::Args),
         /// Check everything between Claude Code and hookd, with a fix for each problem
     Doctor(cmd::doctor::Args),
+    /// Show recent events, then (-f) follow new ones live
+    Tail(cmd::events::TailArgs),
+    /// Stream every matching event as JSON lines or CSV
+    Export(cmd::events::ExportArgs),
     /// Show counters, latencies, rates and health
     Stats(cmd::stats::Args),
     /// Print metrics in the Prometheus text exposition format
@@ -89,6 +93,8 @@ fn main() -> ExitCode {
         Command::Service(a) => cmd::service::run(&a, &socket),
         Command::Doctor(a) => cmd::doctor::run(&a, &socket),
         Command::Stats(a) => connect().and_then(|mut c| cmd::stats::run(&a, &mut c)),
+        Command::Tail(a) => connect().and_then(|mut c| cmd::events::tail(&a, &mut c)),
+        Command::Export(a) => connect().and_then(|mut c| cmd::events::export(&a, &mut c)),
         Command::Metrics(a) => connect().and_then(|mut c| cmd::stats::metrics(&a, &mut c)),
         Command::Install(a) => cmd::install::run(&a),
         Command::Uninstall(a) => cmd::install::run_uninstall(&a),

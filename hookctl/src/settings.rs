@@ -43,6 +43,13 @@ pub const GUARD_TIMEOUT_SECS: u64 = 10;
 /// is only an upper bound; hook-client normally exits within milliseconds.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 
+/// Events whose hooks take over what Claude Code would otherwise do itself, so `install`
+/// never wires them: with a WorktreeCreate hook the CLI creates no git worktree and expects the
+/// hook to print the new worktree's path (checked on 2.1.328: a hook that exits 0 silently makes
+/// `claude --worktree` fail with "hook succeeded but returned no worktree path"); with a
+/// WorktreeRemove hook it leaves removal to the hook. hook-client does neither.
+pub const REPLACING_EVENTS: &[&str] = &["WorktreeCreate", "WorktreeRemove"];
+
 /// The 33 known event names, in Claude Code's `HOOK_EVENTS` order.
 pub fn event_names() -> impl Iterator<Item = &'static str> {
     hookd::events::EVENTS.iter().map(|e| e.name)

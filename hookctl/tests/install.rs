@@ -16,6 +16,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
+/// Events a default install wires: all 33 but WorktreeCreate and WorktreeRemove.
+const INSTALLED: usize = 31;
+
 /// The fake hook-client: records its arguments, one per line, in `$ARGV_FILE`.
 const FAKE_CLIENT: &str = "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGV_FILE\"\n";
 
@@ -244,12 +247,12 @@ fn corpus_install_is_idempotent_and_uninstall_round_trips() {
         let foreign = first["foreign"].as_array().unwrap().len();
         assert_eq!(
             first["added"].as_array().unwrap().len() + foreign,
-            33,
+            INSTALLED,
             "{name}: {first}"
         );
         assert_eq!(
             our_handlers(&s, &read_json(&settings)).len(),
-            33 - foreign,
+            INSTALLED - foreign,
             "{name}"
         );
 
@@ -258,7 +261,7 @@ fn corpus_install_is_idempotent_and_uninstall_round_trips() {
         assert_eq!(second["changed"], json!(false), "{name}");
         assert_eq!(
             second["present"].as_array().unwrap().len(),
-            33 - foreign,
+            INSTALLED - foreign,
             "{name}"
         );
         assert_eq!(second["backup"], Value::Null, "{name}");
@@ -278,7 +281,11 @@ fn corpus_install_is_idempotent_and_uninstall_round_trips() {
         // Install then uninstall = the original value with its key order.
         let removed = s.uninstall(&[]);
         assert_eq!(removed["changed"], json!(true), "{name}");
-        assert_eq!(removed["entries_removed"], json!(33 - foreign), "{name}");
+        assert_eq!(
+            removed["entries_removed"],
+            json!(INSTALLED - foreign),
+            "{name}"
+        );
         let after = fs::read(&settings).unwrap();
         assert_eq!(
             ordered(&after),
@@ -400,7 +407,7 @@ fn missing_file_is_created_with_mode_0600_and_no_backup() {
     let v = read_json(&settings);
     assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["hooks"]);
     let events: Vec<&String> = v["hooks"].as_object().unwrap().keys().collect();
-    assert_eq!(events.len(), 33);
+    assert_eq!(events.len(), INSTALLED);
     assert_eq!(events[0], "PreToolUse", "Claude Code's event order");
     assert!(fs::read_to_string(&settings).unwrap().ends_with("}\n"));
     assert!(s.backups(&settings).is_empty());
@@ -675,7 +682,7 @@ fn dry_run_prints_a_diff_and_writes_nothing() {
         diff.lines()
             .filter(|l| l.starts_with('-') && l.contains("--event"))
             .count(),
-        33,
+        INSTALLED,
         "{diff}"
     );
     assert_eq!(fs::read(&settings).unwrap(), installed);
@@ -1027,4 +1034,44 @@ fn human_output_summarises_the_change() {
         human.contains("  removed          SessionEnd, Stop (2)\n"),
         "{human}"
     );
+}
+
+#[test]
+fn worktree_events_are_never_installed_but_are_uninstalled() {
+    let s = Sandbox::new("worktree");
+    let r = s.install(&[]);
+    let added: Vec<&str> = r["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert!(
+        !added.contains(&"WorktreeCreate") && !added.contains(&"WorktreeRemove"),
+        "{r}"
+    );
+    let out = s.hookctl(&[
+        "install",
+        "--client",
+        s.client().to_str().unwrap(),
+        "--events",
+        "Stop,WorktreeCreate",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not installing WorktreeCreate"),
+        "{}",
+        text(&out)
+    );
+    // An entry of ours under WorktreeRemove (an older install, or written by hand) is removed.
+    let settings = s.user_settings();
+    let mut v = read_json(&settings);
+    let client = s.client().to_string_lossy().into_owned();
+    v["hooks"]["WorktreeRemove"] = json!([{"hooks": [{"type": "command", "command": format!("{client} --event WorktreeRemove")}]}]);
+    write(
+        &settings,
+        format!("{}\n", serde_json::to_string_pretty(&v).unwrap()).as_bytes(),
+    );
+    assert_eq!(s.uninstall(&[])["entries_removed"], json!(INSTALLED + 1));
+    assert_eq!(fs::read_to_string(&settings).unwrap(), "{}\n");
 }

@@ -67,6 +67,8 @@ pub struct State {
     pub session_ttl_ms: i64,
     /// Removes secrets and personal data before anything is written (swapped on reload).
     pub redactor: RwLock<Arc<redact::Redactor>>,
+    /// New events, for `hookctl tail -f` (only built when someone listens).
+    pub live: tokio::sync::broadcast::Sender<Arc<hook_protocol::EventRow>>,
     /// Counters, latencies, rates.
     pub metrics: Arc<metrics::Metrics>,
     /// Hook events answered since start.
@@ -202,6 +204,7 @@ pub async fn run(
         once: Mutex::new(HashMap::new()),
         session_ttl_ms,
         redactor: RwLock::new(Arc::new(redactor)),
+        live: tokio::sync::broadcast::channel(4096).0,
         metrics,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
@@ -219,6 +222,16 @@ pub async fn run(
         None => {
             let l = server::bind(&state.config.socket)?;
             (l, Some(lifecycle::secure_socket(&state.config.socket)?))
+        }
+    };
+    // The opt-in HTTP listener (`[http]` in hookd.toml); a bad setting stops the start.
+    let http = match server::http::start(&state, &loaded.settings).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(id) = socket_id {
+                lifecycle::remove_socket(&state.config.socket, id);
+            }
+            return Err(e);
         }
     };
     tracing::info!(socket = %state.config.socket.display(), pid = std::process::id(), "hookd listening");
@@ -255,6 +268,10 @@ pub async fn run(
     };
 
     server::serve(Arc::clone(&state), listener).await;
+    // Both listeners drain on the same cancellation; the HTTP one is waited for here.
+    if let Some(h) = http {
+        h.stopped().await;
+    }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     background.abort();
     tracing::info!("draining done; flushing store");

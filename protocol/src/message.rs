@@ -29,10 +29,26 @@ pub enum Request {
     Trust(TrustRequest),
     /// Reports counters, latencies, rates and health. Answered by [`Response::Stats`].
     Stats,
+    /// Streams the most recent events matching the query, then (with `follow`) every new one as
+    /// it is answered, until the client leaves. Answered by [`Response::Events`] (recent, oldest
+    /// first) then one [`Response::Live`] per new event.
+    Tail(TailRequest),
+    /// Streams every event matching the query, oldest first, in batches. Answered by
+    /// [`Response::Events`] frames, then [`Response::End`].
+    Export(EventQuery),
     /// Lists sessions by last activity. Answered by [`Response::Sessions`].
     Sessions(SessionQuery),
     /// One session in detail (an id or a unique prefix). Answered by [`Response::Session`].
     Session(String),
+}
+
+/// A [`Request::Tail`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TailRequest {
+    /// Filters (and `limit`: how many recent events to send first).
+    pub query: EventQuery,
+    /// Keep streaming new events.
+    pub follow: bool,
 }
 
 /// Latency percentiles, in microseconds.
@@ -170,6 +186,10 @@ pub enum Response {
     Rules(Vec<RuleInfo>),
     /// The answer to [`Request::Trust`].
     Trusted(TrustReport),
+    /// One new event, for [`Request::Tail`] with `follow`.
+    Live(EventRow),
+    /// The end of a stream ([`Request::Export`]).
+    End,
     /// The answer to [`Request::Stats`].
     Stats(Box<StatsReport>),
     /// The answer to [`Request::Sessions`].

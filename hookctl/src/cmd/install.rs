@@ -37,7 +37,9 @@ pub struct Target {
     /// The project directory for --project or --local (default: the current directory)
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Edit only these events, comma-separated (default: all 33)
+    /// Edit only these events, comma-separated (default: all; install leaves out
+    /// WorktreeCreate and WorktreeRemove, whose hooks replace Claude Code's own worktree
+    /// handling)
     #[arg(long, value_name = "EVENTS", value_delimiter = ',')]
     events: Vec<String>,
     /// Print a diff of the change and write nothing
@@ -77,7 +79,18 @@ pub struct UninstallArgs {
 /// or a failed write; nothing is written in any of these cases.
 pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let t = &args.target;
-    let events = resolve_events(&t.events)?;
+    let mut events = resolve_events(&t.events)?;
+    if t.events.iter().all(|e| e.trim().is_empty()) {
+        events.retain(|e| !settings::REPLACING_EVENTS.contains(e));
+    } else if let Some(e) = events
+        .iter()
+        .find(|e| settings::REPLACING_EVENTS.contains(e))
+    {
+        bail!(
+            "not installing {e}: a {e} hook replaces Claude Code's own git worktree handling, \
+             and hook-client does not create or remove worktrees (`claude --worktree` would fail)"
+        );
+    }
     if let Some(spec) = &args.fail_mode {
         if spec.trim().is_empty() {
             bail!("--fail-mode needs a value such as deny or PreToolUse=deny,Stop=pass");

@@ -4,6 +4,7 @@ pub mod check;
 pub mod doctor;
 pub mod events;
 pub mod explain;
+pub mod filters;
 pub mod install;
 pub mod reload;
 pub mod rules;

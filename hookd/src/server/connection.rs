@@ -40,6 +40,10 @@ pub(super) async fn serve(state: Arc<State>, mut stream: UnixStream, conn_id: u6
             Ok(Ok(f)) => f,
         };
         let (response, keep) = match decode_message::<Request>(&frame) {
+            Ok(req @ (Request::Tail(_) | Request::Export(_))) => {
+                handler::stream(&state, req, &mut stream).await;
+                return;
+            }
             Ok(req) => (handler::handle(&state, req).await, true),
             Err(FrameError::VersionMismatch { theirs, .. }) => {
                 tracing::warn!(conn_id, peer_protocol = theirs, "protocol version mismatch");

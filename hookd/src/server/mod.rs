@@ -3,6 +3,7 @@
 //! Knows frames and the handler, not rules or the store.
 
 mod connection;
+pub mod http;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,760 @@
+//! The opt-in HTTP/1.1 listener for Claude Code's `http` hooks (docs/http.md).
+//!
+//! `[http] listen = "127.0.0.1:PORT"` in hookd.toml turns it on; a non-loopback address is
+//! refused unless `allow_non_loopback = true`. hyper does the HTTP (keep-alive, framing); this
+//! module authenticates, routes, bounds and translates:
+//!
+//! - every request must carry `Authorization: Bearer <token>` ([`token`]); anything else is
+//!   refused (401/403) before the path is even looked at, logged with the peer address, and
+//!   never evaluated;
+//! - `POST /hook` and `POST /hook/<Event>` (the event name as a hint, like hook-client's
+//!   `--event`) go through [`handler::hook`], the socket path's one evaluation function, and
+//!   its reply is translated to what Claude Code honours over HTTP ([`http_body`]);
+//! - `GET /health` (JSON) and `GET /metrics` (Prometheus text) report from
+//!   [`handler::stats`].
+//!
+//! The bound address's port is written to `<state_dir>/http-port` (so `listen = "…:0"` works).
+
+mod token;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hook_protocol::{ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN, failmode};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{self, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
+
+pub use token::{Auth, TOKEN_FILE, Token};
+
+use crate::{State, handler};
+
+/// The file holding the bound port, in the state directory.
+pub const PORT_FILE: &str = "http-port";
+
+/// The environment variable `hookctl install --http` expands into the `Authorization` header.
+///
+/// Chosen by experiment with Claude Code 2.1.328 (docs/http.md): with
+/// `CLAUDE_CODE_SUBPROCESS_ENV_SCRUB` on (or under GitHub Actions) names with TOKEN, SECRET,
+/// KEY, AUTH, PASS… are refused as credentials and expand to ""; this one is not.
+pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
+
+/// A keep-alive connection idle this long between requests is closed (also bounds how long a
+/// client may take to send a request's headers).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// hyper's read buffer per connection (request heads are far smaller).
+const MAX_BUF: usize = 64 * 1024;
+/// At most this many refusals are logged per [`LOG_WINDOW`]; the rest are counted.
+const LOG_BURST: u32 = 20;
+const LOG_WINDOW: Duration = Duration::from_secs(60);
+
+/// The `listen` address of `[http]`, checked: `None` when there is no listener.
+///
+/// # Errors
+///
+/// An address that does not parse as `IP:PORT`, or one outside the loopback range without
+/// `allow_non_loopback = true`.
+pub fn listen_addr(settings: &crate::rules::Settings) -> anyhow::Result<Option<SocketAddr>> {
+    let http = &settings.http;
+    let Some(text) = http.listen.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "hookd.toml: [http] listen = {text:?} is not an IP address and port; \
+             use e.g. \"127.0.0.1:8787\""
+        )
+    })?;
+    if !addr.ip().is_loopback() && !http.allow_non_loopback {
+        bail!(
+            "hookd.toml: [http] listen = {text:?} is not a loopback address: any host that can \
+             reach it could send hook events; use 127.0.0.1 or [::1], or set \
+             allow_non_loopback = true under [http] if you really mean it"
+        );
+    }
+    Ok(Some(addr))
+}
+
+/// The URL Claude Code should POST events to for a listener on `addr`.
+#[must_use]
+pub fn hook_url(addr: SocketAddr) -> String {
+    format!("http://{addr}/hook")
+}
+
+/// A running HTTP listener.
+pub struct HttpServer {
+    addr: SocketAddr,
+    port_file: PathBuf,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HttpServer {
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Waits until the listener has stopped (it stops when `state.shutdown` is cancelled and
+    /// its in-flight requests are answered, bounded by [`crate::DRAIN_GRACE`]), then removes
+    /// the port file.
+    pub async fn stopped(self) {
+        if let Err(e) = self.task.await {
+            tracing::error!(error = %e, "HTTP listener task failed");
+        }
+        remove_file(&self.port_file);
+    }
+}
+
+/// Starts the listener when `[http] listen` is set (otherwise removes a stale port file and
+/// returns `None`). The token file is created on first start.
+///
+/// # Errors
+///
+/// A bad or non-loopback `listen` address, an unsafe token file, or a failed bind: the daemon
+/// refuses to start rather than run without the listener it was configured with.
+pub async fn start(
+    state: &Arc<State>,
+    settings: &crate::rules::Settings,
+) -> anyhow::Result<Option<HttpServer>> {
+    let port_file = state.config.state_dir.join(PORT_FILE);
+    let Some(addr) = listen_addr(settings)? else {
+        remove_file(&port_file);
+        return Ok(None);
+    };
+    let (token, created) = Token::load_or_create(&state.config.state_dir)?;
+    let token_path = state.config.state_dir.join(TOKEN_FILE);
+    if created {
+        tracing::info!(path = %token_path.display(), "HTTP token created");
+    }
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding the HTTP listener on {addr} ([http] listen)"))?;
+    let addr = listener.local_addr()?;
+    write_port_file(&port_file, addr.port())
+        .with_context(|| format!("writing {}", port_file.display()))?;
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "HTTP listener on a non-loopback address (allow_non_loopback)");
+    }
+    tracing::info!(%addr, url = %hook_url(addr), token = %token_path.display(), "HTTP listener up");
+    let ctx = Arc::new(Ctx {
+        state: Arc::clone(state),
+        token,
+        counters: Counters::default(),
+        tasks: TaskTracker::new(),
+        log_limit: Mutex::new(LogLimit::default()),
+    });
+    let task = tokio::spawn(accept_loop(ctx, listener));
+    Ok(Some(HttpServer {
+        addr,
+        port_file,
+        task,
+    }))
+}
+
+fn write_port_file(path: &Path, port: u16) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("{port}\n"))?;
+    std::fs::rename(&tmp, path)
+}
+
+fn remove_file(path: &Path) {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove");
+        }
+        _ => {}
+    }
+}
+
+/// Why a request was refused without evaluation (the `reason` label of
+/// `hookd_http_refused_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    TooLarge,
+    UnsupportedEncoding,
+    BadBody,
+}
+
+impl Refusal {
+    const ALL: [Self; 7] = [
+        Self::Unauthorized,
+        Self::Forbidden,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::TooLarge,
+        Self::UnsupportedEncoding,
+        Self::BadBody,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "missing_token",
+            Self::Forbidden => "wrong_token",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::TooLarge => "too_large",
+            Self::UnsupportedEncoding => "unsupported_encoding",
+            Self::BadBody => "bad_body",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::BadBody => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// The HTTP listener's own counters (events, verdicts and latencies are in
+/// [`crate::metrics`], shared with the socket path).
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    hook_requests: AtomicU64,
+    refused: [AtomicU64; Refusal::ALL.len()],
+}
+
+impl Counters {
+    fn refuse(&self, r: Refusal) {
+        self.refused[r as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn prometheus(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "# HELP hookd_http_connections_total TCP connections accepted by the HTTP listener.\n\
+             # TYPE hookd_http_connections_total counter\n\
+             hookd_http_connections_total {}\n\
+             # HELP hookd_http_hook_requests_total POST /hook requests evaluated.\n\
+             # TYPE hookd_http_hook_requests_total counter\n\
+             hookd_http_hook_requests_total {}\n\
+             # HELP hookd_http_refused_total HTTP requests refused without evaluation, by reason.\n\
+             # TYPE hookd_http_refused_total counter",
+            self.connections.load(Ordering::Relaxed),
+            self.hook_requests.load(Ordering::Relaxed),
+        );
+        for r in Refusal::ALL {
+            let _ = writeln!(
+                out,
+                "hookd_http_refused_total{{reason=\"{}\"}} {}",
+                r.as_str(),
+                self.refused[r as usize].load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// Bounds refusal warnings: a local process hammering the port must not flood the log.
+#[derive(Default)]
+struct LogLimit {
+    window: Option<Instant>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl LogLimit {
+    /// Whether to log now, and how many were suppressed since the last logged one.
+    fn admit(&mut self, now: Instant) -> Option<u64> {
+        if self
+            .window
+            .is_none_or(|w| now.duration_since(w) >= LOG_WINDOW)
+        {
+            self.window = Some(now);
+            self.logged = 0;
+        }
+        if self.logged < LOG_BURST {
+            self.logged += 1;
+            Some(std::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed += 1;
+            None
+        }
+    }
+}
+
+/// What every connection task shares.
+struct Ctx {
+    state: Arc<State>,
+    token: Token,
+    counters: Counters,
+    /// Connections and evaluations; waited for (bounded) at shutdown.
+    tasks: TaskTracker,
+    log_limit: Mutex<LogLimit>,
+}
+
+async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(super::MAX_CONNECTIONS));
+    let shutdown = ctx.state.shutdown.clone();
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        ctx.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let conn_ctx = Arc::clone(&ctx);
+        ctx.tasks.spawn(async move {
+            serve_connection(conn_ctx, stream, peer).await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    ctx.tasks.close();
+    if tokio::time::timeout(crate::DRAIN_GRACE, ctx.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("in-flight HTTP requests did not finish within the grace period");
+    }
+    tracing::debug!("HTTP listener stopped");
+}
+
+async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let shutdown = ctx.state.shutdown.clone();
+    let svc_ctx = Arc::clone(&ctx);
+    let svc = service_fn(move |req| {
+        let ctx = Arc::clone(&svc_ctx);
+        async move { Ok::<_, Infallible>(ctx.respond(req, peer).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
+        .keep_alive(true)
+        .max_buf_size(MAX_BUF);
+    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = shutdown.cancelled() => {
+            // Finish the request in flight, if any, then close.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+/// A route, from the request path.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// `/hook` or `/hook/<Event>`.
+    Hook(Option<String>),
+    Health,
+    Metrics,
+    NotFound,
+}
+
+fn route(path: &str) -> Route {
+    match path {
+        "/hook" | "/hook/" => Route::Hook(None),
+        "/health" => Route::Health,
+        "/metrics" => Route::Metrics,
+        _ => match path.strip_prefix("/hook/") {
+            Some(name)
+                if (1..=64).contains(&name.len())
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                Route::Hook(Some(name.to_string()))
+            }
+            _ => Route::NotFound,
+        },
+    }
+}
+
+impl Ctx {
+    async fn respond(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+        let auth = self.token.check(
+            req.headers()
+                .get(header::AUTHORIZATION)
+                .map(HeaderValue::as_bytes),
+        );
+        match auth {
+            Auth::Granted => {}
+            Auth::Missing => return self.refuse(Refusal::Unauthorized, peer, &req),
+            Auth::Wrong => return self.refuse(Refusal::Forbidden, peer, &req),
+        }
+        match (req.method(), route(req.uri().path())) {
+            (&Method::POST, Route::Hook(hint)) => self.hook(req, hint, peer).await,
+            (&Method::GET, Route::Health) => json_response(StatusCode::OK, &self.health()),
+            (&Method::GET, Route::Metrics) => self.metrics(),
+            (_, Route::NotFound) => self.refuse(Refusal::NotFound, peer, &req),
+            (_, r) => {
+                let mut resp = self.refuse(Refusal::MethodNotAllowed, peer, &req);
+                let allow = if matches!(r, Route::Hook(_)) {
+                    "POST"
+                } else {
+                    "GET"
+                };
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                resp
+            }
+        }
+    }
+
+    /// Answers a refused request: never evaluated, logged (bounded), counted.
+    fn refuse<B>(&self, why: Refusal, peer: SocketAddr, req: &Request<B>) -> Reply {
+        self.counters.refuse(why);
+        let method = req.method();
+        let path = req.uri().path();
+        let admitted = self
+            .log_limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(Instant::now());
+        if let Some(suppressed) = admitted {
+            match why {
+                Refusal::Unauthorized | Refusal::Forbidden => tracing::warn!(
+                    %peer, %method, path, reason = why.as_str(), suppressed,
+                    "HTTP request refused: missing or wrong token (not evaluated)"
+                ),
+                _ => tracing::warn!(
+                    %peer, %method, path, reason = why.as_str(), suppressed,
+                    "HTTP request refused"
+                ),
+            }
+        }
+        let message = match why {
+            Refusal::Unauthorized => "missing token: send Authorization: Bearer <the content of \
+                                      hookd's http-token file>"
+                .to_string(),
+            Refusal::Forbidden => "wrong token".to_string(),
+            Refusal::NotFound => "no such endpoint: POST /hook, GET /health, GET /metrics".into(),
+            Refusal::MethodNotAllowed => format!("{method} is not allowed on {path}"),
+            Refusal::TooLarge => format!("the event is larger than {MAX_EVENT_LEN} bytes"),
+            Refusal::UnsupportedEncoding => "compressed request bodies are not accepted".into(),
+            Refusal::BadBody => "the request body could not be read".into(),
+        };
+        let mut resp = json_response(why.status(), &serde_json::json!({ "error": message }));
+        if why == Refusal::Unauthorized {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hookd\""),
+            );
+        }
+        // Whatever is left of the request is not read: do not reuse the connection.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        resp
+    }
+
+    /// `POST /hook`: reads the bounded body and answers it through [`handler::hook`].
+    async fn hook(&self, req: Request<Incoming>, hint: Option<String>, peer: SocketAddr) -> Reply {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_EVENT_LEN as u64) {
+            return self.refuse(Refusal::TooLarge, peer, &req);
+        }
+        if req
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
+        {
+            return self.refuse(Refusal::UnsupportedEncoding, peer, &req);
+        }
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_EVENT_LEN).collect().await {
+            Ok(c) => c.to_bytes(),
+            Err(e) => {
+                let why = if e.downcast_ref::<LengthLimitError>().is_some() {
+                    Refusal::TooLarge
+                } else {
+                    Refusal::BadBody
+                };
+                return self.refuse(why, peer, &Request::from_parts(parts, ()));
+            }
+        };
+        self.counters.hook_requests.fetch_add(1, Ordering::Relaxed);
+        let request = HookRequest {
+            event: body.to_vec(),
+            env: HookEnv::default(),
+            options: ClientOptions {
+                event: hint,
+                ..ClientOptions::default()
+            },
+        };
+        let reply = self.evaluate(request).await;
+        let mut resp = Response::new(Full::new(Bytes::from(http_body(&reply))));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp
+    }
+
+    /// Runs [`handler::hook`] in its own task: a client that goes away (Claude Code's hook
+    /// timeout) does not cut an evaluation short, so it is always recorded, as on the socket.
+    async fn evaluate(&self, request: HookRequest) -> HookReply {
+        let name = request
+            .options
+            .event
+            .clone()
+            .or_else(|| failmode::scan_event_name(&request.event).map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        let state = Arc::clone(&self.state);
+        let task = self
+            .tasks
+            .spawn(async move { handler::hook(&state, request).await });
+        match task.await {
+            Ok(reply) => reply,
+            Err(e) => {
+                tracing::error!(event = %name, error = %e, "evaluation failed");
+                let mode = failmode::mode_for(&name, None);
+                failmode::fallback_reply(&name, mode, "hookd failed while evaluating", None)
+            }
+        }
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let state = &self.state;
+        let stats = handler::stats(state);
+        let uptime = state.started.elapsed();
+        serde_json::json!({
+            "status": stats.health,
+            "reasons": stats.health_reasons,
+            "version": hook_protocol::PACKAGE_VERSION,
+            "build_id": hook_protocol::BUILD_ID,
+            "pid": std::process::id(),
+            "uptime_ms": u64::try_from(uptime.as_millis()).unwrap_or(u64::MAX),
+            "events": state.events_since_start.load(Ordering::Relaxed),
+            "events_stored": stats.events_total,
+            "http": {
+                "connections": self.counters.connections.load(Ordering::Relaxed),
+                "hook_requests": self.counters.hook_requests.load(Ordering::Relaxed),
+            },
+        })
+    }
+
+    fn metrics(&self) -> Reply {
+        let mut text = crate::metrics::prometheus(&handler::stats(&self.state));
+        {
+            use std::fmt::Write as _;
+            let _ = writeln!(
+                text,
+                "# HELP hookd_uptime_seconds Seconds since hookd started.\n\
+                 # TYPE hookd_uptime_seconds gauge\n\
+                 hookd_uptime_seconds {:.3}",
+                self.state.started.elapsed().as_secs_f64()
+            );
+        }
+        self.counters.prometheus(&mut text);
+        let mut resp = Response::new(Full::new(Bytes::from(text)));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
+        resp
+    }
+}
+
+fn json_response(status: StatusCode, v: &serde_json::Value) -> Reply {
+    let mut resp = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(v).unwrap_or_default(),
+    )));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    resp
+}
+
+/// The HTTP body for a hook reply: what Claude Code would read from a command hook's stdout,
+/// with the trailing newline trimmed (empty = no decision). HTTP has no exit code, so an exit-2
+/// reply (a block carried on stderr) becomes the legacy `{"decision":"block","reason":…}`.
+#[must_use]
+pub fn http_body(reply: &HookReply) -> Vec<u8> {
+    if reply.exit_code == 2 {
+        let stderr = String::from_utf8_lossy(&reply.stderr);
+        let reason = match stderr.trim() {
+            "" => "blocked by hookd",
+            r => r,
+        };
+        return serde_json::to_vec(&serde_json::json!({"decision": "block", "reason": reason}))
+            .unwrap_or_default();
+    }
+    reply.stdout.trim_ascii_end().to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> crate::rules::Settings {
+        let src = crate::rules::Source {
+            name: "hookd.toml".into(),
+            text: text.into(),
+            is_main: true,
+        };
+        crate::rules::parse_source(&src).unwrap().1.unwrap()
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(listen_addr(&settings("")).unwrap(), None);
+        let a = listen_addr(&settings("[http]\nlisten = \"127.0.0.1:8787\"")).unwrap();
+        assert_eq!(a, Some("127.0.0.1:8787".parse().unwrap()));
+        let a = listen_addr(&settings("[http]\nlisten = \"[::1]:0\"")).unwrap();
+        assert_eq!(a, Some("[::1]:0".parse().unwrap()));
+        let e = listen_addr(&settings("[http]\nlisten = \"0.0.0.0:8787\""))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not a loopback address") && e.contains("allow_non_loopback"),
+            "{e}"
+        );
+        let a = listen_addr(&settings(
+            "[http]\nlisten = \"0.0.0.0:8787\"\nallow_non_loopback = true",
+        ))
+        .unwrap();
+        assert_eq!(a, Some("0.0.0.0:8787".parse().unwrap()));
+        let e = listen_addr(&settings("[http]\nlisten = \"localhost:8787\""))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not an IP address and port"), "{e}");
+        assert_eq!(
+            hook_url("127.0.0.1:9".parse().unwrap()),
+            "http://127.0.0.1:9/hook"
+        );
+        assert_eq!(hook_url("[::1]:9".parse().unwrap()), "http://[::1]:9/hook");
+    }
+
+    #[test]
+    fn http_settings_belong_in_hookd_toml_only() {
+        let src = crate::rules::Source {
+            name: "rules.d/x.toml".into(),
+            text: "[http]\nlisten = \"127.0.0.1:1\"".into(),
+            is_main: false,
+        };
+        assert!(crate::rules::parse_source(&src).is_err());
+        let src = crate::rules::Source {
+            name: "hookd.toml".into(),
+            text: "[http]\nlisten = \"127.0.0.1:1\"\nport = 3".into(),
+            is_main: true,
+        };
+        assert!(
+            crate::rules::parse_source(&src).is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/hook"), Route::Hook(None));
+        assert_eq!(route("/hook/"), Route::Hook(None));
+        assert_eq!(
+            route("/hook/PreToolUse"),
+            Route::Hook(Some("PreToolUse".into()))
+        );
+        assert_eq!(route("/hook/Pre/ToolUse"), Route::NotFound);
+        assert_eq!(route("/hook/%41"), Route::NotFound);
+        assert_eq!(route("/health"), Route::Health);
+        assert_eq!(route("/metrics"), Route::Metrics);
+        assert_eq!(route("/"), Route::NotFound);
+        assert_eq!(route("/hooks"), Route::NotFound);
+    }
+
+    #[test]
+    fn replies_translate_to_http_bodies() {
+        let json = HookReply {
+            exit_code: 0,
+            stdout: b"{\"a\":1}\n".to_vec(),
+            stderr: Vec::new(),
+        };
+        assert_eq!(http_body(&json), b"{\"a\":1}");
+        assert!(http_body(&HookReply::default()).is_empty());
+        let exit2 = HookReply {
+            exit_code: 2,
+            stdout: Vec::new(),
+            stderr: b"run the \"tests\" first\n".to_vec(),
+        };
+        let v: serde_json::Value = serde_json::from_slice(&http_body(&exit2)).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"decision": "block", "reason": "run the \"tests\" first"})
+        );
+        let bare = HookReply {
+            exit_code: 2,
+            ..HookReply::default()
+        };
+        let v: serde_json::Value = serde_json::from_slice(&http_body(&bare)).unwrap();
+        assert_eq!(v["decision"], "block");
+        assert_eq!(v["reason"], "blocked by hookd");
+    }
+
+    #[test]
+    fn refusal_logging_is_bounded() {
+        let mut l = LogLimit::default();
+        let t0 = Instant::now();
+        for _ in 0..LOG_BURST {
+            assert_eq!(l.admit(t0), Some(0));
+        }
+        assert_eq!(l.admit(t0), None);
+        assert_eq!(l.admit(t0), None);
+        assert_eq!(l.admit(t0 + LOG_WINDOW), Some(2));
+    }
+
+    #[test]
+    fn counters_render_as_prometheus() {
+        let c = Counters::default();
+        c.refuse(Refusal::Forbidden);
+        c.refuse(Refusal::Forbidden);
+        let mut out = String::new();
+        c.prometheus(&mut out);
+        assert!(
+            out.contains("hookd_http_refused_total{reason=\"wrong_token\"} 2\n"),
+            "{out}"
+        );
+        assert!(out.contains("hookd_http_refused_total{reason=\"missing_token\"} 0\n"));
+        for line in out.lines().filter(|l| !l.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
