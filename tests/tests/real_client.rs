@@ -174,3 +174,41 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
     let rows = d.events(10, &["--session", &session, "--event", "PreToolUse"]).unwrap();
     assert_eq!(rows[0]["rules"], json!(["git-push-force"]));
 }
+
+#[test]
+fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_recorded() {
+    if skip_claude_tests("claude_code_accepts_what_hookctl_install_writes") {
+        return;
+    }
+    let d = TestDaemon::start().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let client = bin("hook-client");
+    let out = d
+        .hookctl(&["install", "--project", "--dir", project.path().to_str().unwrap(), "--client", client.to_str().unwrap()])
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let model = FakeModel::start(vec![Step::bash("echo installed"), Step::text("done")]).unwrap();
+    let hookd_home = d.home().to_str().unwrap().to_string();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "check the install",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
+    run.ensure_success().unwrap();
+    let session = run.session_id().unwrap().to_string();
+    // Every event type a `-p` run with one Bash call fires (hook-protocol.md, verified).
+    let fired = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolBatch", "MessageDisplay", "Stop", "SessionEnd"];
+    let mut seen = HashSet::new();
+    wait_for(Duration::from_secs(10), "every fired event recorded", || {
+        let rows = d.events(1000, &["--session", &session]).unwrap();
+        seen = rows.iter().filter_map(|r| r["event"].as_str().map(str::to_string)).collect();
+        fired.iter().all(|e| seen.contains(*e))
+    })
+    .unwrap_or_else(|e| panic!("{e}: recorded {seen:?}"));
+    assert_eq!(d.status().unwrap()["hookd"]["fallbacks_recorded"], json!(0));
+}
