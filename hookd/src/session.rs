@@ -395,10 +395,13 @@ pub fn step(
     d
 }
 
+/// One stored event as replay needs it: `(time_ms, payload, verdict, rules, project_dir)`.
+pub type StoredEvent = (i64, Vec<u8>, String, Vec<String>, Option<String>);
+
 /// Rebuilds a session from its stored rows (oldest first): `(time_ms, payload, verdict, rules,
 /// project_dir)`. `home` turns `/home/[USER]/` (redacted paths) back into the real home.
 #[must_use]
-pub fn replay(id: &str, rows: &[(i64, Vec<u8>, String, Vec<String>, Option<String>)], home: Option<&str>) -> Session {
+pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
     let mut s = Session::new(id, rows.first().map_or(0, |r| r.0));
     for (time_ms, payload, verdict, rules, project) in rows {
         let text = String::from_utf8_lossy(payload);

@@ -350,22 +350,21 @@ fn list(v: Option<OneOrMany>) -> Option<Vec<String>> {
 
 #[allow(clippy::too_many_arguments)] // one argument per condition key, shared by rule and unless
 fn conditions(
-    tool: Option<String>,
-    command: Option<String>,
+    tool: Option<&str>,
+    command: Option<&str>,
     path: Option<OneOrMany>,
     outside_project: Option<bool>,
-    content: Option<String>,
-    prompt: Option<String>,
+    content: Option<&str>,
+    prompt: Option<&str>,
     field: Option<BTreeMap<String, String>>,
 ) -> Result<Conditions, String> {
     let tool = tool
-        .as_deref()
         .map(Matcher::new)
         .transpose()
         .map_err(|e| format!("bad `tool` matcher: {e}"))?;
-    let command = command.as_deref().map(|p| regex("command", p)).transpose()?;
-    let content = content.as_deref().map(|p| regex("content", p)).transpose()?;
-    let prompt = prompt.as_deref().map(|p| regex("prompt", p)).transpose()?;
+    let command = command.map(|p| regex("command", p)).transpose()?;
+    let content = content.map(|p| regex("content", p)).transpose()?;
+    let prompt = prompt.map(|p| regex("prompt", p)).transpose()?;
     let path = list(path).map(|p| globs(&p)).transpose()?;
     let mut fields = Vec::new();
     for (k, v) in field.unwrap_or_default() {
@@ -461,18 +460,28 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         return Err(ctx("`read_before_edit` applies to PreToolUse events".into()));
     }
     let cond = conditions(
-        spec.tool,
-        spec.command,
+        spec.tool.as_deref(),
+        spec.command.as_deref(),
         spec.path,
         spec.outside_project,
-        spec.content,
-        spec.prompt,
+        spec.content.as_deref(),
+        spec.prompt.as_deref(),
         spec.field,
     )
     .map_err(ctx)?;
     let unless = spec
         .unless
-        .map(|u| conditions(u.tool, u.command, u.path, u.outside_project, u.content, u.prompt, u.field))
+        .map(|u| {
+            conditions(
+                u.tool.as_deref(),
+                u.command.as_deref(),
+                u.path,
+                u.outside_project,
+                u.content.as_deref(),
+                u.prompt.as_deref(),
+                u.field,
+            )
+        })
         .transpose()
         .map_err(|e| ctx(format!("in `unless`: {e}")))?;
     Ok(Rule {

@@ -228,7 +228,7 @@ impl Parser<'_, '_> {
     pub fn command_subst(&mut self, ctx: Context) {
         if self.nest >= self.out.max_depth {
             self.out.note("nesting too deep");
-            self.skim(&[b')']);
+            self.skim(b")");
             return;
         }
         let (saved_ctx, saved_depth) = (self.ctx, self.depth);

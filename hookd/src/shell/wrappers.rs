@@ -376,10 +376,10 @@ fn env(words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
         } else if w.len() >= 2 && w.starts_with('-') {
             let b = w.as_bytes();
             j += 1;
-            if let Some(k) = b.iter().position(|c| matches!(c, b'u' | b'C' | b'P')) {
-                if k + 1 == b.len() {
-                    j += 1;
-                }
+            if let Some(k) = b.iter().position(|c| matches!(c, b'u' | b'C' | b'P'))
+                && k + 1 == b.len()
+            {
+                j += 1;
             }
         } else {
             break;

@@ -411,12 +411,11 @@ impl Store {
     /// # Errors
     ///
     /// SQLite errors.
-    #[allow(clippy::type_complexity)] // the row shape replay consumes
     pub fn session_rows(
         &self,
         id: &str,
         limit: u32,
-    ) -> Result<Vec<(i64, Vec<u8>, String, Vec<String>, Option<String>)>, StoreError> {
+    ) -> Result<Vec<crate::session::StoredEvent>, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(
