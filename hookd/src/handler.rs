@@ -209,6 +209,24 @@ fn decide(
 
 /// Evaluates one hook event, records it (committed before returning) and renders the reply.
 pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
+    let tx = match state.dedup.begin(&req.event) {
+        crate::dedup::Delivery::First(_, tx) => tx,
+        crate::dedup::Delivery::Duplicate(rx) => {
+            if let Some(reply) = crate::dedup::Dedup::wait(rx).await {
+                state.metrics.record_dedup();
+                return reply;
+            }
+            // The first delivery was dropped without a reply: evaluate this one.
+            tokio::sync::watch::channel(None).0
+        }
+    };
+    let reply = evaluate_and_record(state, req).await;
+    crate::dedup::Dedup::finish(&tx, &reply);
+    reply
+}
+
+/// Evaluates one event, records it (committed before returning) and renders the reply.
+async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply {
     let t0 = Instant::now();
     let HookRequest { event: payload, env, options } = req;
     let parsed = HookEvent::parse(&payload, options.event.as_deref());

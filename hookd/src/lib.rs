@@ -9,6 +9,7 @@
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
 
 pub mod config;
+pub mod dedup;
 pub mod event;
 pub mod events;
 pub mod handler;
@@ -69,12 +70,32 @@ pub struct State {
     pub redactor: RwLock<Arc<redact::Redactor>>,
     /// New events, for `hookctl tail -f` (only built when someone listens).
     pub live: tokio::sync::broadcast::Sender<Arc<hook_protocol::EventRow>>,
+    /// Duplicate deliveries of one event, answered once.
+    pub dedup: dedup::Dedup,
     /// Counters, latencies, rates.
     pub metrics: Arc<metrics::Metrics>,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
+}
+
+/// The retention policy from `[store]`; bad values are reported and the defaults used.
+pub fn retention(s: &rules::parse_settings::StoreSettings, errors: &mut Vec<String>) -> store::Retention {
+    let mut r = store::Retention::default();
+    if let Some(age) = &s.max_age {
+        match rules::state::parse_duration_ms(age) {
+            Some(ms) => r.max_age_ms = ms,
+            None => errors.push(format!("hookd.toml: [store] max_age {age:?}: use e.g. 30d, 12h (keeping 30d)")),
+        }
+    }
+    if let Some(size) = &s.max_size {
+        match rules::parse_settings::parse_size(size) {
+            Some(b) => r.max_bytes = b,
+            None => errors.push(format!("hookd.toml: [store] max_size {size:?}: use e.g. 1GiB, 500MB (keeping 1GiB)")),
+        }
+    }
+    r
 }
 
 /// Compiles the redactor; a bad `[redact]` setting is reported and the defaults (redaction
@@ -186,7 +207,14 @@ pub async fn run(
     let mut load_errors = loaded.errors;
     let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
-    let store = store::Store::open(&config.db, &config.spool_path(), sync_full, Some(Arc::clone(&metrics)))?;
+let retention = retention(&loaded.settings.store, &mut load_errors);
+    let store = store::Store::open_with(
+        &config.db,
+        &config.spool_path(),
+        sync_full,
+        Some(Arc::clone(&metrics)),
+        retention,
+    )?;
     tracing::info!(
         rules = loaded.ruleset.rules.len(),
         errors = load_errors.len(),
@@ -205,6 +233,7 @@ pub async fn run(
         session_ttl_ms,
         redactor: RwLock::new(Arc::new(redactor)),
         live: tokio::sync::broadcast::channel(4096).0,
+        dedup: dedup::Dedup::default(),
         metrics,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),

@@ -331,8 +331,23 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> anyhow::Result<Output> 
 }
 
 /// A compact event JSON line like Claude Code writes (base keys + `extra`).
+///
+/// Each call's payload is distinct (a `hookd_test_seq` key), as Claude Code's are (tool calls
+/// carry a unique `tool_use_id`): hookd answers byte-identical deliveries within 2 s once
+/// (see `hookd::dedup`). Use [`raw_event_json`] for a payload without it.
 #[must_use]
 pub fn event_json(name: &str, session: &str, extra: &Value) -> Vec<u8> {
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut extra = extra.clone();
+    if let Some(o) = extra.as_object_mut() {
+        o.insert("hookd_test_seq".into(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed).into());
+    }
+    raw_event_json(name, session, &extra)
+}
+
+/// [`event_json`] without the distinguishing key: identical calls give identical bytes.
+#[must_use]
+pub fn raw_event_json(name: &str, session: &str, extra: &Value) -> Vec<u8> {
     let mut v = serde_json::json!({
         "session_id": session,
         "transcript_path": format!("/tmp/transcripts/{session}.jsonl"),

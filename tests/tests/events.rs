@@ -358,3 +358,33 @@ fn default_packs_deny_force_push_with_the_rule_reason() {
     assert_eq!(rows[0]["tool"], json!("Bash"));
     assert_eq!(rows[0]["verdict"], json!("deny"));
 }
+
+#[test]
+fn a_duplicate_delivery_is_recorded_once_and_answered_identically() {
+    let d = TestDaemon::start().unwrap();
+    let ev = hook_tests::harness::raw_event_json(
+        "PreToolUse",
+        "dup",
+        &json!({"tool_name": "Bash", "tool_use_id": "toolu_dup", "tool_input": {"command": "git push -f origin main"}}),
+    );
+    // Wired twice (user + project settings): both arrive at once.
+    let (a, b) = std::thread::scope(|s| {
+        let one = s.spawn(|| d.hook(&ev, &[]).unwrap());
+        let two = s.spawn(|| d.hook(&ev, &["--event", "PreToolUse"]).unwrap());
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    assert_eq!(a.stdout, b.stdout);
+    assert_eq!(a.status.code(), b.status.code());
+    assert!(String::from_utf8_lossy(&a.stdout).contains("\"deny\""));
+    assert_eq!(d.events(10, &["--session", "dup"]).unwrap().len(), 1);
+    let stats: Value = serde_json::from_slice(&d.hookctl(&["stats", "--json"]).unwrap().stdout).unwrap();
+    assert_eq!(stats["deduplicated"], json!(1));
+    // A different call (another tool_use_id) is a different event.
+    let other = hook_tests::harness::raw_event_json(
+        "PreToolUse",
+        "dup",
+        &json!({"tool_name": "Bash", "tool_use_id": "toolu_dup2", "tool_input": {"command": "git push -f origin main"}}),
+    );
+    d.hook(&other, &[]).unwrap();
+    assert_eq!(d.events(10, &["--session", "dup"]).unwrap().len(), 2);
+}

@@ -216,7 +216,13 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             Some("keep one entry per event (`hookctl uninstall --project` or `--local` removes the extra)".into()),
         ));
     }
-    let missing: Vec<&str> = EVENTS.iter().copied().filter(|e| !wired.contains_key(*e)).collect();
+    // WorktreeCreate/WorktreeRemove hooks replace Claude Code's own worktree handling, so
+    // `hookctl install` leaves them out on purpose: not a problem when unwired.
+    let missing: Vec<&str> = EVENTS
+        .iter()
+        .copied()
+        .filter(|e| !wired.contains_key(*e) && !crate::settings::REPLACING_EVENTS.contains(e))
+        .collect();
     if !missing.is_empty() {
         checks.push(check(
             "unwired",

@@ -18,6 +18,11 @@ pub use state::{Once, OnceMemory, RateOf, SessionCond};
 pub use matcher::Matcher;
 pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
 
+/// Daemon settings types from `hookd.toml`.
+pub mod parse_settings {
+    pub use super::parse::{SessionSettings, StoreSettings, parse_size};
+}
+
 use crate::event::HookEvent;
 use crate::events::{self, Block, Permission};
 

@@ -110,6 +110,31 @@ pub struct StoreSettings {
     /// SQLite `synchronous`: `normal` (default: survives a hookd crash) or `full` (also
     /// survives power loss, slower).
     pub synchronous: Option<String>,
+    /// Events older than this are pruned, e.g. "30d" (default), "12h".
+    pub max_age: Option<String>,
+    /// The store is kept under this size, e.g. "1GiB" (default), "500MB".
+    pub max_size: Option<String>,
+}
+
+/// Parses a size like `1GiB`, `500MB`, `100M`, `2048` (bytes).
+#[must_use]
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n: u64 = s[..split].parse().ok()?;
+    let mult: u64 = match s[split..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1_000_000_000_000,
+        "tib" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|b| *b > 0)
 }
 
 #[derive(Debug, Deserialize)]

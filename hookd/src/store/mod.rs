@@ -87,11 +87,33 @@ pub struct EventRecord {
     pub redacted: Vec<String>,
 }
 
+/// How much history the store keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Events older than this (ms) are pruned.
+    pub max_age_ms: i64,
+    /// When the database grows past this (bytes), the oldest events are pruned.
+    pub max_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self { max_age_ms: 30 * 86_400_000, max_bytes: 1 << 30 }
+    }
+}
+
+/// How often the writer prunes, vacuums and optimizes.
+const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+/// Rows deleted per prune transaction (keeps each write short so verdicts never wait long).
+const PRUNE_BATCH: i64 = 2000;
+
 type Ack = oneshot::Sender<Result<(), String>>;
 
 #[allow(clippy::large_enum_variant)] // Shutdown is sent once; boxing every record would cost an allocation each
 enum Msg {
     Record(EventRecord, Option<Ack>),
+    /// Prune and vacuum now (tests, and after settings change).
+    Maintain(oneshot::Sender<u64>),
     Shutdown,
 }
 
@@ -162,6 +184,10 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
 
 fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == 0 {
+        // Only takes effect before the first table exists: lets pruning give space back.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -183,6 +209,21 @@ impl Store {
         synchronous_full: bool,
         metrics: Option<Arc<crate::metrics::Metrics>>,
     ) -> Result<Self, StoreError> {
+        Self::open_with(path, spool_path, synchronous_full, metrics, Retention::default())
+    }
+
+    /// [`Store::open`] with a retention policy.
+    ///
+    /// # Errors
+    ///
+    /// See [`open_connection`].
+    pub fn open_with(
+        path: &Path,
+        spool_path: &Path,
+        synchronous_full: bool,
+        metrics: Option<Arc<crate::metrics::Metrics>>,
+        retention: Retention,
+    ) -> Result<Self, StoreError> {
         let conn = open_connection(path, synchronous_full)?;
         let stats = Arc::new(StoreStats::default());
         let (total, fallbacks): (u64, u64) = conn
@@ -201,6 +242,8 @@ impl Store {
             stats: Arc::clone(&stats),
             spool: spool_path.to_path_buf(),
             metrics,
+            retention,
+            last_maintenance: std::time::Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("hookd-store".into())
@@ -275,6 +318,17 @@ impl Store {
             })
             .map(|m| m.len())
             .sum()
+    }
+
+    /// Runs retention now and returns the events pruned (tests, `hookctl` maintenance).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Stopped`].
+    pub fn maintain_blocking(&self) -> Result<u64, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Msg::Maintain(tx)).map_err(|_| StoreError::Stopped)?;
+        rx.blocking_recv().map_err(|_| StoreError::Stopped)
     }
 
     /// Flushes queued events and stops the writer. Idempotent.
@@ -551,20 +605,34 @@ struct Writer {
     stats: Arc<StoreStats>,
     spool: PathBuf,
     metrics: Option<Arc<crate::metrics::Metrics>>,
+    retention: Retention,
+    last_maintenance: std::time::Instant,
 }
 
 impl Writer {
     fn run(mut self) {
         let mut batch: Vec<(EventRecord, Option<Ack>)> = Vec::with_capacity(MAX_GROUP);
+        // Prune soon after start (a store past its limits shrinks without waiting a minute).
+        self.last_maintenance = std::time::Instant::now() - MAINTENANCE_EVERY + std::time::Duration::from_secs(2);
         loop {
             let mut stop = false;
-            match self.rx.recv() {
+            let wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
+            match self.rx.recv_timeout(wait) {
                 Ok(Msg::Record(r, a)) => batch.push((r, a)),
-                Ok(Msg::Shutdown) | Err(_) => stop = true,
+                Ok(Msg::Maintain(done)) => {
+                    let n = self.maintain();
+                    let _ = done.send(n);
+                }
+                Ok(Msg::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
             while batch.len() < MAX_GROUP {
                 match self.rx.try_recv() {
                     Ok(Msg::Record(r, a)) => batch.push((r, a)),
+                    Ok(Msg::Maintain(done)) => {
+                        let n = self.maintain();
+                        let _ = done.send(n);
+                    }
                     Ok(Msg::Shutdown) => stop = true,
                     Err(_) => break,
                 }
@@ -572,18 +640,81 @@ impl Writer {
             if !batch.is_empty() {
                 self.commit(&mut batch);
             }
+            if self.last_maintenance.elapsed() >= MAINTENANCE_EVERY {
+                self.maintain();
+            }
             if stop {
                 // Take anything sent before the shutdown message was read.
-                while let Ok(Msg::Record(r, a)) = self.rx.try_recv() {
-                    batch.push((r, a));
+                while let Ok(msg) = self.rx.try_recv() {
+                    if let Msg::Record(r, a) = msg {
+                        batch.push((r, a));
+                    }
                 }
                 if !batch.is_empty() {
                     self.commit(&mut batch);
                 }
-                let _ = self.conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                let _ = self.conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
                 return;
             }
         }
+    }
+
+    /// One bounded round of retention: at most a few short delete transactions (queued
+    /// events are committed between them by the caller's loop), then incremental vacuum and
+    /// `PRAGMA optimize`. Returns the rows deleted.
+    fn maintain(&mut self) -> u64 {
+        self.last_maintenance = std::time::Instant::now();
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        let mut deleted = 0u64;
+        let mut more = false;
+        for _ in 0..5 {
+            let over_size = self.db_bytes() > self.retention.max_bytes;
+            let sql = if over_size {
+                "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"
+            } else {
+                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
+            };
+            let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
+                if over_size { st.execute(params![PRUNE_BATCH]) } else { st.execute(params![PRUNE_BATCH, cutoff]) }
+            }) {
+                Ok(n) => n as u64,
+                Err(e) => {
+                    tracing::warn!(error = %e, "pruning the store failed");
+                    break;
+                }
+            };
+            deleted += n;
+            more = n as i64 == PRUNE_BATCH;
+            if !more {
+                break;
+            }
+            if over_size {
+                // Freed pages only shrink the file after a vacuum step.
+                let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000);");
+            }
+        }
+        if more {
+            // More to prune: come back within a second, after queued events are committed.
+            self.last_maintenance -= MAINTENANCE_EVERY.saturating_sub(std::time::Duration::from_secs(1));
+        }
+        if deleted > 0 {
+            let _ = self.conn.execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
+            self.stats.events_total.fetch_sub(deleted.min(self.stats.events_total.load(Ordering::Relaxed)), Ordering::Relaxed);
+            tracing::info!(deleted, "pruned old events");
+        }
+        let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
+        deleted
+    }
+
+    /// Bytes the database uses (pages in use, not counting free pages).
+    fn db_bytes(&self) -> u64 {
+        self.conn
+            .query_row(
+                "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_or(0, |b| u64::try_from(b).unwrap_or(0))
     }
 
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {

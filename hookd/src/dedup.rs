@@ -1,0 +1,95 @@
+//! The same event delivered twice is recorded once and answered identically.
+//!
+//! Claude Code runs every matching handler: when hook-client is wired in two settings files
+//! with different command strings (say user and project), one event arrives twice, at once.
+//! **Identity**: the payload's exact bytes (hashed with a per-process random key) within a
+//! short window ([`WINDOW`]). Claude Code sends byte-identical JSON to every handler of one
+//! event, while distinct events differ: tool events carry a unique `tool_use_id`, prompts a
+//! `prompt_id`, and a Stop re-fired after a block has `stop_hook_active` changed. The first
+//! delivery is evaluated and recorded; a duplicate waits for it and returns its reply.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use hook_protocol::HookReply;
+use tokio::sync::watch;
+
+/// How long a delivery counts as a duplicate of an identical earlier one.
+pub const WINDOW: Duration = Duration::from_secs(2);
+
+/// What [`Dedup::begin`] decided.
+pub enum Delivery {
+    /// The first delivery: evaluate, then [`Dedup::finish`] with the reply.
+    First(u64, watch::Sender<Option<HookReply>>),
+    /// A duplicate: await the first delivery's reply.
+    Duplicate(watch::Receiver<Option<HookReply>>),
+}
+
+/// Recent deliveries by payload hash.
+pub struct Dedup {
+    hasher: RandomState,
+    recent: Mutex<HashMap<u64, (Instant, watch::Receiver<Option<HookReply>>)>>,
+}
+
+impl Default for Dedup {
+    fn default() -> Self {
+        Self { hasher: RandomState::new(), recent: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl Dedup {
+    /// Registers a delivery of `payload`.
+    pub fn begin(&self, payload: &[u8]) -> Delivery {
+        let key = self.hasher.hash_one(payload);
+        let now = Instant::now();
+        let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if recent.len() > 1024 {
+            recent.retain(|_, (t, _)| now.duration_since(*t) < WINDOW);
+        }
+        if let Some((t, rx)) = recent.get(&key)
+            && now.duration_since(*t) < WINDOW
+        {
+            return Delivery::Duplicate(rx.clone());
+        }
+        let (tx, rx) = watch::channel(None);
+        recent.insert(key, (now, rx));
+        Delivery::First(key, tx)
+    }
+
+    /// Publishes the first delivery's reply to any duplicate waiting for it.
+    pub fn finish(tx: &watch::Sender<Option<HookReply>>, reply: &HookReply) {
+        tx.send_replace(Some(reply.clone()));
+    }
+
+    /// Awaits the first delivery's reply (None if it was dropped without one).
+    pub async fn wait(mut rx: watch::Receiver<Option<HookReply>>) -> Option<HookReply> {
+        rx.wait_for(Option::is_some).await.ok().and_then(|r| r.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn identical_payloads_share_one_reply_and_different_ones_do_not() {
+        let d = Dedup::default();
+        let Delivery::First(_, tx) = d.begin(b"{\"a\":1}") else { panic!("first") };
+        let Delivery::Duplicate(rx) = d.begin(b"{\"a\":1}") else { panic!("duplicate") };
+        assert!(matches!(d.begin(b"{\"a\":2}"), Delivery::First(..)));
+        let reply = HookReply { exit_code: 0, stdout: b"x".to_vec(), stderr: Vec::new() };
+        Dedup::finish(&tx, &reply);
+        assert_eq!(Dedup::wait(rx).await, Some(reply));
+    }
+
+    #[tokio::test]
+    async fn a_dropped_first_delivery_does_not_hang_duplicates() {
+        let d = Dedup::default();
+        let Delivery::First(_, tx) = d.begin(b"x") else { panic!() };
+        let Delivery::Duplicate(rx) = d.begin(b"x") else { panic!() };
+        drop(tx);
+        assert_eq!(Dedup::wait(rx).await, None);
+    }
+}
