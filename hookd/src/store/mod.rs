@@ -423,7 +423,7 @@ impl Store {
             let row = (|| -> rusqlite::Result<EventRow> {
                 let rules: String = r.get(8)?;
                 let redacted: Option<String> = r.get(12)?;
-                let payload: Option<Vec<u8>> = if q.with_payload { r.get(13)? } else { None };
+                let payload = if q.with_payload { bytes_at(r, 13)? } else { None };
                 Ok(EventRow {
                     id: r.get(0)?,
                     time_ms: r.get(1)?,
@@ -482,7 +482,7 @@ impl Store {
                 let rules: String = r.get(3)?;
                 Ok((
                     r.get(0)?,
-                    r.get(1)?,
+                    bytes_at(r, 1)?.unwrap_or_default(),
                     r.get(2)?,
                     serde_json::from_str(&rules).unwrap_or_default(),
                     r.get(4)?,
@@ -579,6 +579,18 @@ impl Store {
         .map(Option::unwrap_or_default)
         .map_err(sqlite(&self.path))
     }
+}
+
+/// A BLOB or TEXT column as bytes (payloads are written as BLOB; accept TEXT from rows
+/// written by other tools).
+fn bytes_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Blob(b) | ValueRef::Text(b) => Some(b.to_vec()),
+        ValueRef::Integer(n) => Some(n.to_string().into_bytes()),
+        ValueRef::Real(f) => Some(f.to_string().into_bytes()),
+    })
 }
 
 fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
