@@ -40,7 +40,10 @@ fn bench(c: &mut Criterion) {
     let r = Redactor::default();
     let cases = [
         ("no_trigger", payload("/srv/work/hookd", CLEAN_CMD)),
-        ("typical_home_paths", payload("/home/alice/src/hookd", CLEAN_CMD)),
+        (
+            "typical_home_paths",
+            payload("/home/alice/src/hookd", CLEAN_CMD),
+        ),
         ("secrets", payload("/home/alice/src/hookd", SECRET_CMD)),
     ];
     let mut g = c.benchmark_group("redact_payload");
@@ -50,7 +53,8 @@ fn bench(c: &mut Criterion) {
     }
     g.finish();
 
-    let line = "2026-11-21T11:48:01Z INFO hookd: event answered verdict=allow rules=3 latency_us=412";
+    let line =
+        "2026-11-21T11:48:01Z INFO hookd: event answered verdict=allow rules=3 latency_us=412";
     c.bench_function("redact_text/clean_log_line", |b| {
         b.iter(|| r.redact_text(black_box(line)));
     });

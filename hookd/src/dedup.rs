@@ -4,9 +4,14 @@
 //! with different command strings (say user and project), one event arrives twice, at once.
 //! **Identity**: the payload's exact bytes (hashed with a per-process random key) within a
 //! short window ([`WINDOW`]). Claude Code sends byte-identical JSON to every handler of one
-//! event, while distinct events differ: tool events carry a unique `tool_use_id`, prompts a
-//! `prompt_id`, and a Stop re-fired after a block has `stop_hook_active` changed. The first
-//! delivery is evaluated and recorded; a duplicate waits for it and returns its reply.
+//! event, at the same moment (handlers run in parallel), while distinct events differ: tool
+//! events carry a unique `tool_use_id`, prompts a `prompt_id`. The first delivery is
+//! evaluated and recorded; a duplicate waits for it and returns its reply.
+//!
+//! **Not deduplicated: Stop and SubagentStop.** After a block Claude Code re-fires them with
+//! byte-identical payloads, one model round trip later; each re-fire is a real event the loop
+//! guard must count. A Stop wired twice is therefore recorded twice, which only makes the
+//! loop guard let it through sooner.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -17,12 +22,15 @@ use hook_protocol::HookReply;
 use tokio::sync::watch;
 
 /// How long a delivery counts as a duplicate of an identical earlier one.
-pub const WINDOW: Duration = Duration::from_secs(2);
+pub const WINDOW: Duration = Duration::from_millis(250);
+
+/// Events never deduplicated (see the module docs).
+const REFIRED: &[&str] = &["Stop", "SubagentStop"];
 
 /// What [`Dedup::begin`] decided.
 pub enum Delivery {
     /// The first delivery: evaluate, then [`Dedup::finish`] with the reply.
-    First(u64, watch::Sender<Option<HookReply>>),
+    First(watch::Sender<Option<HookReply>>),
     /// A duplicate: await the first delivery's reply.
     Duplicate(watch::Receiver<Option<HookReply>>),
 }
@@ -42,6 +50,9 @@ impl Default for Dedup {
 impl Dedup {
     /// Registers a delivery of `payload`.
     pub fn begin(&self, payload: &[u8]) -> Delivery {
+        if hook_protocol::failmode::scan_event_name(payload).is_some_and(|e| REFIRED.contains(&e)) {
+            return Delivery::First(watch::channel(None).0);
+        }
         let key = self.hasher.hash_one(payload);
         let now = Instant::now();
         let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -55,7 +66,7 @@ impl Dedup {
         }
         let (tx, rx) = watch::channel(None);
         recent.insert(key, (now, rx));
-        Delivery::First(key, tx)
+        Delivery::First(tx)
     }
 
     /// Publishes the first delivery's reply to any duplicate waiting for it.
@@ -76,7 +87,7 @@ mod tests {
     #[tokio::test]
     async fn identical_payloads_share_one_reply_and_different_ones_do_not() {
         let d = Dedup::default();
-        let Delivery::First(_, tx) = d.begin(b"{\"a\":1}") else { panic!("first") };
+        let Delivery::First(tx) = d.begin(b"{\"a\":1}") else { panic!("first") };
         let Delivery::Duplicate(rx) = d.begin(b"{\"a\":1}") else { panic!("duplicate") };
         assert!(matches!(d.begin(b"{\"a\":2}"), Delivery::First(..)));
         let reply = HookReply { exit_code: 0, stdout: b"x".to_vec(), stderr: Vec::new() };
@@ -84,10 +95,18 @@ mod tests {
         assert_eq!(Dedup::wait(rx).await, Some(reply));
     }
 
+    #[test]
+    fn stop_refires_are_never_collapsed() {
+        let d = Dedup::default();
+        let stop = br#"{"hook_event_name":"Stop","stop_hook_active":true}"#;
+        assert!(matches!(d.begin(stop), Delivery::First(_)));
+        assert!(matches!(d.begin(stop), Delivery::First(_)));
+    }
+
     #[tokio::test]
     async fn a_dropped_first_delivery_does_not_hang_duplicates() {
         let d = Dedup::default();
-        let Delivery::First(_, tx) = d.begin(b"x") else { panic!() };
+        let Delivery::First(tx) = d.begin(b"x") else { panic!() };
         let Delivery::Duplicate(rx) = d.begin(b"x") else { panic!() };
         drop(tx);
         assert_eq!(Dedup::wait(rx).await, None);

@@ -210,7 +210,7 @@ fn decide(
 /// Evaluates one hook event, records it (committed before returning) and renders the reply.
 pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
     let tx = match state.dedup.begin(&req.event) {
-        crate::dedup::Delivery::First(_, tx) => tx,
+        crate::dedup::Delivery::First(tx) => tx,
         crate::dedup::Delivery::Duplicate(rx) => {
             if let Some(reply) = crate::dedup::Dedup::wait(rx).await {
                 state.metrics.record_dedup();

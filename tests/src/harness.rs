@@ -333,7 +333,7 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> anyhow::Result<Output> 
 /// A compact event JSON line like Claude Code writes (base keys + `extra`).
 ///
 /// Each call's payload is distinct (a `hookd_test_seq` key), as Claude Code's are (tool calls
-/// carry a unique `tool_use_id`): hookd answers byte-identical deliveries within 2 s once
+/// carry a unique `tool_use_id`): hookd answers byte-identical deliveries within 250 ms once
 /// (see `hookd::dedup`). Use [`raw_event_json`] for a payload without it.
 #[must_use]
 pub fn event_json(name: &str, session: &str, extra: &Value) -> Vec<u8> {

@@ -76,9 +76,11 @@ fn check_reports_precise_errors_and_counts_rules() {
 #[test]
 fn rules_lists_sources_and_hits() {
     let d = TestDaemon::start_with(&[("rules.d/mine.toml", "[[rule]]\nname='mine'\ntool='Bash'\naction='log'\n")]).unwrap();
-    let ev = hook_tests::harness::event_json("PreToolUse", "s", &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
-    d.hook(&ev, &[]).unwrap();
-    d.hook(&ev, &[]).unwrap();
+    for _ in 0..2 {
+        // Two distinct calls (event_json makes each payload unique).
+        let ev = hook_tests::harness::event_json("PreToolUse", "s", &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
+        d.hook(&ev, &[]).unwrap();
+    }
     let rules = json_out(&d.hookctl(&["rules", "--json"]).unwrap());
     let mine = rules.as_array().unwrap().iter().find(|r| r["name"] == "mine").unwrap();
     assert_eq!(mine["hits"], json!(2));

@@ -379,12 +379,8 @@ fn kill_9_right_after_a_verdict_loses_nothing() {
 #[test]
 fn reload_applies_good_rules_keeps_old_ones_on_error_and_sighup_reloads() {
     let mut d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n")]).unwrap();
-    let ls = event_json(
-        "PreToolUse",
-        "rl",
-        &json!({"tool_name": "Bash", "tool_input": {"command": "ls -la"}}),
-    );
-    assert!(d.hook(&ls, &[]).unwrap().stdout.is_empty());
+    let ls = || event_json("PreToolUse", "rl", &json!({"tool_name": "Bash", "tool_input": {"command": "ls -la"}}));
+    assert!(d.hook(&ls(), &[]).unwrap().stdout.is_empty());
     std::fs::create_dir_all(d.home().join("rules.d")).unwrap();
     std::fs::write(
         d.home().join("rules.d/ls.toml"),
@@ -397,7 +393,7 @@ fn reload_applies_good_rules_keeps_old_ones_on_error_and_sighup_reloads() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(decision(&d.hook(&ls, &[]).unwrap()), "deny");
+    assert_eq!(decision(&d.hook(&ls(), &[]).unwrap()), "deny");
 
     std::fs::write(
         d.home().join("rules.d/bad.toml"),
@@ -412,7 +408,7 @@ fn reload_applies_good_rules_keeps_old_ones_on_error_and_sighup_reloads() {
         "{err}"
     );
     assert_eq!(
-        decision(&d.hook(&ls, &[]).unwrap()),
+        decision(&d.hook(&ls(), &[]).unwrap()),
         "deny",
         "old rules kept"
     );
@@ -434,7 +430,7 @@ fn reload_applies_good_rules_keeps_old_ones_on_error_and_sighup_reloads() {
             .is_ok_and(|s| s["hookd"]["rule_errors"] == json!([]))
     })
     .unwrap();
-    assert!(d.hook(&ls, &[]).unwrap().stdout.is_empty());
+    assert!(d.hook(&ls(), &[]).unwrap().stdout.is_empty());
     d.signal_and_wait(libc::SIGTERM).unwrap();
     pause(Duration::from_millis(1));
 }

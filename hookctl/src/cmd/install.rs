@@ -62,6 +62,14 @@ pub struct InstallArgs {
     /// PreToolUse and PermissionRequest, pass otherwise)
     #[arg(long, value_name = "SPEC")]
     fail_mode: Option<String>,
+    /// Wire Claude Code's `http` hooks straight to hookd's HTTP listener instead of
+    /// hook-client; SessionStart and Setup, which Claude Code never sends over HTTP, keep
+    /// hook-client (docs/http.md)
+    #[arg(long)]
+    http: bool,
+    /// The URL for --http (default: from `[http] listen` in hookd.toml)
+    #[arg(long, value_name = "URL", requires = "http")]
+    http_url: Option<String>,
 }
 
 /// Remove exactly what `hookctl install` added
@@ -102,13 +110,31 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let client_str = client
         .to_str()
         .with_context(|| format!("hook-client path {} is not UTF-8", client.display()))?;
+    let http_url = if args.http {
+        Some(http_url(args.http_url.as_deref())?)
+    } else {
+        None
+    };
     let path = settings_path(t)?;
     let mut file = SettingsFile::load(&path)?;
     let wiring = Wiring {
         client: client_str,
         fail_mode: args.fail_mode.as_deref(),
     };
-    let outcomes = settings::install(&mut file.doc.root, &events, &wiring)?;
+    let outcomes = match &http_url {
+        Some(url) => install_http(&mut file.doc.root, &events, &wiring, url)?,
+        None => {
+            // Switching back from --http: our http entries give way to hook-client.
+            let moved = remove_http(&mut file.doc.root, &events);
+            let mut o = settings::install(&mut file.doc.root, &events, &wiring)?;
+            for (o, n) in o.iter_mut().zip(moved) {
+                if n > 0 && *o == Installed::Added {
+                    *o = Installed::Updated;
+                }
+            }
+            o
+        }
+    };
     let changed = outcomes
         .iter()
         .any(|o| matches!(o, Installed::Added | Installed::Updated));
@@ -151,6 +177,10 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         let mut report = written.json(&file, "install");
         report.insert("client".into(), json!(client_str));
         report.insert("fail_mode".into(), json!(args.fail_mode));
+        if let Some(url) = &http_url {
+            report.insert("http_url".into(), json!(url));
+            report.insert("token_env".into(), json!(hookd::server::http::TOKEN_ENV));
+        }
         report.insert("added".into(), json!(added));
         report.insert("updated".into(), json!(updated));
         report.insert("present".into(), json!(present));
@@ -168,12 +198,25 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     } else {
         written.print_head(&file, t.dry_run);
         println!("  client           {client_str}");
+        if let Some(url) = &http_url {
+            println!("  http             {url}");
+        }
         print_events("added", &added);
         print_events("updated", &updated);
         print_events("already present", &present);
         written.print_backup(&file);
         for w in &warnings {
             println!("note: {w}");
+        }
+        if http_url.is_some() {
+            println!(
+                "note: Claude Code sends the token from ${env}: set it where Claude Code \
+                 starts, e.g. `export {env}=\"$(cat {token})\"` in your shell profile",
+                env = hookd::server::http::TOKEN_ENV,
+                token = hook_protocol::paths::state_dir()
+                    .join(hookd::server::http::TOKEN_FILE)
+                    .display(),
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -190,7 +233,13 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
     let events = resolve_events(&t.events)?;
     let path = settings_path(t)?;
     let mut file = SettingsFile::load(&path)?;
-    let removed = settings::uninstall(&mut file.doc.root, &events)?;
+    let mut removed = settings::uninstall(&mut file.doc.root, &events)?;
+    for (n, h) in removed
+        .iter_mut()
+        .zip(remove_http(&mut file.doc.root, &events))
+    {
+        *n += h;
+    }
     let changed = removed.iter().any(|&n| n > 0);
     let written = file.finish(changed, t.dry_run, "uninstall")?;
     let removed_from: Vec<&str> = events
@@ -590,6 +639,203 @@ fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Events Claude Code never sends to `http` hooks: `install --http` keeps hook-client for them.
+const NOT_OVER_HTTP: &[&str] = &["SessionStart", "Setup"];
+
+/// Events whose `onFailure` Claude Code ignores (hook-protocol.md §1.2).
+const NO_ON_FAILURE: &[&str] = &["Stop", "SubagentStop", "TaskCompleted", "TeammateIdle"];
+
+/// The URL `install --http` writes: `--http-url`, else hookd.toml's `[http] listen`.
+fn http_url(explicit: Option<&str>) -> anyhow::Result<String> {
+    if let Some(url) = explicit {
+        let url = url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            bail!("--http-url {url:?}: expected an http:// URL such as http://127.0.0.1:8787/hook");
+        }
+        return Ok(url.to_string());
+    }
+    let config_dir = hook_protocol::paths::config_dir();
+    let toml = config_dir.join(hook_protocol::paths::CONFIG_FILE);
+    let loaded = hookd::rules::load(&config_dir);
+    let addr = hookd::server::http::listen_addr(&loaded.settings)?.with_context(|| {
+        let errors = loaded.errors.join("\n  ");
+        format!(
+            "{} sets no `[http] listen`: add\n\n  [http]\n  listen = \"127.0.0.1:8787\"\n\n\
+             there and restart hookd, or pass --http-url{}",
+            toml.display(),
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!("\n(load errors:\n  {errors})")
+            }
+        )
+    })?;
+    if addr.port() == 0 {
+        bail!(
+            "{}: `[http] listen` uses port 0, which changes at every start; pick a fixed port \
+             for Claude Code's settings, or pass --http-url",
+            toml.display()
+        );
+    }
+    // A wildcard listen address is reached over loopback (Claude Code refuses 0.0.0.0).
+    let addr = if addr.ip().is_unspecified() {
+        let ip = if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        std::net::SocketAddr::new(ip, addr.port())
+    } else {
+        addr
+    };
+    Ok(hookd::server::http::hook_url(addr))
+}
+
+/// Whether the `http` entry for `event` gets `onFailure: "block"`: when hook-client, with the
+/// same `--fail-mode`, would not just pass. HTTP cannot answer `ask` when hookd is down, so
+/// the guard events' default `ask` becomes a block (fail closed) rather than a silent allow.
+/// Only for events that can block and whose `onFailure` Claude Code honours.
+fn fails_closed(event: &str, fail_mode: Option<&str>) -> bool {
+    use hook_protocol::failmode::{FailMode, mode_for};
+    let can_block =
+        hookd::events::lookup(event).is_some_and(|s| s.block != hookd::events::Block::None);
+    let closed = match mode_for(event, fail_mode) {
+        FailMode::Deny => true,
+        FailMode::Ask => matches!(event, "PreToolUse" | "PermissionRequest"),
+        FailMode::Pass => false,
+    };
+    can_block && closed && !NO_ON_FAILURE.contains(&event)
+}
+
+/// The `http` handler `install --http` writes for `event`.
+fn http_handler(event: &str, url: &str, fail_mode: Option<&str>) -> Value {
+    let env = hookd::server::http::TOKEN_ENV;
+    let mut h = json!({
+        "type": "http",
+        "url": url,
+        "headers": {"Authorization": format!("Bearer ${env}")},
+        "allowedEnvVars": [env],
+        "timeout": settings::timeout_secs(event),
+    });
+    if fails_closed(event, fail_mode) {
+        h["onFailure"] = json!("block");
+    }
+    h
+}
+
+/// Whether `h` is an `http` entry `install --http` wrote (recognised by its token header).
+fn is_ours_http(h: &Value) -> bool {
+    let env = hookd::server::http::TOKEN_ENV;
+    h.get("type").and_then(Value::as_str) == Some("http")
+        && h.pointer("/headers/Authorization").and_then(Value::as_str)
+            == Some(format!("Bearer ${env}").as_str())
+        && h.get("allowedEnvVars") == Some(&json!([env]))
+}
+
+/// `install --http`: an `http` entry per event (replacing our hook-client entry, which would
+/// answer the event a second time), hook-client for the events Claude Code does not send
+/// over HTTP.
+fn install_http(
+    root: &mut Map<String, Value>,
+    events: &[&str],
+    wiring: &Wiring<'_>,
+    url: &str,
+) -> anyhow::Result<Vec<Installed>> {
+    let mut out = Vec::with_capacity(events.len());
+    for &event in events {
+        if NOT_OVER_HTTP.contains(&event) {
+            out.extend(settings::install(root, &[event], wiring)?);
+            continue;
+        }
+        let moved = settings::uninstall(root, &[event])?.iter().sum::<usize>() > 0;
+        let desired = http_handler(event, url, wiring.fail_mode);
+        let mut found = None;
+        let handlers = root
+            .get_mut("hooks")
+            .and_then(|h| h.get_mut(event))
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(|g| g.get_mut("hooks").and_then(Value::as_array_mut))
+            .flatten()
+            .filter(|h| is_ours_http(h));
+        for h in handlers {
+            let same = ["url", "timeout", "onFailure"]
+                .iter()
+                .all(|k| h.get(k) == desired.get(k));
+            if !same && let Some(obj) = h.as_object_mut() {
+                for k in ["url", "timeout", "onFailure"] {
+                    match desired.get(k) {
+                        Some(v) => {
+                            obj.insert(k.into(), v.clone());
+                        }
+                        None => {
+                            obj.shift_remove(k);
+                        }
+                    }
+                }
+            }
+            if found.is_none() || !same {
+                found = Some(if same {
+                    Installed::Present
+                } else {
+                    Installed::Updated
+                });
+            }
+        }
+        let outcome = match found {
+            Some(o) => o,
+            None => {
+                let hooks = root
+                    .entry("hooks")
+                    .or_insert_with(|| Value::Object(Map::new()))
+                    .as_object_mut()
+                    .context("\"hooks\" is not an object")?;
+                hooks
+                    .entry(event)
+                    .or_insert_with(|| Value::Array(Vec::new()))
+                    .as_array_mut()
+                    .with_context(|| format!("\"hooks.{event}\" is not an array"))?
+                    .push(json!({"hooks": [desired]}));
+                Installed::Added
+            }
+        };
+        out.push(if moved { Installed::Updated } else { outcome });
+    }
+    Ok(out)
+}
+
+/// Removes the `http` entries `install --http` wrote under each of `events`; returns how many
+/// went per event. Like [`settings::uninstall`], drops what a removal left empty: matcher
+/// groups, event arrays, then `hooks`.
+fn remove_http(root: &mut Map<String, Value>, events: &[&str]) -> Vec<usize> {
+    let mut out = vec![0; events.len()];
+    let Some(hooks) = root.get_mut("hooks").and_then(Value::as_object_mut) else {
+        return out;
+    };
+    for (n, &event) in out.iter_mut().zip(events) {
+        let Some(groups) = hooks.get_mut(event).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        groups.retain_mut(|g| {
+            let Some(hs) = g.get_mut("hooks").and_then(Value::as_array_mut) else {
+                return true;
+            };
+            let before = hs.len();
+            hs.retain(|h| !is_ours_http(h));
+            *n += before - hs.len();
+            !(before > 0 && hs.is_empty())
+        });
+        if *n > 0 && groups.is_empty() {
+            hooks.shift_remove(event);
+        }
+    }
+    if out.iter().any(|&n| n > 0) && hooks.is_empty() {
+        root.shift_remove("hooks");
+    }
+    out
 }
 
 /// `t` as UTC `yyyymmddThhmmss`.

@@ -12,7 +12,7 @@
 
 use std::borrow::Cow;
 
-use super::{Found, Kind, Redactor, group, is_marker, patterns};
+use super::{Found, Kind, Redactor, group, is_marker, patterns, prefilter};
 
 /// Not a JSON document (or nested too deeply).
 #[derive(Debug)]
@@ -62,8 +62,35 @@ struct Tok {
     cstart: usize,
     cend: usize,
     esc: bool,
-    digits: bool,
+    /// Byte groups of the raw content (meaningful when `!esc`).
+    groups: u32,
 }
+
+/// Whether `chunk` holds a byte of [`STRING_CLASS`].
+fn stops(chunk: &[u8]) -> bool {
+    chunk.iter().fold(false, |a, &c| {
+        a | (c < 0x20) | (c == b'"') | (c == b'\\') | (c == b'@') | (c.wrapping_sub(b'0') < 10)
+    })
+}
+
+/// Bytes the string scanner stops at: `"`, `\\`, control characters (invalid), `@`, digits.
+const STRING_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = 1;
+        c += 1;
+    }
+    t[b'"' as usize] = 1;
+    t[b'\\' as usize] = 1;
+    t[b'@' as usize] = 1;
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = 1;
+        d += 1;
+    }
+    t
+};
 
 struct Walker<'a, 'r, 'f> {
     r: &'r Redactor,
@@ -193,25 +220,33 @@ impl Walker<'_, '_, '_> {
         }
     }
 
-    /// Scans a string token at `pos` (which holds `"`), noting escapes and long digit runs
-    /// (the same rule as `prefilter::has_digit_run`).
+    /// Scans a string token at `pos` (which holds `"`), noting escapes and the byte groups
+    /// of its content (`@`, digit runs: as `prefilter::byte_groups`).
     fn string(&mut self) -> Result<Tok, Invalid> {
+        let b = self.b;
         let start = self.pos;
         let cstart = start + 1;
         let mut i = cstart;
         let mut esc = false;
-        let mut digits = false;
-        let (mut run, mut seps) = (0u32, 0u32);
+        let mut groups = 0;
         loop {
-            let c = *self.b.get(i).ok_or(Invalid)?;
+            // Skip 16-byte chunks without a stop byte (branch-free test, vectorizes), then
+            // single bytes.
+            while i + 16 <= b.len() && !stops(&b[i..i + 16]) {
+                i += 16;
+            }
+            while i < b.len() && STRING_CLASS[usize::from(b[i])] == 0 {
+                i += 1;
+            }
+            let c = *b.get(i).ok_or(Invalid)?;
             match c {
                 b'"' => break,
                 b'\\' => {
                     esc = true;
-                    match self.b.get(i + 1) {
+                    match b.get(i + 1) {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                         Some(b'u') => {
-                            let hex = self.b.get(i + 2..i + 6).ok_or(Invalid)?;
+                            let hex = b.get(i + 2..i + 6).ok_or(Invalid)?;
                             if !hex.iter().all(u8::is_ascii_hexdigit) {
                                 return Err(Invalid);
                             }
@@ -219,22 +254,18 @@ impl Walker<'_, '_, '_> {
                         }
                         _ => return Err(Invalid),
                     }
-                    // Digit runs in escaped strings are found after decoding.
-                    continue;
                 }
-                0..=0x1f => return Err(Invalid),
+                b'@' => {
+                    groups |= group::AT;
+                    i += 1;
+                }
                 b'0'..=b'9' => {
-                    run += 1;
-                    seps = 0;
-                    digits |= run >= 9;
+                    let (end, g) = prefilter::digit_run(&b[..], i);
+                    groups |= g;
+                    i = end;
                 }
-                b' ' | b'-' | b'.' | b'(' | b')' | b'+' if run > 0 && seps < 3 => seps += 1,
-                _ => {
-                    run = 0;
-                    seps = 0;
-                }
+                _ => return Err(Invalid),
             }
-            i += 1;
         }
         self.pos = i + 1;
         Ok(Tok {
@@ -243,7 +274,7 @@ impl Walker<'_, '_, '_> {
             cstart,
             cend: i,
             esc,
-            digits,
+            groups,
         })
     }
 
@@ -282,10 +313,7 @@ impl Walker<'_, '_, '_> {
                 Cow::Borrowed(_) => None,
             }
         } else {
-            let mut m = self.mask(t) | group::EXTRA;
-            if t.digits {
-                m |= group::NUM;
-            }
+            let m = self.mask(t) | t.groups | group::EXTRA;
             let s = self.s;
             match self.r.redact_masked(&s[t.cstart..t.cend], m, self.found) {
                 Cow::Owned(n) => Some(n),

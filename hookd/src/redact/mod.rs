@@ -261,14 +261,46 @@ pub(crate) mod group {
     pub const WORDS: u32 = 1 << 14;
     /// Pieces of configured extra keys.
     pub const XKEYS: u32 = 1 << 15;
+    /// An `@` (emails, URL credentials).
     pub const AT: u32 = 1 << 16;
-    pub const HOME: u32 = 1 << 17;
-    /// A run of ≥ 9 digits (with single separators): cards, SSNs, phones.
-    pub const NUM: u32 = 1 << 18;
+    /// `/home/`, `/Users/`.
+    pub const HOME_UNIX: u32 = 1 << 17;
+    /// `C:\Users\`.
+    pub const HOME_WIN: u32 = 1 << 18;
+    /// Claude Code's encoded project directories (`-home-`, `-Users-`).
+    pub const HOME_ENC: u32 = 1 << 19;
+    /// Digit runs (see `prefilter::digit_run`).
+    pub const CARD: u32 = 1 << 20;
+    pub const SSN: u32 = 1 << 21;
+    pub const PHONE: u32 = 1 << 22;
     /// Configured extra patterns (no prefilter: always run).
-    pub const EXTRA: u32 = 1 << 19;
-    /// A JSON escape that may hide a literal (always active; text patterns ignore it).
-    pub const ESC: u32 = 1 << 20;
+    pub const EXTRA: u32 = 1 << 23;
+    /// A `\u` or `\/` JSON escape, which can hide a literal (payload prefilter only).
+    pub const ESC: u32 = 1 << 24;
+    /// The numeric groups.
+    pub const NUM: u32 = CARD | SSN | PHONE;
+    /// Where `prefilter::digit_run` puts the numeric bits computed without its glue rule.
+    pub const LOOSE_SHIFT: u32 = 5;
+    /// Groups whose passes run before the numeric ones (and can rewrite a number's
+    /// neighbors).
+    pub const BEFORE_NUM: u32 = PEM
+        | URL
+        | JWT
+        | SK
+        | GITHUB
+        | GITLAB
+        | SLACK
+        | GOOGLE
+        | STRIPE
+        | NPM
+        | HF
+        | PYPI
+        | AWS
+        | BEARER
+        | WORDS
+        | XKEYS
+        | AT
+        | EXTRA;
 }
 
 /// A compiled redaction configuration. Cheap to share: `Send + Sync`, no interior state.
@@ -318,7 +350,10 @@ impl Redactor {
         for x in &cfg.extra {
             check_kind_name(&x.kind)?;
             let re = Regex::new(&x.pattern).map_err(|e| {
-                format!("redact.extra `{}`: invalid pattern {:?}: {e}", x.kind, x.pattern)
+                format!(
+                    "redact.extra `{}`: invalid pattern {:?}: {e}",
+                    x.kind, x.pattern
+                )
             })?;
             let marker = format!("[REDACTED:{}]", x.kind);
             if re.is_match("") {
@@ -421,12 +456,12 @@ impl Redactor {
             (K::SensitiveKey, G::WORDS | G::XKEYS),
             (K::SecretAssignment, G::WORDS | G::XKEYS),
             (K::Email, G::AT),
-            (K::CreditCard, G::NUM),
-            (K::Ssn, G::NUM),
-            (K::Phone, G::NUM),
-            (K::HomePath, G::HOME),
+            (K::CreditCard, G::CARD),
+            (K::Ssn, G::SSN),
+            (K::Phone, G::PHONE),
+            (K::HomePath, G::HOME_UNIX | G::HOME_WIN | G::HOME_ENC),
         ];
-        let mut a = G::ESC;
+        let mut a = 0;
         for (k, g) in table {
             if self.is_on(k) {
                 a |= g;
@@ -451,10 +486,10 @@ impl Redactor {
         let mask = self.pre.scan(bytes, &mut triggers) & self.active;
         if mask == 0
             && self.extras.is_empty()
-            && (self.active & group::NUM == 0 || !prefilter::has_digit_run(bytes))
+            && prefilter::byte_groups(bytes) & (self.active | group::ESC) == 0
         {
-            // No literal trigger, no long digit run: no pattern can match, and no key can be
-            // sensitive (a sensitive key contains a WORDS or XKEYS literal).
+            // No trigger at all: no pattern can match, and no key can be sensitive (a
+            // sensitive key contains a WORDS or XKEYS literal).
             return (Cow::Borrowed(bytes), Vec::new());
         }
         let mut found = Found::default();
@@ -525,7 +560,8 @@ impl Redactor {
                         found.add(Kind::SensitiveKey);
                     }
                 } else if self.is_on(Kind::CreditCard)
-                    && n.as_u64().is_some_and(|u| patterns::card_number(u.to_string().as_bytes()))
+                    && n.as_u64()
+                        .is_some_and(|u| patterns::card_number(u.to_string().as_bytes()))
                 {
                     *v = Value::String(Kind::CreditCard.marker().to_owned());
                     found.add(Kind::CreditCard);
@@ -565,11 +601,14 @@ impl Redactor {
 
     /// Text redaction with its own prefilter.
     fn redact_str<'a>(&self, s: &'a str, found: &mut Found) -> Cow<'a, str> {
-        let mut mask = self.pre.scan(s.as_bytes(), &mut Vec::new());
-        if prefilter::has_digit_run(s.as_bytes()) {
-            mask |= group::NUM;
-        }
-        self.redact_masked(s, mask | group::EXTRA, found)
+        self.redact_masked(s, self.groups(s), found)
+    }
+
+    /// The pattern groups that can match `s` (prefilter literals and byte groups).
+    fn groups(&self, s: &str) -> u32 {
+        self.pre.scan(s.as_bytes(), &mut Vec::new())
+            | prefilter::byte_groups(s.as_bytes())
+            | group::EXTRA
     }
 
     /// Text redaction of the pattern groups in `mask`, repeated on its own output until
@@ -582,11 +621,7 @@ impl Redactor {
         }
         // Bounded: every round only adds markers; real text settles in one extra round.
         for _ in 0..4 {
-            let mut m = self.pre.scan(cur.as_bytes(), &mut Vec::new()) | group::EXTRA;
-            if prefilter::has_digit_run(cur.as_bytes()) {
-                m |= group::NUM;
-            }
-            let next = self.pass(&cur, m, found);
+            let next = self.pass(&cur, self.groups(&cur), found);
             let Cow::Owned(n) = next else { break };
             cur = Cow::Owned(n);
         }
@@ -595,6 +630,10 @@ impl Redactor {
 
     /// One round of text redaction of the pattern groups in `mask`.
     fn pass<'a>(&self, s: &'a str, mask: u32, found: &mut Found) -> Cow<'a, str> {
+        let mut mask = mask;
+        if mask & self.active & group::BEFORE_NUM != 0 {
+            mask |= (mask >> group::LOOSE_SHIFT) & group::NUM;
+        }
         let mask = mask & self.active;
         if mask == 0 {
             return Cow::Borrowed(s);

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use regex::{Captures, Match, Regex};
 
-use super::{Found, Kind, Redactor, chain, group as G, is_marker};
+use super::{Found, Kind, Redactor, chain, group as G, is_marker, prefilter};
 
 /// A prefixed-token kind: capture group 1 is the token.
 struct Token {
@@ -45,7 +45,6 @@ pub(crate) struct Patterns {
     ssn: Regex,
     phone_intl: Regex,
     phone_nanp: Regex,
-    home_unix: Regex,
     home_win: Regex,
     home_enc: Regex,
 }
@@ -96,7 +95,9 @@ impl Patterns {
             tok(
                 Kind::OpenaiKey,
                 G::SK,
-                &format!(r"{LB}(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{20,}}|sk-[A-Za-z0-9]{{20,}})"),
+                &format!(
+                    r"{LB}(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{{20,}}|sk-[A-Za-z0-9]{{20,}})"
+                ),
                 openai_ok,
             )?,
             tok(
@@ -184,9 +185,9 @@ impl Patterns {
             assign: re(&format!(
                 r#"(?i)([A-Za-z0-9_.-]*(?:{key_alts}))(\\?["']?)([ \t]*(?::=|=|:)[ \t]*){value}"#
             ))?,
-            flag: re(&format!(
-                r#"(?i)(--[A-Za-z0-9-]*(?:password|passwd|passphrase|token|secret|api-?key))([ \t]+)(?:"([^"\\\r\n]*)"|'([^'\\\r\n]*)'|([^\s"'\\&;|,<>(){{}}\[\]`=-][^\s"'\\&;|,<>(){{}}\[\]`]*))"#
-            ))?,
+            flag: re(
+                r#"(?i)(--[A-Za-z0-9-]*(?:password|passwd|passphrase|token|secret|api-?key))([ \t]+)(?:"([^"\\\r\n]*)"|'([^'\\\r\n]*)'|([^\s"'\\&;|,<>(){}\[\]`=-][^\s"'\\&;|,<>(){}\[\]`]*))"#,
+            )?,
             email: re(
                 r"[A-Za-z0-9._%+-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}",
             )?,
@@ -196,7 +197,6 @@ impl Patterns {
             phone_nanp: re(
                 r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[.-])[2-9][0-9]{2}[.-][0-9]{4}",
             )?,
-            home_unix: re(r"(^|[^A-Za-z0-9._~/-]|//|/var|\\[nrt])(/home/|/Users/)([A-Za-z0-9._-]+)")?,
             home_win: re(r#"(?i)([A-Z]:(?:\\\\|\\|/)users(?:\\\\|\\|/))([^\\/:*?"<>|\r\n\t]+)"#)?,
             home_enc: re(r"projects(?:/|\\\\|\\)(?:[A-Za-z]-)?-(?:home|Users)-")?,
         })
@@ -244,19 +244,17 @@ impl Patterns {
         if on(Kind::Email, G::AT) {
             cur = chain(cur, |t| self.email(t, f));
         }
-        if mask & G::NUM != 0 {
-            if r.is_on(Kind::CreditCard) {
-                cur = chain(cur, |t| self.cards(t, f));
-            }
-            if r.is_on(Kind::Ssn) {
-                cur = chain(cur, |t| self.ssn(t, f));
-            }
-            if r.is_on(Kind::Phone) {
-                cur = chain(cur, |t| self.phones(t, f));
-            }
+        if on(Kind::CreditCard, G::CARD) {
+            cur = chain(cur, |t| self.cards(t, f));
         }
-        if on(Kind::HomePath, G::HOME) {
-            cur = chain(cur, |t| self.home(t, f));
+        if on(Kind::Ssn, G::SSN) {
+            cur = chain(cur, |t| self.ssn(t, f));
+        }
+        if on(Kind::Phone, G::PHONE) {
+            cur = chain(cur, |t| self.phones(t, f));
+        }
+        if on(Kind::HomePath, G::HOME_UNIX | G::HOME_WIN | G::HOME_ENC) {
+            cur = chain(cur, |t| self.home(t, mask, f));
         }
         cur
     }
@@ -265,7 +263,11 @@ impl Patterns {
         let out = splice_caps(&self.url, t, |c| {
             let m = c.get(0)?;
             let scheme = c.get(1)?;
-            Some((scheme.end(), m.end() - 1, Kind::UrlCredentials.marker().into()))
+            Some((
+                scheme.end(),
+                m.end() - 1,
+                Kind::UrlCredentials.marker().into(),
+            ))
         });
         mark(out, f, Kind::UrlCredentials)
     }
@@ -282,8 +284,11 @@ impl Patterns {
             let ok = s.len() == 40
                 && s.bytes().any(|b| b.is_ascii_uppercase())
                 && s.bytes().any(|b| b.is_ascii_lowercase())
-                && s.bytes().any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
-                && (labels.iter().any(|&l| l <= m.start() && m.start() - l <= 80)
+                && s.bytes()
+                    .any(|b| b.is_ascii_digit() || b == b'/' || b == b'+')
+                && (labels
+                    .iter()
+                    .any(|&l| l <= m.start() && m.start() - l <= 80)
                     || ids.iter().any(|&i| i.abs_diff(m.start()) <= 256));
             ok.then(|| (m.start(), m.end(), Kind::AwsSecretKey.marker().into()))
         });
@@ -379,9 +384,12 @@ impl Patterns {
         let b = t.as_bytes();
         let mut spans = Vec::new();
         for m in self.num_run.find_iter(t) {
-            if m.len() < 13 || !left_ok(b, m.start()) || !right_ok(b, m.end()) {
+            if m.len() < 13 {
                 continue;
             }
+            // A window may start at the run's first group only if the run is not glued to a
+            // word on the left, and end at its last group only if not glued on the right.
+            let (left, right) = (left_ok(b, m.start()), right_ok(b, m.end()));
             // Groups: (start, end) of each digit group.
             let mut groups = Vec::new();
             let mut gs = m.start();
@@ -392,10 +400,14 @@ impl Patterns {
                 }
             }
             groups.push((gs, m.end()));
-            let mut i = 0;
+            let last = groups.len() - 1;
+            let mut i = usize::from(!left);
             while i < groups.len() {
                 let mut hit = None;
                 for j in (i..groups.len()).rev() {
+                    if j == last && !right {
+                        continue;
+                    }
                     let w = &groups[i..=j];
                     let n: usize = w.iter().map(|(s, e)| e - s).sum();
                     if !(13..=19).contains(&n) {
@@ -421,7 +433,11 @@ impl Patterns {
                 }
             }
         }
-        mark(splice_spans(t, &spans, Kind::CreditCard.marker()), f, Kind::CreditCard)
+        mark(
+            splice_spans(t, &spans, Kind::CreditCard.marker()),
+            f,
+            Kind::CreditCard,
+        )
     }
 
     fn ssn(&self, t: &str, f: &mut Found) -> Option<String> {
@@ -430,7 +446,8 @@ impl Patterns {
             let m = c.get(0)?;
             let (area, grp, serial) = (c.get(1)?.as_str(), c.get(2)?.as_str(), c.get(3)?.as_str());
             let ok = left_ok(b, m.start())
-                && b.get(m.start().wrapping_sub(1)).is_none_or(|&p| p != b'-' && p != b'.')
+                && b.get(m.start().wrapping_sub(1))
+                    .is_none_or(|&p| p != b'-' && p != b'.')
                 && right_ok(b, m.end())
                 && area != "000"
                 && area != "666"
@@ -459,7 +476,8 @@ impl Patterns {
         let b = cur.as_bytes();
         let nanp = splice_find(&self.phone_nanp, &cur, |m| {
             let ok = left_ok(b, m.start())
-                && b.get(m.start().wrapping_sub(1)).is_none_or(|&p| p != b'+' && p != b'.')
+                && b.get(m.start().wrapping_sub(1))
+                    .is_none_or(|&p| p != b'+' && p != b'.')
                 && right_ok(b, m.end());
             ok.then(|| (m.start(), m.end(), Kind::Phone.marker().into()))
         });
@@ -472,50 +490,27 @@ impl Patterns {
     }
 
     /// User names in home directories, then in Claude Code's encoded project directories.
-    fn home(&self, t: &str, f: &mut Found) -> Option<String> {
+    fn home(&self, t: &str, mask: u32, f: &mut Found) -> Option<String> {
         let mut names: Vec<String> = Vec::new();
-        let unix = splice_caps(&self.home_unix, t, |c| {
-            let n = c.get(3)?;
-            let name = n.as_str();
-            if name == "Shared" || name == "linuxbrew" || name.bytes().all(|b| b == b'.') {
-                return None;
-            }
-            names.push(name.to_owned());
-            Some((n.start(), n.end(), Cow::Borrowed(USER)))
-        });
+        let unix = if mask & G::HOME_UNIX == 0 {
+            None
+        } else {
+            Self::home_unix(t, &mut names)
+        };
         let mut changed = unix.is_some();
         let cur: Cow<'_, str> = unix.map_or(Cow::Borrowed(t), Cow::Owned);
-        let b = cur.as_bytes();
-        let win = splice_caps(&self.home_win, &cur, |c| {
-            let n = c.get(2)?;
-            let mut name = n.as_str();
-            if !matches!(b.get(n.end()), Some(b'\\' | b'/')) {
-                name = name.split(' ').next().unwrap_or_default();
-            }
-            let exempt = ["public", "default", "default user", "all users", "shared", USER]
-                .iter()
-                .any(|e| name.eq_ignore_ascii_case(e));
-            if exempt || name.is_empty() {
-                return None;
-            }
-            names.push(name.to_owned());
-            Some((n.start(), n.start() + name.len(), Cow::Borrowed(USER)))
-        });
+        let win = if mask & G::HOME_WIN == 0 {
+            None
+        } else {
+            self.home_win(&cur, &mut names)
+        };
         changed |= win.is_some();
         let cur: Cow<'_, str> = win.map_or(cur, Cow::Owned);
-        let b = cur.as_bytes();
-        let enc = splice_find(&self.home_enc, &cur, |m| {
-            let rest = &b[m.end()..];
-            let boundary = |n: usize| matches!(rest.get(n), None | Some(b'-' | b'/' | b'\\'));
-            let known = names.iter().map(|n| encode_name(n)).find(|e| {
-                !e.is_empty() && rest.starts_with(e.as_bytes()) && boundary(e.len())
-            });
-            let len = known.map_or_else(
-                || rest.iter().take_while(|c| c.is_ascii_alphanumeric()).count(),
-                |e| e.len(),
-            );
-            (len > 0).then(|| (m.end(), m.end() + len, Cow::Borrowed(USER)))
-        });
+        let enc = if mask & G::HOME_ENC == 0 {
+            None
+        } else {
+            self.home_enc(&cur, &names)
+        };
         changed |= enc.is_some();
         let cur = enc.map_or(cur, Cow::Owned);
         if changed {
@@ -525,13 +520,117 @@ impl Patterns {
             None
         }
     }
+
+    /// `/home/<name>`, `/Users/<name>` at the start of a path (after start of text, a byte
+    /// that cannot be in a path segment, `//` as in `file:///home`, `/var` as in Silverblue's
+    /// `/var/home`, or a `\n`/`\r`/`\t` escape). Hand-written: it runs on nearly every event.
+    fn home_unix(t: &str, names: &mut Vec<String>) -> Option<String> {
+        let b = t.as_bytes();
+        let mut out = String::new();
+        let mut last = 0;
+        let mut i = 0;
+        while let Some(off) = b[i..].iter().position(|&c| c == b'/') {
+            let p = i + off;
+            i = p + 1;
+            let rest = &b[p..];
+            let root = if rest.starts_with(b"/home/") {
+                6
+            } else if rest.starts_with(b"/Users/") {
+                7
+            } else {
+                continue;
+            };
+            let pre_ok = p == 0
+                || !matches!(b[p - 1], b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'~' | b'/' | b'-')
+                || (p >= 2 && b[p - 2] == b'/' && b[p - 1] == b'/')
+                || b[..p].ends_with(b"/var")
+                || (p >= 2 && b[p - 2] == b'\\' && matches!(b[p - 1], b'n' | b'r' | b't'));
+            if !pre_ok {
+                continue;
+            }
+            let start = p + root;
+            let len = b[start..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+                .count();
+            let name = &t[start..start + len];
+            if len == 0
+                || name == "Shared"
+                || name == "linuxbrew"
+                || name.bytes().all(|c| c == b'.')
+            {
+                continue;
+            }
+            names.push(name.to_owned());
+            out.push_str(&t[last..start]);
+            out.push_str(USER);
+            last = start + len;
+            i = last;
+        }
+        if last == 0 {
+            return None;
+        }
+        out.push_str(&t[last..]);
+        Some(out)
+    }
+
+    fn home_win(&self, t: &str, names: &mut Vec<String>) -> Option<String> {
+        let b = t.as_bytes();
+        splice_caps(&self.home_win, t, |c| {
+            let n = c.get(2)?;
+            let mut name = n.as_str();
+            if !matches!(b.get(n.end()), Some(b'\\' | b'/')) {
+                name = name.split(' ').next().unwrap_or_default();
+            }
+            let exempt = [
+                "public",
+                "default",
+                "default user",
+                "all users",
+                "shared",
+                USER,
+            ]
+            .iter()
+            .any(|e| name.eq_ignore_ascii_case(e));
+            if exempt || name.is_empty() {
+                return None;
+            }
+            names.push(name.to_owned());
+            Some((n.start(), n.start() + name.len(), Cow::Borrowed(USER)))
+        })
+    }
+
+    /// `…/projects/-home-<name>-…`: a name seen in this string's home paths, else the first
+    /// alphanumeric word.
+    fn home_enc(&self, t: &str, names: &[String]) -> Option<String> {
+        let b = t.as_bytes();
+        splice_find(&self.home_enc, t, |m| {
+            let rest = &b[m.end()..];
+            let boundary = |n: usize| matches!(rest.get(n), None | Some(b'-' | b'/' | b'\\'));
+            let known = names
+                .iter()
+                .map(|n| encode_name(n))
+                .find(|e| !e.is_empty() && rest.starts_with(e.as_bytes()) && boundary(e.len()));
+            let len = known.map_or_else(
+                || {
+                    rest.iter()
+                        .take_while(|c| c.is_ascii_alphanumeric())
+                        .count()
+                },
+                |e| e.len(),
+            );
+            (len > 0).then(|| (m.end(), m.end() + len, Cow::Borrowed(USER)))
+        })
+    }
 }
 
 /// What replaces a user name in a home path.
 const USER: &str = "[USER]";
 
 /// File extensions that look like TLDs in `icon@2x.png`-style names (none is a real TLD).
-const IMAGE_EXT: &[&str] = &["png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp"];
+const IMAGE_EXT: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "svg", "webp", "avif", "ico", "bmp",
+];
 
 /// Claude Code's project-directory encoding of a name: every non-alphanumeric becomes `-`.
 fn encode_name(n: &str) -> String {
@@ -582,16 +681,9 @@ fn bare_ok(t: &str, v: Match<'_>, colon: bool) -> bool {
     true
 }
 
-/// Whether the byte before `i` ends a word (start, non-word byte, or a `\n`/`\r`/`\t` escape).
+/// Whether the byte before `i` ends a word (shared with the prefilter, which must agree).
 fn left_ok(b: &[u8], i: usize) -> bool {
-    if i == 0 {
-        return true;
-    }
-    let p = b[i - 1];
-    if !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.') {
-        return true;
-    }
-    i >= 2 && b[i - 2] == b'\\' && matches!(p, b'n' | b'r' | b't')
+    prefilter::left_free(b, i)
 }
 
 /// Whether the text at `i` does not continue the number or word.
@@ -624,7 +716,7 @@ pub(crate) fn card_number(digits: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn mark(out: Option<String>, f: &mut Found, k: Kind) -> Option<String> {
@@ -669,7 +761,11 @@ pub(crate) fn replace_extra(
 type Span = (usize, usize, Cow<'static, str>);
 
 /// Rebuilds `t` with the spans chosen by `pick` (one per match, in order) replaced.
-fn splice_find(re: &Regex, t: &str, mut pick: impl FnMut(Match<'_>) -> Option<Span>) -> Option<String> {
+fn splice_find(
+    re: &Regex,
+    t: &str,
+    mut pick: impl FnMut(Match<'_>) -> Option<Span>,
+) -> Option<String> {
     let mut out = String::new();
     let mut last = 0;
     let mut any = false;

@@ -13,7 +13,9 @@ use regex::bytes::Regex;
 use super::group as G;
 use super::keys::{self, KeyStem};
 
-/// Built-in trigger literals (lower case) and the groups they open.
+/// Built-in trigger literals (lower case, at least 3 bytes so the literal search can use
+/// 3-byte fingerprints) and the groups they open. `@`, digit runs and JSON escapes are found
+/// by [`byte_groups`] instead.
 const LITERALS: &[(&str, u32)] = &[
     ("private key", G::PEM),
     ("://", G::URL),
@@ -24,7 +26,7 @@ const LITERALS: &[(&str, u32)] = &[
     ("ghu_", G::GITHUB),
     ("ghs_", G::GITHUB),
     ("ghr_", G::GITHUB),
-    ("github_pat_", G::GITHUB),
+    ("hub_pat_", G::GITHUB),
     ("glpat-", G::GITLAB),
     ("xox", G::SLACK),
     ("aiza", G::GOOGLE),
@@ -40,24 +42,30 @@ const LITERALS: &[(&str, u32)] = &[
     // The AWS secret label (`aws_secret…`, `secret_access_key`) contains "secret".
     ("secret", G::AWS | G::WORDS),
     ("bearer", G::BEARER),
-    ("@", G::AT),
-    ("/home/", G::HOME),
-    ("/users/", G::HOME),
-    ("\\users\\", G::HOME),
-    ("\\users/", G::HOME),
-    ("/users\\", G::HOME),
-    ("-home-", G::HOME),
-    ("-users-", G::HOME),
-    // JSON escapes that can hide a literal: the escaped string is decoded and scanned again.
-    ("\\u", G::ESC),
-    ("\\/", G::ESC),
+    ("/home/", G::HOME_UNIX),
+    ("/users/", G::HOME_UNIX | G::HOME_WIN),
+    ("\\users\\", G::HOME_WIN),
+    ("\\users/", G::HOME_WIN),
+    ("/users\\", G::HOME_WIN),
+    ("-home-", G::HOME_ENC),
+    ("-users-", G::HOME_ENC),
 ];
+
+/// Haystacks shorter than this are scanned with the bigram table (no per-call setup);
+/// longer ones with the literal regex (SIMD) over a lower-cased copy.
+const SHORT: usize = 256;
+
+/// Literals per alternation (see [`Prefilter::new`]).
+const LITERALS_PER_REGEX: usize = 12;
 
 /// Compiled trigger literals.
 pub(crate) struct Prefilter {
-    re: Regex,
+    /// Alternations of at most [`LITERALS_PER_REGEX`] literals each.
+    res: Vec<Regex>,
     /// Literals by first byte: `(literal, groups)`.
     by_first: Vec<Vec<(Vec<u8>, u32)>>,
+    /// One bit per lower-case first bigram of a literal.
+    bigrams: Vec<u64>,
 }
 
 thread_local! {
@@ -80,72 +88,302 @@ impl Prefilter {
         }
         lits.sort();
         lits.dedup();
-        // Longest first, so the alternation reports the longest literal at a position.
+        // Several small alternations rather than one big one: the SIMD literal search stays
+        // selective with up to about a dozen literals and degrades sharply past that.
         let mut order: Vec<&Vec<u8>> = lits.iter().map(|(l, _)| l).collect();
-        order.sort_by_key(|l| std::cmp::Reverse(l.len()));
         order.dedup();
-        let alt: Vec<String> = order
-            .iter()
-            .map(|l| regex::escape(&String::from_utf8_lossy(l)))
+        let res = order
+            .chunks(LITERALS_PER_REGEX)
+            .map(|chunk| {
+                let alt: Vec<String> = chunk
+                    .iter()
+                    .map(|l| regex::escape(&String::from_utf8_lossy(l)))
+                    .collect();
+                // Escaped literals only: always compiles, far below the size limit.
+                #[allow(clippy::expect_used)]
+                Regex::new(&format!("(?-u){}", alt.join("|"))).expect("escaped literals compile")
+            })
             .collect();
-        // Built from escaped literals only, so it always compiles and stays far below the
-        // size limit (a few hundred literals at most).
-        #[allow(clippy::expect_used)]
-        let re = Regex::new(&format!("(?-u){}", alt.join("|"))).expect("escaped literals compile");
         let mut by_first = vec![Vec::new(); 256];
+        let mut bigrams = vec![0u64; 1024];
         for (l, g) in lits {
+            let k = bigram(
+                l.first().copied().unwrap_or(0),
+                l.get(1).copied().unwrap_or(0),
+            );
+            if l.len() < 2 {
+                // Single-byte extra-key pieces: every bigram starting with that byte.
+                for b in 0..=255u8 {
+                    let k = bigram(l.first().copied().unwrap_or(0), b);
+                    bigrams[k >> 6] |= 1 << (k & 63);
+                }
+            } else {
+                bigrams[k >> 6] |= 1 << (k & 63);
+            }
             if let Some(&b) = l.first() {
                 by_first[usize::from(b)].push((l, g));
             }
         }
-        Self { re, by_first }
+        Self {
+            res,
+            by_first,
+            bigrams,
+        }
     }
 
-    /// The groups triggered anywhere in `hay`; each trigger's offset and groups are appended
-    /// to `out` in increasing offset order.
+    /// The groups of the literals starting at `hay[i]` (compared case-insensitively).
+    fn at(&self, hay: &[u8], i: usize) -> u32 {
+        let rest = &hay[i..];
+        self.by_first[usize::from(rest[0].to_ascii_lowercase())]
+            .iter()
+            .filter(|(l, _)| rest.len() >= l.len() && rest[..l.len()].eq_ignore_ascii_case(l))
+            .fold(0, |acc, (_, g)| acc | g)
+    }
+
+    /// The groups triggered anywhere in `hay` (ASCII case-insensitively); each trigger's
+    /// offset and groups are appended to `out` in increasing offset order.
     pub(crate) fn scan(&self, hay: &[u8], out: &mut Vec<(usize, u32)>) -> u32 {
+        let mut mask = 0;
+        if hay.len() < SHORT {
+            for i in 0..hay.len() {
+                let k = bigram(
+                    hay[i].to_ascii_lowercase(),
+                    hay.get(i + 1).map_or(0, u8::to_ascii_lowercase),
+                );
+                if self.bigrams[k >> 6] & (1 << (k & 63)) != 0 {
+                    let g = self.at(hay, i);
+                    if g != 0 {
+                        out.push((i, g));
+                        mask |= g;
+                    }
+                }
+            }
+            return mask;
+        }
         LOWER.with(|buf| {
             let mut buf = buf.borrow_mut();
             buf.clear();
             buf.extend(hay.iter().map(u8::to_ascii_lowercase));
-            let mut mask = 0;
-            let mut at = 0;
-            while let Some(m) = self.re.find_at(&buf, at) {
-                let rest = &buf[m.start()..];
-                let g = self.by_first[usize::from(rest[0])]
-                    .iter()
-                    .filter(|(l, _)| rest.starts_with(l))
-                    .fold(0, |acc, (_, g)| acc | g);
-                out.push((m.start(), g));
-                mask |= g;
-                // Overlapping literals: resume one byte on, not after the match.
-                at = m.start() + 1;
+            let first = out.len();
+            for re in &self.res {
+                let mut at = 0;
+                while let Some(m) = re.find_at(&buf, at) {
+                    // Other literals starting inside this match are found by this position
+                    // check (or by their own alternation); duplicates are removed below.
+                    for i in m.start()..m.end() {
+                        let g = self.at(&buf, i);
+                        if g != 0 {
+                            out.push((i, g));
+                            mask |= g;
+                        }
+                    }
+                    at = m.end();
+                }
             }
-            mask
-        })
+            if self.res.len() > 1 {
+                out[first..].sort_unstable();
+                let mut tail = out.split_off(first);
+                tail.dedup();
+                out.extend(tail);
+            }
+        });
+        mask
     }
 }
 
-/// Whether `hay` has a run of at least 9 digits, where up to three characters among
-/// ` -.()+` may separate digits (`(415) 555-2671`, `4111 1111 1111 1111`, `123-45-6789`).
-pub(crate) fn has_digit_run(hay: &[u8]) -> bool {
-    let mut digits = 0u32;
-    let mut seps = 0u32;
-    for &b in hay {
+/// Index of the lower-case bigram `(a, b)` in the bigram bit table.
+fn bigram(a: u8, b: u8) -> usize {
+    usize::from(a) << 8 | usize::from(b)
+}
+
+/// Byte classes: 1 = digit, 2 = `@`, 3 = `\`, 0 = anything else.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut d = b'0';
+    while d <= b'9' {
+        t[d as usize] = 1;
+        d += 1;
+    }
+    t[b'@' as usize] = 2;
+    t[b'\\' as usize] = 3;
+    t
+};
+
+/// Whether any byte of `chunk` is a digit, `@` or `\` (branch-free, so it vectorizes).
+fn interesting(chunk: &[u8]) -> bool {
+    chunk.iter().fold(false, |a, &c| {
+        a | (c.wrapping_sub(b'0') < 10) | (c == b'@') | (c == b'\\')
+    })
+}
+
+/// The groups opened by bytes rather than literals: `AT` for an `@`, `ESC` for a `\u` or
+/// `\/` JSON escape (which can hide a literal), and `CARD`/`SSN`/`PHONE` for runs of digits
+/// (see [`digit_run`]).
+pub(crate) fn byte_groups(hay: &[u8]) -> u32 {
+    const CHUNK: usize = 32;
+    let mut g = 0;
+    let mut i = 0;
+    while i < hay.len() {
+        let end = (i + CHUNK).min(hay.len());
+        if i % CHUNK == 0 && end - i == CHUNK && !interesting(&hay[i..end]) {
+            i = end;
+            continue;
+        }
+        match CLASS[usize::from(hay[i])] {
+            0 => i += 1,
+            1 => {
+                let (e, rg) = digit_run(hay, i);
+                g |= rg;
+                i = e;
+            }
+            2 => {
+                g |= G::AT;
+                i += 1;
+            }
+            _ => {
+                match hay.get(i + 1) {
+                    Some(b'u' | b'/') => g |= G::ESC,
+                    // An escaped backslash: the next byte is not an escape (`\\u`).
+                    Some(b'\\') => i += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+    }
+    g
+}
+
+/// Separator flags in a digit run.
+const SEP_ANY: u8 = 1;
+const SEP_DASH: u8 = 2;
+
+/// Scans the run of digits starting at `hay[start]` (a digit), where up to three characters
+/// among ` -.()+` may separate digit groups. Returns the end of the run and the numeric groups
+/// it can feed.
+///
+/// Sound upper bounds of what the numeric passes accept: a match never uses the run's first
+/// group when the run is glued to a word on the left (`a716-…`), nor its last group when
+/// glued on the right, so only the digits and separators between the remaining ("usable")
+/// groups count: `CARD` needs ≥ 13 usable digits; `SSN` ≥ 9 and a dash between usable
+/// groups; `PHONE` ≥ 9 and a separator between usable groups or a `+` right before the run.
+/// The same bits computed without the glue rule are returned shifted by `LOOSE_SHIFT`: an
+/// earlier pass may replace the glueing word with a marker, so they apply whenever such a
+/// pass runs on the same text.
+pub(crate) fn digit_run(hay: &[u8], start: usize) -> (usize, u32) {
+    // Fast path: most runs (ids, ports, dates) are short and feed nothing.
+    let (mut i, mut digits, mut seps) = (start, 0u32, 0u32);
+    while let Some(&b) = hay.get(i) {
         if b.is_ascii_digit() {
             digits += 1;
             seps = 0;
-            if digits >= 9 {
-                return true;
-            }
-        } else if digits > 0 && seps < 3 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
+        } else if seps < 3 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
             seps += 1;
         } else {
-            digits = 0;
-            seps = 0;
+            break;
+        }
+        i += 1;
+    }
+    if digits < 9 {
+        return (i, 0);
+    }
+    digit_groups(hay, start)
+}
+
+/// The slow path of [`digit_run`]: per-group accounting.
+fn digit_groups(hay: &[u8], start: usize) -> (usize, u32) {
+    // Digits per group, and separator flags between groups k and k+1 (the first 16; past
+    // that every group and separator counts, conservatively).
+    let mut groups = [0u32; 17];
+    let mut sep_flags = [0u8; 16];
+    let mut n = 0usize; // index of the current group
+    let mut overflow = false;
+    let mut pending_all = 0u8;
+    let (mut seps, mut pending) = (0u32, 0u8);
+    let mut total = 0u32;
+    let mut last_digit_end = start;
+    let mut i = start;
+    while let Some(&b) = hay.get(i) {
+        if b.is_ascii_digit() {
+            if seps > 0 {
+                if n < 16 {
+                    sep_flags[n] = pending;
+                    n += 1;
+                } else {
+                    overflow = true;
+                    pending_all |= pending;
+                }
+                seps = 0;
+                pending = 0;
+            }
+            groups[n] += 1;
+            total += 1;
+            last_digit_end = i + 1;
+        } else if seps < 3 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
+            seps += 1;
+            pending |= SEP_ANY | if b == b'-' { SEP_DASH } else { 0 };
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let plus_before = start > 0 && hay[start - 1] == b'+';
+    let all_seps = sep_flags.iter().fold(pending_all, |a, f| a | f);
+    let loose = num_bits(total, all_seps, plus_before) << G::LOOSE_SHIFT;
+    let (usable, inner, plus) = if overflow {
+        (total, SEP_ANY | SEP_DASH, plus_before)
+    } else {
+        let left_glued = !left_free(hay, start);
+        let right_glued = hay
+            .get(last_digit_end)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+        let lo = usize::from(left_glued);
+        let hi = if right_glued {
+            n.checked_sub(1)
+        } else {
+            Some(n)
+        };
+        match hi {
+            Some(hi) if lo <= hi => (
+                groups[lo..=hi].iter().sum::<u32>(),
+                sep_flags[lo..hi].iter().fold(0, |a, f| a | f),
+                plus_before && lo == 0,
+            ),
+            _ => (0, 0, false),
+        }
+    };
+    (i, num_bits(usable, inner, plus) | loose)
+}
+
+/// `CARD`/`SSN`/`PHONE` for a run with `digits` usable digits, separator flags `seps` between
+/// them, and `plus` if a `+` leads it.
+fn num_bits(digits: u32, seps: u8, plus: bool) -> u32 {
+    let mut g = 0;
+    if digits >= 13 {
+        g |= G::CARD;
+    }
+    if digits >= 9 {
+        if seps & SEP_DASH != 0 {
+            g |= G::SSN;
+        }
+        if seps & SEP_ANY != 0 || plus {
+            g |= G::PHONE;
         }
     }
-    false
+    g
+}
+
+/// Whether the byte before `i` does not glue a number to a word: start, a byte other than
+/// `[A-Za-z0-9_.]`, or a `\n`/`\r`/`\t` escape (the rule of the numeric passes).
+pub(crate) fn left_free(b: &[u8], i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    let p = b[i - 1];
+    if !(p.is_ascii_alphanumeric() || p == b'_' || p == b'.') {
+        return true;
+    }
+    i >= 2 && b[i - 2] == b'\\' && matches!(p, b'n' | b'r' | b't')
 }
 
 #[cfg(test)]
@@ -159,20 +397,52 @@ mod tests {
         assert_eq!(p.scan(b"plain words only", &mut v), 0);
         assert!(v.is_empty());
         let m = p.scan(b"cd /home/alice && echo a@b.co PASSWORD", &mut v);
-        assert_eq!(m, G::HOME | G::AT | G::WORDS);
-        assert_eq!(v.len(), 3);
-        // "secret" opens AWS and WORDS; overlapping "sk-" inside "task-sk-" still found.
+        assert_eq!(m, G::HOME_UNIX | G::WORDS);
+        assert_eq!(v.len(), 2);
+        // "secret" opens AWS and WORDS; overlapping literals are all found.
         let m = p.scan(b"Secret", &mut Vec::new());
         assert_eq!(m & (G::AWS | G::WORDS), G::AWS | G::WORDS);
         assert_ne!(p.scan(b"xxsk-", &mut Vec::new()) & G::SK, 0);
+        assert_ne!(p.scan(b"ghub_pat_", &mut Vec::new()) & G::GITHUB, 0);
+        // Long haystacks take the regex path and must agree with the short path.
+        let long = format!("{}{}", "x".repeat(300), "SeCrEt /home/ sk-ant-");
+        let mut a = Vec::new();
+        let m = p.scan(long.as_bytes(), &mut a);
+        assert_eq!(m, G::AWS | G::WORDS | G::HOME_UNIX | G::SK);
+        let mut b = Vec::new();
+        let short = &long[300..];
+        assert_eq!(p.scan(short.as_bytes(), &mut b), m);
+        assert_eq!(a.iter().map(|(i, g)| (i - 300, *g)).collect::<Vec<_>>(), b);
     }
 
     #[test]
-    fn digit_runs() {
-        assert!(has_digit_run(b"4111 1111 1111 1111"));
-        assert!(has_digit_run(b"(415) 555-2671"));
-        assert!(has_digit_run(b"123-45-6789"));
-        assert!(!has_digit_run(b"2026-11-21T11:48:01Z"));
-        assert!(!has_digit_run(b"v1.2.3 port 8080 size 12345678"));
+    fn byte_group_rules() {
+        let tight = |h: &[u8]| byte_groups(h) & !(G::NUM << G::LOOSE_SHIFT);
+        assert_eq!(byte_groups(b"a@b"), G::AT);
+        assert_eq!(tight(b"4111 1111 1111 1111"), G::CARD | G::PHONE);
+        assert_eq!(tight(b"4111111111111111"), G::CARD);
+        assert_eq!(tight(b"(415) 555-2671"), G::SSN | G::PHONE);
+        assert_eq!(tight(b"+14155552671"), G::PHONE);
+        assert_eq!(tight(b"123-45-6789"), G::SSN | G::PHONE);
+        assert_eq!(byte_groups(b"2026-11-21T11:48:01Z"), 0);
+        // UUID tails glued to hex letters feed nothing (unless an earlier pass runs).
+        assert_eq!(tight(b"550e8400-e29b-41d4-a716-446655440000"), 0);
+        assert_eq!(
+            byte_groups(b"550e8400-e29b-41d4-a716-446655440000"),
+            (G::CARD | G::SSN | G::PHONE) << G::LOOSE_SHIFT
+        );
+        assert_eq!(tight(b"x1234 4111111111111111"), G::CARD);
+        assert_eq!(tight(b"4111111111111111x"), 0);
+        assert_eq!(
+            byte_groups(b"v1.2.3 port 8080 size 12345678 id 1732190881"),
+            0
+        );
+        assert_eq!(byte_groups(br#"a\u0040b"#), G::ESC);
+        assert_eq!(byte_groups(br#"\/home"#), G::ESC);
+        assert_eq!(byte_groups(br#"a\nb \\u"#), 0);
+        let long = format!("{}4111111111111111{}", "x".repeat(70), "y".repeat(70));
+        assert_eq!(tight(long.as_bytes()), 0);
+        let long = format!("{} 4111111111111111 {}", "x".repeat(70), "y".repeat(70));
+        assert_eq!(tight(long.as_bytes()), G::CARD);
     }
 }

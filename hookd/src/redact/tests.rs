@@ -9,8 +9,10 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn r() -> Redactor {
-    Redactor::default()
+/// The default redactor, compiled once for all tests.
+fn r() -> &'static Redactor {
+    static R: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(Redactor::default);
+    &R
 }
 
 /// `(kind, text containing a secret, the secret substring)`.
@@ -132,11 +134,7 @@ const SEEDS: &[(&str, &str, &str)] = &[
         "curl -H 'X-Forward: Bearer abc123def456ghi789' x",
         "abc123def456ghi789",
     ),
-    (
-        "bearer",
-        "BEARER 9f8e7d6c5b4a3210",
-        "9f8e7d6c5b4a3210",
-    ),
+    ("bearer", "BEARER 9f8e7d6c5b4a3210", "9f8e7d6c5b4a3210"),
     (
         "secret_assignment",
         "export DB_PASSWORD=hunter2x && run",
@@ -205,7 +203,10 @@ fn every_kind_in_plain_text() {
         let input = format!("before {text} after");
         let (out, kinds) = r.redact_text(&input);
         assert!(!out.contains(secret), "{kind}: {secret:?} left in {out:?}");
-        assert!(has(&kinds, kind), "{kind} not reported for {input:?}: {kinds:?}");
+        assert!(
+            has(&kinds, kind),
+            "{kind} not reported for {input:?}: {kinds:?}"
+        );
         assert!(out.starts_with("before "), "{kind}: prefix lost: {out:?}");
     }
 }
@@ -231,7 +232,10 @@ fn every_kind_in_json_strings() {
                 assert!(!decoded.contains(secret), "{kind}: {secret:?} left in {s}");
                 // Secrets may also appear JSON-escaped in the raw output.
                 assert!(!s.contains(secret), "{kind}: {secret:?} left in {s}");
-                assert!(has(&kinds, kind), "{kind} not reported for {doc}: {kinds:?}");
+                assert!(
+                    has(&kinds, kind),
+                    "{kind} not reported for {doc}: {kinds:?}"
+                );
                 // The Value API agrees.
                 let mut v = doc.clone();
                 let vk = r.redact_value(&mut v);
@@ -250,7 +254,13 @@ fn mixed_text() {
     let (out, kinds) = r.redact_text(input);
     assert_eq!(
         kinds,
-        ["aws_key_id", "credit_card", "email", "github_token", "home_path"]
+        [
+            "aws_key_id",
+            "credit_card",
+            "email",
+            "github_token",
+            "home_path"
+        ]
     );
     assert_eq!(
         out,
@@ -270,13 +280,19 @@ fn replacement_formats() {
         ("cd /home/alice && ls", "cd /home/[USER] && ls"),
         ("file:///home/alice/x", "file:///home/[USER]/x"),
         ("/var/home/alice/x", "/var/home/[USER]/x"),
-        ("PATH=/home/a/bin:/home/b/bin", "PATH=/home/[USER]/bin:/home/[USER]/bin"),
+        (
+            "PATH=/home/a/bin:/home/b/bin",
+            "PATH=/home/[USER]/bin:/home/[USER]/bin",
+        ),
         (r"C:\Users\John Smith\Desktop", r"C:\Users\[USER]\Desktop"),
         (
             "Authorization: Bearer abc123def456",
             "Authorization: [REDACTED:secret_assignment]",
         ),
-        ("TOKEN=abc123 make", "TOKEN=[REDACTED:secret_assignment] make"),
+        (
+            "TOKEN=abc123 make",
+            "TOKEN=[REDACTED:secret_assignment] make",
+        ),
         (
             r#"{"password": "hunter2"}"#,
             r#"{"password": "[REDACTED:secret_assignment]"}"#,
@@ -296,10 +312,7 @@ fn replacement_formats() {
             r"-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIB\n-----END EC PRIVATE KEY-----\nrest",
             r"[REDACTED:private_key]\nrest",
         ),
-        (
-            "4111 1111 1111 1111 12/27",
-            "[REDACTED:credit_card] 12/27",
-        ),
+        ("4111 1111 1111 1111 12/27", "[REDACTED:credit_card] 12/27"),
     ];
     for (input, want) in cases {
         let (out, _) = r.redact_text(input);
@@ -345,7 +358,7 @@ fn sensitive_keys_at_any_depth() {
     assert_eq!(t["refresh_token"], m);
     assert_eq!(v["usage"], doc["usage"]);
     assert_eq!(v["session_id"], doc["session_id"]);
-    let mut vv = doc.clone();
+    let mut vv = doc;
     assert_eq!(r.redact_value(&mut vv), ["sensitive_key"]);
     assert_eq!(vv, v);
 }
@@ -368,7 +381,10 @@ fn payload_keeps_formatting_and_borrows_when_clean() {
     let esc = br#"{"/home/alice/a": "x\u0040example.com \/home\/bob\/z"}"#;
     let (out, kinds) = r.redact_payload(esc);
     let v: Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v, json!({"/home/[USER]/a": "[REDACTED:email] /home/[USER]/z"}));
+    assert_eq!(
+        v,
+        json!({"/home/[USER]/a": "[REDACTED:email] /home/[USER]/z"})
+    );
     assert_eq!(kinds, ["email", "home_path"]);
     // Card numbers as JSON integers.
     let (out, kinds) = r.redact_payload(br#"{"n": 4111111111111111, "m": 4111111111111112}"#);
@@ -533,7 +549,7 @@ fn config_extra_patterns_and_keys() {
     );
     assert_eq!(kinds, ["acme_token", "sensitive_key"]);
     // An extra kind can be disabled like a built-in one.
-    let mut cfg2 = cfg.clone();
+    let mut cfg2 = cfg;
     cfg2.disabled_kinds = vec!["acme_token".into()];
     let r = Redactor::new(&cfg2).unwrap();
     assert_eq!(r.redact_text("acme_deadbeef").0, "acme_deadbeef");
@@ -575,7 +591,10 @@ fn config_errors() {
         Redactor::new(&cfg).unwrap_err()
     };
     let e = bad(vec![("my_kind", "acme_[0-9")], vec![], vec![]);
-    assert!(e.contains("my_kind") && e.contains("invalid pattern"), "{e}");
+    assert!(
+        e.contains("my_kind") && e.contains("invalid pattern"),
+        "{e}"
+    );
     let e = bad(vec![("my_kind", "a*")], vec![], vec![]);
     assert!(e.contains("empty string"), "{e}");
     let e = bad(vec![("my_kind", "REDACTED")], vec![], vec![]);
@@ -676,11 +695,49 @@ fn bench_payload(secrets: bool) -> Vec<u8> {
 fn fragment() -> impl Strategy<Value = String> {
     let seeds: Vec<String> = SEEDS.iter().map(|(_, t, _)| (*t).to_owned()).collect();
     let bits: Vec<String> = [
-        " ", "\n", "\\n", "\\", "\"", "'", "=", ": ", "@", "/home/", "/Users/", "C:\\Users\\",
-        "-", "+", "(", ")", ".", "4111", "1111", "555", "123-45-", "6789", "projects/-home-",
-        "password", "TOKEN", "api_key", "Bearer ", "https://", "user:", "[REDACTED:email]",
-        "[USER]", "eyJ", "sk-", "ghp_", "AKIA", "secret_access_key=", "-----BEGIN",
-        " PRIVATE KEY-----", "-----END", "Cookie: ", "--token ", "é", "\u{1F600}",
+        " ",
+        "\n",
+        "\\n",
+        "\\",
+        "\"",
+        "'",
+        "=",
+        ": ",
+        "@",
+        "/home/",
+        "/Users/",
+        "C:\\Users\\",
+        "-",
+        "+",
+        "(",
+        ")",
+        ".",
+        "4111",
+        "1111",
+        "555",
+        "123-45-",
+        "6789",
+        "projects/-home-",
+        "password",
+        "TOKEN",
+        "api_key",
+        "Bearer ",
+        "https://",
+        "user:",
+        "[REDACTED:email]",
+        "[USER]",
+        "eyJ",
+        "sk-",
+        "ghp_",
+        "AKIA",
+        "secret_access_key=",
+        "-----BEGIN",
+        " PRIVATE KEY-----",
+        "-----END",
+        "Cookie: ",
+        "--token ",
+        "é",
+        "\u{1F600}",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -700,8 +757,17 @@ fn text() -> impl Strategy<Value = String> {
 fn json_value() -> impl Strategy<Value = Value> {
     let key = prop_oneof![
         proptest::sample::select(vec![
-            "a", "b", "password", "Token", "input_tokens", "cwd", "x-api-key", "credentials",
-            "/home/alice/k", "auth", "note",
+            "a",
+            "b",
+            "password",
+            "Token",
+            "input_tokens",
+            "cwd",
+            "x-api-key",
+            "credentials",
+            "/home/alice/k",
+            "auth",
+            "note",
         ])
         .prop_map(String::from),
         text(),
@@ -726,7 +792,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 512,
+        cases: 20000,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -762,7 +828,7 @@ proptest! {
         };
         let (out, kinds) = r.redact_payload(&bytes);
         let parsed: Value = serde_json::from_slice(&out).unwrap();
-        let mut expected = v.clone();
+        let mut expected = v;
         let vkinds = r.redact_value(&mut expected);
         prop_assert_eq!(&parsed, &expected);
         prop_assert_eq!(kinds, vkinds);
@@ -776,4 +842,248 @@ proptest! {
         let _ = r.redact_payload(&b);
         let _ = r.redact_text(&String::from_utf8_lossy(&b));
     }
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_parts() {
+    let r = r();
+    let p = bench_payload(false);
+    let n = 20000;
+    let t = std::time::Instant::now();
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.clear();
+        std::hint::black_box(r.pre.scan(std::hint::black_box(&p), &mut v));
+    }
+    println!("scan: {:?} triggers={}", t.elapsed() / n, v.len());
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(prefilter::byte_groups(std::hint::black_box(&p)));
+    }
+    println!("digits: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(r.redact_payload(std::hint::black_box(&p)));
+    }
+    println!("payload: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(r.redact_text(std::hint::black_box("/home/alice/src/hookd")));
+    }
+    println!("home text: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            r.redact_text(std::hint::black_box("550e8400-e29b-41d4-a716-446655440000")),
+        );
+    }
+    println!("uuid text: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(serde_json::from_slice::<Value>(std::hint::black_box(&p)).unwrap());
+    }
+    println!("serde parse: {:?}", t.elapsed() / n);
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_small() {
+    let r = r();
+    let n = 200_000;
+    let s = "/home/alice/src/hookd";
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(
+            r.pre
+                .scan(std::hint::black_box(s.as_bytes()), &mut Vec::new()),
+        );
+    }
+    println!("scan small: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(prefilter::byte_groups(std::hint::black_box(s.as_bytes())));
+    }
+    println!("bytes small: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        let mut f = Found::default();
+        std::hint::black_box(r.pass(std::hint::black_box(s), group::HOME_UNIX, &mut f));
+    }
+    println!("pass small: {:?}", t.elapsed() / n);
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(r.redact_text(std::hint::black_box(s)));
+    }
+    println!("text small: {:?}", t.elapsed() / n);
+    let p = bench_payload(false);
+    let t = std::time::Instant::now();
+    for _ in 0..n / 10 {
+        let mut f = Found::default();
+        std::hint::black_box(json::redact(r, std::str::from_utf8(&p).unwrap(), &[], &mut f).ok());
+    }
+    println!("walker no triggers: {:?}", t.elapsed() / (n / 10));
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_regex() {
+    let lits = [
+        "private key",
+        "://",
+        "eyj",
+        "sk-",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "ghr_",
+        "hub_pat_",
+        "glpat-",
+        "xox",
+        "aiza",
+        "k_live_",
+        "k_test_",
+        "npm_",
+        "hf_",
+        "pypi-",
+        "akia",
+        "asia",
+        "abia",
+        "acca",
+        "secret",
+        "bearer",
+        "/home/",
+        "/users/",
+        "-home-",
+        "-users-",
+        "pass",
+        "token",
+        "api",
+        "priv",
+        "acce",
+        "auth",
+        "cookie",
+        "cred",
+    ];
+    let n = 200_000;
+    for k in [36usize, 20, 16, 12, 10, 8] {
+        let alt: Vec<String> = lits[..k].iter().map(|l| regex::escape(l)).collect();
+        let re = regex::bytes::Regex::new(&format!("(?-u){}", alt.join("|"))).unwrap();
+        let lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ".repeat(8).to_lowercase();
+        for hay in [&b"xxxxxxxxxxxxxxxxxxxxxx"[..], lorem.as_bytes()] {
+            let t = std::time::Instant::now();
+            for _ in 0..n / 10 {
+                std::hint::black_box(re.find(std::hint::black_box(hay)));
+            }
+            println!(
+                "lits {k} hay {}: find {:?}",
+                hay.len(),
+                t.elapsed() / (n / 10)
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_scan() {
+    let r = r();
+    let n = 200_000;
+    for s in [
+        "/home/alice/src/hookd",
+        "xxxxxxxxxxxxxxxxxxxxx",
+        "Run the redaction unit tests and show",
+    ] {
+        let mut v = Vec::with_capacity(8);
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            v.clear();
+            std::hint::black_box(r.pre.scan(std::hint::black_box(s.as_bytes()), &mut v));
+        }
+        println!("scan {s:?}: {:?}", t.elapsed() / n);
+    }
+}
+
+fn min_time(mut f: impl FnMut()) -> std::time::Duration {
+    (0..15)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            for _ in 0..500 {
+                f();
+            }
+            t.elapsed() / 500
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+#[ignore = "profiling helper"]
+fn profile_min() {
+    let r = r();
+    let typical = bench_payload(false);
+    let mut clean = typical.clone();
+    let s = String::from_utf8(clean)
+        .unwrap()
+        .replace("/home/alice", "/srv/work")
+        .replace("-home-alice", "-srv-work");
+    clean = s.into_bytes();
+    let lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ".repeat(8);
+    println!(
+        "scan 1KB lorem: {:?}",
+        min_time(|| {
+            std::hint::black_box(
+                r.pre
+                    .scan(std::hint::black_box(lorem.as_bytes()), &mut Vec::new()),
+            );
+        })
+    );
+    println!(
+        "scan typical: {:?}",
+        min_time(|| {
+            std::hint::black_box(r.pre.scan(std::hint::black_box(&typical), &mut Vec::new()));
+        })
+    );
+    println!(
+        "bytes typical: {:?}",
+        min_time(|| {
+            std::hint::black_box(prefilter::byte_groups(std::hint::black_box(&typical)));
+        })
+    );
+    println!(
+        "payload clean: {:?}",
+        min_time(|| {
+            std::hint::black_box(r.redact_payload(std::hint::black_box(&clean)));
+        })
+    );
+    println!(
+        "payload typical: {:?}",
+        min_time(|| {
+            std::hint::black_box(r.redact_payload(std::hint::black_box(&typical)));
+        })
+    );
+    println!(
+        "text home: {:?}",
+        min_time(|| {
+            std::hint::black_box(r.redact_text(std::hint::black_box("/home/alice/src/hookd")));
+        })
+    );
+    println!(
+        "walker clean: {:?}",
+        min_time(|| {
+            let mut f = Found::default();
+            std::hint::black_box(
+                json::redact(r, std::str::from_utf8(&clean).unwrap(), &[], &mut f).ok(),
+            );
+        })
+    );
+    println!(
+        "serde parse: {:?}",
+        min_time(|| {
+            std::hint::black_box(
+                serde_json::from_slice::<Value>(std::hint::black_box(&typical)).unwrap(),
+            );
+        })
+    );
 }

@@ -511,8 +511,16 @@ impl Ctx {
             }
         };
         self.counters.hook_requests.fetch_add(1, Ordering::Relaxed);
+        // Claude Code writes the same compact JSON on a command hook's stdin, plus "\n": with
+        // it, the bytes are exactly what hook-client forwards, so one event delivered both
+        // ways is recognised as one (`crate::dedup`) and stored the same.
+        let mut event = Vec::with_capacity(body.len() + 1);
+        event.extend_from_slice(&body);
+        if !event.ends_with(b"\n") {
+            event.push(b'\n');
+        }
         let request = HookRequest {
-            event: body.to_vec(),
+            event,
             env: HookEnv::default(),
             options: ClientOptions {
                 event: hint,

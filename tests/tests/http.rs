@@ -1,0 +1,813 @@
+//! hookd's opt-in HTTP listener against a live daemon: the same answers as the socket path
+//! (checked against hook-client for the same events), exit-2 blocks translated to JSON, one
+//! keep-alive connection for many requests, the token refused when missing or wrong (and
+//! nothing recorded), bounded bodies, malformed JSON by the fail mode (recorded), `/health`,
+//! `/metrics`, start-up refusals (non-loopback address, port taken, token file readable by
+//! others), and the settings `hookctl install --http` writes.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use hook_tests::harness::{TestDaemon, event_json, wait_for};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+const RULES: &str = r#"
+[[rule]]
+name = "deny-forbidden"
+event = "PreToolUse"
+tool = "Bash"
+command = 'echo\s+forbidden'
+action = "deny"
+reason = "HTTP-DENY: print something else"
+
+[[rule]]
+name = "allow-ls"
+event = "PreToolUse"
+tool = "Bash"
+command = '^ls\b'
+action = "allow"
+reason = "listing is fine"
+
+[[rule]]
+name = "prompt-context"
+event = "UserPromptSubmit"
+action = "context"
+context = "HTTP-CTX: never commit to main"
+
+[[rule]]
+name = "compact-block"
+event = "PreCompact"
+action = "block"
+reason = "HTTP-BLOCK: not now"
+"#;
+
+/// The largest event accepted (hook_protocol::MAX_EVENT_LEN).
+const MAX_EVENT_LEN: usize = hook_protocol::MAX_EVENT_LEN;
+
+/// A daemon with an HTTP listener on an ephemeral loopback port.
+struct Http {
+    d: TestDaemon,
+    addr: SocketAddr,
+    token: String,
+}
+
+fn hookd_toml(rules: &str) -> String {
+    format!("packs = []\n\n[http]\nlisten = \"127.0.0.1:0\"\n{rules}")
+}
+
+impl Http {
+    fn start(rules: &str) -> Self {
+        let d = TestDaemon::start_with(&[("hookd.toml", &hookd_toml(rules))]).unwrap();
+        Self::attach(d)
+    }
+
+    /// Reads the bound port and the token of a started daemon.
+    fn attach(d: TestDaemon) -> Self {
+        let port_file = d.home().join("state/http-port");
+        wait_for(Duration::from_secs(10), "the http-port file", || {
+            std::fs::read_to_string(&port_file).is_ok_and(|s| s.ends_with('\n'))
+        })
+        .unwrap_or_else(|e| panic!("{e}\n{}", d.log()));
+        let port: u16 = std::fs::read_to_string(&port_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let token = std::fs::read_to_string(d.home().join("state/http-token"))
+            .unwrap()
+            .trim()
+            .to_string();
+        Self {
+            d,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            token,
+        }
+    }
+
+    fn conn(&self) -> Conn {
+        Conn::open(self.addr)
+    }
+
+    /// One request on a fresh connection, with the right token.
+    fn post(&self, path: &str, body: &[u8]) -> Reply {
+        self.conn().send("POST", path, Some(&self.token), body)
+    }
+
+    fn get(&self, path: &str) -> Reply {
+        self.conn().send("GET", path, Some(&self.token), b"")
+    }
+
+    fn events(&self, filters: &[&str]) -> Vec<Value> {
+        self.d.events(1000, filters).unwrap()
+    }
+}
+
+/// One HTTP/1.1 connection (hyper's client), driven from the test thread.
+struct Conn {
+    rt: tokio::runtime::Runtime,
+    sender: http1::SendRequest<Full<Bytes>>,
+}
+
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Conn {
+    fn open(addr: SocketAddr) -> Self {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sender = rt.block_on(async {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            sender
+        });
+        Self { rt, sender }
+    }
+
+    fn send(&mut self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
+        self.try_send(method, path, token, body).unwrap()
+    }
+
+    fn try_send(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> anyhow::Result<Reply> {
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(Full::new(Bytes::copy_from_slice(body)))?;
+        let sender = &mut self.sender;
+        self.rt.block_on(async {
+            sender.ready().await?;
+            let resp = sender.send_request(req).await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.into_body().collect().await?.to_bytes().to_vec();
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+}
+
+fn bash_event(session: &str, command: &str) -> Vec<u8> {
+    event_json(
+        "PreToolUse",
+        session,
+        &json!({"tool_name": "Bash", "tool_input": {"command": command}, "tool_use_id": "t1"}),
+    )
+}
+
+/// What the HTTP body must be for hook-client's output on the same event.
+fn expected_http_body(out: &std::process::Output) -> Vec<u8> {
+    match out.status.code() {
+        Some(2) => {
+            let reason = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            serde_json::to_vec(&json!({"decision": "block", "reason": reason})).unwrap()
+        }
+        Some(0) => out.stdout.trim_ascii_end().to_vec(),
+        other => panic!("hook-client exited {other:?}: {out:?}"),
+    }
+}
+
+/// One event of each kind the tests check, fresh bytes at every call (hookd answers
+/// byte-identical deliveries once).
+fn case(verdict: &str, session: &str) -> Vec<u8> {
+    match verdict {
+        "deny" => bash_event(session, "echo forbidden"),
+        "allow" => bash_event(session, "ls -la"),
+        "none" => bash_event(session, "cargo build"),
+        "context" => event_json("UserPromptSubmit", session, &json!({"prompt": "hello"})),
+        "block" => event_json(
+            "PreCompact",
+            session,
+            &json!({"trigger": "manual", "custom_instructions": null}),
+        ),
+        other => panic!("no case {other}"),
+    }
+}
+
+const VERDICTS: [&str; 5] = ["deny", "allow", "none", "context", "block"];
+
+#[test]
+fn hook_answers_match_the_socket_path() {
+    let h = Http::start(RULES);
+    let mut exit_codes = Vec::new();
+    for verdict in VERDICTS {
+        // The same bytes through hook-client (stdin: JSON + "\n") and over HTTP (the body
+        // Claude Code sends: the JSON without the newline).
+        let event = case(verdict, "s-http-1");
+        let via_client = h.d.hook(&event, &[]).unwrap();
+        exit_codes.push(via_client.status.code());
+        let reply = h.post("/hook", event.trim_ascii_end());
+        assert_eq!(reply.status, 200, "{verdict}: {reply:?}");
+        assert_eq!(
+            reply.headers.get("content-type").unwrap(),
+            "application/json"
+        );
+        assert_eq!(
+            reply.text(),
+            String::from_utf8_lossy(&expected_http_body(&via_client)),
+            "{verdict}: hook-client said {via_client:?}"
+        );
+        // A fresh event of the same kind, over HTTP only: the same answer.
+        let fresh = h.post("/hook", &case(verdict, "s-http-1"));
+        assert_eq!(fresh.text(), reply.text(), "{verdict}");
+    }
+    assert_eq!(exit_codes, [Some(0), Some(0), Some(0), Some(0), Some(2)]);
+
+    // The answers themselves.
+    let deny = h.post("/hook", &case("deny", "s-http-2")).json();
+    assert_eq!(
+        deny["hookSpecificOutput"]["permissionDecision"],
+        json!("deny")
+    );
+    assert_eq!(
+        deny["hookSpecificOutput"]["permissionDecisionReason"],
+        json!("HTTP-DENY: print something else")
+    );
+    let allow = h.post("/hook", &case("allow", "s-http-2")).json();
+    assert_eq!(
+        allow["hookSpecificOutput"]["permissionDecision"],
+        json!("allow")
+    );
+    assert!(h.post("/hook", &case("none", "s-http-2")).body.is_empty());
+    let ctx = h.post("/hook", &case("context", "s-http-2")).json();
+    assert_eq!(
+        ctx["hookSpecificOutput"]["additionalContext"],
+        json!("HTTP-CTX: never commit to main")
+    );
+    // Exit 2 on the socket path (PreCompact has no verified JSON block) → legacy JSON block.
+    assert_eq!(
+        h.post("/hook", &case("block", "s-http-2")).json(),
+        json!({"decision": "block", "reason": "HTTP-BLOCK: not now"})
+    );
+
+    // Recorded: each kind twice in s-http-1 (the HTTP copy of hook-client's bytes is the same
+    // delivery, answered once and stored once), once in s-http-2.
+    let rows = h.events(&["--session", "s-http-1"]);
+    for verdict in VERDICTS {
+        let n = rows.iter().filter(|r| r["verdict"] == verdict).count();
+        assert_eq!(n, 2, "{verdict}: {rows:#?}");
+    }
+    assert_eq!(rows.len(), 10, "{rows:#?}");
+    assert_eq!(h.events(&["--session", "s-http-2"]).len(), 5);
+}
+
+#[test]
+fn the_event_name_in_the_path_is_a_hint() {
+    let h = Http::start(RULES);
+    // No hook_event_name in the body: the path names the event, like hook-client's --event.
+    let body = br#"{"session_id":"s-hint","cwd":"/tmp","tool_name":"Bash","tool_input":{"command":"echo forbidden"}}"#;
+    let reply = h.post("/hook/PreToolUse", body).json();
+    assert_eq!(
+        reply["hookSpecificOutput"]["permissionDecision"],
+        json!("deny")
+    );
+    // The body's own name wins over the hint.
+    let body = bash_event("s-hint", "echo forbidden");
+    let reply = h.post("/hook/Stop", &body).json();
+    assert_eq!(
+        reply["hookSpecificOutput"]["permissionDecision"],
+        json!("deny")
+    );
+    let rows = h.events(&["--session", "s-hint"]);
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["event"] == "PreToolUse"), "{rows:#?}");
+}
+
+#[test]
+fn one_keep_alive_connection_carries_many_requests() {
+    let h = Http::start(RULES);
+    let mut conn = h.conn();
+    for i in 0..200 {
+        let command = if i % 2 == 0 {
+            "echo forbidden"
+        } else {
+            "cargo test"
+        };
+        let reply = conn.send(
+            "POST",
+            "/hook",
+            Some(&h.token),
+            &bash_event("s-ka", command),
+        );
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body.is_empty(), i % 2 == 1, "request {i}: {reply:?}");
+    }
+    let health = conn.send("GET", "/health", Some(&h.token), b"").json();
+    assert_eq!(health["http"]["connections"], json!(1), "{health}");
+    assert_eq!(health["http"]["hook_requests"], json!(200), "{health}");
+    let metrics = conn.send("GET", "/metrics", Some(&h.token), b"").text();
+    assert!(
+        metrics.contains("\nhookd_http_connections_total 1\n"),
+        "{metrics}"
+    );
+    assert_eq!(h.events(&["--session", "s-ka"]).len(), 200);
+}
+
+#[test]
+fn missing_or_wrong_tokens_are_refused_and_never_evaluated() {
+    let h = Http::start(RULES);
+    let event = bash_event("s-intruder", "echo forbidden");
+
+    let missing = h.conn().send("POST", "/hook", None, &event);
+    assert_eq!(missing.status, 401, "{missing:?}");
+    assert_eq!(
+        missing.headers.get("www-authenticate").unwrap(),
+        "Bearer realm=\"hookd\""
+    );
+    assert!(missing.text().contains("missing token"), "{missing:?}");
+
+    let mut wrong_token = h.token.clone();
+    let last = if wrong_token.ends_with('0') { "1" } else { "0" };
+    wrong_token.replace_range(wrong_token.len() - 1.., last);
+    for token in [wrong_token.as_str(), "x", ""] {
+        let reply = h.conn().send("POST", "/hook", Some(token), &event);
+        assert!(
+            reply.status == 403 || (token.is_empty() && reply.status == 401),
+            "{token:?}: {reply:?}"
+        );
+        assert!(!reply.text().contains("permissionDecision"), "{reply:?}");
+    }
+    // Another scheme, and the token in the wrong header.
+    for (name, value) in [
+        ("authorization", format!("Basic {}", h.token)),
+        ("x-hookd-token", h.token.clone()),
+    ] {
+        let mut raw = TcpStream::connect(h.addr).unwrap();
+        let head = format!(
+            "POST /hook HTTP/1.1\r\nHost: x\r\n{name}: {value}\r\nContent-Length: {}\r\n\r\n",
+            event.len()
+        );
+        raw.write_all(head.as_bytes()).unwrap();
+        raw.write_all(&event).unwrap();
+        let text = read_to_close(&mut raw);
+        assert!(text.starts_with("HTTP/1.1 401"), "{name}: {text}");
+    }
+    // /health and /metrics need the token too.
+    for path in ["/health", "/metrics", "/nowhere"] {
+        let reply = h.conn().send("GET", path, None, b"");
+        assert_eq!(reply.status, 401, "{path}");
+    }
+
+    // Nothing was evaluated or recorded; every refusal was logged with the peer.
+    assert!(h.events(&["--session", "s-intruder"]).is_empty());
+    assert_eq!(
+        h.d.status().unwrap()["hookd"]["events_since_start"],
+        json!(0)
+    );
+    let log = h.d.log();
+    let refusals = log
+        .lines()
+        .filter(|l| l.contains("HTTP request refused") && l.contains("peer=127.0.0.1:"))
+        .count();
+    assert_eq!(refusals, 9, "{log}");
+    let metrics = h.get("/metrics").text();
+    assert!(
+        metrics.contains("hookd_http_refused_total{reason=\"missing_token\"} 7\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("hookd_http_refused_total{reason=\"wrong_token\"} 2\n"),
+        "{metrics}"
+    );
+    // The right token still works.
+    assert_eq!(h.post("/hook", &event).status, 200);
+    assert_eq!(h.events(&["--session", "s-intruder"]).len(), 1);
+}
+
+fn read_to_close(s: &mut TcpStream) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => {
+                assert!(!buf.is_empty(), "read failed before any reply: {e}");
+                break;
+            }
+        }
+    }
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[test]
+fn oversized_bodies_are_refused() {
+    let h = Http::start(RULES);
+    // Declared too large: refused from the head alone.
+    let mut raw = TcpStream::connect(h.addr).unwrap();
+    let head = format!(
+        "POST /hook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\n\r\n",
+        h.token,
+        MAX_EVENT_LEN + 1
+    );
+    raw.write_all(head.as_bytes()).unwrap();
+    let text = read_to_close(&mut raw);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("connection: close"),
+        "{text}"
+    );
+
+    // Chunked, no length given: refused once the limit is crossed.
+    let mut raw = TcpStream::connect(h.addr).unwrap();
+    let head = format!(
+        "POST /hook HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Transfer-Encoding: chunked\r\n\r\n",
+        h.token
+    );
+    raw.write_all(head.as_bytes()).unwrap();
+    let mut writer = raw.try_clone().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1 << 20];
+        let frame = format!("{:x}\r\n", chunk.len());
+        for _ in 0..=MAX_EVENT_LEN / chunk.len() {
+            if writer.write_all(frame.as_bytes()).is_err()
+                || writer.write_all(&chunk).is_err()
+                || writer.write_all(b"\r\n").is_err()
+            {
+                return;
+            }
+        }
+        let _ = writer.write_all(b"0\r\n\r\n");
+    });
+    let text = read_to_close(&mut raw);
+    let _ = feeder.join();
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+
+    // An event just under the limit is evaluated.
+    let mut big = bash_event("s-big", "cargo build");
+    big.truncate(big.len() - 2); // drop "}\n"
+    let pad = MAX_EVENT_LEN - big.len() - 20;
+    big.extend_from_slice(format!(",\"pad\":\"{}\"}}", "x".repeat(pad)).as_bytes());
+    assert!(big.len() <= MAX_EVENT_LEN);
+    let reply = h.post("/hook", &big);
+    assert_eq!(reply.status, 200, "{:?}", reply.text());
+    assert!(reply.body.is_empty());
+
+    let metrics = h.get("/metrics").text();
+    assert!(
+        metrics.contains("hookd_http_refused_total{reason=\"too_large\"} 2\n"),
+        "{metrics}"
+    );
+    assert_eq!(
+        h.d.status().unwrap()["hookd"]["events_since_start"],
+        json!(1)
+    );
+}
+
+#[test]
+fn malformed_json_is_answered_by_the_fail_mode_and_recorded() {
+    let h = Http::start(RULES);
+    // PreToolUse's default fail mode is ask: a human decides.
+    let reply = h.post(
+        "/hook",
+        br#"{"hook_event_name":"PreToolUse","session_id":"s-bad","#,
+    );
+    assert_eq!(reply.status, 200);
+    let v = reply.json();
+    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], json!("ask"));
+    assert!(
+        v["hookSpecificOutput"]["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("hookd rejected the event"),
+        "{v}"
+    );
+    // Other events pass: no decision. The name comes from the path when the body has none.
+    let reply = h.post("/hook/Stop", b"not json at all");
+    assert_eq!(reply.status, 200);
+    assert!(reply.body.is_empty(), "{}", reply.text());
+
+    let rows = h.events(&["--verdict", "error"]);
+    let mut seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["event"].as_str().unwrap().to_string(),
+                r["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("PreToolUse".to_string(), "error:ask".to_string()),
+            ("Stop".to_string(), "error:pass".to_string()),
+        ],
+        "{rows:#?}"
+    );
+}
+
+#[test]
+fn health_and_metrics() {
+    let h = Http::start(RULES);
+    h.post("/hook", &bash_event("s-m", "echo forbidden"));
+    h.post("/hook", &bash_event("s-m", "cargo build"));
+    let health = h.get("/health");
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        health.headers.get("content-type").unwrap(),
+        "application/json"
+    );
+    let v = health.json();
+    assert_eq!(v["status"], json!("healthy"), "{v}");
+    assert_eq!(v["version"], json!(hook_protocol::PACKAGE_VERSION));
+    assert_eq!(v["events"], json!(2));
+    assert!(v["uptime_ms"].as_u64().is_some(), "{v}");
+    assert_eq!(v["pid"], json!(h.d.pid().unwrap()));
+
+    let metrics = h.get("/metrics");
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"),
+    );
+    let text = metrics.text();
+    for want in [
+        "hookd_events_by_event_total{event=\"PreToolUse\"} 2\n",
+        "hookd_events_by_verdict_total{verdict=\"deny\"} 1\n",
+        "hookd_events_by_verdict_total{verdict=\"none\"} 1\n",
+        "# TYPE hookd_request_microseconds summary\n",
+        "hookd_request_microseconds_count 2\n",
+        "hookd_http_hook_requests_total 2\n",
+        "# TYPE hookd_uptime_seconds gauge\n",
+    ] {
+        assert!(text.contains(want), "{want:?} missing from:\n{text}");
+    }
+    assert_prometheus_text(&text);
+
+    // Unknown paths and wrong methods.
+    assert_eq!(h.get("/nowhere").status, 404);
+    assert_eq!(h.get("/hook/Pre%20ToolUse").status, 404);
+    let reply = h.get("/hook");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.headers.get("allow").unwrap(), "POST");
+    let reply = h.post("/metrics", b"");
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.headers.get("allow").unwrap(), "GET");
+}
+
+/// Checks the Prometheus text exposition format: `# HELP`/`# TYPE` lines, then samples
+/// `name{labels} value` whose family has been typed.
+fn assert_prometheus_text(text: &str) {
+    let mut typed = std::collections::HashSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(
+                ["counter", "gauge", "summary", "histogram", "untyped"].contains(&kind),
+                "{line}"
+            );
+            assert!(typed.insert(name.to_string()), "{name} typed twice");
+            continue;
+        }
+        if line.starts_with("# HELP ") {
+            continue;
+        }
+        assert!(
+            !line.is_empty() && !line.starts_with('#'),
+            "stray line {line:?}"
+        );
+        let (series, value) = line.rsplit_once(' ').unwrap();
+        assert!(value.parse::<f64>().is_ok(), "{line}");
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':'),
+            "{line}"
+        );
+        let family = ["_count", "_sum", "_bucket"]
+            .iter()
+            .find_map(|s| name.strip_suffix(s).filter(|f| typed.contains(*f)))
+            .unwrap_or(name);
+        assert!(
+            typed.contains(family),
+            "{name} has no # TYPE line before it"
+        );
+        if let Some(labels) = series.strip_prefix(name).filter(|l| !l.is_empty()) {
+            assert!(
+                labels.starts_with('{') && labels.ends_with('}') && labels.contains("=\""),
+                "{line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_token_file_is_private_and_survives_restarts() {
+    let h = Http::start(RULES);
+    use std::os::unix::fs::PermissionsExt;
+    let path = h.d.home().join("state/http-token");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(h.token.len(), 64);
+    assert!(h.token.bytes().all(|b| b.is_ascii_hexdigit()));
+    let port_file = h.d.home().join("state/http-port");
+    let Http { mut d, token, .. } = h;
+    d.signal_and_wait(libc::SIGTERM).unwrap();
+    assert!(!port_file.exists(), "the port file is removed at shutdown");
+    d.spawn().unwrap();
+    let h = Http::attach(d);
+    assert_eq!(h.token, token, "the token is kept across restarts");
+    assert_eq!(h.get("/health").status, 200);
+}
+
+/// The error of a daemon that must refuse to start. The Unix socket is bound before the HTTP
+/// listener starts, so the harness may see the daemon as up for an instant: then wait for it
+/// to exit (signal 0 sends nothing).
+fn start_error(files: &[(&str, &str)]) -> String {
+    match TestDaemon::start_with(files) {
+        Ok(mut d) => {
+            let code = d.signal_and_wait(0).unwrap();
+            assert_ne!(code, Some(0), "hookd ran:\n{}", d.log());
+            d.log()
+        }
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[test]
+fn bad_listen_settings_stop_the_start_with_a_clear_error() {
+    let e = start_error(&[("hookd.toml", "[http]\nlisten = \"0.0.0.0:0\"\n")]);
+    assert!(e.contains("is not a loopback address"), "{e}");
+    assert!(e.contains("allow_non_loopback = true"), "{e}");
+
+    let e = start_error(&[("hookd.toml", "[http]\nlisten = \"localhost:80\"\n")]);
+    assert!(e.contains("is not an IP address and port"), "{e}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let e = start_error(&[(
+        "hookd.toml",
+        &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )]);
+    assert!(e.contains("binding the HTTP listener"), "{e}");
+
+    // A token file other users can read (written 0644 by the harness) is refused.
+    let e = start_error(&[
+        ("hookd.toml", "[http]\nlisten = \"127.0.0.1:0\"\n"),
+        (
+            "state/http-token",
+            "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+        ),
+    ]);
+    assert!(e.contains("readable by other users"), "{e}");
+
+    // [http] is a daemon setting: refused in rules.d (the rules file is skipped).
+    let d = TestDaemon::start_with(&[("rules.d/x.toml", "[http]\nlisten = \"127.0.0.1:0\"\n")])
+        .unwrap();
+    let status = d.status().unwrap();
+    assert!(
+        !status["hookd"]["rule_errors"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{status}"
+    );
+    assert!(!d.home().join("state/http-port").exists());
+}
+
+#[test]
+fn without_http_settings_there_is_no_listener() {
+    let d = TestDaemon::start().unwrap();
+    assert!(!d.home().join("state/http-port").exists());
+    assert!(!d.home().join("state/http-token").exists());
+    assert!(!d.log().contains("HTTP listener"), "{}", d.log());
+}
+
+/// The handlers of `settings.json` per event: (event, type, onFailure).
+fn wired(project: &std::path::Path) -> Vec<(String, String, Option<String>)> {
+    let text = std::fs::read(project.join(".claude/settings.json")).unwrap();
+    let v: Value = serde_json::from_slice(&text).unwrap();
+    let mut out = Vec::new();
+    for (event, groups) in v["hooks"].as_object().into_iter().flatten() {
+        for g in groups.as_array().unwrap() {
+            for h in g["hooks"].as_array().unwrap() {
+                out.push((
+                    event.clone(),
+                    h["type"].as_str().unwrap().to_string(),
+                    h["onFailure"].as_str().map(str::to_string),
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn install_http_wires_every_event_from_hookd_toml() {
+    let d =
+        TestDaemon::unstarted(&[("hookd.toml", "[http]\nlisten = \"127.0.0.1:8787\"\n")]).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().to_str().unwrap();
+    let install = |extra: &[&str]| {
+        let mut args = vec!["install", "--project", "--dir", dir, "--json"];
+        args.extend_from_slice(extra);
+        let out = d.hookctl(&args).unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let report = install(&["--http"]);
+    assert_eq!(report["http_url"], json!("http://127.0.0.1:8787/hook"));
+    assert_eq!(report["token_env"], json!("HOOKD_HTTP_BEARER"));
+    let hooks = wired(project.path());
+    assert_eq!(hooks.len(), 31, "{hooks:#?}");
+    for (event, ty, on_failure) in &hooks {
+        let want = if ["SessionStart", "Setup"].contains(&event.as_str()) {
+            "command"
+        } else {
+            "http"
+        };
+        assert_eq!(ty, want, "{event}");
+        let guard = ["PreToolUse", "PermissionRequest"].contains(&event.as_str());
+        assert_eq!(on_failure.as_deref(), guard.then_some("block"), "{event}");
+    }
+    // Idempotent.
+    let again = install(&["--http"]);
+    assert_eq!(again["changed"], json!(false), "{again}");
+    assert_eq!(again["present"].as_array().unwrap().len(), 31);
+    // Back to hook-client: the http entries give way (never both for one event).
+    install(&[]);
+    let hooks = wired(project.path());
+    assert_eq!(hooks.len(), 31);
+    assert!(hooks.iter().all(|(_, ty, _)| ty == "command"), "{hooks:#?}");
+    // And to http again, then uninstall removes everything install wrote.
+    install(&["--http"]);
+    assert_eq!(wired(project.path()).len(), 31);
+    let out = d
+        .hookctl(&["uninstall", "--project", "--dir", dir])
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(wired(project.path()).is_empty());
+
+    // A port that changes at every start cannot go into settings.
+    std::fs::write(
+        d.home().join("hookd.toml"),
+        "[http]\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let out = d
+        .hookctl(&["install", "--http", "--project", "--dir", dir])
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("port 0"),
+        "{out:?}"
+    );
+    // --http-url needs no [http] section.
+    std::fs::write(d.home().join("hookd.toml"), "").unwrap();
+    let out = d
+        .hookctl(&["install", "--http", "--project", "--dir", dir])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sets no `[http] listen`"),
+        "{out:?}"
+    );
+    let report = install(&["--http", "--http-url", "http://127.0.0.1:9/hook"]);
+    assert_eq!(report["http_url"], json!("http://127.0.0.1:9/hook"));
+}
