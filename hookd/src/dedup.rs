@@ -13,7 +13,7 @@
 //! guard must count. A Stop wired twice is therefore recorded twice, which only makes the
 //! loop guard let it through sooner.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,15 +35,22 @@ pub enum Delivery {
     Duplicate(watch::Receiver<Option<HookReply>>),
 }
 
+/// Recent deliveries: by payload hash, and in arrival order so expiry costs O(1) amortised.
+#[derive(Default)]
+struct Recent {
+    by_key: HashMap<u64, (Instant, watch::Receiver<Option<HookReply>>)>,
+    order: VecDeque<(Instant, u64)>,
+}
+
 /// Recent deliveries by payload hash.
 pub struct Dedup {
     hasher: RandomState,
-    recent: Mutex<HashMap<u64, (Instant, watch::Receiver<Option<HookReply>>)>>,
+    recent: Mutex<Recent>,
 }
 
 impl Default for Dedup {
     fn default() -> Self {
-        Self { hasher: RandomState::new(), recent: Mutex::new(HashMap::new()) }
+        Self { hasher: RandomState::new(), recent: Mutex::new(Recent::default()) }
     }
 }
 
@@ -56,16 +63,24 @@ impl Dedup {
         let key = self.hasher.hash_one(payload);
         let now = Instant::now();
         let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if recent.len() > 1024 {
-            recent.retain(|_, (t, _)| now.duration_since(*t) < WINDOW);
+        while let Some(&(t, old)) = recent.order.front() {
+            if now.duration_since(t) < WINDOW {
+                break;
+            }
+            recent.order.pop_front();
+            // Only if it was not re-inserted since.
+            if recent.by_key.get(&old).is_some_and(|(at, _)| *at == t) {
+                recent.by_key.remove(&old);
+            }
         }
-        if let Some((t, rx)) = recent.get(&key)
+        if let Some((t, rx)) = recent.by_key.get(&key)
             && now.duration_since(*t) < WINDOW
         {
             return Delivery::Duplicate(rx.clone());
         }
         let (tx, rx) = watch::channel(None);
-        recent.insert(key, (now, rx));
+        recent.by_key.insert(key, (now, rx));
+        recent.order.push_back((now, key));
         Delivery::First(tx)
     }
 

@@ -129,6 +129,10 @@ fn decide(
             let home = state.home.as_deref();
             let mut guard =
                 session.map(|s| s.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            let touch_session = match guard.as_deref_mut() {
+                Some(s) if observe => s.take_row_update(&event.name, time_ms),
+                _ => true,
+            };
             let decision = match guard.as_deref_mut() {
                 // `hookctl test`: a copy of the session, so nothing changes.
                 Some(s) if !observe => {
@@ -178,6 +182,7 @@ fn decide(
                 rules,
                 source: "socket",
                 summary: event.summary(),
+                touch_session,
                 ..EventRecord::default()
             };
             Outcome { reply, record, matched, project_rules: project.and(project_dir) }
@@ -200,6 +205,7 @@ fn decide(
                 verdict: format!("error:{}", mode.as_str()),
                 reason: Some(why),
                 source: "socket",
+                touch_session: true,
                 ..EventRecord::default()
             };
             Outcome { reply, record, matched: Vec::new(), project_rules: None }

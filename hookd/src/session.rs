@@ -119,6 +119,25 @@ pub struct Session {
     /// Rules that matched at least once (for `once = "session"`).
     #[serde(skip)]
     pub fired_once: HashSet<String>,
+    /// When the session's store row was last written (0: never since loaded).
+    #[serde(skip)]
+    pub row_written_ms: i64,
+}
+
+/// A session's store row is rewritten at most this often (ms), besides start and end.
+pub const ROW_EVERY_MS: i64 = 10_000;
+
+impl Session {
+    /// Whether the store row should be written with this event; marks it written.
+    pub fn take_row_update(&mut self, event: &str, now_ms: i64) -> bool {
+        let due = self.row_written_ms == 0
+            || matches!(event, "SessionStart" | "SessionEnd")
+            || now_ms - self.row_written_ms >= ROW_EVERY_MS;
+        if due {
+            self.row_written_ms = now_ms;
+        }
+        due
+    }
 }
 
 fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -260,7 +260,7 @@ impl Walker<'_, '_, '_> {
                     i += 1;
                 }
                 b'0'..=b'9' => {
-                    let (end, g) = prefilter::digit_run(&b[..], i);
+                    let (end, g) = prefilter::digit_run(b, i);
                     groups |= g;
                     i = end;
                 }

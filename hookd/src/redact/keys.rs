@@ -83,7 +83,9 @@ fn without_markers(key: &str) -> String {
     while let Some(i) = rest.find("[REDACTED:") {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        match tail.find(']').filter(|&e| super::is_marker(&tail[..=e])) {
+        // Markers are short: look for the `]` only nearby (keeps this linear).
+        let close = tail.bytes().take(48).position(|b| b == b']');
+        match close.filter(|&e| super::is_marker(&tail[..=e])) {
             Some(e) => {
                 out.push(' ');
                 rest = &tail[e + 1..];

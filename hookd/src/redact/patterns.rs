@@ -197,7 +197,9 @@ impl Patterns {
             phone_nanp: re(
                 r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[.-])[2-9][0-9]{2}[.-][0-9]{4}",
             )?,
-            home_win: re(r#"(?i)([A-Z]:(?:\\\\|\\|/)users(?:\\\\|\\|/))([^\\/:*?"<>|\r\n\t]+)"#)?,
+            home_win: re(
+                r#"(?i)(?:^|[^A-Za-z0-9_]|\\[nrt])([A-Z]:(?:\\\\|\\|/)users(?:\\\\|\\|/))([^\\/:*?"<>|\r\n\t\[\]]+)"#,
+            )?,
             home_enc: re(r"projects(?:/|\\\\|\\)(?:[A-Za-z]-)?-(?:home|Users)-")?,
         })
     }
@@ -404,7 +406,8 @@ impl Patterns {
             let mut i = usize::from(!left);
             while i < groups.len() {
                 let mut hit = None;
-                for j in (i..groups.len()).rev() {
+                // A window has at most 19 digits, so at most 19 groups: bounded work per run.
+                for j in (i..groups.len().min(i + 19)).rev() {
                     if j == last && !right {
                         continue;
                     }
@@ -561,7 +564,9 @@ impl Patterns {
             {
                 continue;
             }
-            names.push(name.to_owned());
+            if names.len() < MAX_NAMES && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
             out.push_str(&t[last..start]);
             out.push_str(USER);
             last = start + len;
@@ -595,7 +600,9 @@ impl Patterns {
             if exempt || name.is_empty() {
                 return None;
             }
-            names.push(name.to_owned());
+            if names.len() < MAX_NAMES && !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
             Some((n.start(), n.start() + name.len(), Cow::Borrowed(USER)))
         })
     }
@@ -623,6 +630,9 @@ impl Patterns {
         })
     }
 }
+
+/// User names remembered per string for the encoded-directory pass (bounds its work).
+const MAX_NAMES: usize = 8;
 
 /// What replaces a user name in a home path.
 const USER: &str = "[USER]";

@@ -257,6 +257,7 @@ pub(crate) fn byte_groups(hay: &[u8]) -> u32 {
 /// Separator flags in a digit run.
 const SEP_ANY: u8 = 1;
 const SEP_DASH: u8 = 2;
+const SEP_PLUS: u8 = 4;
 
 /// Scans the run of digits starting at `hay[start]` (a digit), where up to three characters
 /// among ` -.()+` may separate digit groups. Returns the end of the run and the numeric groups
@@ -321,7 +322,12 @@ fn digit_groups(hay: &[u8], start: usize) -> (usize, u32) {
             last_digit_end = i + 1;
         } else if seps < 3 && matches!(b, b' ' | b'-' | b'.' | b'(' | b')' | b'+') {
             seps += 1;
-            pending |= SEP_ANY | if b == b'-' { SEP_DASH } else { 0 };
+            pending |= SEP_ANY
+                | match b {
+                    b'-' => SEP_DASH,
+                    b'+' => SEP_PLUS,
+                    _ => 0,
+                };
         } else {
             break;
         }
@@ -347,7 +353,12 @@ fn digit_groups(hay: &[u8], start: usize) -> (usize, u32) {
             Some(hi) if lo <= hi => (
                 groups[lo..=hi].iter().sum::<u32>(),
                 sep_flags[lo..hi].iter().fold(0, |a, f| a | f),
-                plus_before && lo == 0,
+                // A `+` right before the first usable group may lead a phone number.
+                if lo == 0 {
+                    plus_before
+                } else {
+                    sep_flags[lo - 1] & SEP_PLUS != 0
+                },
             ),
             _ => (0, 0, false),
         }
@@ -433,6 +444,7 @@ mod tests {
         );
         assert_eq!(tight(b"x1234 4111111111111111"), G::CARD);
         assert_eq!(tight(b"4111111111111111x"), 0);
+        assert_eq!(tight(b"a0 +14155552671"), G::PHONE);
         assert_eq!(
             byte_groups(b"v1.2.3 port 8080 size 12345678 id 1732190881"),
             0

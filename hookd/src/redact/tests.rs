@@ -638,6 +638,37 @@ fn config_from_toml() {
     assert!(toml::from_str::<File>("[[redact.extra]]\nkind='a'\npattern='b'\nx=1").is_err());
 }
 
+/// Large adversarial inputs: each must finish quickly (linear work), not just correctly.
+#[test]
+fn pathological_inputs() {
+    let r = r();
+    let inputs = [
+        "1 ".repeat(100_000),
+        "4111-".repeat(40_000),
+        "/home/a projects/-home-".repeat(10_000),
+        "[REDACTED:".repeat(20_000),
+        "a@".repeat(50_000),
+        "-----BEGIN RSA PRIVATE KEY-----".repeat(5_000),
+        "password=x ".repeat(20_000),
+        "+1 (".repeat(50_000),
+    ];
+    for s in &inputs {
+        let t = std::time::Instant::now();
+        let (out, _) = r.redact_text(s);
+        let mut v = json!({ s.as_str(): s.as_str() });
+        r.redact_value(&mut v);
+        let bytes = serde_json::to_vec(&v).unwrap();
+        let _ = r.redact_payload(&bytes);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{}…: {:?}",
+            &s[..20],
+            t.elapsed()
+        );
+        drop(out);
+    }
+}
+
 #[test]
 fn redactor_is_send_sync() {
     fn check<T: Send + Sync>() {}
@@ -790,9 +821,23 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Whether two keys of one object in `v` are equal once redacted.
+fn key_collision(r: &Redactor, v: &Value) -> bool {
+    match v {
+        Value::Object(m) => {
+            let mut seen = std::collections::HashSet::new();
+            m.keys()
+                .any(|k| !seen.insert(r.redact_text(k).0.into_owned()))
+                || m.values().any(|x| key_collision(r, x))
+        }
+        Value::Array(a) => a.iter().any(|x| key_collision(r, x)),
+        _ => false,
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 20000,
+        cases: 2048,
         failure_persistence: None,
         ..ProptestConfig::default()
     })]
@@ -821,6 +866,9 @@ proptest! {
     #[test]
     fn payload_matches_value_and_is_idempotent(v in json_value(), pretty in any::<bool>()) {
         let r = r();
+        // Keys that collide after redaction are kept twice by the streaming path and
+        // collapsed by the Value path (documented); leave them out of the comparison.
+        prop_assume!(!key_collision(r, &v));
         let bytes = if pretty {
             serde_json::to_vec_pretty(&v).unwrap()
         } else {
@@ -842,248 +890,4 @@ proptest! {
         let _ = r.redact_payload(&b);
         let _ = r.redact_text(&String::from_utf8_lossy(&b));
     }
-}
-
-#[test]
-#[ignore = "profiling helper"]
-fn profile_parts() {
-    let r = r();
-    let p = bench_payload(false);
-    let n = 20000;
-    let t = std::time::Instant::now();
-    let mut v = Vec::new();
-    for _ in 0..n {
-        v.clear();
-        std::hint::black_box(r.pre.scan(std::hint::black_box(&p), &mut v));
-    }
-    println!("scan: {:?} triggers={}", t.elapsed() / n, v.len());
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(prefilter::byte_groups(std::hint::black_box(&p)));
-    }
-    println!("digits: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(r.redact_payload(std::hint::black_box(&p)));
-    }
-    println!("payload: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(r.redact_text(std::hint::black_box("/home/alice/src/hookd")));
-    }
-    println!("home text: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(
-            r.redact_text(std::hint::black_box("550e8400-e29b-41d4-a716-446655440000")),
-        );
-    }
-    println!("uuid text: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(serde_json::from_slice::<Value>(std::hint::black_box(&p)).unwrap());
-    }
-    println!("serde parse: {:?}", t.elapsed() / n);
-}
-
-#[test]
-#[ignore = "profiling helper"]
-fn profile_small() {
-    let r = r();
-    let n = 200_000;
-    let s = "/home/alice/src/hookd";
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(
-            r.pre
-                .scan(std::hint::black_box(s.as_bytes()), &mut Vec::new()),
-        );
-    }
-    println!("scan small: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(prefilter::byte_groups(std::hint::black_box(s.as_bytes())));
-    }
-    println!("bytes small: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        let mut f = Found::default();
-        std::hint::black_box(r.pass(std::hint::black_box(s), group::HOME_UNIX, &mut f));
-    }
-    println!("pass small: {:?}", t.elapsed() / n);
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(r.redact_text(std::hint::black_box(s)));
-    }
-    println!("text small: {:?}", t.elapsed() / n);
-    let p = bench_payload(false);
-    let t = std::time::Instant::now();
-    for _ in 0..n / 10 {
-        let mut f = Found::default();
-        std::hint::black_box(json::redact(r, std::str::from_utf8(&p).unwrap(), &[], &mut f).ok());
-    }
-    println!("walker no triggers: {:?}", t.elapsed() / (n / 10));
-}
-
-#[test]
-#[ignore = "profiling helper"]
-fn profile_regex() {
-    let lits = [
-        "private key",
-        "://",
-        "eyj",
-        "sk-",
-        "ghp_",
-        "gho_",
-        "ghu_",
-        "ghs_",
-        "ghr_",
-        "hub_pat_",
-        "glpat-",
-        "xox",
-        "aiza",
-        "k_live_",
-        "k_test_",
-        "npm_",
-        "hf_",
-        "pypi-",
-        "akia",
-        "asia",
-        "abia",
-        "acca",
-        "secret",
-        "bearer",
-        "/home/",
-        "/users/",
-        "-home-",
-        "-users-",
-        "pass",
-        "token",
-        "api",
-        "priv",
-        "acce",
-        "auth",
-        "cookie",
-        "cred",
-    ];
-    let n = 200_000;
-    for k in [36usize, 20, 16, 12, 10, 8] {
-        let alt: Vec<String> = lits[..k].iter().map(|l| regex::escape(l)).collect();
-        let re = regex::bytes::Regex::new(&format!("(?-u){}", alt.join("|"))).unwrap();
-        let lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ".repeat(8).to_lowercase();
-        for hay in [&b"xxxxxxxxxxxxxxxxxxxxxx"[..], lorem.as_bytes()] {
-            let t = std::time::Instant::now();
-            for _ in 0..n / 10 {
-                std::hint::black_box(re.find(std::hint::black_box(hay)));
-            }
-            println!(
-                "lits {k} hay {}: find {:?}",
-                hay.len(),
-                t.elapsed() / (n / 10)
-            );
-        }
-    }
-}
-
-#[test]
-#[ignore = "profiling helper"]
-fn profile_scan() {
-    let r = r();
-    let n = 200_000;
-    for s in [
-        "/home/alice/src/hookd",
-        "xxxxxxxxxxxxxxxxxxxxx",
-        "Run the redaction unit tests and show",
-    ] {
-        let mut v = Vec::with_capacity(8);
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            v.clear();
-            std::hint::black_box(r.pre.scan(std::hint::black_box(s.as_bytes()), &mut v));
-        }
-        println!("scan {s:?}: {:?}", t.elapsed() / n);
-    }
-}
-
-fn min_time(mut f: impl FnMut()) -> std::time::Duration {
-    (0..15)
-        .map(|_| {
-            let t = std::time::Instant::now();
-            for _ in 0..500 {
-                f();
-            }
-            t.elapsed() / 500
-        })
-        .min()
-        .unwrap()
-}
-
-#[test]
-#[ignore = "profiling helper"]
-fn profile_min() {
-    let r = r();
-    let typical = bench_payload(false);
-    let mut clean = typical.clone();
-    let s = String::from_utf8(clean)
-        .unwrap()
-        .replace("/home/alice", "/srv/work")
-        .replace("-home-alice", "-srv-work");
-    clean = s.into_bytes();
-    let lorem = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua. ".repeat(8);
-    println!(
-        "scan 1KB lorem: {:?}",
-        min_time(|| {
-            std::hint::black_box(
-                r.pre
-                    .scan(std::hint::black_box(lorem.as_bytes()), &mut Vec::new()),
-            );
-        })
-    );
-    println!(
-        "scan typical: {:?}",
-        min_time(|| {
-            std::hint::black_box(r.pre.scan(std::hint::black_box(&typical), &mut Vec::new()));
-        })
-    );
-    println!(
-        "bytes typical: {:?}",
-        min_time(|| {
-            std::hint::black_box(prefilter::byte_groups(std::hint::black_box(&typical)));
-        })
-    );
-    println!(
-        "payload clean: {:?}",
-        min_time(|| {
-            std::hint::black_box(r.redact_payload(std::hint::black_box(&clean)));
-        })
-    );
-    println!(
-        "payload typical: {:?}",
-        min_time(|| {
-            std::hint::black_box(r.redact_payload(std::hint::black_box(&typical)));
-        })
-    );
-    println!(
-        "text home: {:?}",
-        min_time(|| {
-            std::hint::black_box(r.redact_text(std::hint::black_box("/home/alice/src/hookd")));
-        })
-    );
-    println!(
-        "walker clean: {:?}",
-        min_time(|| {
-            let mut f = Found::default();
-            std::hint::black_box(
-                json::redact(r, std::str::from_utf8(&clean).unwrap(), &[], &mut f).ok(),
-            );
-        })
-    );
-    println!(
-        "serde parse: {:?}",
-        min_time(|| {
-            std::hint::black_box(
-                serde_json::from_slice::<Value>(std::hint::black_box(&typical)).unwrap(),
-            );
-        })
-    );
 }

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_sessions.sql")),
     (3, include_str!("migrations/0003_query.sql")),
+    (4, include_str!("migrations/0004_lean_writes.sql")),
 ];
 
 /// Events committed in one transaction at most.
@@ -85,6 +86,8 @@ pub struct EventRecord {
     pub summary: Option<String>,
     /// Kinds redacted from the payload.
     pub redacted: Vec<String>,
+    /// Whether to write the session's row (first sight, start/end, or every few seconds).
+    pub touch_session: bool,
 }
 
 /// How much history the store keeps.
@@ -519,7 +522,7 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(
-                "SELECT id, project_dir, started_ms, last_ms, ended_ms, events, denials FROM sessions
+                "SELECT id, project_dir, started_ms, last_ms, ended_ms, 0, 0 FROM sessions
                  WHERE (?2 = 0 OR ended_ms IS NULL) AND (?3 IS NULL OR id LIKE ?3 || '%')
                  ORDER BY last_ms DESC LIMIT ?1",
             )
@@ -527,7 +530,9 @@ impl Store {
         let rows = stmt
             .query_map(params![limit, active_only, Option::<String>::None], session_row)
             .map_err(sqlite(&self.path))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        self.fill_counts(&conn, &mut rows)?;
+        Ok(rows)
     }
 
     /// Sessions not ended with activity at or after `since_ms`.
@@ -545,6 +550,23 @@ impl Store {
             .map_err(sqlite(&self.path))
     }
 
+    /// Counts each listed session's events and denials (on the session index).
+    fn fill_counts(&self, conn: &Connection, rows: &mut [SessionRow]) -> Result<(), StoreError> {
+        let mut st = conn
+            .prepare_cached(
+                "SELECT count(*), coalesce(sum(verdict IN ('deny', 'ask')), 0) FROM events WHERE session_id = ?1",
+            )
+            .map_err(sqlite(&self.path))?;
+        for r in rows {
+            let (events, denials) = st
+                .query_row([&r.id], |x| Ok((x.get(0)?, x.get(1)?)))
+                .map_err(sqlite(&self.path))?;
+            r.events = events;
+            r.denials = denials;
+        }
+        Ok(())
+    }
+
     /// Sessions whose id starts with `prefix` (at most 2, to detect ambiguity).
     ///
     /// # Errors
@@ -554,12 +576,14 @@ impl Store {
         let conn = self.reader()?;
         let mut stmt = conn
             .prepare(
-                "SELECT id, project_dir, started_ms, last_ms, ended_ms, events, denials FROM sessions
+                "SELECT id, project_dir, started_ms, last_ms, ended_ms, 0, 0 FROM sessions
                  WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2",
             )
             .map_err(sqlite(&self.path))?;
         let rows = stmt.query_map(params![prefix], session_row).map_err(sqlite(&self.path))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))
+        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        self.fill_counts(&conn, &mut rows)?;
+        Ok(rows)
     }
 
     /// Counts rows with this spool id (tests and exactly-once checks).
@@ -781,8 +805,7 @@ fn insert_all<'a>(
              ON CONFLICT(id) DO UPDATE SET
                last_ms = max(last_ms, excluded.last_ms),
                project_dir = coalesce(project_dir, excluded.project_dir),
-               events = events + 1,
-               denials = denials + excluded.denials,
+
                ended_ms = CASE WHEN ?6 = 'SessionStart' THEN NULL
                                ELSE coalesce(excluded.ended_ms, ended_ms) END",
         )?;
@@ -812,6 +835,7 @@ fn insert_all<'a>(
             ])?;
             inserted += n as u64;
             if n > 0
+                && r.touch_session
                 && let Some(id) = &r.session_id
             {
                 let ended = (r.event == "SessionEnd").then_some(r.time_ms);
@@ -894,6 +918,7 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
         spool_id: Some(rec.id),
         summary: parsed.as_ref().and_then(crate::event::HookEvent::summary),
         redacted: Vec::new(),
+        touch_session: true,
     }
 }
 
