@@ -76,7 +76,11 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 /// A message saying what was expected.
 pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     let s = s.trim();
-    let bad = || format!("bad time {s:?}: use a duration like 30m, 1h, 2d, or RFC 3339 like 2026-11-21T10:00:00Z");
+    let bad = || {
+        format!(
+            "bad time {s:?}: use a duration like 30m, 1h, 2d, or RFC 3339 like 2026-11-21T10:00:00Z"
+        )
+    };
     if let Some(unit_at) = s.find(|c: char| !c.is_ascii_digit())
         && unit_at > 0
         && !s.contains('-')
@@ -94,23 +98,40 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     }
     // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
-    let (y, mo, d, h, mi, sec) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
+    let num =
+        |r: std::ops::Range<usize>| s.get(r).and_then(|x| x.parse::<i64>().ok()).ok_or_else(bad);
+    let (y, mo, d, h, mi, sec) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
     let mut rest = &s[19..];
     let mut frac_ms = 0;
     if let Some(r) = rest.strip_prefix('.') {
         let digits: String = r.chars().take_while(char::is_ascii_digit).collect();
-        frac_ms = format!("{digits:0<3}")[..3].parse::<i64>().map_err(|_| bad())?;
+        frac_ms = format!("{digits:0<3}")[..3]
+            .parse::<i64>()
+            .map_err(|_| bad())?;
         rest = &r[digits.len()..];
     }
     let offset_min = match rest {
         "Z" | "z" => 0,
         o if o.len() == 6 && matches!(&o[..1], "+" | "-") && &o[3..4] == ":" => {
             let sign = if o.starts_with('-') { -1 } else { 1 };
-            sign * (o[1..3].parse::<i64>().map_err(|_| bad())? * 60 + o[4..6].parse::<i64>().map_err(|_| bad())?)
+            sign * (o[1..3].parse::<i64>().map_err(|_| bad())? * 60
+                + o[4..6].parse::<i64>().map_err(|_| bad())?)
         }
         _ => return Err(bad()),
     };
@@ -125,7 +146,10 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
 #[must_use]
 pub fn now_ms() -> i64 {
     i64::try_from(
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
     )
     .unwrap_or(i64::MAX)
 }
@@ -150,8 +174,14 @@ mod tests {
         let now = 1_000_000_000;
         assert_eq!(parse_time("30m", now), Ok(now - 1_800_000));
         assert_eq!(parse_time("2d", now), Ok(now - 172_800_000));
-        assert_eq!(parse_time("2026-11-18T11:06:40Z", now), Ok(1_795_000_000_000));
-        assert_eq!(parse_time("2026-11-18T13:06:40.5+02:00", now), Ok(1_795_000_000_500));
+        assert_eq!(
+            parse_time("2026-11-18T11:06:40Z", now),
+            Ok(1_795_000_000_000)
+        );
+        assert_eq!(
+            parse_time("2026-11-18T13:06:40.5+02:00", now),
+            Ok(1_795_000_000_500)
+        );
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("2026-13-01T00:00:00Z", now).is_err());
     }

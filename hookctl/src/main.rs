@@ -61,7 +61,7 @@ enum Command {
     Uninstall(cmd::install::UninstallArgs),
     /// Run hookd under the service manager (systemd --user or launchd)
     Service(cmd::service::Args),
-        /// Check everything between Claude Code and hookd, with a fix for each problem
+    /// Check everything between Claude Code and hookd, with a fix for each problem
     Doctor(cmd::doctor::Args),
     /// Show recent events, then (-f) follow new ones live
     Tail(cmd::events::TailArgs),

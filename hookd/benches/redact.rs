@@ -3,7 +3,7 @@
 //! one laden with secrets; plus `redact_text` on a clean log line and `redact_value` on a
 //! parsed typical payload.
 //!
-//! Run: `cargo bench -p hookd --bench redact`. Results go in BENCHMARKS.md.
+//! Run: `cargo bench -p hookd --bench redact`.
 
 use std::hint::black_box;
 

@@ -50,7 +50,10 @@ pub struct Dedup {
 
 impl Default for Dedup {
     fn default() -> Self {
-        Self { hasher: RandomState::new(), recent: Mutex::new(Recent::default()) }
+        Self {
+            hasher: RandomState::new(),
+            recent: Mutex::new(Recent::default()),
+        }
     }
 }
 
@@ -62,7 +65,10 @@ impl Dedup {
         }
         let key = self.hasher.hash_one(payload);
         let now = Instant::now();
-        let mut recent = self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while let Some(&(t, old)) = recent.order.front() {
             if now.duration_since(t) < WINDOW {
                 break;
@@ -91,7 +97,10 @@ impl Dedup {
 
     /// Awaits the first delivery's reply (None if it was dropped without one).
     pub async fn wait(mut rx: watch::Receiver<Option<HookReply>>) -> Option<HookReply> {
-        rx.wait_for(Option::is_some).await.ok().and_then(|r| r.clone())
+        rx.wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|r| r.clone())
     }
 }
 
@@ -102,10 +111,18 @@ mod tests {
     #[tokio::test]
     async fn identical_payloads_share_one_reply_and_different_ones_do_not() {
         let d = Dedup::default();
-        let Delivery::First(tx) = d.begin(b"{\"a\":1}") else { panic!("first") };
-        let Delivery::Duplicate(rx) = d.begin(b"{\"a\":1}") else { panic!("duplicate") };
+        let Delivery::First(tx) = d.begin(b"{\"a\":1}") else {
+            panic!("first")
+        };
+        let Delivery::Duplicate(rx) = d.begin(b"{\"a\":1}") else {
+            panic!("duplicate")
+        };
         assert!(matches!(d.begin(b"{\"a\":2}"), Delivery::First(..)));
-        let reply = HookReply { exit_code: 0, stdout: b"x".to_vec(), stderr: Vec::new() };
+        let reply = HookReply {
+            exit_code: 0,
+            stdout: b"x".to_vec(),
+            stderr: Vec::new(),
+        };
         Dedup::finish(&tx, &reply);
         assert_eq!(Dedup::wait(rx).await, Some(reply));
     }
@@ -121,8 +138,12 @@ mod tests {
     #[tokio::test]
     async fn a_dropped_first_delivery_does_not_hang_duplicates() {
         let d = Dedup::default();
-        let Delivery::First(tx) = d.begin(b"x") else { panic!() };
-        let Delivery::Duplicate(rx) = d.begin(b"x") else { panic!() };
+        let Delivery::First(tx) = d.begin(b"x") else {
+            panic!()
+        };
+        let Delivery::Duplicate(rx) = d.begin(b"x") else {
+            panic!()
+        };
         drop(tx);
         assert_eq!(Dedup::wait(rx).await, None);
     }

@@ -103,9 +103,17 @@ impl HookEvent {
             .bash_command()
             .or_else(|| {
                 input.and_then(|i| {
-                    ["file_path", "path", "notebook_path", "url", "pattern", "query", "description"]
-                        .iter()
-                        .find_map(|k| i.get(*k).and_then(Value::as_str))
+                    [
+                        "file_path",
+                        "path",
+                        "notebook_path",
+                        "url",
+                        "pattern",
+                        "query",
+                        "description",
+                    ]
+                    .iter()
+                    .find_map(|k| i.get(*k).and_then(Value::as_str))
                 })
             })
             .or_else(|| self.prompt())

@@ -6,8 +6,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hook_protocol::failmode;
 use hook_protocol::{
-    ClientOptions, EventQuery, EventRow, HookEnv, HookReply, HookRequest, MatchedRule, ReloadReport,
-    Request, Response, RuleInfo, SessionReport, StatsReport, StatusReport, TestReport, spool,
+    ClientOptions, EventQuery, EventRow, HookEnv, HookReply, HookRequest, MatchedRule,
+    ReloadReport, Request, Response, RuleInfo, SessionReport, StatsReport, StatusReport,
+    TestReport, spool,
 };
 
 use crate::State;
@@ -41,7 +42,8 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         Request::Sessions(q) => {
             let st = Arc::clone(state);
             let limit = if q.limit == 0 { 50 } else { q.limit };
-            match tokio::task::spawn_blocking(move || st.store.sessions(limit, q.active_only)).await {
+            match tokio::task::spawn_blocking(move || st.store.sessions(limit, q.active_only)).await
+            {
                 Ok(Ok(rows)) => Response::Sessions(rows),
                 Ok(Err(e)) => Response::Error(e.to_string()),
                 Err(e) => Response::Error(format!("sessions failed: {e}")),
@@ -87,18 +89,28 @@ async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64) -> SharedSess
     let st = Arc::clone(state);
     let key = id.to_string();
     let replayed = tokio::task::spawn_blocking(move || {
-        let rows = st.store.session_rows(&key, REPLAY_LIMIT).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "cannot replay session; starting it empty");
-            Vec::new()
-        });
+        let rows = st
+            .store
+            .session_rows(&key, REPLAY_LIMIT)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot replay session; starting it empty");
+                Vec::new()
+            });
         (!rows.is_empty()).then(|| crate::session::replay(&key, &rows, st.home.as_deref()))
     })
     .await
     .ok()
     .flatten();
-    let mut table = state.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut table = state
+        .sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(s) = replayed {
-        tracing::debug!(session = id, events = s.events, "session rebuilt from the store");
+        tracing::debug!(
+            session = id,
+            events = s.events,
+            "session rebuilt from the store"
+        );
         table.insert_replayed(s);
     }
     table.get_or_create(id, now_ms)
@@ -119,8 +131,13 @@ fn decide(
     let time_ms = now_ms();
     match parsed {
         Ok(event) => {
-            let project_dir = env.project_dir.clone().or_else(|| event.cwd().map(str::to_string));
-            let project = project_dir.as_deref().and_then(|p| state.projects.rules_for(p));
+            let project_dir = env
+                .project_dir
+                .clone()
+                .or_else(|| event.cwd().map(str::to_string));
+            let project = project_dir
+                .as_deref()
+                .and_then(|p| state.projects.rules_for(p));
             let global = state.ruleset();
             let mut rulesets: Vec<&crate::rules::Ruleset> = vec![&global];
             if let Some(rs) = &project {
@@ -137,9 +154,25 @@ fn decide(
                 // `hookctl test`: a copy of the session, so nothing changes.
                 Some(s) if !observe => {
                     let mut copy = s.clone();
-                    step(&mut copy, &rulesets, &event, project_dir.as_deref(), home, time_ms, Some(state))
+                    step(
+                        &mut copy,
+                        &rulesets,
+                        &event,
+                        project_dir.as_deref(),
+                        home,
+                        time_ms,
+                        Some(state),
+                    )
                 }
-                Some(s) => step(s, &rulesets, &event, project_dir.as_deref(), home, time_ms, Some(state)),
+                Some(s) => step(
+                    s,
+                    &rulesets,
+                    &event,
+                    project_dir.as_deref(),
+                    home,
+                    time_ms,
+                    Some(state),
+                ),
                 None => {
                     let mut cx = Ctx::new(&event, project_dir.as_deref(), home);
                     cx.now_ms = time_ms;
@@ -167,7 +200,9 @@ fn decide(
                     why: m.why.clone(),
                 })
                 .collect();
-            let reason = decision.reason().or_else(|| decision.loop_guard.first().cloned());
+            let reason = decision
+                .reason()
+                .or_else(|| decision.loop_guard.first().cloned());
             let record = EventRecord {
                 time_ms,
                 session_id: event
@@ -185,7 +220,12 @@ fn decide(
                 touch_session,
                 ..EventRecord::default()
             };
-            Outcome { reply, record, matched, project_rules: project.and(project_dir) }
+            Outcome {
+                reply,
+                record,
+                matched,
+                project_rules: project.and(project_dir),
+            }
         }
         Err(e) => {
             let name = options
@@ -208,7 +248,12 @@ fn decide(
                 touch_session: true,
                 ..EventRecord::default()
             };
-            Outcome { reply, record, matched: Vec::new(), project_rules: None }
+            Outcome {
+                reply,
+                record,
+                matched: Vec::new(),
+                project_rules: None,
+            }
         }
     }
 }
@@ -234,26 +279,47 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
 /// Evaluates one event, records it (committed before returning) and renders the reply.
 async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply {
     let t0 = Instant::now();
-    let HookRequest { event: payload, env, options } = req;
+    let HookRequest {
+        event: payload,
+        env,
+        options,
+    } = req;
     let parsed = HookEvent::parse(&payload, options.event.as_deref());
     let session_id = match &parsed {
-        Ok(e) => e.session_id().map(str::to_string).or_else(|| env.session_id.clone()),
+        Ok(e) => e
+            .session_id()
+            .map(str::to_string)
+            .or_else(|| env.session_id.clone()),
         Err(_) => None,
     };
     let session = match &session_id {
         Some(id) => Some(ensure_session(state, id, now_ms()).await),
         None => None,
     };
-    let Outcome { reply, record, .. } =
-        decide(state, parsed, &payload, &env, &options, session.as_ref(), true);
+    let Outcome { reply, record, .. } = decide(
+        state,
+        parsed,
+        &payload,
+        &env,
+        &options,
+        session.as_ref(),
+        true,
+    );
     let processing = t0.elapsed();
-    let record = redact_record(&state.redactor(), EventRecord {
-        payload,
-        latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
-        ..record
-    });
-    let (event, tool, verdict, rules) =
-        (record.event.clone(), record.tool.clone(), record.verdict.clone(), record.rules.clone());
+    let record = redact_record(
+        &state.redactor(),
+        EventRecord {
+            payload,
+            latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
+            ..record
+        },
+    );
+    let (event, tool, verdict, rules) = (
+        record.event.clone(),
+        record.tool.clone(),
+        record.verdict.clone(),
+        record.rules.clone(),
+    );
     let redacted_kinds = record.redacted.clone();
     let live = (state.live.receiver_count() > 0).then(|| live_row(&record));
     state.events_since_start.fetch_add(1, Ordering::Relaxed);
@@ -265,7 +331,15 @@ async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply 
         let _ = state.live.send(Arc::new(row));
     }
     let redacted: Vec<&str> = redacted_kinds.iter().map(String::as_str).collect();
-    state.metrics.record_event(&event, tool.as_deref(), &verdict, &rules, &redacted, processing, t0.elapsed());
+    state.metrics.record_event(
+        &event,
+        tool.as_deref(),
+        &verdict,
+        &rules,
+        &redacted,
+        processing,
+        t0.elapsed(),
+    );
     reply
 }
 
@@ -277,7 +351,15 @@ fn test(state: &State, req: &HookRequest) -> TestReport {
         .ok()
         .and_then(|e| e.session_id())
         .and_then(|id| state.sessions.lock().ok().and_then(|t| t.get(id)));
-    let o = decide(state, parsed, &req.event, &req.env, &req.options, session.as_ref(), false);
+    let o = decide(
+        state,
+        parsed,
+        &req.event,
+        &req.env,
+        &req.options,
+        session.as_ref(),
+        false,
+    );
     TestReport {
         event: o.record.event,
         verdict: o.record.verdict,
@@ -304,8 +386,12 @@ fn rules(state: &State) -> Vec<RuleInfo> {
         hits: r.hits.load(Ordering::Relaxed),
         reason: r.reason.clone(),
     };
-    let mut out: Vec<RuleInfo> =
-        state.ruleset().rules.iter().map(|r| info(r, r.source.clone())).collect();
+    let mut out: Vec<RuleInfo> = state
+        .ruleset()
+        .rules
+        .iter()
+        .map(|r| info(r, r.source.clone()))
+        .collect();
     for (dir, rs) in state.projects.rulesets() {
         out.extend(rs.rules.iter().map(|r| info(r, format!("project:{dir}"))));
     }
@@ -328,7 +414,10 @@ fn status(state: &State) -> StatusReport {
         events_total: stats.events_total.load(Ordering::Relaxed),
         events_since_start: state.events_since_start.load(Ordering::Relaxed),
         // Not ended and active in the last day: survives restarts (the store knows).
-        sessions_active: state.store.active_sessions(now_ms() - 86_400_000).unwrap_or(0),
+        sessions_active: state
+            .store
+            .active_sessions(now_ms() - 86_400_000)
+            .unwrap_or(0),
         rules_loaded: rules.rules.len() as u64,
         rule_sources: rules.sources.clone(),
         rule_errors: state
@@ -366,18 +455,23 @@ fn live_row(r: &EventRecord) -> EventRow {
 /// Whether a live event passes a tail's filters (the store applies them to stored rows).
 #[must_use]
 pub fn row_matches(q: &EventQuery, r: &EventRow) -> bool {
-    let eq = |want: &Option<String>, have: Option<&str>| {
-        want.as_deref().is_none_or(|w| have == Some(w))
-    };
+    let eq =
+        |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| have == Some(w));
     eq(&q.session, r.session_id.as_deref())
         && eq(&q.event, Some(&r.event))
         && eq(&q.tool, r.tool.as_deref())
         && eq(&q.project, r.project_dir.as_deref())
-        && q.verdict.as_deref().is_none_or(|v| r.verdict.starts_with(v))
-        && q.rule.as_deref().is_none_or(|rule| r.rules.iter().any(|x| x == rule))
+        && q.verdict
+            .as_deref()
+            .is_none_or(|v| r.verdict.starts_with(v))
+        && q.rule
+            .as_deref()
+            .is_none_or(|rule| r.rules.iter().any(|x| x == rule))
         && q.since_ms.is_none_or(|t| r.time_ms >= t)
         && q.until_ms.is_none_or(|t| r.time_ms < t)
-        && q.text.as_deref().is_none_or(|t| r.summary.as_deref().is_some_and(|s| s.contains(t)))
+        && q.text
+            .as_deref()
+            .is_none_or(|t| r.summary.as_deref().is_some_and(|s| s.contains(t)))
 }
 
 /// Serves a streaming request (`Tail`, `Export`) on `stream` until it ends or the client
@@ -389,9 +483,17 @@ pub async fn stream(state: &Arc<State>, req: Request, stream: &mut tokio::net::U
         Request::Tail(t) => {
             let mut live = t.follow.then(|| state.live.subscribe());
             let st = Arc::clone(state);
-            let limit = if t.query.limit == 0 { 10 } else { t.query.limit };
-            let q = EventQuery { limit, ..t.query.clone() };
-            let recent = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {
+            let limit = if t.query.limit == 0 {
+                10
+            } else {
+                t.query.limit
+            };
+            let q = EventQuery {
+                limit,
+                ..t.query.clone()
+            };
+            let recent = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await
+            {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {
                     let _ = write_message(stream, &Response::Error(e.to_string())).await;
@@ -404,7 +506,10 @@ pub async fn stream(state: &Arc<State>, req: Request, stream: &mut tokio::net::U
             };
             let mut recent = recent;
             recent.reverse();
-            if write_message(stream, &Response::Events(recent)).await.is_err() {
+            if write_message(stream, &Response::Events(recent))
+                .await
+                .is_err()
+            {
                 return;
             }
             let Some(rx) = live.as_mut() else { return };
@@ -445,7 +550,10 @@ pub async fn stream(state: &Arc<State>, req: Request, stream: &mut tokio::net::U
             let st = Arc::clone(state);
             let producer = tokio::task::spawn_blocking(move || {
                 let mut batch = Vec::with_capacity(500);
-                let q = EventQuery { with_payload: true, ..q };
+                let q = EventQuery {
+                    with_payload: true,
+                    ..q
+                };
                 let limit = (q.limit > 0).then_some(q.limit);
                 let result = st.store.for_each_event(&q, true, limit, |row| {
                     batch.push(row);
@@ -461,7 +569,10 @@ pub async fn stream(state: &Arc<State>, req: Request, stream: &mut tokio::net::U
                 result.map_err(|e| e.to_string())
             });
             while let Some(batch) = rx.recv().await {
-                if write_message(stream, &Response::Events(batch)).await.is_err() {
+                if write_message(stream, &Response::Events(batch))
+                    .await
+                    .is_err()
+                {
                     drop(rx);
                     let _ = producer.await;
                     return;
@@ -497,7 +608,12 @@ fn redact_record(redactor: &crate::redact::Redactor, rec: EventRecord) -> EventR
     });
     redacted.sort();
     redacted.dedup();
-    EventRecord { payload, summary, redacted, ..rec }
+    EventRecord {
+        payload,
+        summary,
+        redacted,
+        ..rec
+    }
 }
 
 /// Counters, latencies and rates, with the health verdict and its reasons.
@@ -513,14 +629,22 @@ pub fn stats(state: &State) -> StatsReport {
         unhealthy.push(format!("store failing (events go to the spool): {e}"));
     }
     if r.spool_backlog_bytes > 0 {
-        degraded.push(format!("{} bytes waiting in the spool", r.spool_backlog_bytes));
+        degraded.push(format!(
+            "{} bytes waiting in the spool",
+            r.spool_backlog_bytes
+        ));
     }
     let rule_errors = state.rule_errors.lock().map(|e| e.len()).unwrap_or(0);
     if rule_errors > 0 {
-        degraded.push(format!("{rule_errors} rule load errors (previous rules active)"));
+        degraded.push(format!(
+            "{rule_errors} rule load errors (previous rules active)"
+        ));
     }
     if r.request_us.count >= 100 && r.request_us.p99 > 50_000 {
-        degraded.push(format!("p99 request latency {} µs (over 50 ms)", r.request_us.p99));
+        degraded.push(format!(
+            "p99 request latency {} µs (over 50 ms)",
+            r.request_us.p99
+        ));
     }
     r.health = if !unhealthy.is_empty() {
         "unhealthy"
@@ -553,7 +677,10 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
         slot.clone_from(&errors);
     }
     if errors.is_empty() {
-        *state.redactor.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(redactor);
+        *state
+            .redactor
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(redactor);
         let n = loaded.ruleset.rules.len();
         loaded.ruleset.inherit_hits(&state.ruleset());
         *state
@@ -610,7 +737,11 @@ async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
         .and_then(|s| serde_json::to_string(&*s).ok())
         .unwrap_or_else(|| "{}".into());
     let st = Arc::clone(state);
-    let q = EventQuery { session: Some(row.id.clone()), limit: 1000, ..EventQuery::default() };
+    let q = EventQuery {
+        session: Some(row.id.clone()),
+        limit: 1000,
+        ..EventQuery::default()
+    };
     let timeline = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {
         Ok(Ok(mut rows)) => {
             rows.reverse();
@@ -619,7 +750,11 @@ async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
         Ok(Err(e)) => return Response::Error(e.to_string()),
         Err(e) => return Response::Error(format!("timeline failed: {e}")),
     };
-    Response::Session(Box::new(SessionReport { row, state_json, timeline }))
+    Response::Session(Box::new(SessionReport {
+        row,
+        state_json,
+        timeline,
+    }))
 }
 
 /// Records every spooled event exactly once, then removes the spool.
@@ -636,7 +771,12 @@ pub async fn ingest_spool(state: &Arc<State>) {
         if n > 0 {
             let redactor = st.redactor();
             st.store.record_blocking(
-                taken.records.iter().cloned().map(|r| redact_record(&redactor, from_spool(r))).collect(),
+                taken
+                    .records
+                    .iter()
+                    .cloned()
+                    .map(|r| redact_record(&redactor, from_spool(r)))
+                    .collect(),
             )?;
         }
         spool::finish(&taken).map_err(|e| format!("removing ingested spool: {e}"))?;

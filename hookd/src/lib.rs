@@ -16,8 +16,8 @@ pub mod handler;
 pub mod lifecycle;
 pub mod metrics;
 pub mod project;
-pub mod render;
 pub mod redact;
+pub mod render;
 pub mod rules;
 pub mod server;
 pub mod session;
@@ -81,18 +81,25 @@ pub struct State {
 }
 
 /// The retention policy from `[store]`; bad values are reported and the defaults used.
-pub fn retention(s: &rules::parse_settings::StoreSettings, errors: &mut Vec<String>) -> store::Retention {
+pub fn retention(
+    s: &rules::parse_settings::StoreSettings,
+    errors: &mut Vec<String>,
+) -> store::Retention {
     let mut r = store::Retention::default();
     if let Some(age) = &s.max_age {
         match rules::state::parse_duration_ms(age) {
             Some(ms) => r.max_age_ms = ms,
-            None => errors.push(format!("hookd.toml: [store] max_age {age:?}: use e.g. 30d, 12h (keeping 30d)")),
+            None => errors.push(format!(
+                "hookd.toml: [store] max_age {age:?}: use e.g. 30d, 12h (keeping 30d)"
+            )),
         }
     }
     if let Some(size) = &s.max_size {
         match rules::parse_settings::parse_size(size) {
             Some(b) => r.max_bytes = b,
-            None => errors.push(format!("hookd.toml: [store] max_size {size:?}: use e.g. 1GiB, 500MB (keeping 1GiB)")),
+            None => errors.push(format!(
+                "hookd.toml: [store] max_size {size:?}: use e.g. 1GiB, 500MB (keeping 1GiB)"
+            )),
         }
     }
     r
@@ -104,7 +111,9 @@ pub fn build_redactor(cfg: &redact::RedactConfig, errors: &mut Vec<String>) -> r
     match redact::Redactor::new(cfg) {
         Ok(r) => r,
         Err(e) => {
-            errors.push(format!("hookd.toml: [redact]: {e} (using the default redaction)"));
+            errors.push(format!(
+                "hookd.toml: [redact]: {e} (using the default redaction)"
+            ));
             redact::Redactor::new(&redact::RedactConfig::default())
                 .unwrap_or_else(|_| unreachable!("the default redaction config compiles"))
         }
@@ -135,7 +144,12 @@ impl State {
     /// The live redactor.
     #[must_use]
     pub fn redactor(&self) -> Arc<redact::Redactor> {
-        Arc::clone(&self.redactor.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .redactor
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Notes that `rules` matched for `project` now (for `once = "project-day"`).
@@ -207,7 +221,7 @@ pub async fn run(
     let mut load_errors = loaded.errors;
     let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
-let retention = retention(&loaded.settings.store, &mut load_errors);
+    let retention = retention(&loaded.settings.store, &mut load_errors);
     let store = store::Store::open_with(
         &config.db,
         &config.spool_path(),

@@ -229,9 +229,14 @@ pub fn inherited_listener() -> Result<Option<std::os::unix::net::UnixListener>, 
     if let Some(l) = launchd::activate_socket()? {
         return Ok(Some(l));
     }
-    let for_us = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok())
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
         == Some(std::process::id());
-    let count: i32 = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let count: i32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     if !for_us || count < 1 {
         return Ok(None);
     }
@@ -244,7 +249,8 @@ pub fn inherited_listener() -> Result<Option<std::os::unix::net::UnixListener>, 
     // SAFETY: fstat only writes into the zeroed struct we pass.
     let is_socket = unsafe {
         let mut st: libc::stat = std::mem::zeroed();
-        libc::fstat(LISTEN_FDS_START, &raw mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
+        libc::fstat(LISTEN_FDS_START, &raw mut st) == 0
+            && (st.st_mode & libc::S_IFMT) == libc::S_IFSOCK
     };
     if !is_socket {
         return Err(LifecycleError::UnsafeDir {
@@ -261,7 +267,9 @@ pub fn inherited_listener() -> Result<Option<std::os::unix::net::UnixListener>, 
         path: PathBuf::from("fd 3"),
         source,
     })?;
-    listener.set_nonblocking(true).map_err(io_err("setting non-blocking on", Path::new("fd 3")))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_err("setting non-blocking on", Path::new("fd 3")))?;
     Ok(Some(listener))
 }
 
@@ -275,7 +283,11 @@ mod launchd {
     use super::LifecycleError;
 
     unsafe extern "C" {
-        fn launch_activate_socket(name: *const libc::c_char, fds: *mut *mut libc::c_int, cnt: *mut libc::size_t) -> libc::c_int;
+        fn launch_activate_socket(
+            name: *const libc::c_char,
+            fds: *mut *mut libc::c_int,
+            cnt: *mut libc::size_t,
+        ) -> libc::c_int;
     }
 
     /// The plist's `Sockets` key this code asks for.
@@ -299,11 +311,13 @@ mod launchd {
             libc::free(fds.cast());
             UnixListener::from_raw_fd(fd)
         };
-        listener.set_nonblocking(true).map_err(|source| LifecycleError::Io {
-            what: "setting non-blocking on",
-            path: "launchd socket".into(),
-            source,
-        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| LifecycleError::Io {
+                what: "setting non-blocking on",
+                path: "launchd socket".into(),
+                source,
+            })?;
         Ok(Some(listener))
     }
 }

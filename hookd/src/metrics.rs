@@ -42,7 +42,9 @@ pub struct Metrics {
 
 fn histogram() -> Histogram<u64> {
     // 3 significant figures, 1 µs .. 60 s.
-    Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| Histogram::new(3).unwrap_or_else(|_| unreachable!("3 sig figs is valid")))
+    Histogram::new_with_bounds(1, MAX_US, 3).unwrap_or_else(|_| {
+        Histogram::new(3).unwrap_or_else(|_| unreachable!("3 sig figs is valid"))
+    })
 }
 
 fn bump(map: &mut HashMap<String, u64>, key: &str) {
@@ -99,7 +101,9 @@ impl Metrics {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn advance(inner: &mut Inner, now_s: u64) {
@@ -138,7 +142,11 @@ impl Metrics {
         for k in redacted {
             bump(&mut m.redactions, k);
         }
-        let clamp = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(MAX_US).clamp(1, MAX_US);
+        let clamp = |d: Duration| {
+            u64::try_from(d.as_micros())
+                .unwrap_or(MAX_US)
+                .clamp(1, MAX_US)
+        };
         let _ = m.processing.record(clamp(processing));
         let _ = m.request.record(clamp(request));
         Self::advance(&mut m, now_s);
@@ -152,7 +160,9 @@ impl Metrics {
 
     /// Records one store commit's duration.
     pub fn record_store_write(&self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(MAX_US).clamp(1, MAX_US);
+        let us = u64::try_from(d.as_micros())
+            .unwrap_or(MAX_US)
+            .clamp(1, MAX_US);
         let _ = self.lock().store_write.record(us);
     }
 
@@ -166,7 +176,11 @@ impl Metrics {
         let sum = |secs: u64| -> f64 {
             // Whole seconds before the current one, bounded by the daemon's age.
             let n = secs.min(now_s).max(1);
-            let total: u64 = (1..=n).map(|i| m.per_second[((now_s + WINDOW_SECS as u64 - i) % WINDOW_SECS as u64) as usize]).sum();
+            let total: u64 = (1..=n)
+                .map(|i| {
+                    m.per_second[((now_s + WINDOW_SECS as u64 - i) % WINDOW_SECS as u64) as usize]
+                })
+                .sum();
             total as f64 / n as f64
         };
         StatsReport {
@@ -188,7 +202,9 @@ impl Metrics {
 }
 
 fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Renders a report in the Prometheus text exposition format (version 0.0.4).
@@ -201,34 +217,119 @@ pub fn prometheus(r: &StatsReport) -> String {
             let _ = writeln!(out, "{name}{{{label}=\"{}\"}} {v}", escape_label(k));
         }
     };
-    counter("hookd_events_by_event_total", "Events answered since start, by hook event.", "event", &r.by_event);
-    counter("hookd_events_by_tool_total", "Tool events answered since start, by tool.", "tool", &r.by_tool);
-    counter("hookd_events_by_verdict_total", "Events answered since start, by verdict.", "verdict", &r.by_verdict);
-    counter("hookd_rule_matches_total", "Rule matches since start.", "rule", &r.by_rule);
-    counter("hookd_redactions_total", "Events redacted before storage, by kind.", "kind", &r.redactions);
+    counter(
+        "hookd_events_by_event_total",
+        "Events answered since start, by hook event.",
+        "event",
+        &r.by_event,
+    );
+    counter(
+        "hookd_events_by_tool_total",
+        "Tool events answered since start, by tool.",
+        "tool",
+        &r.by_tool,
+    );
+    counter(
+        "hookd_events_by_verdict_total",
+        "Events answered since start, by verdict.",
+        "verdict",
+        &r.by_verdict,
+    );
+    counter(
+        "hookd_rule_matches_total",
+        "Rule matches since start.",
+        "rule",
+        &r.by_rule,
+    );
+    counter(
+        "hookd_redactions_total",
+        "Events redacted before storage, by kind.",
+        "kind",
+        &r.redactions,
+    );
     let mut simple = |name: &str, kind: &str, help: &str, v: String| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+        );
     };
-    simple("hookd_events_total", "counter", "Events answered since start.", r.events.to_string());
-    simple("hookd_store_events", "gauge", "Events in the store.", r.events_total.to_string());
-    simple("hookd_fallbacks_recorded", "gauge", "Events hook-client answered by its fail mode, recorded.", r.fallbacks.to_string());
-    simple("hookd_spool_backlog_bytes", "gauge", "Bytes waiting in the spool.", r.spool_backlog_bytes.to_string());
-    simple("hookd_deduplicated_total", "counter", "Duplicate deliveries answered from the dedup window.", r.deduplicated.to_string());
-    simple("hookd_events_per_second_1m", "gauge", "Events per second over the last minute.", format!("{:.3}", r.rate_1m.0));
-    simple("hookd_events_per_second_5m", "gauge", "Events per second over the last five minutes.", format!("{:.3}", r.rate_5m.0));
+    simple(
+        "hookd_events_total",
+        "counter",
+        "Events answered since start.",
+        r.events.to_string(),
+    );
+    simple(
+        "hookd_store_events",
+        "gauge",
+        "Events in the store.",
+        r.events_total.to_string(),
+    );
+    simple(
+        "hookd_fallbacks_recorded",
+        "gauge",
+        "Events hook-client answered by its fail mode, recorded.",
+        r.fallbacks.to_string(),
+    );
+    simple(
+        "hookd_spool_backlog_bytes",
+        "gauge",
+        "Bytes waiting in the spool.",
+        r.spool_backlog_bytes.to_string(),
+    );
+    simple(
+        "hookd_deduplicated_total",
+        "counter",
+        "Duplicate deliveries answered from the dedup window.",
+        r.deduplicated.to_string(),
+    );
+    simple(
+        "hookd_events_per_second_1m",
+        "gauge",
+        "Events per second over the last minute.",
+        format!("{:.3}", r.rate_1m.0),
+    );
+    simple(
+        "hookd_events_per_second_5m",
+        "gauge",
+        "Events per second over the last five minutes.",
+        format!("{:.3}", r.rate_5m.0),
+    );
     let health = match r.health.as_str() {
         "healthy" => 0,
         "degraded" => 1,
         _ => 2,
     };
-    simple("hookd_health", "gauge", "0 healthy, 1 degraded, 2 unhealthy.", health.to_string());
+    simple(
+        "hookd_health",
+        "gauge",
+        "0 healthy, 1 degraded, 2 unhealthy.",
+        health.to_string(),
+    );
     for (name, help, l) in [
-        ("hookd_processing_microseconds", "hookd's processing time per event.", &r.processing_us),
-        ("hookd_request_microseconds", "Whole request time, store commit included.", &r.request_us),
-        ("hookd_store_write_microseconds", "Store commit time per group.", &r.store_write_us),
+        (
+            "hookd_processing_microseconds",
+            "hookd's processing time per event.",
+            &r.processing_us,
+        ),
+        (
+            "hookd_request_microseconds",
+            "Whole request time, store commit included.",
+            &r.request_us,
+        ),
+        (
+            "hookd_store_write_microseconds",
+            "Store commit time per group.",
+            &r.store_write_us,
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
-        for (q, v) in [("0.5", l.p50), ("0.95", l.p95), ("0.99", l.p99), ("1", l.max)] {
+        for (q, v) in [
+            ("0.5", l.p50),
+            ("0.95", l.p95),
+            ("0.99", l.p99),
+            ("1", l.max),
+        ] {
             let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
         }
         let _ = writeln!(out, "{name}_count {}", l.count);
@@ -244,7 +345,15 @@ mod tests {
     fn counts_latencies_and_rates() {
         let m = Metrics::new();
         for i in 0..100u64 {
-            m.record_event("PreToolUse", Some("Bash"), if i % 10 == 0 { "deny" } else { "none" }, &["r".into()], &[], Duration::from_micros(i + 1), Duration::from_micros(2 * i + 1));
+            m.record_event(
+                "PreToolUse",
+                Some("Bash"),
+                if i % 10 == 0 { "deny" } else { "none" },
+                &["r".into()],
+                &[],
+                Duration::from_micros(i + 1),
+                Duration::from_micros(2 * i + 1),
+            );
         }
         m.record_store_write(Duration::from_micros(50));
         let r = m.report();
@@ -252,7 +361,11 @@ mod tests {
         assert_eq!(r.by_verdict, vec![("none".into(), 90), ("deny".into(), 10)]);
         assert_eq!(r.by_rule, vec![("r".into(), 100)]);
         assert_eq!(r.processing_us.count, 100);
-        assert!((49..=51).contains(&r.processing_us.p50), "{:?}", r.processing_us);
+        assert!(
+            (49..=51).contains(&r.processing_us.p50),
+            "{:?}",
+            r.processing_us
+        );
         assert_eq!(r.processing_us.max, 100);
         assert_eq!(r.store_write_us.count, 1);
     }
@@ -260,7 +373,15 @@ mod tests {
     #[test]
     fn prometheus_text_is_well_formed() {
         let m = Metrics::new();
-        m.record_event("Stop", None, "block", &["gate\"x".into()], &["email"], Duration::from_micros(5), Duration::from_micros(9));
+        m.record_event(
+            "Stop",
+            None,
+            "block",
+            &["gate\"x".into()],
+            &["email"],
+            Duration::from_micros(5),
+            Duration::from_micros(9),
+        );
         let mut r = m.report();
         r.health = "healthy".into();
         let text = prometheus(&r);

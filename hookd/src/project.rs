@@ -66,7 +66,10 @@ impl Projects {
     /// A table whose trust records live in `trust_path`.
     #[must_use]
     pub fn new(trust_path: PathBuf) -> Self {
-        Self { table: Mutex::new(HashMap::new()), trust_path }
+        Self {
+            table: Mutex::new(HashMap::new()),
+            trust_path,
+        }
     }
 
     fn trusted_hashes(&self) -> HashMap<PathBuf, String> {
@@ -79,8 +82,10 @@ impl Projects {
     }
 
     fn write_trust(&self, map: &HashMap<PathBuf, String>) -> std::io::Result<()> {
-        let mut lines: Vec<String> =
-            map.iter().map(|(d, h)| format!("{h}\t{}", d.display())).collect();
+        let mut lines: Vec<String> = map
+            .iter()
+            .map(|(d, h)| format!("{h}\t{}", d.display()))
+            .collect();
         lines.sort();
         let tmp = self.trust_path.with_extension("tmp");
         std::fs::write(&tmp, lines.join("\n") + "\n")?;
@@ -90,7 +95,10 @@ impl Projects {
     /// The rules of the project at `dir`, if it has a rule file.
     pub fn rules_for(&self, dir: &str) -> Option<Arc<Ruleset>> {
         let dir = PathBuf::from(dir);
-        let mut table = self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut table = self
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let entry = table.entry(dir.clone()).or_default();
         let due = entry.checked.is_none_or(|t| t.elapsed() >= RECHECK);
         if due {
@@ -113,13 +121,17 @@ impl Projects {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
             Err(e) => {
-                entry.errors.push(format!("{}: cannot read: {e}", file.display()));
+                entry
+                    .errors
+                    .push(format!("{}: cannot read: {e}", file.display()));
                 return;
             }
         };
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-        entry.trusted =
-            self.trusted_hashes().get(&canonical).is_some_and(|h| *h == sha256_hex(&text));
+        entry.trusted = self
+            .trusted_hashes()
+            .get(&canonical)
+            .is_some_and(|h| *h == sha256_hex(&text));
         let source = Source {
             name: file.display().to_string(),
             text: String::from_utf8_lossy(&text).into_owned(),
@@ -161,8 +173,9 @@ impl Projects {
     ///
     /// A missing file, or the trust record cannot be written.
     pub fn trust(&self, dir: &str, revoke: bool) -> Result<TrustReport, String> {
-        let canonical =
-            Path::new(dir).canonicalize().map_err(|e| format!("project directory {dir}: {e}"))?;
+        let canonical = Path::new(dir)
+            .canonicalize()
+            .map_err(|e| format!("project directory {dir}: {e}"))?;
         let file = canonical.join(PROJECT_FILE);
         let mut map = self.trusted_hashes();
         let sha = if revoke {
@@ -177,9 +190,13 @@ impl Projects {
         if let Some(parent) = self.trust_path.parent() {
             let _ = std::fs::create_dir_all(parent);
         }
-        self.write_trust(&map).map_err(|e| format!("writing {}: {e}", self.trust_path.display()))?;
+        self.write_trust(&map)
+            .map_err(|e| format!("writing {}: {e}", self.trust_path.display()))?;
         // Reload now, under both the given and the canonical spelling of the directory.
-        let mut table = self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut table = self
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         table.retain(|k, _| k.canonicalize().map_or(true, |c| c != canonical));
         drop(table);
         let rules = self.rules_for(&canonical.to_string_lossy());
@@ -187,7 +204,11 @@ impl Projects {
         let errors = self
             .table
             .lock()
-            .map(|t| t.get(&canonical).map(|e| e.errors.clone()).unwrap_or_default())
+            .map(|t| {
+                t.get(&canonical)
+                    .map(|e| e.errors.clone())
+                    .unwrap_or_default()
+            })
             .unwrap_or_default();
         Ok(TrustReport {
             dir: canonical.display().to_string(),
@@ -201,7 +222,10 @@ impl Projects {
     /// Every project with a rule file, for `status`.
     #[must_use]
     pub fn status(&self) -> Vec<ProjectStatus> {
-        let table = self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let table = self
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut out: Vec<ProjectStatus> = table
             .iter()
             .filter(|(_, e)| e.stamp.is_some())
@@ -219,7 +243,10 @@ impl Projects {
     /// The loaded project rulesets, for `hookctl rules`.
     #[must_use]
     pub fn rulesets(&self) -> Vec<(String, Arc<Ruleset>)> {
-        let table = self.table.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let table = self
+            .table
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         table
             .iter()
             .filter_map(|(d, e)| e.ruleset.clone().map(|r| (d.display().to_string(), r)))
@@ -259,11 +286,22 @@ mod tests {
         let report = p.trust(dir, false).unwrap();
         assert!(report.trusted && report.errors.is_empty(), "{report:?}");
         assert_eq!(report.rules, 2);
-        assert_eq!(p.rules_for(dir).unwrap().evaluate(&bash("ls")).verdict(), "allow");
+        assert_eq!(
+            p.rules_for(dir).unwrap().evaluate(&bash("ls")).verdict(),
+            "allow"
+        );
 
         // An edit needs trusting again (the re-check happens after RECHECK).
-        std::fs::write(&file, "[[rule]]\nname='ok-ls'\ncommand='^ls'\naction='allow'\n\n").unwrap();
-        p.table.lock().unwrap().values_mut().for_each(|e| e.checked = None);
+        std::fs::write(
+            &file,
+            "[[rule]]\nname='ok-ls'\ncommand='^ls'\naction='allow'\n\n",
+        )
+        .unwrap();
+        p.table
+            .lock()
+            .unwrap()
+            .values_mut()
+            .for_each(|e| e.checked = None);
         assert_eq!(p.rules_for(dir).unwrap().rules.len(), 0);
 
         p.trust(dir, false).unwrap();

@@ -148,7 +148,15 @@ impl Session {
     /// A new session first seen at `now_ms`.
     #[must_use]
     pub fn new(id: &str, now_ms: i64) -> Self {
-        Self { id: id.to_string(), started_ms: now_ms, turn: Turn { started_ms: now_ms, ..Turn::default() }, ..Self::default() }
+        Self {
+            id: id.to_string(),
+            started_ms: now_ms,
+            turn: Turn {
+                started_ms: now_ms,
+                ..Turn::default()
+            },
+            ..Self::default()
+        }
     }
 
     /// Total tool calls.
@@ -158,7 +166,13 @@ impl Session {
     }
 
     /// Folds in one event, before rules run. `home` resolves `~` in paths.
-    pub fn observe(&mut self, event: &HookEvent, project_dir: Option<&str>, home: Option<&str>, now_ms: i64) {
+    pub fn observe(
+        &mut self,
+        event: &HookEvent,
+        project_dir: Option<&str>,
+        home: Option<&str>,
+        now_ms: i64,
+    ) {
         let v = &event.value;
         self.events += 1;
         self.last_ms = self.last_ms.max(now_ms);
@@ -197,18 +211,27 @@ impl Session {
             "UserPromptSubmit" => {
                 self.prompts += 1;
                 self.last_prompt_ms = Some(now_ms);
-                self.turn = Turn { started_ms: now_ms, ..Turn::default() };
+                self.turn = Turn {
+                    started_ms: now_ms,
+                    ..Turn::default()
+                };
                 self.stop_blocks = 0;
             }
             "PreToolUse" => {
                 *self.tool_calls.entry(tool.to_string()).or_insert(0) += 1;
                 self.turn.tool_calls += 1;
-                push_bounded(self.fires.entry(format!("tool:{tool}")).or_default(), now_ms);
+                push_bounded(
+                    self.fires.entry(format!("tool:{tool}")).or_default(),
+                    now_ms,
+                );
             }
             "PostToolUse" | "PostToolUseFailure" => {
                 let ok = event.name == "PostToolUse";
                 if ok && let Some(path) = file {
-                    let touch = FileTouch { time_ms: now_ms, tool: tool.to_string() };
+                    let touch = FileTouch {
+                        time_ms: now_ms,
+                        tool: tool.to_string(),
+                    };
                     match tool {
                         "Read" => insert_bounded(&mut self.files_read, path, touch),
                         "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
@@ -241,7 +264,13 @@ impl Session {
     }
 
     /// Folds in the verdict given for an event: `rules` matched, `verdict` summarises it.
-    pub fn record_verdict(&mut self, event_name: &str, verdict: &str, rules: &[String], now_ms: i64) {
+    pub fn record_verdict(
+        &mut self,
+        event_name: &str,
+        verdict: &str,
+        rules: &[String],
+        now_ms: i64,
+    ) {
         for r in rules {
             *self.verdicts_by_rule.entry(r.clone()).or_insert(0) += 1;
             push_bounded(self.fires.entry(r.clone()).or_default(), now_ms);
@@ -271,7 +300,9 @@ impl Session {
     /// Fires of `rule` at or after `since_ms`.
     #[must_use]
     pub fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
-        self.fires.get(rule).map_or(0, |q| q.iter().rev().take_while(|t| **t >= since_ms).count())
+        self.fires.get(rule).map_or(0, |q| {
+            q.iter().rev().take_while(|t| **t >= since_ms).count()
+        })
     }
 
     /// Calls of `tool` requested at or after `since_ms`; tool calls are not timed individually,
@@ -291,13 +322,20 @@ fn push_bounded(q: &mut VecDeque<i64>, t: i64) {
 
 /// Records that `rule`'s other conditions held now (for `rate = { of = "rule" }`).
 pub fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
-    push_bounded(s.fires.entry(format!("attempt:{rule}")).or_default(), now_ms);
+    push_bounded(
+        s.fires.entry(format!("attempt:{rule}")).or_default(),
+        now_ms,
+    );
 }
 
 fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: FileTouch) {
     if map.len() >= MAX_FILES && !map.contains_key(&path) {
         // Drop the oldest entry: a long session keeps its recent files.
-        if let Some(oldest) = map.iter().min_by_key(|(_, t)| t.time_ms).map(|(p, _)| p.clone()) {
+        if let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, t)| t.time_ms)
+            .map(|(p, _)| p.clone())
+        {
             map.remove(&oldest);
         }
     }
@@ -307,13 +345,19 @@ fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: F
 /// The exit code of a Bash PostToolUse/PostToolUseFailure, where Claude Code reports one.
 fn exit_code(v: &Value) -> Option<i64> {
     let resp = v.get("tool_response");
-    if let Some(code) = resp.and_then(|r| r.get("exitCode").or_else(|| r.get("exit_code"))).and_then(Value::as_i64) {
+    if let Some(code) = resp
+        .and_then(|r| r.get("exitCode").or_else(|| r.get("exit_code")))
+        .and_then(Value::as_i64)
+    {
         return Some(code);
     }
     // PostToolUseFailure: "error": "Exit code 1\n…"
     let err = str_at(v, "error")?;
     let rest = err.split("Exit code ").nth(1)?;
-    rest.split(|c: char| !c.is_ascii_digit() && c != '-').next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit() && c != '-')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A session behind its own lock: events of one session are handled in order, sessions in
@@ -350,7 +394,9 @@ impl SessionTable {
 
     /// Adds a session rebuilt from the store, unless one appeared meanwhile.
     pub fn insert_replayed(&mut self, s: Session) {
-        self.sessions.entry(s.id.clone()).or_insert_with(|| Arc::new(Mutex::new(s)));
+        self.sessions
+            .entry(s.id.clone())
+            .or_insert_with(|| Arc::new(Mutex::new(s)));
     }
 
     /// Sessions in memory and not ended.
@@ -377,8 +423,11 @@ impl SessionTable {
     /// Drops sessions idle for `ttl_ms` (they are rebuilt from the store if they come back).
     pub fn evict_idle(&mut self, now_ms: i64, ttl_ms: i64) -> usize {
         let before = self.sessions.len();
-        self.sessions
-            .retain(|_, s| s.lock().map(|s| now_ms - s.last_ms < ttl_ms).unwrap_or(false));
+        self.sessions.retain(|_, s| {
+            s.lock()
+                .map(|s| now_ms - s.last_ms < ttl_ms)
+                .unwrap_or(false)
+        });
         before - self.sessions.len()
     }
 }
@@ -428,7 +477,9 @@ pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
             Some(h) => text.replace("/home/[USER]", h.trim_end_matches('/')),
             None => text.into_owned(),
         };
-        let Ok(event) = HookEvent::parse(text.as_bytes(), None) else { continue };
+        let Ok(event) = HookEvent::parse(text.as_bytes(), None) else {
+            continue;
+        };
         s.observe(&event, project.as_deref(), home, *time_ms);
         s.record_verdict(&event.name, verdict, rules, *time_ms);
     }

@@ -30,7 +30,9 @@ fn relevant(config_dir: &Path, p: &Path) -> bool {
         || p == config_dir.join(CONFIG_FILE)
         || (p.parent() == Some(rules_dir.as_path())
             && p.extension().is_some_and(|x| x == "toml")
-            && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+            && !p
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.')))
 }
 
 /// Starts watching; reloads until shutdown. Logs and gives up (SIGHUP and `hookctl reload`
@@ -42,7 +44,9 @@ pub fn spawn(state: Arc<State>) {
     {
         match linux::watch(&config_dir, tx) {
             Ok(add_rules_dir) => run_reloader(state, rx, add_rules_dir),
-            Err(e) => tracing::warn!(error = %e, "cannot watch the configuration; use `hookctl reload`"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the configuration; use `hookctl reload`");
+            }
         }
     }
     #[cfg(not(target_os = "linux"))]
@@ -71,7 +75,11 @@ fn run_reloader(
             }
             rewatch();
             let report = crate::handler::reload(&state).await;
-            tracing::info!(rules = report.rules_loaded, errors = report.errors.len(), "configuration changed");
+            tracing::info!(
+                rules = report.rules_loaded,
+                errors = report.errors.len(),
+                "configuration changed"
+            );
         }
     });
 }
@@ -99,16 +107,20 @@ mod linux {
     }
 
     /// Starts the watch thread; returns a function that (re)adds the rules.d watch.
-    pub fn watch(config_dir: &Path, tx: mpsc::UnboundedSender<()>) -> std::io::Result<impl FnMut() + Send + 'static> {
+    pub fn watch(
+        config_dir: &Path,
+        tx: mpsc::UnboundedSender<()>,
+    ) -> std::io::Result<impl FnMut() + Send + 'static> {
         let inotify = Inotify::init()?;
         let watches = Arc::new(Mutex::new(inotify.watches()));
         let rules_dir: PathBuf = config_dir.join(RULES_DIR);
         let add = {
             let watches = Arc::clone(&watches);
             let config_dir = config_dir.to_path_buf();
-            let rules_dir = rules_dir.clone();
             move || {
-                let mut w = watches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut w = watches
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let _ = Watches::add(&mut w, &config_dir, mask());
                 if rules_dir.is_dir() {
                     let _ = Watches::add(&mut w, &rules_dir, mask());
@@ -118,25 +130,29 @@ mod linux {
         let add_now = add.clone();
         add_now();
         let config_dir = config_dir.to_path_buf();
-        std::thread::Builder::new().name("hookd-watch".into()).spawn(move || {
-            let mut inotify = inotify;
-            let mut buf = [0u8; 4096];
-            loop {
-                let Ok(events) = inotify.read_events_blocking(&mut buf) else { return };
-                let relevant = events.into_iter().any(|e| {
-                    // Events name the file relative to its watched directory: which one is not
-                    // reported here, so accept any name that is relevant in either.
-                    e.name.is_none_or(|n| {
-                        let n = Path::new(n);
-                        super::relevant(&config_dir, &config_dir.join(n))
-                            || super::relevant(&config_dir, &config_dir.join(RULES_DIR).join(n))
-                    })
-                });
-                if relevant && tx.send(()).is_err() {
-                    return;
+        std::thread::Builder::new()
+            .name("hookd-watch".into())
+            .spawn(move || {
+                let mut inotify = inotify;
+                let mut buf = [0u8; 4096];
+                loop {
+                    let Ok(events) = inotify.read_events_blocking(&mut buf) else {
+                        return;
+                    };
+                    let relevant = events.into_iter().any(|e| {
+                        // Events name the file relative to its watched directory: which one is not
+                        // reported here, so accept any name that is relevant in either.
+                        e.name.is_none_or(|n| {
+                            let n = Path::new(n);
+                            super::relevant(&config_dir, &config_dir.join(n))
+                                || super::relevant(&config_dir, &config_dir.join(RULES_DIR).join(n))
+                        })
+                    });
+                    if relevant && tx.send(()).is_err() {
+                        return;
+                    }
                 }
-            }
-        })?;
+            })?;
         Ok(add)
     }
 }

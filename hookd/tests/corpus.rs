@@ -24,7 +24,10 @@ fn default_packs() -> Ruleset {
 /// the fail mode of the event it names, `pass` when it names none).
 fn verdict_raw(rs: &Ruleset, raw: &[u8]) -> String {
     match HookEvent::parse(raw, None) {
-        Ok(e) => rs.evaluate_in(&Ctx::new(&e, Some(PROJECT), Some(HOME))).verdict().to_string(),
+        Ok(e) => rs
+            .evaluate_in(&Ctx::new(&e, Some(PROJECT), Some(HOME)))
+            .verdict()
+            .to_string(),
         Err(_) => {
             let name = failmode::scan_event_name(raw).unwrap_or("unknown");
             format!("fallback:{}", failmode::mode_for(name, None).as_str())
@@ -47,7 +50,10 @@ fn passed(v: &str) -> bool {
 }
 
 fn corpus_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/dcg"));
+    let d = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/corpus/dcg"
+    ));
     d.is_dir().then_some(d)
 }
 
@@ -60,11 +66,23 @@ fn dcg_corpus_deny_cases_are_stopped_and_allow_cases_pass() {
     let rs = default_packs();
     let mut failures = Vec::new();
     let mut count = 0;
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().filter_map(Result::ok).map(|e| e.path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
     files.sort();
-    for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "toml")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+    {
         let doc: toml::Table = toml::from_str(&std::fs::read_to_string(f).unwrap()).unwrap();
-        for case in doc.get("case").and_then(|c| c.as_array()).into_iter().flatten() {
+        for case in doc
+            .get("case")
+            .and_then(|c| c.as_array())
+            .into_iter()
+            .flatten()
+        {
             let expected = case
                 .get("expected")
                 .or_else(|| case.get("expected_decision"))
@@ -77,7 +95,11 @@ fn dcg_corpus_deny_cases_are_stopped_and_allow_cases_pass() {
                 (cmd.to_string(), verdict(&rs, cmd))
             };
             count += 1;
-            let ok = if expected == "deny" { stopped(&got) } else { passed(&got) };
+            let ok = if expected == "deny" {
+                stopped(&got)
+            } else {
+                passed(&got)
+            };
             if !ok {
                 failures.push(format!(
                     "{}: expected {expected}, got {got}: {input:?}",
@@ -87,7 +109,12 @@ fn dcg_corpus_deny_cases_are_stopped_and_allow_cases_pass() {
         }
     }
     assert!(count > 200, "only {count} cases read");
-    assert!(failures.is_empty(), "{} of {count} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Each bypass class of the shell analyser, against the default packs.
@@ -205,5 +232,9 @@ fn data_is_not_mistaken_for_commands() {
         .filter(|(_, v)| !passed(v))
         .map(|(c, v)| format!("{v}: {c:?}"))
         .collect();
-    assert!(failures.is_empty(), "wrongly stopped:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "wrongly stopped:\n{}",
+        failures.join("\n")
+    );
 }

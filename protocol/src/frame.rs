@@ -389,6 +389,7 @@ mod tests {
                 event: Some("Stop".into()),
                 limit: 5,
                 with_payload: true,
+                ..EventQuery::default()
             }),
             Request::Stop,
         ];

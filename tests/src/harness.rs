@@ -340,7 +340,11 @@ pub fn event_json(name: &str, session: &str, extra: &Value) -> Vec<u8> {
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut extra = extra.clone();
     if let Some(o) = extra.as_object_mut() {
-        o.insert("hookd_test_seq".into(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed).into());
+        o.insert(
+            "hookd_test_seq".into(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                .into(),
+        );
     }
     raw_event_json(name, session, &extra)
 }

@@ -10,10 +10,15 @@ use serde_json::{Value, json};
 
 /// Runs `hookctl doctor --json` for `project`; returns (exit code, checks by name).
 fn doctor(d: &TestDaemon, project: &Path) -> (i32, Vec<Value>) {
-    let out = d.hookctl(&["doctor", "--json", "--project", project.to_str().unwrap()]).unwrap();
+    let out = d
+        .hookctl(&["doctor", "--json", "--project", project.to_str().unwrap()])
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().unwrap(), v["checks"].as_array().unwrap().clone())
+    (
+        out.status.code().unwrap(),
+        v["checks"].as_array().unwrap().clone(),
+    )
 }
 
 fn find<'a>(checks: &'a [Value], name: &str) -> Vec<&'a Value> {
@@ -21,15 +26,28 @@ fn find<'a>(checks: &'a [Value], name: &str) -> Vec<&'a Value> {
 }
 
 fn level(checks: &[Value], name: &str) -> String {
-    find(checks, name).first().map_or("absent".into(), |c| c["level"].as_str().unwrap().to_string())
+    find(checks, name).first().map_or("absent".into(), |c| {
+        c["level"].as_str().unwrap().to_string()
+    })
 }
 
 fn install(d: &TestDaemon, project: &Path) {
     let client = hook_tests::harness::bin("hook-client");
     let out = d
-        .hookctl(&["install", "--project", "--dir", project.to_str().unwrap(), "--client", client.to_str().unwrap()])
+        .hookctl(&[
+            "install",
+            "--project",
+            "--dir",
+            project.to_str().unwrap(),
+            "--client",
+            client.to_str().unwrap(),
+        ])
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -39,7 +57,9 @@ fn healthy_setup_passes() {
     install(&d, project.path());
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 0, "{checks:#?}");
-    for name in ["hookd", "versions", "wiring", "rules", "store", "socket", "spool", "service"] {
+    for name in [
+        "hookd", "versions", "wiring", "rules", "store", "socket", "spool", "service",
+    ] {
         assert_eq!(level(&checks, name), "ok", "{name}: {checks:#?}");
     }
     assert_eq!(level(&checks, "unwired"), "absent");
@@ -49,13 +69,30 @@ fn healthy_setup_passes() {
 fn daemon_down_and_spool_backlog_are_diagnosed() {
     let d = TestDaemon::unstarted(&[]).unwrap();
     let project = tempfile::tempdir().unwrap();
-    spool::append(&d.home().join("state/spool"), &SpoolRecord { id: "x".into(), event: b"{}".to_vec(), ..SpoolRecord::default() }).unwrap();
+    spool::append(
+        &d.home().join("state/spool"),
+        &SpoolRecord {
+            id: "x".into(),
+            event: b"{}".to_vec(),
+            ..SpoolRecord::default()
+        },
+    )
+    .unwrap();
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 1);
     assert_eq!(level(&checks, "hookd"), "fail");
-    assert!(find(&checks, "hookd")[0]["fix"].as_str().unwrap().contains("hookd"));
+    assert!(
+        find(&checks, "hookd")[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("hookd")
+    );
     assert_eq!(level(&checks, "spool"), "fail");
-    assert_eq!(level(&checks, "settings"), "warn", "no settings file at all");
+    assert_eq!(
+        level(&checks, "settings"),
+        "warn",
+        "no settings file at all"
+    );
 }
 
 #[test]
@@ -67,7 +104,12 @@ fn broken_settings_duplicates_and_unwired_events_are_diagnosed() {
     std::fs::write(claude.join("settings.local.json"), "{\"hooks\": {").unwrap();
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 1);
-    assert!(find(&checks, "settings").iter().any(|c| c["level"] == "fail" && c["detail"].as_str().unwrap().contains("not valid JSON")));
+    assert!(
+        find(&checks, "settings")
+            .iter()
+            .any(|c| c["level"] == "fail"
+                && c["detail"].as_str().unwrap().contains("not valid JSON"))
+    );
 
     std::fs::write(
         claude.join("settings.local.json"),
@@ -81,20 +123,39 @@ fn broken_settings_duplicates_and_unwired_events_are_diagnosed() {
     )
     .unwrap();
     let (_, checks) = doctor(&d, project.path());
-    assert!(find(&checks, "settings").iter().any(|c| c["level"] == "fail" && c["detail"].as_str().unwrap().contains("timeout")), "{checks:#?}");
+    assert!(
+        find(&checks, "settings")
+            .iter()
+            .any(|c| c["level"] == "fail" && c["detail"].as_str().unwrap().contains("timeout")),
+        "{checks:#?}"
+    );
     assert_eq!(level(&checks, "duplicates"), "warn");
     assert_eq!(level(&checks, "unwired"), "warn");
-    assert!(find(&checks, "unwired")[0]["detail"].as_str().unwrap().contains("SessionStart"));
+    assert!(
+        find(&checks, "unwired")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("SessionStart")
+    );
 }
 
 #[test]
 fn rule_errors_are_diagnosed() {
-    let d = TestDaemon::start_with(&[("rules.d/bad.toml", "[[rule]]\nname='x'\nevent='Stop'\naction='ask'\n")]).unwrap();
+    let d = TestDaemon::start_with(&[(
+        "rules.d/bad.toml",
+        "[[rule]]\nname='x'\nevent='Stop'\naction='ask'\n",
+    )])
+    .unwrap();
     let project = tempfile::tempdir().unwrap();
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 1);
     assert_eq!(level(&checks, "rules"), "fail");
-    assert!(find(&checks, "rules")[0]["detail"].as_str().unwrap().contains("bad.toml:1:1"));
+    assert!(
+        find(&checks, "rules")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("bad.toml:1:1")
+    );
 }
 
 #[test]
@@ -105,7 +166,12 @@ fn loose_socket_directory_is_diagnosed() {
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 1);
     assert_eq!(level(&checks, "socket"), "fail");
-    assert!(find(&checks, "socket")[0]["fix"].as_str().unwrap().contains("chmod 700"));
+    assert!(
+        find(&checks, "socket")[0]["fix"]
+            .as_str()
+            .unwrap()
+            .contains("chmod 700")
+    );
 }
 
 #[test]
@@ -120,5 +186,10 @@ fn failing_store_is_diagnosed() {
     let (code, checks) = doctor(&d, project.path());
     assert_eq!(code, 1);
     assert_eq!(level(&checks, "store"), "fail", "{checks:#?}");
-    assert!(find(&checks, "store")[0]["detail"].as_str().unwrap().contains("spooled"));
+    assert!(
+        find(&checks, "store")[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("spooled")
+    );
 }

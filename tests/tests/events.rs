@@ -2,6 +2,8 @@
 //! that matches hook-protocol.md: exactly one JSON document or nothing on stdout, the right
 //! `hookEventName`, the right decision form, and exit 2 only for exit-2 blocks.
 
+#![allow(clippy::needless_pass_by_value)] // test helpers take json!() values
+
 use std::collections::BTreeSet;
 
 use hook_tests::harness::{TestDaemon, event_json};
@@ -377,7 +379,8 @@ fn a_duplicate_delivery_is_recorded_once_and_answered_identically() {
     assert_eq!(a.status.code(), b.status.code());
     assert!(String::from_utf8_lossy(&a.stdout).contains("\"deny\""));
     assert_eq!(d.events(10, &["--session", "dup"]).unwrap().len(), 1);
-    let stats: Value = serde_json::from_slice(&d.hookctl(&["stats", "--json"]).unwrap().stdout).unwrap();
+    let stats: Value =
+        serde_json::from_slice(&d.hookctl(&["stats", "--json"]).unwrap().stdout).unwrap();
     assert_eq!(stats["deduplicated"], json!(1));
     // A different call (another tool_use_id) is a different event.
     let other = hook_tests::harness::raw_event_json(

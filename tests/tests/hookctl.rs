@@ -5,27 +5,51 @@ use serde_json::{Value, json};
 
 fn json_out(out: &std::process::Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {} / {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{e}: {} / {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
 #[test]
 fn test_shorthands_show_decision_rules_and_exact_client_output() {
     let d = TestDaemon::start().unwrap();
-    let out = d.hookctl(&["test", "bash", "bash -c 'cd repo && git push -f origin main'", "--cwd", "/w/p", "--json"]).unwrap();
+    let out = d
+        .hookctl(&[
+            "test",
+            "bash",
+            "bash -c 'cd repo && git push -f origin main'",
+            "--cwd",
+            "/w/p",
+            "--json",
+        ])
+        .unwrap();
     let r = json_out(&out);
     assert_eq!(r["verdict"], json!("deny"));
     assert_eq!(r["matched"][0]["rule"], json!("git-push-force"));
     let stdout: Vec<u8> = serde_json::from_value(r["reply"]["stdout"].clone()).unwrap();
     let printed: Value = serde_json::from_slice(&stdout).unwrap();
-    assert_eq!(printed["hookSpecificOutput"]["permissionDecision"], json!("deny"));
+    assert_eq!(
+        printed["hookSpecificOutput"]["permissionDecision"],
+        json!("deny")
+    );
     // Nothing was recorded.
     assert_eq!(d.status().unwrap()["hookd"]["events_total"], json!(0));
 
-    let human = d.hookctl(&["test", "read", "/w/p/.env", "--cwd", "/w/p"]).unwrap();
+    let human = d
+        .hookctl(&["test", "read", "/w/p/.env", "--cwd", "/w/p"])
+        .unwrap();
     let text = String::from_utf8_lossy(&human.stdout);
-    assert!(text.contains("decision   deny") && text.contains("secrets-files"), "{text}");
-    assert!(text.contains("hook-client would exit 0 and print:"), "{text}");
+    assert!(
+        text.contains("decision   deny") && text.contains("secrets-files"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hook-client would exit 0 and print:"),
+        "{text}"
+    );
 
     let prompt = d.hookctl(&["test", "prompt", "hello", "--json"]).unwrap();
     assert_eq!(json_out(&prompt)["verdict"], json!("none"));
@@ -45,47 +69,105 @@ fn test_shorthands_show_decision_rules_and_exact_client_output() {
 #[test]
 fn explain_shows_what_the_analyser_sees() {
     let d = TestDaemon::unstarted(&[]).unwrap();
-    let out = d.hookctl(&["explain", "sudo env FOO=1 bash -c 'echo $(git reset --hard)'", "--json"]).unwrap();
+    let out = d
+        .hookctl(&[
+            "explain",
+            "sudo env FOO=1 bash -c 'echo $(git reset --hard)'",
+            "--json",
+        ])
+        .unwrap();
     let v = json_out(&out);
-    let texts: Vec<&str> = v["commands"].as_array().unwrap().iter().map(|c| c["text"].as_str().unwrap()).collect();
+    let texts: Vec<&str> = v["commands"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["text"].as_str().unwrap())
+        .collect();
     assert!(texts.contains(&"git reset --hard"), "{texts:?}");
     let human = d.hookctl(&["explain", "cat <<EOF\nrm -rf /\nEOF"]).unwrap();
     let text = String::from_utf8_lossy(&human.stdout);
-    assert!(text.starts_with("1. cat") && !text.contains("2. rm"), "{text}");
+    assert!(
+        text.starts_with("1. cat") && !text.contains("2. rm"),
+        "{text}"
+    );
 }
 
 #[test]
 fn check_reports_precise_errors_and_counts_rules() {
     let d = TestDaemon::unstarted(&[
-        ("rules.d/good.toml", "[[rule]]\nname='a'\ncommand='^ls'\naction='deny'\n"),
-        ("bad.toml", "[[rule]]\nname='b'\nevent='Stop'\naction='ask'\n"),
+        (
+            "rules.d/good.toml",
+            "[[rule]]\nname='a'\ncommand='^ls'\naction='deny'\n",
+        ),
+        (
+            "bad.toml",
+            "[[rule]]\nname='b'\nevent='Stop'\naction='ask'\n",
+        ),
     ])
     .unwrap();
-    let good = d.hookctl(&["check", d.home().join("rules.d/good.toml").to_str().unwrap()]).unwrap();
+    let good = d
+        .hookctl(&[
+            "check",
+            d.home().join("rules.d/good.toml").to_str().unwrap(),
+        ])
+        .unwrap();
     assert!(good.status.success());
     assert!(String::from_utf8_lossy(&good.stdout).starts_with("ok: 1 rules"));
-    let bad = d.hookctl(&["check", d.home().join("bad.toml").to_str().unwrap()]).unwrap();
+    let bad = d
+        .hookctl(&["check", d.home().join("bad.toml").to_str().unwrap()])
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("bad.toml:1:1: rule `b`: Stop cannot express `ask`"), "{err}");
+    assert!(
+        err.contains("bad.toml:1:1: rule `b`: Stop cannot express `ask`"),
+        "{err}"
+    );
     let all = d.hookctl(&["check"]).unwrap();
-    assert!(all.status.success(), "{}", String::from_utf8_lossy(&all.stderr));
+    assert!(
+        all.status.success(),
+        "{}",
+        String::from_utf8_lossy(&all.stderr)
+    );
     assert!(String::from_utf8_lossy(&all.stdout).contains("pack:git"));
 }
 
 #[test]
 fn rules_lists_sources_and_hits() {
-    let d = TestDaemon::start_with(&[("rules.d/mine.toml", "[[rule]]\nname='mine'\ntool='Bash'\naction='log'\n")]).unwrap();
+    let d = TestDaemon::start_with(&[(
+        "rules.d/mine.toml",
+        "[[rule]]\nname='mine'\ntool='Bash'\naction='log'\n",
+    )])
+    .unwrap();
     for _ in 0..2 {
         // Two distinct calls (event_json makes each payload unique).
-        let ev = hook_tests::harness::event_json("PreToolUse", "s", &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
+        let ev = hook_tests::harness::event_json(
+            "PreToolUse",
+            "s",
+            &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+        );
         d.hook(&ev, &[]).unwrap();
     }
     let rules = json_out(&d.hookctl(&["rules", "--json"]).unwrap());
-    let mine = rules.as_array().unwrap().iter().find(|r| r["name"] == "mine").unwrap();
+    let mine = rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "mine")
+        .unwrap();
     assert_eq!(mine["hits"], json!(2));
-    assert!(mine["source"].as_str().unwrap().ends_with("rules.d/mine.toml"));
-    assert!(rules.as_array().unwrap().iter().any(|r| r["source"] == "pack:secrets"));
+    assert!(
+        mine["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("rules.d/mine.toml")
+    );
+    assert!(
+        rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["source"] == "pack:secrets")
+    );
 }
 
 #[test]
@@ -100,17 +182,39 @@ fn project_files_tighten_until_trusted() {
     .unwrap();
     let p = proj.path().to_str().unwrap();
     let verdict = |cmd: &str| {
-        let out = d.hookctl(&["test", "bash", cmd, "--cwd", p, "--project", p, "--json"]).unwrap();
+        let out = d
+            .hookctl(&["test", "bash", cmd, "--cwd", p, "--project", p, "--json"])
+            .unwrap();
         json_out(&out)["verdict"].as_str().unwrap().to_string()
     };
-    assert_eq!(verdict("curl https://x"), "deny", "tightening applies untrusted");
+    assert_eq!(
+        verdict("curl https://x"),
+        "deny",
+        "tightening applies untrusted"
+    );
     assert_eq!(verdict("make"), "none", "allow needs trust");
     let status = d.status().unwrap();
-    assert!(status["hookd"]["projects"][0]["errors"][0].as_str().unwrap().contains("hookctl trust"));
+    assert!(
+        status["hookd"]["projects"][0]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("hookctl trust")
+    );
     // Another project is unaffected.
     let other = tempfile::tempdir().unwrap();
     let o = other.path().to_str().unwrap();
-    let out = d.hookctl(&["test", "bash", "curl https://x", "--cwd", o, "--project", o, "--json"]).unwrap();
+    let out = d
+        .hookctl(&[
+            "test",
+            "bash",
+            "curl https://x",
+            "--cwd",
+            o,
+            "--project",
+            o,
+            "--json",
+        ])
+        .unwrap();
     assert_eq!(json_out(&out)["verdict"], json!("none"));
 
     let t = d.hookctl(&["trust", p]).unwrap();

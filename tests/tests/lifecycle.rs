@@ -2,6 +2,8 @@
 //! and spool, version mismatch, malformed and oversized input, socket permissions, a second
 //! daemon, SIGTERM and `kill -9`, reload.
 
+#![allow(clippy::needless_pass_by_value)] // test helpers take json!() values
+
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -379,7 +381,13 @@ fn kill_9_right_after_a_verdict_loses_nothing() {
 #[test]
 fn reload_applies_good_rules_keeps_old_ones_on_error_and_sighup_reloads() {
     let mut d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n")]).unwrap();
-    let ls = || event_json("PreToolUse", "rl", &json!({"tool_name": "Bash", "tool_input": {"command": "ls -la"}}));
+    let ls = || {
+        event_json(
+            "PreToolUse",
+            "rl",
+            &json!({"tool_name": "Bash", "tool_input": {"command": "ls -la"}}),
+        )
+    };
     assert!(d.hook(&ls(), &[]).unwrap().stdout.is_empty());
     std::fs::create_dir_all(d.home().join("rules.d")).unwrap();
     std::fs::write(
@@ -465,11 +473,15 @@ fn a_stopped_daemon_makes_the_client_fall_back_at_its_deadline() {
     let out = out.unwrap();
     assert_eq!(decision(&out), "ask");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no answer from hookd") && err.contains("within 300 ms"), "{err}");
+    assert!(
+        err.contains("no answer from hookd") && err.contains("within 300 ms"),
+        "{err}"
+    );
     // The daemon recovers and also answers the event it had queued, so the store may hold it
     // twice (socket + spool): the spool keeps what the client could not confirm.
     wait_for(Duration::from_secs(10), "spool ingested", || {
-        d.events(10, &["--session", "stopped"]).is_ok_and(|r| r.iter().any(|r| r["source"] == "spool"))
+        d.events(10, &["--session", "stopped"])
+            .is_ok_and(|r| r.iter().any(|r| r["source"] == "spool"))
     })
     .unwrap();
 }

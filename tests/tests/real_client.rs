@@ -147,7 +147,11 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
-    write_hooks_settings(project.path(), &hooks_for_events(&["PreToolUse"], client.to_str().unwrap())).unwrap();
+    write_hooks_settings(
+        project.path(),
+        &hooks_for_events(&["PreToolUse"], client.to_str().unwrap()),
+    )
+    .unwrap();
     let model = FakeModel::start(vec![
         Step::bash("bash -c \"cd repo && git push -f origin main\""),
         Step::text("ok"),
@@ -164,14 +168,20 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
     )
     .unwrap();
     run.ensure_success().unwrap();
-    let results: Vec<Value> = model.main_requests().iter().flat_map(tool_results).collect();
+    let results: Vec<Value> = model
+        .main_requests()
+        .iter()
+        .flat_map(tool_results)
+        .collect();
     let denied = results
         .iter()
         .find(|r| r.to_string().contains("--force-with-lease"))
         .unwrap_or_else(|| panic!("the push was not denied with the pack's reason: {results:?}"));
     assert_eq!(denied["is_error"], json!(true));
     let session = run.session_id().unwrap().to_string();
-    let rows = d.events(10, &["--session", &session, "--event", "PreToolUse"]).unwrap();
+    let rows = d
+        .events(10, &["--session", &session, "--event", "PreToolUse"])
+        .unwrap();
     assert_eq!(rows[0]["rules"], json!(["git-push-force"]));
 }
 
@@ -185,9 +195,20 @@ fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_reco
     let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     let out = d
-        .hookctl(&["install", "--project", "--dir", project.path().to_str().unwrap(), "--client", client.to_str().unwrap()])
+        .hookctl(&[
+            "install",
+            "--project",
+            "--dir",
+            project.path().to_str().unwrap(),
+            "--client",
+            client.to_str().unwrap(),
+        ])
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let model = FakeModel::start(vec![Step::bash("echo installed"), Step::text("done")]).unwrap();
     let hookd_home = d.home().to_str().unwrap().to_string();
     let run = run_claude(
@@ -202,13 +223,29 @@ fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_reco
     run.ensure_success().unwrap();
     let session = run.session_id().unwrap().to_string();
     // Every event type a `-p` run with one Bash call fires (hook-protocol.md, verified).
-    let fired = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolBatch", "MessageDisplay", "Stop", "SessionEnd"];
+    let fired = [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolBatch",
+        "MessageDisplay",
+        "Stop",
+        "SessionEnd",
+    ];
     let mut seen = HashSet::new();
-    wait_for(Duration::from_secs(10), "every fired event recorded", || {
-        let rows = d.events(1000, &["--session", &session]).unwrap();
-        seen = rows.iter().filter_map(|r| r["event"].as_str().map(str::to_string)).collect();
-        fired.iter().all(|e| seen.contains(*e))
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "every fired event recorded",
+        || {
+            let rows = d.events(1000, &["--session", &session]).unwrap();
+            seen = rows
+                .iter()
+                .filter_map(|r| r["event"].as_str().map(str::to_string))
+                .collect();
+            fired.iter().all(|e| seen.contains(*e))
+        },
+    )
     .unwrap_or_else(|e| panic!("{e}: recorded {seen:?}"));
     assert_eq!(d.status().unwrap()["hookd"]["fallbacks_recorded"], json!(0));
 }

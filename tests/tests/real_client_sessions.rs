@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use hook_tests::claude::{ClaudeRun, hooks_for_events, run_claude, skip_claude_tests, write_hooks_settings};
+use hook_tests::claude::{
+    ClaudeRun, hooks_for_events, run_claude, skip_claude_tests, write_hooks_settings,
+};
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
 use serde_json::{Value, json};
@@ -46,8 +48,20 @@ fn run(script: Vec<Step>, setup: impl FnOnce(&std::path::Path)) -> Option<Run> {
     setup(project.path());
     let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
-    let events = ["SessionStart", "UserPromptSubmit", "PreToolUse", "PostToolUse", "PostToolUseFailure", "Stop", "SessionEnd"];
-    write_hooks_settings(project.path(), &hooks_for_events(&events, client.to_str().unwrap())).unwrap();
+    let events = [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PreToolUse",
+        "PostToolUse",
+        "PostToolUseFailure",
+        "Stop",
+        "SessionEnd",
+    ];
+    write_hooks_settings(
+        project.path(),
+        &hooks_for_events(&events, client.to_str().unwrap()),
+    )
+    .unwrap();
     let model = FakeModel::start(script).unwrap();
     let hookd_home = daemon.home().to_str().unwrap().to_string();
     let run = run_claude(
@@ -60,7 +74,12 @@ fn run(script: Vec<Step>, setup: impl FnOnce(&std::path::Path)) -> Option<Run> {
     )
     .unwrap();
     run.ensure_success().unwrap();
-    Some(Run { daemon, model, run, project })
+    Some(Run {
+        daemon,
+        model,
+        run,
+        project,
+    })
 }
 
 fn tool_results(body: &Value) -> Vec<Value> {
@@ -79,12 +98,19 @@ fn tool_results(body: &Value) -> Vec<Value> {
 fn verdicts(r: &Run, event: &str) -> Vec<String> {
     let session = r.run.session_id().unwrap().to_string();
     wait_for(Duration::from_secs(10), "SessionEnd recorded", || {
-        r.daemon.events(1000, &["--session", &session, "--event", "SessionEnd"]).is_ok_and(|v| !v.is_empty())
+        r.daemon
+            .events(1000, &["--session", &session, "--event", "SessionEnd"])
+            .is_ok_and(|v| !v.is_empty())
     })
     .unwrap();
-    let mut rows = r.daemon.events(1000, &["--session", &session, "--event", event]).unwrap();
+    let mut rows = r
+        .daemon
+        .events(1000, &["--session", &session, "--event", event])
+        .unwrap();
     rows.reverse();
-    rows.iter().map(|r| r["verdict"].as_str().unwrap().to_string()).collect()
+    rows.iter()
+        .map(|r| r["verdict"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -99,25 +125,62 @@ fn edit_of_an_unread_file_is_denied_until_it_is_read() {
     let daemon = TestDaemon::start_with(&[("hookd.toml", RULES)]).unwrap();
     let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
-    write_hooks_settings(project.path(), &hooks_for_events(&["PreToolUse", "PostToolUse", "SessionEnd"], client.to_str().unwrap())).unwrap();
+    write_hooks_settings(
+        project.path(),
+        &hooks_for_events(
+            &["PreToolUse", "PostToolUse", "SessionEnd"],
+            client.to_str().unwrap(),
+        ),
+    )
+    .unwrap();
     let model = FakeModel::start(vec![
-        Step::tool("Edit", json!({"file_path": f, "old_string": "a", "new_string": "b"})),
+        Step::tool(
+            "Edit",
+            json!({"file_path": f, "old_string": "a", "new_string": "b"}),
+        ),
         Step::tool("Read", json!({"file_path": f})),
-        Step::tool("Edit", json!({"file_path": f, "old_string": "a", "new_string": "b"})),
+        Step::tool(
+            "Edit",
+            json!({"file_path": f, "old_string": "a", "new_string": "b"}),
+        ),
         Step::text("done"),
     ])
     .unwrap();
     let hookd_home = daemon.home().to_str().unwrap().to_string();
-    let run = run_claude(project.path(), home.path(), "edit notes", &model.base_url(), &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")], RUN_TIMEOUT).unwrap();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "edit notes",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
     run.ensure_success().unwrap();
-    let results: Vec<Value> = model.main_requests().iter().flat_map(tool_results).collect();
-    let first = results.iter().find(|r| r.to_string().contains("READ-FIRST")).expect("first edit denied with the reason");
+    let results: Vec<Value> = model
+        .main_requests()
+        .iter()
+        .flat_map(tool_results)
+        .collect();
+    let first = results
+        .iter()
+        .find(|r| r.to_string().contains("READ-FIRST"))
+        .expect("first edit denied with the reason");
     assert_eq!(first["is_error"], json!(true));
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), "b\n", "the second edit went through");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "b\n",
+        "the second edit went through"
+    );
     let session = run.session_id().unwrap().to_string();
-    let mut rows = daemon.events(100, &["--session", &session, "--event", "PreToolUse"]).unwrap();
+    let mut rows = daemon
+        .events(100, &["--session", &session, "--event", "PreToolUse"])
+        .unwrap();
     rows.reverse();
-    let v: Vec<&str> = rows.iter().map(|r| r["verdict"].as_str().unwrap()).collect();
+    let v: Vec<&str> = rows
+        .iter()
+        .map(|r| r["verdict"].as_str().unwrap())
+        .collect();
     assert_eq!(v, ["deny", "none", "none"]);
 }
 
@@ -125,7 +188,10 @@ fn edit_of_an_unread_file_is_denied_until_it_is_read() {
 fn stop_is_blocked_after_an_edit_until_the_tests_ran() {
     let Some(r) = run(
         vec![
-            Step::tool("Write", json!({"file_path": "src/lib.rs", "content": "pub fn f() {}\n"})),
+            Step::tool(
+                "Write",
+                json!({"file_path": "src/lib.rs", "content": "pub fn f() {}\n"}),
+            ),
             Step::text("finished"),
             Step::bash("sh run-tests.sh"),
             Step::text("finished, tests pass"),
@@ -136,7 +202,10 @@ fn stop_is_blocked_after_an_edit_until_the_tests_ran() {
     };
     let stops = verdicts(&r, "Stop");
     assert_eq!(stops, ["block", "none"], "{stops:?}");
-    assert!(r.model.all_text().contains("TESTS-FIRST"), "the model saw the block reason");
+    assert!(
+        r.model.all_text().contains("TESTS-FIRST"),
+        "the model saw the block reason"
+    );
     assert!(r.project.path().join("src/lib.rs").exists());
 }
 
@@ -144,7 +213,10 @@ fn stop_is_blocked_after_an_edit_until_the_tests_ran() {
 fn loop_guard_lets_stop_through_after_max_blocks() {
     let Some(r) = run(
         vec![
-            Step::tool("Write", json!({"file_path": "src/lib.rs", "content": "pub fn f() {}\n"})),
+            Step::tool(
+                "Write",
+                json!({"file_path": "src/lib.rs", "content": "pub fn f() {}\n"}),
+            ),
             Step::text("finished"),
             Step::text("finished"),
             Step::text("finished"),
@@ -156,7 +228,11 @@ fn loop_guard_lets_stop_through_after_max_blocks() {
         return;
     };
     let stops = verdicts(&r, "Stop");
-    assert_eq!(stops, ["block", "block", "block", "loop-guard"], "{stops:?}");
+    assert_eq!(
+        stops,
+        ["block", "block", "block", "loop-guard"],
+        "{stops:?}"
+    );
     let session = r.run.session_id().unwrap().to_string();
     let out = r.daemon.hookctl(&["session", &session, "--json"]).unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

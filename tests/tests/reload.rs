@@ -14,13 +14,20 @@ fn rule(reason: &str) -> String {
 
 /// The deny reason hookd gives `ls` now ("" when it passes).
 fn reason(d: &TestDaemon) -> String {
-    let ev = event_json("PreToolUse", "rl", &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
+    let ev = event_json(
+        "PreToolUse",
+        "rl",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
     let out = d.hook(&ev, &[]).unwrap();
     if out.stdout.is_empty() {
         return String::new();
     }
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    v["hookSpecificOutput"]["permissionDecisionReason"].as_str().unwrap_or("").to_string()
+    v["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
 }
 
 fn expect(d: &TestDaemon, want: &str, step: &str) {
@@ -34,7 +41,8 @@ fn expect(d: &TestDaemon, want: &str, step: &str) {
 
 #[test]
 fn edits_are_picked_up_however_they_are_saved() {
-    let d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n"), ("rules.d/keep.txt", "")]).unwrap();
+    let d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n"), ("rules.d/keep.txt", "")])
+        .unwrap();
     let rules_d = d.home().join("rules.d");
     let file = rules_d.join("ls.toml");
     expect(&d, "", "no rules at start");
@@ -56,11 +64,16 @@ fn edits_are_picked_up_however_they_are_saved() {
     expect(&d, "three", "recreate");
 
     // A broken edit keeps the last good rules and shows where the error is.
-    std::fs::write(&file, "[[rule]]\nname = 'no-ls'\ncommand = '^ls\naction = 'deny'\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[rule]]\nname = 'no-ls'\ncommand = '^ls\naction = 'deny'\n",
+    )
+    .unwrap();
     wait_for(WAIT, "error shown in status", || {
         d.status().is_ok_and(|s| {
             s["hookd"]["rule_errors"].as_array().is_some_and(|e| {
-                e.iter().any(|m| m.as_str().is_some_and(|m| m.contains("ls.toml:3:")))
+                e.iter()
+                    .any(|m| m.as_str().is_some_and(|m| m.contains("ls.toml:3:")))
             })
         })
     })
@@ -74,8 +87,16 @@ fn edits_are_picked_up_however_they_are_saved() {
     assert_eq!(d.status().unwrap()["hookd"]["rule_errors"], json!([]));
 
     // hookd.toml itself is watched too.
-    std::fs::write(d.home().join("hookd.toml"), "packs = []\n[[rule]]\nname='main-ls'\ncommand='^ls'\naction='deny'\nreason='main'\n").unwrap();
-    expect(&d, "main\nfour", "hookd.toml edit (its rules come before rules.d)");
+    std::fs::write(
+        d.home().join("hookd.toml"),
+        "packs = []\n[[rule]]\nname='main-ls'\ncommand='^ls'\naction='deny'\nreason='main'\n",
+    )
+    .unwrap();
+    expect(
+        &d,
+        "main\nfour",
+        "hookd.toml edit (its rules come before rules.d)",
+    );
 }
 
 #[test]

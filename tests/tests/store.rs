@@ -16,21 +16,58 @@ fn secrets() -> Vec<(&'static str, String)> {
         ("phone", j(&["+1 415 555 ", "0198"])),
         ("ssn", j(&["123-", "45-", "6789"])),
         ("card", j(&["4111 1111 ", "1111 1111"])),
-        ("anthropic", j(&["sk-ant-", "api03-abcdefghijklmnopqrstuvwxyz0123456789ABCD"])),
-        ("openai", j(&["sk-proj-", "abcdefghijklmnopqrstuvwxyz012345"])),
-        ("github", j(&["ghp_", "abcdefghijklmnopqrstuvwxyz0123456789"])),
-        ("github_pat", j(&["github_pat_", "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz"])),
+        (
+            "anthropic",
+            j(&["sk-ant-", "api03-abcdefghijklmnopqrstuvwxyz0123456789ABCD"]),
+        ),
+        (
+            "openai",
+            j(&["sk-proj-", "abcdefghijklmnopqrstuvwxyz012345"]),
+        ),
+        (
+            "github",
+            j(&["ghp_", "abcdefghijklmnopqrstuvwxyz0123456789"]),
+        ),
+        (
+            "github_pat",
+            j(&[
+                "github_pat_",
+                "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            ]),
+        ),
         ("gitlab", j(&["glpat-", "abcdefghij0123456789"])),
-        ("slack", j(&["xoxb-", "123456789012-123456789012-abcdefghijklmnopqrstuvwx"])),
+        (
+            "slack",
+            j(&[
+                "xoxb-",
+                "123456789012-123456789012-abcdefghijklmnopqrstuvwx",
+            ]),
+        ),
         ("aws_id", j(&["AKIA", "IOSFODNN7EXAMPLE"])),
-        ("aws_secret", j(&["wJalrXUtnFEMI/K7MDENG/", "bPxRfiCYEXAMPLEKEY"])),
-        ("google", j(&["AIza", "SyA-abcdefghijklmnopqrstuvwxyz01234"])),
+        (
+            "aws_secret",
+            j(&["wJalrXUtnFEMI/K7MDENG/", "bPxRfiCYEXAMPLEKEY"]),
+        ),
+        (
+            "google",
+            j(&["AIza", "SyA-abcdefghijklmnopqrstuvwxyz01234"]),
+        ),
         ("stripe", j(&["sk_live_", "abcdefghijklmnopqrstuvwx"])),
-        ("jwt", j(&["eyJhbGciOiJIUzI1NiJ9", ".eyJzdWIiOiIxMjM0NTY3ODkwIn0", ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"])),
+        (
+            "jwt",
+            j(&[
+                "eyJhbGciOiJIUzI1NiJ9",
+                ".eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+                ".dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            ]),
+        ),
         ("bearer", j(&["Bearer ", "abcdef0123456789ghijkl"])),
         ("url_password", j(&["hunter2", "pass"])),
         ("key_value", j(&["correct-horse-", "battery-staple"])),
-        ("pem", j(&["MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "BKcwggSjAgEAAoIBAQC7"])),
+        (
+            "pem",
+            j(&["MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "BKcwggSjAgEAAoIBAQC7"]),
+        ),
     ]
 }
 
@@ -48,24 +85,62 @@ fn secrets_never_reach_the_database_file() {
         .map(|(_, v)| v.as_str())
         .collect::<Vec<_>>()
         .join(" and ");
-    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", get("pem"));
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----",
+        get("pem")
+    );
     let url = format!("https://deploy:{}@db.example.com/x", get("url_password"));
-    let aws = format!("aws_access_key_id = {}\naws_secret_access_key = {}", get("aws_id"), get("aws_secret"));
+    let aws = format!(
+        "aws_access_key_id = {}\naws_secret_access_key = {}",
+        get("aws_id"),
+        get("aws_secret")
+    );
     let events = [
-        event_json("UserPromptSubmit", "red", &json!({"prompt": format!("use {all_text}")})),
-        event_json("PreToolUse", "red", &json!({"tool_name": "Bash", "tool_input": {"command": format!("curl -H 'Authorization: {}' {url}", get("bearer"))}})),
-        event_json("PreToolUse", "red", &json!({"tool_name": "Write", "tool_input": {"file_path": "/home/alice/p/.aws", "content": aws}})),
-        event_json("PostToolUse", "red", &json!({"tool_name": "Read", "tool_input": {"file_path": "/home/alice/key.pem"}, "tool_response": {"file": {"content": pem}}})),
-        event_json("PreToolUse", "red", &json!({"tool_name": "mcp__db__query", "tool_input": {"config": {"nested": [{"password": get("key_value"), "api_key": get("key_value")}]}}})),
-        event_json("Notification", "red", &json!({"message": format!("token {}", get("github"))})),
+        event_json(
+            "UserPromptSubmit",
+            "red",
+            &json!({"prompt": format!("use {all_text}")}),
+        ),
+        event_json(
+            "PreToolUse",
+            "red",
+            &json!({"tool_name": "Bash", "tool_input": {"command": format!("curl -H 'Authorization: {}' {url}", get("bearer"))}}),
+        ),
+        event_json(
+            "PreToolUse",
+            "red",
+            &json!({"tool_name": "Write", "tool_input": {"file_path": "/home/alice/p/.aws", "content": aws}}),
+        ),
+        event_json(
+            "PostToolUse",
+            "red",
+            &json!({"tool_name": "Read", "tool_input": {"file_path": "/home/alice/key.pem"}, "tool_response": {"file": {"content": pem}}}),
+        ),
+        event_json(
+            "PreToolUse",
+            "red",
+            &json!({"tool_name": "mcp__db__query", "tool_input": {"config": {"nested": [{"password": get("key_value"), "api_key": get("key_value")}]}}}),
+        ),
+        event_json(
+            "Notification",
+            "red",
+            &json!({"message": format!("token {}", get("github"))}),
+        ),
     ];
     for e in &events {
         d.hook(e, &[]).unwrap();
     }
-    assert_eq!(d.events(100, &["--session", "red"]).unwrap().len(), events.len());
+    assert_eq!(
+        d.events(100, &["--session", "red"]).unwrap().len(),
+        events.len()
+    );
     // Keep-alive: git SHAs, UUIDs and ordinary numbers must survive.
-    let keep = event_json("PostToolUse", "red", &json!({"tool_name": "Bash", "tool_input": {"command": "git show 4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
-        "tool_response": {"stdout": "id 550e8400-e29b-41d4-a716-446655440000 took 1234567 ms, 16 files, exit 0"}}));
+    let keep = event_json(
+        "PostToolUse",
+        "red",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "git show 4b825dc642cb6eb9a060e54bf8d69288fbee4904"},
+        "tool_response": {"stdout": "id 550e8400-e29b-41d4-a716-446655440000 took 1234567 ms, 16 files, exit 0"}}),
+    );
     d.hook(&keep, &[]).unwrap();
     // Scan the raw bytes of the database and its WAL.
     let mut raw = Vec::new();
@@ -81,20 +156,38 @@ fn secrets_never_reach_the_database_file() {
             leaked.push(*kind);
         }
     }
-    assert!(hay.contains("/home/[USER]/"), "home paths are kept with the user name removed");
+    assert!(
+        hay.contains("/home/[USER]/"),
+        "home paths are kept with the user name removed"
+    );
     assert!(!hay.contains("/home/alice"), "user name in home paths");
     assert!(leaked.is_empty(), "found in the raw store: {leaked:?}");
-    for kept in ["4b825dc642cb6eb9a060e54bf8d69288fbee4904", "550e8400-e29b-41d4-a716-446655440000", "1234567"] {
-        assert!(hay.contains(kept), "{kept} was redacted but is not a secret");
+    for kept in [
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        "550e8400-e29b-41d4-a716-446655440000",
+        "1234567",
+    ] {
+        assert!(
+            hay.contains(kept),
+            "{kept} was redacted but is not a secret"
+        );
     }
     let rows = d.events(100, &["--session", "red"]).unwrap();
-    assert!(rows.iter().any(|r| !r["redacted"].as_array().unwrap().is_empty()), "rows record what was redacted");
+    assert!(
+        rows.iter()
+            .any(|r| !r["redacted"].as_array().unwrap().is_empty()),
+        "rows record what was redacted"
+    );
 }
 
 #[test]
 fn tail_follows_live_events() {
     let d = TestDaemon::start().unwrap();
-    d.hook(&event_json("SessionStart", "t1", &json!({"source": "startup"})), &[]).unwrap();
+    d.hook(
+        &event_json("SessionStart", "t1", &json!({"source": "startup"})),
+        &[],
+    )
+    .unwrap();
     let mut child = d
         .command("hookctl")
         .args(["tail", "-f", "--json", "-n", "5", "--session", "t1"])
@@ -111,14 +204,25 @@ fn tail_follows_live_events() {
             }
         }
     });
-    let first: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    let first: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
     assert_eq!(first["event"], json!("SessionStart"), "recent events first");
     // hookd only builds live rows when a tail listens: wait until it is subscribed.
-    let ev = event_json("PreToolUse", "t1", &json!({"tool_name": "Bash", "tool_input": {"command": "git push -f origin main"}}));
-    d.hook(&event_json("Stop", "other-session", &json!({})), &[]).unwrap();
+    let ev = event_json(
+        "PreToolUse",
+        "t1",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "git push -f origin main"}}),
+    );
+    d.hook(&event_json("Stop", "other-session", &json!({})), &[])
+        .unwrap();
     d.hook(&ev, &[]).unwrap();
-    let live: Value = serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
-    assert_eq!(live["event"], json!("PreToolUse"), "filtered to the session, other sessions skipped");
+    let live: Value =
+        serde_json::from_str(&rx.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(
+        live["event"],
+        json!("PreToolUse"),
+        "filtered to the session, other sessions skipped"
+    );
     assert_eq!(live["verdict"], json!("deny"));
     assert_eq!(live["summary"], json!("git push -f origin main"));
     child.kill().unwrap();
@@ -135,10 +239,18 @@ fn fill(d: &mut TestDaemon, n: usize, old_ms: Option<i64>) {
             .prepare("INSERT INTO events (time_ms, session_id, event, tool, payload, verdict, rules, latency_us, source, summary)
                       VALUES (?1, ?2, 'PreToolUse', 'Bash', ?3, 'none', '[]', 12, 'socket', 'ls -la')")
             .unwrap();
-        let payload = format!("{{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{{\"command\":\"ls -la {}\"}}}}", "x".repeat(300));
+        let payload = format!(
+            "{{\"hook_event_name\":\"PreToolUse\",\"tool_name\":\"Bash\",\"tool_input\":{{\"command\":\"ls -la {}\"}}}}",
+            "x".repeat(300)
+        );
         let base = old_ms.unwrap_or(1_795_000_000_000);
         for i in 0..n {
-            st.execute(rusqlite::params![base + i as i64, format!("s{}", i % 50), payload]).unwrap();
+            st.execute(rusqlite::params![
+                base + i as i64,
+                format!("s{}", i % 50),
+                payload
+            ])
+            .unwrap();
         }
     }
     tx.commit().unwrap();
@@ -148,11 +260,16 @@ fn fill(d: &mut TestDaemon, n: usize, old_ms: Option<i64>) {
 
 /// Peak RSS (KiB) of `hookctl export` writing to /dev/null, and the number of lines.
 fn export_peak_kib(d: &TestDaemon) -> (i64, usize) {
-    let out = d.command("hookctl").args(["export", "--format", "jsonl"]).stdout(Stdio::piped()).spawn().unwrap();
-    let pid = out.id();
+    let mut child = d
+        .command("hookctl")
+        .args(["export", "--format", "jsonl"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
     let mut lines = 0;
     let mut peak = 0i64;
-    let mut reader = BufReader::new(out.stdout.unwrap());
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut buf = String::new();
     loop {
         buf.clear();
@@ -167,6 +284,7 @@ fn export_peak_kib(d: &TestDaemon) -> (i64, usize) {
             peak = peak.max(l.split_whitespace().nth(1).unwrap().parse().unwrap());
         }
     }
+    assert!(child.wait().unwrap().success());
     (peak, lines)
 }
 
@@ -180,8 +298,15 @@ fn export_of_100k_events_streams_in_constant_memory() {
     let (large, n) = export_peak_kib(&d);
     assert_eq!(n, 100_000);
     // Ten times the events, about the same memory: nothing grows with the export's size.
-    assert!(large < small + 8 * 1024, "peak RSS {small} KiB for 10k events, {large} KiB for 100k");
-    let csv = d.command("hookctl").args(["export", "--format", "csv", "--session", "s7"]).output().unwrap();
+    assert!(
+        large < small + 8 * 1024,
+        "peak RSS {small} KiB for 10k events, {large} KiB for 100k"
+    );
+    let csv = d
+        .command("hookctl")
+        .args(["export", "--format", "csv", "--session", "s7"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&csv.stdout);
     assert!(text.starts_with("id,time,session_id,event"));
     assert_eq!(text.lines().count(), 1 + 100_000 / 50);
@@ -189,12 +314,16 @@ fn export_of_100k_events_streams_in_constant_memory() {
 
 #[test]
 fn retention_prunes_events_older_than_max_age() {
-    let mut d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n[store]\nmax_age = \"1d\"\n")]).unwrap();
-    d.hook(&event_json("Stop", "fresh", &json!({})), &[]).unwrap();
+    let mut d =
+        TestDaemon::start_with(&[("hookd.toml", "packs = []\n[store]\nmax_age = \"1d\"\n")])
+            .unwrap();
+    d.hook(&event_json("Stop", "fresh", &json!({})), &[])
+        .unwrap();
     fill(&mut d, 3_000, Some(1_000_000_000)); // 2001: far older than a day
     // The writer prunes shortly after start, in bounded rounds.
     wait_for(Duration::from_secs(30), "old events pruned", || {
-        d.status().is_ok_and(|s| s["hookd"]["events_total"] == json!(1))
+        d.status()
+            .is_ok_and(|s| s["hookd"]["events_total"] == json!(1))
     })
     .unwrap();
     assert_eq!(d.events(10, &[]).unwrap()[0]["session_id"], json!("fresh"));

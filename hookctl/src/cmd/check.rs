@@ -19,16 +19,24 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (rules, errors, what) = if let Some(file) = &args.file {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let is_main = file.file_name().is_some_and(|n| n == "hookd.toml")
             && !file.parent().is_some_and(|p| p.ends_with(".claude"));
-        let source = Source { name: file.display().to_string(), text, is_main };
+        let source = Source {
+            name: file.display().to_string(),
+            text,
+            is_main,
+        };
         match parse_source(&source) {
             Ok((rules, _)) => (rules.len(), Vec::new(), file.display().to_string()),
             Err(e) => (0, e, file.display().to_string()),
         }
     } else {
-        let dir = args.config_dir.clone().unwrap_or_else(hook_protocol::paths::config_dir);
+        let dir = args
+            .config_dir
+            .clone()
+            .unwrap_or_else(hook_protocol::paths::config_dir);
         let report = load(&dir);
         let what = format!("{} ({})", dir.display(), report.ruleset.sources.join(", "));
         (report.ruleset.rules.len(), report.errors, what)

@@ -40,19 +40,55 @@ struct Check {
     fix: Option<String>,
 }
 
-fn check(name: &'static str, level: Level, detail: impl Into<String>, fix: Option<String>) -> Check {
-    Check { name, level, detail: detail.into(), fix }
+fn check(
+    name: &'static str,
+    level: Level,
+    detail: impl Into<String>,
+    fix: Option<String>,
+) -> Check {
+    Check {
+        name,
+        level,
+        detail: detail.into(),
+        fix,
+    }
 }
 
 /// The 33 events hook-client can serve.
 const EVENTS: [&str; 33] = [
-    "PreToolUse", "PostToolUse", "PostToolUseFailure", "PostToolBatch", "Notification",
-    "UserPromptSubmit", "UserPromptExpansion", "SessionStart", "SessionEnd", "Stop",
-    "StopFailure", "SubagentStart", "SubagentStop", "PreCompact", "PostCompact",
-    "PreModelSwitch", "PostModelSwitch", "PermissionRequest", "PermissionDenied", "Setup",
-    "TeammateIdle", "TaskCreated", "TaskCompleted", "Elicitation", "ElicitationResult",
-    "ConfigChange", "WorktreeCreate", "WorktreeRemove", "InstructionsLoaded", "CwdChanged",
-    "FileChanged", "DirectoryAdded", "MessageDisplay",
+    "PreToolUse",
+    "PostToolUse",
+    "PostToolUseFailure",
+    "PostToolBatch",
+    "Notification",
+    "UserPromptSubmit",
+    "UserPromptExpansion",
+    "SessionStart",
+    "SessionEnd",
+    "Stop",
+    "StopFailure",
+    "SubagentStart",
+    "SubagentStop",
+    "PreCompact",
+    "PostCompact",
+    "PreModelSwitch",
+    "PostModelSwitch",
+    "PermissionRequest",
+    "PermissionDenied",
+    "Setup",
+    "TeammateIdle",
+    "TaskCreated",
+    "TaskCompleted",
+    "Elicitation",
+    "ElicitationResult",
+    "ConfigChange",
+    "WorktreeCreate",
+    "WorktreeRemove",
+    "InstructionsLoaded",
+    "CwdChanged",
+    "FileChanged",
+    "DirectoryAdded",
+    "MessageDisplay",
 ];
 
 pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
@@ -67,7 +103,10 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
 
     let failed = checks.iter().any(|c| c.level == Level::Fail);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "checks": checks}))?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "checks": checks}))?
+        );
     } else {
         for c in &checks {
             let tag = match c.level {
@@ -75,14 +114,29 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
                 Level::Warn => "WARN",
                 Level::Fail => "FAIL",
             };
-            println!("{tag}  {:<10} {}", c.name, c.detail.replace('\n', "\n                 "));
+            println!(
+                "{tag}  {:<10} {}",
+                c.name,
+                c.detail.replace('\n', "\n                 ")
+            );
             if let Some(fix) = &c.fix {
                 println!("                 fix: {fix}");
             }
         }
-        println!("{}", if failed { "\nsomething is wrong (see FAIL above)" } else { "\nall good" });
+        println!(
+            "{}",
+            if failed {
+                "\nsomething is wrong (see FAIL above)"
+            } else {
+                "\nall good"
+            }
+        );
     }
-    Ok(if failed { ExitCode::from(crate::exit::ERROR) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(crate::exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn hook_client_version() -> Option<(PathBuf, String)> {
@@ -103,20 +157,45 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
                 "hookd",
                 Level::Fail,
                 format!("not reachable: {e:#}"),
-                Some("start it: `hookd &`, or `hookctl service install`; any hook also starts it".into()),
+                Some(
+                    "start it: `hookd &`, or `hookctl service install`; any hook also starts it"
+                        .into(),
+                ),
             ));
             return None;
         }
     };
-    checks.push(check("hookd", Level::Ok, format!("running, pid {}, socket {}", status.pid, status.socket), None));
-    let ctl = format!("{} (build {})", hook_protocol::PACKAGE_VERSION, hook_protocol::BUILD_ID);
+    checks.push(check(
+        "hookd",
+        Level::Ok,
+        format!("running, pid {}, socket {}", status.pid, status.socket),
+        None,
+    ));
+    let ctl = format!(
+        "{} (build {})",
+        hook_protocol::PACKAGE_VERSION,
+        hook_protocol::BUILD_ID
+    );
     let daemon = format!("{} (build {})", status.version, status.build_id);
     let client = hook_client_version();
-    let client_ok = client.as_ref().is_none_or(|(_, v)| v.contains(&status.build_id) && v.contains(&status.version));
-    if status.build_id == hook_protocol::BUILD_ID && status.protocol == hook_protocol::PROTOCOL_VERSION && client_ok {
-        checks.push(check("versions", Level::Ok, format!("hookd, hookctl and hook-client are {ctl}"), None));
+    let client_ok = client
+        .as_ref()
+        .is_none_or(|(_, v)| v.contains(&status.build_id) && v.contains(&status.version));
+    if status.build_id == hook_protocol::BUILD_ID
+        && status.protocol == hook_protocol::PROTOCOL_VERSION
+        && client_ok
+    {
+        checks.push(check(
+            "versions",
+            Level::Ok,
+            format!("hookd, hookctl and hook-client are {ctl}"),
+            None,
+        ));
     } else {
-        let client = client.map_or_else(|| "hook-client not found".into(), |(p, v)| format!("{}: {v}", p.display()));
+        let client = client.map_or_else(
+            || "hook-client not found".into(),
+            |(p, v)| format!("{}: {v}", p.display()),
+        );
         checks.push(check(
             "versions",
             Level::Warn,
@@ -133,7 +212,10 @@ fn settings_files(args: &Args) -> Vec<(&'static str, PathBuf)> {
     if let Some(home) = std::env::var_os("HOME") {
         files.push(("user", PathBuf::from(home).join(".claude/settings.json")));
     }
-    let project = args.project.clone().or_else(|| std::env::current_dir().ok());
+    let project = args
+        .project
+        .clone()
+        .or_else(|| std::env::current_dir().ok());
     if let Some(p) = project {
         files.push(("project", p.join(".claude/settings.json")));
         files.push(("local", p.join(".claude/settings.local.json")));
@@ -146,7 +228,9 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
     let mut wired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut any_file = false;
     for (label, path) in settings_files(args) {
-        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
         any_file = true;
         let v: Value = match serde_json::from_str(&text) {
             Ok(v) => v,
@@ -154,46 +238,96 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 checks.push(check(
                     "settings",
                     Level::Fail,
-                    format!("{} is not valid JSON ({e}): Claude Code ignores every hook in it", path.display()),
-                    Some(format!("fix the JSON in {} (a backup from `hookctl install` is beside it)", path.display())),
+                    format!(
+                        "{} is not valid JSON ({e}): Claude Code ignores every hook in it",
+                        path.display()
+                    ),
+                    Some(format!(
+                        "fix the JSON in {} (a backup from `hookctl install` is beside it)",
+                        path.display()
+                    )),
                 ));
                 continue;
             }
         };
-        let schema_errors = v.as_object().map(crate::settings::validate).unwrap_or_default();
+        let schema_errors = v
+            .as_object()
+            .map(crate::settings::validate)
+            .unwrap_or_default();
         if !schema_errors.is_empty() {
             let list: Vec<String> = schema_errors.iter().map(ToString::to_string).collect();
             checks.push(check(
                 "settings",
                 Level::Fail,
-                format!("{}: {}: Claude Code skips every hook in this file", path.display(), list.join("; ")),
+                format!(
+                    "{}: {}: Claude Code skips every hook in this file",
+                    path.display(),
+                    list.join("; ")
+                ),
                 Some("fix the entries named above".into()),
             ));
         }
         if v.get("disableAllHooks") == Some(&Value::Bool(true)) {
-            checks.push(check("settings", Level::Warn, format!("{} sets disableAllHooks: no hook runs", path.display()), Some("remove disableAllHooks".into())));
+            checks.push(check(
+                "settings",
+                Level::Warn,
+                format!("{} sets disableAllHooks: no hook runs", path.display()),
+                Some("remove disableAllHooks".into()),
+            ));
         }
-        for (event, groups) in v.get("hooks").and_then(Value::as_object).into_iter().flatten() {
-            for h in groups.as_array().into_iter().flatten().filter_map(|g| g.get("hooks")).filter_map(Value::as_array).flatten() {
+        for (event, groups) in v
+            .get("hooks")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for h in groups
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|g| g.get("hooks"))
+                .filter_map(Value::as_array)
+                .flatten()
+            {
                 let cmd = h.get("command").and_then(Value::as_str).unwrap_or_default();
                 let url = h.get("url").and_then(Value::as_str).unwrap_or_default();
                 if cmd.contains("hook-client") || url.contains("/hook") {
-                    wired.entry(event.clone()).or_default().push((format!("{label} {}", path.display()), if cmd.is_empty() { url.to_string() } else { cmd.to_string() }));
+                    wired.entry(event.clone()).or_default().push((
+                        format!("{label} {}", path.display()),
+                        if cmd.is_empty() {
+                            url.to_string()
+                        } else {
+                            cmd.to_string()
+                        },
+                    ));
                 }
             }
         }
     }
     if !any_file {
-        checks.push(check("settings", Level::Warn, "no Claude Code settings file found", Some("wire hookd in: `hookctl install`".into())));
+        checks.push(check(
+            "settings",
+            Level::Warn,
+            "no Claude Code settings file found",
+            Some("wire hookd in: `hookctl install`".into()),
+        ));
         return;
     }
     if wired.is_empty() {
-        checks.push(check("wiring", Level::Fail, "no settings file sends any event to hookd", Some("`hookctl install` (user) or `hookctl install --project`".into())));
+        checks.push(check(
+            "wiring",
+            Level::Fail,
+            "no settings file sends any event to hookd",
+            Some("`hookctl install` (user) or `hookctl install --project`".into()),
+        ));
         return;
     }
     let mut lines = Vec::new();
     for (event, by) in &wired {
-        let files: Vec<&str> = by.iter().map(|(f, _)| f.split_whitespace().next().unwrap_or("")).collect();
+        let files: Vec<&str> = by
+            .iter()
+            .map(|(f, _)| f.split_whitespace().next().unwrap_or(""))
+            .collect();
         lines.push(format!("{event}: {}", files.join(", ")));
     }
     checks.push(check("wiring", Level::Ok, lines.join("\n"), None));
@@ -206,7 +340,15 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             // Identical commands run once (Claude Code dedups them); different ones run twice.
             cmds.len() > 1
         })
-        .map(|(e, by)| format!("{e} ({})", by.iter().map(|(f, _)| f.as_str()).collect::<Vec<_>>().join(" + ")))
+        .map(|(e, by)| {
+            format!(
+                "{e} ({})",
+                by.iter()
+                    .map(|(f, _)| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" + ")
+            )
+        })
         .collect();
     if !dupes.is_empty() {
         checks.push(check(
@@ -227,7 +369,11 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
         checks.push(check(
             "unwired",
             Level::Warn,
-            format!("{} events not sent to hookd: {}", missing.len(), missing.join(", ")),
+            format!(
+                "{} events not sent to hookd: {}",
+                missing.len(),
+                missing.join(", ")
+            ),
             Some("`hookctl install` wires all events; rules on these events never run".into()),
         ));
     }
@@ -242,7 +388,12 @@ fn rules_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
         }
     };
     if errors.is_empty() {
-        checks.push(check("rules", Level::Ok, format!("{n} rules, no load errors"), None));
+        checks.push(check(
+            "rules",
+            Level::Ok,
+            format!("{n} rules, no load errors"),
+            None,
+        ));
     } else {
         checks.push(check(
             "rules",
@@ -253,7 +404,15 @@ fn rules_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
     }
     for p in status.map(|s| s.projects.clone()).unwrap_or_default() {
         if !p.errors.is_empty() {
-            checks.push(check("project", Level::Warn, p.errors.join("\n"), Some(format!("fix {}/.claude/hookd.toml, or `hookctl trust {}`", p.dir, p.dir))));
+            checks.push(check(
+                "project",
+                Level::Warn,
+                p.errors.join("\n"),
+                Some(format!(
+                    "fix {}/.claude/hookd.toml, or `hookctl trust {}`",
+                    p.dir, p.dir
+                )),
+            ));
         }
     }
 }
@@ -262,9 +421,20 @@ fn store_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
     let Some(s) = status else {
         let db = hook_protocol::paths::db_path();
         let dir = db.parent().map(Path::to_path_buf).unwrap_or_default();
-        let writable = std::fs::metadata(&dir).map(|m| !m.permissions().readonly()).unwrap_or(true);
+        let writable = std::fs::metadata(&dir)
+            .map(|m| !m.permissions().readonly())
+            .unwrap_or(true);
         let level = if writable { Level::Ok } else { Level::Fail };
-        checks.push(check("store", level, format!("{} (hookd not running; directory {})", db.display(), if writable { "writable" } else { "NOT writable" }), None));
+        checks.push(check(
+            "store",
+            level,
+            format!(
+                "{} (hookd not running; directory {})",
+                db.display(),
+                if writable { "writable" } else { "NOT writable" }
+            ),
+            None,
+        ));
         return;
     };
     match &s.store_error {
@@ -283,13 +453,23 @@ fn socket_check(socket: &Path, checks: &mut Vec<Check>) {
     let me = hook_protocol::paths::uid();
     let mut problems = Vec::new();
     match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => problems.push(format!("{} is a symlink", dir.display())),
+        Ok(m) if m.file_type().is_symlink() => {
+            problems.push(format!("{} is a symlink", dir.display()));
+        }
         Ok(m) => {
             if m.uid() != me {
-                problems.push(format!("{} is owned by uid {}, not you ({me})", dir.display(), m.uid()));
+                problems.push(format!(
+                    "{} is owned by uid {}, not you ({me})",
+                    dir.display(),
+                    m.uid()
+                ));
             }
             if m.permissions().mode() & 0o077 != 0 {
-                problems.push(format!("{} has mode {:o} (want 700)", dir.display(), m.permissions().mode() & 0o777));
+                problems.push(format!(
+                    "{} has mode {:o} (want 700)",
+                    dir.display(),
+                    m.permissions().mode() & 0o777
+                ));
             }
         }
         Err(_) => {}
@@ -297,16 +477,28 @@ fn socket_check(socket: &Path, checks: &mut Vec<Check>) {
     if let Ok(m) = std::fs::symlink_metadata(socket)
         && m.permissions().mode() & 0o077 != 0
     {
-        problems.push(format!("{} has mode {:o} (want 600)", socket.display(), m.permissions().mode() & 0o777));
+        problems.push(format!(
+            "{} has mode {:o} (want 600)",
+            socket.display(),
+            m.permissions().mode() & 0o777
+        ));
     }
     if problems.is_empty() {
-        checks.push(check("socket", Level::Ok, format!("{} private to you", dir.display()), None));
+        checks.push(check(
+            "socket",
+            Level::Ok,
+            format!("{} private to you", dir.display()),
+            None,
+        ));
     } else {
         checks.push(check(
             "socket",
             Level::Fail,
             problems.join("\n"),
-            Some(format!("`chmod 700 {}` (or remove it and restart hookd, which recreates it)", dir.display())),
+            Some(format!(
+                "`chmod 700 {}` (or remove it and restart hookd, which recreates it)",
+                dir.display()
+            )),
         ));
     }
 }
@@ -324,27 +516,56 @@ fn spool_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Ch
         }))
     {
         for r in rows {
-            detail.push_str(&format!("\nlast: {} {} {}: {}", crate::format::utc(r.time_ms), r.event, r.verdict, r.reason.unwrap_or_default()));
+            detail.push_str(&format!(
+                "\nlast: {} {} {}: {}",
+                crate::format::utc(r.time_ms),
+                r.event,
+                r.verdict,
+                r.reason.unwrap_or_default()
+            ));
         }
     }
-    let level = if backlog > 0 && status.is_some() { Level::Warn } else if backlog > 0 { Level::Fail } else { Level::Ok };
+    let level = if backlog > 0 && status.is_some() {
+        Level::Warn
+    } else if backlog > 0 {
+        Level::Fail
+    } else {
+        Level::Ok
+    };
     let fix = (backlog > 0).then(|| "start hookd (it records the spool within a second), then check why it was unreachable (above)".to_string());
     checks.push(check("spool", level, detail, fix));
 }
 
 fn service_check(checks: &mut Vec<Check>) {
     if cfg!(target_os = "macos") {
-        let out = Command::new("launchctl").args(["print", &format!("gui/{}/dev.hookd.hookd", hook_protocol::paths::uid())]).output();
+        let out = Command::new("launchctl")
+            .args([
+                "print",
+                &format!("gui/{}/dev.hookd.hookd", hook_protocol::paths::uid()),
+            ])
+            .output();
         let loaded = out.is_ok_and(|o| o.status.success());
-        checks.push(check("service", Level::Ok, if loaded { "launchd agent loaded" } else { "no launchd agent (hook-client autostarts hookd)" }, None));
+        checks.push(check(
+            "service",
+            Level::Ok,
+            if loaded {
+                "launchd agent loaded"
+            } else {
+                "no launchd agent (hook-client autostarts hookd)"
+            },
+            None,
+        ));
         return;
     }
-    let out = Command::new("systemctl").args(["--user", "is-active", "hookd.socket"]).output();
+    let out = Command::new("systemctl")
+        .args(["--user", "is-active", "hookd.socket"])
+        .output();
     let detail = match out {
         Ok(o) if o.status.success() => "hookd.socket is active (systemd --user)".to_string(),
         Ok(o) => format!(
             "hookd.socket not active ({}); hook-client autostarts hookd instead",
-            String::from_utf8_lossy(&o.stdout).trim().to_string() + String::from_utf8_lossy(&o.stderr).trim()
+            String::from_utf8_lossy(&o.stdout).trim().to_string()
+                + String::from_utf8_lossy(&o.stderr).trim()
         ),
         Err(_) => "systemctl not available; hook-client autostarts hookd".to_string(),
     };

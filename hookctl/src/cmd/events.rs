@@ -73,13 +73,30 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
 
 fn excerpt(s: &str, n: usize) -> String {
     let one: String = s.lines().next().unwrap_or("").to_string();
-    if one.chars().count() > n { one.chars().take(n - 1).chain(std::iter::once('…')).collect() } else { one }
+    if one.chars().count() > n {
+        one.chars()
+            .take(n - 1)
+            .chain(std::iter::once('…'))
+            .collect()
+    } else {
+        one
+    }
 }
 
 /// One event as a line: time, session (short), event, tool, verdict, latency, summary, rule.
 fn line(r: &EventRow, color: bool) -> String {
-    let session: String = r.session_id.as_deref().unwrap_or("-").chars().take(8).collect();
-    let mut tail = r.summary.as_deref().map(|s| excerpt(s, 60)).unwrap_or_default();
+    let session: String = r
+        .session_id
+        .as_deref()
+        .unwrap_or("-")
+        .chars()
+        .take(8)
+        .collect();
+    let mut tail = r
+        .summary
+        .as_deref()
+        .map(|s| excerpt(s, 60))
+        .unwrap_or_default();
     if !r.rules.is_empty() {
         tail.push_str(&format!("  [{}]", r.rules.join(",")));
     }
@@ -112,7 +129,10 @@ fn line(r: &EventRow, color: bool) -> String {
 
 pub fn tail(args: &TailArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
     let q = args.filters.query(args.lines, false)?;
-    client.send(&Request::Tail(TailRequest { query: q, follow: args.follow }))?;
+    client.send(&Request::Tail(TailRequest {
+        query: q,
+        follow: args.follow,
+    }))?;
     let color = !args.json && std::io::stdout().is_terminal();
     let mut out = std::io::stdout().lock();
     let print = |r: &EventRow, out: &mut std::io::StdoutLock<'_>| -> std::io::Result<()> {
@@ -146,7 +166,11 @@ pub fn tail(args: &TailArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
 }
 
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 pub fn export(args: &ExportArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
@@ -155,7 +179,10 @@ pub fn export(args: &ExportArgs, client: &mut Client) -> anyhow::Result<ExitCode
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let csv = args.format == "csv";
     if csv {
-        writeln!(out, "id,time,session_id,event,tool,project_dir,verdict,reason,rules,latency_us,source,summary,redacted,payload")?;
+        writeln!(
+            out,
+            "id,time,session_id,event,tool,project_dir,verdict,reason,rules,latency_us,source,summary,redacted,payload"
+        )?;
     }
     loop {
         match client.recv()? {

@@ -68,7 +68,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(d) = &c.stdin_data {
             let first: String = d.lines().next().unwrap_or("").chars().take(40).collect();
-            notes.push(format!("stdin data: {} line(s), {first:?}…", d.lines().count()));
+            notes.push(format!(
+                "stdin data: {} line(s), {first:?}…",
+                d.lines().count()
+            ));
         }
         println!("   {}", notes.join("; "));
     }

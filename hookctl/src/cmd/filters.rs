@@ -45,7 +45,12 @@ impl Filters {
     /// A bad time.
     pub fn query(&self, limit: u32, with_payload: bool) -> anyhow::Result<EventQuery> {
         let now = format::now_ms();
-        let time = |t: &Option<String>| t.as_deref().map(|s| format::parse_time(s, now)).transpose().map_err(|e| anyhow!(e));
+        let time = |t: &Option<String>| {
+            t.as_deref()
+                .map(|s| format::parse_time(s, now))
+                .transpose()
+                .map_err(|e| anyhow!(e))
+        };
         Ok(EventQuery {
             session: self.session.clone(),
             event: self.event.clone(),

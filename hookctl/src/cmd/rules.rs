@@ -23,15 +23,25 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&rules)?);
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<32} {:<8} {:>6}  {:<28} source", "rule", "action", "hits", "events");
+    println!(
+        "{:<32} {:<8} {:>6}  {:<28} source",
+        "rule", "action", "hits", "events"
+    );
     for r in &rules {
         let events = r.events.join(",");
         let events: String = if events.chars().count() > 28 {
-            events.chars().take(27).chain(std::iter::once('…')).collect()
+            events
+                .chars()
+                .take(27)
+                .chain(std::iter::once('…'))
+                .collect()
         } else {
             events
         };
-        println!("{:<32} {:<8} {:>6}  {:<28} {}", r.name, r.action, r.hits, events, r.source);
+        println!(
+            "{:<32} {:<8} {:>6}  {:<28} {}",
+            r.name, r.action, r.hits, events, r.source
+        );
     }
     println!("{} rules", rules.len());
     Ok(ExitCode::SUCCESS)

@@ -47,7 +47,9 @@ fn unit_dir(args: &InstallArgs) -> anyhow::Result<PathBuf> {
     if let Some(d) = &args.unit_dir {
         return Ok(d.clone());
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).context("HOME is not set")?;
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .context("HOME is not set")?;
     if cfg!(target_os = "macos") {
         return Ok(home.join("Library/LaunchAgents"));
     }
@@ -63,24 +65,48 @@ fn hookd_path(args: &InstallArgs) -> anyhow::Result<PathBuf> {
         None => hook_protocol::paths::find_sibling_or_path("hookd")
             .context("no hookd beside hookctl or on PATH; pass --hookd /path/to/hookd")?,
     };
-    p.canonicalize().with_context(|| format!("hookd at {}", p.display()))
+    p.canonicalize()
+        .with_context(|| format!("hookd at {}", p.display()))
 }
 
 /// Environment lines that pin hookd to the same paths hook-client and hookctl compute now.
 fn environment() -> Vec<(String, String)> {
-    ["HOOKD_HOME", "HOOKD_SOCKET", "HOOKD_CONFIG_DIR", "HOOKD_DB", "HOOKD_STATE_DIR"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()).map(|v| ((*k).to_string(), v)))
-        .collect()
+    [
+        "HOOKD_HOME",
+        "HOOKD_SOCKET",
+        "HOOKD_CONFIG_DIR",
+        "HOOKD_DB",
+        "HOOKD_STATE_DIR",
+    ]
+    .iter()
+    .filter_map(|k| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| ((*k).to_string(), v))
+    })
+    .collect()
 }
 
 /// The systemd units with this machine's paths.
 #[must_use]
 pub fn render_units(hookd: &Path, socket: &Path, env: &[(String, String)]) -> (String, String) {
-    let mut service = SERVICE_TEMPLATE.replace("ExecStart=/usr/local/bin/hookd", &format!("ExecStart={}", hookd.display()));
-    let extra: String = env.iter().map(|(k, v)| format!("Environment={k}={v}\n")).collect();
-    service = service.replace("Environment=HOOKD_LOG=info\n", &format!("Environment=HOOKD_LOG=info\n{extra}"));
-    let socket_unit = SOCKET_TEMPLATE.replace("ListenStream=%t/hookd/hookd.sock", &format!("ListenStream={}", socket.display()));
+    let mut service = SERVICE_TEMPLATE.replace(
+        "ExecStart=/usr/local/bin/hookd",
+        &format!("ExecStart={}", hookd.display()),
+    );
+    let extra: String = env
+        .iter()
+        .map(|(k, v)| format!("Environment={k}={v}\n"))
+        .collect();
+    service = service.replace(
+        "Environment=HOOKD_LOG=info\n",
+        &format!("Environment=HOOKD_LOG=info\n{extra}"),
+    );
+    let socket_unit = SOCKET_TEMPLATE.replace(
+        "ListenStream=%t/hookd/hookd.sock",
+        &format!("ListenStream={}", socket.display()),
+    );
     (service, socket_unit)
 }
 
@@ -89,13 +115,25 @@ pub fn render_units(hookd: &Path, socket: &Path, env: &[(String, String)]) -> (S
 pub fn render_plist(hookd: &Path, socket: &Path) -> String {
     let log = socket.with_file_name("hookd.log");
     PLIST_TEMPLATE
-        .replace("<string>/usr/local/bin/hookd</string>", &format!("<string>{}</string>", hookd.display()))
-        .replace("<string>/tmp/hookd-501/hookd.sock</string>", &format!("<string>{}</string>", socket.display()))
-        .replace("<string>/tmp/hookd-501/hookd.log</string>", &format!("<string>{}</string>", log.display()))
+        .replace(
+            "<string>/usr/local/bin/hookd</string>",
+            &format!("<string>{}</string>", hookd.display()),
+        )
+        .replace(
+            "<string>/tmp/hookd-501/hookd.sock</string>",
+            &format!("<string>{}</string>", socket.display()),
+        )
+        .replace(
+            "<string>/tmp/hookd-501/hookd.log</string>",
+            &format!("<string>{}</string>", log.display()),
+        )
 }
 
 fn run_manager(cmd: &str, args: &[&str]) -> anyhow::Result<()> {
-    let out = Command::new(cmd).args(args).output().with_context(|| format!("running {cmd}"))?;
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .with_context(|| format!("running {cmd}"))?;
     if !out.status.success() {
         bail!(
             "`{cmd} {}` failed: {}",
@@ -137,14 +175,20 @@ fn install(args: &InstallArgs, socket: &Path) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     if cfg!(target_os = "macos") {
         let path = dir.join(format!("{LAUNCHD_LABEL}.plist"));
-        std::fs::write(&path, render_plist(&hookd, socket)).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, render_plist(&hookd, socket))
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
         if !args.no_start {
             stop_running(socket);
             let uid = hook_protocol::paths::uid().to_string();
             let domain = format!("gui/{uid}");
-            let _ = Command::new("launchctl").args(["bootout", &domain, &path.display().to_string()]).output();
-            run_manager("launchctl", &["bootstrap", &domain, &path.display().to_string()])?;
+            let _ = Command::new("launchctl")
+                .args(["bootout", &domain, &path.display().to_string()])
+                .output();
+            run_manager(
+                "launchctl",
+                &["bootstrap", &domain, &path.display().to_string()],
+            )?;
             println!("loaded {LAUNCHD_LABEL} into {domain}; hookd starts on the first connection");
         }
         return Ok(ExitCode::SUCCESS);
@@ -156,7 +200,9 @@ fn install(args: &InstallArgs, socket: &Path) -> anyhow::Result<ExitCode> {
         println!("wrote {}", path.display());
     }
     if args.no_start {
-        println!("not started (--no-start); to start: systemctl --user daemon-reload && systemctl --user enable --now hookd.socket");
+        println!(
+            "not started (--no-start); to start: systemctl --user daemon-reload && systemctl --user enable --now hookd.socket"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     run_manager("systemctl", &["--user", "daemon-reload"]).context(
@@ -164,19 +210,40 @@ fn install(args: &InstallArgs, socket: &Path) -> anyhow::Result<ExitCode> {
     )?;
     stop_running(socket);
     run_manager("systemctl", &["--user", "enable", "--now", "hookd.socket"])?;
-    println!("enabled and started hookd.socket ({}); hookd starts on the first connection", socket.display());
+    println!(
+        "enabled and started hookd.socket ({}); hookd starts on the first connection",
+        socket.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 fn uninstall(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let dir = unit_dir(args)?;
-    let names: &[&str] = if cfg!(target_os = "macos") { &["dev.hookd.hookd.plist"] } else { &["hookd.service", "hookd.socket"] };
+    let names: &[&str] = if cfg!(target_os = "macos") {
+        &["dev.hookd.hookd.plist"]
+    } else {
+        &["hookd.service", "hookd.socket"]
+    };
     if !args.no_start {
         if cfg!(target_os = "macos") {
             let domain = format!("gui/{}", hook_protocol::paths::uid());
-            let _ = Command::new("launchctl").args(["bootout", &domain, &dir.join(names[0]).display().to_string()]).output();
+            let _ = Command::new("launchctl")
+                .args([
+                    "bootout",
+                    &domain,
+                    &dir.join(names[0]).display().to_string(),
+                ])
+                .output();
         } else {
-            let _ = Command::new("systemctl").args(["--user", "disable", "--now", "hookd.socket", "hookd.service"]).output();
+            let _ = Command::new("systemctl")
+                .args([
+                    "--user",
+                    "disable",
+                    "--now",
+                    "hookd.socket",
+                    "hookd.service",
+                ])
+                .output();
         }
     }
     let mut removed = 0;
@@ -192,7 +259,9 @@ fn uninstall(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         }
     }
     if !args.no_start && !cfg!(target_os = "macos") {
-        let _ = Command::new("systemctl").args(["--user", "daemon-reload"]).output();
+        let _ = Command::new("systemctl")
+            .args(["--user", "daemon-reload"])
+            .output();
     }
     if removed == 0 {
         println!("nothing to remove in {}", dir.display());
@@ -202,18 +271,39 @@ fn uninstall(args: &InstallArgs) -> anyhow::Result<ExitCode> {
 
 fn status(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     let dir = unit_dir(args)?;
-    let names: &[&str] = if cfg!(target_os = "macos") { &["dev.hookd.hookd.plist"] } else { &["hookd.service", "hookd.socket"] };
+    let names: &[&str] = if cfg!(target_os = "macos") {
+        &["dev.hookd.hookd.plist"]
+    } else {
+        &["hookd.service", "hookd.socket"]
+    };
     let mut installed = true;
     for n in names {
         let p = dir.join(n);
         let there = p.exists();
         installed &= there;
-        println!("{} {}", if there { "installed" } else { "missing  " }, p.display());
+        println!(
+            "{} {}",
+            if there { "installed" } else { "missing  " },
+            p.display()
+        );
     }
     let out = if cfg!(target_os = "macos") {
-        Command::new("launchctl").args(["print", &format!("gui/{}/{LAUNCHD_LABEL}", hook_protocol::paths::uid())]).output()
+        Command::new("launchctl")
+            .args([
+                "print",
+                &format!("gui/{}/{LAUNCHD_LABEL}", hook_protocol::paths::uid()),
+            ])
+            .output()
     } else {
-        Command::new("systemctl").args(["--user", "status", "--no-pager", "hookd.socket", "hookd.service"]).output()
+        Command::new("systemctl")
+            .args([
+                "--user",
+                "status",
+                "--no-pager",
+                "hookd.socket",
+                "hookd.service",
+            ])
+            .output()
     };
     match out {
         Ok(o) => {
@@ -225,7 +315,11 @@ fn status(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => println!("service manager not available: {e}"),
     }
-    Ok(if installed { ExitCode::SUCCESS } else { ExitCode::from(crate::exit::ERROR) })
+    Ok(if installed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::ERROR)
+    })
 }
 
 #[cfg(test)]
@@ -235,13 +329,23 @@ mod tests {
     #[test]
     fn units_get_real_paths_and_environment() {
         let env = vec![("HOOKD_HOME".to_string(), "/h".to_string())];
-        let (service, socket) = render_units(Path::new("/opt/bin/hookd"), Path::new("/run/user/7/hookd/hookd.sock"), &env);
+        let (service, socket) = render_units(
+            Path::new("/opt/bin/hookd"),
+            Path::new("/run/user/7/hookd/hookd.sock"),
+            &env,
+        );
         assert!(service.contains("\nExecStart=/opt/bin/hookd\n"));
         assert!(service.contains("\nEnvironment=HOOKD_HOME=/h\n"));
         assert!(service.contains("Type=notify"));
         assert!(socket.contains("\nListenStream=/run/user/7/hookd/hookd.sock\n"));
         assert!(socket.contains("SocketMode=0600"));
-        let plist = render_plist(Path::new("/opt/bin/hookd"), Path::new("/tmp/hookd-7/hookd.sock"));
-        assert!(plist.contains("<string>/opt/bin/hookd</string>") && plist.contains("<string>/tmp/hookd-7/hookd.sock</string>"));
+        let plist = render_plist(
+            Path::new("/opt/bin/hookd"),
+            Path::new("/tmp/hookd-7/hookd.sock"),
+        );
+        assert!(
+            plist.contains("<string>/opt/bin/hookd</string>")
+                && plist.contains("<string>/tmp/hookd-7/hookd.sock</string>")
+        );
     }
 }

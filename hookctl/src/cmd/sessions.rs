@@ -49,7 +49,10 @@ fn ago(ms: i64) -> String {
 }
 
 pub fn list(args: &ListArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
-    let q = SessionQuery { limit: args.limit, active_only: !args.all };
+    let q = SessionQuery {
+        limit: args.limit,
+        active_only: !args.all,
+    };
     let Response::Sessions(rows) = client.request(&Request::Sessions(q))? else {
         bail!("unexpected answer to sessions");
     };
@@ -59,13 +62,21 @@ pub fn list(args: &ListArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "{:<36}  {:<8}  {:>10}  {:>6}  {:>7}  {:>10}  project", "session", "state", "age", "events", "denials", "last")?;
+    writeln!(
+        out,
+        "{:<36}  {:<8}  {:>10}  {:>6}  {:>7}  {:>10}  project",
+        "session", "state", "age", "events", "denials", "last"
+    )?;
     for r in &rows {
         writeln!(
             out,
             "{:<36}  {:<8}  {:>10}  {:>6}  {:>7}  {:>10}  {}",
             r.id,
-            if r.ended_ms.is_some() { "ended" } else { "active" },
+            if r.ended_ms.is_some() {
+                "ended"
+            } else {
+                "active"
+            },
             ago(r.started_ms),
             r.events,
             r.denials,
@@ -74,7 +85,11 @@ pub fn list(args: &ListArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
         )?;
     }
     if rows.is_empty() {
-        writeln!(out, "(no {}sessions)", if args.all { "" } else { "active " })?;
+        writeln!(
+            out,
+            "(no {}sessions)",
+            if args.all { "" } else { "active " }
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -86,20 +101,27 @@ pub fn show(args: &ShowArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
     let state: Value = serde_json::from_str(&report.state_json).unwrap_or(Value::Null);
     let mut out = std::io::stdout().lock();
     if args.json {
-        let v = serde_json::json!({"session": report.row, "state": state, "timeline": report.timeline});
+        let v =
+            serde_json::json!({"session": report.row, "state": state, "timeline": report.timeline});
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
     let r = &report.row;
     writeln!(out, "session    {}", r.id)?;
-    writeln!(out, "project    {}", r.project_dir.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "project    {}",
+        r.project_dir.as_deref().unwrap_or("-")
+    )?;
     writeln!(
         out,
         "started    {} UTC ({} ago){}",
         format::utc(r.started_ms),
         ago(r.started_ms),
-        r.ended_ms.map(|e| format!(", ended {} UTC", format::utc(e))).unwrap_or_default()
+        r.ended_ms
+            .map(|e| format!(", ended {} UTC", format::utc(e)))
+            .unwrap_or_default()
     )?;
     let n = |k: &str| state.get(k).and_then(Value::as_u64).unwrap_or(0);
     writeln!(
@@ -113,22 +135,45 @@ pub fn show(args: &ShowArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
         n("loop_guard_releases")
     )?;
     if let Some(tools) = state.get("tool_calls").and_then(Value::as_object) {
-        let mut t: Vec<_> = tools.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect();
-        t.sort_by(|a, b| b.1.cmp(&a.1));
+        let mut t: Vec<_> = tools
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+            .collect();
+        t.sort_by_key(|x| std::cmp::Reverse(x.1));
         let list: Vec<String> = t.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        writeln!(out, "tools      {}", if list.is_empty() { "-".into() } else { list.join(", ") })?;
+        writeln!(
+            out,
+            "tools      {}",
+            if list.is_empty() {
+                "-".into()
+            } else {
+                list.join(", ")
+            }
+        )?;
     }
     for (key, label) in [("files_read", "read"), ("files_edited", "edited")] {
         if let Some(files) = state.get(key).and_then(Value::as_object) {
             let mut f: Vec<_> = files.keys().cloned().collect();
             f.sort();
-            writeln!(out, "{label:<10} {}", if f.is_empty() { "-".into() } else { f.join("\n           ") })?;
+            writeln!(
+                out,
+                "{label:<10} {}",
+                if f.is_empty() {
+                    "-".into()
+                } else {
+                    f.join("\n           ")
+                }
+            )?;
         }
     }
     if let Some(cmds) = state.get("commands").and_then(Value::as_array) {
         writeln!(out, "commands   {}", if cmds.is_empty() { "-" } else { "" })?;
         for c in cmds.iter().rev().take(20).rev() {
-            let ok = if c["ok"].as_bool() == Some(true) { "ok  " } else { "FAIL" };
+            let ok = if c["ok"].as_bool() == Some(true) {
+                "ok  "
+            } else {
+                "FAIL"
+            };
             writeln!(out, "  {ok} {}", c["command"].as_str().unwrap_or(""))?;
         }
     }
@@ -136,7 +181,13 @@ pub fn show(args: &ShowArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
     for e in &report.timeline {
         let mut tail = e.rules.join(",");
         if let Some(reason) = &e.reason {
-            let short: String = reason.lines().next().unwrap_or("").chars().take(60).collect();
+            let short: String = reason
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(60)
+                .collect();
             if !tail.is_empty() {
                 tail.push_str(": ");
             }

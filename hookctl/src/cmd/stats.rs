@@ -27,14 +27,21 @@ fn fetch(client: &mut Client) -> anyhow::Result<StatsReport> {
 }
 
 fn lat(l: &Latency) -> String {
-    format!("p50 {} µs, p95 {} µs, p99 {} µs, max {} µs ({} samples)", l.p50, l.p95, l.p99, l.max, l.count)
+    format!(
+        "p50 {} µs, p95 {} µs, p99 {} µs, max {} µs ({} samples)",
+        l.p50, l.p95, l.p99, l.max, l.count
+    )
 }
 
 fn top(rows: &[(String, u64)], n: usize) -> String {
     if rows.is_empty() {
         return "-".into();
     }
-    let mut parts: Vec<String> = rows.iter().take(n).map(|(k, v)| format!("{k} {v}")).collect();
+    let mut parts: Vec<String> = rows
+        .iter()
+        .take(n)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
     if rows.len() > n {
         parts.push(format!("… {} more", rows.len() - n));
     }
@@ -50,7 +57,10 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         for why in &r.health_reasons {
             println!("            - {why}");
         }
-        println!("events      {} since start, {} stored; {:.1}/s over 1 min, {:.1}/s over 5 min", r.events, r.events_total, r.rate_1m.0, r.rate_5m.0);
+        println!(
+            "events      {} since start, {} stored; {:.1}/s over 1 min, {:.1}/s over 5 min",
+            r.events, r.events_total, r.rate_1m.0, r.rate_5m.0
+        );
         println!("by event    {}", top(&r.by_event, 8));
         println!("by tool     {}", top(&r.by_tool, 8));
         println!("by verdict  {}", top(&r.by_verdict, 8));
@@ -58,10 +68,17 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         println!("processing  {}", lat(&r.processing_us));
         println!("request     {}", lat(&r.request_us));
         println!("store write {}", lat(&r.store_write_us));
-        println!("fallbacks   {} recorded; spool backlog {} bytes; {} duplicate deliveries answered once", r.fallbacks, r.spool_backlog_bytes, r.deduplicated);
+        println!(
+            "fallbacks   {} recorded; spool backlog {} bytes; {} duplicate deliveries answered once",
+            r.fallbacks, r.spool_backlog_bytes, r.deduplicated
+        );
         println!("redactions  {}", top(&r.redactions, 10));
     }
-    Ok(if r.health == "unhealthy" { ExitCode::from(crate::exit::ERROR) } else { ExitCode::SUCCESS })
+    Ok(if r.health == "unhealthy" {
+        ExitCode::from(crate::exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 pub fn metrics(_args: &MetricsArgs, client: &mut Client) -> anyhow::Result<ExitCode> {

@@ -87,7 +87,11 @@ fn print_human(s: &StatusReport) {
             "project    {} ({} rules, {})",
             p.dir,
             p.rules,
-            if p.trusted { "trusted" } else { "untrusted: tightening only" }
+            if p.trusted {
+                "trusted"
+            } else {
+                "untrusted: tightening only"
+            }
         );
         for e in &p.errors {
             println!("  {e}");

@@ -34,10 +34,15 @@ pub struct Args {
 fn event(args: &Args, cwd: &str) -> anyhow::Result<Vec<u8>> {
     let Some(kind) = args.kind.as_deref() else {
         let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf).context("reading the event from stdin")?;
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the event from stdin")?;
         return Ok(buf);
     };
-    let value = args.value.clone().with_context(|| format!("`hookctl test {kind}` needs a value"))?;
+    let value = args
+        .value
+        .clone()
+        .with_context(|| format!("`hookctl test {kind}` needs a value"))?;
     let base = |name: &str| json!({"session_id": "hookctl-test", "transcript_path": "", "cwd": cwd, "hook_event_name": name});
     let mut v = match kind {
         "prompt" => {
@@ -50,7 +55,10 @@ fn event(args: &Args, cwd: &str) -> anyhow::Result<Vec<u8>> {
             let (tool, input) = match kind {
                 "bash" => ("Bash", json!({"command": value})),
                 "write" => ("Write", json!({"file_path": value, "content": ""})),
-                "edit" => ("Edit", json!({"file_path": value, "old_string": "", "new_string": ""})),
+                "edit" => (
+                    "Edit",
+                    json!({"file_path": value, "old_string": "", "new_string": ""}),
+                ),
                 _ => ("Read", json!({"file_path": value})),
             };
             v["tool_name"] = json!(tool);
@@ -68,13 +76,27 @@ fn event(args: &Args, cwd: &str) -> anyhow::Result<Vec<u8>> {
 
 pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let cwd = args.cwd.clone().unwrap_or_else(|| {
-        std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_else(|_| "/".into())
+        std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "/".into())
     });
-    let project = args.project.clone().or_else(|| std::env::var("CLAUDE_PROJECT_DIR").ok()).unwrap_or_else(|| cwd.clone());
+    let project = args
+        .project
+        .clone()
+        .or_else(|| std::env::var("CLAUDE_PROJECT_DIR").ok())
+        .unwrap_or_else(|| cwd.clone());
     let req = HookRequest {
         event: event(args, &cwd)?,
-        env: HookEnv { project_dir: Some(project), session_id: None, cwd: Some(cwd) },
-        options: ClientOptions { event: None, fail_mode: std::env::var("HOOKD_FAIL_MODE").ok(), deadline_ms: 2000 },
+        env: HookEnv {
+            project_dir: Some(project),
+            session_id: None,
+            cwd: Some(cwd),
+        },
+        options: ClientOptions {
+            event: None,
+            fail_mode: std::env::var("HOOKD_FAIL_MODE").ok(),
+            deadline_ms: 2000,
+        },
     };
     let Response::Tested(r) = client.request(&Request::Test(req))? else {
         bail!("unexpected answer to test");

@@ -24,7 +24,11 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir()?.display().to_string(),
     };
-    let Response::Trusted(r) = client.request(&Request::Trust(TrustRequest { dir, revoke: args.revoke }))? else {
+    let Response::Trusted(r) = client.request(&Request::Trust(TrustRequest {
+        dir,
+        revoke: args.revoke,
+    }))?
+    else {
         bail!("unexpected answer to trust");
     };
     if r.trusted {
@@ -35,12 +39,19 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
             r.rules
         );
     } else {
-        println!("revoked trust in {}: {} rules active (tightening only)", r.dir, r.rules);
+        println!(
+            "revoked trust in {}: {} rules active (tightening only)",
+            r.dir, r.rules
+        );
     }
     for e in &r.errors {
         eprintln!("  {e}");
     }
     // After a revoke, the notes about allow/defer rules now ignored are expected, not errors.
     let failed = r.trusted && !r.errors.is_empty();
-    Ok(if failed { ExitCode::from(crate::exit::ERROR) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(crate::exit::ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -38,7 +38,13 @@
 //! | `home_path` | the user name in `/home/<name>`, `/Users/<name>`, `C:\Users\<name>` and in Claude Code's encoded project directories (`…/projects/-home-<name>-…`) |
 //!
 //! `/root/` is left alone: it names no person. `/Users/Shared`, `/home/linuxbrew` and the Windows
-//! `Public`/`Default`/`All Users` profiles are kept too.
+//! `Public`/`Default`/`All Users` profiles are kept too. A home path must start a path
+//! (`/srv/app/home/x` is not one); `file:///home/…` and `/var/home/…` are.
+//!
+//! Text assignments keep false positives down in code: `$VAR`/`%VAR%` references, keywords
+//! (`true`, `None`, …), calls (`token = get()`), dotted references (`token = cfg.token`) and,
+//! after a colon, bare identifiers shorter than 16 characters (type annotations such as
+//! `token: str`) are not treated as values.
 //!
 //! # Sensitive keys
 //!
@@ -52,15 +58,40 @@
 //! `input_tokens`, `max_tokens`, `token_count`, `session_id`, `author` are not (a key must *end*
 //! with the singular `token`, so the usage counters Claude Code sends survive). Under a sensitive
 //! key a string or number becomes `"[REDACTED:sensitive_key]"`; for an object or array every
-//! string and number leaf does; booleans, nulls and empty strings are kept.
+//! string and number leaf does; booleans, nulls and empty strings are kept. Keys are judged
+//! after their own text redaction, with markers read as spaces.
+//!
+//! # How it stays cheap
+//!
+//! Each pattern family has a group bit. The prefilter finds, in one pass, the trigger literals
+//! (case-insensitively: `sk-`, `ghp_`, `eyj`, `://`, `/home/`, `pass`, `token`, …) and, by
+//! bytes, `@`, JSON escapes and digit runs (classified: ≥ 13 usable digits for cards, a dash for
+//! SSNs, a separator or `+` for phones; a run glued to a word like a UUID's `a716-446655440000`
+//! feeds nothing). Only the passes whose group was triggered run. For a JSON payload the
+//! literal scan runs once over the raw bytes and each string gets the triggers inside it; a
+//! payload without any trigger is returned without being walked. When a pass changed a string,
+//! the passes run again on the result until nothing changes, so a replacement that changes what
+//! its neighbors look like cannot break idempotence.
 //!
 //! # Guarantees
 //!
-//! - Clean input costs little: one case-folded literal scan (prefilter) per payload picks the
-//!   pattern groups that can match at all; a payload with no trigger is returned as is.
 //! - Payloads keep their formatting: only the changed JSON strings are re-encoded.
+//!   `redact_payload` and `redact_value` agree on every document whose keys stay distinct
+//!   after redaction (the streaming path keeps both of two colliding keys).
 //! - Redacting twice gives the same output as redacting once (built-in kinds).
-//! - Never panics on any input.
+//! - Never panics, and the work is linear in the input (bounded rounds and windows).
+//!
+//! # Limitations
+//!
+//! - Unknown token formats, passwords in prose, unformatted 9-digit SSNs, phone numbers
+//!   without separators or `+`, and names in free text are not found.
+//! - An AWS secret key is found only next to its label or key id in the same string.
+//! - Secrets split across JSON strings, or hidden by unusual encodings (base64, URL-encoding),
+//!   are not found.
+//! - An encoded project directory without the plain home path in the same string only loses
+//!   the first word of a hyphenated name (`-home-john-doe-` → `-home-[USER]-doe-`).
+//! - Extra patterns are the user's responsibility: they run first, on every string, with no
+//!   prefilter, and idempotence is only checked against their own marker.
 
 mod json;
 mod keys;

@@ -128,7 +128,9 @@ impl<'a> Ctx<'a> {
 
     /// The shell analysis of a Bash tool call's command (None for other events).
     pub fn analysis(&self) -> Option<&Analysis> {
-        self.analysis.get_or_init(|| self.event.bash_command().map(shell::analyze)).as_ref()
+        self.analysis
+            .get_or_init(|| self.event.bash_command().map(shell::analyze))
+            .as_ref()
     }
 
     fn cwd(&self) -> Option<&str> {
@@ -169,15 +171,37 @@ impl<'a> Ctx<'a> {
 
 /// Commands whose stdin is program text: interpreters and database clients.
 const CODE_ON_STDIN: &[&str] = &[
-    "python", "python2", "python3", "pypy", "pypy3", "node", "deno", "bun", "perl", "ruby",
-    "php", "lua", "Rscript", "psql", "mysql", "mariadb", "sqlite3", "duckdb", "mongo",
-    "mongosh", "redis-cli", "clickhouse-client", "sqlcmd",
+    "python",
+    "python2",
+    "python3",
+    "pypy",
+    "pypy3",
+    "node",
+    "deno",
+    "bun",
+    "perl",
+    "ruby",
+    "php",
+    "lua",
+    "Rscript",
+    "psql",
+    "mysql",
+    "mariadb",
+    "sqlite3",
+    "duckdb",
+    "mongo",
+    "mongosh",
+    "redis-cli",
+    "clickhouse-client",
+    "sqlcmd",
 ];
 
 fn match_text(c: &SimpleCommand) -> String {
     let mut text = c.text();
     if let Some(data) = &c.stdin_data {
-        let base = c.name.trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
+        let base = c
+            .name
+            .trim_end_matches(|ch: char| ch.is_ascii_digit() || ch == '.');
         if CODE_ON_STDIN.contains(&c.name.as_str()) || CODE_ON_STDIN.contains(&base) {
             text.push(' ');
             text.push_str(data);
@@ -243,15 +267,24 @@ pub fn absolutize(p: &str, cwd: Option<&str>, home: Option<&str>) -> PathBuf {
     let tmp = ["${TMPDIR}", "$TMPDIR"]
         .iter()
         .find_map(|v| p.strip_prefix(v))
-        .or_else(|| p.strip_prefix("${TMPDIR:-").and_then(|r| r.split_once('}').map(|(_, rest)| rest)));
+        .or_else(|| {
+            p.strip_prefix("${TMPDIR:-")
+                .and_then(|r| r.split_once('}').map(|(_, rest)| rest))
+        });
     let expanded: String = if let Some(rest) = tmp {
         // The hook's TMPDIR is not known here; any value of it is a temp directory.
         format!("/tmp{rest}")
     } else if let (Some(h), Some(rest)) = (home, p.strip_prefix('~')) {
-        if rest.is_empty() || rest.starts_with('/') { format!("{h}{rest}") } else { p.to_string() }
-    } else if let (Some(h), Some(rest)) =
-        (home, p.strip_prefix("$HOME").or_else(|| p.strip_prefix("${HOME}")))
-    {
+        if rest.is_empty() || rest.starts_with('/') {
+            format!("{h}{rest}")
+        } else {
+            p.to_string()
+        }
+    } else if let (Some(h), Some(rest)) = (
+        home,
+        p.strip_prefix("$HOME")
+            .or_else(|| p.strip_prefix("${HOME}")),
+    ) {
         format!("{h}{rest}")
     } else {
         p.to_string()
@@ -293,7 +326,10 @@ pub fn resolve(p: &Path) -> PathBuf {
             }
             return normalize(&out);
         }
-        match (existing.file_name().map(ToOwned::to_owned), existing.parent()) {
+        match (
+            existing.file_name().map(ToOwned::to_owned),
+            existing.parent(),
+        ) {
             (Some(name), Some(parent)) => {
                 rest.push(name);
                 existing = parent.to_path_buf();
@@ -325,7 +361,9 @@ fn field_value<'v>(v: &'v Value, path: &[String]) -> Option<std::borrow::Cow<'v,
 
 /// The text a Write/Edit/MultiEdit/NotebookEdit call writes.
 fn written_texts(event: &HookEvent) -> Vec<&str> {
-    let Some(input) = event.value.get("tool_input") else { return Vec::new() };
+    let Some(input) = event.value.get("tool_input") else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for key in ["content", "new_string", "new_source"] {
         if let Some(s) = input.get(key).and_then(Value::as_str) {
@@ -333,7 +371,11 @@ fn written_texts(event: &HookEvent) -> Vec<&str> {
         }
     }
     if let Some(edits) = input.get("edits").and_then(Value::as_array) {
-        out.extend(edits.iter().filter_map(|e| e.get("new_string").and_then(Value::as_str)));
+        out.extend(
+            edits
+                .iter()
+                .filter_map(|e| e.get("new_string").and_then(Value::as_str)),
+        );
     }
     out
 }
@@ -365,7 +407,9 @@ impl Conditions {
             why.push(format!("tool {}", tool.unwrap_or("-")));
         }
         if let Some(re) = &self.prompt {
-            let Some(m) = event.prompt().and_then(|p| re.find(p)) else { return false };
+            let Some(m) = event.prompt().and_then(|p| re.find(p)) else {
+                return false;
+            };
             why.push(format!("prompt matched {:?}", excerpt(m.as_str())));
         }
         if let Some(re) = &self.content {
@@ -375,9 +419,15 @@ impl Conditions {
             why.push(format!("content matched {:?}", excerpt(m.as_str())));
         }
         for (path, re) in &self.field {
-            let Some(v) = field_value(&event.value, path) else { return false };
+            let Some(v) = field_value(&event.value, path) else {
+                return false;
+            };
             let Some(m) = re.find(&v) else { return false };
-            why.push(format!("{} matched {:?}", path.join("."), excerpt(m.as_str())));
+            why.push(format!(
+                "{} matched {:?}",
+                path.join("."),
+                excerpt(m.as_str())
+            ));
         }
         true
     }
@@ -402,7 +452,9 @@ impl Conditions {
             }
         }
         if let Some(want_outside) = self.outside_project {
-            let Some(root) = cx.project_root() else { return false };
+            let Some(root) = cx.project_root() else {
+                return false;
+            };
             let outside = !inside(&resolve(&root), &resolve(&t.abs));
             if outside != want_outside {
                 return false;
@@ -456,7 +508,12 @@ pub fn evaluate(
     // Witness targets.
     let mut targets: Vec<Option<&Target>> = vec![None];
     if cond.has_path_items() {
-        targets = cx.targets().iter().filter(|t| cond.path_ok(cx, t)).map(Some).collect();
+        targets = cx
+            .targets()
+            .iter()
+            .filter(|t| cond.path_ok(cx, t))
+            .map(Some)
+            .collect();
         if targets.is_empty() {
             return None;
         }
@@ -526,19 +583,37 @@ mod tests {
     #[test]
     fn absolutize_expands_home_and_normalises() {
         let h = Some("/home/me");
-        assert_eq!(absolutize("~/.ssh/id_rsa", None, h), PathBuf::from("/home/me/.ssh/id_rsa"));
+        assert_eq!(
+            absolutize("~/.ssh/id_rsa", None, h),
+            PathBuf::from("/home/me/.ssh/id_rsa")
+        );
         assert_eq!(absolutize("$HOME/x", None, h), PathBuf::from("/home/me/x"));
         assert_eq!(absolutize("${HOME}", None, h), PathBuf::from("/home/me"));
-        assert_eq!(absolutize("a/../../b", Some("/p/q"), h), PathBuf::from("/p/b"));
-        assert_eq!(absolutize("../../../../x", Some("/p"), h), PathBuf::from("/x"));
-        assert_eq!(absolutize("~other/x", Some("/p"), h), PathBuf::from("/p/~other/x"));
+        assert_eq!(
+            absolutize("a/../../b", Some("/p/q"), h),
+            PathBuf::from("/p/b")
+        );
+        assert_eq!(
+            absolutize("../../../../x", Some("/p"), h),
+            PathBuf::from("/x")
+        );
+        assert_eq!(
+            absolutize("~other/x", Some("/p"), h),
+            PathBuf::from("/p/~other/x")
+        );
     }
 
     #[test]
     fn field_values_follow_dotted_paths_and_indexes() {
         let v = serde_json::json!({"a": {"b": [{"c": "x"}, 5]}, "n": null});
-        assert_eq!(field_value(&v, &["a".into(), "b".into(), "0".into(), "c".into()]).as_deref(), Some("x"));
-        assert_eq!(field_value(&v, &["a".into(), "b".into(), "1".into()]).as_deref(), Some("5"));
+        assert_eq!(
+            field_value(&v, &["a".into(), "b".into(), "0".into(), "c".into()]).as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            field_value(&v, &["a".into(), "b".into(), "1".into()]).as_deref(),
+            Some("5")
+        );
         assert_eq!(field_value(&v, &["n".into()]), None);
         assert_eq!(field_value(&v, &["zz".into()]), None);
     }

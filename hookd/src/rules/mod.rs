@@ -14,9 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, OnUnparsed};
-pub use state::{Once, OnceMemory, RateOf, SessionCond};
 pub use matcher::Matcher;
 pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
+pub use state::{Once, OnceMemory, RateOf, SessionCond};
 
 /// Daemon settings types from `hookd.toml`.
 pub mod parse_settings {
@@ -338,7 +338,8 @@ impl Ruleset {
     pub fn inherit_hits(&self, old: &Ruleset) {
         for r in &self.rules {
             if let Some(o) = old.rules.iter().find(|o| o.name == r.name) {
-                r.hits.store(o.hits.load(Ordering::Relaxed), Ordering::Relaxed);
+                r.hits
+                    .store(o.hits.load(Ordering::Relaxed), Ordering::Relaxed);
             }
         }
     }
@@ -370,8 +371,18 @@ impl Ruleset {
             .filter_map(|(i, r)| r.cond.command.as_ref().map(|re| (i, re.as_str())))
             .unzip();
         // A set too large to compile only costs the prefilter, never correctness.
-        let command_set = RegexSetBuilder::new(&patterns).size_limit(64 << 20).build().ok();
-        Self { rules, sources, by_event, for_unknown, command_set, command_rules }
+        let command_set = RegexSetBuilder::new(&patterns)
+            .size_limit(64 << 20)
+            .build()
+            .ok();
+        Self {
+            rules,
+            sources,
+            by_event,
+            for_unknown,
+            command_set,
+            command_rules,
+        }
     }
 
     /// Evaluates `event` (no project root or home known): for tests and simple callers.
@@ -398,7 +409,9 @@ impl Ruleset {
                 continue;
             }
             if rule.cond.command.is_some() {
-                let Some(analysis) = cx.analysis() else { continue };
+                let Some(analysis) = cx.analysis() else {
+                    continue;
+                };
                 let unparsed_match =
                     analysis.unparsed.is_some() && rule.on_unparsed == OnUnparsed::Match;
                 if let Some(set) = &self.command_set
@@ -429,8 +442,15 @@ impl Ruleset {
             let mut action = rule.action;
             if action == Action::Block && matches!(event.name.as_str(), "Stop" | "SubagentStop") {
                 // Loop guard: never block a stop more than `max_blocks` times in a row.
-                let active = event.value.get("stop_hook_active").and_then(serde_json::Value::as_bool) == Some(true);
-                let blocks = cx.session.map_or(0, |s| s.stop_blocks).max(u32::from(active));
+                let active = event
+                    .value
+                    .get("stop_hook_active")
+                    .and_then(serde_json::Value::as_bool)
+                    == Some(true);
+                let blocks = cx
+                    .session
+                    .map_or(0, |s| s.stop_blocks)
+                    .max(u32::from(active));
                 if blocks >= rule.max_blocks {
                     let msg = format!(
                         "hookd loop guard: let {} through after {blocks} consecutive blocks (rule `{}` allows {})",
@@ -438,7 +458,11 @@ impl Ruleset {
                     );
                     d.warnings.push(msg.clone());
                     d.loop_guard.push(msg);
-                    d.matched.push(Matched { rule: rule.name.clone(), action: Action::Log, why });
+                    d.matched.push(Matched {
+                        rule: rule.name.clone(),
+                        action: Action::Log,
+                        why,
+                    });
                     continue;
                 }
             }

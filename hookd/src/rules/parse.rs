@@ -4,9 +4,9 @@
 //! time), `hookd.toml`'s own `[[rule]]` tables, then `rules.d/*.toml` in name order.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 
 use regex::{Regex, RegexBuilder};
 use serde::Deserialize;
@@ -23,14 +23,23 @@ pub const PACKS: &[(&str, &str)] = &[
     ("git", include_str!("../../../packs/git.toml")),
     ("filesystem", include_str!("../../../packs/filesystem.toml")),
     ("secrets", include_str!("../../../packs/secrets.toml")),
-    ("remote-exec", include_str!("../../../packs/remote-exec.toml")),
+    (
+        "remote-exec",
+        include_str!("../../../packs/remote-exec.toml"),
+    ),
     ("database", include_str!("../../../packs/database.toml")),
     ("system", include_str!("../../../packs/system.toml")),
 ];
 
 /// Packs enabled when `hookd.toml` does not say: all of them.
-pub const DEFAULT_PACKS: &[&str] =
-    &["git", "filesystem", "secrets", "remote-exec", "database", "system"];
+pub const DEFAULT_PACKS: &[&str] = &[
+    "git",
+    "filesystem",
+    "secrets",
+    "remote-exec",
+    "database",
+    "system",
+];
 
 /// Consecutive Stop/SubagentStop blocks a rule may cause before the loop guard lets one through.
 pub const DEFAULT_MAX_STOP_BLOCKS: u32 = 3;
@@ -210,18 +219,29 @@ fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
         .edited_since
         .map(|e| -> Result<_, String> {
             let paths = list(Some(e.path)).unwrap_or_default();
-            Ok((globs(&paths)?, regex("session.edited_since.command", &e.command)?))
+            Ok((
+                globs(&paths)?,
+                regex("session.edited_since.command", &e.command)?,
+            ))
         })
         .transpose()?;
     let rate = spec
         .rate
         .map(|r| -> Result<_, String> {
-            let window = parse_duration_ms(&r.window)
-                .ok_or_else(|| format!("bad `rate.window` {:?}: use e.g. 30s, 10m, 2h, 1d", r.window))?;
+            let window = parse_duration_ms(&r.window).ok_or_else(|| {
+                format!(
+                    "bad `rate.window` {:?}: use e.g. 30s, 10m, 2h, 1d",
+                    r.window
+                )
+            })?;
             let of = match r.of.as_deref() {
                 None | Some("tool") => RateOf::Tool,
                 Some("rule") => RateOf::Rule,
-                Some(o) => return Err(format!("bad `rate.of` {o:?}: expected \"tool\" or \"rule\"")),
+                Some(o) => {
+                    return Err(format!(
+                        "bad `rate.of` {o:?}: expected \"tool\" or \"rule\""
+                    ));
+                }
             };
             Ok((r.max, window, of))
         })
@@ -230,17 +250,28 @@ fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
     for (name, cmp) in spec.counters.unwrap_or_default() {
         let counter = Counter::parse(&name)
             .ok_or_else(|| format!("unknown counter {name:?} (counters: {})", Counter::NAMES))?;
-        let (op, value) = Op::parse_comparison(&cmp)
-            .ok_or_else(|| format!("bad comparison {cmp:?} for counter {name}: use e.g. \">= 3\""))?;
+        let (op, value) = Op::parse_comparison(&cmp).ok_or_else(|| {
+            format!("bad comparison {cmp:?} for counter {name}: use e.g. \">= 3\"")
+        })?;
         counters.push((counter, op, value));
     }
     let once = match spec.once.as_deref() {
         None => None,
         Some("session") => Some(Once::Session),
         Some("project-day") => Some(Once::ProjectDay),
-        Some(o) => return Err(format!("bad `once` {o:?}: expected \"session\" or \"project-day\"")),
+        Some(o) => {
+            return Err(format!(
+                "bad `once` {o:?}: expected \"session\" or \"project-day\""
+            ));
+        }
     };
-    Ok(SessionCond { read_before_edit: spec.read_before_edit.unwrap_or(false), edited_since, rate, counters, once })
+    Ok(SessionCond {
+        read_before_edit: spec.read_before_edit.unwrap_or(false),
+        edited_since,
+        rate,
+        counters,
+        once,
+    })
 }
 
 /// The conditions an `unless` table may hold (the same as a rule's).
@@ -395,11 +426,21 @@ fn conditions(
     for (k, v) in field.unwrap_or_default() {
         let keys: Vec<String> = k.split('.').map(str::to_string).collect();
         if keys.iter().any(String::is_empty) {
-            return Err(format!("bad `field` path {k:?}: use dotted keys like tool_input.url"));
+            return Err(format!(
+                "bad `field` path {k:?}: use dotted keys like tool_input.url"
+            ));
         }
         fields.push((keys, regex(&format!("field.{k}"), &v)?));
     }
-    Ok(Conditions { tool, command, path, outside_project, content, prompt, field: fields })
+    Ok(Conditions {
+        tool,
+        command,
+        path,
+        outside_project,
+        content,
+        prompt,
+        field: fields,
+    })
 }
 
 fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
@@ -414,7 +455,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
             spec.action
         ))
     })?;
-    let read_before_edit = spec.session.as_ref().is_some_and(|s| s.read_before_edit == Some(true));
+    let read_before_edit = spec
+        .session
+        .as_ref()
+        .is_some_and(|s| s.read_before_edit == Some(true));
     let tool_like = read_before_edit
         || spec.tool.is_some()
         || spec.command.is_some()
@@ -426,7 +470,9 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         None if tool_like => vec!["PreToolUse".into()],
         None if spec.prompt.is_some() => vec!["UserPromptSubmit".into()],
         None => {
-            return Err(ctx("`event` is required (a name, a list of names, or \"*\")".into()));
+            return Err(ctx(
+                "`event` is required (a name, a list of names, or \"*\")".into(),
+            ));
         }
     };
     let events = if event_names.iter().any(|e| e == "*") {
@@ -470,7 +516,9 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         None | Some("match") => OnUnparsed::Match,
         Some("ignore") => OnUnparsed::Ignore,
         Some(other) => {
-            return Err(ctx(format!("bad `on_unparsed` {other:?}: expected \"match\" or \"ignore\"")));
+            return Err(ctx(format!(
+                "bad `on_unparsed` {other:?}: expected \"match\" or \"ignore\""
+            )));
         }
     };
     let session = spec
@@ -479,8 +527,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         .transpose()
         .map_err(|e| ctx(format!("in `[rule.session]`: {e}")))?
         .unwrap_or_default();
-    if read_before_edit
-        && !matches!(&events, EventFilter::Some { known, .. } if known.contains(&0))
+    if read_before_edit && !matches!(&events, EventFilter::Some { known, .. } if known.contains(&0))
     {
         return Err(ctx("`read_before_edit` applies to PreToolUse events".into()));
     }
@@ -636,8 +683,11 @@ pub fn load(config_dir: &Path) -> LoadReport {
         }
     }
     // A user rule named like a pack rule replaces it; `disable_rules` turns pack rules off.
-    let user_names: HashSet<String> =
-        all.iter().filter(|r| !r.source.starts_with("pack:")).map(|r| r.name.clone()).collect();
+    let user_names: HashSet<String> = all
+        .iter()
+        .filter(|r| !r.source.starts_with("pack:"))
+        .map(|r| r.name.clone())
+        .collect();
     let pack_names: HashMap<String, String> = all
         .iter()
         .filter(|r| r.source.starts_with("pack:"))
@@ -645,7 +695,9 @@ pub fn load(config_dir: &Path) -> LoadReport {
         .collect();
     for d in &settings.disable_rules {
         if !pack_names.contains_key(d) {
-            errors.push(format!("hookd.toml: `disable_rules` names {d:?}, which no enabled pack has"));
+            errors.push(format!(
+                "hookd.toml: `disable_rules` names {d:?}, which no enabled pack has"
+            ));
         }
     }
     all.retain(|r| {

@@ -44,8 +44,7 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter name, for error messages.
-    pub const NAMES: &'static str =
-        "tool_calls, denials, edits, prompts, turn_tool_calls, turn_edits, stop_blocks, events, subagents";
+    pub const NAMES: &'static str = "tool_calls, denials, edits, prompts, turn_tool_calls, turn_edits, stop_blocks, events, subagents";
 
     /// Parses a counter name.
     #[must_use]
@@ -100,9 +99,16 @@ impl Op {
     #[must_use]
     pub fn parse_comparison(s: &str) -> Option<(Self, i64)> {
         let s = s.trim();
-        let (op, rest) = [(">=", Self::Ge), ("<=", Self::Le), ("==", Self::Eq), (">", Self::Gt), ("<", Self::Lt), ("=", Self::Eq)]
-            .iter()
-            .find_map(|(p, op)| s.strip_prefix(p).map(|r| (*op, r)))?;
+        let (op, rest) = [
+            (">=", Self::Ge),
+            ("<=", Self::Le),
+            ("==", Self::Eq),
+            (">", Self::Gt),
+            ("<", Self::Lt),
+            ("=", Self::Eq),
+        ]
+        .iter()
+        .find_map(|(p, op)| s.strip_prefix(p).map(|r| (*op, r)))?;
         Some((op, rest.trim().parse().ok()?))
     }
 
@@ -165,7 +171,10 @@ pub fn day_of(ms: i64) -> i64 {
 fn glob_hit(g: &PathGlobs, path: &Path, project: Option<&str>, home: Option<&str>) -> bool {
     let under = |base: Option<&str>, set: &GlobSet| {
         !set.is_empty()
-            && base.is_some_and(|b| path.strip_prefix(normalize(Path::new(b))).is_ok_and(|r| set.is_match(r)))
+            && base.is_some_and(|b| {
+                path.strip_prefix(normalize(Path::new(b)))
+                    .is_ok_and(|r| set.is_match(r))
+            })
     };
     g.absolute.is_match(path) || under(project, &g.relative) || under(home, &g.home)
 }
@@ -188,11 +197,20 @@ impl SessionCond {
         let session = cx.session;
         if self.read_before_edit {
             let s = session?;
-            if !matches!(cx.event.tool_name(), Some("Edit" | "Write" | "MultiEdit" | "NotebookEdit")) {
+            if !matches!(
+                cx.event.tool_name(),
+                Some("Edit" | "Write" | "MultiEdit" | "NotebookEdit")
+            ) {
                 return None;
             }
-            let unread = cx.targets().iter().find(|t| t.abs.exists() && !s.has_read(&t.abs))?;
-            why.push(format!("{} was not read in this session", unread.abs.display()));
+            let unread = cx
+                .targets()
+                .iter()
+                .find(|t| t.abs.exists() && !s.has_read(&t.abs))?;
+            why.push(format!(
+                "{} was not read in this session",
+                unread.abs.display()
+            ));
         }
         if let Some((globs, re)) = &self.edited_since {
             let s = session?;
@@ -200,16 +218,30 @@ impl SessionCond {
                 .commands
                 .iter()
                 .rev()
-                .find(|c| c.ok && crate::shell::analyze(&c.command).commands.iter().any(|sc| re.is_match(&sc.text())))
+                .find(|c| {
+                    c.ok && crate::shell::analyze(&c.command)
+                        .commands
+                        .iter()
+                        .any(|sc| re.is_match(&sc.text()))
+                })
                 .map(|c| c.time_ms);
             let edited = s
                 .files_edited
                 .iter()
-                .filter(|(p, t)| last_ok.is_none_or(|ok| t.time_ms > ok) && glob_hit(globs, p, cx.project, cx.home))
+                .filter(|(p, t)| {
+                    last_ok.is_none_or(|ok| t.time_ms > ok)
+                        && glob_hit(globs, p, cx.project, cx.home)
+                })
                 .max_by_key(|(_, t)| t.time_ms)?;
             why.push(match last_ok {
-                Some(_) => format!("{} edited after the last successful matching command", edited.0.display()),
-                None => format!("{} edited and no matching command has run", edited.0.display()),
+                Some(_) => format!(
+                    "{} edited after the last successful matching command",
+                    edited.0.display()
+                ),
+                None => format!(
+                    "{} edited and no matching command has run",
+                    edited.0.display()
+                ),
             });
         }
         if let Some((max, window, of)) = self.rate {
@@ -218,15 +250,24 @@ impl SessionCond {
             let (n, what) = match of {
                 RateOf::Tool => {
                     let tool = cx.event.tool_name()?;
-                    (s.tool_fires_since(tool, since) as u64, format!("{tool} calls"))
+                    (
+                        s.tool_fires_since(tool, since) as u64,
+                        format!("{tool} calls"),
+                    )
                 }
                 // The current attempt is recorded after evaluation: count it here.
-                RateOf::Rule => (s.fires_since(&format!("attempt:{rule}"), since) as u64 + 1, "matches".to_string()),
+                RateOf::Rule => (
+                    s.fires_since(&format!("attempt:{rule}"), since) as u64 + 1,
+                    "matches".to_string(),
+                ),
             };
             if n <= max {
                 return None;
             }
-            why.push(format!("{n} {what} within {} s (limit {max})", window / 1000));
+            why.push(format!(
+                "{n} {what} within {} s (limit {max})",
+                window / 1000
+            ));
         }
         for (counter, op, value) in &self.counters {
             let s = session?;
@@ -245,7 +286,10 @@ impl SessionCond {
             }
             Some(Once::ProjectDay) => {
                 let project = cx.project?;
-                if cx.once_memory.is_some_and(|m| m.matched_on(rule, project, day_of(cx.now_ms))) {
+                if cx
+                    .once_memory
+                    .is_some_and(|m| m.matched_on(rule, project, day_of(cx.now_ms)))
+                {
                     return None;
                 }
                 why.push("first time today in this project".into());

@@ -1,3 +1,4 @@
+#![allow(clippy::needless_pass_by_value, clippy::type_complexity)] // test helpers take json!() values
 use super::*;
 
 fn ruleset(toml: &str) -> Ruleset {
@@ -250,9 +251,17 @@ fn default_packs_load_cleanly_and_stop_force_push() {
         "none"
     );
     assert_eq!(r.ruleset.evaluate(&bash("rm -rf /")).verdict(), "deny");
-    let in_project = tool_event("Bash", serde_json::json!({"command": "rm -rf ./build"}), "/w/p");
+    let in_project = tool_event(
+        "Bash",
+        serde_json::json!({"command": "rm -rf ./build"}),
+        "/w/p",
+    );
     assert_eq!(ctx_eval(&r.ruleset, &in_project, "/w/p").verdict(), "ask");
-    let tmp = tool_event("Bash", serde_json::json!({"command": "rm -rf /tmp/build"}), "/w/p");
+    let tmp = tool_event(
+        "Bash",
+        serde_json::json!({"command": "rm -rf /tmp/build"}),
+        "/w/p",
+    );
     assert_eq!(ctx_eval(&r.ruleset, &tmp, "/w/p").verdict(), "none");
 }
 
@@ -289,16 +298,48 @@ fn path_globs_are_relative_to_the_project_or_absolute_or_home() {
     );
     let p = "/work/proj";
     for (tool, input, want) in [
-        ("Read", serde_json::json!({"file_path": "/work/proj/.env"}), "deny"),
-        ("Read", serde_json::json!({"file_path": "/work/proj/sub/.env"}), "deny"),
-        ("Read", serde_json::json!({"file_path": "/elsewhere/.env"}), "none"),
-        ("Read", serde_json::json!({"file_path": "/home/me/.ssh/id_rsa"}), "deny"),
-        ("Write", serde_json::json!({"file_path": "/etc/passwd"}), "deny"),
-        ("Read", serde_json::json!({"file_path": "/work/proj/src/main.rs"}), "none"),
+        (
+            "Read",
+            serde_json::json!({"file_path": "/work/proj/.env"}),
+            "deny",
+        ),
+        (
+            "Read",
+            serde_json::json!({"file_path": "/work/proj/sub/.env"}),
+            "deny",
+        ),
+        (
+            "Read",
+            serde_json::json!({"file_path": "/elsewhere/.env"}),
+            "none",
+        ),
+        (
+            "Read",
+            serde_json::json!({"file_path": "/home/me/.ssh/id_rsa"}),
+            "deny",
+        ),
+        (
+            "Write",
+            serde_json::json!({"file_path": "/etc/passwd"}),
+            "deny",
+        ),
+        (
+            "Read",
+            serde_json::json!({"file_path": "/work/proj/src/main.rs"}),
+            "none",
+        ),
         ("Bash", serde_json::json!({"command": "cat .env"}), "deny"),
-        ("Bash", serde_json::json!({"command": "echo x > ~/.ssh/authorized_keys"}), "deny"),
+        (
+            "Bash",
+            serde_json::json!({"command": "echo x > ~/.ssh/authorized_keys"}),
+            "deny",
+        ),
         ("Bash", serde_json::json!({"command": "echo .env"}), "none"),
-        ("Bash", serde_json::json!({"command": "cp src/a ../proj/sub/.env"}), "deny"),
+        (
+            "Bash",
+            serde_json::json!({"command": "cp src/a ../proj/sub/.env"}),
+            "deny",
+        ),
     ] {
         let e = tool_event(tool, input.clone(), p);
         assert_eq!(ctx_eval(&rs, &e, p).verdict(), want, "{tool} {input}");
@@ -322,12 +363,36 @@ fn outside_project_resolves_dot_dot_and_symlinks() {
     );
     let p = proj.to_str().unwrap();
     for (tool, input, want) in [
-        ("Write", serde_json::json!({"file_path": format!("{p}/a.txt")}), "none"),
-        ("Write", serde_json::json!({"file_path": format!("{p}/../b.txt")}), "ask"),
-        ("Write", serde_json::json!({"file_path": format!("{p}/link/hosts")}), "ask"),
-        ("Write", serde_json::json!({"file_path": "new/file.txt"}), "none"),
-        ("Bash", serde_json::json!({"command": "rm -rf ../other"}), "ask"),
-        ("Bash", serde_json::json!({"command": "touch ok.txt"}), "none"),
+        (
+            "Write",
+            serde_json::json!({"file_path": format!("{p}/a.txt")}),
+            "none",
+        ),
+        (
+            "Write",
+            serde_json::json!({"file_path": format!("{p}/../b.txt")}),
+            "ask",
+        ),
+        (
+            "Write",
+            serde_json::json!({"file_path": format!("{p}/link/hosts")}),
+            "ask",
+        ),
+        (
+            "Write",
+            serde_json::json!({"file_path": "new/file.txt"}),
+            "none",
+        ),
+        (
+            "Bash",
+            serde_json::json!({"command": "rm -rf ../other"}),
+            "ask",
+        ),
+        (
+            "Bash",
+            serde_json::json!({"command": "touch ok.txt"}),
+            "none",
+        ),
     ] {
         let e = tool_event(tool, input.clone(), p);
         assert_eq!(ctx_eval(&rs, &e, p).verdict(), want, "{tool} {input}");
@@ -351,10 +416,23 @@ fn content_matches_write_edit_and_multiedit() {
         serde_json::json!({"file_path": "/p/a", "old_string": "x", "new_string": key}),
         serde_json::json!({"file_path": "/p/a", "edits": [{"old_string": "a", "new_string": "b"}, {"old_string": "c", "new_string": key}]}),
     ] {
-        let tool = if input.get("edits").is_some() { "MultiEdit" } else if input.get("content").is_some() { "Write" } else { "Edit" };
-        assert_eq!(ctx_eval(&rs, &tool_event(tool, input, "/p"), "/p").verdict(), "deny");
+        let tool = if input.get("edits").is_some() {
+            "MultiEdit"
+        } else if input.get("content").is_some() {
+            "Write"
+        } else {
+            "Edit"
+        };
+        assert_eq!(
+            ctx_eval(&rs, &tool_event(tool, input, "/p"), "/p").verdict(),
+            "deny"
+        );
     }
-    let clean = tool_event("Write", serde_json::json!({"file_path": "/p/a", "content": "hello"}), "/p");
+    let clean = tool_event(
+        "Write",
+        serde_json::json!({"file_path": "/p/a", "content": "hello"}),
+        "/p",
+    );
     assert_eq!(ctx_eval(&rs, &clean, "/p").verdict(), "none");
 }
 
@@ -369,8 +447,16 @@ fn field_conditions_use_dotted_paths() {
         action = "ask"
         "#,
     );
-    let hit = tool_event("WebFetch", serde_json::json!({"url": "https://prod.example.com/x"}), "/p");
-    let miss = tool_event("WebFetch", serde_json::json!({"url": "https://dev.example.com/x"}), "/p");
+    let hit = tool_event(
+        "WebFetch",
+        serde_json::json!({"url": "https://prod.example.com/x"}),
+        "/p",
+    );
+    let miss = tool_event(
+        "WebFetch",
+        serde_json::json!({"url": "https://dev.example.com/x"}),
+        "/p",
+    );
     assert_eq!(ctx_eval(&rs, &hit, "/p").verdict(), "ask");
     assert_eq!(ctx_eval(&rs, &miss, "/p").verdict(), "none");
 }
@@ -397,7 +483,12 @@ fn unless_cancels_per_witness_and_fails_safe_for_other_items() {
     );
     let p = "/p";
     let v = |rs: &Ruleset, cmd: &str| {
-        ctx_eval(rs, &tool_event("Bash", serde_json::json!({"command": cmd}), p), p).verdict()
+        ctx_eval(
+            rs,
+            &tool_event("Bash", serde_json::json!({"command": cmd}), p),
+            p,
+        )
+        .verdict()
     };
     assert_eq!(v(&rs, "rm -rf /tmp/x"), "none");
     assert_eq!(v(&rs, "rm -rf /tmp/x && rm -rf /"), "deny");
@@ -426,9 +517,23 @@ reason = "confirm the force-push"
     let r = load(dir.path());
     assert_eq!(r.errors.len(), 1, "{:?}", r.errors);
     assert!(r.errors[0].contains("no-such-rule"));
-    assert_eq!(r.ruleset.evaluate(&bash("git push -f origin main")).verdict(), "ask");
-    assert_eq!(r.ruleset.evaluate(&bash("git reset --hard")).verdict(), "none");
-    let names: Vec<_> = r.ruleset.rules.iter().filter(|r| r.name == "git-push-force").map(|r| r.source.clone()).collect();
+    assert_eq!(
+        r.ruleset
+            .evaluate(&bash("git push -f origin main"))
+            .verdict(),
+        "ask"
+    );
+    assert_eq!(
+        r.ruleset.evaluate(&bash("git reset --hard")).verdict(),
+        "none"
+    );
+    let names: Vec<_> = r
+        .ruleset
+        .rules
+        .iter()
+        .filter(|r| r.name == "git-push-force")
+        .map(|r| r.source.clone())
+        .collect();
     assert_eq!(names.len(), 1);
     assert!(!names[0].starts_with("pack:"));
 }
@@ -452,5 +557,8 @@ fn hits_are_counted_and_carried_over_by_name() {
     let _ = old.evaluate(&bash("ls"));
     let new = ruleset("[[rule]]\nname='a'\ntool='Bash'\naction='log'\n");
     new.inherit_hits(&old);
-    assert_eq!(new.rules[0].hits.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        new.rules[0].hits.load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
 }

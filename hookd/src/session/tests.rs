@@ -1,4 +1,5 @@
 //! Stateful conditions, driven through [`step`] exactly as the handler drives them.
+#![allow(clippy::needless_pass_by_value, clippy::type_complexity)] // test helpers take json!() values
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -11,7 +12,11 @@ use crate::rules::{Source, parse_source};
 const MIN: i64 = 60_000;
 
 fn ruleset(toml: &str) -> Ruleset {
-    let src = Source { name: "t.toml".into(), text: toml.into(), is_main: false };
+    let src = Source {
+        name: "t.toml".into(),
+        text: toml.into(),
+        is_main: false,
+    };
     let (rules, _) = parse_source(&src).unwrap_or_else(|e| panic!("{e:?}"));
     Ruleset::new(rules, vec![])
 }
@@ -21,7 +26,9 @@ struct Memory(RefCell<HashSet<(String, String, i64)>>);
 
 impl OnceMemory for Memory {
     fn matched_on(&self, rule: &str, project: &str, day: i64) -> bool {
-        self.0.borrow().contains(&(rule.to_string(), project.to_string(), day))
+        self.0
+            .borrow()
+            .contains(&(rule.to_string(), project.to_string(), day))
     }
 }
 
@@ -50,15 +57,35 @@ impl Sim {
     fn send(&mut self, name: &str, extra: Value) -> Decision {
         self.now += 1000;
         let mut v = json!({"session_id": self.s.id, "cwd": self.project, "hook_event_name": name});
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let bytes = serde_json::to_vec(&v).unwrap();
         let e = HookEvent::parse(&bytes, None).unwrap();
-        let d = step(&mut self.s, &[&self.rs], &e, Some(&self.project), Some("/home/u"), self.now, Some(&self.memory));
+        let d = step(
+            &mut self.s,
+            &[&self.rs],
+            &e,
+            Some(&self.project),
+            Some("/home/u"),
+            self.now,
+            Some(&self.memory),
+        );
         let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();
         for r in &rules {
-            self.memory.0.borrow_mut().insert((r.clone(), self.project.clone(), crate::rules::state::day_of(self.now)));
+            self.memory.0.borrow_mut().insert((
+                r.clone(),
+                self.project.clone(),
+                crate::rules::state::day_of(self.now),
+            ));
         }
-        self.stored.push((self.now, bytes, d.verdict().to_string(), rules, Some(self.project.clone())));
+        self.stored.push((
+            self.now,
+            bytes,
+            d.verdict().to_string(),
+            rules,
+            Some(self.project.clone()),
+        ));
         d
     }
 
@@ -92,15 +119,35 @@ fn read_before_edit_denies_unread_existing_files_only() {
     std::fs::write(dir.path().join("a.rs"), "x").unwrap();
     let mut sim = Sim::new(ruleset(READ_FIRST), dir.path());
     let a = sim.file("a.rs");
-    assert_eq!(sim.tool("PreToolUse", "Edit", json!({"file_path": a})).verdict(), "deny");
+    assert_eq!(
+        sim.tool("PreToolUse", "Edit", json!({"file_path": a}))
+            .verdict(),
+        "deny"
+    );
     // A new file may be written without reading.
-    assert_eq!(sim.tool("PreToolUse", "Write", json!({"file_path": sim.file("new.rs")})).verdict(), "none");
+    assert_eq!(
+        sim.tool(
+            "PreToolUse",
+            "Write",
+            json!({"file_path": sim.file("new.rs")})
+        )
+        .verdict(),
+        "none"
+    );
     // Reading it (a successful Read) allows the edit.
     sim.tool("PreToolUse", "Read", json!({"file_path": a}));
     sim.tool("PostToolUse", "Read", json!({"file_path": a}));
-    assert_eq!(sim.tool("PreToolUse", "Edit", json!({"file_path": a})).verdict(), "none");
+    assert_eq!(
+        sim.tool("PreToolUse", "Edit", json!({"file_path": a}))
+            .verdict(),
+        "none"
+    );
     // A relative path in the same project is the same file.
-    assert_eq!(sim.tool("PreToolUse", "Edit", json!({"file_path": "a.rs"})).verdict(), "none");
+    assert_eq!(
+        sim.tool("PreToolUse", "Edit", json!({"file_path": "a.rs"}))
+            .verdict(),
+        "none"
+    );
 }
 
 #[test]
@@ -111,7 +158,11 @@ fn read_before_edit_survives_a_restart_and_eviction() {
     let a = sim.file("a.rs");
     sim.tool("PostToolUse", "Read", json!({"file_path": a}));
     sim.restart();
-    assert_eq!(sim.tool("PreToolUse", "Edit", json!({"file_path": a})).verdict(), "none");
+    assert_eq!(
+        sim.tool("PreToolUse", "Edit", json!({"file_path": a}))
+            .verdict(),
+        "none"
+    );
     let mut table = SessionTable::default();
     table.insert_replayed(sim.s.clone());
     assert_eq!(table.evict_idle(sim.now + 31 * MIN, 30 * MIN), 1);
@@ -129,8 +180,16 @@ fn two_sessions_in_one_project_do_not_share_state() {
     two.s = Session::new("s2", 0);
     let a = one.file("a.rs");
     one.tool("PostToolUse", "Read", json!({"file_path": a}));
-    assert_eq!(one.tool("PreToolUse", "Edit", json!({"file_path": a})).verdict(), "none");
-    assert_eq!(two.tool("PreToolUse", "Edit", json!({"file_path": a})).verdict(), "deny");
+    assert_eq!(
+        one.tool("PreToolUse", "Edit", json!({"file_path": a}))
+            .verdict(),
+        "none"
+    );
+    assert_eq!(
+        two.tool("PreToolUse", "Edit", json!({"file_path": a}))
+            .verdict(),
+        "deny"
+    );
 }
 
 const STOP_GATE: &str = r#"
@@ -147,31 +206,77 @@ edited_since = { path = ["**/*.rs"], command = '^cargo\s+(test|nextest)\b' }
 fn stop_gate_blocks_until_tests_ran_after_the_last_edit() {
     let dir = tempfile::tempdir().unwrap();
     let mut sim = Sim::new(ruleset(STOP_GATE), dir.path());
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": false})).verdict(), "none", "no edits");
-    sim.tool("PostToolUse", "Edit", json!({"file_path": sim.file("src/lib.rs")}));
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "none",
+        "no edits"
+    );
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/lib.rs")}),
+    );
     let d = sim.send("Stop", json!({"stop_hook_active": false}));
     assert_eq!(d.verdict(), "block");
     assert!(d.blocks[0].contains("cargo test"));
     // A failing test run does not count.
     sim.send("PostToolUseFailure", json!({"tool_name": "Bash", "tool_input": {"command": "cargo test"}, "error": "Exit code 101"}));
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": true})).verdict(), "block");
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": true}))
+            .verdict(),
+        "block"
+    );
     // A passing run (even wrapped) opens the gate.
-    sim.tool("PostToolUse", "Bash", json!({"command": "cd . && cargo test --workspace"}));
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": true})).verdict(), "none");
+    sim.tool(
+        "PostToolUse",
+        "Bash",
+        json!({"command": "cd . && cargo test --workspace"}),
+    );
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": true}))
+            .verdict(),
+        "none"
+    );
     // Editing a non-Rust file does not close it; editing Rust code does.
-    sim.tool("PostToolUse", "Write", json!({"file_path": sim.file("README.md")}));
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": false})).verdict(), "none");
-    sim.tool("PostToolUse", "Edit", json!({"file_path": sim.file("src/main.rs")}));
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": false})).verdict(), "block");
+    sim.tool(
+        "PostToolUse",
+        "Write",
+        json!({"file_path": sim.file("README.md")}),
+    );
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "none"
+    );
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/main.rs")}),
+    );
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "block"
+    );
 }
 
 #[test]
 fn loop_guard_lets_a_stop_through_after_max_blocks_and_stop_hook_active_counts() {
     let dir = tempfile::tempdir().unwrap();
     let mut sim = Sim::new(ruleset(STOP_GATE), dir.path());
-    sim.tool("PostToolUse", "Edit", json!({"file_path": sim.file("a.rs")}));
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("a.rs")}),
+    );
     for i in 0..3 {
-        assert_eq!(sim.send("Stop", json!({"stop_hook_active": i > 0})).verdict(), "block", "block {i}");
+        assert_eq!(
+            sim.send("Stop", json!({"stop_hook_active": i > 0}))
+                .verdict(),
+            "block",
+            "block {i}"
+        );
     }
     let d = sim.send("Stop", json!({"stop_hook_active": true}));
     assert_eq!(d.verdict(), "loop-guard");
@@ -179,13 +284,26 @@ fn loop_guard_lets_a_stop_through_after_max_blocks_and_stop_hook_active_counts()
     assert_eq!(sim.s.loop_guard_releases, 1);
     // A new prompt starts a new count.
     sim.send("UserPromptSubmit", json!({"prompt": "go on"}));
-    assert_eq!(sim.send("Stop", json!({"stop_hook_active": false})).verdict(), "block");
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "block"
+    );
     // Without memory of earlier blocks (e.g. another hook blocked), stop_hook_active still
     // counts as one block: a rule with max_blocks = 1 lets it through.
     let one = STOP_GATE.replace("action = \"block\"", "action = \"block\"\nmax_blocks = 1");
     let mut fresh = Sim::new(ruleset(&one), dir.path());
-    fresh.tool("PostToolUse", "Edit", json!({"file_path": fresh.file("a.rs")}));
-    assert_eq!(fresh.send("Stop", json!({"stop_hook_active": true})).verdict(), "loop-guard");
+    fresh.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": fresh.file("a.rs")}),
+    );
+    assert_eq!(
+        fresh
+            .send("Stop", json!({"stop_hook_active": true}))
+            .verdict(),
+        "loop-guard"
+    );
 }
 
 #[test]
@@ -210,15 +328,36 @@ fn rate_limits_count_tool_calls_and_rule_attempts_in_a_window() {
     );
     let mut sim = Sim::new(rs, dir.path());
     for i in 0..3 {
-        assert_eq!(sim.tool("PreToolUse", "Bash", json!({"command": "ls"})).verdict(), "none", "call {i}");
+        assert_eq!(
+            sim.tool("PreToolUse", "Bash", json!({"command": "ls"}))
+                .verdict(),
+            "none",
+            "call {i}"
+        );
     }
-    assert_eq!(sim.tool("PreToolUse", "Bash", json!({"command": "ls"})).verdict(), "ask");
+    assert_eq!(
+        sim.tool("PreToolUse", "Bash", json!({"command": "ls"}))
+            .verdict(),
+        "ask"
+    );
     sim.now += 2 * MIN; // the window slides
-    assert_eq!(sim.tool("PreToolUse", "Bash", json!({"command": "ls"})).verdict(), "none");
+    assert_eq!(
+        sim.tool("PreToolUse", "Bash", json!({"command": "ls"}))
+            .verdict(),
+        "none"
+    );
     for _ in 0..2 {
-        assert_eq!(sim.tool("PreToolUse", "WebFetch", json!({"url": "https://x"})).verdict(), "none");
+        assert_eq!(
+            sim.tool("PreToolUse", "WebFetch", json!({"url": "https://x"}))
+                .verdict(),
+            "none"
+        );
     }
-    assert_eq!(sim.tool("PreToolUse", "WebFetch", json!({"url": "https://x"})).verdict(), "deny");
+    assert_eq!(
+        sim.tool("PreToolUse", "WebFetch", json!({"url": "https://x"}))
+            .verdict(),
+        "deny"
+    );
 }
 
 #[test]
@@ -242,9 +381,17 @@ fn counters_compare_session_history() {
     );
     let mut sim = Sim::new(rs, dir.path());
     for _ in 0..3 {
-        assert_eq!(sim.tool("PreToolUse", "Bash", json!({"command": "rm x"})).verdict(), "deny");
+        assert_eq!(
+            sim.tool("PreToolUse", "Bash", json!({"command": "rm x"}))
+                .verdict(),
+            "deny"
+        );
     }
-    assert_eq!(sim.tool("PreToolUse", "Bash", json!({"command": "ls"})).verdict(), "ask");
+    assert_eq!(
+        sim.tool("PreToolUse", "Bash", json!({"command": "ls"}))
+            .verdict(),
+        "ask"
+    );
     assert_eq!(sim.s.denials, 4);
 }
 
@@ -273,7 +420,11 @@ fn once_per_session_and_once_per_project_day() {
     let mut sim = Sim::new(rs, dir.path());
     let d = sim.send("UserPromptSubmit", json!({"prompt": "hi"}));
     assert_eq!(d.contexts.len(), 2);
-    assert!(sim.send("UserPromptSubmit", json!({"prompt": "again"})).contexts.is_empty());
+    assert!(
+        sim.send("UserPromptSubmit", json!({"prompt": "again"}))
+            .contexts
+            .is_empty()
+    );
     // A second session in the same project, same day: welcome again, daily not.
     sim.s = Session::new("s2", sim.now);
     let d = sim.send("UserPromptSubmit", json!({"prompt": "hi"}));
@@ -281,7 +432,12 @@ fn once_per_session_and_once_per_project_day() {
     // Next day: daily again.
     sim.now += 24 * 60 * MIN;
     sim.s = Session::new("s3", sim.now);
-    assert_eq!(sim.send("UserPromptSubmit", json!({"prompt": "hi"})).contexts.len(), 2);
+    assert_eq!(
+        sim.send("UserPromptSubmit", json!({"prompt": "hi"}))
+            .contexts
+            .len(),
+        2
+    );
 }
 
 #[test]
@@ -291,7 +447,10 @@ fn clock_skew_never_moves_last_activity_back_and_windows_stay_sane() {
     sim.send("UserPromptSubmit", json!({"prompt": "a"}));
     let last = sim.s.last_ms;
     sim.now -= 10 * MIN; // the wall clock jumps back
-    sim.send("PreToolUse", json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}));
+    sim.send(
+        "PreToolUse",
+        json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
     assert_eq!(sim.s.last_ms, last, "last activity never goes back");
     assert_eq!(sim.s.fires_since("tool:Bash", sim.now - MIN), 1);
 }
@@ -300,6 +459,9 @@ fn clock_skew_never_moves_last_activity_back_and_windows_stay_sane() {
 fn exit_codes_are_read_from_failures() {
     let v = json!({"error": "Exit code 2\nboom"});
     assert_eq!(exit_code(&v), Some(2));
-    assert_eq!(exit_code(&json!({"tool_response": {"exitCode": 0}})), Some(0));
+    assert_eq!(
+        exit_code(&json!({"tool_response": {"exitCode": 0}})),
+        Some(0)
+    );
     assert_eq!(exit_code(&json!({})), None);
 }

@@ -46,7 +46,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_depth: 32, max_commands: 1024, max_input: 1 << 20 }
+        Self {
+            max_depth: 32,
+            max_commands: 1024,
+            max_input: 1 << 20,
+        }
     }
 }
 

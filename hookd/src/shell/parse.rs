@@ -109,7 +109,10 @@ pub(super) fn run(src: &str, limits: &Limits) -> Analysis {
     let mut p = Parser::new(text.as_bytes(), &mut out, Context::TopLevel, 0, 0);
     p.parse_list(Term::Eof);
     p.finish();
-    Analysis { commands: out.commands, unparsed: out.unparsed }
+    Analysis {
+        commands: out.commands,
+        unparsed: out.unparsed,
+    }
 }
 
 /// What ends a command list.
@@ -126,7 +129,9 @@ enum Frame {
     Paren,
     Brace,
     /// `case … in`; `pattern` while a pattern (not a command) comes next.
-    Case { pattern: bool },
+    Case {
+        pattern: bool,
+    },
 }
 
 /// Where reported commands go, and how they are labelled.
@@ -156,19 +161,41 @@ pub(super) struct Parser<'s, 'o> {
 
 /// Bytes that end an unquoted word.
 pub(super) fn is_meta(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>')
+    matches!(
+        b,
+        b' ' | b'\t' | b'\n' | b';' | b'&' | b'|' | b'(' | b')' | b'<' | b'>'
+    )
 }
 
 /// Keywords after which a `time` is the keyword, not `/usr/bin/time`.
 const COMPOUND_START: &[&[u8]] = &[
-    b"{", b"if", b"while", b"until", b"for", b"case", b"select", b"[[", b"!", b"function",
-    b"coproc", b"time",
+    b"{",
+    b"if",
+    b"while",
+    b"until",
+    b"for",
+    b"case",
+    b"select",
+    b"[[",
+    b"!",
+    b"function",
+    b"coproc",
+    b"time",
 ];
 
 impl<'s, 'o> Parser<'s, 'o> {
     pub fn new(src: &'s [u8], out: &'o mut Out, ctx: Context, depth: usize, nest: usize) -> Self {
         let base = out.pending.len();
-        Self { src, pos: 0, out, ctx, depth, nest, pend_base: base, first_base: base }
+        Self {
+            src,
+            pos: 0,
+            out,
+            ctx,
+            depth,
+            nest,
+            pend_base: base,
+            first_base: base,
+        }
     }
 
     /// Ends this source: heredocs still waiting never got a body.
@@ -394,7 +421,9 @@ impl<'s, 'o> Parser<'s, 'o> {
                     self.pos += name.len();
                     self.skip_blanks();
                     let compound = self.peek() == Some(b'(')
-                        || self.peek_plain().is_some_and(|w| COMPOUND_START.contains(&w));
+                        || self
+                            .peek_plain()
+                            .is_some_and(|w| COMPOUND_START.contains(&w));
                     if !compound {
                         self.pos = save;
                     }
@@ -409,7 +438,9 @@ impl<'s, 'o> Parser<'s, 'o> {
                     self.skip_blanks();
                 }
                 let compound = self.peek() == Some(b'(')
-                    || self.peek_plain().is_some_and(|w| COMPOUND_START.contains(&w));
+                    || self
+                        .peek_plain()
+                        .is_some_and(|w| COMPOUND_START.contains(&w));
                 if !compound {
                     // `time cmd`: a wrapper, stripped like `/usr/bin/time`.
                     self.pos = save;
@@ -549,8 +580,14 @@ impl<'s, 'o> Parser<'s, 'o> {
                 b';' => break,
                 b'<' | b'>' if self.peek_at(1) == Some(b'(') => args.push(self.read_word().text),
                 b'&' | b'|' | b'<' | b'>' | b'(' | b')' => {
-                    let n = if self.peek_at(1) == Some(b) && matches!(b, b'&' | b'|') { 2 } else { 1 };
-                    args.push(String::from_utf8_lossy(&self.src[self.pos..self.pos + n]).into_owned());
+                    let n = if self.peek_at(1) == Some(b) && matches!(b, b'&' | b'|') {
+                        2
+                    } else {
+                        1
+                    };
+                    args.push(
+                        String::from_utf8_lossy(&self.src[self.pos..self.pos + n]).into_owned(),
+                    );
                     self.pos += n;
                 }
                 _ => args.push(self.read_word().text),
@@ -594,7 +631,10 @@ impl<'s, 'o> Parser<'s, 'o> {
                 op_at(n).then_some(n)
             }
             b'{' => {
-                let n = 1 + s[1..].iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count();
+                let n = 1 + s[1..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'_')
+                    .count();
                 (n > 1 && s.get(n) == Some(&b'}') && op_at(n + 1)).then_some(n + 1)
             }
             _ => None,
@@ -602,14 +642,31 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Reads one redirection whose fd prefix is `prefix` bytes long.
-    fn redirect(&mut self, prefix: usize, creator: u32, redirects: &mut Vec<Redirect>, here: &mut Vec<String>) {
+    fn redirect(
+        &mut self,
+        prefix: usize,
+        creator: u32,
+        redirects: &mut Vec<Redirect>,
+        here: &mut Vec<String>,
+    ) {
         let start = self.pos;
         self.pos += prefix;
         let s = &self.src[self.pos..];
-        let n = [&b"<<<"[..], b"<<-", b"&>>", b"<<", b"<>", b"<&", b"&>", b">>", b">&", b">|"]
-            .iter()
-            .find(|op| s.starts_with(op))
-            .map_or(1, |op| op.len());
+        let n = [
+            &b"<<<"[..],
+            b"<<-",
+            b"&>>",
+            b"<<",
+            b"<>",
+            b"<&",
+            b"&>",
+            b">>",
+            b">&",
+            b">|",
+        ]
+        .iter()
+        .find(|op| s.starts_with(op))
+        .map_or(1, |op| op.len());
         let op_bytes = &s[..n];
         let heredoc = op_bytes == b"<<" || op_bytes == b"<<-";
         let strip_tabs = op_bytes == b"<<-";
@@ -624,7 +681,10 @@ impl<'s, 'o> Parser<'s, 'o> {
         };
         if !has_target {
             self.out.note("redirection without a target");
-            redirects.push(Redirect { op, target: String::new() });
+            redirects.push(Redirect {
+                op,
+                target: String::new(),
+            });
             return;
         }
         let w = self.read_word();
@@ -644,7 +704,10 @@ impl<'s, 'o> Parser<'s, 'o> {
                     nest: self.nest,
                 });
             }
-            redirects.push(Redirect { op, target: String::new() });
+            redirects.push(Redirect {
+                op,
+                target: String::new(),
+            });
         } else {
             if herestring {
                 here.push(w.text.clone());
@@ -688,7 +751,11 @@ impl<'s, 'o> Parser<'s, 'o> {
             match b {
                 b'\n' | b';' | b'|' | b'&' | b')' => break,
                 b'(' => {
-                    if words.len() == 1 && assigns.is_empty() && redirects.is_empty() && self.funcdef_parens() {
+                    if words.len() == 1
+                        && assigns.is_empty()
+                        && redirects.is_empty()
+                        && self.funcdef_parens()
+                    {
                         // `name () body`: the body follows as commands.
                         return;
                     }
@@ -712,7 +779,11 @@ impl<'s, 'o> Parser<'s, 'o> {
                 words.push(w.text);
             }
         }
-        let level = Level { ctx: self.ctx, depth: self.depth, nest: self.nest };
+        let level = Level {
+            ctx: self.ctx,
+            depth: self.depth,
+            nest: self.nest,
+        };
         if words.is_empty() {
             if assigns.is_empty() && redirects.is_empty() {
                 return;
@@ -740,7 +811,12 @@ impl<'s, 'o> Parser<'s, 'o> {
         self.bind_heredocs(id, Some(idx), reads_stdin, level);
         if reads_stdin {
             for body in &here {
-                self.analyse_source(body.as_bytes(), Context::ShellBody, level.depth + 1, level.nest + 1);
+                self.analyse_source(
+                    body.as_bytes(),
+                    Context::ShellBody,
+                    level.depth + 1,
+                    level.nest + 1,
+                );
             }
         }
     }
@@ -783,7 +859,10 @@ impl<'s, 'o> Parser<'s, 'o> {
         };
         assigns.extend(plan.assigns);
         let mut rest = words.into_iter().skip(plan.start);
-        let name = rest.next().map(|w| wrappers::basename(&w).to_owned()).unwrap_or_default();
+        let name = rest
+            .next()
+            .map(|w| wrappers::basename(&w).to_owned())
+            .unwrap_or_default();
         let cmd = SimpleCommand {
             name,
             args: rest.collect(),
@@ -808,7 +887,11 @@ impl<'s, 'o> Parser<'s, 'o> {
                 }
             }
             Follow::Exec(lists) => {
-                let inner = Level { ctx: Context::Exec, depth: level.depth + 1, nest: level.nest + 1 };
+                let inner = Level {
+                    ctx: Context::Exec,
+                    depth: level.depth + 1,
+                    nest: level.nest + 1,
+                };
                 for list in lists {
                     if self.out.stop {
                         break;
@@ -961,7 +1044,9 @@ fn case_next(stack: &mut [Frame]) {
 
 /// `NAME=`, `NAME+=`, `NAME[…]=` at the start of a word (as written).
 pub(super) fn is_assignment(raw: &[u8]) -> bool {
-    let Some(eq) = raw.iter().position(|&b| b == b'=') else { return false };
+    let Some(eq) = raw.iter().position(|&b| b == b'=') else {
+        return false;
+    };
     let mut name = &raw[..eq];
     if let Some(n) = name.strip_suffix(b"+") {
         name = n;

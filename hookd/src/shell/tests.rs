@@ -9,12 +9,19 @@ use proptest::prelude::*;
 use super::*;
 
 fn texts(src: &str) -> Vec<String> {
-    analyze(src).commands.iter().map(SimpleCommand::text).collect()
+    analyze(src)
+        .commands
+        .iter()
+        .map(SimpleCommand::text)
+        .collect()
 }
 
 fn finds(src: &str, want: &str) {
     let t = texts(src);
-    assert!(t.iter().any(|c| c == want), "{src:?}: {want:?} not in {t:?}");
+    assert!(
+        t.iter().any(|c| c == want),
+        "{src:?}: {want:?} not in {t:?}"
+    );
 }
 
 #[test]
@@ -64,13 +71,21 @@ fn shells_eval_and_stdin_bodies() {
     }
     let a = analyze("python3 - <<EOF\nimport os\nEOF");
     assert_eq!(a.commands.len(), 1);
-    assert_eq!(a.commands[0].stdin_data.as_deref().map(str::trim), Some("import os"));
+    assert_eq!(
+        a.commands[0].stdin_data.as_deref().map(str::trim),
+        Some("import os")
+    );
 }
 
 #[test]
 fn wrappers_are_stripped_and_recorded() {
-    let a = analyze("sudo -u root env -i FOO=1 nice -n 5 nohup timeout 10 stdbuf -oL git reset --hard");
-    let c = a.commands.iter().find(|c| c.name == "git").expect("git found");
+    let a =
+        analyze("sudo -u root env -i FOO=1 nice -n 5 nohup timeout 10 stdbuf -oL git reset --hard");
+    let c = a
+        .commands
+        .iter()
+        .find(|c| c.name == "git")
+        .expect("git found");
     assert_eq!(c.text(), "git reset --hard");
     for w in ["sudo", "env", "nice", "nohup", "timeout", "stdbuf"] {
         assert!(c.wrappers.iter().any(|x| x == w), "{w} in {:?}", c.wrappers);
@@ -120,7 +135,11 @@ fn data_is_never_a_command() {
         "# rm -rf /",
     ] {
         let t = texts(src);
-        assert!(!t.iter().any(|c| c.starts_with("rm") || c.starts_with("git reset")), "{src:?}: {t:?}");
+        assert!(
+            !t.iter()
+                .any(|c| c.starts_with("rm") || c.starts_with("git reset")),
+            "{src:?}: {t:?}"
+        );
     }
 }
 
@@ -129,8 +148,17 @@ fn redirects_are_reported_apart_from_arguments() {
     let a = analyze("echo hi > out.txt 2>&1 >> log < in");
     let c = &a.commands[0];
     assert_eq!(c.text(), "echo hi");
-    let ops: Vec<(&str, &str)> = c.redirects.iter().map(|r| (r.op.as_str(), r.target.as_str())).collect();
-    assert!(ops.contains(&(">", "out.txt")) && ops.contains(&(">>", "log")) && ops.contains(&("<", "in")), "{ops:?}");
+    let ops: Vec<(&str, &str)> = c
+        .redirects
+        .iter()
+        .map(|r| (r.op.as_str(), r.target.as_str()))
+        .collect();
+    assert!(
+        ops.contains(&(">", "out.txt"))
+            && ops.contains(&(">>", "log"))
+            && ops.contains(&("<", "in")),
+        "{ops:?}"
+    );
 }
 
 #[test]
@@ -148,9 +176,17 @@ fn hostile_input_is_bounded_and_reported() {
         let t0 = Instant::now();
         let a = analyze(src);
         let took = t0.elapsed();
-        assert!(a.unparsed.is_some() || a.commands.len() <= Limits::default().max_commands, "{}", &src[..20.min(src.len())]);
+        assert!(
+            a.unparsed.is_some() || a.commands.len() <= Limits::default().max_commands,
+            "{}",
+            &src[..20.min(src.len())]
+        );
         // Not a timing assertion on speed: only that it terminates within a generous bound.
-        assert!(took < Duration::from_secs(5), "{}: {took:?}", &src[..20.min(src.len())]);
+        assert!(
+            took < Duration::from_secs(5),
+            "{}: {took:?}",
+            &src[..20.min(src.len())]
+        );
     }
     assert!(analyze(&"$(".repeat(10_000)).unparsed.is_some());
     assert!(analyze("echo \"unterminated").unparsed.is_some());

@@ -30,7 +30,12 @@ impl Parser<'_, '_> {
         let mut buf = Vec::new();
         let mut quoted = false;
         self.word_into(&mut buf, &mut quoted, false);
-        Word { text: lossy(buf), start, end: self.pos, quoted }
+        Word {
+            text: lossy(buf),
+            start,
+            end: self.pos,
+            quoted,
+        }
     }
 
     fn word_into(&mut self, buf: &mut Vec<u8>, quoted: &mut bool, in_array: bool) {
@@ -214,7 +219,10 @@ impl Parser<'_, '_> {
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 self.pos += 1;
-                while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+                {
                     self.pos += 1;
                 }
             }
@@ -350,7 +358,10 @@ impl Parser<'_, '_> {
                 (b'"', _) => {}
                 (_, b'\'') => {
                     let rest = &src[self.pos.min(src.len())..];
-                    self.pos += rest.iter().position(|&c| c == b'\'').map_or(rest.len(), |n| n + 1);
+                    self.pos += rest
+                        .iter()
+                        .position(|&c| c == b'\'')
+                        .map_or(rest.len(), |n| n + 1);
                 }
                 (_, b'"') => stack.push(b'"'),
                 (_, b'(') => stack.push(b')'),
@@ -440,7 +451,9 @@ impl Parser<'_, '_> {
     /// Up to `max` more digits in `radix`, accumulated onto `v`.
     fn digits(&mut self, mut v: u32, radix: u32, max: usize) -> u32 {
         for _ in 0..max {
-            let Some(d) = self.peek().and_then(|b| char::from(b).to_digit(radix)) else { break };
+            let Some(d) = self.peek().and_then(|b| char::from(b).to_digit(radix)) else {
+                break;
+            };
             v = v.wrapping_mul(radix).wrapping_add(d);
             self.pos += 1;
         }

@@ -73,7 +73,11 @@ fn scan_opts(words: &[String], mut i: usize, o: &Opts) -> Scanned {
             break;
         }
         if let Some(long) = w.strip_prefix("--") {
-            i += if !long.contains('=') && o.long_arg.contains(&long) { 2 } else { 1 };
+            i += if !long.contains('=') && o.long_arg.contains(&long) {
+                2
+            } else {
+                1
+            };
             continue;
         }
         let b = w.as_bytes();
@@ -109,8 +113,9 @@ enum Step {
     Final(Follow),
 }
 
-const SHELLS: &[&str] =
-    &["bash", "sh", "zsh", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "fish"];
+const SHELLS: &[&str] = &[
+    "bash", "sh", "zsh", "dash", "ksh", "mksh", "ash", "rbash", "yash", "posh", "fish",
+];
 
 /// Strips the wrappers in `words` (which must not be empty) and says what the real command
 /// runs. `room` is how many `exec_levels` the depth limit allows.
@@ -168,7 +173,11 @@ fn take_assigns(words: &[String], mut i: usize, assigns: &mut Vec<String>) -> us
 }
 
 fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
-    const NONE: Opts = Opts { arg: b"", optarg: b"", long_arg: &[] };
+    const NONE: Opts = Opts {
+        arg: b"",
+        optarg: b"",
+        long_arg: &[],
+    };
     let opts = |o: &Opts| scan_opts(words, i + 1, o);
     match name {
         "sudo" => {
@@ -176,8 +185,16 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
                 arg: b"ugCDprtTUh",
                 optarg: b"",
                 long_arg: &[
-                    "user", "group", "close-from", "chdir", "prompt", "role", "type",
-                    "command-timeout", "other-user", "host",
+                    "user",
+                    "group",
+                    "close-from",
+                    "chdir",
+                    "prompt",
+                    "role",
+                    "type",
+                    "command-timeout",
+                    "other-user",
+                    "host",
                 ],
             });
             if s.has(b'e') || s.has(b'l') || s.has(b'v') || s.has(b'K') {
@@ -206,14 +223,37 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
         }
         "builtin" | "nohup" | "busybox" | "eatmydata" => Step::Wrap(opts(&NONE).next),
         "exec" => Step::Wrap(opts(&Opts { arg: b"a", ..NONE }).next),
-        "nice" => Step::Wrap(opts(&Opts { arg: b"n", optarg: b"", long_arg: &["adjustment"] }).next),
-        "time" => Step::Wrap(opts(&Opts { arg: b"fo", optarg: b"", long_arg: &["format", "output"] }).next),
+        "nice" => Step::Wrap(
+            opts(&Opts {
+                arg: b"n",
+                optarg: b"",
+                long_arg: &["adjustment"],
+            })
+            .next,
+        ),
+        "time" => Step::Wrap(
+            opts(&Opts {
+                arg: b"fo",
+                optarg: b"",
+                long_arg: &["format", "output"],
+            })
+            .next,
+        ),
         "timeout" => {
-            let s = opts(&Opts { arg: b"sk", optarg: b"", long_arg: &["signal", "kill-after"] });
+            let s = opts(&Opts {
+                arg: b"sk",
+                optarg: b"",
+                long_arg: &["signal", "kill-after"],
+            });
             Step::Wrap(s.next + 1)
         }
         "stdbuf" => Step::Wrap(
-            opts(&Opts { arg: b"ioe", optarg: b"", long_arg: &["input", "output", "error"] }).next,
+            opts(&Opts {
+                arg: b"ioe",
+                optarg: b"",
+                long_arg: &["input", "output", "error"],
+            })
+            .next,
         ),
         "ionice" => {
             let s = opts(&Opts {
@@ -247,7 +287,11 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
         "setsid" | "unbuffer" => Step::Wrap(opts(&NONE).next),
         "caffeinate" => Step::Wrap(opts(&Opts { arg: b"tw", ..NONE }).next),
         "chroot" => {
-            let s = opts(&Opts { arg: b"", optarg: b"", long_arg: &["userspec", "groups"] });
+            let s = opts(&Opts {
+                arg: b"",
+                optarg: b"",
+                long_arg: &["userspec", "groups"],
+            });
             if s.next + 1 >= words.len() {
                 return Step::Final(Follow::Stdin);
             }
@@ -258,7 +302,11 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
                 arg: b"ILnPsdEa",
                 optarg: b"ile",
                 long_arg: &[
-                    "arg-file", "delimiter", "max-args", "max-procs", "max-chars",
+                    "arg-file",
+                    "delimiter",
+                    "max-args",
+                    "max-procs",
+                    "max-chars",
                     "process-slot-var",
                 ],
             })
@@ -266,8 +314,15 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
         ),
         "flock" => flock(words, i),
         "watch" => {
-            let s = opts(&Opts { arg: b"nq", optarg: b"d", long_arg: &["interval"] });
-            let exec = s.has(b'x') || words[i + 1..s.next.min(words.len())].iter().any(|w| w == "--exec");
+            let s = opts(&Opts {
+                arg: b"nq",
+                optarg: b"d",
+                long_arg: &["interval"],
+            });
+            let exec = s.has(b'x')
+                || words[i + 1..s.next.min(words.len())]
+                    .iter()
+                    .any(|w| w == "--exec");
             if exec {
                 return Step::Exec(s.next);
             }
@@ -280,7 +335,10 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
             Step::Final(body.map_or(Follow::Stdin, |b| Follow::Body(b, Context::ShellBody)))
         }
         "ssh" => {
-            let s = opts(&Opts { arg: b"BbcDEeFIiJLlmOopQRSWw", ..NONE });
+            let s = opts(&Opts {
+                arg: b"BbcDEeFIiJLlmOopQRSWw",
+                ..NONE
+            });
             if s.next >= words.len() {
                 return Step::Final(Follow::Nothing);
             }
@@ -290,12 +348,20 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
             join_body(words, s.next + 1, Context::ShellBody)
         }
         "eval" => {
-            let j = if words.get(i + 1).is_some_and(|w| w == "--") { i + 2 } else { i + 1 };
+            let j = if words.get(i + 1).is_some_and(|w| w == "--") {
+                i + 2
+            } else {
+                i + 1
+            };
             join_body(words, j, Context::ShellBody)
         }
         "source" | "." => {
             let stdin = words.get(i + 1).is_some_and(|w| w == "/dev/stdin");
-            Step::Final(if stdin { Follow::Stdin } else { Follow::Nothing })
+            Step::Final(if stdin {
+                Follow::Stdin
+            } else {
+                Follow::Nothing
+            })
         }
         _ if SHELLS.contains(&name) => shell(words, i),
         _ => Step::Final(Follow::Nothing),
@@ -320,7 +386,11 @@ fn shell(words: &[String], i: usize) -> Step {
             break;
         }
         if w.starts_with("--") {
-            j += if w == "--rcfile" || w == "--init-file" { 2 } else { 1 };
+            j += if w == "--rcfile" || w == "--init-file" {
+                2
+            } else {
+                1
+            };
             continue;
         }
         let b = w.as_bytes();
@@ -338,7 +408,9 @@ fn shell(words: &[String], i: usize) -> Step {
         }
     }
     let follow = if c {
-        words.get(j).map_or(Follow::Nothing, |body| Follow::Body(body.clone(), Context::ShellBody))
+        words.get(j).map_or(Follow::Nothing, |body| {
+            Follow::Body(body.clone(), Context::ShellBody)
+        })
     } else if s || words.get(j).is_none_or(|w| w == "/dev/stdin") {
         Follow::Stdin
     } else {
@@ -372,7 +444,11 @@ fn env(words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
         if w == "-" {
             j += 1;
         } else if let Some(long) = w.strip_prefix("--") {
-            j += if !long.contains('=') && matches!(long, "unset" | "chdir") { 2 } else { 1 };
+            j += if !long.contains('=') && matches!(long, "unset" | "chdir") {
+                2
+            } else {
+                1
+            };
         } else if w.len() >= 2 && w.starts_with('-') {
             let b = w.as_bytes();
             j += 1;
@@ -454,7 +530,10 @@ fn flock(words: &[String], i: usize) -> Step {
 fn dash_c_arg(words: &[String], from: usize, to: usize) -> Option<String> {
     let mut j = from;
     while let Some(w) = words.get(j).filter(|_| j < to) {
-        if let Some(v) = w.strip_prefix("--command=").or_else(|| w.strip_prefix("--session-command=")) {
+        if let Some(v) = w
+            .strip_prefix("--command=")
+            .or_else(|| w.strip_prefix("--session-command="))
+        {
             return Some(v.to_owned());
         }
         let short = w.len() >= 2 && w.starts_with('-') && !w.starts_with("--") && w.ends_with('c');
@@ -475,20 +554,48 @@ fn parallel(words: &[String], i: usize) -> Step {
             arg: b"jPnNLSadEIsC",
             optarg: b"",
             long_arg: &[
-                "jobs", "max-args", "sshlogin", "arg-file", "delimiter", "colsep", "joblog",
-                "results", "delay", "timeout", "tmpdir", "workdir", "env", "retries", "halt",
-                "memfree", "load", "tagstring", "basefile", "sshloginfile", "max-replace-args",
-                "max-lines", "max-chars", "eof", "replace",
+                "jobs",
+                "max-args",
+                "sshlogin",
+                "arg-file",
+                "delimiter",
+                "colsep",
+                "joblog",
+                "results",
+                "delay",
+                "timeout",
+                "tmpdir",
+                "workdir",
+                "env",
+                "retries",
+                "halt",
+                "memfree",
+                "load",
+                "tagstring",
+                "basefile",
+                "sshloginfile",
+                "max-replace-args",
+                "max-lines",
+                "max-chars",
+                "eof",
+                "replace",
             ],
         },
     );
     let rest = words.get(s.next..).unwrap_or_default();
-    let sep = rest.iter().position(|w| w.starts_with(":::")).unwrap_or(rest.len());
+    let sep = rest
+        .iter()
+        .position(|w| w.starts_with(":::"))
+        .unwrap_or(rest.len());
     if sep > 0 {
         return Step::Final(Follow::Body(rest[..sep].join(" "), Context::Exec));
     }
-    let cmds: Vec<String> =
-        rest.iter().skip(1).take_while(|w| !w.starts_with(":::")).cloned().collect();
+    let cmds: Vec<String> = rest
+        .iter()
+        .skip(1)
+        .take_while(|w| !w.starts_with(":::"))
+        .cloned()
+        .collect();
     if cmds.is_empty() {
         return Step::Final(Follow::Nothing);
     }
@@ -516,5 +623,9 @@ fn find(words: &[String], i: usize) -> Step {
         }
         j += 1;
     }
-    Step::Final(if lists.is_empty() { Follow::Nothing } else { Follow::Exec(lists) })
+    Step::Final(if lists.is_empty() {
+        Follow::Nothing
+    } else {
+        Follow::Exec(lists)
+    })
 }

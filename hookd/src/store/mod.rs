@@ -101,7 +101,10 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Self { max_age_ms: 30 * 86_400_000, max_bytes: 1 << 30 }
+        Self {
+            max_age_ms: 30 * 86_400_000,
+            max_bytes: 1 << 30,
+        }
     }
 }
 
@@ -212,7 +215,13 @@ impl Store {
         synchronous_full: bool,
         metrics: Option<Arc<crate::metrics::Metrics>>,
     ) -> Result<Self, StoreError> {
-        Self::open_with(path, spool_path, synchronous_full, metrics, Retention::default())
+        Self::open_with(
+            path,
+            spool_path,
+            synchronous_full,
+            metrics,
+            Retention::default(),
+        )
     }
 
     /// [`Store::open`] with a retention policy.
@@ -330,7 +339,9 @@ impl Store {
     /// [`StoreError::Stopped`].
     pub fn maintain_blocking(&self) -> Result<u64, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.tx.send(Msg::Maintain(tx)).map_err(|_| StoreError::Stopped)?;
+        self.tx
+            .send(Msg::Maintain(tx))
+            .map_err(|_| StoreError::Stopped)?;
         rx.blocking_recv().map_err(|_| StoreError::Stopped)
     }
 
@@ -349,7 +360,11 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn query_events(&self, q: &EventQuery) -> Result<Vec<EventRow>, StoreError> {
-        let limit = if q.limit == 0 { 50 } else { q.limit.min(100_000) };
+        let limit = if q.limit == 0 {
+            50
+        } else {
+            q.limit.min(100_000)
+        };
         let mut out = Vec::new();
         self.for_each_event(q, false, Some(limit), |row| {
             out.push(row);
@@ -393,7 +408,10 @@ impl Store {
         if let Some(r) = &q.rule {
             conds.push("rules LIKE ? ESCAPE '\\'");
             let quoted = serde_json::to_string(r).unwrap_or_default();
-            let escaped = quoted.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = quoted
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             args.push(format!("%{escaped}%").into());
         }
         if let Some(t) = q.since_ms {
@@ -416,17 +434,27 @@ impl Store {
             sql.push_str(" WHERE ");
             sql.push_str(&conds.join(" AND "));
         }
-        sql.push_str(if ascending { " ORDER BY id ASC" } else { " ORDER BY id DESC" });
+        sql.push_str(if ascending {
+            " ORDER BY id ASC"
+        } else {
+            " ORDER BY id DESC"
+        });
         if let Some(l) = limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }
         let mut stmt = conn.prepare(&sql).map_err(sqlite(&self.path))?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args)).map_err(sqlite(&self.path))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(sqlite(&self.path))?;
         while let Some(r) = rows.next().map_err(sqlite(&self.path))? {
             let row = (|| -> rusqlite::Result<EventRow> {
                 let rules: String = r.get(8)?;
                 let redacted: Option<String> = r.get(12)?;
-                let payload = if q.with_payload { bytes_at(r, 13)? } else { None };
+                let payload = if q.with_payload {
+                    bytes_at(r, 13)?
+                } else {
+                    None
+                };
                 Ok(EventRow {
                     id: r.get(0)?,
                     time_ms: r.get(1)?,
@@ -440,7 +468,9 @@ impl Store {
                     latency_us: r.get(9)?,
                     source: r.get(10)?,
                     summary: r.get(11)?,
-                    redacted: redacted.map(|k| k.split(',').map(str::to_string).collect()).unwrap_or_default(),
+                    redacted: redacted
+                        .map(|k| k.split(',').map(str::to_string).collect())
+                        .unwrap_or_default(),
                     payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
                 })
             })()
@@ -458,7 +488,8 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(sqlite(&self.path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(sqlite(&self.path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sqlite(&self.path))?;
         Ok(conn)
     }
 
@@ -492,7 +523,9 @@ impl Store {
                 ))
             })
             .map_err(sqlite(&self.path))?;
-        let mut out = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        let mut out = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))?;
         out.reverse();
         Ok(out)
     }
@@ -502,7 +535,12 @@ impl Store {
     /// # Errors
     ///
     /// SQLite errors.
-    pub fn rule_matched_since(&self, rule: &str, project: &str, since_ms: i64) -> Result<bool, StoreError> {
+    pub fn rule_matched_since(
+        &self,
+        rule: &str,
+        project: &str,
+        since_ms: i64,
+    ) -> Result<bool, StoreError> {
         let conn = self.reader()?;
         let pattern = format!("%{}%", serde_json::to_string(rule).unwrap_or_default());
         conn.query_row(
@@ -528,9 +566,14 @@ impl Store {
             )
             .map_err(sqlite(&self.path))?;
         let rows = stmt
-            .query_map(params![limit, active_only, Option::<String>::None], session_row)
+            .query_map(
+                params![limit, active_only, Option::<String>::None],
+                session_row,
+            )
             .map_err(sqlite(&self.path))?;
-        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        let mut rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))?;
         self.fill_counts(&conn, &mut rows)?;
         Ok(rows)
     }
@@ -580,8 +623,12 @@ impl Store {
                  WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2",
             )
             .map_err(sqlite(&self.path))?;
-        let rows = stmt.query_map(params![prefix], session_row).map_err(sqlite(&self.path))?;
-        let mut rows = rows.collect::<Result<Vec<_>, _>>().map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map(params![prefix], session_row)
+            .map_err(sqlite(&self.path))?;
+        let mut rows = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))?;
         self.fill_counts(&conn, &mut rows)?;
         Ok(rows)
     }
@@ -649,7 +696,8 @@ impl Writer {
     fn run(mut self) {
         let mut batch: Vec<(EventRecord, Option<Ack>)> = Vec::with_capacity(MAX_GROUP);
         // Prune soon after start (a store past its limits shrinks without waiting a minute).
-        self.last_maintenance = std::time::Instant::now() - MAINTENANCE_EVERY + std::time::Duration::from_secs(2);
+        self.last_maintenance =
+            std::time::Instant::now() - MAINTENANCE_EVERY + std::time::Duration::from_secs(2);
         loop {
             let mut stop = false;
             let wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
@@ -689,7 +737,9 @@ impl Writer {
                 if !batch.is_empty() {
                     self.commit(&mut batch);
                 }
-                let _ = self.conn.execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
+                let _ = self
+                    .conn
+                    .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
                 return;
             }
         }
@@ -711,7 +761,11 @@ impl Writer {
                 "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
             };
             let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
-                if over_size { st.execute(params![PRUNE_BATCH]) } else { st.execute(params![PRUNE_BATCH, cutoff]) }
+                if over_size {
+                    st.execute(params![PRUNE_BATCH])
+                } else {
+                    st.execute(params![PRUNE_BATCH, cutoff])
+                }
             }) {
                 Ok(n) => n as u64,
                 Err(e) => {
@@ -731,14 +785,22 @@ impl Writer {
         }
         if more {
             // More to prune: come back within a second, after queued events are committed.
-            self.last_maintenance -= MAINTENANCE_EVERY.saturating_sub(std::time::Duration::from_secs(1));
+            self.last_maintenance -=
+                MAINTENANCE_EVERY.saturating_sub(std::time::Duration::from_secs(1));
         }
         if deleted > 0 {
-            let _ = self.conn.execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
-            self.stats.events_total.fetch_sub(deleted.min(self.stats.events_total.load(Ordering::Relaxed)), Ordering::Relaxed);
+            let _ = self
+                .conn
+                .execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
+            self.stats.events_total.fetch_sub(
+                deleted.min(self.stats.events_total.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
             tracing::info!(deleted, "pruned old events");
         }
-        let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
+        let _ = self
+            .conn
+            .execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
         deleted
     }
 
@@ -840,7 +902,14 @@ fn insert_all<'a>(
             {
                 let ended = (r.event == "SessionEnd").then_some(r.time_ms);
                 let denial = i64::from(matches!(r.verdict.as_str(), "deny" | "ask"));
-                session.execute(params![id, r.project_dir, r.time_ms, ended, denial, r.event])?;
+                session.execute(params![
+                    id,
+                    r.project_dir,
+                    r.time_ms,
+                    ended,
+                    denial,
+                    r.event
+                ])?;
             }
             if n > 0 && r.verdict.starts_with("fallback:") {
                 fallbacks += 1;
@@ -941,8 +1010,13 @@ mod tests {
     #[test]
     fn records_are_committed_before_the_ack_and_counted() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false, None).unwrap();
+        let store = Store::open(
+            &dir.path().join("x.db"),
+            &dir.path().join("spool"),
+            false,
+            None,
+        )
+        .unwrap();
         store.record_blocking((0..10).map(rec).collect()).unwrap();
         assert_eq!(store.stats().events_total.load(Ordering::Relaxed), 10);
         let rows = store
@@ -961,8 +1035,13 @@ mod tests {
     #[test]
     fn spool_ids_are_recorded_once() {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            Store::open(&dir.path().join("x.db"), &dir.path().join("spool"), false, None).unwrap();
+        let store = Store::open(
+            &dir.path().join("x.db"),
+            &dir.path().join("spool"),
+            false,
+            None,
+        )
+        .unwrap();
         let r = EventRecord {
             spool_id: Some("abc".into()),
             verdict: "fallback:ask".into(),
