@@ -82,9 +82,17 @@ const REPLAY_LIMIT: u32 = 20_000;
 
 /// The session of `id`, rebuilt from the store when it is not in memory (after a restart or
 /// an eviction).
-async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64) -> SharedSession {
+async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64, fresh: bool) -> SharedSession {
     if let Some(s) = state.sessions.lock().ok().and_then(|t| t.get(id)) {
         return s;
+    }
+    if fresh {
+        // A session starting now has no history to replay: skip the store lookup.
+        let mut table = state
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        return table.get_or_create(id, now_ms);
     }
     let st = Arc::clone(state);
     let key = id.to_string();
@@ -292,8 +300,14 @@ async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply 
             .or_else(|| env.session_id.clone()),
         Err(_) => None,
     };
+    // SessionStart with `source: startup` is a brand-new session (resume/clear/compact keep
+    // history).
+    let fresh = parsed.as_ref().is_ok_and(|e| {
+        e.name == "SessionStart"
+            && e.value.get("source").and_then(serde_json::Value::as_str) == Some("startup")
+    });
     let session = match &session_id {
-        Some(id) => Some(ensure_session(state, id, now_ms()).await),
+        Some(id) => Some(ensure_session(state, id, now_ms(), fresh).await),
         None => None,
     };
     let Outcome { reply, record, .. } = decide(
@@ -730,7 +744,7 @@ async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
             ));
         }
     };
-    let session = ensure_session(state, &row.id, row.started_ms).await;
+    let session = ensure_session(state, &row.id, row.started_ms, false).await;
     let state_json = session
         .lock()
         .ok()
