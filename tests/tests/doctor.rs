@@ -193,3 +193,95 @@ fn failing_store_is_diagnosed() {
             .contains("spooled")
     );
 }
+
+#[test]
+fn a_daemon_from_another_build_is_diagnosed() {
+    use hook_protocol::{Request, Response, StatusReport};
+    let d = TestDaemon::unstarted(&[]).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    // A stand-in hookd of another build answering on the socket.
+    let listener = std::os::unix::net::UnixListener::bind(d.socket()).unwrap();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut s) = conn else { return };
+            while let Ok(req) = hook_protocol::read_message::<_, Request>(&mut s) {
+                let resp = match req {
+                    Request::Status => Response::Status(Box::new(StatusReport {
+                        pid: 1,
+                        version: "9.9.9".into(),
+                        build_id: "another-build".into(),
+                        protocol: hook_protocol::PROTOCOL_VERSION,
+                        ..StatusReport::default()
+                    })),
+                    _ => Response::Events(Vec::new()),
+                };
+                if hook_protocol::write_message(&mut s, &resp).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let (_, checks) = doctor(&d, project.path());
+    assert_eq!(level(&checks, "hookd"), "ok");
+    assert_eq!(level(&checks, "versions"), "warn", "{checks:#?}");
+    let v = find(&checks, "versions")[0];
+    assert!(v["detail"].as_str().unwrap().contains("9.9.9"));
+    assert!(v["fix"].as_str().unwrap().contains("hookctl stop"));
+}
+
+#[test]
+fn service_install_writes_units_with_real_paths_and_uninstall_removes_them() {
+    let d = TestDaemon::unstarted(&[]).unwrap();
+    let units = tempfile::tempdir().unwrap();
+    let dir = units.path().to_str().unwrap();
+    let hookd = hook_tests::harness::bin("hookd");
+    let out = d
+        .hookctl(&[
+            "service",
+            "install",
+            "--no-start",
+            "--unit-dir",
+            dir,
+            "--hookd",
+            hookd.to_str().unwrap(),
+        ])
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let service = std::fs::read_to_string(units.path().join("hookd.service")).unwrap();
+    let socket = std::fs::read_to_string(units.path().join("hookd.socket")).unwrap();
+    let canonical = hookd.canonicalize().unwrap();
+    assert!(
+        service.contains(&format!("ExecStart={}", canonical.display())),
+        "{service}"
+    );
+    assert!(
+        service.contains(&format!("Environment=HOOKD_HOME={}", d.home().display())),
+        "{service}"
+    );
+    assert!(
+        socket.contains(&format!("ListenStream={}", d.socket().display())),
+        "{socket}"
+    );
+    let status = d
+        .hookctl(&["service", "status", "--unit-dir", dir])
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("installed"),
+        "{status:?}"
+    );
+    let out = d
+        .hookctl(&["service", "uninstall", "--no-start", "--unit-dir", dir])
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !units.path().join("hookd.service").exists() && !units.path().join("hookd.socket").exists()
+    );
+    let status = d
+        .hookctl(&["service", "status", "--unit-dir", dir])
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1), "missing units are reported");
+}

@@ -562,3 +562,47 @@ fn hits_are_counted_and_carried_over_by_name() {
         2
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::{Source, parse_source};
+
+    fn parse(text: &str) {
+        let src = Source {
+            name: "p.toml".into(),
+            text: text.into(),
+            is_main: true,
+        };
+        let _ = parse_source(&src);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Arbitrary text never panics the parser.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
+            parse(&text);
+        }
+
+        /// Rule tables with arbitrary values in every key never panic: bad regexes, globs,
+        /// events, actions and session settings all become errors.
+        #[test]
+        fn arbitrary_rule_values_never_panic(
+            event in "[A-Za-z*]{0,20}",
+            tool in "[A-Za-z|.*()\\[\\]_]{0,20}",
+            command in "[a-z\\\\^$.*+?()\\[\\]{}|]{0,30}",
+            path in "[a-z/*?\\[\\]{}~.]{0,30}",
+            action in "[a-z]{0,8}",
+            window in "[0-9a-z]{0,5}",
+            counter in "[a-z_]{0,12}",
+            cmp in "[<>=! 0-9-]{0,6}",
+        ) {
+            let text = format!(
+                "[[rule]]\nname = \"r\"\nevent = {event:?}\ntool = {tool:?}\ncommand = {command:?}\npath = [{path:?}]\naction = {action:?}\n[rule.session]\nrate = {{ max = 3, window = {window:?} }}\ncounters = {{ {counter:?} = {cmp:?} }}\n"
+            );
+            parse(&text);
+        }
+    }
+}
