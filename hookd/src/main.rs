@@ -146,7 +146,12 @@ fn main() -> ExitCode {
                 }
             })
         };
-        let r = hookd::run(config, inherited, shutdown, reload).await;
+        // On a worker, not the main thread: accepting on `block_on`'s thread would add a thread
+        // hop (and a cross-CPU wake-up) to every connection.
+        let r = match tokio::spawn(hookd::run(config, inherited, shutdown, reload)).await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow::anyhow!("hookd's main task failed: {e}")),
+        };
         signals.abort();
         r
     });

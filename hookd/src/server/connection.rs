@@ -16,7 +16,9 @@ use crate::{State, handler};
 /// A connection idle this long between requests is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub(super) async fn serve(state: Arc<State>, mut stream: UnixStream, conn_id: u64) {
+pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
+    // Buffered: a frame's header and body arrive in one read instead of three.
+    let mut stream = tokio::io::BufReader::with_capacity(16 * 1024, stream);
     loop {
         let frame = tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -41,7 +43,7 @@ pub(super) async fn serve(state: Arc<State>, mut stream: UnixStream, conn_id: u6
         };
         let (response, keep) = match decode_message::<Request>(&frame) {
             Ok(req @ (Request::Tail(_) | Request::Export(_))) => {
-                handler::stream(&state, req, &mut stream).await;
+                handler::stream(&state, req, stream.get_mut()).await;
                 return;
             }
             Ok(req) => (handler::handle(&state, req).await, true),

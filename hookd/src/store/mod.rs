@@ -248,6 +248,11 @@ impl Store {
         stats.events_total.store(total, Ordering::Relaxed);
         stats.fallbacks.store(fallbacks, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel();
+        // Checkpoints run on their own connection and thread (passive: they never block the
+        // writer), so no commit pays for copying the WAL back and syncing the database.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(sqlite(path))?;
+        spawn_checkpointer(path, &stats);
         let writer = Writer {
             conn,
             rx,
@@ -674,6 +679,29 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
         events: r.get(5)?,
         denials: r.get(6)?,
     })
+}
+
+/// Every second, a passive checkpoint. It never blocks the writer; once it has copied every
+/// frame back, SQLite starts the WAL over from its beginning, so the file stays bounded.
+fn spawn_checkpointer(path: &Path, stats: &Arc<StoreStats>) {
+    let path = path.to_path_buf();
+    let stats = Arc::downgrade(stats);
+    let _ = std::thread::Builder::new()
+        .name("hookd-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open(&path) else {
+                return;
+            };
+            let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
+            // Ends when the store (and so its stats) is dropped.
+            while stats.upgrade().is_some() {
+                #[allow(clippy::disallowed_methods)] // a dedicated std thread, not a tokio worker
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                    tracing::debug!(error = %e, "checkpoint deferred");
+                }
+            }
+        });
 }
 
 impl Drop for Store {
