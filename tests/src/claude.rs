@@ -417,3 +417,18 @@ pub const ALL_HOOK_EVENTS: &[&str] = &[
     "DirectoryAdded",
     "MessageDisplay",
 ];
+
+/// The `tool_result` blocks of every user message in a Messages API request body.
+#[must_use]
+pub fn tool_results(body: &Value) -> Vec<Value> {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .cloned()
+        .collect()
+}

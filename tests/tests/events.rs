@@ -59,41 +59,8 @@ fn sample(name: &str) -> Value {
     }
 }
 
-const EVENTS: [&str; 33] = [
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "Notification",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "SessionStart",
-    "SessionEnd",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "PreModelSwitch",
-    "PostModelSwitch",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Setup",
-    "TeammateIdle",
-    "TaskCreated",
-    "TaskCompleted",
-    "Elicitation",
-    "ElicitationResult",
-    "ConfigChange",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "InstructionsLoaded",
-    "CwdChanged",
-    "FileChanged",
-    "DirectoryAdded",
-    "MessageDisplay",
-];
+/// Every event of Claude Code 2.1.328, in `HOOK_EVENTS` order.
+const EVENTS: &[&str] = hook_tests::claude::ALL_HOOK_EVENTS;
 
 /// One rule per event with an action that event can express; the expected result kind.
 fn rule_for(name: &str) -> (&'static str, Expect) {
@@ -134,7 +101,7 @@ enum Expect {
 
 fn rules_toml() -> String {
     let mut s = String::from("packs = []\n");
-    for e in EVENTS {
+    for e in EVENTS.iter().copied() {
         let (action, _) = rule_for(e);
         s.push_str(&format!(
             "[[rule]]\nname = \"r-{e}\"\nevent = \"{e}\"\naction = \"{action}\"\nreason = \"REASON-{e}\"\ncontext = \"CONTEXT-{e}\"\n"
@@ -288,7 +255,7 @@ fn all_33_events_are_answered_in_the_form_each_accepts() {
     let status = d.status().unwrap();
     assert_eq!(status["hookd"]["rule_errors"], json!([]), "{status}");
     assert_eq!(status["hookd"]["rules_loaded"], json!(33));
-    for name in EVENTS {
+    for name in EVENTS.iter().copied() {
         let out = d
             .hook(&event_json(name, "sess-all", &sample(name)), &[])
             .unwrap();
@@ -305,7 +272,7 @@ fn all_33_events_are_answered_in_the_form_each_accepts() {
 #[test]
 fn with_no_rules_every_event_passes_silently_and_is_recorded() {
     let d = TestDaemon::start_with(&[("hookd.toml", "packs = []\n")]).unwrap();
-    for name in EVENTS {
+    for name in EVENTS.iter().copied() {
         let out = d
             .hook(&event_json(name, "sess-none", &sample(name)), &[])
             .unwrap();

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use hook_tests::claude::{
-    ALL_HOOK_EVENTS, hooks_for_events, run_claude, skip_claude_tests, write_hooks_settings,
+    ALL_HOOK_EVENTS, hooks_for_events, run_claude, skip_claude_tests, tool_results,
+    write_hooks_settings,
 };
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
@@ -30,20 +31,6 @@ event = "SessionStart"
 action = "context"
 context = "REAL-CTX-MARKER: branch policy says never commit to main"
 "#;
-
-/// The `tool_result` blocks of the latest user message of a request body.
-fn tool_results(body: &Value) -> Vec<Value> {
-    body["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "user")
-        .filter_map(|m| m["content"].as_array())
-        .flatten()
-        .filter(|b| b["type"] == "tool_result")
-        .cloned()
-        .collect()
-}
 
 #[test]
 fn claude_code_runs_every_hook_through_hookd() {

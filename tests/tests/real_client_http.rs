@@ -98,18 +98,7 @@ fn tool_results(model: &FakeModel) -> Vec<Value> {
     model
         .main_requests()
         .iter()
-        .flat_map(|body| {
-            body["messages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|m| m["role"] == "user")
-                .filter_map(|m| m["content"].as_array())
-                .flatten()
-                .filter(|b| b["type"] == "tool_result")
-                .cloned()
-                .collect::<Vec<_>>()
-        })
+        .flat_map(hook_tests::claude::tool_results)
         .collect()
 }
 

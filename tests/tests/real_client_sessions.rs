@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use hook_tests::claude::{
-    ClaudeRun, hooks_for_events, run_claude, skip_claude_tests, write_hooks_settings,
+    ClaudeRun, hooks_for_events, run_claude, skip_claude_tests, tool_results, write_hooks_settings,
 };
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
@@ -80,19 +80,6 @@ fn run(script: Vec<Step>, setup: impl FnOnce(&std::path::Path)) -> Option<Run> {
         run,
         project,
     })
-}
-
-fn tool_results(body: &Value) -> Vec<Value> {
-    body["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["role"] == "user")
-        .filter_map(|m| m["content"].as_array())
-        .flatten()
-        .filter(|b| b["type"] == "tool_result")
-        .cloned()
-        .collect()
 }
 
 fn verdicts(r: &Run, event: &str) -> Vec<String> {

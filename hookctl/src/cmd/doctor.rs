@@ -54,43 +54,6 @@ fn check(
     }
 }
 
-/// The 33 events hook-client can serve.
-const EVENTS: [&str; 33] = [
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "Notification",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "SessionStart",
-    "SessionEnd",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "PreModelSwitch",
-    "PostModelSwitch",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Setup",
-    "TeammateIdle",
-    "TaskCreated",
-    "TaskCompleted",
-    "Elicitation",
-    "ElicitationResult",
-    "ConfigChange",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "InstructionsLoaded",
-    "CwdChanged",
-    "FileChanged",
-    "DirectoryAdded",
-    "MessageDisplay",
-];
-
 pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     let mut checks = Vec::new();
     let status = daemon_checks(socket, &mut checks);
@@ -360,9 +323,9 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
     }
     // WorktreeCreate/WorktreeRemove hooks replace Claude Code's own worktree handling, so
     // `hookctl install` leaves them out on purpose: not a problem when unwired.
-    let missing: Vec<&str> = EVENTS
+    let missing: Vec<&str> = hookd::events::EVENTS
         .iter()
-        .copied()
+        .map(|e| e.name)
         .filter(|e| !wired.contains_key(*e) && !crate::settings::REPLACING_EVENTS.contains(e))
         .collect();
     if !missing.is_empty() {
