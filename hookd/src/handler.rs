@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use hook_protocol::failmode;
 use hook_protocol::{
@@ -58,16 +58,7 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
     }
 }
 
-/// Now, in ms since the epoch.
-pub fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
-}
+pub use crate::now_ms;
 
 /// The outcome of evaluating one event, before it is recorded.
 struct Outcome {
@@ -185,11 +176,7 @@ fn decide(
                     let mut cx = Ctx::new(&event, project_dir.as_deref(), home);
                     cx.now_ms = time_ms;
                     cx.once_memory = Some(state);
-                    let mut d = crate::rules::Decision::default();
-                    for rs in &rulesets {
-                        d.merge(rs.evaluate_in(&cx));
-                    }
-                    d
+                    crate::rules::Ruleset::evaluate_all(&rulesets, &cx)
                 }
             };
             drop(guard);

@@ -38,6 +38,18 @@ pub use config::Config;
 
 /// How long in-flight requests may take to finish after a shutdown request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// Now, in ms since the epoch (0 if the clock is before 1970).
+#[must_use]
+pub fn now_ms() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(i64::MAX)
+}
+
 /// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
 pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
 
@@ -284,7 +296,7 @@ pub async fn run(
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
-            let mut last_sweep = handler::now_ms();
+            let mut last_sweep = now_ms();
             tick.tick().await;
             loop {
                 tokio::select! {
@@ -294,7 +306,7 @@ pub async fn run(
                         if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
                             handler::ingest_spool(&state).await;
                         }
-                        let now = handler::now_ms();
+                        let now = now_ms();
                         if now - last_sweep >= 60_000 {
                             last_sweep = now;
                             if let Ok(mut t) = state.sessions.lock() {

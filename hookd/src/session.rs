@@ -450,10 +450,7 @@ pub fn step(
     cx.session = Some(session);
     cx.now_ms = now_ms;
     cx.once_memory = once;
-    let mut d = Decision::default();
-    for rs in rulesets {
-        d.merge(rs.evaluate_in(&cx));
-    }
+    let d = Ruleset::evaluate_all(rulesets, &cx);
     drop(cx);
     let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();
     session.record_verdict(&event.name, d.verdict(), &rules, now_ms);

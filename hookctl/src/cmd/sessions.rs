@@ -34,18 +34,8 @@ pub struct ShowArgs {
     json: bool,
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
-}
-
 fn ago(ms: i64) -> String {
-    format::duration(u64::try_from(now_ms().saturating_sub(ms)).unwrap_or(0))
+    format::duration(u64::try_from(format::now_ms().saturating_sub(ms)).unwrap_or(0))
 }
 
 pub fn list(args: &ListArgs, client: &mut Client) -> anyhow::Result<ExitCode> {

@@ -385,6 +385,17 @@ impl Ruleset {
         }
     }
 
+    /// Evaluates the event of `cx` against several rulesets (the user's, then a project's) and
+    /// merges their decisions with Claude Code's precedence.
+    #[must_use]
+    pub fn evaluate_all(rulesets: &[&Ruleset], cx: &Ctx<'_>) -> Decision {
+        let mut d = Decision::default();
+        for rs in rulesets {
+            d.merge(rs.evaluate_in(cx));
+        }
+        d
+    }
+
     /// Evaluates `event` (no project root or home known): for tests and simple callers.
     #[must_use]
     pub fn evaluate(&self, event: &HookEvent) -> Decision {

@@ -18,6 +18,8 @@ use hook_protocol::{EventQuery, EventRow, HookEnv, SessionRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use crate::now_ms;
+
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
@@ -140,16 +142,6 @@ pub struct Store {
     path: PathBuf,
     stats: Arc<StoreStats>,
     writer: Mutex<Option<JoinHandle<()>>>,
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
 }
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -644,8 +636,7 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn count_spool_id(&self, id: &str) -> Result<u64, StoreError> {
-        let conn = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sqlite(&self.path))?;
+        let conn = self.reader()?;
         conn.query_row(
             "SELECT count(*) FROM events WHERE spool_id = ?1",
             [id],
