@@ -301,6 +301,40 @@ impl TestDaemon {
     }
 }
 
+impl TestDaemon {
+    /// Runs the pinned Claude Code CLI in `project` against `model`, with its hooks pointed at
+    /// this daemon (no autostart), in a fresh temporary HOME; fails unless the run succeeds.
+    ///
+    /// # Errors
+    ///
+    /// When the CLI cannot run or its run fails.
+    pub fn run_claude(
+        &self,
+        project: &Path,
+        prompt: &str,
+        model: &crate::fake_model::FakeModel,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<crate::claude::ClaudeRun> {
+        let home = tempfile::tempdir()?;
+        let hookd_home = self.home().to_string_lossy().into_owned();
+        let mut env = vec![
+            ("HOOKD_HOME", hookd_home.as_str()),
+            ("HOOKD_NO_AUTOSTART", "1"),
+        ];
+        env.extend_from_slice(extra_env);
+        let run = crate::claude::run_claude(
+            project,
+            home.path(),
+            prompt,
+            &model.base_url(),
+            &env,
+            Duration::from_secs(90),
+        )?;
+        run.ensure_success()?;
+        Ok(run)
+    }
+}
+
 impl Drop for TestDaemon {
     fn drop(&mut self) {
         if self.child.is_some() {

@@ -7,14 +7,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use hook_tests::claude::{
-    ALL_HOOK_EVENTS, hooks_for_events, run_claude, skip_claude_tests, tool_results,
-    write_hooks_settings,
+    ALL_HOOK_EVENTS, hooks_for_events, skip_claude_tests, tool_results, write_hooks_settings,
 };
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
 use serde_json::{Value, json};
-
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 const RULES: &str = r#"
 [[rule]]
@@ -39,7 +36,6 @@ fn claude_code_runs_every_hook_through_hookd() {
     }
     let d = TestDaemon::start_with(&[("hookd.toml", RULES)]).unwrap();
     let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     write_hooks_settings(
         project.path(),
@@ -52,17 +48,9 @@ fn claude_code_runs_every_hook_through_hookd() {
         Step::text("all done"),
     ])
     .unwrap();
-    let hookd_home = d.home().to_str().unwrap().to_string();
-    let run = run_claude(
-        project.path(),
-        home.path(),
-        "run the two commands",
-        &model.base_url(),
-        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
-        RUN_TIMEOUT,
-    )
-    .unwrap();
-    run.ensure_success().unwrap();
+    let run = d
+        .run_claude(project.path(), "run the two commands", &model, &[])
+        .unwrap();
     let session = run
         .session_id()
         .expect("session id in the CLI's result")
@@ -132,7 +120,6 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
     }
     let d = TestDaemon::start().unwrap();
     let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     write_hooks_settings(
         project.path(),
@@ -144,17 +131,9 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
         Step::text("ok"),
     ])
     .unwrap();
-    let hookd_home = d.home().to_str().unwrap().to_string();
-    let run = run_claude(
-        project.path(),
-        home.path(),
-        "push it",
-        &model.base_url(),
-        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
-        RUN_TIMEOUT,
-    )
-    .unwrap();
-    run.ensure_success().unwrap();
+    let run = d
+        .run_claude(project.path(), "push it", &model, &[])
+        .unwrap();
     let results: Vec<Value> = model
         .main_requests()
         .iter()
@@ -179,7 +158,6 @@ fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_reco
     }
     let d = TestDaemon::start().unwrap();
     let project = tempfile::tempdir().unwrap();
-    let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     let out = d
         .hookctl(&[
@@ -197,17 +175,9 @@ fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_reco
         String::from_utf8_lossy(&out.stderr)
     );
     let model = FakeModel::start(vec![Step::bash("echo installed"), Step::text("done")]).unwrap();
-    let hookd_home = d.home().to_str().unwrap().to_string();
-    let run = run_claude(
-        project.path(),
-        home.path(),
-        "check the install",
-        &model.base_url(),
-        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
-        RUN_TIMEOUT,
-    )
-    .unwrap();
-    run.ensure_success().unwrap();
+    let run = d
+        .run_claude(project.path(), "check the install", &model, &[])
+        .unwrap();
     let session = run.session_id().unwrap().to_string();
     // Every event type a `-p` run with one Bash call fires (hook-protocol.md, verified).
     let fired = [

@@ -5,13 +5,11 @@
 use std::time::Duration;
 
 use hook_tests::claude::{
-    ClaudeRun, hooks_for_events, run_claude, skip_claude_tests, tool_results, write_hooks_settings,
+    ClaudeRun, hooks_for_events, skip_claude_tests, tool_results, write_hooks_settings,
 };
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
 use serde_json::{Value, json};
-
-const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 
 const RULES: &str = r#"
 packs = []
@@ -46,7 +44,6 @@ fn run(script: Vec<Step>, setup: impl FnOnce(&std::path::Path)) -> Option<Run> {
     let daemon = TestDaemon::start_with(&[("hookd.toml", RULES)]).unwrap();
     let project = tempfile::tempdir().unwrap();
     setup(project.path());
-    let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     let events = [
         "SessionStart",
@@ -63,17 +60,9 @@ fn run(script: Vec<Step>, setup: impl FnOnce(&std::path::Path)) -> Option<Run> {
     )
     .unwrap();
     let model = FakeModel::start(script).unwrap();
-    let hookd_home = daemon.home().to_str().unwrap().to_string();
-    let run = run_claude(
-        project.path(),
-        home.path(),
-        "do the task",
-        &model.base_url(),
-        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
-        RUN_TIMEOUT,
-    )
-    .unwrap();
-    run.ensure_success().unwrap();
+    let run = daemon
+        .run_claude(project.path(), "do the task", &model, &[])
+        .unwrap();
     Some(Run {
         daemon,
         model,
@@ -110,7 +99,6 @@ fn edit_of_an_unread_file_is_denied_until_it_is_read() {
     std::fs::write(&file, "a\n").unwrap();
     let f = file.to_str().unwrap();
     let daemon = TestDaemon::start_with(&[("hookd.toml", RULES)]).unwrap();
-    let home = tempfile::tempdir().unwrap();
     let client = bin("hook-client");
     write_hooks_settings(
         project.path(),
@@ -133,17 +121,9 @@ fn edit_of_an_unread_file_is_denied_until_it_is_read() {
         Step::text("done"),
     ])
     .unwrap();
-    let hookd_home = daemon.home().to_str().unwrap().to_string();
-    let run = run_claude(
-        project.path(),
-        home.path(),
-        "edit notes",
-        &model.base_url(),
-        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
-        RUN_TIMEOUT,
-    )
-    .unwrap();
-    run.ensure_success().unwrap();
+    let run = daemon
+        .run_claude(project.path(), "edit notes", &model, &[])
+        .unwrap();
     let results: Vec<Value> = model
         .main_requests()
         .iter()
