@@ -30,10 +30,11 @@ usage:
       FILE's bytes through a pipe (or FILE itself with --stdin file), stdout and stderr read to
       EOF. Commands are interleaved run by run (order rotated); ratios are to the first command.
 
-  hook-bench throughput [--socket PATH] [--clients C] [--events N] [--reuse] [--warmup W]
-                        --payload FILE [--same-payload] [--server-pid PID] [--json | --json-out FILE]
+  hook-bench throughput [--socket PATH] [--clients C] [--events N] [--reuse] [--pipeline K]
+                        [--warmup W] --payload FILE [--same-payload] [--server-pid PID] [--json | --json-out FILE]
       C threads (default 1) send N PreToolUse requests in all (default 10000) to hookd; one new
-      connection per event, or one per client with --reuse. Every reply must be a Verdict.
+      connection per event, or one per client with --reuse. With --pipeline K, each client
+      writes K requests at once, then reads their K replies. Every reply must be a Verdict.
       With --server-pid, also reports hookd's CPU time per event (by thread) and its RSS.
 
   hook-bench echo --socket PATH [--threads N]

@@ -28,6 +28,8 @@ struct Options {
     clients: usize,
     events: usize,
     reuse: bool,
+    /// Requests written back to back before reading their replies.
+    pipeline: usize,
     warmup: usize,
     payload: PathBuf,
     server_pid: Option<u32>,
@@ -43,6 +45,7 @@ fn parse(argv: &[String]) -> Result<Options, String> {
         clients: 1,
         events: 10_000,
         reuse: false,
+        pipeline: 1,
         warmup: 200,
         payload: PathBuf::new(),
         server_pid: None,
@@ -57,6 +60,7 @@ fn parse(argv: &[String]) -> Result<Options, String> {
             "--clients" => o.clients = args.parse(&mut flag)?,
             "--events" => o.events = args.parse(&mut flag)?,
             "--reuse" => o.reuse = true,
+            "--pipeline" => o.pipeline = args.parse(&mut flag)?,
             "--warmup" => o.warmup = args.parse(&mut flag)?,
             "--payload" => payload = Some(PathBuf::from(args.value(&mut flag)?)),
             "--server-pid" => o.server_pid = Some(args.parse(&mut flag)?),
@@ -68,6 +72,9 @@ fn parse(argv: &[String]) -> Result<Options, String> {
     }
     if !args.rest.is_empty() {
         return Err("throughput: takes no command".into());
+    }
+    if o.pipeline == 0 {
+        return Err("throughput: --pipeline must be ≥ 1".into());
     }
     if o.clients == 0 || o.events < o.clients {
         return Err("throughput: need --clients ≥ 1 and --events ≥ --clients".into());
@@ -114,7 +121,7 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         &frame,
         unique,
         opts.clients as u64,
-        opts.reuse,
+        (opts.reuse, 1),
     );
     let mut probe_result = ClientResult::default();
     probe.exchange(&mut probe_result);
@@ -130,7 +137,13 @@ pub fn run(argv: &[String]) -> Result<(), String> {
                     opts.events / opts.clients + usize::from(i < opts.events % opts.clients);
                 let warm = opts.warmup.div_ceil(opts.clients);
                 let (frame, barrier) = (&frame, &barrier);
-                let c = Client::new(&opts.socket, frame, unique, i as u64, opts.reuse);
+                let c = Client::new(
+                    &opts.socket,
+                    frame,
+                    unique,
+                    i as u64,
+                    (opts.reuse, opts.pipeline),
+                );
                 scope.spawn(move || c.run(warm, share, barrier))
             })
             .collect();
@@ -191,6 +204,7 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         "clients": opts.clients,
         "events": opts.events,
         "connection": if opts.reuse { "reused" } else { "new-per-event" },
+        "pipeline": opts.pipeline,
         "payload_bytes": frame.len(),
         "unique_events": unique.is_some(),
         "ok": ok,
@@ -210,13 +224,18 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         return Ok(());
     }
     println!(
-        "throughput: {} clients, {} events, {} connections: {:.0} events/s, {errors} errors",
+        "throughput: {} clients, {} events, {} connections{}: {:.0} events/s, {errors} errors",
         opts.clients,
         opts.events,
         if opts.reuse {
             "reused"
         } else {
             "new-per-event"
+        },
+        if opts.pipeline > 1 {
+            format!(", {} requests in flight per connection", opts.pipeline)
+        } else {
+            String::new()
         },
         rate
     );
@@ -280,49 +299,78 @@ struct Client<'a> {
     /// Request numbers are `id << 40 | counter`: distinct across clients.
     next: u64,
     reuse: bool,
+    /// Requests per write (their replies are read after all are sent).
+    pipeline: usize,
+    /// The frames of one write.
+    batch: Vec<u8>,
     conn: Option<UnixStream>,
 }
 
 impl<'a> Client<'a> {
-    fn new(socket: &'a Path, frame: &[u8], unique: Option<Unique>, id: u64, reuse: bool) -> Self {
+    fn new(
+        socket: &'a Path,
+        frame: &[u8],
+        unique: Option<Unique>,
+        id: u64,
+        (reuse, pipeline): (bool, usize),
+    ) -> Self {
         Self {
             socket,
             frame: frame.to_vec(),
             unique,
             next: id << 40,
             reuse,
+            pipeline,
+            batch: Vec::with_capacity(frame.len() * pipeline),
             conn: None,
         }
     }
 
     fn run(mut self, warmup: usize, events: usize, barrier: &Barrier) -> ClientResult {
         let mut warm = ClientResult::default();
-        for _ in 0..warmup {
-            self.exchange(&mut warm);
-        }
+        self.send(warmup, &mut warm);
         let mut r = ClientResult {
             latencies: Vec::with_capacity(events),
             ..ClientResult::default()
         };
         barrier.wait();
-        for _ in 0..events {
-            self.exchange(&mut r);
-        }
+        self.send(events, &mut r);
         r
+    }
+
+    /// Sends `events` requests, [`Client::pipeline`] at a time.
+    fn send(&mut self, mut events: usize, r: &mut ClientResult) {
+        while events > 0 {
+            let n = events.min(self.pipeline);
+            self.exchange_n(n, r);
+            events -= n;
+        }
     }
 
     /// Sends one request (connecting first when needed) and records the outcome.
     fn exchange(&mut self, r: &mut ClientResult) {
-        if let Some(u) = &self.unique {
-            u.stamp(&mut self.frame, self.next);
+        self.exchange_n(1, r);
+    }
+
+    /// Writes `n` requests at once, then reads their `n` replies; each one's latency runs from
+    /// the write to its reply.
+    fn exchange_n(&mut self, n: usize, r: &mut ClientResult) {
+        self.batch.clear();
+        for _ in 0..n {
+            if let Some(u) = &self.unique {
+                u.stamp(&mut self.frame, self.next);
+            }
+            self.next += 1;
+            self.batch.extend_from_slice(&self.frame);
         }
-        self.next += 1;
         let start = Instant::now();
-        match try_exchange(self.socket, &self.frame, &mut self.conn) {
-            Ok(()) => r.latencies.push(nanos(start.elapsed())),
-            Err(e) => {
+        match try_exchange(self.socket, &self.batch, n, &mut self.conn, || {
+            r.latencies.push(nanos(start.elapsed()));
+        }) {
+            Ok(()) => {}
+            Err((e, answered)) => {
                 self.conn = None;
-                r.errors += 1;
+                r.errors += (n - answered) as u64;
                 r.first_error.get_or_insert(e);
             }
         }
@@ -332,24 +380,38 @@ impl<'a> Client<'a> {
     }
 }
 
-fn try_exchange(socket: &Path, frame: &[u8], conn: &mut Option<UnixStream>) -> Result<(), String> {
+/// Writes `frames` (`n` requests) and reads `n` verdicts, calling `on_reply` for each. On error,
+/// also says how many were answered.
+fn try_exchange(
+    socket: &Path,
+    frames: &[u8],
+    n: usize,
+    conn: &mut Option<UnixStream>,
+    mut on_reply: impl FnMut(),
+) -> Result<(), (String, usize)> {
     let stream = match conn {
         Some(s) => s,
         None => {
             let s = UnixStream::connect(socket)
-                .map_err(|e| format!("connect {}: {e}", socket.display()))?;
+                .map_err(|e| (format!("connect {}: {e}", socket.display()), 0))?;
             s.set_read_timeout(Some(IO_TIMEOUT))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| (e.to_string(), 0))?;
             conn.insert(s)
         }
     };
-    stream.write_all(frame).map_err(|e| format!("write: {e}"))?;
-    let reply = read_frame(stream, MAX_FRAME_LEN).map_err(|e| format!("read: {e}"))?;
-    match decode_message::<Response>(&reply) {
-        Ok(Response::Verdict(_)) => Ok(()),
-        Ok(other) => Err(format!("reply is not a verdict: {other:?}")),
-        Err(e) => Err(format!("decode: {e}")),
+    stream
+        .write_all(frames)
+        .map_err(|e| (format!("write: {e}"), 0))?;
+    for answered in 0..n {
+        let reply =
+            read_frame(stream, MAX_FRAME_LEN).map_err(|e| (format!("read: {e}"), answered))?;
+        match decode_message::<Response>(&reply) {
+            Ok(Response::Verdict(_)) => on_reply(),
+            Ok(other) => return Err((format!("reply is not a verdict: {other:?}"), answered)),
+            Err(e) => return Err((format!("decode: {e}"), answered)),
+        }
     }
+    Ok(())
 }
 
 /// `hook-bench echo`: a stand-in for hookd that answers every frame with a fixed verdict.

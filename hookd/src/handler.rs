@@ -255,25 +255,67 @@ fn decide(
 
 /// Evaluates one hook event, records it (committed before returning) and renders the reply.
 pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
-    let tx = match state.dedup.begin(&req.event) {
-        crate::dedup::Delivery::First(tx) => tx,
-        crate::dedup::Delivery::Duplicate(rx) => {
-            if let Some(reply) = crate::dedup::Dedup::wait(rx).await {
-                state.metrics.record_dedup();
-                return reply;
-            }
-            // The first delivery was dropped without a reply: evaluate this one.
-            tokio::sync::watch::channel(None).0
-        }
-    };
-    let reply = evaluate_and_record(state, req).await;
-    crate::dedup::Dedup::finish(&tx, &reply);
-    reply
+    let mut replies = hooks(state, vec![req]).await;
+    replies.pop().unwrap_or_default()
 }
 
-/// Evaluates one event, records it (committed before returning) and renders the reply.
-async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply {
-    let t0 = Instant::now();
+/// Evaluates hook events in order and records them in one group: one commit and one wait for
+/// many events (a connection's pipelined requests). Replies come back in request order, each
+/// only once its event is committed.
+pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply> {
+    let mut replies: Vec<Option<HookReply>> = vec![None; reqs.len()];
+    let mut group: Vec<(usize, Evaluated)> = Vec::with_capacity(reqs.len());
+    for (i, req) in reqs.into_iter().enumerate() {
+        let tx = match state.dedup.begin(&req.event) {
+            crate::dedup::Delivery::First(tx) => tx,
+            crate::dedup::Delivery::Duplicate(rx) => {
+                // The first delivery may be in this very group: record the group first.
+                record_group(state, &mut group, &mut replies).await;
+                if let Some(reply) = crate::dedup::Dedup::wait(rx).await {
+                    state.metrics.record_dedup();
+                    replies[i] = Some(reply);
+                    continue;
+                }
+                // The first delivery was dropped without a reply: evaluate this one.
+                tokio::sync::watch::channel(None).0
+            }
+        };
+        group.push((i, evaluate(state, req, tx).await));
+    }
+    record_group(state, &mut group, &mut replies).await;
+    replies.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// An evaluated event on its way to the store.
+struct Evaluated {
+    /// Redacted, ready to store.
+    record: EventRecord,
+    after: Publish,
+}
+
+/// What is published once an event is committed.
+struct Publish {
+    reply: HookReply,
+    /// For the live tail, when someone follows it.
+    live: Option<EventRow>,
+    started: Instant,
+    processing: std::time::Duration,
+    /// Answers duplicates of this delivery.
+    dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+    event: String,
+    tool: Option<String>,
+    verdict: String,
+    rules: Vec<String>,
+    redacted: Vec<String>,
+}
+
+/// Evaluates one event and prepares its (redacted) record.
+async fn evaluate(
+    state: &Arc<State>,
+    req: HookRequest,
+    dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+) -> Evaluated {
+    let started = Instant::now();
     let HookRequest {
         event: payload,
         env,
@@ -306,7 +348,7 @@ async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply 
         session.as_ref(),
         true,
     );
-    let processing = t0.elapsed();
+    let processing = started.elapsed();
     let record = redact_record(
         &state.redactor(),
         EventRecord {
@@ -315,33 +357,59 @@ async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply 
             ..record
         },
     );
-    let (event, tool, verdict, rules) = (
-        record.event.clone(),
-        record.tool.clone(),
-        record.verdict.clone(),
-        record.rules.clone(),
-    );
-    let redacted_kinds = record.redacted.clone();
-    let live = (state.live.receiver_count() > 0).then(|| live_row(&record));
-    state.events_since_start.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = state.store.record(record).await {
-        // The writer spooled the event; the verdict still stands.
-        tracing::warn!(error = %e, "event not committed to the store (spooled)");
-    }
-    if let Some(row) = live {
-        let _ = state.live.send(Arc::new(row));
-    }
-    let redacted: Vec<&str> = redacted_kinds.iter().map(String::as_str).collect();
-    state.metrics.record_event(
-        &event,
-        tool.as_deref(),
-        &verdict,
-        &rules,
-        &redacted,
+    let after = Publish {
+        reply,
+        live: (state.live.receiver_count() > 0).then(|| live_row(&record)),
+        started,
         processing,
-        t0.elapsed(),
-    );
-    reply
+        dedup,
+        event: record.event.clone(),
+        tool: record.tool.clone(),
+        verdict: record.verdict.clone(),
+        rules: record.rules.clone(),
+        redacted: record.redacted.clone(),
+    };
+    Evaluated { record, after }
+}
+
+/// Commits `group`'s records in one go, then publishes them (tail, metrics, duplicates) and
+/// puts their replies in `replies`.
+async fn record_group(
+    state: &Arc<State>,
+    group: &mut Vec<(usize, Evaluated)>,
+    replies: &mut [Option<HookReply>],
+) {
+    if group.is_empty() {
+        return;
+    }
+    let (records, after): (Vec<EventRecord>, Vec<(usize, Publish)>) = group
+        .drain(..)
+        .map(|(i, e)| (e.record, (i, e.after)))
+        .unzip();
+    state
+        .events_since_start
+        .fetch_add(records.len() as u64, Ordering::Relaxed);
+    if let Err(e) = state.store.record_many(records).await {
+        // The events were spooled; the verdicts still stand.
+        tracing::warn!(error = %e, "events not committed to the store (spooled)");
+    }
+    for (i, p) in after {
+        if let Some(row) = p.live {
+            let _ = state.live.send(Arc::new(row));
+        }
+        let redacted: Vec<&str> = p.redacted.iter().map(String::as_str).collect();
+        state.metrics.record_event(
+            &p.event,
+            p.tool.as_deref(),
+            &p.verdict,
+            &p.rules,
+            &redacted,
+            p.processing,
+            p.started.elapsed(),
+        );
+        crate::dedup::Dedup::finish(&p.dedup, &p.reply);
+        replies[i] = Some(p.reply);
+    }
 }
 
 /// Evaluates an event for `hookctl test`: nothing is recorded, no session changes.

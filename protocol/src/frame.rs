@@ -118,6 +118,15 @@ pub fn check_len(header: [u8; LEN_BYTES], max: u32) -> Result<usize, FrameError>
     Ok(len as usize)
 }
 
+/// Whether `buf` starts with a whole, well-formed frame (header and body): a buffered reader
+/// can take it without waiting for more bytes, and reading it cannot fail. A header that
+/// [`check_len`] refuses is never whole, so the error surfaces on the next real read.
+#[must_use]
+pub fn has_whole_frame(buf: &[u8], max: u32) -> bool {
+    buf.split_first_chunk::<LEN_BYTES>()
+        .is_some_and(|(h, rest)| check_len(*h, max).is_ok_and(|len| len <= rest.len()))
+}
+
 /// Encodes `body` (already serialized) as one frame: length, version, body.
 ///
 /// # Errors

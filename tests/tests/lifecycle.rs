@@ -485,3 +485,66 @@ fn a_stopped_daemon_makes_the_client_fall_back_at_its_deadline() {
     })
     .unwrap();
 }
+
+#[test]
+fn pipelined_requests_are_answered_in_order_and_duplicates_inside_one_batch_agree() {
+    use hook_protocol::frame::{decode_message, encode_message};
+    use hook_protocol::{ClientOptions, HookEnv, HookRequest, Request};
+    let d = TestDaemon::start().unwrap();
+    let hook = |event: Vec<u8>| {
+        encode_message(&Request::Hook(HookRequest {
+            event,
+            env: HookEnv::default(),
+            options: ClientOptions {
+                deadline_ms: 2000,
+                ..ClientOptions::default()
+            },
+        }))
+        .unwrap()
+    };
+    let allowed = event_json(
+        "PreToolUse",
+        "pipe",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
+    );
+    let denied = force_push("pipe");
+    // One write: allow, deny, a status request, the deny again (a duplicate delivery inside
+    // the same batch: it must wait for the first one's commit, not deadlock), then allow.
+    let mut batch = Vec::new();
+    batch.extend(hook(allowed.clone()));
+    batch.extend(hook(denied.clone()));
+    batch.extend(encode_message(&Request::Status).unwrap());
+    batch.extend(hook(denied));
+    batch.extend(hook(event_json(
+        "PreToolUse",
+        "pipe",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "pwd"}}),
+    )));
+    let mut s = UnixStream::connect(d.socket()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&batch).unwrap();
+    let mut replies = Vec::new();
+    for _ in 0..5 {
+        let frame = read_frame(&mut s, MAX_FRAME_LEN).unwrap();
+        replies.push(decode_message::<Response>(&frame).unwrap());
+    }
+    let stdout = |r: &Response| match r {
+        Response::Verdict(v) => String::from_utf8_lossy(&v.stdout).into_owned(),
+        other => panic!("expected a verdict, got {other:?}"),
+    };
+    assert_eq!(stdout(&replies[0]), "");
+    assert!(stdout(&replies[1]).contains("\"deny\""), "{replies:?}");
+    assert!(matches!(replies[2], Response::Status(_)), "{replies:?}");
+    assert_eq!(stdout(&replies[3]), stdout(&replies[1]));
+    assert_eq!(stdout(&replies[4]), "");
+    // Three distinct events recorded: the duplicate only once.
+    let rows = d.events(50, &["--session", "pipe"]).unwrap();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    // The connection stays usable after the batch.
+    s.write_all(&hook(allowed)).unwrap();
+    let frame = read_frame(&mut s, MAX_FRAME_LEN).unwrap();
+    assert!(matches!(
+        decode_message::<Response>(&frame).unwrap(),
+        Response::Verdict(_)
+    ));
+}

@@ -1,14 +1,16 @@
 //! One client connection: read a frame, answer it, repeat until the client leaves.
 //!
-//! hook-client sends one request; hookctl may send several. A request that has been read is
-//! always answered, even during shutdown.
+//! hook-client sends one request; hookctl may send several, and a client may pipeline them
+//! (send several before reading the replies): replies come back in request order. A request
+//! that has been read is always answered, even during shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use hook_protocol::frame::{FrameError, decode_message};
-use hook_protocol::tokio_io::{read_frame, write_message};
-use hook_protocol::{MAX_FRAME_LEN, Mismatch, PROTOCOL_VERSION, Request, Response};
+use hook_protocol::frame::{FrameError, decode_message, encode_message, has_whole_frame};
+use hook_protocol::tokio_io::{read_frame, write_raw};
+use hook_protocol::{HookRequest, MAX_FRAME_LEN, Mismatch, PROTOCOL_VERSION, Request, Response};
+use tokio::io::BufReader;
 use tokio::net::UnixStream;
 
 use crate::{State, handler};
@@ -16,9 +18,14 @@ use crate::{State, handler};
 /// A connection idle this long between requests is closed.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Requests a client sent without waiting (already buffered) are answered together, up to
+/// this many: their events are committed in one group and the replies written in one go.
+const MAX_PIPELINE: usize = 64;
+
 pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
-    // Buffered: a frame's header and body arrive in one read instead of three.
-    let mut stream = tokio::io::BufReader::with_capacity(16 * 1024, stream);
+    // Buffered: a frame's header and body arrive in one read, and pipelined frames with them.
+    let mut stream = BufReader::with_capacity(16 * 1024, stream);
+    let mut out = Vec::new();
     loop {
         let frame = tokio::select! {
             () = state.shutdown.cancelled() => return,
@@ -32,7 +39,7 @@ pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
             Ok(Err(FrameError::Closed)) => return,
             Ok(Err(e @ (FrameError::TooLarge { .. } | FrameError::TooShort { .. }))) => {
                 tracing::warn!(conn_id, error = %e, "bad frame; closing connection");
-                let _ = write_message(&mut stream, &Response::Error(e.to_string())).await;
+                let _ = send(&mut stream, &mut out, &Response::Error(e.to_string())).await;
                 return;
             }
             Ok(Err(e)) => {
@@ -41,27 +48,56 @@ pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
             }
             Ok(Ok(f)) => f,
         };
-        let (response, keep) = match decode_message::<Request>(&frame) {
-            Ok(req @ (Request::Tail(_) | Request::Export(_))) => {
-                handler::stream(&state, req, stream.get_mut()).await;
-                return;
+        let mut frames = vec![frame];
+        while frames.len() < MAX_PIPELINE && has_whole_frame(stream.buffer(), MAX_FRAME_LEN) {
+            match read_frame(&mut stream, MAX_FRAME_LEN).await {
+                Ok(f) => frames.push(f),
+                Err(_) => break,
             }
-            Ok(req) => (handler::handle(&state, req).await, true),
-            Err(FrameError::VersionMismatch { theirs, .. }) => {
-                tracing::warn!(conn_id, peer_protocol = theirs, "protocol version mismatch");
-                let m = Mismatch {
-                    daemon_protocol: PROTOCOL_VERSION,
-                    daemon_version: hook_protocol::PACKAGE_VERSION.to_string(),
-                    peer_protocol: theirs,
-                };
-                (Response::Mismatch(m), false)
+        }
+        out.clear();
+        let mut hooks: Vec<HookRequest> = Vec::new();
+        let mut keep = true;
+        for frame in frames {
+            let request = match decode_message::<Request>(&frame) {
+                Ok(Request::Hook(h)) => {
+                    hooks.push(h);
+                    continue;
+                }
+                other => other,
+            };
+            // Anything else is answered in order, after the hook events before it.
+            answer_hooks(&state, &mut hooks, &mut out).await;
+            let response = match request {
+                Ok(req @ (Request::Tail(_) | Request::Export(_))) => {
+                    if write_raw(stream.get_mut(), &out).await.is_ok() {
+                        handler::stream(&state, req, stream.get_mut()).await;
+                    }
+                    return;
+                }
+                Ok(req) => handler::handle(&state, req).await,
+                Err(FrameError::VersionMismatch { theirs, .. }) => {
+                    tracing::warn!(conn_id, peer_protocol = theirs, "protocol version mismatch");
+                    keep = false;
+                    Response::Mismatch(Mismatch {
+                        daemon_protocol: PROTOCOL_VERSION,
+                        daemon_version: hook_protocol::PACKAGE_VERSION.to_string(),
+                        peer_protocol: theirs,
+                    })
+                }
+                Err(e) => {
+                    tracing::warn!(conn_id, error = %e, "malformed request");
+                    keep = false;
+                    Response::Error(format!("malformed request: {e}"))
+                }
+            };
+            encode_into(&response, &mut out);
+            if !keep {
+                break;
             }
-            Err(e) => {
-                tracing::warn!(conn_id, error = %e, "malformed request");
-                (Response::Error(format!("malformed request: {e}")), false)
-            }
-        };
-        if let Err(e) = write_message(&mut stream, &response).await {
+        }
+        answer_hooks(&state, &mut hooks, &mut out).await;
+        if let Err(e) = write_raw(&mut stream, &out).await {
             tracing::debug!(conn_id, error = %e, "client left before the reply");
             return;
         }
@@ -69,4 +105,39 @@ pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
             return;
         }
     }
+}
+
+/// Evaluates and records `hooks` as one group and appends their replies to `out`.
+async fn answer_hooks(state: &Arc<State>, hooks: &mut Vec<HookRequest>, out: &mut Vec<u8>) {
+    if hooks.is_empty() {
+        return;
+    }
+    for reply in handler::hooks(state, std::mem::take(hooks)).await {
+        encode_into(&Response::Verdict(reply), out);
+    }
+}
+
+/// Appends `response`'s frame to `out`; a response too large for a frame becomes an error
+/// saying so (the client must get an answer).
+fn encode_into(response: &Response, out: &mut Vec<u8>) {
+    match encode_message(response) {
+        Ok(frame) => out.extend_from_slice(&frame),
+        Err(e) => {
+            tracing::warn!(error = %e, "reply cannot be encoded");
+            if let Ok(frame) = encode_message(&Response::Error(format!("reply too large: {e}"))) {
+                out.extend_from_slice(&frame);
+            }
+        }
+    }
+}
+
+/// Writes one response on its own.
+async fn send(
+    stream: &mut BufReader<UnixStream>,
+    out: &mut Vec<u8>,
+    response: &Response,
+) -> Result<(), FrameError> {
+    out.clear();
+    encode_into(response, out);
+    write_raw(stream, out).await
 }

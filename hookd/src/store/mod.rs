@@ -1,7 +1,10 @@
-//! The SQLite store: one writer thread owns the connection and commits queued events in
-//! groups; a caller is told its event is committed before hookd replies to the client, so an
-//! event whose verdict was delivered survives `kill -9` (WAL, `synchronous=NORMAL`; `full`
-//! also survives power loss).
+//! The SQLite store. Events are queued, and whoever finds the write connection free commits
+//! everything queued so far in one transaction (group commit without a writer thread: an
+//! uncontended event is committed by the task that evaluated it, with no thread hand-off; under
+//! load one caller commits for many). A caller is told its event is committed before hookd
+//! replies to the client, so an event whose verdict was delivered survives `kill -9` (WAL,
+//! `synchronous=NORMAL`; `full` also survives power loss). Checkpoints and retention run on a
+//! background thread, retention in short bounded steps between commits.
 //!
 //! When a commit fails (full disk, read-only or deleted file), the events go to the spool and
 //! are ingested again later: nothing recorded is lost. Never sees protocol request types.
@@ -28,8 +31,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_lean_writes.sql")),
 ];
 
-/// Events committed in one transaction at most.
-const MAX_GROUP: usize = 4096;
+/// Events committed in one transaction at most (a longer queue is committed in several).
+const MAX_GROUP: usize = 1024;
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -117,12 +120,19 @@ const PRUNE_BATCH: i64 = 2000;
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
-#[allow(clippy::large_enum_variant)] // Shutdown is sent once; boxing every record would cost an allocation each
-enum Msg {
-    Record(EventRecord, Option<Ack>),
-    /// Prune and vacuum now (tests, and after settings change).
-    Maintain(oneshot::Sender<u64>),
-    Shutdown,
+/// Events waiting for a commit. Each ack is answered once its record (and every record
+/// queued before it) is committed or spooled.
+#[derive(Default)]
+struct Queue {
+    recs: Vec<(EventRecord, Option<Ack>)>,
+    closed: bool,
+}
+
+/// What the store's callers share: the queue and the write connection.
+struct Shared {
+    queue: Mutex<Queue>,
+    /// `None` once the store is closed.
+    writer: Mutex<Option<Writer>>,
 }
 
 /// Counters the writer keeps for `status`.
@@ -138,10 +148,17 @@ pub struct StoreStats {
 
 /// Handle to the store.
 pub struct Store {
-    tx: mpsc::Sender<Msg>,
+    shared: Arc<Shared>,
     path: PathBuf,
     stats: Arc<StoreStats>,
-    writer: Mutex<Option<JoinHandle<()>>>,
+    /// Background chores (checkpoints, retention); told to stop by dropping the sender.
+    chores: Mutex<Option<(mpsc::Sender<Chore>, JoinHandle<()>)>>,
+}
+
+/// Requests to the background thread.
+enum Chore {
+    /// Prune and vacuum now; answers the rows deleted.
+    Maintain(oneshot::Sender<u64>),
 }
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -239,68 +256,91 @@ impl Store {
             .map_err(sqlite(path))?;
         stats.events_total.store(total, Ordering::Relaxed);
         stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+        // Checkpoints run on their own connection (passive: they never block a commit), so
+        // no commit pays for copying the WAL back and syncing the database.
+        conn.execute_batch(&format!(
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};"
+        ))
+        .map_err(sqlite(path))?;
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            writer: Mutex::new(Some(Writer {
+                conn,
+                stats: Arc::clone(&stats),
+                spool: spool_path.to_path_buf(),
+                metrics,
+                retention,
+            })),
+        });
         let (tx, rx) = mpsc::channel();
-        // Checkpoints run on their own connection and thread (passive: they never block the
-        // writer), so no commit pays for copying the WAL back and syncing the database.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
-            .map_err(sqlite(path))?;
-        spawn_checkpointer(path, &stats);
-        let writer = Writer {
-            conn,
-            rx,
-            stats: Arc::clone(&stats),
-            spool: spool_path.to_path_buf(),
-            metrics,
-            retention,
-            last_maintenance: std::time::Instant::now(),
-        };
-        let handle = std::thread::Builder::new()
-            .name("hookd-store".into())
-            .spawn(move || writer.run())
-            .map_err(|e| StoreError::Dir {
-                path: path.to_path_buf(),
-                source: e,
-            })?;
+        let handle = spawn_chores(path, Arc::clone(&shared), rx).map_err(|e| StoreError::Dir {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Ok(Self {
-            tx,
+            shared,
             path: path.to_path_buf(),
             stats,
-            writer: Mutex::new(Some(handle)),
+            chores: Mutex::new(Some((tx, handle))),
         })
     }
 
     /// Records one event and waits until it is committed (or spooled after a failed commit).
+    /// Commits on the calling thread when no other commit is running (tens of µs without
+    /// fsync); otherwise the running commit's owner takes it in its next group.
     ///
     /// # Errors
     ///
     /// The commit error (the event was then spooled), or [`StoreError::Stopped`].
     pub async fn record(&self, rec: EventRecord) -> Result<(), String> {
-        let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Msg::Record(rec, Some(ack)))
-            .map_err(|_| StoreError::Stopped.to_string())?;
+        self.record_many(vec![rec]).await
+    }
+
+    /// Records events (in order, one ack) and waits until all are committed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::record`].
+    pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<(), String> {
+        let done = self.enqueue(recs)?;
+        self.shared.drain();
         done.await.map_err(|_| StoreError::Stopped.to_string())?
     }
 
-    /// Records events and waits for the commit; used for spool ingestion.
+    /// Records events and waits for the commit; used for spool ingestion (a blocking thread).
     ///
     /// # Errors
     ///
     /// As [`Store::record`].
     pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<(), String> {
-        let mut waits = Vec::with_capacity(recs.len());
-        for rec in recs {
-            let (ack, done) = oneshot::channel();
-            self.tx
-                .send(Msg::Record(rec, Some(ack)))
-                .map_err(|_| StoreError::Stopped.to_string())?;
-            waits.push(done);
+        let done = self.enqueue(recs)?;
+        self.shared.drain();
+        done.blocking_recv()
+            .map_err(|_| StoreError::Stopped.to_string())?
+    }
+
+    /// Queues `recs`; the receiver is answered when the last of them is committed.
+    fn enqueue(
+        &self,
+        recs: Vec<EventRecord>,
+    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+        let (ack, done) = oneshot::channel();
+        let mut q = lock(&self.shared.queue);
+        if q.closed {
+            return Err(StoreError::Stopped.to_string());
         }
-        for w in waits {
-            w.blocking_recv()
-                .map_err(|_| StoreError::Stopped.to_string())??;
+        let n = recs.len();
+        if n == 0 {
+            let _ = ack.send(Ok(()));
+            return Ok(done);
         }
-        Ok(())
+        let mut ack = Some(ack);
+        q.recs.extend(
+            recs.into_iter()
+                .enumerate()
+                .map(|(i, r)| (r, if i + 1 == n { ack.take() } else { None })),
+        );
+        Ok(done)
     }
 
     /// The database path.
@@ -336,18 +376,32 @@ impl Store {
     /// [`StoreError::Stopped`].
     pub fn maintain_blocking(&self) -> Result<u64, StoreError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Msg::Maintain(tx))
+        lock(&self.chores)
+            .as_ref()
+            .ok_or(StoreError::Stopped)?
+            .0
+            .send(Chore::Maintain(tx))
             .map_err(|_| StoreError::Stopped)?;
         rx.blocking_recv().map_err(|_| StoreError::Stopped)
     }
 
-    /// Flushes queued events and stops the writer. Idempotent.
+    /// Commits queued events, stops the background thread and closes the write connection.
+    /// Later records fail with [`StoreError::Stopped`]. Idempotent.
     pub fn close(&self) {
-        let _ = self.tx.send(Msg::Shutdown);
-        let handle = self.writer.lock().ok().and_then(|mut h| h.take());
-        if let Some(h) = handle {
-            let _ = h.join();
+        lock(&self.shared.queue).closed = true;
+        if let Some((tx, handle)) = lock(&self.chores).take() {
+            drop(tx);
+            let _ = handle.join();
+        }
+        let mut writer = lock(&self.shared.writer);
+        if let Some(mut w) = writer.take() {
+            let mut batch = std::mem::take(&mut lock(&self.shared.queue).recs);
+            if !batch.is_empty() {
+                w.commit(&mut batch);
+            }
+            let _ = w
+                .conn
+                .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
         }
     }
 
@@ -672,27 +726,156 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
     })
 }
 
-/// Every second, a passive checkpoint. It never blocks the writer; once it has copied every
-/// frame back, SQLite starts the WAL over from its beginning, so the file stays bounded.
-fn spawn_checkpointer(path: &Path, stats: &Arc<StoreStats>) {
-    let path = path.to_path_buf();
-    let stats = Arc::downgrade(stats);
-    let _ = std::thread::Builder::new()
-        .name("hookd-checkpoint".into())
-        .spawn(move || {
-            let Ok(conn) = Connection::open(&path) else {
+/// A mutex's guard, whether or not a panicking holder poisoned it (every holder leaves the
+/// data whole).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Shared {
+    /// Commits everything queued, in groups, unless another caller is committing already: that
+    /// one looks at the queue again after it lets go of the connection, so nothing queued is
+    /// left behind.
+    fn drain(&self) {
+        loop {
+            let mut guard = match self.writer.try_lock() {
+                Ok(g) => g,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            let Some(writer) = guard.as_mut() else {
                 return;
             };
-            let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
-            // Ends when the store (and so its stats) is dropped.
-            while stats.upgrade().is_some() {
-                #[allow(clippy::disallowed_methods)] // a dedicated std thread, not a tokio worker
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
-                    tracing::debug!(error = %e, "checkpoint deferred");
+            loop {
+                let mut batch = {
+                    let mut q = lock(&self.queue);
+                    if q.recs.len() <= MAX_GROUP {
+                        std::mem::take(&mut q.recs)
+                    } else {
+                        let rest = q.recs.split_off(MAX_GROUP);
+                        std::mem::replace(&mut q.recs, rest)
+                    }
+                };
+                if batch.is_empty() {
+                    break;
                 }
+                writer.commit(&mut batch);
+            }
+            drop(guard);
+            // A record queued after the last look, whose caller found the connection busy.
+            if lock(&self.queue).recs.is_empty() {
+                return;
+            }
+        }
+    }
+
+    /// One bounded round of retention: at most a few short delete transactions, with the
+    /// events queued meanwhile committed between them, then vacuum and optimize. Returns the
+    /// rows deleted and whether there is more to prune.
+    fn maintain(&self) -> (u64, bool) {
+        let (mut deleted, mut more) = (0, false);
+        for _ in 0..5 {
+            let Some(n) = self.with_writer(Writer::prune_step).flatten() else {
+                more = false;
+                break;
+            };
+            deleted += n;
+            more = n == PRUNE_BATCH as u64;
+            if !more {
+                break;
+            }
+        }
+        self.with_writer(|w| w.after_prune(deleted));
+        (deleted, more)
+    }
+
+    /// Runs `f` on the write connection (after a running commit), then commits what was
+    /// queued meanwhile.
+    fn with_writer<R>(&self, f: impl FnOnce(&mut Writer) -> R) -> Option<R> {
+        let r = lock(&self.writer).as_mut().map(f);
+        self.drain();
+        r
+    }
+}
+
+/// A WAL past this size is brought back to its start even under sustained load (see
+/// [`checkpoint`]).
+const WAL_RESET_BYTES: u64 = 16 << 20;
+
+/// A passive checkpoint: copies committed frames back without blocking a commit. Under
+/// sustained load it never catches up with the frames being appended, and SQLite only starts
+/// the WAL over once every frame is copied back, so the WAL would grow without bound: past
+/// [`WAL_RESET_BYTES`], the rest is copied while holding the write connection (commits wait
+/// for that short copy; the passive pass just did most of the work), and the next commit
+/// starts the WAL over (`journal_size_limit` then trims the file).
+fn checkpoint(conn: &Connection, shared: &Shared, wal: &Path) {
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+        tracing::debug!(error = %e, "checkpoint deferred");
+        return;
+    }
+    if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_RESET_BYTES) {
+        let _ = shared.with_writer(|_| {
+            if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                tracing::debug!(error = %e, "checkpoint deferred");
             }
         });
+    }
+}
+
+/// The background thread: a passive checkpoint every second (it never blocks a commit; once
+/// it has copied every frame back, SQLite starts the WAL over from its beginning, so the file
+/// stays bounded), and retention every [`MAINTENANCE_EVERY`] (sooner while there is more to
+/// prune) or when asked. Ends when the store closes (the sender is dropped).
+fn spawn_chores(
+    path: &Path,
+    shared: Arc<Shared>,
+    rx: mpsc::Receiver<Chore>,
+) -> std::io::Result<JoinHandle<()>> {
+    let path = path.to_path_buf();
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = PathBuf::from(wal);
+    std::thread::Builder::new()
+        .name("hookd-store".into())
+        .spawn(move || {
+            let checkpointer = Connection::open(&path).ok();
+            if let Some(c) = &checkpointer {
+                let _ = c.busy_timeout(std::time::Duration::from_millis(100));
+            }
+            // Prune soon after start (a store past its limits shrinks without waiting a minute).
+            let start = std::time::Instant::now();
+            let mut next_maintenance = start + std::time::Duration::from_secs(2);
+            let mut next_checkpoint = start;
+            loop {
+                let wake = next_checkpoint.min(next_maintenance);
+                match rx.recv_timeout(wake.saturating_duration_since(std::time::Instant::now())) {
+                    Ok(Chore::Maintain(done)) => {
+                        let n = shared.maintain().0;
+                        let _ = done.send(n);
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                }
+                let now = std::time::Instant::now();
+                if now >= next_checkpoint {
+                    next_checkpoint = now + std::time::Duration::from_secs(1);
+                    if let Some(c) = &checkpointer {
+                        checkpoint(c, &shared, &wal);
+                    }
+                }
+                if now >= next_maintenance {
+                    let more = shared.maintain().1;
+                    // More to prune: come back within a second, after queued events commit.
+                    next_maintenance = now
+                        + if more {
+                            std::time::Duration::from_secs(1)
+                        } else {
+                            MAINTENANCE_EVERY
+                        };
+                }
+            }
+        })
 }
 
 impl Drop for Store {
@@ -701,113 +884,52 @@ impl Drop for Store {
     }
 }
 
+/// The write connection and what a commit needs.
 struct Writer {
     conn: Connection,
-    rx: mpsc::Receiver<Msg>,
     stats: Arc<StoreStats>,
     spool: PathBuf,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     retention: Retention,
-    last_maintenance: std::time::Instant,
 }
 
 impl Writer {
-    fn run(mut self) {
-        let mut batch: Vec<(EventRecord, Option<Ack>)> = Vec::with_capacity(MAX_GROUP);
-        // Prune soon after start (a store past its limits shrinks without waiting a minute).
-        self.last_maintenance =
-            std::time::Instant::now() - MAINTENANCE_EVERY + std::time::Duration::from_secs(2);
-        loop {
-            let mut stop = false;
-            let wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
-            match self.rx.recv_timeout(wait) {
-                Ok(Msg::Record(r, a)) => batch.push((r, a)),
-                Ok(Msg::Maintain(done)) => {
-                    let n = self.maintain();
-                    let _ = done.send(n);
-                }
-                Ok(Msg::Shutdown) | Err(mpsc::RecvTimeoutError::Disconnected) => stop = true,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
+    /// One prune transaction of at most [`PRUNE_BATCH`] rows: the oldest events while the
+    /// database is over its size limit, else events past the maximum age. Returns the rows
+    /// deleted, `None` on error.
+    fn prune_step(&mut self) -> Option<u64> {
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        let over_size = self.db_bytes() > self.retention.max_bytes;
+        let sql = if over_size {
+            "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"
+        } else {
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
+        };
+        let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
+            if over_size {
+                st.execute(params![PRUNE_BATCH])
+            } else {
+                st.execute(params![PRUNE_BATCH, cutoff])
             }
-            while batch.len() < MAX_GROUP {
-                match self.rx.try_recv() {
-                    Ok(Msg::Record(r, a)) => batch.push((r, a)),
-                    Ok(Msg::Maintain(done)) => {
-                        let n = self.maintain();
-                        let _ = done.send(n);
-                    }
-                    Ok(Msg::Shutdown) => stop = true,
-                    Err(_) => break,
-                }
+        }) {
+            Ok(n) => n as u64,
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning the store failed");
+                return None;
             }
-            if !batch.is_empty() {
-                self.commit(&mut batch);
-            }
-            if self.last_maintenance.elapsed() >= MAINTENANCE_EVERY {
-                self.maintain();
-            }
-            if stop {
-                // Take anything sent before the shutdown message was read.
-                while let Ok(msg) = self.rx.try_recv() {
-                    if let Msg::Record(r, a) = msg {
-                        batch.push((r, a));
-                    }
-                }
-                if !batch.is_empty() {
-                    self.commit(&mut batch);
-                }
-                let _ = self
-                    .conn
-                    .execute_batch("PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);");
-                return;
-            }
+        };
+        if over_size && n > 0 {
+            // Freed pages only shrink the file after a vacuum step.
+            let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000);");
         }
+        Some(n)
     }
 
-    /// One bounded round of retention: at most a few short delete transactions (queued
-    /// events are committed between them by the caller's loop), then incremental vacuum and
-    /// `PRAGMA optimize`. Returns the rows deleted.
-    fn maintain(&mut self) -> u64 {
-        self.last_maintenance = std::time::Instant::now();
-        let cutoff = now_ms() - self.retention.max_age_ms;
-        let mut deleted = 0u64;
-        let mut more = false;
-        for _ in 0..5 {
-            let over_size = self.db_bytes() > self.retention.max_bytes;
-            let sql = if over_size {
-                "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"
-            } else {
-                "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
-            };
-            let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
-                if over_size {
-                    st.execute(params![PRUNE_BATCH])
-                } else {
-                    st.execute(params![PRUNE_BATCH, cutoff])
-                }
-            }) {
-                Ok(n) => n as u64,
-                Err(e) => {
-                    tracing::warn!(error = %e, "pruning the store failed");
-                    break;
-                }
-            };
-            deleted += n;
-            more = n as i64 == PRUNE_BATCH;
-            if !more {
-                break;
-            }
-            if over_size {
-                // Freed pages only shrink the file after a vacuum step.
-                let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000);");
-            }
-        }
-        if more {
-            // More to prune: come back within a second, after queued events are committed.
-            self.last_maintenance -=
-                MAINTENANCE_EVERY.saturating_sub(std::time::Duration::from_secs(1));
-        }
+    /// After pruning `deleted` events: drop sessions past the maximum age, give free pages
+    /// back, `PRAGMA optimize`.
+    fn after_prune(&mut self, deleted: u64) {
         if deleted > 0 {
+            let cutoff = now_ms() - self.retention.max_age_ms;
             let _ = self
                 .conn
                 .execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
@@ -820,7 +942,6 @@ impl Writer {
         let _ = self
             .conn
             .execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
-        deleted
     }
 
     /// Bytes the database uses (pages in use, not counting free pages).
@@ -1049,6 +1170,72 @@ mod tests {
             rows.iter().map(|r| r.time_ms).collect::<Vec<_>>(),
             vec![9, 8, 7]
         );
+    }
+
+    #[test]
+    fn concurrent_callers_each_see_their_events_committed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("x.db"),
+            &dir.path().join("spool"),
+            false,
+            None,
+        )
+        .unwrap();
+        // Recent times: the retention rounds below must not prune them.
+        let base = now_ms();
+        std::thread::scope(|scope| {
+            for t in 0..8 {
+                let store = &store;
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        // Every ack means committed: the row count can only be at least ours.
+                        store
+                            .record_blocking(vec![rec(base + t * 1000 + i)])
+                            .unwrap();
+                    }
+                });
+            }
+            // Retention rounds take the connection between commits.
+            scope.spawn(|| {
+                for _ in 0..20 {
+                    store.maintain_blocking().unwrap();
+                }
+            });
+        });
+        assert_eq!(store.stats().events_total.load(Ordering::Relaxed), 1600);
+        let rows = store
+            .query_events(&EventQuery {
+                session: Some("s".into()),
+                limit: 5000,
+                ..EventQuery::default()
+            })
+            .unwrap();
+        let mut times: Vec<i64> = rows.iter().map(|r| r.time_ms).collect();
+        times.sort_unstable();
+        times.dedup();
+        assert_eq!(times.len(), 1600);
+    }
+
+    #[test]
+    fn close_commits_what_is_queued_and_refuses_later_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let store = Store::open(&path, &dir.path().join("spool"), false, None).unwrap();
+        // Queued but not yet committed: as when the caller found the connection busy.
+        let pending = store.enqueue((0..5).map(rec).collect()).unwrap();
+        store.close();
+        assert_eq!(pending.blocking_recv().unwrap(), Ok(()));
+        assert_eq!(
+            store.record_blocking(vec![rec(9)]),
+            Err(StoreError::Stopped.to_string())
+        );
+        store.close();
+        let conn = Connection::open(&path).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 5);
     }
 
     #[test]
