@@ -1,8 +1,9 @@
 //! Project rule files: `<project>/.claude/hookd.toml`, applied only to events of that project.
 //!
 //! A cloned repository must not be able to approve commands, so an untrusted project file
-//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow` and `defer`
-//! need `hookctl trust <dir>`, which records the file's SHA-256; any edit needs trusting again.
+//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow`, `defer` and
+//! `run` (executing a command) need `hookctl trust <dir>`, which records the file's SHA-256;
+//! any edit needs trusting again.
 //! Files are re-checked (one `stat`) at most once a second per project.
 
 use std::collections::HashMap;
@@ -51,6 +52,29 @@ fn stamp(path: &Path) -> Option<Stamp> {
         len: m.len(),
         ino: m.ino(),
     })
+}
+
+/// Whether a project file's rule with `action` applies only once the file is trusted.
+#[must_use]
+pub fn needs_trust(action: Action) -> bool {
+    matches!(action, Action::Allow | Action::Defer | Action::Run)
+}
+
+/// Whether the project file of `dir` with content `bytes` is trusted according to the trust
+/// records in `trust_path` (what `hookctl check` reports without asking hookd).
+#[must_use]
+pub fn is_trusted(trust_path: &Path, dir: &Path, bytes: &[u8]) -> bool {
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    Projects::new(trust_path.to_path_buf())
+        .trusted_hashes()
+        .get(&canonical)
+        .is_some_and(|h| *h == sha256_hex(bytes))
+}
+
+/// The trust records' file under hookd's state directory.
+#[must_use]
+pub fn trust_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("trusted-projects")
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -141,7 +165,7 @@ impl Projects {
             Ok((rules, _)) => {
                 let mut kept = Vec::new();
                 for r in rules {
-                    if !entry.trusted && matches!(r.action, Action::Allow | Action::Defer) {
+                    if !entry.trusted && needs_trust(r.action) {
                         entry.errors.push(format!(
                             "{}: rule `{}`: `{}` in a project file is ignored until you run `hookctl trust {}`",
                             file.display(),

@@ -20,12 +20,16 @@ use tokio::sync::oneshot;
 
 use crate::now_ms;
 
+pub mod runs;
+pub use runs::RunRecord;
+
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_sessions.sql")),
     (3, include_str!("migrations/0003_query.sql")),
     (4, include_str!("migrations/0004_lean_writes.sql")),
+    (5, include_str!("migrations/0005_runs.sql")),
 ];
 
 /// Events committed in one transaction at most.
@@ -120,6 +124,9 @@ type Ack = oneshot::Sender<Result<(), String>>;
 #[allow(clippy::large_enum_variant)] // Shutdown is sent once; boxing every record would cost an allocation each
 enum Msg {
     Record(EventRecord, Option<Ack>),
+    /// `run` rule executions: written as they arrive (before events queued after them), not
+    /// acknowledged.
+    Runs(Vec<RunRecord>),
     /// Prune and vacuum now (tests, and after settings change).
     Maintain(oneshot::Sender<u64>),
     Shutdown,
@@ -630,6 +637,23 @@ impl Store {
         Ok(rows)
     }
 
+    /// Queues run records for the writer (not waited for: a failed write is logged).
+    pub fn record_runs(&self, recs: Vec<RunRecord>) {
+        if !recs.is_empty() && self.tx.send(Msg::Runs(recs)).is_err() {
+            tracing::warn!("store writer stopped; run records dropped");
+        }
+    }
+
+    /// Recorded runs, newest first (opens its own read connection; call off the async
+    /// workers).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn query_runs(&self, q: &hook_protocol::RunQuery) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
+        runs::query(&self.reader()?, q).map_err(sqlite(&self.path))
+    }
+
     /// Counts rows with this spool id (tests and exactly-once checks).
     ///
     /// # Errors
@@ -722,6 +746,7 @@ impl Writer {
             let wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
             match self.rx.recv_timeout(wait) {
                 Ok(Msg::Record(r, a)) => batch.push((r, a)),
+                Ok(Msg::Runs(runs)) => self.insert_runs(&runs),
                 Ok(Msg::Maintain(done)) => {
                     let n = self.maintain();
                     let _ = done.send(n);
@@ -732,6 +757,7 @@ impl Writer {
             while batch.len() < MAX_GROUP {
                 match self.rx.try_recv() {
                     Ok(Msg::Record(r, a)) => batch.push((r, a)),
+                    Ok(Msg::Runs(runs)) => self.insert_runs(&runs),
                     Ok(Msg::Maintain(done)) => {
                         let n = self.maintain();
                         let _ = done.send(n);
@@ -749,8 +775,10 @@ impl Writer {
             if stop {
                 // Take anything sent before the shutdown message was read.
                 while let Ok(msg) = self.rx.try_recv() {
-                    if let Msg::Record(r, a) = msg {
-                        batch.push((r, a));
+                    match msg {
+                        Msg::Record(r, a) => batch.push((r, a)),
+                        Msg::Runs(runs) => self.insert_runs(&runs),
+                        _ => {}
                     }
                 }
                 if !batch.is_empty() {
@@ -807,6 +835,9 @@ impl Writer {
             self.last_maintenance -=
                 MAINTENANCE_EVERY.saturating_sub(std::time::Duration::from_secs(1));
         }
+        if let Err(e) = runs::prune(&self.conn, cutoff) {
+            tracing::warn!(error = %e, "pruning runs failed");
+        }
         if deleted > 0 {
             let _ = self
                 .conn
@@ -821,6 +852,12 @@ impl Writer {
             .conn
             .execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
         deleted
+    }
+
+    fn insert_runs(&mut self, recs: &[RunRecord]) {
+        if let Err(e) = runs::insert(&mut self.conn, recs) {
+            tracing::warn!(error = %e, runs = recs.len(), "recording runs failed");
+        }
     }
 
     /// Bytes the database uses (pages in use, not counting free pages).
