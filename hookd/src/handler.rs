@@ -338,7 +338,15 @@ async fn evaluate_and_record(state: &Arc<State>, req: HookRequest) -> HookReply 
         true,
     );
     if let Some(pending) = runs {
-        crate::run::apply(state, pending, session.as_ref(), t0, &mut reply, &mut record).await;
+        crate::run::apply(
+            state,
+            pending,
+            session.as_ref(),
+            t0,
+            &mut reply,
+            &mut record,
+        )
+        .await;
     }
     let processing = t0.elapsed();
     let record = redact_record(

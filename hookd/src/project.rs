@@ -306,9 +306,19 @@ mod tests {
         assert_eq!(rs.rules.len(), 1, "allow refused while untrusted");
         assert_eq!(rs.evaluate(&bash("make")).verdict(), "deny");
         assert!(p.status()[0].errors[0].contains("hookctl trust"));
+        assert!(!is_trusted(
+            &state.path().join("trust"),
+            proj.path(),
+            &std::fs::read(&file).unwrap()
+        ));
 
         let report = p.trust(dir, false).unwrap();
         assert!(report.trusted && report.errors.is_empty(), "{report:?}");
+        assert!(is_trusted(
+            &state.path().join("trust"),
+            proj.path(),
+            &std::fs::read(&file).unwrap()
+        ));
         assert_eq!(report.rules, 2);
         assert_eq!(
             p.rules_for(dir).unwrap().evaluate(&bash("ls")).verdict(),
@@ -332,6 +342,28 @@ mod tests {
         assert_eq!(p.rules_for(dir).unwrap().rules.len(), 1);
         p.trust(dir, true).unwrap();
         assert_eq!(p.rules_for(dir).unwrap().rules.len(), 0);
+    }
+
+    #[test]
+    fn run_rules_in_a_project_file_need_trust() {
+        let state = tempfile::tempdir().unwrap();
+        let proj = tempfile::tempdir().unwrap();
+        std::fs::create_dir(proj.path().join(".claude")).unwrap();
+        std::fs::write(
+            proj.path().join(PROJECT_FILE),
+            "[[rule]]\nname='lint'\nevent='PostToolUse'\naction='run'\nrun='make lint'\n",
+        )
+        .unwrap();
+        let p = Projects::new(state.path().join("trust"));
+        let dir = proj.path().to_str().unwrap();
+        assert_eq!(p.rules_for(dir).unwrap().rules.len(), 0);
+        let errs = &p.status()[0].errors;
+        assert!(
+            errs[0].contains("`run` in a project file is ignored until you run `hookctl trust"),
+            "{errs:?}"
+        );
+        p.trust(dir, false).unwrap();
+        assert_eq!(p.rules_for(dir).unwrap().rules.len(), 1);
     }
 
     #[test]

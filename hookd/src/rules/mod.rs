@@ -17,8 +17,8 @@ use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, OnUnparsed};
 pub use matcher::Matcher;
-pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
+pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use state::{Once, OnceMemory, RateOf, SessionCond};
 
 /// Daemon settings types from `hookd.toml`.

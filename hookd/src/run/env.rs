@@ -183,7 +183,10 @@ mod tests {
             attempt: 1,
         };
         let env = build(
-            &spec(&[("LANG", "en"), ("OUT", "${CLAUDE_PROJECT_DIR}/out")], &["NPM_TOKEN"]),
+            &spec(
+                &[("LANG", "en"), ("OUT", "${CLAUDE_PROJECT_DIR}/out")],
+                &["NPM_TOKEN"],
+            ),
             &base,
             &vars,
         );
@@ -200,6 +203,11 @@ mod tests {
         assert_eq!(get("CLAUDECODE").as_deref(), Some("1"));
         assert_eq!(get("LANG").as_deref(), Some("en"));
         assert_eq!(get("OUT").as_deref(), Some("/p/out"));
-        assert_eq!(env.iter().filter(|(k, _)| k == "CLAUDE_PROJECT_DIR").count(), 1);
+        assert_eq!(
+            env.iter()
+                .filter(|(k, _)| k == "CLAUDE_PROJECT_DIR")
+                .count(),
+            1
+        );
     }
 }

@@ -114,9 +114,8 @@ impl Runner {
     pub fn configure(&self, settings: &RunSettings, errors: &mut Vec<String>) {
         let want = match settings.max_background {
             Some(0) => {
-                errors.push(
-                    "hookd.toml: [run] max_background must be at least 1 (keeping 4)".into(),
-                );
+                errors
+                    .push("hookd.toml: [run] max_background must be at least 1 (keeping 4)".into());
                 DEFAULT_MAX_BACKGROUND
             }
             Some(n) => n.min(Semaphore::MAX_PERMITS),
@@ -133,7 +132,10 @@ impl Runner {
             if forgotten < n {
                 let rest = n - forgotten;
                 self.tracker.spawn(async move {
-                    if let Ok(p) = forget.acquire_many_owned(u32::try_from(rest).unwrap_or(u32::MAX)).await {
+                    if let Ok(p) = forget
+                        .acquire_many_owned(u32::try_from(rest).unwrap_or(u32::MAX))
+                        .await
+                    {
                         p.forget();
                     }
                 });
@@ -219,7 +221,13 @@ pub struct Pending {
 }
 
 impl EventContext {
-    fn invocation(&self, state: &State, call: &RunCall, attempt: u32, timeout: Duration) -> Invocation {
+    fn invocation(
+        &self,
+        state: &State,
+        call: &RunCall,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Invocation {
         let vars = env::HookVars {
             project_dir: self.project_dir.as_deref(),
             session_id: self.session_id.as_deref(),
@@ -229,7 +237,9 @@ impl EventContext {
         };
         let command = match &call.spec.command {
             RunCommand::Shell(s) => RunCommand::Shell(s.clone()),
-            RunCommand::Argv(v) => RunCommand::Argv(v.iter().map(|a| env::expand(a, &vars)).collect()),
+            RunCommand::Argv(v) => {
+                RunCommand::Argv(v.iter().map(|a| env::expand(a, &vars)).collect())
+            }
         };
         let mut stdin = self.payload.to_vec();
         if stdin.last() != Some(&b'\n') {
@@ -291,7 +301,9 @@ impl EventContext {
             command: red(call.spec.command.display()),
             mode: call.spec.mode.as_str(),
             attempt,
-            duration_ms: exit.map_or(0, |e| i64::try_from(e.duration.as_millis()).unwrap_or(i64::MAX)),
+            duration_ms: exit.map_or(0, |e| {
+                i64::try_from(e.duration.as_millis()).unwrap_or(i64::MAX)
+            }),
             exit_code,
             signal,
             outcome: outcome.as_str(),
@@ -447,7 +459,16 @@ fn enqueue(state: &Arc<State>, call: RunCall, context: Arc<EventContext>) {
         tracing::warn!(rule = %call.rule, reason = %why, "background run dropped");
         runner.stats.runs.fetch_add(1, Ordering::Relaxed);
         runner.stats.failures.fetch_add(1, Ordering::Relaxed);
-        let mut rec = context.record(state, &call, 1, crate::now_ms(), None, Outcome::Failed, None, Some(format!("dropped: {why}")));
+        let mut rec = context.record(
+            state,
+            &call,
+            1,
+            crate::now_ms(),
+            None,
+            Outcome::Failed,
+            None,
+            Some(format!("dropped: {why}")),
+        );
         rec.outcome = "dropped";
         state.store.record_runs(vec![rec]);
         return;
@@ -495,16 +516,29 @@ async fn background(state: &Arc<State>, call: &RunCall, context: &EventContext) 
             outcome = Outcome::Failed;
             error = Some("exited with status 2 (a background run cannot block)".into());
         }
-        let retry = outcome.is_failure() && attempt <= call.spec.retries && !runner.cancel.is_cancelled();
+        let retry =
+            outcome.is_failure() && attempt <= call.spec.retries && !runner.cancel.is_cancelled();
         if let Some(e) = &error {
             tracing::warn!(rule = %call.rule, attempt, retry, error = %e, "background run failed");
         }
         runner.count(outcome);
         let error = match (error, retry) {
-            (Some(e), true) => Some(format!("{e}; retrying in {} ms", runner.backoff(attempt).as_millis())),
+            (Some(e), true) => Some(format!(
+                "{e}; retrying in {} ms",
+                runner.backoff(attempt).as_millis()
+            )),
             (e, _) => e,
         };
-        let rec = context.record(state, call, attempt, started_ms, Some(&exit), outcome, None, error);
+        let rec = context.record(
+            state,
+            call,
+            attempt,
+            started_ms,
+            Some(&exit),
+            outcome,
+            None,
+            error,
+        );
         state.store.record_runs(vec![rec]);
         if !retry {
             return;

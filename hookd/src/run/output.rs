@@ -119,7 +119,10 @@ pub fn interpret(event: &HookEvent, call: &RunCall, exit: &Exit) -> (Outcome, Co
             let stderr = exit.stderr.text();
             let reason = stderr.trim();
             let reason = if reason.is_empty() {
-                format!("Blocked by hookd rule `{}` (exit 2, no stderr output)", call.rule)
+                format!(
+                    "Blocked by hookd rule `{}` (exit 2, no stderr output)",
+                    call.rule
+                )
             } else {
                 reason.to_string()
             };
@@ -144,7 +147,10 @@ pub fn interpret(event: &HookEvent, call: &RunCall, exit: &Exit) -> (Outcome, Co
                 event,
                 call,
                 &mut c,
-                format!("hookd run `{}` failed ({msg}); on_failure = \"block\"", call.rule),
+                format!(
+                    "hookd run `{}` failed ({msg}); on_failure = \"block\"",
+                    call.rule
+                ),
             ),
             OnFailure::Continue => c
                 .decision
@@ -240,7 +246,10 @@ fn apply_stdout(
             // Several JSON documents: plain text, as Claude Code reads them.
             (Some(Ok(_)), Some(_)) => {}
             (Some(Ok(v)), None) => {
-                return Err(format!("stdout JSON is not an object: {}", excerpt(&v.to_string(), 80)));
+                return Err(format!(
+                    "stdout JSON is not an object: {}",
+                    excerpt(&v.to_string(), 80)
+                ));
             }
             (Some(Err(e)), _) if trimmed.ends_with('}') => {
                 return Err(format!("stdout is not valid JSON: {e}"));
@@ -248,10 +257,7 @@ fn apply_stdout(
             _ => {}
         }
     }
-    if exit0
-        && call.spec.stdout == StdoutUse::Context
-        && event.spec.is_some_and(|s| s.context)
-    {
+    if exit0 && call.spec.stdout == StdoutUse::Context && event.spec.is_some_and(|s| s.context) {
         d.contexts.push(trimmed.to_string());
     }
     Ok(())
@@ -303,10 +309,16 @@ fn apply_json(
                         });
                     }
                 }
-                _ => return Err(format!("`decision` must be \"approve\" or \"block\", not {v}")),
+                _ => {
+                    return Err(format!(
+                        "`decision` must be \"approve\" or \"block\", not {v}"
+                    ));
+                }
             },
             "hookSpecificOutput" => {
-                let h = v.as_object().ok_or("`hookSpecificOutput` must be an object")?;
+                let h = v
+                    .as_object()
+                    .ok_or("`hookSpecificOutput` must be an object")?;
                 apply_specific(event, call, h, &mut out)?;
             }
             // `reason` goes with `decision`; `async` forms and terminal sequences are not
@@ -347,7 +359,10 @@ fn apply_specific(
                     .as_str()
                     .and_then(Action::parse)
                     .filter(|a| {
-                        matches!(a, Action::Allow | Action::Deny | Action::Ask | Action::Defer)
+                        matches!(
+                            a,
+                            Action::Allow | Action::Deny | Action::Ask | Action::Defer
+                        )
                     })
                     .ok_or_else(|| {
                         format!("permissionDecision must be allow, deny, ask or defer, not {v}")
@@ -450,7 +465,11 @@ mod tests {
     }
 
     fn ev(name: &str) -> HookEvent {
-        HookEvent::parse(format!(r#"{{"hook_event_name":"{name}"}}"#).as_bytes(), None).unwrap()
+        HookEvent::parse(
+            format!(r#"{{"hook_event_name":"{name}"}}"#).as_bytes(),
+            None,
+        )
+        .unwrap()
     }
 
     fn exit(status: Status, stdout: &str, stderr: &str) -> Exit {
@@ -472,14 +491,26 @@ mod tests {
     }
 
     fn run(event: &str, status: Status, stdout: &str, stderr: &str) -> (Outcome, Contribution) {
-        interpret(&ev(event), &call(OnFailure::Continue), &exit(status, stdout, stderr))
+        interpret(
+            &ev(event),
+            &call(OnFailure::Continue),
+            &exit(status, stdout, stderr),
+        )
     }
 
     #[test]
     fn exit_2_denies_or_blocks_with_stderr() {
-        let (o, c) = run("PreToolUse", Status::Exited(2), r#"{"decision":"approve"}"#, "no rm\n");
+        let (o, c) = run(
+            "PreToolUse",
+            Status::Exited(2),
+            r#"{"decision":"approve"}"#,
+            "no rm\n",
+        );
         assert_eq!(o, Outcome::Blocked);
-        assert_eq!(c.decision.permission, Some((Action::Deny, vec!["no rm".into()])));
+        assert_eq!(
+            c.decision.permission,
+            Some((Action::Deny, vec!["no rm".into()]))
+        );
         let (_, c) = run("Stop", Status::Exited(2), "", "tests fail");
         assert_eq!(c.decision.blocks, vec!["tests fail".to_string()]);
         let (_, c) = run("SessionStart", Status::Exited(2), "", "note");
@@ -492,15 +523,29 @@ mod tests {
         let deny = r#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"nope","updatedInput":{"command":"ls"}},"systemMessage":"hi"}"#;
         let (o, c) = run("PreToolUse", Status::Exited(0), deny, "");
         assert_eq!(o, Outcome::Ok);
-        assert_eq!(c.decision.permission, Some((Action::Deny, vec!["nope".into()])));
+        assert_eq!(
+            c.decision.permission,
+            Some((Action::Deny, vec!["nope".into()]))
+        );
         assert_eq!(c.decision.warnings, vec!["hi".to_string()]);
-        assert_eq!(c.decision.specific["updatedInput"], serde_json::json!({"command": "ls"}));
+        assert_eq!(
+            c.decision.specific["updatedInput"],
+            serde_json::json!({"command": "ls"})
+        );
         // Exit 1 with a JSON deny still denies (verified on the CLI), and is a failure.
         let (o, c) = run("PreToolUse", Status::Exited(1), deny, "oops");
         assert_eq!(o, Outcome::Failed);
-        assert_eq!(c.decision.permission.as_ref().map(|p| p.0), Some(Action::Deny));
+        assert_eq!(
+            c.decision.permission.as_ref().map(|p| p.0),
+            Some(Action::Deny)
+        );
         // Legacy decision block on Stop.
-        let (_, c) = run("Stop", Status::Exited(0), r#"{"decision":"block","reason":"more"}"#, "");
+        let (_, c) = run(
+            "Stop",
+            Status::Exited(0),
+            r#"{"decision":"block","reason":"more"}"#,
+            "",
+        );
         assert_eq!(c.decision.blocks, vec!["more".to_string()]);
         // A mismatched event name is a failure with nothing applied.
         let bad = r#"{"hookSpecificOutput":{"hookEventName":"Stop","additionalContext":"x"}}"#;
@@ -511,7 +556,10 @@ mod tests {
         // PermissionRequest behaviour.
         let allow = r#"{"hookSpecificOutput":{"hookEventName":"PermissionRequest","decision":{"behavior":"allow"}}}"#;
         let (_, c) = run("PermissionRequest", Status::Exited(0), allow, "");
-        assert_eq!(c.decision.permission.as_ref().map(|p| p.0), Some(Action::Allow));
+        assert_eq!(
+            c.decision.permission.as_ref().map(|p| p.0),
+            Some(Action::Allow)
+        );
     }
 
     #[test]
@@ -541,7 +589,10 @@ mod tests {
             &exit(Status::SpawnFailed("No such file".into()), "", ""),
         );
         assert_eq!(o, Outcome::Failed);
-        assert_eq!(c.decision.permission.as_ref().map(|p| p.0), Some(Action::Deny));
+        assert_eq!(
+            c.decision.permission.as_ref().map(|p| p.0),
+            Some(Action::Deny)
+        );
     }
 
     #[test]

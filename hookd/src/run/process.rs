@@ -272,7 +272,10 @@ mod tests {
     fn capture_keeps_head_tail_and_total() {
         let mut c = Capture::default();
         c.push(b"abc");
-        assert_eq!((c.head.as_slice(), c.tail.as_slice(), c.total), (&b"abc"[..], &b"abc"[..], 3));
+        assert_eq!(
+            (c.head.as_slice(), c.tail.as_slice(), c.total),
+            (&b"abc"[..], &b"abc"[..], 3)
+        );
         let big = vec![b'x'; CAPTURE_LIMIT];
         c.push(&big);
         c.push(b"END");

@@ -650,7 +650,10 @@ impl Store {
     /// # Errors
     ///
     /// SQLite errors.
-    pub fn query_runs(&self, q: &hook_protocol::RunQuery) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
+    pub fn query_runs(
+        &self,
+        q: &hook_protocol::RunQuery,
+    ) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
         runs::query(&self.reader()?, q).map_err(sqlite(&self.path))
     }
 

@@ -97,7 +97,11 @@ pub(super) fn prune(conn: &Connection, cutoff_ms: i64) -> rusqlite::Result<usize
 
 /// Runs matching `q`, newest first; each with the id of its event's row when it is found.
 pub(super) fn query(conn: &Connection, q: &RunQuery) -> rusqlite::Result<Vec<RunRow>> {
-    let limit = if q.limit == 0 { 50 } else { q.limit.min(100_000) };
+    let limit = if q.limit == 0 {
+        50
+    } else {
+        q.limit.min(100_000)
+    };
     let mut conds: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
     if let Some(s) = &q.session {
