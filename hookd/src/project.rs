@@ -77,7 +77,9 @@ pub fn trust_path(state_dir: &Path) -> PathBuf {
     state_dir.join("trusted-projects")
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// The SHA-256 of `bytes` in lower-case hex (what trust records hold).
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
     for b in digest {
