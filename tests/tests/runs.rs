@@ -84,7 +84,11 @@ fn runs(d: &TestDaemon, args: &[&str]) -> Vec<Value> {
     let mut a = vec!["runs", "--json", "--limit", "100"];
     a.extend_from_slice(args);
     let out = d.hookctl(&a).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -119,7 +123,12 @@ impl Fixture {
     }
 
     fn send(&self, name: &str, session: &str, extra: &Value) -> Output {
-        hook(&self.d, name, &event(name, session, self.dir(), extra), self.dir())
+        hook(
+            &self.d,
+            name,
+            &event(name, session, self.dir(), extra),
+            self.dir(),
+        )
     }
 }
 
@@ -199,7 +208,10 @@ context = "RULE-CONTEXT"
 
     // The rules allow `ls`; the script says nothing: allow stands.
     let v = stdout_json(&f.send("PreToolUse", "s1", &bash("ls -la")));
-    assert_eq!(v["hookSpecificOutput"]["permissionDecision"], json!("allow"));
+    assert_eq!(
+        v["hookSpecificOutput"]["permissionDecision"],
+        json!("allow")
+    );
     // The script denies `rm` by JSON: deny beats the rules' silence.
     let v = stdout_json(&f.send("PreToolUse", "s1", &bash("rm -r build")));
     assert_eq!(v["hookSpecificOutput"]["permissionDecision"], json!("deny"));
@@ -212,7 +224,11 @@ context = "RULE-CONTEXT"
     assert_eq!(v["decision"], json!("block"));
     assert_eq!(v["reason"], json!("GATE: run the tests first"));
     let out = f.send("Stop", "s1", &json!({"stop_hook_active": true}));
-    assert!(out.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // Plain stdout joins the rules' context, in order.
     let v = stdout_json(&f.send(
         "PostToolUse",
@@ -246,15 +262,23 @@ context = "RULE-CONTEXT"
             ("c-lint".into(), "context".into()),
         ]
     );
-    assert!(rows.iter().all(|r| r["mode"] == "sync" && r["event_id"].is_i64()));
+    assert!(
+        rows.iter()
+            .all(|r| r["mode"] == "sync" && r["event_id"].is_i64())
+    );
     assert_eq!(rows[2]["outcome"], json!("blocked"));
     assert_eq!(rows[2]["stderr_tail"], json!("GATE: run the tests first\n"));
-    let events = f.d.events(10, &["--session", "s1", "--event", "Stop"]).unwrap();
+    let events =
+        f.d.events(10, &["--session", "s1", "--event", "Stop"])
+            .unwrap();
     assert_eq!(events[1]["verdict"], json!("block"));
     assert_eq!(events[1]["id"], rows[2]["event_id"]);
     let stats: Value =
         serde_json::from_slice(&f.d.hookctl(&["stats", "--json"]).unwrap().stdout).unwrap();
-    assert_eq!((stats["runs"].as_u64(), stats["run_failures"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(
+        (stats["runs"].as_u64(), stats["run_failures"].as_u64()),
+        (Some(5), Some(0))
+    );
 }
 
 #[test]
@@ -283,7 +307,10 @@ fn sync_runs_go_in_priority_order_and_failures_warn() {
     );
     // A failing script never fails silently: the user is told, the run is recorded.
     let msg = v["systemMessage"].as_str().unwrap();
-    assert!(msg.contains("run `broken` failed: exited with status 7: oops"), "{msg}");
+    assert!(
+        msg.contains("run `broken` failed: exited with status 7: oops"),
+        "{msg}"
+    );
     let failed = runs(&f.d, &["--failed"]);
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["exit_code"], json!(7));
@@ -296,13 +323,19 @@ fn sync_runs_go_in_priority_order_and_failures_warn() {
         .find(|c| c["name"] == "runs")
         .unwrap();
     assert_eq!(check["level"], json!("warn"));
-    assert!(check["detail"].as_str().unwrap().contains("broken: 1"), "{check}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("broken: 1"),
+        "{check}"
+    );
 }
 
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
-        .and_then(|s| s.rsplit_once(')').map(|(_, r)| !r.trim_start().starts_with('Z')))
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| !r.trim_start().starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -324,17 +357,25 @@ fn a_timeout_kills_the_script_and_its_children_and_the_event_goes_ahead() {
     );
     let f = Fixture::new(&rules);
     let v = stdout_json(&f.send("PreToolUse", "s3", &bash("make")));
-    assert!(v["hookSpecificOutput"].get("permissionDecision").is_none(), "{v}");
-    assert!(v["systemMessage"].as_str().unwrap().contains("timed out"), "{v}");
+    assert!(
+        v["hookSpecificOutput"].get("permissionDecision").is_none(),
+        "{v}"
+    );
+    assert!(
+        v["systemMessage"].as_str().unwrap().contains("timed out"),
+        "{v}"
+    );
     let children: Vec<i32> = std::fs::read_to_string(&pids)
         .unwrap()
         .lines()
         .map(|l| l.trim().parse().unwrap())
         .collect();
     assert_eq!(children.len(), 2);
-    wait_for(Duration::from_secs(10), "the script's children to be gone", || {
-        children.iter().all(|p| !alive(*p))
-    })
+    wait_for(
+        Duration::from_secs(10),
+        "the script's children to be gone",
+        || children.iter().all(|p| !alive(*p)),
+    )
     .unwrap();
     let rows = runs(&f.d, &["--rule", "slow"]);
     assert_eq!(rows[0]["outcome"], json!("timeout"));
@@ -350,9 +391,8 @@ fn a_sync_run_is_cut_at_the_clients_deadline_not_after_it() {
     let rules = "[[rule]]\nname = \"long\"\nevent = \"Stop\"\naction = \"run\"\nrun = \"sleep 60\"\ntimeout = 60\n";
     let f = Fixture::new(rules);
     // The default 2 s deadline: hookd answers itself (no fallback) and says why.
-    let out = f
-        .d
-        .hook_with(
+    let out =
+        f.d.hook_with(
             &event("Stop", "s4", f.dir(), &json!({})),
             &["--event", "Stop"],
             &[],
@@ -361,10 +401,16 @@ fn a_sync_run_is_cut_at_the_clients_deadline_not_after_it() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("could not answer"), "{stderr}");
     let v = stdout_json(&out);
-    assert!(v["systemMessage"].as_str().unwrap().contains("timed out"), "{v}");
+    assert!(
+        v["systemMessage"].as_str().unwrap().contains("timed out"),
+        "{v}"
+    );
     let rows = runs(&f.d, &["--rule", "long"]);
     assert!(
-        rows[0]["error"].as_str().unwrap().contains("hookctl install --deadline"),
+        rows[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("hookctl install --deadline"),
         "{}",
         rows[0]
     );
@@ -466,10 +512,22 @@ retries = 3
     let got: Vec<(u64, &str)> = rows
         .iter()
         .rev()
-        .map(|r| (r["attempt"].as_u64().unwrap(), r["outcome"].as_str().unwrap()))
+        .map(|r| {
+            (
+                r["attempt"].as_u64().unwrap(),
+                r["outcome"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(got, [(1, "failed"), (2, "failed"), (3, "ok")]);
-    assert!(rows[2]["error"].as_str().unwrap().contains("retrying in 100 ms"), "{}", rows[2]);
+    assert!(
+        rows[2]["error"]
+            .as_str()
+            .unwrap()
+            .contains("retrying in 100 ms"),
+        "{}",
+        rows[2]
+    );
     assert_eq!(rows[0]["stdout_tail"], json!("sent\n"));
 }
 
@@ -508,7 +566,10 @@ fn scripts_get_claude_codes_environment_without_secrets() {
     assert!(!text.contains("secret"), "{text}");
     // cwd is the event's cwd.
     let canonical = f.dir().canonicalize().unwrap();
-    assert!(text.lines().any(|l| Path::new(l) == canonical || l == dir), "{text}");
+    assert!(
+        text.lines().any(|l| Path::new(l) == canonical || l == dir),
+        "{text}"
+    );
 }
 
 #[test]
@@ -530,23 +591,53 @@ fn run_rules_from_an_untrusted_project_file_never_execute() {
         hook(
             &d,
             "SessionStart",
-            &event("SessionStart", "s6", project.path(), &json!({"source": "startup"})),
+            &event(
+                "SessionStart",
+                "s6",
+                project.path(),
+                &json!({"source": "startup"}),
+            ),
             project.path(),
         )
     };
     send();
-    assert!(!marker.exists(), "a run rule from an untrusted project file ran");
+    assert!(
+        !marker.exists(),
+        "a run rule from an untrusted project file ran"
+    );
     let status = d.status().unwrap();
     let errors = status["hookd"]["projects"][0]["errors"].to_string();
-    assert!(errors.contains("`run` in a project file is ignored until you run `hookctl trust"), "{errors}");
+    assert!(
+        errors.contains("`run` in a project file is ignored until you run `hookctl trust"),
+        "{errors}"
+    );
     let check = d.hookctl(&["check", file.to_str().unwrap()]).unwrap();
     assert!(!check.status.success());
     let err = String::from_utf8_lossy(&check.stderr);
-    assert!(err.contains("rule `evil`: `run` in a project file is refused until you run `hookctl trust"), "{err}");
+    assert!(
+        err.contains(
+            "rule `evil`: `run` in a project file is refused until you run `hookctl trust"
+        ),
+        "{err}"
+    );
 
-    let trust = d.hookctl(&["trust", project.path().to_str().unwrap()]).unwrap();
-    assert!(trust.status.success(), "{}", String::from_utf8_lossy(&trust.stderr));
-    assert!(d.hookctl(&["check", file.to_str().unwrap()]).unwrap().status.success());
+    let trust = d
+        .hookctl(&["trust", project.path().to_str().unwrap()])
+        .unwrap();
+    assert!(
+        trust.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trust.stderr)
+    );
+    assert!(
+        d.hookctl(&["check", file.to_str().unwrap()])
+            .unwrap()
+            .status
+            .success()
+    );
     send();
-    assert!(marker.exists(), "the trusted project's run rule did not run");
+    assert!(
+        marker.exists(),
+        "the trusted project's run rule did not run"
+    );
 }
