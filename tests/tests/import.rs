@@ -387,8 +387,14 @@ fn imported_rules_reproduce_the_original_scripts_verdicts_and_undo_restores_the_
         .map(|s| s["why"].as_str().unwrap())
         .collect();
     assert_eq!(skipped.len(), 2, "{skipped:?}");
-    assert!(skipped.iter().any(|w| w.contains("`prompt` hook")), "{skipped:?}");
-    assert!(skipped.iter().any(|w| w.contains("`http` hook")), "{skipped:?}");
+    assert!(
+        skipped.iter().any(|w| w.contains("`prompt` hook")),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped.iter().any(|w| w.contains("`http` hook")),
+        "{skipped:?}"
+    );
 
     let after: Value =
         serde_json::from_slice(&std::fs::read(project.join(".claude/settings.json")).unwrap())
