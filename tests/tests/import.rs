@@ -531,7 +531,7 @@ fn user_settings_import_into_rules_d_and_undo_refuses_edited_files() {
     .unwrap();
     // Importing twice is refused; an edited rules file is not removed without --force.
     assert!(!d.hookctl(&["import", "--user"]).unwrap().status.success());
-    std::fs::write(&rules_file, rules.clone() + "\n# my edit\n").unwrap();
+    std::fs::write(&rules_file, rules + "\n# my edit\n").unwrap();
     let undo = d.hookctl(&["import", "--undo", "--user"]).unwrap();
     assert!(!undo.status.success());
     assert!(String::from_utf8_lossy(&undo.stderr).contains("--force"));
