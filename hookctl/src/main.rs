@@ -3,6 +3,7 @@
 mod client;
 mod cmd;
 mod format;
+mod migrate;
 mod settings;
 
 use std::path::PathBuf;
@@ -71,6 +72,11 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Print metrics in the Prometheus text exposition format
     Metrics(cmd::stats::MetricsArgs),
+    /// List recent executions of `run` rules (your hook scripts), newest first
+    Runs(cmd::runs::Args),
+    /// Turn the hooks in a Claude Code settings file into hookd `run` rules (and, with
+    /// --replace, send those events through hookd instead); --undo reverses it
+    Import(cmd::import::Args),
 }
 
 fn version_line() -> String {
@@ -107,6 +113,8 @@ fn main() -> ExitCode {
         Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
         Command::Sessions(a) => connect().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
         Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
+        Command::Runs(a) => connect().and_then(|mut c| cmd::runs::run(&a, &mut c)),
+        Command::Import(a) => cmd::import::run(&a, &socket),
     };
     match result {
         Ok(code) => code,

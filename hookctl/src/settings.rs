@@ -6,7 +6,8 @@
 //!
 //! Which entries are ours: a `command` handler (shell form, no `args`) whose command is
 //! exactly `<absolute path ending in /hook-client> --event <the event it is listed under>`,
-//! optionally followed by `--fail-mode <spec>`, quoted the way [`shell_quote`] quotes. That
+//! optionally followed by `--fail-mode <spec>` and `--deadline <secs>s` (each at most once),
+//! quoted the way [`shell_quote`] quotes. That
 //! is all `install` writes and all `uninstall` removes. Any other command naming hook-client
 //! is the user's own wiring and is left alone.
 
@@ -157,7 +158,14 @@ pub struct Wiring<'a> {
     pub client: &'a str,
     /// Appended as `--fail-mode SPEC` when set.
     pub fail_mode: Option<&'a str>,
+    /// Appended as `--deadline <n>s` when set: hook-client waits this long for hookd (sync
+    /// `run` rules need longer than the default 2 s); the entry's `timeout` grows to match.
+    pub deadline_secs: Option<u64>,
 }
+
+/// Seconds of an entry's `timeout` beyond hook-client's `--deadline`, so Claude Code never
+/// kills the client before it answers (or falls back) itself.
+pub const DEADLINE_HEADROOM_SECS: u64 = 5;
 
 impl Wiring<'_> {
     /// The shell command for `event`: `<client> --event <event> [--fail-mode <spec>]`.
@@ -172,13 +180,25 @@ impl Wiring<'_> {
             cmd.push_str(" --fail-mode ");
             cmd.push_str(&shell_quote(spec));
         }
+        if let Some(secs) = self.deadline_secs {
+            cmd.push_str(&format!(" --deadline {secs}s"));
+        }
         cmd
+    }
+
+    /// The `timeout` (seconds) written for `event`: [`timeout_secs`], raised to cover the
+    /// deadline.
+    #[must_use]
+    pub fn timeout(&self, event: &str) -> u64 {
+        let base = timeout_secs(event);
+        self.deadline_secs
+            .map_or(base, |d| base.max(d + DEADLINE_HEADROOM_SECS))
     }
 
     /// The handler object for `event`, keys in the order written.
     #[must_use]
     pub fn handler(&self, event: &str) -> Value {
-        json!({"type": "command", "command": self.command(event), "timeout": timeout_secs(event)})
+        json!({"type": "command", "command": self.command(event), "timeout": self.timeout(event)})
     }
 }
 
@@ -201,11 +221,13 @@ pub fn is_ours(handler: &Value, event: &str) -> bool {
     let [client, flag, ev, rest @ ..] = words.as_slice() else {
         return false;
     };
-    let rest_ok = match rest {
-        [] => true,
-        [f, _] => f == "--fail-mode",
-        _ => false,
-    };
+    let flags: Vec<&str> = rest.iter().step_by(2).map(String::as_str).collect();
+    let rest_ok = rest.len() % 2 == 0
+        && rest.len() <= 4
+        && flags
+            .iter()
+            .all(|f| matches!(*f, "--fail-mode" | "--deadline"))
+        && !(flags.len() == 2 && flags[0] == flags[1]);
     client.starts_with('/') && names_client(client) && flag == "--event" && ev == event && rest_ok
 }
 
@@ -770,7 +792,7 @@ pub fn install(
     let mut out = Vec::with_capacity(events.len());
     for &event in events {
         let desired = wiring.command(event);
-        let timeout = timeout_secs(event);
+        let timeout = wiring.timeout(event);
         let mut found = None;
         let mut foreign = None;
         if let Some(hooks) = hooks_mut(root, false)? {
@@ -1004,6 +1026,7 @@ mod tests {
     const W: Wiring<'static> = Wiring {
         client: "/opt/hookd/bin/hook-client",
         fail_mode: None,
+        deadline_secs: None,
     };
 
     #[test]
@@ -1061,10 +1084,27 @@ mod tests {
             ..W
         }
         .handler("PreToolUse");
+        let with_deadline = Wiring {
+            fail_mode: Some("deny"),
+            deadline_secs: Some(30),
+            ..W
+        }
+        .handler("PreToolUse");
+        assert!(is_ours(&with_deadline, "PreToolUse"));
+        assert_eq!(with_deadline["timeout"], 35);
+        assert!(
+            with_deadline["command"]
+                .as_str()
+                .unwrap()
+                .ends_with("--fail-mode deny --deadline 30s")
+        );
+        let twice = json!({"type": "command",
+            "command": "/opt/hookd/bin/hook-client --event Stop --deadline 3s --deadline 4s"});
+        assert!(!is_ours(&twice, "Stop"));
         assert!(is_ours(&with_mode, "PreToolUse"));
         for (cmd, why) in [
             ("hook-client --event Stop", "relative path"),
-            ("/x/hook-client --event Stop --deadline 5s", "extra flag"),
+            ("/x/hook-client --event Stop --socket /tmp/s", "extra flag"),
             ("/x/hook-client", "no --event"),
             ("/x/hook-client-old --event Stop", "other file name"),
             ("/x/hook-client --event Stop && echo", "operator"),
@@ -1076,8 +1116,7 @@ mod tests {
             json!({"type": "command", "command": "/x/hook-client", "args": ["--event", "Stop"]});
         assert!(!is_ours(&exec, "Stop"));
         assert!(foreign_client_command(&exec, "Stop").is_some());
-        let extra =
-            json!({"type": "command", "command": "'/a b/hook-client' --event Stop --deadline 5s"});
+        let extra = json!({"type": "command", "command": "'/a b/hook-client' --event Stop --socket /tmp/s"});
         assert!(foreign_client_command(&extra, "Stop").is_some());
         let other = json!({"type": "command", "command": "python3 lint.py"});
         assert!(foreign_client_command(&other, "Stop").is_none());
@@ -1126,6 +1165,7 @@ mod tests {
         let moved = Wiring {
             client: "/new/hook-client",
             fail_mode: Some("deny"),
+            deadline_secs: None,
         };
         assert_eq!(
             install(&mut root, &["Stop"], &moved).unwrap(),
@@ -1143,11 +1183,11 @@ mod tests {
     #[test]
     fn foreign_client_entries_block_a_second_one() {
         let mut root = obj(json!({"hooks": {"Stop": [{"hooks": [
-            {"type": "command", "command": "/x/hook-client --event Stop --deadline 5s"}
+            {"type": "command", "command": "/x/hook-client --event Stop --socket /tmp/s"}
         ]}]}}));
         let before = root.clone();
         let got = install(&mut root, &["Stop"], &W).unwrap();
-        assert!(matches!(&got[0], Installed::Foreign(c) if c.contains("--deadline")));
+        assert!(matches!(&got[0], Installed::Foreign(c) if c.contains("--socket")));
         assert_eq!(root, before);
         assert_eq!(uninstall(&mut root, &["Stop"]).unwrap(), vec![0]);
         assert_eq!(root, before);

@@ -50,6 +50,14 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
             }
         }
         Request::Session(id) => session_report(state, &id).await,
+        Request::Runs(q) => {
+            let st = Arc::clone(state);
+            match tokio::task::spawn_blocking(move || st.store.query_runs(&q)).await {
+                Ok(Ok(rows)) => Response::Runs(rows),
+                Ok(Err(e)) => Response::Error(e.to_string()),
+                Err(e) => Response::Error(format!("runs query failed: {e}")),
+            }
+        }
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();
@@ -66,6 +74,8 @@ struct Outcome {
     record: EventRecord,
     matched: Vec<MatchedRule>,
     project_rules: Option<String>,
+    /// `run` actions to execute before answering (never for `hookctl test`).
+    runs: Option<crate::run::Pending>,
 }
 
 /// Most stored events replayed to rebuild a session.
@@ -215,11 +225,26 @@ fn decide(
                 touch_session,
                 ..EventRecord::default()
             };
+            let runs = (observe && !decision.runs.is_empty()).then(|| crate::run::Pending {
+                context: crate::run::EventContext {
+                    payload: payload.into(),
+                    event: event.name.clone(),
+                    tool: record.tool.clone(),
+                    session_id: record.session_id.clone(),
+                    project_dir: project_dir.clone(),
+                    cwd: event.cwd().map(str::to_string).or_else(|| env.cwd.clone()),
+                    time_ms,
+                },
+                event,
+                decision,
+                deadline_ms: options.deadline_ms,
+            });
             Outcome {
                 reply,
                 record,
                 matched,
                 project_rules: project.and(project_dir),
+                runs,
             }
         }
         Err(e) => {
@@ -248,6 +273,7 @@ fn decide(
                 record,
                 matched: Vec::new(),
                 project_rules: None,
+                runs: None,
             }
         }
     }
@@ -339,7 +365,12 @@ async fn evaluate(
         Some(id) => Some(ensure_session(state, id, now_ms(), fresh).await),
         None => None,
     };
-    let Outcome { reply, record, .. } = decide(
+    let Outcome {
+        mut reply,
+        mut record,
+        runs,
+        ..
+    } = decide(
         state,
         parsed,
         &payload,
@@ -348,6 +379,17 @@ async fn evaluate(
         session.as_ref(),
         true,
     );
+    if let Some(pending) = runs {
+        crate::run::apply(
+            state,
+            pending,
+            session.as_ref(),
+            started,
+            &mut reply,
+            &mut record,
+        )
+        .await;
+    }
     let processing = started.elapsed();
     let record = redact_record(
         &state.redactor(),
@@ -692,6 +734,11 @@ pub fn stats(state: &State) -> StatsReport {
     r.events_total = store.events_total.load(Ordering::Relaxed);
     r.fallbacks = store.fallbacks.load(Ordering::Relaxed);
     r.spool_backlog_bytes = spool::backlog_bytes(&state.config.spool_path());
+    let runs = &state.runner.stats;
+    r.runs = runs.runs.load(Ordering::Relaxed);
+    r.run_failures = runs.failures.load(Ordering::Relaxed);
+    r.run_timeouts = runs.timeouts.load(Ordering::Relaxed);
+    r.runs_pending = runs.pending.load(Ordering::Relaxed);
     let mut unhealthy = Vec::new();
     let mut degraded = Vec::new();
     if let Some(e) = store.last_error.lock().ok().and_then(|e| e.clone()) {
@@ -742,6 +789,7 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     };
     let mut errors = loaded.errors;
     let redactor = crate::build_redactor(&loaded.settings.redact, &mut errors);
+    state.runner.configure(&loaded.settings.run, &mut errors);
     if let Ok(mut slot) = state.rule_errors.lock() {
         slot.clone_from(&errors);
     }

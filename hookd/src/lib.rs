@@ -6,6 +6,7 @@
 //! - [`rules`]: parse, compile, evaluate (pure). [`events`]: what each event accepts.
 //! - [`event`]: the parsed hook event. [`render`]: decision → Claude Code output (pure).
 //! - [`session`]: per-session state. [`store`]: SQLite writer thread and queries.
+//! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
 
 pub mod config;
@@ -19,6 +20,7 @@ pub mod project;
 pub mod redact;
 pub mod render;
 pub mod rules;
+pub mod run;
 pub mod server;
 pub mod session;
 pub mod shell;
@@ -86,6 +88,8 @@ pub struct State {
     pub dedup: dedup::Dedup,
     /// Counters, latencies, rates.
     pub metrics: Arc<metrics::Metrics>,
+    /// Executes `run` actions (the user's hook scripts).
+    pub runner: run::Runner,
     /// Hook events answered since start.
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
@@ -234,6 +238,11 @@ pub async fn run(
     let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
     let retention = retention(&loaded.settings.store, &mut load_errors);
+    let runner = run::Runner::new(
+        &loaded.settings.run,
+        std::env::vars_os().collect(),
+        &mut load_errors,
+    );
     let store = store::Store::open_with(
         &config.db,
         &config.spool_path(),
@@ -253,7 +262,7 @@ pub async fn run(
         rule_errors: Mutex::new(load_errors),
         sessions: Mutex::new(session::SessionTable::default()),
         store,
-        projects: project::Projects::new(config.state_dir.join("trusted-projects")),
+        projects: project::Projects::new(project::trust_path(&config.state_dir)),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         once: Mutex::new(HashMap::new()),
         session_ttl_ms,
@@ -261,6 +270,7 @@ pub async fn run(
         live: tokio::sync::broadcast::channel(4096).0,
         dedup: dedup::Dedup::default(),
         metrics,
+        runner,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
         config,
@@ -329,6 +339,8 @@ pub async fn run(
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     background.abort();
+    // Background runs are killed and recorded before the store closes.
+    state.runner.shutdown().await;
     tracing::info!("draining done; flushing store");
     let st = Arc::clone(&state);
     tokio::task::spawn_blocking(move || st.store.close())

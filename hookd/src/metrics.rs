@@ -284,6 +284,30 @@ pub fn prometheus(r: &StatsReport) -> String {
         r.deduplicated.to_string(),
     );
     simple(
+        "hookd_runs_total",
+        "counter",
+        "Executions (attempts) of run rules finished since start.",
+        r.runs.to_string(),
+    );
+    simple(
+        "hookd_run_failures_total",
+        "counter",
+        "Run rule executions that failed (exit other than 0 and 2, killed, no start, bad output).",
+        r.run_failures.to_string(),
+    );
+    simple(
+        "hookd_run_timeouts_total",
+        "counter",
+        "Run rule executions killed at their timeout.",
+        r.run_timeouts.to_string(),
+    );
+    simple(
+        "hookd_runs_pending",
+        "gauge",
+        "Background runs waiting for a slot or a retry, or running.",
+        r.runs_pending.to_string(),
+    );
+    simple(
         "hookd_events_per_second_1m",
         "gauge",
         "Events per second over the last minute.",

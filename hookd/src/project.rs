@@ -1,8 +1,9 @@
 //! Project rule files: `<project>/.claude/hookd.toml`, applied only to events of that project.
 //!
 //! A cloned repository must not be able to approve commands, so an untrusted project file
-//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow` and `defer`
-//! need `hookctl trust <dir>`, which records the file's SHA-256; any edit needs trusting again.
+//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow`, `defer` and
+//! `run` (executing a command) need `hookctl trust <dir>`, which records the file's SHA-256;
+//! any edit needs trusting again.
 //! Files are re-checked (one `stat`) at most once a second per project.
 
 use std::collections::HashMap;
@@ -53,7 +54,32 @@ fn stamp(path: &Path) -> Option<Stamp> {
     })
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Whether a project file's rule with `action` applies only once the file is trusted.
+#[must_use]
+pub fn needs_trust(action: Action) -> bool {
+    matches!(action, Action::Allow | Action::Defer | Action::Run)
+}
+
+/// Whether the project file of `dir` with content `bytes` is trusted according to the trust
+/// records in `trust_path` (what `hookctl check` reports without asking hookd).
+#[must_use]
+pub fn is_trusted(trust_path: &Path, dir: &Path, bytes: &[u8]) -> bool {
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    Projects::new(trust_path.to_path_buf())
+        .trusted_hashes()
+        .get(&canonical)
+        .is_some_and(|h| *h == sha256_hex(bytes))
+}
+
+/// The trust records' file under hookd's state directory.
+#[must_use]
+pub fn trust_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("trusted-projects")
+}
+
+/// The SHA-256 of `bytes` in lower-case hex (what trust records hold).
+#[must_use]
+pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     let mut s = String::with_capacity(64);
     for b in digest {
@@ -141,7 +167,7 @@ impl Projects {
             Ok((rules, _)) => {
                 let mut kept = Vec::new();
                 for r in rules {
-                    if !entry.trusted && matches!(r.action, Action::Allow | Action::Defer) {
+                    if !entry.trusted && needs_trust(r.action) {
                         entry.errors.push(format!(
                             "{}: rule `{}`: `{}` in a project file is ignored until you run `hookctl trust {}`",
                             file.display(),
@@ -282,9 +308,19 @@ mod tests {
         assert_eq!(rs.rules.len(), 1, "allow refused while untrusted");
         assert_eq!(rs.evaluate(&bash("make")).verdict(), "deny");
         assert!(p.status()[0].errors[0].contains("hookctl trust"));
+        assert!(!is_trusted(
+            &state.path().join("trust"),
+            proj.path(),
+            &std::fs::read(&file).unwrap()
+        ));
 
         let report = p.trust(dir, false).unwrap();
         assert!(report.trusted && report.errors.is_empty(), "{report:?}");
+        assert!(is_trusted(
+            &state.path().join("trust"),
+            proj.path(),
+            &std::fs::read(&file).unwrap()
+        ));
         assert_eq!(report.rules, 2);
         assert_eq!(
             p.rules_for(dir).unwrap().evaluate(&bash("ls")).verdict(),
@@ -308,6 +344,28 @@ mod tests {
         assert_eq!(p.rules_for(dir).unwrap().rules.len(), 1);
         p.trust(dir, true).unwrap();
         assert_eq!(p.rules_for(dir).unwrap().rules.len(), 0);
+    }
+
+    #[test]
+    fn run_rules_in_a_project_file_need_trust() {
+        let state = tempfile::tempdir().unwrap();
+        let proj = tempfile::tempdir().unwrap();
+        std::fs::create_dir(proj.path().join(".claude")).unwrap();
+        std::fs::write(
+            proj.path().join(PROJECT_FILE),
+            "[[rule]]\nname='lint'\nevent='PostToolUse'\naction='run'\nrun='make lint'\n",
+        )
+        .unwrap();
+        let p = Projects::new(state.path().join("trust"));
+        let dir = proj.path().to_str().unwrap();
+        assert_eq!(p.rules_for(dir).unwrap().rules.len(), 0);
+        let errs = &p.status()[0].errors;
+        assert!(
+            errs[0].contains("`run` in a project file is ignored until you run `hookctl trust"),
+            "{errs:?}"
+        );
+        p.trust(dir, false).unwrap();
+        assert_eq!(p.rules_for(dir).unwrap().rules.len(), 1);
     }
 
     #[test]

@@ -59,7 +59,14 @@ pub fn render(event: &HookEvent, decision: &Decision) -> HookReply {
             }
             Permission::Behavior => {
                 let d = if *action == Action::Allow {
-                    json!({"behavior": "allow"})
+                    let mut allow = json!({"behavior": "allow"});
+                    // `updatedInput`/`updatedPermissions` a run returned with its allow.
+                    for (k, v) in &decision.specific {
+                        if let Some(key) = k.strip_prefix("decision.") {
+                            allow[key] = v.clone();
+                        }
+                    }
+                    allow
                 } else {
                     json!({"behavior": "deny", "message": reason})
                 };
@@ -80,6 +87,16 @@ pub fn render(event: &HookEvent, decision: &Decision) -> HookReply {
         }
     }
 
+    // Keys a `run` script returned that rules cannot express (updatedInput, sessionTitle…);
+    // what the rules decided wins.
+    for (k, v) in &decision.specific {
+        if !k.starts_with("decision.") {
+            specific.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    for (k, v) in &decision.output {
+        top.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     if !specific.is_empty() {
         specific.insert("hookEventName".into(), json!(spec.name));
         top.insert("hookSpecificOutput".into(), Value::Object(specific));

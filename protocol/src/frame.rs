@@ -401,6 +401,13 @@ mod tests {
                 ..EventQuery::default()
             }),
             Request::Stop,
+            Request::Runs(RunQuery {
+                rule: Some("lint".into()),
+                failed_only: true,
+                since_ms: Some(5),
+                limit: 3,
+                ..RunQuery::default()
+            }),
         ];
         for r in reqs {
             assert_eq!(roundtrip(&r), r);
@@ -437,6 +444,13 @@ mod tests {
             }]),
             Response::Stopping,
             Response::Error("nope".into()),
+            Response::Runs(vec![RunRow {
+                id: 2,
+                rule: "lint".into(),
+                exit_code: Some(2),
+                stderr_tail: Some("bad".into()),
+                ..RunRow::default()
+            }]),
         ];
         for r in resps {
             assert_eq!(roundtrip(&r), r);

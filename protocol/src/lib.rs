@@ -22,8 +22,9 @@ pub use frame::tokio_io;
 pub use frame::{FrameError, read_frame, read_message, write_frame, write_message};
 pub use message::*;
 
-/// The protocol version carried in every frame. Bump on any incompatible change.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version carried in every frame. Bump on any incompatible change (2: `runs`
+/// requests and run counters in stats).
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

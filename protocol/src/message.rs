@@ -40,6 +40,71 @@ pub enum Request {
     Sessions(SessionQuery),
     /// One session in detail (an id or a unique prefix). Answered by [`Response::Session`].
     Session(String),
+    /// Lists recorded executions of `run` rules, newest first. Answered by
+    /// [`Response::Runs`].
+    Runs(RunQuery),
+}
+
+/// A filter for [`Request::Runs`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunQuery {
+    /// Only runs for events of this session id.
+    pub session: Option<String>,
+    /// Only runs of this rule.
+    pub rule: Option<String>,
+    /// Only failures (exit other than 0 and 2, killed, timed out, could not start, dropped).
+    pub failed_only: bool,
+    /// Only runs started at or after this time (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// At most this many rows (newest first; 0: 50).
+    pub limit: u32,
+}
+
+/// One recorded execution (attempt) of a `run` rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunRow {
+    /// The store's row id.
+    pub id: i64,
+    /// When the attempt started, ms since the epoch.
+    pub time_ms: i64,
+    /// The Claude Code session id.
+    pub session_id: Option<String>,
+    /// The hook event that triggered it.
+    pub event: String,
+    /// That event's `time_ms`.
+    pub event_time_ms: i64,
+    /// That event's row id in the event store, when found.
+    pub event_id: Option<i64>,
+    /// The tool, for tool events.
+    pub tool: Option<String>,
+    /// The rule.
+    pub rule: String,
+    /// The command (redacted).
+    pub command: String,
+    /// `sync` or `background`.
+    pub mode: String,
+    /// 1 for the first attempt, then 2, 3… for background retries.
+    pub attempt: u32,
+    /// How long it ran, in ms.
+    pub duration_ms: i64,
+    /// Its exit status, when it exited.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if any.
+    pub signal: Option<i32>,
+    /// `ok`, `blocked`, `failed`, `timeout`, `cancelled` or `dropped`.
+    pub outcome: String,
+    /// Its part of the verdict (`deny`, `block`, `context`, `none`…); sync runs only.
+    pub effect: Option<String>,
+    /// What went wrong (redacted).
+    pub error: Option<String>,
+    /// The last 4 KiB of stdout (redacted).
+    pub stdout_tail: Option<String>,
+    /// The last 4 KiB of stderr (redacted).
+    pub stderr_tail: Option<String>,
+    /// Bytes written to stdout in all.
+    pub stdout_bytes: u64,
+    /// Bytes written to stderr in all.
+    pub stderr_bytes: u64,
 }
 
 /// A [`Request::Tail`].
@@ -103,6 +168,14 @@ pub struct StatsReport {
     pub health: String,
     /// Why it is not healthy.
     pub health_reasons: Vec<String>,
+    /// `run` rule executions (attempts) finished since start.
+    pub runs: u64,
+    /// Of those, failures (exit other than 0 and 2, killed, could not start, bad output).
+    pub run_failures: u64,
+    /// Of those, timeouts (the process group was killed).
+    pub run_timeouts: u64,
+    /// Background runs waiting for a slot or a retry now.
+    pub runs_pending: u64,
 }
 
 /// An `f64` that keeps `Eq` for the report types (compared by bits).
@@ -196,6 +269,8 @@ pub enum Response {
     Sessions(Vec<SessionRow>),
     /// The answer to [`Request::Session`].
     Session(Box<SessionReport>),
+    /// The answer to [`Request::Runs`].
+    Runs(Vec<RunRow>),
 }
 
 /// What [`Request::Test`] found.

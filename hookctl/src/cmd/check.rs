@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hookd::rules::{Source, load, parse_source};
+use hookd::rules::{Rule, Source, load, parse_source};
 
 /// Validate rule files without loading them into hookd
 #[derive(Debug, clap::Args)]
@@ -29,7 +29,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             is_main,
         };
         match parse_source(&source) {
-            Ok((rules, _)) => (rules.len(), Vec::new(), file.display().to_string()),
+            Ok((rules, _)) => {
+                let refused = untrusted(file, &source.text, &rules);
+                (rules.len(), refused, file.display().to_string())
+            }
             Err(e) => (0, e, file.display().to_string()),
         }
     } else {
@@ -50,4 +53,46 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     eprintln!("{} error(s) in {what}", errors.len());
     Ok(ExitCode::from(crate::exit::ERROR))
+}
+
+/// For a project's `.claude/hookd.toml` that `hookctl trust` has not approved (as it is now):
+/// one error per rule hookd refuses from it (`allow`, `defer`, `run`).
+fn untrusted(file: &std::path::Path, text: &str, rules: &[Rule]) -> Vec<String> {
+    let Some(claude_dir) = file.parent() else {
+        return Vec::new();
+    };
+    if file.file_name().is_none_or(|n| n != "hookd.toml") || !claude_dir.ends_with(".claude") {
+        return Vec::new();
+    }
+    let project = claude_dir.parent().unwrap_or(claude_dir);
+    let project = if project.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        project
+    };
+    let trust = hookd::project::trust_path(&hook_protocol::paths::state_dir());
+    if hookd::project::is_trusted(&trust, project, text.as_bytes()) {
+        return Vec::new();
+    }
+    let shown = project
+        .canonicalize()
+        .unwrap_or_else(|_| project.to_path_buf());
+    rules
+        .iter()
+        .filter(|r| hookd::project::needs_trust(r.action))
+        .map(|r| {
+            format!(
+                "{}: rule `{}`: `{}` in a project file is refused until you run `hookctl trust {}`{}",
+                file.display(),
+                r.name,
+                r.action,
+                shown.display(),
+                if r.action == hookd::rules::Action::Run {
+                    " (hookd never runs commands from a file you have not trusted)"
+                } else {
+                    ""
+                }
+            )
+        })
+        .collect()
 }

@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use hook_protocol::{EventQuery, Request, Response, StatusReport};
+use hook_protocol::{EventQuery, Request, Response, RunQuery, StatusReport};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -62,6 +62,7 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     store_check(status.as_ref(), &mut checks);
     socket_check(socket, &mut checks);
     spool_check(socket, status.as_ref(), &mut checks);
+    runs_check(socket, status.as_ref(), &mut checks);
     service_check(&mut checks);
 
     let failed = checks.iter().any(|c| c.level == Level::Fail);
@@ -497,6 +498,77 @@ fn spool_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Ch
     };
     let fix = (backlog > 0).then(|| "start hookd (it records the spool within a second), then check why it was unreachable (above)".to_string());
     checks.push(check("spool", level, detail, fix));
+}
+
+/// How far back `doctor` looks for failed runs.
+const RUN_FAILURE_WINDOW_MS: i64 = 24 * 3_600_000;
+
+fn runs_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Check>) {
+    if status.is_none() {
+        return;
+    }
+    let since = crate::format::now_ms() - RUN_FAILURE_WINDOW_MS;
+    let failed = Client::connect(socket).and_then(|mut c| {
+        match c.request(&Request::Runs(RunQuery {
+            failed_only: true,
+            since_ms: Some(since),
+            limit: 1000,
+            ..RunQuery::default()
+        }))? {
+            Response::Runs(rows) => Ok(rows),
+            other => anyhow::bail!("unexpected answer {other:?}"),
+        }
+    });
+    let rows = match failed {
+        Ok(r) => r,
+        Err(e) => {
+            checks.push(check(
+                "runs",
+                Level::Warn,
+                format!("cannot list runs: {e:#}"),
+                None,
+            ));
+            return;
+        }
+    };
+    if rows.is_empty() {
+        checks.push(check(
+            "runs",
+            Level::Ok,
+            "no run rule failed in the last 24 hours",
+            None,
+        ));
+        return;
+    }
+    let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in &rows {
+        *by_rule.entry(r.rule.as_str()).or_default() += 1;
+    }
+    let mut detail = format!(
+        "{} failed runs in the last 24 hours ({})",
+        rows.len(),
+        by_rule
+            .iter()
+            .map(|(r, n)| format!("{r}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for r in rows.iter().take(3) {
+        detail.push_str(&format!(
+            "\nlast: {} {} `{}` {}: {}",
+            crate::format::utc(r.time_ms),
+            r.event,
+            r.rule,
+            r.outcome,
+            r.error.as_deref().unwrap_or("-")
+        ));
+    }
+    checks.push(check(
+        "runs",
+        Level::Warn,
+        detail,
+        Some("see `hookctl runs --failed` (stderr tails included with --json); fix the script or the rule's timeout".into()),
+    ));
 }
 
 fn service_check(checks: &mut Vec<Check>) {

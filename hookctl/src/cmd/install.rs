@@ -70,6 +70,23 @@ pub struct InstallArgs {
     /// The URL for --http (default: from `[http] listen` in hookd.toml)
     #[arg(long, value_name = "URL", requires = "http")]
     http_url: Option<String>,
+    /// How long hook-client waits for hookd, e.g. 30s (default 2s): sync `run` rules need
+    /// it longer than their timeouts; each entry's `timeout` is raised to match
+    #[arg(long, value_name = "DURATION")]
+    deadline: Option<String>,
+}
+
+/// Parses `--deadline`: `30s`, `2m`, `1500ms` (rounded up to whole seconds) or plain seconds.
+pub(crate) fn parse_deadline(s: &str) -> anyhow::Result<u64> {
+    let ms = s
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|secs| secs.saturating_mul(1000))
+        .or_else(|| hookd::rules::state::parse_duration_ms(s).and_then(|ms| u64::try_from(ms).ok()))
+        .filter(|ms| *ms > 0)
+        .with_context(|| format!("--deadline {s:?}: use a duration like 30s or 2m"))?;
+    Ok(ms.div_ceil(1000))
 }
 
 /// Remove exactly what `hookctl install` added
@@ -117,9 +134,11 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     };
     let path = settings_path(t)?;
     let mut file = SettingsFile::load(&path)?;
+    let deadline_secs = args.deadline.as_deref().map(parse_deadline).transpose()?;
     let wiring = Wiring {
         client: client_str,
         fail_mode: args.fail_mode.as_deref(),
+        deadline_secs,
     };
     let outcomes = match &http_url {
         Some(url) => install_http(&mut file.doc.root, &events, &wiring, url)?,
@@ -334,7 +353,7 @@ fn settings_path(t: &Target) -> anyhow::Result<PathBuf> {
 }
 
 /// hook-client's absolute path: `--client`, else beside this executable, else on PATH.
-fn find_client(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+pub(crate) fn find_client(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         if p.file_name().is_none_or(|n| n != settings::CLIENT_NAME) {
             bail!(
@@ -386,28 +405,28 @@ fn is_executable(p: &Path) -> bool {
 }
 
 /// A settings file read, parsed and checked, ready to be edited.
-struct SettingsFile {
+pub(crate) struct SettingsFile {
     /// The path the flags named (reported to the user).
-    path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The file actually written: `path`, or its target when `path` is a symlink.
-    real: PathBuf,
+    pub(crate) real: PathBuf,
     /// The bytes read, or `None` when the file does not exist.
-    original: Option<Vec<u8>>,
+    pub(crate) original: Option<Vec<u8>>,
     /// The parsed content (edited in place).
-    doc: Document,
+    pub(crate) doc: Document,
     /// The existing file's permission bits.
     mode: Option<u32>,
 }
 
 /// What `finish` did.
-struct Written {
-    changed: bool,
-    backup: Option<PathBuf>,
-    diff: Option<String>,
+pub(crate) struct Written {
+    pub(crate) changed: bool,
+    pub(crate) backup: Option<PathBuf>,
+    pub(crate) diff: Option<String>,
 }
 
 impl SettingsFile {
-    fn load(path: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn load(path: &Path) -> anyhow::Result<Self> {
         let real = match fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path).with_context(|| {
                 format!(
@@ -456,7 +475,12 @@ impl SettingsFile {
     }
 
     /// Writes the edited document when `changed` (backup first), or shows the diff.
-    fn finish(&self, changed: bool, dry_run: bool, action: &str) -> anyhow::Result<Written> {
+    pub(crate) fn finish(
+        &self,
+        changed: bool,
+        dry_run: bool,
+        action: &str,
+    ) -> anyhow::Result<Written> {
         if !changed {
             return Ok(Written {
                 changed,
@@ -515,7 +539,7 @@ impl SettingsFile {
 }
 
 impl Written {
-    fn json(&self, file: &SettingsFile, action: &str) -> Map<String, Value> {
+    pub(crate) fn json(&self, file: &SettingsFile, action: &str) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("action".into(), json!(action));
         m.insert("file".into(), json!(file.path.display().to_string()));
@@ -538,7 +562,7 @@ impl Written {
         m
     }
 
-    fn print_head(&self, file: &SettingsFile, dry_run: bool) {
+    pub(crate) fn print_head(&self, file: &SettingsFile, dry_run: bool) {
         if let Some(d) = &self.diff {
             print!("{d}");
         }
@@ -554,7 +578,7 @@ impl Written {
         }
     }
 
-    fn print_backup(&self, file: &SettingsFile) {
+    pub(crate) fn print_backup(&self, file: &SettingsFile) {
         if let Some(b) = &self.backup {
             println!("  backup           {}", b.display());
         } else if self.changed && self.diff.is_none() && file.original.is_none() {
@@ -565,7 +589,7 @@ impl Written {
 
 /// Copies `bytes` to `<file>.hookd-backup-<UTC yyyymmddThhmmss>` beside `file` (with `-2`,
 /// `-3`, ... when that name is taken, so a backup is never overwritten).
-fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+pub(crate) fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     let name = file
         .file_name()
         .with_context(|| format!("{} has no file name", file.display()))?
@@ -601,7 +625,7 @@ fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
 
 /// Replaces `file` with `bytes` atomically: a temp file in the same directory, fsync,
 /// permission bits `mode`, rename.
-fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+pub(crate) fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
     let name = file
         .file_name()
         .with_context(|| format!("{} has no file name", file.display()))?

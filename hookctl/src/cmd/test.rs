@@ -120,6 +120,11 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     if let Some(p) = &r.project_rules {
         println!("project    rules from {p}/.claude/hookd.toml applied");
     }
+    if r.matched.iter().any(|m| m.action == "run") {
+        println!(
+            "note       `run` rules are not executed here; the output below leaves out what their scripts would add"
+        );
+    }
     println!("hook-client would exit {} and print:", r.reply.exit_code);
     if r.reply.stdout.is_empty() && r.reply.stderr.is_empty() {
         println!("  (nothing)");

@@ -6,9 +6,11 @@
 pub mod cond;
 mod matcher;
 mod parse;
+pub mod runspec;
 pub mod state;
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{RegexSet, RegexSetBuilder};
@@ -16,6 +18,7 @@ use regex::{RegexSet, RegexSetBuilder};
 pub use cond::{Conditions, Ctx, OnUnparsed};
 pub use matcher::Matcher;
 pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
+pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use state::{Once, OnceMemory, RateOf, SessionCond};
 
 /// Daemon settings types from `hookd.toml`.
@@ -45,6 +48,8 @@ pub enum Action {
     Warn,
     /// Only record the match.
     Log,
+    /// Run a command (the user's own hook script); see [`RunSpec`].
+    Run,
 }
 
 impl Action {
@@ -60,6 +65,7 @@ impl Action {
             Self::Context => "context",
             Self::Warn => "warn",
             Self::Log => "log",
+            Self::Run => "run",
         }
     }
 
@@ -75,6 +81,7 @@ impl Action {
             "context" => Self::Context,
             "warn" => Self::Warn,
             "log" => Self::Log,
+            "run" => Self::Run,
             _ => return None,
         })
     }
@@ -84,7 +91,7 @@ impl Action {
     pub fn supported_on(self, event: &events::EventSpec) -> bool {
         let perm = event.permission;
         match self {
-            Self::Log => true,
+            Self::Log | Self::Run => true,
             Self::Context | Self::Warn => event.output,
             Self::Allow | Self::Deny => perm != Permission::None,
             Self::Ask => matches!(perm, Permission::Decision { ask: true, .. }),
@@ -114,7 +121,7 @@ impl Action {
 }
 
 /// Every action, in documentation order.
-pub const ALL_ACTIONS: [Action; 8] = [
+pub const ALL_ACTIONS: [Action; 9] = [
     Action::Allow,
     Action::Deny,
     Action::Ask,
@@ -123,6 +130,7 @@ pub const ALL_ACTIONS: [Action; 8] = [
     Action::Context,
     Action::Warn,
     Action::Log,
+    Action::Run,
 ];
 
 impl fmt::Display for Action {
@@ -171,6 +179,8 @@ pub struct Rule {
     pub reason: Option<String>,
     /// The text added by `context` (and shown by `warn`).
     pub context: Option<String>,
+    /// What an `action = "run"` rule executes.
+    pub run: Option<Arc<RunSpec>>,
     /// Times it matched since it was loaded (carried over across reloads by name).
     pub hits: AtomicU64,
 }
@@ -247,6 +257,19 @@ pub struct Matched {
     pub why: String,
 }
 
+/// A `run` rule that matched: what to execute once the rules are evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunCall {
+    /// The rule's name.
+    pub rule: String,
+    /// What to run.
+    pub spec: Arc<RunSpec>,
+    /// Stop/SubagentStop: consecutive blocks so far (the loop guard's count).
+    pub stop_blocks: u32,
+    /// Most consecutive Stop/SubagentStop blocks the rule may cause.
+    pub max_blocks: u32,
+}
+
 /// The combined outcome of every matching rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
@@ -264,6 +287,14 @@ pub struct Decision {
     pub loop_guard: Vec<String>,
     /// Rules whose non-session conditions held (rate-limit attempts).
     pub attempts: Vec<String>,
+    /// `run` rules that matched, in rule order (executed by `crate::run`).
+    pub runs: Vec<RunCall>,
+    /// Top-level output keys passed through from a run's JSON (`continue`, `stopReason`,
+    /// `suppressOutput`…); the first run to set a key wins.
+    pub output: serde_json::Map<String, serde_json::Value>,
+    /// `hookSpecificOutput` keys passed through from a run's JSON (`updatedInput`,
+    /// `sessionTitle`, `watchPaths`…); the first run to set a key wins.
+    pub specific: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Decision {
@@ -309,6 +340,13 @@ impl Decision {
         self.matched.extend(other.matched);
         self.loop_guard.extend(other.loop_guard);
         self.attempts.extend(other.attempts);
+        self.runs.extend(other.runs);
+        for (k, v) in other.output {
+            self.output.entry(k).or_insert(v);
+        }
+        for (k, v) in other.specific {
+            self.specific.entry(k).or_insert(v);
+        }
     }
 
     /// The reason shown with the verdict, if any.
@@ -323,7 +361,23 @@ impl Decision {
     }
 }
 
-fn permission_rank(a: Action) -> u8 {
+/// Consecutive Stop/SubagentStop blocks so far in the session of `cx`; Claude Code's
+/// `stop_hook_active: true` counts as at least one.
+fn stop_blocks(cx: &Ctx<'_>) -> u32 {
+    let active = cx
+        .event
+        .value
+        .get("stop_hook_active")
+        .and_then(serde_json::Value::as_bool)
+        == Some(true);
+    cx.session
+        .map_or(0, |s| s.stop_blocks)
+        .max(u32::from(active))
+}
+
+/// Rank of a permission decision: deny > defer > ask > allow.
+#[must_use]
+pub fn permission_rank(a: Action) -> u8 {
     match a {
         Action::Deny => 4,
         Action::Defer => 3,
@@ -451,17 +505,10 @@ impl Ruleset {
             };
             rule.hits.fetch_add(1, Ordering::Relaxed);
             let mut action = rule.action;
-            if action == Action::Block && matches!(event.name.as_str(), "Stop" | "SubagentStop") {
+            let is_stop = matches!(event.name.as_str(), "Stop" | "SubagentStop");
+            if action == Action::Block && is_stop {
                 // Loop guard: never block a stop more than `max_blocks` times in a row.
-                let active = event
-                    .value
-                    .get("stop_hook_active")
-                    .and_then(serde_json::Value::as_bool)
-                    == Some(true);
-                let blocks = cx
-                    .session
-                    .map_or(0, |s| s.stop_blocks)
-                    .max(u32::from(active));
+                let blocks = stop_blocks(cx);
                 if blocks >= rule.max_blocks {
                     let msg = format!(
                         "hookd loop guard: let {} through after {blocks} consecutive blocks (rule `{}` allows {})",
@@ -506,6 +553,16 @@ impl Ruleset {
                     }
                 }
                 Action::Log => {}
+                Action::Run => {
+                    if let Some(spec) = &rule.run {
+                        d.runs.push(RunCall {
+                            rule: rule.name.clone(),
+                            spec: Arc::clone(spec),
+                            stop_blocks: if is_stop { stop_blocks(cx) } else { 0 },
+                            max_blocks: rule.max_blocks,
+                        });
+                    }
+                }
             }
             d.matched.push(Matched {
                 rule: rule.name.clone(),

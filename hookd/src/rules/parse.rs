@@ -14,6 +14,7 @@ use serde::Deserialize;
 use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::cond::{Conditions, OnUnparsed, PathGlobs};
+use super::runspec::{CommandSpec, RunKeys, TimeoutSpec};
 use super::state::{Counter, Once, Op, RateOf, SessionCond, parse_duration_ms};
 use super::{Action, EventFilter, Matcher, Rule, Ruleset};
 use crate::events;
@@ -90,6 +91,9 @@ pub struct Settings {
     /// `[http]` settings: the opt-in HTTP listener (docs/http.md).
     #[serde(default)]
     pub http: HttpSettings,
+    /// `[run]` settings: background slots and retry backoff for `run` rules.
+    #[serde(default)]
+    pub run: crate::run::RunSettings,
 }
 
 /// `[http]` in hookd.toml: the opt-in HTTP listener for Claude Code's `http` hooks.
@@ -158,6 +162,7 @@ struct FileSpec {
     session: Option<SessionSettings>,
     redact: Option<crate::redact::RedactConfig>,
     http: Option<HttpSettings>,
+    run: Option<crate::run::RunSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,6 +191,16 @@ struct RuleSpec {
     action: String,
     reason: Option<String>,
     context: Option<String>,
+    // The `run` action's keys (see `runspec`).
+    run: Option<CommandSpec>,
+    mode: Option<String>,
+    timeout: Option<TimeoutSpec>,
+    priority: Option<i32>,
+    env: Option<BTreeMap<String, String>>,
+    pass_env: Option<Vec<String>>,
+    retries: Option<u32>,
+    on_failure: Option<String>,
+    stdout: Option<String>,
 }
 
 /// `[rule.session]`: conditions on the session's history.
@@ -325,6 +340,7 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             session: spec.session.unwrap_or_default(),
             redact: spec.redact.unwrap_or_default(),
             http: spec.http.unwrap_or_default(),
+            run: spec.run.unwrap_or_default(),
         })
     } else {
         if spec.packs.is_some()
@@ -333,6 +349,7 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             || spec.session.is_some()
             || spec.redact.is_some()
             || spec.http.is_some()
+            || spec.run.is_some()
         {
             errors.push(at(
                 source,
@@ -451,7 +468,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     let ctx = |m: String| format!("rule `{name}`: {m}");
     let action = Action::parse(&spec.action).ok_or_else(|| {
         ctx(format!(
-            "unknown action {:?} (expected allow, deny, ask, defer, block, context, warn or log)",
+            "unknown action {:?} (expected allow, deny, ask, defer, block, context, warn, log or run)",
             spec.action
         ))
     })?;
@@ -476,7 +493,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         }
     };
     let events = if event_names.iter().any(|e| e == "*") {
-        if !matches!(action, Action::Context | Action::Warn | Action::Log) {
+        if !matches!(
+            action,
+            Action::Context | Action::Warn | Action::Log | Action::Run
+        ) {
             return Err(ctx(format!(
                 "`{action}` cannot apply to every event (\"*\"); name the events it is for"
             )));
@@ -505,6 +525,29 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
             }
         }
         EventFilter::Some { known, unknown }
+    };
+    let run_keys = RunKeys {
+        run: spec.run,
+        mode: spec.mode,
+        timeout: spec.timeout,
+        priority: spec.priority,
+        env: spec.env,
+        pass_env: spec.pass_env,
+        retries: spec.retries,
+        on_failure: spec.on_failure,
+        stdout: spec.stdout,
+    };
+    let run = if action == Action::Run {
+        if source.starts_with("pack:") {
+            return Err(ctx("built-in packs never run commands".into()));
+        }
+        Some(std::sync::Arc::new(run_keys.compile().map_err(&ctx)?))
+    } else if run_keys.any() {
+        return Err(ctx(
+            "`run`, `mode`, `timeout`, `priority`, `env`, `pass_env`, `retries`, `on_failure` and `stdout` belong to `action = \"run\"` rules".into(),
+        ));
+    } else {
+        None
     };
     if matches!(action, Action::Context) && spec.context.is_none() && spec.reason.is_none() {
         return Err(ctx("a `context` rule needs `context` text".into()));
@@ -568,6 +611,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         action,
         reason: spec.reason,
         context: spec.context,
+        run,
         hits: AtomicU64::new(0),
     })
 }

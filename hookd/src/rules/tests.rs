@@ -606,3 +606,105 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn run_rules_parse_and_match() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "lint"
+        event = "PostToolUse"
+        tool = "Write|Edit"
+        action = "run"
+        run = ["./lint.sh", "--fix"]
+        timeout = 30
+        priority = 5
+        env = { STRICT = "1" }
+
+        [[rule]]
+        name = "forward"
+        event = "*"
+        action = "run"
+        run = "curl -s localhost:4000/events -d @-"
+        mode = "background"
+        retries = 3
+        timeout = "5s"
+        "#,
+    );
+    let lint = rs.rules[0].run.as_ref().unwrap();
+    assert_eq!(
+        lint.command,
+        RunCommand::Argv(vec!["./lint.sh".into(), "--fix".into()])
+    );
+    assert_eq!(
+        (lint.timeout_ms, lint.priority, lint.mode),
+        (30_000, 5, RunMode::Sync)
+    );
+    assert_eq!(lint.env, vec![("STRICT".to_string(), "1".to_string())]);
+    let fwd = rs.rules[1].run.as_ref().unwrap();
+    assert_eq!(
+        (fwd.mode, fwd.retries, fwd.timeout_ms),
+        (RunMode::Background, 3, 5000)
+    );
+    let e = event("PostToolUse", &serde_json::json!({"tool_name": "Write"}));
+    let d = rs.evaluate(&e);
+    assert_eq!(
+        d.runs.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>(),
+        ["lint", "forward"]
+    );
+    assert_eq!(d.matched[0].action, Action::Run);
+    let d = rs.evaluate(&event("Stop", &serde_json::json!({})));
+    assert_eq!(d.runs.len(), 1);
+}
+
+#[test]
+fn run_keys_are_checked() {
+    for (toml, want) in [
+        ("action = \"run\"", "needs `run`"),
+        ("action = \"run\"\nrun = []", "needs a program"),
+        (
+            "action = \"run\"\nrun = \"x\"\nmode = \"later\"",
+            "bad `mode`",
+        ),
+        (
+            "action = \"run\"\nrun = \"x\"\ntimeout = 0",
+            "bad `timeout`",
+        ),
+        (
+            "action = \"run\"\nrun = \"x\"\ntimeout = 601",
+            "600 s limit",
+        ),
+        (
+            "action = \"run\"\nrun = \"x\"\nretries = 2",
+            "background runs",
+        ),
+        (
+            "action = \"run\"\nrun = \"x\"\nmode = \"background\"\non_failure = \"block\"",
+            "needs a sync run",
+        ),
+        (
+            "action = \"run\"\nrun = \"x\"\nenv = { \"A-B\" = \"1\" }",
+            "bad `env` name",
+        ),
+        (
+            "action = \"log\"\nrun = \"x\"",
+            "belong to `action = \"run\"`",
+        ),
+    ] {
+        let errs = errors(&format!(
+            "[[rule]]\nname = \"r\"\nevent = \"Stop\"\n{toml}\n"
+        ));
+        assert!(errs.iter().any(|e| e.contains(want)), "{toml}: {errs:?}");
+    }
+}
+
+#[test]
+fn packs_never_run_commands() {
+    let src = Source {
+        name: "pack:evil".into(),
+        text: "[[rule]]\nname = \"r\"\nevent = \"Stop\"\naction = \"run\"\nrun = \"true\"\n".into(),
+        is_main: false,
+    };
+    let errs = parse_source(&src).err().unwrap();
+    assert!(errs[0].contains("never run commands"), "{errs:?}");
+}

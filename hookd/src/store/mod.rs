@@ -23,12 +23,16 @@ use tokio::sync::oneshot;
 
 use crate::now_ms;
 
+pub mod runs;
+pub use runs::RunRecord;
+
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_sessions.sql")),
     (3, include_str!("migrations/0003_query.sql")),
     (4, include_str!("migrations/0004_lean_writes.sql")),
+    (5, include_str!("migrations/0005_runs.sql")),
 ];
 
 /// Events committed in one transaction at most (a longer queue is committed in several).
@@ -125,6 +129,8 @@ type Ack = oneshot::Sender<Result<(), String>>;
 #[derive(Default)]
 struct Queue {
     recs: Vec<(EventRecord, Option<Ack>)>,
+    /// `run` rule executions: written with the next commit, not acknowledged.
+    runs: Vec<RunRecord>,
     closed: bool,
 }
 
@@ -395,7 +401,13 @@ impl Store {
         }
         let mut writer = lock(&self.shared.writer);
         if let Some(mut w) = writer.take() {
-            let mut batch = std::mem::take(&mut lock(&self.shared.queue).recs);
+            let (mut batch, runs) = {
+                let mut q = lock(&self.shared.queue);
+                (std::mem::take(&mut q.recs), std::mem::take(&mut q.runs))
+            };
+            if !runs.is_empty() {
+                w.insert_runs(&runs);
+            }
             if !batch.is_empty() {
                 w.commit(&mut batch);
             }
@@ -684,6 +696,36 @@ impl Store {
         Ok(rows)
     }
 
+    /// Records `run` executions with the next commit (not waited for: a failed write is
+    /// logged).
+    pub fn record_runs(&self, recs: Vec<RunRecord>) {
+        if recs.is_empty() {
+            return;
+        }
+        {
+            let mut q = lock(&self.shared.queue);
+            if q.closed {
+                tracing::warn!("store closed; run records dropped");
+                return;
+            }
+            q.runs.extend(recs);
+        }
+        self.shared.drain();
+    }
+
+    /// Recorded runs, newest first (opens its own read connection; call off the async
+    /// workers).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn query_runs(
+        &self,
+        q: &hook_protocol::RunQuery,
+    ) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
+        runs::query(&self.reader()?, q).map_err(sqlite(&self.path))
+    }
+
     /// Counts rows with this spool id (tests and exactly-once checks).
     ///
     /// # Errors
@@ -747,23 +789,30 @@ impl Shared {
                 return;
             };
             loop {
-                let mut batch = {
+                let (mut batch, runs) = {
                     let mut q = lock(&self.queue);
-                    if q.recs.len() <= MAX_GROUP {
+                    let batch = if q.recs.len() <= MAX_GROUP {
                         std::mem::take(&mut q.recs)
                     } else {
                         let rest = q.recs.split_off(MAX_GROUP);
                         std::mem::replace(&mut q.recs, rest)
-                    }
+                    };
+                    (batch, std::mem::take(&mut q.runs))
                 };
-                if batch.is_empty() {
+                if batch.is_empty() && runs.is_empty() {
                     break;
                 }
-                writer.commit(&mut batch);
+                if !runs.is_empty() {
+                    writer.insert_runs(&runs);
+                }
+                if !batch.is_empty() {
+                    writer.commit(&mut batch);
+                }
             }
             drop(guard);
             // A record queued after the last look, whose caller found the connection busy.
-            if lock(&self.queue).recs.is_empty() {
+            let q = lock(&self.queue);
+            if q.recs.is_empty() && q.runs.is_empty() {
                 return;
             }
         }
@@ -925,11 +974,14 @@ impl Writer {
         Some(n)
     }
 
-    /// After pruning `deleted` events: drop sessions past the maximum age, give free pages
-    /// back, `PRAGMA optimize`.
+    /// After pruning `deleted` events: drop runs and sessions past the maximum age, give free
+    /// pages back, `PRAGMA optimize`.
     fn after_prune(&mut self, deleted: u64) {
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        if let Err(e) = runs::prune(&self.conn, cutoff) {
+            tracing::warn!(error = %e, "pruning runs failed");
+        }
         if deleted > 0 {
-            let cutoff = now_ms() - self.retention.max_age_ms;
             let _ = self
                 .conn
                 .execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
@@ -942,6 +994,12 @@ impl Writer {
         let _ = self
             .conn
             .execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
+    }
+
+    fn insert_runs(&mut self, recs: &[RunRecord]) {
+        if let Err(e) = runs::insert(&mut self.conn, recs) {
+            tracing::warn!(error = %e, runs = recs.len(), "recording runs failed");
+        }
     }
 
     /// Bytes the database uses (pages in use, not counting free pages).

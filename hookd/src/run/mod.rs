@@ -1,0 +1,555 @@
+//! `run` actions: the user's own hook scripts, executed by hookd.
+//!
+//! - Sync runs execute one after another in priority order while the event waits; each one's
+//!   result (exit 2, JSON hook output, plain text, failure) joins the rules' decision by the
+//!   same precedence ([`output`]). Their time is bounded by the rule's `timeout` and by what
+//!   is left before hook-client's deadline.
+//! - Background runs return at once: they queue for one of `[run] max_background` slots, are
+//!   retried with exponential backoff (`retries`), and are only recorded.
+//! - Every attempt is recorded in the store's `runs` table (redacted) and counted.
+//!
+//! Processes are spawned with tokio (never blocking a worker) in their own process group,
+//! which is killed whole on timeout and on shutdown ([`process`]). The environment is what
+//! Claude Code gives command hooks, without secret-looking variables ([`env`]).
+
+pub mod env;
+pub mod output;
+pub mod process;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hook_protocol::HookReply;
+use serde::Deserialize;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::State;
+use crate::event::HookEvent;
+use crate::rules::{Decision, RunCall, RunCommand, RunMode};
+use crate::session::SharedSession;
+use crate::store::{EventRecord, RunRecord};
+use output::Outcome;
+use process::{Exit, Invocation, Status};
+
+/// Background runs at once when `[run] max_background` is not set.
+pub const DEFAULT_MAX_BACKGROUND: usize = 4;
+/// The first retry's delay when `[run] retry_backoff` is not set (doubled per retry).
+pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest delay between retries.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// Background runs waiting (for a slot or a retry) at most; more are dropped and recorded.
+pub const MAX_PENDING: u64 = 1000;
+/// Sync runs: between SIGTERM and SIGKILL to the process group on timeout.
+pub const SYNC_KILL_GRACE: Duration = Duration::from_millis(200);
+/// Background runs: between SIGTERM and SIGKILL to the process group on timeout.
+pub const BACKGROUND_KILL_GRACE: Duration = Duration::from_secs(2);
+/// Time kept back from hook-client's deadline for rendering, recording and the reply.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
+/// How long shutdown waits for background runs to be killed and recorded.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// `[run]` in hookd.toml.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RunSettings {
+    /// Background runs executing at once (default 4).
+    pub max_background: Option<usize>,
+    /// The first retry's delay, e.g. "1s" (default), doubled for each further retry.
+    pub retry_backoff: Option<String>,
+}
+
+/// Counters for `hookctl stats` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct RunStats {
+    /// Attempts finished.
+    pub runs: AtomicU64,
+    /// Of those, failures.
+    pub failures: AtomicU64,
+    /// Of those, timeouts.
+    pub timeouts: AtomicU64,
+    /// Background runs waiting for a slot or a retry, or running.
+    pub pending: AtomicU64,
+}
+
+/// Executes `run` actions; owns the background slots.
+pub struct Runner {
+    slots: Arc<Semaphore>,
+    size: AtomicUsize,
+    backoff_ms: AtomicU64,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+    base_env: Vec<(OsString, OsString)>,
+    /// Counters.
+    pub stats: RunStats,
+}
+
+impl Runner {
+    /// A runner with `settings`, passing scripts (a filtered copy of) `base_env`.
+    #[must_use]
+    pub fn new(
+        settings: &RunSettings,
+        base_env: Vec<(OsString, OsString)>,
+        errors: &mut Vec<String>,
+    ) -> Self {
+        let r = Self {
+            slots: Arc::new(Semaphore::new(0)),
+            size: AtomicUsize::new(0),
+            backoff_ms: AtomicU64::new(0),
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            base_env,
+            stats: RunStats::default(),
+        };
+        r.configure(settings, errors);
+        r
+    }
+
+    /// Applies `[run]` settings (at start and on reload); bad values are reported and the
+    /// defaults kept.
+    pub fn configure(&self, settings: &RunSettings, errors: &mut Vec<String>) {
+        let want = match settings.max_background {
+            Some(0) => {
+                errors
+                    .push("hookd.toml: [run] max_background must be at least 1 (keeping 4)".into());
+                DEFAULT_MAX_BACKGROUND
+            }
+            Some(n) => n.min(Semaphore::MAX_PERMITS),
+            None => DEFAULT_MAX_BACKGROUND,
+        };
+        let have = self.size.swap(want, Ordering::SeqCst);
+        if want > have {
+            self.slots.add_permits(want - have);
+        } else if have > want {
+            // Slots in use are given back and then forgotten as they come free.
+            let forget = Arc::clone(&self.slots);
+            let n = have - want;
+            let forgotten = forget.forget_permits(n);
+            if forgotten < n {
+                let rest = n - forgotten;
+                self.tracker.spawn(async move {
+                    if let Ok(p) = forget
+                        .acquire_many_owned(u32::try_from(rest).unwrap_or(u32::MAX))
+                        .await
+                    {
+                        p.forget();
+                    }
+                });
+            }
+        }
+        let backoff = match &settings.retry_backoff {
+            None => DEFAULT_BACKOFF,
+            Some(s) => match crate::rules::state::parse_duration_ms(s) {
+                Some(ms) => Duration::from_millis(u64::try_from(ms).unwrap_or(1000)),
+                None => {
+                    errors.push(format!(
+                        "hookd.toml: [run] retry_backoff {s:?}: use e.g. 500ms, 1s (keeping 1s)"
+                    ));
+                    DEFAULT_BACKOFF
+                }
+            },
+        };
+        self.backoff_ms.store(
+            u64::try_from(backoff.as_millis()).unwrap_or(1000),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Kills running background processes, records what was cut short, and waits (bounded)
+    /// for it; new background runs are refused from here on.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background runs still finishing at shutdown");
+        }
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = Duration::from_millis(self.backoff_ms.load(Ordering::Relaxed));
+        base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
+            .min(MAX_BACKOFF)
+    }
+
+    fn count(&self, outcome: Outcome) {
+        self.stats.runs.fetch_add(1, Ordering::Relaxed);
+        if outcome.is_failure() {
+            self.stats.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome == Outcome::TimedOut {
+            self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What the runs of one event need to know about it.
+#[derive(Debug)]
+pub struct EventContext {
+    /// The event JSON, as Claude Code sent it (the scripts' stdin).
+    pub payload: Arc<[u8]>,
+    /// The event name.
+    pub event: String,
+    /// The tool, for tool events.
+    pub tool: Option<String>,
+    /// The session id.
+    pub session_id: Option<String>,
+    /// `CLAUDE_PROJECT_DIR` (else the cwd).
+    pub project_dir: Option<String>,
+    /// The event's cwd: the scripts' working directory.
+    pub cwd: Option<String>,
+    /// The event's `time_ms` (links runs to its row).
+    pub time_ms: i64,
+}
+
+/// An event whose rules matched `run` actions, to be executed before it is answered.
+pub struct Pending {
+    /// The parsed event.
+    pub event: HookEvent,
+    /// The rules' decision, with its `runs`.
+    pub decision: Decision,
+    /// What the runs need.
+    pub context: EventContext,
+    /// hook-client's deadline for the whole exchange (0: none, e.g. over HTTP).
+    pub deadline_ms: u32,
+}
+
+impl EventContext {
+    fn invocation(
+        &self,
+        state: &State,
+        call: &RunCall,
+        attempt: u32,
+        timeout: Duration,
+    ) -> Invocation {
+        let vars = env::HookVars {
+            project_dir: self.project_dir.as_deref(),
+            session_id: self.session_id.as_deref(),
+            rule: &call.rule,
+            event: &self.event,
+            attempt,
+        };
+        let command = match &call.spec.command {
+            RunCommand::Shell(s) => RunCommand::Shell(s.clone()),
+            RunCommand::Argv(v) => {
+                RunCommand::Argv(v.iter().map(|a| env::expand(a, &vars)).collect())
+            }
+        };
+        let mut stdin = self.payload.to_vec();
+        if stdin.last() != Some(&b'\n') {
+            stdin.push(b'\n');
+        }
+        Invocation {
+            command,
+            cwd: self
+                .cwd
+                .as_deref()
+                .or(self.project_dir.as_deref())
+                .map(PathBuf::from),
+            env: env::build(&call.spec, &state.runner.base_env, &vars),
+            stdin: stdin.into(),
+            timeout,
+            kill_grace: if call.spec.mode == RunMode::Sync {
+                SYNC_KILL_GRACE
+            } else {
+                BACKGROUND_KILL_GRACE
+            },
+        }
+    }
+
+    /// The record of one attempt, redacted.
+    #[allow(clippy::too_many_arguments)] // one value per column group
+    fn record(
+        &self,
+        state: &State,
+        call: &RunCall,
+        attempt: u32,
+        started_ms: i64,
+        exit: Option<&Exit>,
+        outcome: Outcome,
+        effect: Option<&'static str>,
+        error: Option<String>,
+    ) -> RunRecord {
+        let redactor = state.redactor();
+        let red = |s: String| -> String {
+            if redactor.enabled() {
+                redactor.redact_text(&s).0.into_owned()
+            } else {
+                s
+            }
+        };
+        let tail = |c: &process::Capture| (c.total > 0).then(|| red(c.tail_text()));
+        let (exit_code, signal) = match exit.map(|e| &e.status) {
+            Some(Status::Exited(c)) => (Some(*c), None),
+            Some(Status::Signaled(s)) => (None, Some(*s)),
+            Some(Status::TimedOut | Status::Cancelled) => (None, Some(libc::SIGTERM)),
+            _ => (None, None),
+        };
+        RunRecord {
+            time_ms: started_ms,
+            session_id: self.session_id.clone(),
+            event: self.event.clone(),
+            event_time_ms: self.time_ms,
+            tool: self.tool.clone(),
+            rule: call.rule.clone(),
+            command: red(call.spec.command.display()),
+            mode: call.spec.mode.as_str(),
+            attempt,
+            duration_ms: exit.map_or(0, |e| {
+                i64::try_from(e.duration.as_millis()).unwrap_or(i64::MAX)
+            }),
+            exit_code,
+            signal,
+            outcome: outcome.as_str(),
+            effect,
+            error: error.map(red),
+            stdout_tail: exit.and_then(|e| tail(&e.stdout)),
+            stderr_tail: exit.and_then(|e| tail(&e.stderr)),
+            stdout_bytes: exit.map_or(0, |e| e.stdout.total),
+            stderr_bytes: exit.map_or(0, |e| e.stderr.total),
+        }
+    }
+}
+
+/// Starts the background runs of `p`, executes its sync runs in priority order, merges their
+/// results into the verdict, and rewrites `reply` and `record` (verdict, reason) to match.
+/// `received` is when the request arrived (hook-client's deadline counts from about then).
+pub async fn apply(
+    state: &Arc<State>,
+    p: Pending,
+    session: Option<&SharedSession>,
+    received: Instant,
+    reply: &mut HookReply,
+    record: &mut EventRecord,
+) {
+    let Pending {
+        event,
+        mut decision,
+        context,
+        deadline_ms,
+    } = p;
+    let context = Arc::new(context);
+    let mut calls = std::mem::take(&mut decision.runs);
+    // Higher priority first; the sort is stable, so ties keep rule order.
+    calls.sort_by_key(|c| std::cmp::Reverse(c.spec.priority));
+    let (sync, background): (Vec<RunCall>, Vec<RunCall>) = calls
+        .into_iter()
+        .partition(|c| c.spec.mode == RunMode::Sync);
+    for call in background {
+        enqueue(state, call, Arc::clone(&context));
+    }
+    if sync.is_empty() {
+        return;
+    }
+    let before = decision.verdict();
+    let end = (deadline_ms > 0)
+        .then(|| received + Duration::from_millis(u64::from(deadline_ms)))
+        .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(received));
+    let mut records = Vec::with_capacity(sync.len());
+    let mut prior_stop_blocks = 0;
+    for call in &sync {
+        prior_stop_blocks = prior_stop_blocks.max(call.stop_blocks);
+        let mut timeout = Duration::from_millis(call.spec.timeout_ms);
+        let mut cut = false;
+        if let Some(end) = end {
+            let left = end
+                .saturating_duration_since(Instant::now())
+                .saturating_sub(SYNC_KILL_GRACE);
+            if left < timeout {
+                timeout = left;
+                cut = true;
+            }
+        }
+        let started_ms = crate::now_ms();
+        let exit = if timeout.is_zero() {
+            Exit {
+                status: Status::TimedOut,
+                duration: Duration::ZERO,
+                stdout: process::Capture::default(),
+                stderr: process::Capture::default(),
+            }
+        } else {
+            let inv = context.invocation(state, call, 1, timeout);
+            process::run(&inv, &state.runner.cancel).await
+        };
+        let (outcome, mut contribution) = output::interpret(&event, call, &exit);
+        if cut && outcome == Outcome::TimedOut {
+            let note = format!(
+                "stopped at hook-client's deadline ({deadline_ms} ms) before the rule's {} ms timeout; raise it with `hookctl install --deadline`",
+                call.spec.timeout_ms
+            );
+            contribution.error = Some(match contribution.error {
+                Some(e) => format!("{e}; {note}"),
+                None => note,
+            });
+        }
+        if let Some(e) = &contribution.error {
+            tracing::warn!(rule = %call.rule, event = %event.name, error = %e, "run failed");
+        }
+        state.runner.count(outcome);
+        records.push(context.record(
+            state,
+            call,
+            1,
+            started_ms,
+            Some(&exit),
+            outcome,
+            Some(contribution.effect),
+            contribution.error.take(),
+        ));
+        decision.merge(contribution.decision);
+    }
+    // Sent before the event itself: the writer commits them first.
+    state.store.record_runs(records);
+    *reply = crate::render::render(&event, &decision);
+    let after = decision.verdict();
+    record.verdict = after.to_string();
+    record.reason = decision
+        .reason()
+        .or_else(|| decision.loop_guard.first().cloned());
+    if before != after
+        && let Some(s) = session
+    {
+        let mut s = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        amend_session(&mut s, &event.name, before, after, prior_stop_blocks);
+    }
+}
+
+/// Corrects what the session learnt from the rules' verdict (`before`) once the runs changed
+/// it (`after`): denials, and the Stop loop guard's count of consecutive blocks.
+fn amend_session(
+    s: &mut crate::session::Session,
+    event: &str,
+    before: &str,
+    after: &str,
+    prior_stop_blocks: u32,
+) {
+    let denial = |v: &str| matches!(v, "deny" | "ask");
+    if denial(after) && !denial(before) {
+        s.denials += 1;
+    }
+    if matches!(event, "Stop" | "SubagentStop") {
+        if after == "block" && before != "block" {
+            s.stop_blocks = prior_stop_blocks + 1;
+        }
+        if after == "loop-guard" && before != "loop-guard" {
+            s.loop_guard_releases += 1;
+            s.stop_blocks = 0;
+        }
+    }
+}
+
+/// Queues a background run; it executes when a slot is free, and is retried on failure.
+fn enqueue(state: &Arc<State>, call: RunCall, context: Arc<EventContext>) {
+    let runner = &state.runner;
+    let pending = runner.stats.pending.fetch_add(1, Ordering::Relaxed);
+    if pending >= MAX_PENDING || runner.tracker.is_closed() {
+        runner.stats.pending.fetch_sub(1, Ordering::Relaxed);
+        let why = if runner.tracker.is_closed() {
+            "hookd is shutting down".to_string()
+        } else {
+            format!("{MAX_PENDING} background runs already waiting")
+        };
+        tracing::warn!(rule = %call.rule, reason = %why, "background run dropped");
+        runner.stats.runs.fetch_add(1, Ordering::Relaxed);
+        runner.stats.failures.fetch_add(1, Ordering::Relaxed);
+        let mut rec = context.record(
+            state,
+            &call,
+            1,
+            crate::now_ms(),
+            None,
+            Outcome::Failed,
+            None,
+            Some(format!("dropped: {why}")),
+        );
+        rec.outcome = "dropped";
+        state.store.record_runs(vec![rec]);
+        return;
+    }
+    let st = Arc::clone(state);
+    runner.tracker.spawn(async move {
+        background(&st, &call, &context).await;
+        st.runner.stats.pending.fetch_sub(1, Ordering::Relaxed);
+    });
+}
+
+async fn background(state: &Arc<State>, call: &RunCall, context: &EventContext) {
+    let runner = &state.runner;
+    let mut attempt = 1u32;
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&runner.slots).acquire_owned() => p.ok(),
+            () = runner.cancel.cancelled() => None,
+        };
+        let Some(permit) = permit else {
+            let rec = context.record(
+                state,
+                call,
+                attempt,
+                crate::now_ms(),
+                None,
+                Outcome::Cancelled,
+                None,
+                Some("cancelled before it started: hookd is shutting down".into()),
+            );
+            state.store.record_runs(vec![rec]);
+            return;
+        };
+        let started_ms = crate::now_ms();
+        let inv = context.invocation(
+            state,
+            call,
+            attempt,
+            Duration::from_millis(call.spec.timeout_ms),
+        );
+        let exit = process::run(&inv, &runner.cancel).await;
+        drop(permit);
+        let (mut outcome, mut error) = output::outcome(&exit);
+        if outcome == Outcome::Blocked {
+            outcome = Outcome::Failed;
+            error = Some("exited with status 2 (a background run cannot block)".into());
+        }
+        let retry =
+            outcome.is_failure() && attempt <= call.spec.retries && !runner.cancel.is_cancelled();
+        if let Some(e) = &error {
+            tracing::warn!(rule = %call.rule, attempt, retry, error = %e, "background run failed");
+        }
+        runner.count(outcome);
+        let error = match (error, retry) {
+            (Some(e), true) => Some(format!(
+                "{e}; retrying in {} ms",
+                runner.backoff(attempt).as_millis()
+            )),
+            (e, _) => e,
+        };
+        let rec = context.record(
+            state,
+            call,
+            attempt,
+            started_ms,
+            Some(&exit),
+            outcome,
+            None,
+            error,
+        );
+        state.store.record_runs(vec![rec]);
+        if !retry {
+            return;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(runner.backoff(attempt)) => {}
+            () = runner.cancel.cancelled() => return,
+        }
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests;
