@@ -14,6 +14,7 @@ pub mod dedup;
 pub mod event;
 pub mod events;
 pub mod handler;
+pub mod intern;
 pub mod lifecycle;
 pub mod metrics;
 pub mod project;

@@ -9,14 +9,15 @@
 //!
 //! Pure: no I/O here; the handler loads rows and checks the filesystem.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::event::HookEvent;
+use crate::intern::intern;
 use crate::rules::cond::absolutize;
 use crate::rules::{Ctx, Decision, OnceMemory, Ruleset};
 
@@ -46,7 +47,7 @@ pub struct FileTouch {
     /// When (ms since the epoch).
     pub time_ms: i64,
     /// By which tool.
-    pub tool: String,
+    pub tool: Arc<str>,
 }
 
 /// The current turn: since the last UserPromptSubmit.
@@ -61,30 +62,34 @@ pub struct Turn {
 }
 
 /// What hookd knows of one Claude Code session.
+///
+/// Laid out for 10,000s of live sessions: strings that sessions share (project, tools, rules,
+/// model) are interned ([`crate::intern`]), small keyed counts are vectors, and "fired once"
+/// is read off the verdict counts.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Session {
     /// The session id.
-    pub id: String,
+    pub id: Arc<str>,
     /// When it was first seen (ms since the epoch).
     pub started_ms: i64,
     /// The last event's time.
     pub last_ms: i64,
     /// `CLAUDE_PROJECT_DIR`, else the first cwd seen.
-    pub project_dir: Option<String>,
+    pub project_dir: Option<Arc<str>>,
     /// The last cwd seen.
-    pub cwd: Option<String>,
+    pub cwd: Option<Arc<str>>,
     /// The transcript path.
-    pub transcript_path: Option<String>,
+    pub transcript_path: Option<Box<str>>,
     /// The model, when an event named it.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// The agent type, when an event named it.
-    pub agent_type: Option<String>,
+    pub agent_type: Option<Arc<str>>,
     /// SessionStart's `source` (startup, resume, …).
-    pub start_source: Option<String>,
+    pub start_source: Option<Arc<str>>,
     /// When SessionEnd arrived.
     pub ended_ms: Option<i64>,
     /// SessionEnd's `reason`.
-    pub end_reason: Option<String>,
+    pub end_reason: Option<Arc<str>>,
     /// Events seen.
     pub events: u64,
     /// Prompts submitted.
@@ -92,7 +97,8 @@ pub struct Session {
     /// When the last prompt was submitted.
     pub last_prompt_ms: Option<i64>,
     /// Tool calls requested (PreToolUse), by tool.
-    pub tool_calls: HashMap<String, u64>,
+    #[serde(serialize_with = "as_map")]
+    pub tool_calls: Vec<(Arc<str>, u64)>,
     /// Files read (or written, which also shows their content), by absolute path.
     pub files_read: HashMap<PathBuf, FileTouch>,
     /// Files edited or written, by absolute path.
@@ -103,8 +109,9 @@ pub struct Session {
     pub subagents_started: u64,
     /// Subagents stopped.
     pub subagents_stopped: u64,
-    /// Verdicts given, by rule.
-    pub verdicts_by_rule: HashMap<String, u64>,
+    /// Verdicts given, by rule (a rule listed here has fired at least once).
+    #[serde(serialize_with = "as_map")]
+    pub verdicts_by_rule: Vec<(Arc<str>, u64)>,
     /// deny and ask verdicts given.
     pub denials: u64,
     /// Consecutive Stop/SubagentStop blocks (reset when a stop passes or a prompt arrives).
@@ -113,15 +120,30 @@ pub struct Session {
     pub loop_guard_releases: u64,
     /// The current turn.
     pub turn: Turn,
-    /// Match times per rule, newest last (rate limits).
+    /// Match times per rule (and per `tool:<name>`, `attempt:<rule>`), newest last (rate
+    /// limits).
     #[serde(skip)]
-    pub fires: HashMap<String, VecDeque<i64>>,
-    /// Rules that matched at least once (for `once = "session"`).
-    #[serde(skip)]
-    pub fired_once: HashSet<String>,
+    pub fires: Vec<(Arc<str>, VecDeque<i64>)>,
     /// When the session's store row was last written (0: never since loaded).
     #[serde(skip)]
     pub row_written_ms: i64,
+}
+
+/// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.
+fn as_map<S: Serializer, V: Serialize>(pairs: &[(Arc<str>, V)], ser: S) -> Result<S::Ok, S::Error> {
+    ser.collect_map(pairs.iter().map(|(k, v)| (&**k, v)))
+}
+
+/// The value under `key` in a small keyed vector, added with `V::default()` if missing.
+fn entry<'a, V: Default>(pairs: &'a mut Vec<(Arc<str>, V)>, key: &str) -> &'a mut V {
+    let i = match pairs.iter().position(|(k, _)| &**k == key) {
+        Some(i) => i,
+        None => {
+            pairs.push((intern(key), V::default()));
+            pairs.len() - 1
+        }
+    };
+    &mut pairs[i].1
 }
 
 /// A session's store row is rewritten at most this often (ms), besides start and end.
@@ -149,7 +171,7 @@ impl Session {
     #[must_use]
     pub fn new(id: &str, now_ms: i64) -> Self {
         Self {
-            id: id.to_string(),
+            id: Arc::from(id),
             started_ms: now_ms,
             turn: Turn {
                 started_ms: now_ms,
@@ -162,7 +184,7 @@ impl Session {
     /// Total tool calls.
     #[must_use]
     pub fn total_tool_calls(&self) -> u64 {
-        self.tool_calls.values().sum()
+        self.tool_calls.iter().map(|(_, n)| n).sum()
     }
 
     /// Folds in one event, before rules run. `home` resolves `~` in paths.
@@ -176,22 +198,28 @@ impl Session {
         let v = &event.value;
         self.events += 1;
         self.last_ms = self.last_ms.max(now_ms);
-        if let Some(cwd) = event.cwd() {
-            self.cwd = Some(cwd.to_string());
+        if let Some(cwd) = event.cwd()
+            && self.cwd.as_deref() != Some(cwd)
+        {
+            self.cwd = Some(intern(cwd));
         }
         if self.project_dir.is_none() {
-            self.project_dir = project_dir.map(str::to_string).or_else(|| self.cwd.clone());
+            self.project_dir = project_dir.map(intern).or_else(|| self.cwd.clone());
         }
-        if let Some(t) = str_at(v, "transcript_path") {
-            self.transcript_path = Some(t.to_string());
+        if let Some(t) = str_at(v, "transcript_path")
+            && self.transcript_path.as_deref() != Some(t)
+        {
+            self.transcript_path = Some(t.into());
         }
-        if let Some(m) = str_at(v, "model").or_else(|| str_at(v, "to_model")) {
-            self.model = Some(m.to_string());
+        if let Some(m) = str_at(v, "model").or_else(|| str_at(v, "to_model"))
+            && self.model.as_deref() != Some(m)
+        {
+            self.model = Some(intern(m));
         }
         if self.agent_type.is_none()
             && let Some(a) = str_at(v, "agent_type")
         {
-            self.agent_type = Some(a.to_string());
+            self.agent_type = Some(intern(a));
         }
         let tool = event.tool_name().unwrap_or("");
         let input = v.get("tool_input");
@@ -202,11 +230,11 @@ impl Session {
             "SessionStart" => {
                 self.ended_ms = None;
                 self.end_reason = None;
-                self.start_source = str_at(v, "source").map(str::to_string);
+                self.start_source = str_at(v, "source").map(intern);
             }
             "SessionEnd" => {
                 self.ended_ms = Some(now_ms);
-                self.end_reason = str_at(v, "reason").map(str::to_string);
+                self.end_reason = str_at(v, "reason").map(intern);
             }
             "UserPromptSubmit" => {
                 self.prompts += 1;
@@ -218,19 +246,16 @@ impl Session {
                 self.stop_blocks = 0;
             }
             "PreToolUse" => {
-                *self.tool_calls.entry(tool.to_string()).or_insert(0) += 1;
+                *entry(&mut self.tool_calls, tool) += 1;
                 self.turn.tool_calls += 1;
-                push_bounded(
-                    self.fires.entry(format!("tool:{tool}")).or_default(),
-                    now_ms,
-                );
+                push_bounded(entry(&mut self.fires, &format!("tool:{tool}")), now_ms);
             }
             "PostToolUse" | "PostToolUseFailure" => {
                 let ok = event.name == "PostToolUse";
                 if ok && let Some(path) = file {
                     let touch = FileTouch {
                         time_ms: now_ms,
-                        tool: tool.to_string(),
+                        tool: intern(tool),
                     };
                     match tool {
                         "Read" => insert_bounded(&mut self.files_read, path, touch),
@@ -272,9 +297,8 @@ impl Session {
         now_ms: i64,
     ) {
         for r in rules {
-            *self.verdicts_by_rule.entry(r.clone()).or_insert(0) += 1;
-            push_bounded(self.fires.entry(r.clone()).or_default(), now_ms);
-            self.fired_once.insert(r.clone());
+            *entry(&mut self.verdicts_by_rule, r) += 1;
+            push_bounded(entry(&mut self.fires, r), now_ms);
         }
         if matches!(verdict, "deny" | "ask") {
             self.denials += 1;
@@ -297,12 +321,21 @@ impl Session {
         self.files_read.contains_key(path)
     }
 
+    /// Whether `rule` has matched before in this session.
+    #[must_use]
+    pub fn has_fired(&self, rule: &str) -> bool {
+        self.verdicts_by_rule.iter().any(|(r, _)| &**r == rule)
+    }
+
     /// Fires of `rule` at or after `since_ms`.
     #[must_use]
     pub fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
-        self.fires.get(rule).map_or(0, |q| {
-            q.iter().rev().take_while(|t| **t >= since_ms).count()
-        })
+        self.fires
+            .iter()
+            .find(|(r, _)| &**r == rule)
+            .map_or(0, |(_, q)| {
+                q.iter().rev().take_while(|t| **t >= since_ms).count()
+            })
     }
 
     /// Calls of `tool` requested at or after `since_ms`; tool calls are not timed individually,
@@ -322,10 +355,7 @@ fn push_bounded(q: &mut VecDeque<i64>, t: i64) {
 
 /// Records that `rule`'s other conditions held now (for `rate = { of = "rule" }`).
 pub fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
-    push_bounded(
-        s.fires.entry(format!("attempt:{rule}")).or_default(),
-        now_ms,
-    );
+    push_bounded(entry(&mut s.fires, &format!("attempt:{rule}")), now_ms);
 }
 
 fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: FileTouch) {
@@ -367,7 +397,8 @@ pub type SharedSession = Arc<Mutex<Session>>;
 /// Every session in memory.
 #[derive(Debug, Default)]
 pub struct SessionTable {
-    sessions: HashMap<String, SharedSession>,
+    /// Keyed by the session's own id (one allocation for both).
+    sessions: HashMap<Arc<str>, SharedSession>,
 }
 
 impl SessionTable {
@@ -385,17 +416,20 @@ impl SessionTable {
 
     /// The session, created empty if unknown.
     pub fn get_or_create(&mut self, id: &str, now_ms: i64) -> SharedSession {
-        Arc::clone(
-            self.sessions
-                .entry(id.to_string())
-                .or_insert_with(|| Arc::new(Mutex::new(Session::new(id, now_ms)))),
-        )
+        if let Some(s) = self.sessions.get(id) {
+            return Arc::clone(s);
+        }
+        let s = Session::new(id, now_ms);
+        let key = Arc::clone(&s.id);
+        let shared = Arc::new(Mutex::new(s));
+        self.sessions.insert(key, Arc::clone(&shared));
+        shared
     }
 
     /// Adds a session rebuilt from the store, unless one appeared meanwhile.
     pub fn insert_replayed(&mut self, s: Session) {
         self.sessions
-            .entry(s.id.clone())
+            .entry(Arc::clone(&s.id))
             .or_insert_with(|| Arc::new(Mutex::new(s)));
     }
 
@@ -428,7 +462,11 @@ impl SessionTable {
                 .map(|s| now_ms - s.last_ms < ttl_ms)
                 .unwrap_or(false)
         });
-        before - self.sessions.len()
+        let evicted = before - self.sessions.len();
+        if evicted > 0 {
+            crate::intern::purge();
+        }
+        evicted
     }
 }
 

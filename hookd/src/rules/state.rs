@@ -279,7 +279,7 @@ impl SessionCond {
         }
         match self.once {
             Some(Once::Session) => {
-                if session?.fired_once.contains(rule) {
+                if session?.has_fired(rule) {
                     return None;
                 }
                 why.push("first time in this session".into());
