@@ -1,14 +1,12 @@
 //! The prefilter: which pattern groups can possibly match a piece of text.
 //!
-//! One pass over an ASCII-lower-cased copy (a per-thread scratch buffer) with a single
-//! multi-literal regex (the `regex` crate runs it as a SIMD/Aho-Corasick literal search), plus
-//! a digit-run scan. It must be *sound*: a group left out of the mask can never match the text.
+//! One pass with an ASCII-case-insensitive Aho-Corasick automaton over every trigger literal
+//! (overlapping matches, so a literal starting inside another is found too), plus a digit-run
+//! scan; short texts use a bigram table instead (no per-call setup). It must be *sound*: a group left out of the mask can never match the text.
 //! Literals are lower case, so case-sensitive patterns just trigger a little more often. It
 //! redacts nothing itself.
 
-use std::cell::RefCell;
-
-use regex::bytes::Regex;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use super::group as G;
 use super::keys::{self, KeyStem};
@@ -52,24 +50,18 @@ const LITERALS: &[(&str, u32)] = &[
 ];
 
 /// Haystacks shorter than this are scanned with the bigram table (no per-call setup);
-/// longer ones with the literal regex (SIMD) over a lower-cased copy.
+/// longer ones with the automaton.
 const SHORT: usize = 256;
-
-/// Literals per alternation (see [`Prefilter::new`]).
-const LITERALS_PER_REGEX: usize = 12;
 
 /// Compiled trigger literals.
 pub(crate) struct Prefilter {
-    /// Alternations of at most [`LITERALS_PER_REGEX`] literals each.
-    res: Vec<Regex>,
+    /// Every literal, ASCII case-insensitively; pattern `i`'s groups are `groups[i]`.
+    ac: AhoCorasick,
+    groups: Vec<u32>,
     /// Literals by first byte: `(literal, groups)`.
     by_first: Vec<Vec<(Vec<u8>, u32)>>,
     /// One bit per lower-case first bigram of a literal.
     bigrams: Vec<u64>,
-}
-
-thread_local! {
-    static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Prefilter {
@@ -88,22 +80,23 @@ impl Prefilter {
         }
         lits.sort();
         lits.dedup();
-        // Several small alternations rather than one big one: the SIMD literal search stays
-        // selective with up to about a dozen literals and degrades sharply past that.
-        let mut order: Vec<&Vec<u8>> = lits.iter().map(|(l, _)| l).collect();
-        order.dedup();
-        let res = order
-            .chunks(LITERALS_PER_REGEX)
-            .map(|chunk| {
-                let alt: Vec<String> = chunk
-                    .iter()
-                    .map(|l| regex::escape(&String::from_utf8_lossy(l)))
-                    .collect();
-                // Escaped literals only: always compiles, far below the size limit.
-                #[allow(clippy::expect_used)]
-                Regex::new(&format!("(?-u){}", alt.join("|"))).expect("escaped literals compile")
-            })
-            .collect();
+        // One pattern per literal, with the groups of all its entries.
+        let mut merged: Vec<(&[u8], u32)> = Vec::new();
+        for (l, g) in &lits {
+            match merged.last_mut() {
+                Some((last, groups)) if *last == l.as_slice() => *groups |= g,
+                _ => merged.push((l, *g)),
+            }
+        }
+        // A few dozen short literals: always builds, far below any limit.
+        #[allow(clippy::expect_used)]
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(merged.iter().map(|(l, _)| l))
+            .expect("trigger literals build");
+        let groups = merged.iter().map(|(_, g)| *g).collect();
         let mut by_first = vec![Vec::new(); 256];
         let mut bigrams = vec![0u64; 1024];
         for (l, g) in lits {
@@ -125,7 +118,8 @@ impl Prefilter {
             }
         }
         Self {
-            res,
+            ac,
+            groups,
             by_first,
             bigrams,
         }
@@ -160,33 +154,14 @@ impl Prefilter {
             }
             return mask;
         }
-        LOWER.with(|buf| {
-            let mut buf = buf.borrow_mut();
-            buf.clear();
-            buf.extend(hay.iter().map(u8::to_ascii_lowercase));
-            let first = out.len();
-            for re in &self.res {
-                let mut at = 0;
-                while let Some(m) = re.find_at(&buf, at) {
-                    // Other literals starting inside this match are found by this position
-                    // check (or by their own alternation); duplicates are removed below.
-                    for i in m.start()..m.end() {
-                        let g = self.at(&buf, i);
-                        if g != 0 {
-                            out.push((i, g));
-                            mask |= g;
-                        }
-                    }
-                    at = m.end();
-                }
-            }
-            if self.res.len() > 1 {
-                out[first..].sort_unstable();
-                let mut tail = out.split_off(first);
-                tail.dedup();
-                out.extend(tail);
-            }
-        });
+        let first = out.len();
+        for m in self.ac.find_overlapping_iter(hay) {
+            let g = self.groups[m.pattern().as_usize()];
+            out.push((m.start(), g));
+            mask |= g;
+        }
+        // Overlapping matches come in order of their ends: put them in order of their starts.
+        out[first..].sort_unstable();
         mask
     }
 }
