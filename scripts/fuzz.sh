@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a set time, one after the other, and keeps a minimized corpus.
+#
+#   scripts/fuzz.sh [seconds-per-target]        # default 300
+#   FUZZ_TARGETS="shell rule_file" scripts/fuzz.sh 60
+#
+# Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz --locked`). Each target
+# runs as one libFuzzer process (one job, one worker), starting from fuzz/corpus/<target> plus
+# fresh seeds (scripts/fuzz-seeds.py); new inputs land in fuzz/corpus/<target>, which is then
+# minimized in place (`cargo fuzz cmin`). A crash stops that target and leaves its input in
+# fuzz/artifacts/<target>/; the script goes on with the next target and exits 1 at the end.
+# The summary table at the end is the one in RELIABILITY.md; full logs are in fuzz/logs/.
+set -euo pipefail
+cd "$(dirname "$0")/../fuzz"
+
+secs=${1:-300}
+read -r -a targets <<<"${FUZZ_TARGETS:-frame message hook_json shell rule_file}"
+# -s none: the code under test has no `unsafe` (workspace lint), so ASan would only slow it
+# down; debug assertions turn on overflow checks.
+flags=(-s none --debug-assertions)
+
+max_len() {
+    case $1 in
+        frame | message) echo 4096 ;;
+        *) echo 16384 ;;
+    esac
+}
+
+cargo +nightly fuzz build "${flags[@]}"
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+python3 ../scripts/fuzz-seeds.py "$seeds"
+mkdir -p logs
+
+status=0
+rows=()
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t" "$seeds/$t"
+    log="logs/$t.log"
+    echo "==> $t: ${secs}s"
+    start=$SECONDS
+    set +e
+    cargo +nightly fuzz run "${flags[@]}" "$t" "corpus/$t" "$seeds/$t" -- \
+        -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+        -max_len="$(max_len "$t")" -print_final_stats=1 >"$log" 2>&1
+    rc=$?
+    set -e
+    took=$((SECONDS - start))
+    execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+    rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+    rss=$(grep -o 'stat::peak_rss_mb: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || echo 0)
+    if [ "$rc" -ne 0 ]; then
+        status=1
+        result="CRASH (see $log, fuzz/artifacts/$t/)"
+        tail -40 "$log"
+    else
+        result="no failure"
+    fi
+    cargo +nightly fuzz cmin "${flags[@]}" "$t" "corpus/$t" -- -max_len="$(max_len "$t")" \
+        -timeout=10 -rss_limit_mb=2048 >"logs/$t.cmin.log" 2>&1 || status=1
+    files=$(find "corpus/$t" -type f | wc -l)
+    bytes=$(du -sb "corpus/$t" | cut -f1)
+    rows+=("| $t | $took | $execs | $rate | $files files, $bytes bytes | $rss | $result |")
+done
+
+echo
+echo "Fuzzing, $(date -u +%Y-%m-%d), $(nproc) CPUs, $(cargo +nightly --version), ${secs}s per target:"
+echo
+echo "| target | seconds | executions | exec/s | corpus (minimized) | peak RSS MiB | result |"
+echo "|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+exit "$status"
