@@ -110,7 +110,10 @@ fn replies_are_checked_against_what_each_event_accepts() {
             },
         );
     });
-    assert!(bad.is_err(), "check_reply accepted a JSON block on PreCompact");
+    assert!(
+        bad.is_err(),
+        "check_reply accepted a JSON block on PreCompact"
+    );
 }
 
 /// A JSON string literal.
@@ -183,7 +186,11 @@ fn hook_event() -> impl Strategy<Value = String> {
     ];
     let tool = proptest::sample::select(vec!["Bash", "Write", "Edit", "Read", "WebFetch", "Task"]);
     let path = "(/|~/|\\.\\./)?[a-z.]{1,8}(/[a-z.]{1,8}){0,2}";
-    let tail = prop_oneof![Just(String::new()), Just("}".to_string()), "[{}\",:\\[\\]0-9a-z ]{0,8}"];
+    let tail = prop_oneof![
+        Just(String::new()),
+        Just("}".to_string()),
+        "[{}\",:\\[\\]0-9a-z ]{0,8}"
+    ];
     (name, tool, shell_command(), path, "\\PC{0,20}", tail).prop_map(
         |(name, tool, cmd, path, prompt, tail)| {
             format!(
