@@ -277,7 +277,7 @@ proptest! {
                 peer_protocol: 2,
             })).unwrap(),
             encode_message(&Request::Hook(HookRequest {
-                event: bytes.clone(),
+                event: bytes,
                 ..HookRequest::default()
             })).unwrap(),
             encode_message(&Response::Verdict(HookReply::default())).unwrap(),
