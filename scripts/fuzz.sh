@@ -30,12 +30,16 @@ max_len() {
     esac
 }
 
+mkdir -p logs
+# One run at a time: two would share the corpora (and the machine's cores).
+exec 9>logs/.lock
+flock -n 9 || { echo "fuzz.sh: another run is in progress" >&2; exit 1; }
+
 cargo +nightly fuzz build "${flags[@]}"
 bin=target/x86_64-unknown-linux-gnu/release
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 python3 ../scripts/fuzz-seeds.py "$seeds"
-mkdir -p logs
 
 status=0
 rows=()
@@ -67,16 +71,21 @@ for t in "${targets[@]}"; do
         local into=$1 tmp
         shift
         tmp=$(mktemp -d -p .)
-        "$bin/$t" "$tmp" "$@" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
-            >>"logs/$t.merge.log" 2>&1 || status=1
-        rm -rf "$into" && mv "$tmp" "$into"
+        mkdir -p "artifacts/$t"
+        if "$bin/$t" "$tmp" "$@" -max_len="$(max_len "$t")" -timeout=10 -rss_limit_mb=2048 \
+            -artifact_prefix="artifacts/$t/merge-" >>"logs/$t.merge.log" 2>&1; then
+            rm -rf "$into" && mv "$tmp" "$into"
+        else
+            status=1
+            rm -rf "$tmp"
+        fi
     }
     : >"logs/$t.merge.log"
     merge "corpus-work/$t" "corpus-work/$t" -merge=1
     work=$(find "corpus-work/$t" -type f | wc -l)
     merge "corpus/$t" "corpus-work/$t" "corpus/$t" -set_cover_merge=1 -use_counters=0
     files=$(find "corpus/$t" -type f | wc -l)
-    bytes=$(du -sb "corpus/$t" | cut -f1)
+    bytes=$(find "corpus/$t" -type f -exec cat {} + | wc -c)
     rows+=("| $t | $took | $execs | $rate | $slowest | $rss | $work | $files files, $bytes B | $result |")
 done
 

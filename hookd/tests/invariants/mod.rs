@@ -456,14 +456,22 @@ fn stopped(verdict: &str) -> bool {
 }
 
 /// Rewrites of a command that bash runs the same way, so they must never turn a stopped
-/// command into an allowed one: blanks around it, `bash -c '…'`, and the command fed to a
-/// shell on stdin (a heredoc, or `cat` piped into `bash`).
+/// command into an allowed one: blanks around it, a subshell (for input the analyser parsed
+/// fully), `bash -c '…'`, `eval '…'`, and
+/// the command fed to a shell on stdin (a heredoc, or `cat` piped into `bash`).
 #[must_use]
 pub fn equivalents(src: &str) -> Vec<String> {
     let mut v = vec![format!(" {src}"), format!("\t{src}"), format!("{src}\n")];
-    // A body starting with `-` or `+` would be read by bash as options.
+    // A subshell adds parentheses: the same command only when the analyser found its own
+    // balanced (a stray `)` in `src` would close the subshell early).
+    if analyze(src).unparsed.is_none() {
+        v.push(format!("( {src}\n)"));
+    }
+    // A body starting with `-` or `+` would be read by bash and eval as options.
     if !src.starts_with(['-', '+']) {
-        v.push(format!("bash -c '{}'", src.replace('\'', r"'\''")));
+        let quoted = src.replace('\'', r"'\''");
+        v.push(format!("bash -c '{quoted}'"));
+        v.push(format!("eval '{quoted}'"));
     }
     if !src.contains("HOOKD_EOF") {
         v.push(format!("bash <<'HOOKD_EOF'\n{src}\nHOOKD_EOF"));
