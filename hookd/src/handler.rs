@@ -14,8 +14,8 @@ use hook_protocol::{
 use crate::State;
 use crate::event::HookEvent;
 use crate::render::render;
-use crate::rules::Ctx;
-use crate::session::{SharedSession, step};
+use crate::rules::{Ctx, Decision, OnceMemory};
+use crate::session::{Session, SharedSession, step};
 use crate::store::{EventRecord, from_spool};
 
 /// Answers one request.
@@ -125,6 +125,105 @@ async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64, fresh: bool) 
     table.get_or_create(id, now_ms)
 }
 
+/// The project root of an event: `CLAUDE_PROJECT_DIR` from the client, else the event's cwd.
+fn project_dir_of(env: &HookEnv, event: &HookEvent) -> Option<String> {
+    env.project_dir
+        .clone()
+        .or_else(|| event.cwd().map(str::to_string))
+}
+
+/// Evaluates a parsed event against `rulesets` (the user's, then the project's). With a
+/// session, the event is folded into it ([`step`]); without one, it is evaluated alone.
+///
+/// Pure: everything the daemon knows is passed in.
+#[must_use]
+pub fn evaluate(
+    event: &HookEvent,
+    rulesets: &[&crate::rules::Ruleset],
+    session: Option<&mut Session>,
+    project_dir: Option<&str>,
+    home: Option<&str>,
+    time_ms: i64,
+    once: Option<&dyn OnceMemory>,
+) -> Decision {
+    match session {
+        Some(s) => step(s, rulesets, event, project_dir, home, time_ms, once),
+        None => {
+            let mut cx = Ctx::new(event, project_dir, home);
+            cx.now_ms = time_ms;
+            cx.once_memory = once;
+            crate::rules::Ruleset::evaluate_all(rulesets, &cx)
+        }
+    }
+}
+
+/// How an event hookd could not parse is answered.
+#[derive(Debug)]
+pub struct Rejected {
+    /// The event it names (`unknown` when it names none).
+    pub name: String,
+    /// The fail mode applied.
+    pub mode: failmode::FailMode,
+    /// Why it was rejected.
+    pub why: String,
+    /// The reply.
+    pub reply: HookReply,
+}
+
+/// The answer to an event hookd could not parse: the fail mode of the event it names (the
+/// client's `--event`, else a scan of the raw bytes).
+#[must_use]
+pub fn rejected(
+    error: &crate::event::EventError,
+    payload: &[u8],
+    options: &ClientOptions,
+) -> Rejected {
+    let name = options
+        .event
+        .clone()
+        .or_else(|| failmode::scan_event_name(payload).map(str::to_string))
+        .unwrap_or_else(|| "unknown".into());
+    let mode = failmode::mode_for(&name, options.fail_mode.as_deref());
+    let why = format!("hookd rejected the event: {error}");
+    let reply = failmode::fallback_reply(&name, mode, &why, None);
+    Rejected {
+        name,
+        mode,
+        why,
+        reply,
+    }
+}
+
+/// Raw event bytes in, reply out, with no daemon: the parse, [`evaluate`] and [`render`] that
+/// [`hook`] runs for every event, without the store, the project rule files or the
+/// `once = "project-day"` memory. Used by the corpus tests and the fuzz targets, so they
+/// check the daemon's own decision path.
+#[must_use]
+pub fn answer(
+    req: &HookRequest,
+    rulesets: &[&crate::rules::Ruleset],
+    session: Option<&mut Session>,
+    home: Option<&str>,
+    time_ms: i64,
+) -> HookReply {
+    match HookEvent::parse(&req.event, req.options.event.as_deref()) {
+        Ok(event) => {
+            let project_dir = project_dir_of(&req.env, &event);
+            let decision = evaluate(
+                &event,
+                rulesets,
+                session,
+                project_dir.as_deref(),
+                home,
+                time_ms,
+                None,
+            );
+            render(&event, &decision)
+        }
+        Err(e) => rejected(&e, &req.event, &req.options).reply,
+    }
+}
+
 /// Parses and evaluates one event against the live ruleset and the project's rules. With
 /// `observe`, the event and its verdict are folded into `session`; otherwise (`hookctl test`)
 /// a copy of the session is used and nothing changes.
@@ -140,10 +239,7 @@ fn decide(
     let time_ms = now_ms();
     match parsed {
         Ok(event) => {
-            let project_dir = env
-                .project_dir
-                .clone()
-                .or_else(|| event.cwd().map(str::to_string));
+            let project_dir = project_dir_of(env, &event);
             let project = project_dir
                 .as_deref()
                 .and_then(|p| state.projects.rules_for(p));
@@ -159,36 +255,22 @@ fn decide(
                 Some(s) if observe => s.take_row_update(&event.name, time_ms),
                 _ => true,
             };
-            let decision = match guard.as_deref_mut() {
-                // `hookctl test`: a copy of the session, so nothing changes.
-                Some(s) if !observe => {
-                    let mut copy = s.clone();
-                    step(
-                        &mut copy,
-                        &rulesets,
-                        &event,
-                        project_dir.as_deref(),
-                        home,
-                        time_ms,
-                        Some(state),
-                    )
-                }
-                Some(s) => step(
-                    s,
-                    &rulesets,
-                    &event,
-                    project_dir.as_deref(),
-                    home,
-                    time_ms,
-                    Some(state),
-                ),
-                None => {
-                    let mut cx = Ctx::new(&event, project_dir.as_deref(), home);
-                    cx.now_ms = time_ms;
-                    cx.once_memory = Some(state);
-                    crate::rules::Ruleset::evaluate_all(&rulesets, &cx)
-                }
+            // `hookctl test`: a copy of the session, so nothing changes.
+            let mut copy = guard.as_deref().filter(|_| !observe).cloned();
+            let session = if observe {
+                guard.as_deref_mut()
+            } else {
+                copy.as_mut()
             };
+            let decision = evaluate(
+                &event,
+                &rulesets,
+                session,
+                project_dir.as_deref(),
+                home,
+                time_ms,
+                Some(state),
+            );
             drop(guard);
             let reply = render(&event, &decision);
             let verdict = decision.verdict().to_string();
@@ -248,15 +330,13 @@ fn decide(
             }
         }
         Err(e) => {
-            let name = options
-                .event
-                .clone()
-                .or_else(|| failmode::scan_event_name(payload).map(str::to_string))
-                .unwrap_or_else(|| "unknown".into());
-            let mode = failmode::mode_for(&name, options.fail_mode.as_deref());
-            let why = format!("hookd rejected the event: {e}");
+            let Rejected {
+                name,
+                mode,
+                why,
+                reply,
+            } = rejected(&e, payload, options);
             tracing::warn!(event = %name, error = %e, "malformed event");
-            let reply = failmode::fallback_reply(&name, mode, &why, None);
             let record = EventRecord {
                 time_ms,
                 session_id: env.session_id.clone(),
@@ -306,7 +386,7 @@ pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply>
                 tokio::sync::watch::channel(None).0
             }
         };
-        group.push((i, evaluate(state, req, tx).await));
+        group.push((i, prepare(state, req, tx).await));
     }
     record_group(state, &mut group, &mut replies).await;
     replies.into_iter().map(Option::unwrap_or_default).collect()
@@ -336,7 +416,7 @@ struct Publish {
 }
 
 /// Evaluates one event and prepares its (redacted) record.
-async fn evaluate(
+async fn prepare(
     state: &Arc<State>,
     req: HookRequest,
     dedup: tokio::sync::watch::Sender<Option<HookReply>>,

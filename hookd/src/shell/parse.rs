@@ -157,6 +157,10 @@ pub(super) struct Parser<'s, 'o> {
     pend_base: usize,
     /// `pend_base` when this parser was made.
     first_base: usize,
+    /// The last simple command reported at this level, while its pipeline may go on.
+    last: Option<usize>,
+    /// The command whose output the next simple command reads through a pipe.
+    pipe_from: Option<usize>,
 }
 
 /// Bytes that end an unquoted word.
@@ -195,6 +199,8 @@ impl<'s, 'o> Parser<'s, 'o> {
             nest,
             pend_base: base,
             first_base: base,
+            last: None,
+            pipe_from: None,
         }
     }
 
@@ -279,6 +285,14 @@ impl<'s, 'o> Parser<'s, 'o> {
                 self.case_pattern(&mut stack);
                 continue;
             }
+            if matches!(b, b'\n' | b';' | b'&' | b'(' | b')') {
+                // Only a pipe carries output to the next command (`&>` is a redirection,
+                // which keeps it).
+                if !(b == b'&' && self.peek_at(1) == Some(b'>')) {
+                    self.last = None;
+                    self.pipe_from = None;
+                }
+            }
             match b {
                 b'\n' => {
                     self.newline();
@@ -306,8 +320,12 @@ impl<'s, 'o> Parser<'s, 'o> {
                 }
                 b'|' => {
                     self.pos += 1;
-                    if !self.eat(b'|') {
+                    if self.eat(b'|') {
+                        self.last = None;
+                        self.pipe_from = None;
+                    } else {
                         self.eat(b'&');
+                        self.pipe_from = self.last.take();
                     }
                     continue;
                 }
@@ -784,6 +802,8 @@ impl<'s, 'o> Parser<'s, 'o> {
             depth: self.depth,
             nest: self.nest,
         };
+        let piped = self.pipe_from.take();
+        self.last = None;
         if words.is_empty() {
             if assigns.is_empty() && redirects.is_empty() {
                 return;
@@ -809,6 +829,7 @@ impl<'s, 'o> Parser<'s, 'o> {
             return;
         };
         self.bind_heredocs(id, Some(idx), reads_stdin, level);
+        self.last = Some(idx);
         if reads_stdin {
             for body in &here {
                 self.analyse_source(
@@ -818,6 +839,53 @@ impl<'s, 'o> Parser<'s, 'o> {
                     level.nest + 1,
                 );
             }
+            if here.is_empty()
+                && let Some(up) = piped
+            {
+                self.feed_pipe(up, level);
+            }
+        }
+    }
+
+    /// A shell reads its commands from a pipe whose text is known here: `cat <<EOF`,
+    /// `cat <<<…`, `echo …` or `printf …` upstream. That text is shell code, analysed as the
+    /// body of the shell at `level` (a heredoc not read yet is marked and analysed when it is).
+    fn feed_pipe(&mut self, up: usize, level: Level) {
+        let Some(c) = self.out.commands.get(up) else {
+            return;
+        };
+        let body = match c.name.as_str() {
+            "cat" if c.args.iter().all(|a| a == "-") => {
+                let mut pending = false;
+                for h in &mut self.out.pending {
+                    if h.cmd == Some(up) {
+                        h.shell = true;
+                        h.depth = level.depth;
+                        h.nest = level.nest;
+                        pending = true;
+                    }
+                }
+                if pending {
+                    return;
+                }
+                c.stdin_data.clone()
+            }
+            "echo" => {
+                let args = c.args.iter().skip_while(|a| {
+                    a.len() > 1 && a.starts_with('-') && a[1..].bytes().all(|b| b"neE".contains(&b))
+                });
+                Some(args.cloned().collect::<Vec<_>>().join(" "))
+            }
+            "printf" => Some(c.args.join(" ")),
+            _ => None,
+        };
+        if let Some(body) = body {
+            self.analyse_source(
+                body.as_bytes(),
+                Context::ShellBody,
+                level.depth + 1,
+                level.nest + 1,
+            );
         }
     }
 

@@ -66,8 +66,27 @@ fn shells_eval_and_stdin_bodies() {
         "bash -c \"sh -c 'eval git reset --hard'\"",
         "bash <<EOF\ngit reset --hard\nEOF",
         "sh <<<'git reset --hard'",
+        // Text piped into a shell is shell code.
+        "cat <<'EOF' | bash\ngit reset --hard\nEOF",
+        "cat <<EOF | sudo sh -s\ngit reset --hard\nEOF",
+        "cat - <<<'git reset --hard' | bash",
+        "echo 'git reset --hard' | bash",
+        "echo -n git reset --hard |& sh",
+        "printf 'git reset --hard' | zsh",
+        "echo 'bash -c \"git reset --hard\"' | bash",
     ] {
         finds(src, "git reset --hard");
+    }
+    // Piped text that no shell runs stays data.
+    for src in [
+        "echo 'git reset --hard' | grep reset",
+        "echo 'git reset --hard'; bash",
+        "echo 'git reset --hard' || bash",
+        "cat <<'EOF' | tee notes\ngit reset --hard\nEOF",
+        "cat file | bash",
+    ] {
+        let t = texts(src);
+        assert!(!t.iter().any(|c| c == "git reset --hard"), "{src:?}: {t:?}");
     }
     let a = analyze("python3 - <<EOF\nimport os\nEOF");
     assert_eq!(a.commands.len(), 1);
