@@ -1,5 +1,6 @@
 //! Cost of evaluating a PreToolUse Bash event against the default packs plus N user rules
-//! (shell analysis included), for N = 10, 100, 1,000, 10,000.
+//! (shell analysis included), for N = 10, 100, 1,000, 10,000; and of a stateful PreToolUse
+//! (session lookup among 10,000 live sessions, fold, stateful rules, verdict fold).
 //!
 //! Run: `cargo bench -p hookd --bench evaluate`. Results go in BENCHMARKS.md.
 
@@ -72,5 +73,118 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// The stateful rules of `bench/sessions.py`: read before edit, stop gate, rate limit, counter.
+const STATEFUL: &str = r#"
+[[rule]]
+name = "read-first"
+tool = "Edit|Write|MultiEdit"
+action = "deny"
+reason = "Read it first."
+[rule.session]
+read_before_edit = true
+
+[[rule]]
+name = "tests-before-stop"
+event = "Stop"
+action = "block"
+reason = "Run the tests."
+[rule.session]
+edited_since = { path = ["**/*.rs"], command = '^cargo\s+test\b' }
+
+[[rule]]
+name = "bash-rate"
+tool = "Bash"
+action = "ask"
+[rule.session]
+rate = { max = 100, window = "1m", of = "tool" }
+
+[[rule]]
+name = "careful"
+tool = "Bash"
+action = "ask"
+[rule.session]
+counters = { denials = ">= 3" }
+"#;
+
+fn stateful(c: &mut Criterion) {
+    use hookd::session::{SessionTable, step};
+    const SESSIONS: usize = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hookd.toml"), STATEFUL).unwrap();
+    let file = dir.path().join("lib.rs");
+    std::fs::write(&file, "x\n").unwrap();
+    let report = load(dir.path());
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let rs = report.ruleset;
+    let project = dir.path().to_str().unwrap().to_string();
+    let f = file.to_str().unwrap();
+    let ev = |sid: &str, body: serde_json::Value| {
+        let mut v = serde_json::json!({"session_id": sid, "cwd": project,
+            "transcript_path": format!("/tmp/t/{sid}.jsonl")});
+        for (k, x) in body.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        HookEvent::parse(v.to_string().as_bytes(), None).unwrap()
+    };
+    // 10,000 live sessions, each as bench/sessions.py leaves them.
+    let mut table = SessionTable::default();
+    let mut now = 1_700_000_000_000i64;
+    for i in 0..SESSIONS {
+        let sid = format!("{i:08}-bench-session");
+        let s = table.get_or_create(&sid, now);
+        let mut s = s.lock().unwrap();
+        for body in [
+            serde_json::json!({"hook_event_name": "SessionStart", "source": "startup"}),
+            serde_json::json!({"hook_event_name": "PostToolUse", "tool_name": "Read",
+                "tool_input": {"file_path": f}, "tool_response": {"type": "text"}}),
+            serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Edit",
+                "tool_input": {"file_path": f, "old_string": "x", "new_string": "y"}}),
+            serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash",
+                "tool_input": {"command": "cargo test --workspace"}}),
+        ] {
+            now += 1;
+            let _ = step(
+                &mut s,
+                &[&rs],
+                &ev(&sid, body),
+                Some(&project),
+                None,
+                now,
+                None,
+            );
+        }
+    }
+    // The measured event: a PreToolUse of a live session, parsed, looked up, stepped.
+    let payloads: Vec<String> = (0..SESSIONS)
+        .map(|i| {
+            let sid = format!("{i:08}-bench-session");
+            let tool = if i % 2 == 0 {
+                serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Bash",
+                    "tool_input": {"command": "git status --short && cargo test --workspace"}})
+            } else {
+                serde_json::json!({"hook_event_name": "PreToolUse", "tool_name": "Edit",
+                    "tool_input": {"file_path": f, "old_string": "x", "new_string": "y"}})
+            };
+            let mut v = serde_json::json!({"session_id": sid, "cwd": project,
+                "transcript_path": format!("/tmp/t/{sid}.jsonl")});
+            for (k, x) in tool.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v.to_string()
+        })
+        .collect();
+    let mut i = 0usize;
+    c.bench_function("stateful_pretooluse_10000_live_sessions", |b| {
+        b.iter(|| {
+            i = (i + 7919) % SESSIONS;
+            now += 1;
+            let e = HookEvent::parse(black_box(payloads[i].as_bytes()), None).unwrap();
+            let s = table.get(e.session_id().unwrap()).unwrap();
+            let mut s = s.lock().unwrap();
+            black_box(step(&mut s, &[&rs], &e, Some(&project), None, now, None))
+        });
+    });
+}
+
+criterion_group!(benches, bench, stateful);
 criterion_main!(benches);

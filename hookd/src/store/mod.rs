@@ -264,8 +264,11 @@ impl Store {
         stats.fallbacks.store(fallbacks, Ordering::Relaxed);
         // Checkpoints run on their own connection (passive: they never block a commit), so
         // no commit pays for copying the WAL back and syncing the database.
+        // Commits append at the right edge of each table and index and update a session row:
+        // 1 MiB of page cache holds those (SQLite's default is 2 MiB, kept per connection).
         conn.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};"
+            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};
+             PRAGMA cache_size = -1024;"
         ))
         .map_err(sqlite(path))?;
         let shared = Arc::new(Shared {
