@@ -465,3 +465,34 @@ fn exit_codes_are_read_from_failures() {
     );
     assert_eq!(exit_code(&json!({})), None);
 }
+
+#[test]
+fn a_wall_clock_set_back_keeps_the_order_of_session_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Sim::new(ruleset(STOP_GATE), dir.path());
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/lib.rs")}),
+    );
+    // The clock jumps back an hour before the test run: the run still counts as after the edit.
+    sim.now -= 60 * MIN;
+    sim.tool("PostToolUse", "Bash", json!({"command": "cargo test"}));
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "none",
+        "a test run after the edit opens the gate whatever the wall clock says"
+    );
+    // And an edit after that (clock still behind) closes it again.
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/lib.rs")}),
+    );
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "block"
+    );
+}

@@ -3,9 +3,15 @@
 //! event whose verdict was delivered survives `kill -9` (WAL, `synchronous=NORMAL`; `full`
 //! also survives power loss).
 //!
-//! When a commit fails (full disk, read-only or deleted file), the events go to the spool and
-//! are ingested again later: nothing recorded is lost. Never sees protocol request types.
+//! When a commit fails (full disk, read-only file system), the events go to the spool and are
+//! ingested again later; when the spool cannot be written either, they wait in memory (bounded)
+//! and are retried: nothing recorded is lost. A database file deleted or replaced while hookd
+//! runs is noticed before the next commit and a new store is started at the path; a corrupt
+//! one (at start or on a commit) is moved aside, kept for recovery, and replaced by a new one.
+//! Each such incident is reported in `hookctl stats` and `doctor`. Never sees protocol request
+//! types.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -30,6 +36,10 @@ const MIGRATIONS: &[(u32, &str)] = &[
 
 /// Events committed in one transaction at most.
 const MAX_GROUP: usize = 4096;
+/// Events held in memory when neither the store nor the spool can take them (~1 KiB each).
+const MAX_PENDING: usize = 100_000;
+/// How often events held in memory are retried.
+const PENDING_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +144,87 @@ pub struct StoreStats {
     pub fallbacks: AtomicU64,
     /// The last write error, cleared by the next successful commit.
     pub last_error: Mutex<Option<String>>,
+    /// The last incident the store recovered from (database deleted, replaced or corrupt),
+    /// kept until hookd restarts so `stats` and `doctor` can say what happened.
+    pub incident: Mutex<Option<String>>,
+    /// Events waiting in memory because neither the store nor the spool could take them.
+    pub pending: AtomicU64,
+}
+
+impl StoreStats {
+    fn set_incident(&self, text: String) {
+        tracing::error!(incident = %text, "store incident");
+        if let Ok(mut i) = self.incident.lock() {
+            *i = Some(text);
+        }
+    }
+}
+
+/// The identity (device, inode) of the file at `path`, to notice it deleted or replaced.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether SQLite says the file is damaged or not a database at all.
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Moves a corrupt database aside with its WAL and shared-memory files (the WAL may hold the
+/// latest events; `sqlite3 <aside> .recover` reads both). Returns the new name.
+///
+/// # Errors
+///
+/// The rename error.
+pub fn quarantine(path: &Path) -> std::io::Result<PathBuf> {
+    let aside = with_suffix(path, &format!(".corrupt-{}", now_ms()));
+    std::fs::rename(path, &aside)?;
+    for s in ["-wal", "-shm"] {
+        let _ = std::fs::rename(with_suffix(path, s), with_suffix(&aside, s));
+    }
+    Ok(aside)
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SSZ` (for incident notes).
+fn utc_now() -> String {
+    let secs = now_ms().div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn quarantine_note(path: &Path, aside: &Path, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "{} was corrupt ({e}); moved aside to {} and a new store started at {} (recover older \
+         events with `sqlite3 {} .recover`)",
+        path.display(),
+        aside.display(),
+        utc_now(),
+        aside.display()
+    )
 }
 
 /// Handle to the store.
@@ -228,17 +319,54 @@ impl Store {
         metrics: Option<Arc<crate::metrics::Metrics>>,
         retention: Retention,
     ) -> Result<Self, StoreError> {
-        let conn = open_connection(path, synchronous_full)?;
         let stats = Arc::new(StoreStats::default());
-        let (total, fallbacks): (u64, u64) = conn
-            .query_row(
-                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(sqlite(path))?;
-        stats.events_total.store(total, Ordering::Relaxed);
-        stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+        let open_counted = || -> Result<(Connection, u64, u64), StoreError> {
+            let conn = open_connection(path, synchronous_full)?;
+            let (total, fallbacks) = conn
+                .query_row(
+                    "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(sqlite(path))?;
+            Ok((conn, total, fallbacks))
+        };
+        // A corrupt database must not keep hookd from starting (every hook would fall back):
+        // it is moved aside, kept for recovery, and a new one is started.
+        let opened = match open_counted() {
+            Err(StoreError::Sqlite { source, .. }) if is_corrupt(&source) => {
+                match quarantine(path) {
+                    Ok(aside) => {
+                        stats.set_incident(quarantine_note(path, &aside, &source));
+                        open_counted()
+                    }
+                    Err(e) => Err(StoreError::Dir {
+                        path: path.to_path_buf(),
+                        source: e,
+                    }),
+                }
+            }
+            other => other,
+        };
+        // A store that cannot be opened (read-only or full file system, permissions) must not
+        // keep hookd from answering either: it starts without one, events go to the spool,
+        // `status` says why, and every commit tries to open it again.
+        let (conn, file) = match opened {
+            Ok((conn, total, fallbacks)) => {
+                stats.events_total.store(total, Ordering::Relaxed);
+                stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+                (conn, file_id(path))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the store; answering anyway and spooling events until it opens");
+                if let Ok(mut le) = stats.last_error.lock() {
+                    *le = Some(format!("cannot open the store: {e}"));
+                }
+                // A stand-in nothing is written to: `follow_file` sees no file and reopens.
+                let conn = Connection::open_in_memory().map_err(sqlite(path))?;
+                (conn, None)
+            }
+        };
         let (tx, rx) = mpsc::channel();
         // Checkpoints run on their own connection and thread (passive: they never block the
         // writer), so no commit pays for copying the WAL back and syncing the database.
@@ -247,6 +375,10 @@ impl Store {
         spawn_checkpointer(path, &stats);
         let writer = Writer {
             conn,
+            file,
+            path: path.to_path_buf(),
+            synchronous_full,
+            pending: Vec::new(),
             rx,
             stats: Arc::clone(&stats),
             spool: spool_path.to_path_buf(),
@@ -680,17 +812,32 @@ fn spawn_checkpointer(path: &Path, stats: &Arc<StoreStats>) {
     let _ = std::thread::Builder::new()
         .name("hookd-checkpoint".into())
         .spawn(move || {
-            let Ok(conn) = Connection::open(&path) else {
-                return;
-            };
-            let _ = conn.busy_timeout(std::time::Duration::from_millis(100));
+            let mut conn: Option<Connection> = None;
+            let mut id = None;
             // Ends when the store (and so its stats) is dropped.
             while stats.upgrade().is_some() {
-                #[allow(clippy::disallowed_methods)] // a dedicated std thread, not a tokio worker
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                // Follow the writer to a new file (the old one was deleted, replaced or moved
+                // aside, or could not be opened before); never create one here: that is the
+                // writer's job.
+                let now = file_id(&path);
+                if (conn.is_none() || now != id)
+                    && now.is_some()
+                    && let Ok(c) = Connection::open_with_flags(
+                        &path,
+                        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                {
+                    let _ = c.busy_timeout(std::time::Duration::from_millis(100));
+                    conn = Some(c);
+                    id = now;
+                }
+                if let Some(c) = &conn
+                    && let Err(e) = c.execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
+                {
                     tracing::debug!(error = %e, "checkpoint deferred");
                 }
+                #[allow(clippy::disallowed_methods)] // a dedicated std thread, not a tokio worker
+                std::thread::sleep(std::time::Duration::from_secs(1));
             }
         });
 }
@@ -703,6 +850,12 @@ impl Drop for Store {
 
 struct Writer {
     conn: Connection,
+    /// The database path and the identity of the file `conn` has open.
+    path: PathBuf,
+    file: Option<(u64, u64)>,
+    synchronous_full: bool,
+    /// Events neither committed nor spooled, retried every [`PENDING_RETRY`].
+    pending: Vec<EventRecord>,
     rx: mpsc::Receiver<Msg>,
     stats: Arc<StoreStats>,
     spool: PathBuf,
@@ -719,7 +872,10 @@ impl Writer {
             std::time::Instant::now() - MAINTENANCE_EVERY + std::time::Duration::from_secs(2);
         loop {
             let mut stop = false;
-            let wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
+            let mut wait = MAINTENANCE_EVERY.saturating_sub(self.last_maintenance.elapsed());
+            if !self.pending.is_empty() {
+                wait = wait.min(PENDING_RETRY);
+            }
             match self.rx.recv_timeout(wait) {
                 Ok(Msg::Record(r, a)) => batch.push((r, a)),
                 Ok(Msg::Maintain(done)) => {
@@ -740,9 +896,14 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            // Events held in memory ride along with the next commit (or retry on their own).
+            batch.extend(self.pending.drain(..).map(|r| (r, None)));
             if !batch.is_empty() {
                 self.commit(&mut batch);
             }
+            self.stats
+                .pending
+                .store(self.pending.len() as u64, Ordering::Relaxed);
             if self.last_maintenance.elapsed() >= MAINTENANCE_EVERY {
                 self.maintain();
             }
@@ -834,9 +995,70 @@ impl Writer {
             .map_or(0, |b| u64::try_from(b).unwrap_or(0))
     }
 
+    /// Notices the database file deleted or replaced since it was opened and opens the one at
+    /// the path now (creating it), so commits never go to a file no one will read again.
+    fn follow_file(&mut self) -> Result<(), String> {
+        let now = file_id(&self.path);
+        if now.is_some() && now == self.file {
+            return Ok(());
+        }
+        let what = if now.is_none() {
+            "deleted"
+        } else {
+            "replaced by another file"
+        };
+        self.reopen()
+            .map_err(|e| format!("{} was {what} and cannot be re-created: {e}", self.path.display()))?;
+        self.stats.set_incident(format!(
+            "{} was {what} while hookd ran; recording continues in the file now there (since {}); \
+             events recorded before are not in it",
+            self.path.display(),
+            utc_now()
+        ));
+        Ok(())
+    }
+
+    /// Opens (creating and migrating if needed) the database at the path and recounts it.
+    fn reopen(&mut self) -> Result<(), StoreError> {
+        let conn = open_connection(&self.path, self.synchronous_full)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(sqlite(&self.path))?;
+        let (total, fallbacks): (u64, u64) = conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sqlite(&self.path))?;
+        self.stats.events_total.store(total, Ordering::Relaxed);
+        self.stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+        self.conn = conn;
+        self.file = file_id(&self.path);
+        Ok(())
+    }
+
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
         let t0 = std::time::Instant::now();
-        let result = insert_all(&mut self.conn, batch.iter().map(|(r, _)| r));
+        let result = match self.follow_file() {
+            Err(e) => Err(e),
+            Ok(()) => match insert_all(&mut self.conn, batch.iter().map(|(r, _)| r)) {
+                // Corrupt: keep the damaged file for recovery, start a new one, retry once.
+                Err(e) if is_corrupt(&e) => match quarantine(&self.path) {
+                    Ok(aside) => {
+                        self.stats
+                            .set_incident(quarantine_note(&self.path, &aside, &e));
+                        self.reopen()
+                            .map_err(|e| e.to_string())
+                            .and_then(|()| {
+                                insert_all(&mut self.conn, batch.iter().map(|(r, _)| r))
+                                    .map_err(|e| e.to_string())
+                            })
+                    }
+                    Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
+                },
+                other => other.map_err(|e| e.to_string()),
+            },
+        };
         if let Some(m) = &self.metrics {
             m.record_store_write(t0.elapsed());
         }
@@ -852,11 +1074,34 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("store write failed: {e}");
+                let mut msg = format!("store write failed: {e}");
                 tracing::error!(error = %e, events = batch.len(), "store write failed; spooling events");
+                let mut spool_error = None;
+                let mut dropped = 0u64;
                 for (rec, _) in batch.iter() {
+                    // Events read from the spool are still in the file being ingested, which
+                    // is kept until they commit: spooling them again would repeat them.
+                    if rec.source == "spool" {
+                        continue;
+                    }
                     if let Err(se) = spool::append(&self.spool, &to_spool(rec, &msg)) {
-                        tracing::error!(error = %se, "spooling after a failed store write failed too");
+                        if self.pending.len() < MAX_PENDING {
+                            self.pending.push(rec.clone());
+                        } else {
+                            dropped += 1;
+                        }
+                        spool_error = Some(se);
+                    }
+                }
+                if let Some(se) = spool_error {
+                    tracing::error!(error = %se, held = self.pending.len(), dropped, "spooling after a failed store write failed too; holding events in memory");
+                    msg.push_str(&format!(
+                        "; the spool {} failed too ({se}): {} events held in memory for retry",
+                        self.spool.display(),
+                        self.pending.len()
+                    ));
+                    if dropped > 0 {
+                        msg.push_str(&format!(", {dropped} dropped (memory bound reached)"));
                     }
                 }
                 if let Ok(mut le) = self.stats.last_error.lock() {
