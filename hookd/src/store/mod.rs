@@ -62,6 +62,12 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// SQLite could only open the database read-only (read-only file system, permissions).
+    #[error("store {}: the database can only be opened read-only (read-only file system or permissions)", .path.display())]
+    ReadOnly {
+        /// The database path.
+        path: PathBuf,
+    },
     /// The writer thread is gone.
     #[error("store writer stopped")]
     Stopped,
@@ -262,6 +268,16 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
             })?;
     }
     let mut conn = Connection::open(path).map_err(sqlite(path))?;
+    // SQLite falls back to read-only when it cannot write; such a connection never recovers,
+    // so it is refused here and opened again later.
+    if conn
+        .is_readonly(rusqlite::MAIN_DB)
+        .map_err(sqlite(path))?
+    {
+        return Err(StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        });
+    }
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
@@ -376,6 +392,7 @@ impl Store {
         let writer = Writer {
             conn,
             file,
+            stale: false,
             path: path.to_path_buf(),
             synchronous_full,
             pending: Vec::new(),
@@ -827,14 +844,24 @@ fn spawn_checkpointer(path: &Path, stats: &Arc<StoreStats>) {
                         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
                     )
                 {
-                    let _ = c.busy_timeout(std::time::Duration::from_millis(100));
-                    conn = Some(c);
-                    id = now;
+                    // Never keep a read-only connection: it would make the process's shared
+                    // -shm mapping read-only for the writer too.
+                    if c.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                        drop(c);
+                    } else {
+                        let _ = c.busy_timeout(std::time::Duration::from_millis(100));
+                        conn = Some(c);
+                        id = now;
+                    }
                 }
                 if let Some(c) = &conn
                     && let Err(e) = c.execute_batch("PRAGMA wal_checkpoint(PASSIVE);")
                 {
                     tracing::debug!(error = %e, "checkpoint deferred");
+                    // Busy is normal; anything else (I/O, read-only) gets a fresh connection.
+                    if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
+                        conn = None;
+                    }
                 }
                 #[allow(clippy::disallowed_methods)] // a dedicated std thread, not a tokio worker
                 std::thread::sleep(std::time::Duration::from_secs(1));
@@ -853,6 +880,8 @@ struct Writer {
     /// The database path and the identity of the file `conn` has open.
     path: PathBuf,
     file: Option<(u64, u64)>,
+    /// Open the file again before the next commit (the last one failed).
+    stale: bool,
     synchronous_full: bool,
     /// Events neither committed nor spooled, retried every [`PENDING_RETRY`].
     pending: Vec<EventRecord>,
@@ -999,27 +1028,39 @@ impl Writer {
     /// the path now (creating it), so commits never go to a file no one will read again.
     fn follow_file(&mut self) -> Result<(), String> {
         let now = file_id(&self.path);
-        if now.is_some() && now == self.file {
+        if !self.stale && now.is_some() && now == self.file {
             return Ok(());
         }
-        let what = if now.is_none() {
-            "deleted"
-        } else {
-            "replaced by another file"
+        let what = match (self.file, now) {
+            (Some(_), None) => Some("deleted"),
+            (Some(a), Some(b)) if a != b => Some("replaced by another file"),
+            // Never opened (the store could not be opened at start), or the last commit
+            // failed: open it again, no incident.
+            _ => None,
         };
-        self.reopen()
-            .map_err(|e| format!("{} was {what} and cannot be re-created: {e}", self.path.display()))?;
-        self.stats.set_incident(format!(
-            "{} was {what} while hookd ran; recording continues in the file now there (since {}); \
-             events recorded before are not in it",
-            self.path.display(),
-            utc_now()
-        ));
+        self.reopen().map_err(|e| match what {
+            Some(what) => format!(
+                "{} was {what} and cannot be re-created: {e}",
+                self.path.display()
+            ),
+            None => e.to_string(),
+        })?;
+        if let Some(what) = what {
+            self.stats.set_incident(format!(
+                "{} was {what} while hookd ran; recording continues in the file now there (since {}); \
+                 events recorded before are not in it",
+                self.path.display(),
+                utc_now()
+            ));
+        }
         Ok(())
     }
 
     /// Opens (creating and migrating if needed) the database at the path and recounts it.
     fn reopen(&mut self) -> Result<(), StoreError> {
+        // Close the old connection first: SQLite shares one shared-memory (-shm) mapping per
+        // file within a process, and one opened read-only would keep the new one read-only.
+        self.conn = Connection::open_in_memory().map_err(sqlite(&self.path))?;
         let conn = open_connection(&self.path, self.synchronous_full)?;
         conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
             .map_err(sqlite(&self.path))?;
@@ -1034,6 +1075,7 @@ impl Writer {
         self.stats.fallbacks.store(fallbacks, Ordering::Relaxed);
         self.conn = conn;
         self.file = file_id(&self.path);
+        self.stale = false;
         Ok(())
     }
 
@@ -1074,6 +1116,9 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
+                // Open the file again before the next commit: a connection that failed (read
+                // only, I/O error) may not recover by itself once the cause is gone.
+                self.stale = true;
                 let mut msg = format!("store write failed: {e}");
                 tracing::error!(error = %e, events = batch.len(), "store write failed; spooling events");
                 let mut spool_error = None;
