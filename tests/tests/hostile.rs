@@ -195,7 +195,10 @@ fn deep_json_huge_strings_and_invalid_utf8_get_clear_answers() {
     let out = d.hook(&bad, &[]).unwrap();
     assert_eq!(decision(&out), "ask");
     let reason = String::from_utf8_lossy(&out.stdout);
-    assert!(reason.to_lowercase().contains("utf-8"), "{reason}");
+    assert!(
+        reason.contains("malformed event JSON") && reason.contains("unicode"),
+        "{reason}"
+    );
 
     // An 8 MiB command: analysed (a force push inside is found) within a generous deadline.
     let mut cmd = String::from("echo ");
@@ -235,14 +238,17 @@ fn pathological_shell_input_is_bounded_and_fails_safe() {
         ("many-pipes", "a | ".repeat(50_000) + "git push -f"),
         ("bash-c-nest", {
             let mut c = "git push -f origin main".to_string();
-            for _ in 0..200 {
+            // Each level quotes the last (the text grows ~4x per level): 7 levels, ~0.4 MB.
+            for _ in 0..7 {
                 c = format!("bash -c {}", shell_quote(&c));
             }
             c
         }),
     ];
     for (name, cmd) in &cases {
+        let t0 = std::time::Instant::now();
         let out = d.hook(&bash(name, cmd), &["--deadline", "30s"]).unwrap();
+        eprintln!("{name}: {} ms", t0.elapsed().as_millis());
         let verdict = decision(&out);
         // Either analysed (the force push found) or not analysable: the rule's on_unparsed
         // default makes it match. Never an error, never a pass for a hidden force push.
