@@ -91,7 +91,9 @@ pub fn event(run: &str, client: usize, seq: u64) -> (String, Value) {
     let project = format!("/home/dev/src/project{}", client % 7);
     let tool_use_id = format!("toolu_{run}c{client}n{seq}");
     let mut v = match step {
-        0 => json!({"hook_event_name": "SessionStart", "source": "startup", "model": "claude-sonnet-4-5"}),
+        0 => {
+            json!({"hook_event_name": "SessionStart", "source": "startup", "model": "claude-sonnet-4-5"})
+        }
         1 => json!({"hook_event_name": "UserPromptSubmit",
                     "prompt": format!("Fix the failing test in module {} and run the suite", seq % 13)}),
         s if s == SESSION_LEN - 2 => json!({"hook_event_name": "Stop", "stop_hook_active": false}),
@@ -104,22 +106,46 @@ pub fn event(run: &str, client: usize, seq: u64) -> (String, Value) {
             let kind = (s / 2 + seq / SESSION_LEN) % 8;
             let file = format!("{project}/src/module{}.rs", (s / 2) % 9);
             let (tool, input, response) = match kind {
-                0 => ("Bash", json!({"command": "cargo test --workspace 2>&1 | tail -n 40", "description": "Run the tests"}),
-                      json!({"stdout": "test result: ok. 42 passed; 0 failed", "stderr": "", "interrupted": false})),
-                1 => ("Read", json!({"file_path": file}),
-                      json!({"type": "text", "file": {"filePath": file, "content": "fn main() {}\n", "numLines": 1}})),
-                2 => ("Edit", json!({"file_path": file, "old_string": "fn main() {}", "new_string": "fn main() { run(); }"}),
-                      json!({"filePath": file, "structuredPatch": []})),
-                3 => ("Bash", json!({"command": "git status --short && git diff --stat", "description": "Show changes"}),
-                      json!({"stdout": " M src/lib.rs", "stderr": "", "interrupted": false})),
-                4 => ("Grep", json!({"pattern": "fn run", "path": project, "output_mode": "files_with_matches"}),
-                      json!({"filenames": [file], "numFiles": 1})),
-                5 => ("Bash", json!({"command": "git push --force origin main", "description": "Push"}),
-                      json!({"stdout": "", "stderr": "", "interrupted": false})),
-                6 => ("Write", json!({"file_path": format!("{project}/notes/todo{}.md", s), "content": "- check the flaky test\n"}),
-                      json!({"filePath": "todo.md", "type": "create"})),
-                _ => ("Bash", json!({"command": format!("rm -rf {project}/target/debug/incremental"), "description": "Clean"}),
-                      json!({"stdout": "", "stderr": "", "interrupted": false})),
+                0 => (
+                    "Bash",
+                    json!({"command": "cargo test --workspace 2>&1 | tail -n 40", "description": "Run the tests"}),
+                    json!({"stdout": "test result: ok. 42 passed; 0 failed", "stderr": "", "interrupted": false}),
+                ),
+                1 => (
+                    "Read",
+                    json!({"file_path": file}),
+                    json!({"type": "text", "file": {"filePath": file, "content": "fn main() {}\n", "numLines": 1}}),
+                ),
+                2 => (
+                    "Edit",
+                    json!({"file_path": file, "old_string": "fn main() {}", "new_string": "fn main() { run(); }"}),
+                    json!({"filePath": file, "structuredPatch": []}),
+                ),
+                3 => (
+                    "Bash",
+                    json!({"command": "git status --short && git diff --stat", "description": "Show changes"}),
+                    json!({"stdout": " M src/lib.rs", "stderr": "", "interrupted": false}),
+                ),
+                4 => (
+                    "Grep",
+                    json!({"pattern": "fn run", "path": project, "output_mode": "files_with_matches"}),
+                    json!({"filenames": [file], "numFiles": 1}),
+                ),
+                5 => (
+                    "Bash",
+                    json!({"command": "git push --force origin main", "description": "Push"}),
+                    json!({"stdout": "", "stderr": "", "interrupted": false}),
+                ),
+                6 => (
+                    "Write",
+                    json!({"file_path": format!("{project}/notes/todo{}.md", s), "content": "- check the flaky test\n"}),
+                    json!({"filePath": "todo.md", "type": "create"}),
+                ),
+                _ => (
+                    "Bash",
+                    json!({"command": format!("rm -rf {project}/target/debug/incremental"), "description": "Clean"}),
+                    json!({"stdout": "", "stderr": "", "interrupted": false}),
+                ),
             };
             let mut v = json!({
                 "hook_event_name": if pre { "PreToolUse" } else { "PostToolUse" },
@@ -373,8 +399,9 @@ fn read_ids(path: &Path) -> Result<Vec<String>, String> {
 type Counts = std::collections::HashMap<String, (u32, u32)>;
 
 fn store_counts(db: &Path) -> Result<Counts, String> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("{}: {e}", db.display()))?;
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| format!("{}: {e}", db.display()))?;
     let mut stmt = conn
         .prepare(
             "SELECT json_extract(CAST(payload AS TEXT), '$.hookd_load_id') AS id, source
@@ -426,12 +453,12 @@ fn judge(counts: &Counts, acked: &[String], failed: &[String], spooled: bool) ->
             failed_missing.push(id.clone());
         }
     }
-    let known: std::collections::HashSet<&str> = acked
-        .iter()
-        .chain(failed)
-        .map(String::as_str)
-        .collect();
-    let unknown = counts.keys().filter(|k| !known.contains(k.as_str())).count();
+    let known: std::collections::HashSet<&str> =
+        acked.iter().chain(failed).map(String::as_str).collect();
+    let unknown = counts
+        .keys()
+        .filter(|k| !known.contains(k.as_str()))
+        .count();
     let ok = lost.is_empty() && duplicated.is_empty() && failed_missing.is_empty() && unknown == 0;
     let sample = |v: &[String]| v.iter().take(5).cloned().collect::<Vec<_>>();
     json!({
@@ -456,8 +483,7 @@ mod tests {
 
     #[test]
     fn events_are_unique_and_sessions_start_and_end() {
-        let ids: std::collections::HashSet<String> =
-            (0..200).map(|n| event("r", 3, n).0).collect();
+        let ids: std::collections::HashSet<String> = (0..200).map(|n| event("r", 3, n).0).collect();
         assert_eq!(ids.len(), 200);
         assert_eq!(event("r", 3, 0).1["hook_event_name"], "SessionStart");
         assert_eq!(

@@ -217,10 +217,7 @@ fn a_database_deleted_while_running_is_recreated_and_reported() {
     each_stored_once(&d, "new", 3);
     let s = stats(&d);
     let reasons = s["health_reasons"].to_string();
-    assert!(
-        reasons.contains("was deleted while hookd ran"),
-        "{reasons}"
-    );
+    assert!(reasons.contains("was deleted while hookd ran"), "{reasons}");
     let checks = store_checks(&d);
     assert!(
         checks
@@ -247,7 +244,9 @@ fn a_corrupt_database_is_moved_aside_at_start_and_hookd_answers() {
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("hookd.db.corrupt-") && !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .filter(|n| {
+            n.starts_with("hookd.db.corrupt-") && !n.ends_with("-wal") && !n.ends_with("-shm")
+        })
         .collect();
     assert_eq!(aside.len(), 1, "{aside:?}");
     let reasons = stats(&d)["health_reasons"].to_string();
@@ -280,7 +279,10 @@ fn a_database_corrupted_while_running_is_moved_aside_and_nothing_answered_is_los
         each_stored_once(&d, "new", 5);
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("malformed") || err.contains("not a database"), "{err}");
+        assert!(
+            err.contains("malformed") || err.contains("not a database"),
+            "{err}"
+        );
     }
 }
 
@@ -350,7 +352,11 @@ fn rules_dir_deleted_or_replaced_by_a_foreign_symlink_keeps_the_last_good_rules(
     // Emptying it (not deleting it) is how to drop its rules.
     std::fs::remove_file(mine.path().join("ls.toml")).unwrap();
     let out = d.hookctl(&["reload"]).unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(ls_verdict(&d), "");
 }
 
@@ -400,7 +406,10 @@ fn a_deleted_socket_is_bound_again() {
     let mode = std::fs::metadata(d.socket()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     send_denied(&d, "sock-after", 2);
-    assert!(d.log().contains("the socket file was deleted; bound it again"));
+    assert!(
+        d.log()
+            .contains("the socket file was deleted; bound it again")
+    );
     each_stored_once(&d, "sock-after", 2);
 }
 

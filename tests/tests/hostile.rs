@@ -119,8 +119,11 @@ fn past_the_connection_cap_clients_get_a_clear_error_and_fall_back() {
     assert!(err.contains("maximum of 8 connections"), "{err}");
     drop(held);
     wait_for(Duration::from_secs(10), "slots free again", || {
-        d.hook(&bash("cap2", "git push -f origin main"), &["--no-autostart"])
-            .is_ok_and(|o| decision(&o) == "deny")
+        d.hook(
+            &bash("cap2", "git push -f origin main"),
+            &["--no-autostart"],
+        )
+        .is_ok_and(|o| decision(&o) == "deny")
     })
     .unwrap();
     wait_for(Duration::from_secs(10), "refusal logged", || {
@@ -227,9 +230,18 @@ fn pathological_shell_input_is_bounded_and_fails_safe() {
     let backticks = format!("echo {}", "`".repeat(10_001));
     let cases: Vec<(&str, String)> = vec![
         ("nested-subst", nested),
-        ("unclosed-subst", format!("{}git push -f", "$(".repeat(10_000))),
-        ("unterminated-quote", "git push -f origin main 'oops".to_string()),
-        ("unterminated-dquote", "git push --force \"origin".to_string()),
+        (
+            "unclosed-subst",
+            format!("{}git push -f", "$(".repeat(10_000)),
+        ),
+        (
+            "unterminated-quote",
+            "git push -f origin main 'oops".to_string(),
+        ),
+        (
+            "unterminated-dquote",
+            "git push --force \"origin".to_string(),
+        ),
         (
             "unterminated-heredoc",
             "cat <<EOF\nhello\ngit push -f origin main".to_string(),
@@ -289,11 +301,17 @@ fn regex_heavy_rules_are_refused_at_load_and_huge_inputs_match_in_linear_time() 
     let out = d.hookctl(&["reload"]).unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("huge.toml") && err.contains("size limit"), "{err}");
+    assert!(
+        err.contains("huge.toml") && err.contains("size limit"),
+        "{err}"
+    );
     // The classic catastrophic-backtracking input: linear in Rust's regex engine.
     let evil = format!("{}b", "a".repeat(1 << 20));
     let out = d
-        .hook(&bash("regex", &format!("echo {evil}")), &["--deadline", "30s"])
+        .hook(
+            &bash("regex", &format!("echo {evil}")),
+            &["--deadline", "30s"],
+        )
         .unwrap();
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("could not answer"),
@@ -301,7 +319,10 @@ fn regex_heavy_rules_are_refused_at_load_and_huge_inputs_match_in_linear_time() 
         String::from_utf8_lossy(&out.stderr)
     );
     let out = d
-        .hook(&bash("regex2", &"a".repeat(1 << 20)), &["--deadline", "30s"])
+        .hook(
+            &bash("regex2", &"a".repeat(1 << 20)),
+            &["--deadline", "30s"],
+        )
         .unwrap();
     assert_eq!(decision(&out), "deny");
 }

@@ -14,7 +14,15 @@ fn sixty_four_clients_twenty_thousand_events_zero_errors_zero_lost() {
     let dir = tempfile::tempdir().unwrap();
     let out = d
         .command("hook-bench")
-        .args(["load", "--run", "fast", "--clients", "64", "--events", "20000"])
+        .args([
+            "load",
+            "--run",
+            "fast",
+            "--clients",
+            "64",
+            "--events",
+            "20000",
+        ])
         .arg("--acked-out")
         .arg(dir.path().join("acked"))
         .arg("--json-out")

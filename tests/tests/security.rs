@@ -105,10 +105,7 @@ fn start_with_default_socket(xdg: &Path) -> (Option<i32>, String) {
             #[allow(unsafe_code)]
             // SAFETY: signalling our own child.
             unsafe {
-                libc::kill(
-                    libc::pid_t::try_from(child.id()).unwrap(),
-                    libc::SIGTERM,
-                );
+                libc::kill(libc::pid_t::try_from(child.id()).unwrap(), libc::SIGTERM);
             }
             code = child.wait().unwrap().code();
             break;

@@ -416,7 +416,9 @@ fn store_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
 
 /// Incidents the store recovered from (database deleted, replaced or corrupt), from `stats`.
 fn incident_check(socket: &Path, checks: &mut Vec<Check>) {
-    let Ok(Response::Stats(stats)) = Client::connect(socket).and_then(|mut c| c.request(&Request::Stats)) else {
+    let Ok(Response::Stats(stats)) =
+        Client::connect(socket).and_then(|mut c| c.request(&Request::Stats))
+    else {
         return;
     };
     for reason in &stats.health_reasons {

@@ -270,10 +270,7 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
     let mut conn = Connection::open(path).map_err(sqlite(path))?;
     // SQLite falls back to read-only when it cannot write; such a connection never recovers,
     // so it is refused here and opened again later.
-    if conn
-        .is_readonly(rusqlite::MAIN_DB)
-        .map_err(sqlite(path))?
-    {
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(sqlite(path))? {
         return Err(StoreError::ReadOnly {
             path: path.to_path_buf(),
         });
@@ -1089,12 +1086,10 @@ impl Writer {
                     Ok(aside) => {
                         self.stats
                             .set_incident(quarantine_note(&self.path, &aside, &e));
-                        self.reopen()
-                            .map_err(|e| e.to_string())
-                            .and_then(|()| {
-                                insert_all(&mut self.conn, batch.iter().map(|(r, _)| r))
-                                    .map_err(|e| e.to_string())
-                            })
+                        self.reopen().map_err(|e| e.to_string()).and_then(|()| {
+                            insert_all(&mut self.conn, batch.iter().map(|(r, _)| r))
+                                .map_err(|e| e.to_string())
+                        })
                     }
                     Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
                 },
