@@ -168,6 +168,38 @@ fn full_disk_keeps_verdicts_flowing_spools_and_recovers_when_space_returns() {
 }
 
 #[test]
+fn store_and_spool_on_one_full_disk_hold_events_in_memory_and_lose_none() {
+    if private_namespace().is_err() {
+        eprintln!(
+            "SKIPPED store and spool on one full disk: needs a mount (root or CAP_SYS_ADMIN)"
+        );
+        return;
+    }
+    // The default layout: store and spool on the same file system.
+    let mut d = TestDaemon::unstarted(&[]).unwrap();
+    let fs = Tmpfs::mount(&d.home().join("data"), "2m").unwrap();
+    d.set_env("HOOKD_DB", fs.path().join("hookd.db").to_str().unwrap());
+    d.set_env("HOOKD_STATE_DIR", fs.path().join("state").to_str().unwrap());
+    d.spawn().unwrap();
+    send_denied(&d, "before", 2);
+    fs.fill("filler").unwrap();
+    send_denied(&d, "full", 40);
+    let err = store_error(&d).expect("status names the store error");
+    assert!(err.contains("held in memory for retry"), "{err}");
+    std::fs::remove_file(fs.path().join("filler")).unwrap();
+    wait_for(Duration::from_secs(30), "recovery", || {
+        d.status().is_ok_and(|s| {
+            s["hookd"]["store_error"].is_null() && s["hookd"]["spool_backlog_bytes"] == json!(0)
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}: {:#}\n{}", d.status().unwrap(), d.log()));
+    each_stored_once(&d, "before", 2);
+    each_stored_once(&d, "full", 40);
+    drop(d);
+    drop(fs);
+}
+
+#[test]
 fn read_only_store_at_start_answers_spools_and_recovers() {
     if private_namespace().is_err() {
         eprintln!(
