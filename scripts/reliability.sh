@@ -43,7 +43,9 @@ cleanup() {
         kill "$HOOKD_PID" 2>/dev/null || true
         wait "$HOOKD_PID" 2>/dev/null || true
     fi
-    [ -n "$WORK" ] && rm -rf "$WORK"
+    if [ -n "$WORK" ]; then
+        rm -rf "$WORK"
+    fi
 }
 trap cleanup EXIT
 

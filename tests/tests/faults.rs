@@ -515,7 +515,9 @@ fn a_stopped_daemon_with_a_full_queue_never_hangs_the_client() {
     assert_eq!(decision(&out), "ask");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no answer from hookd") && err.contains("within 300 ms"),
+        err.contains("no answer from hookd")
+            && err.contains("within 300 ms")
+            && err.contains("connection queue is full"),
         "{err}"
     );
     drop(held);
