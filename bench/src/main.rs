@@ -5,12 +5,15 @@
 //!   to exit and EOF. Several commands are interleaved run by run so machine noise hits all.
 //! - `throughput`: client threads send PreToolUse requests straight to hookd's socket, one new
 //!   connection per event (what hook-client does) or one persistent connection per client.
+//! - `load`, `verify`: a realistic event mix from many clients, and the check that the store
+//!   holds every answered event exactly once (RELIABILITY.md).
 //! - `machine`, `combine`: small helpers for `bench/run.sh` (machine facts as JSON, one JSON
 //!   document out of several).
 //!
-//! Std + hook-protocol + serde_json, threads only.
+//! Std + hook-protocol + serde_json, threads only (rusqlite for `verify`).
 
 mod args;
+mod load;
 mod proc;
 mod report;
 mod spawn;
@@ -42,6 +45,21 @@ usage:
       each serving one connection at a time; no parsing, no store): throughput against it is
       the ceiling of the transport and the bench on this machine.
 
+  hook-bench load [--socket PATH] [--clients C] [--events N] [--run ID] [--via-client BIN
+                  [--client-arg ARG ...]] [--acked-out FILE] [--failed-out FILE]
+                  [--allow-failures] [--json-out FILE]
+      C threads (default 64) send N events in all (default 100000) of a realistic mix: each
+      client plays sessions of 48 events (SessionStart, prompt, tool calls Pre/Post for Bash,
+      Read, Edit, Write, Grep, a notification, Stop, SessionEnd), every event carrying a unique
+      hookd_load_id. Straight to the socket, or through the real hook-client (--via-client).
+      Lists the ids answered by hookd and those that were not; fails if any was not, unless
+      --allow-failures (crash tests).
+
+  hook-bench verify --db PATH --acked FILE [--failed FILE] [--spooled] [--json-out FILE]
+      Checks the store: every answered id exactly once; with --spooled, every failed id exactly
+      once from the spool (and at most once from the socket: committed, reply lost); no id
+      that was not sent. Prints the counts as JSON; fails otherwise.
+
   hook-bench machine [--rustc RUSTC_VERSION_LINE]
       Prints nproc, CPU model, kernel and memory as JSON.
 
@@ -70,6 +88,8 @@ fn main() -> ExitCode {
         "combine" => combine(rest),
         "report" => report::run(rest),
         "echo" => throughput::echo(rest),
+        "load" => load::run(rest),
+        "verify" => load::verify(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

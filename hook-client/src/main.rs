@@ -246,11 +246,16 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
     };
     let _ = stream.set_write_timeout(Some(remaining));
     let _ = stream.set_read_timeout(Some(remaining));
-    stream
-        .write_all(&frame)
-        .map_err(|e| timeout_failure("sending to", &e))?;
+    // A daemon refusing the connection (at its connection cap) says why and closes, maybe
+    // before the request is written: its answer is read even when the write failed.
+    let written = stream.write_all(&frame);
     let reply = match read_frame(&mut stream, MAX_FRAME_LEN) {
         Ok(f) => f,
+        Err(_) if written.is_err() => {
+            return Err(written
+                .map_err(|e| timeout_failure("sending to", &e))
+                .unwrap_err());
+        }
         Err(FrameError::Io(e)) => return Err(timeout_failure("reading from", &e)),
         Err(FrameError::Closed) => {
             return Err(Failure(format!(
@@ -288,10 +293,18 @@ fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
 
 /// Connects to hookd, starting it when it is not running (unless disabled).
 fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
-    let first = match UnixStream::connect(&opts.socket) {
+    let first = match connect_by(&opts.socket, deadline) {
         Ok(s) => return Ok(s),
         Err(e) => e,
     };
+    if first.kind() == io::ErrorKind::WouldBlock {
+        // The listen queue stayed full until the deadline: hookd is stopped or swamped.
+        return Err(Failure(format!(
+            "no answer from hookd at {} within {} ms (its connection queue is full)",
+            opts.socket.display(),
+            opts.deadline.as_millis()
+        )));
+    }
     let startable = matches!(
         first.kind(),
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
@@ -323,7 +336,7 @@ fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
     while Instant::now() < deadline {
         #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
         std::thread::sleep(CONNECT_RETRY);
-        match UnixStream::connect(&opts.socket) {
+        match connect_by(&opts.socket, deadline) {
             Ok(s) => return Ok(s),
             Err(e) => last = e,
         }
@@ -334,6 +347,83 @@ fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
         opts.socket.display(),
         opts.deadline.as_millis()
     )))
+}
+
+/// Connects to the Unix socket at `path`, waiting at most until `deadline`.
+///
+/// On Linux, `UnixStream::connect` blocks without bound while the listener's queue is full (a
+/// stopped or swamped hookd); with `SO_SNDTIMEO` set first, the kernel gives up at the deadline with
+/// `EAGAIN` (`WouldBlock`). (BSD kernels, macOS among them, refuse at once instead.)
+#[cfg(not(target_os = "linux"))]
+fn connect_by(path: &Path, _deadline: Instant) -> io::Result<UnixStream> {
+    UnixStream::connect(path)
+}
+
+/// See the other `connect_by`: Linux waits for room in the queue, bounded by `SO_SNDTIMEO`.
+#[cfg(target_os = "linux")]
+fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    #[allow(unsafe_code)]
+    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long or contains NUL",
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: plain socket(2) call; the result is checked.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: fd is a fresh descriptor we own; OwnedFd closes it on every path.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    #[allow(clippy::unnecessary_fallible_conversions)] // suseconds_t is i32 on 32-bit targets
+    let tv = libc::timeval {
+        tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_usec: libc::suseconds_t::try_from(wait.subsec_micros()).unwrap_or(0),
+    };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+    #[allow(unsafe_code)]
+    // SAFETY: tv outlives the call and the length matches its type.
+    let rc = unsafe {
+        libc::setsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            std::ptr::from_ref(&tv).cast(),
+            libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>()).unwrap_or(0),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    #[allow(unsafe_code)]
+    // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
+    let rc = unsafe {
+        libc::connect(
+            raw,
+            std::ptr::from_ref(&addr).cast(),
+            libc::socklen_t::try_from(len).unwrap_or(0),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(UnixStream::from(fd))
 }
 
 /// Starts hookd in a new session with all three stdio streams on /dev/null, so that it never

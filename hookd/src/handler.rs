@@ -824,6 +824,9 @@ pub fn stats(state: &State) -> StatsReport {
     if let Some(e) = store.last_error.lock().ok().and_then(|e| e.clone()) {
         unhealthy.push(format!("store failing (events go to the spool): {e}"));
     }
+    if let Some(i) = store.incident.lock().ok().and_then(|i| i.clone()) {
+        degraded.push(format!("store incident: {i}"));
+    }
     if r.spool_backlog_bytes > 0 {
         degraded.push(format!(
             "{} bytes waiting in the spool",
@@ -868,6 +871,7 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
         }
     };
     let mut errors = loaded.errors;
+    errors.extend(vanished_sources(state));
     let redactor = crate::build_redactor(&loaded.settings.redact, &mut errors);
     state.runner.configure(&loaded.settings.run, &mut errors);
     if let Ok(mut slot) = state.rule_errors.lock() {
@@ -898,6 +902,32 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
             errors,
         }
     }
+}
+
+/// The configuration directory or `rules.d/` gone (deleted, moved, a mount missing) is
+/// treated as trouble, not as "no rules": the last good rules stay active until the directory
+/// is back. (Emptying `rules.d/` is how to remove all its rules.)
+fn vanished_sources(state: &State) -> Vec<String> {
+    let config_dir = &state.config.config_dir;
+    if !config_dir.is_dir() {
+        return vec![format!(
+            "{}: the configuration directory is gone; keeping the rules loaded before (re-create it, then `hookctl reload`)",
+            config_dir.display()
+        )];
+    }
+    let rules_dir = config_dir.join(hook_protocol::paths::RULES_DIR);
+    let had_rules_dir = state
+        .ruleset()
+        .sources
+        .iter()
+        .any(|s| std::path::Path::new(s).parent() == Some(rules_dir.as_path()));
+    if had_rules_dir && !rules_dir.exists() {
+        return vec![format!(
+            "{}: the directory is gone; keeping the rules loaded from it before (to remove them, empty it instead)",
+            rules_dir.display()
+        )];
+    }
+    Vec::new()
 }
 
 async fn events(state: &Arc<State>, q: EventQuery) -> Response {

@@ -280,7 +280,7 @@ pub async fn run(
     watcher::spawn(Arc::clone(&state));
 
     // A socket passed by systemd/launchd is theirs: hookd neither creates nor removes it.
-    let (listener, socket_id) = match inherited {
+    let (listener, mut socket_id) = match inherited {
         Some(l) => {
             tracing::info!("using the socket passed by the service manager");
             (tokio::net::UnixListener::from_std(l)?, None)
@@ -291,6 +291,16 @@ pub async fn run(
         }
     };
     // The opt-in HTTP listener (`[http]` in hookd.toml); a bad setting stops the start.
+    let mut limit_errors = Vec::new();
+    let limits = server::Limits::from_settings(&loaded.settings.server, &mut limit_errors);
+    if !limit_errors.is_empty() {
+        for e in &limit_errors {
+            tracing::error!(error = %e, "bad [server] setting");
+        }
+        if let Ok(mut errs) = state.rule_errors.lock() {
+            errs.extend(limit_errors);
+        }
+    }
     let http = match server::http::start(&state, &loaded.settings).await {
         Ok(h) => h,
         Err(e) => {
@@ -303,25 +313,30 @@ pub async fn run(
     tracing::info!(socket = %state.config.socket.display(), pid = std::process::id(), "hookd listening");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
 
+    let (rebind_tx, rebind_rx) = tokio::sync::mpsc::channel(1);
+    let socket_id = Arc::new(Mutex::new(socket_id.take()));
     let background = {
         let state = Arc::clone(&state);
+        let socket_id = Arc::clone(&socket_id);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
-            let mut last_sweep = now_ms();
+            let mut last_sweep = std::time::Instant::now();
+            let mut socket_watch = SocketWatch::default();
             tick.tick().await;
             loop {
                 tokio::select! {
                     () = state.shutdown.cancelled() => return,
                     () = reload.notified() => { handler::reload(&state).await; }
                     _ = tick.tick() => {
+                        socket_watch.check(&state.config, &socket_id, &rebind_tx);
                         if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
                             handler::ingest_spool(&state).await;
                         }
-                        let now = now_ms();
-                        if now - last_sweep >= 60_000 {
-                            last_sweep = now;
+                        // Monotonic: a wall-clock jump neither skips nor repeats sweeps.
+                        if last_sweep.elapsed() >= Duration::from_secs(60) {
+                            last_sweep = std::time::Instant::now();
                             if let Ok(mut t) = state.sessions.lock() {
-                                let n = t.evict_idle(now, state.session_ttl_ms);
+                                let n = t.evict_idle(now_ms(), state.session_ttl_ms);
                                 if n > 0 {
                                     tracing::debug!(evicted = n, "idle sessions evicted from memory");
                                 }
@@ -333,7 +348,7 @@ pub async fn run(
         })
     };
 
-    server::serve(Arc::clone(&state), listener).await;
+    server::serve(Arc::clone(&state), listener, limits, rebind_rx).await;
     // Both listeners drain on the same cancellation; the HTTP one is waited for here.
     if let Some(h) = http {
         h.stopped().await;
@@ -347,9 +362,78 @@ pub async fn run(
     tokio::task::spawn_blocking(move || st.store.close())
         .await
         .ok();
-    if let Some(id) = socket_id {
+    let last_id = *socket_id
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(id) = last_id {
         lifecycle::remove_socket(&state.config.socket, id);
     }
     tracing::info!("hookd stopped");
     Ok(())
+}
+
+/// Watches the socket file hookd bound: deleted under a running hookd, it is bound again (so
+/// clients reach hookd within a second instead of autostarting a daemon that cannot start);
+/// replaced by another file, it is left alone and the problem logged once.
+#[derive(Default)]
+struct SocketWatch {
+    replaced_logged: bool,
+}
+
+impl SocketWatch {
+    fn check(
+        &mut self,
+        config: &Config,
+        id: &Mutex<Option<lifecycle::SocketId>>,
+        rebind: &tokio::sync::mpsc::Sender<tokio::net::UnixListener>,
+    ) {
+        let path = config.socket.as_path();
+        let mut current = id.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A socket passed by the service manager is not ours to watch.
+        let Some(ours) = *current else { return };
+        match lifecycle::socket_state(path, ours) {
+            lifecycle::SocketState::Ours => self.replaced_logged = false,
+            lifecycle::SocketState::Replaced => {
+                if !self.replaced_logged {
+                    self.replaced_logged = true;
+                    tracing::error!(
+                        socket = %path.display(),
+                        "the socket file was replaced by another file; clients cannot reach \
+                         this hookd (restart it, or remove that file so hookd binds again)"
+                    );
+                }
+            }
+            lifecycle::SocketState::Missing => {
+                // The whole directory may be gone too: re-create it the way start-up does
+                // (refusing a symlink or another user's directory put there meanwhile).
+                let dir_ok = match path.parent() {
+                    Some(dir) if !dir.exists() && config.owns_socket_dir => {
+                        lifecycle::private_dir(dir, true).map_err(anyhow::Error::from)
+                    }
+                    _ => Ok(()),
+                };
+                let bound = dir_ok.and_then(|()| server::bind(path)).and_then(|l| {
+                    let id = lifecycle::secure_socket(path)?;
+                    Ok((l, id))
+                });
+                match bound {
+                    Ok((listener, new_id)) => match rebind.try_send(listener) {
+                        Ok(()) => {
+                            *current = Some(new_id);
+                            tracing::warn!(
+                                socket = %path.display(),
+                                "the socket file was deleted; bound it again"
+                            );
+                        }
+                        Err(_) => lifecycle::remove_socket(path, new_id),
+                    },
+                    Err(e) => tracing::error!(
+                        socket = %path.display(),
+                        error = %format!("{e:#}"),
+                        "the socket file was deleted and cannot be bound again"
+                    ),
+                }
+            }
+        }
+    }
 }

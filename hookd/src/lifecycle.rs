@@ -200,6 +200,29 @@ pub fn secure_socket(path: &Path) -> Result<SocketId, LifecycleError> {
     })
 }
 
+/// What is at the socket path now, compared with the socket we bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketState {
+    /// Our socket is there.
+    Ours,
+    /// Nothing is there (deleted under us).
+    Missing,
+    /// Another file is there (replaced).
+    Replaced,
+}
+
+/// Checks whether the socket file we bound is still at `path`.
+#[must_use]
+pub fn socket_state(path: &Path, id: SocketId) -> SocketState {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.dev() == id.dev && m.ino() == id.ino => SocketState::Ours,
+        Ok(_) => SocketState::Replaced,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => SocketState::Missing,
+        // Cannot tell (e.g. the directory became unreadable): do not act on it.
+        Err(_) => SocketState::Ours,
+    }
+}
+
 /// Removes the socket if it is still the one we bound.
 pub fn remove_socket(path: &Path, id: SocketId) {
     if let Ok(m) = std::fs::symlink_metadata(path)

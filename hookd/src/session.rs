@@ -483,6 +483,10 @@ pub fn step(
     now_ms: i64,
     once: Option<&dyn OnceMemory>,
 ) -> Decision {
+    // The wall clock may be set back (NTP step, manual change); within a session time only
+    // moves forward (1 ms per event at least), so "edited after the last test run" and rate
+    // windows keep the order events came in.
+    let now_ms = now_ms.max(session.last_ms.saturating_add(1));
     session.observe(event, project, home, now_ms);
     let mut cx = Ctx::new(event, project, home);
     cx.session = Some(session);

@@ -48,6 +48,8 @@ pub struct TestDaemon {
     home: TempDir,
     child: Option<Child>,
     extra_env: Vec<(String, String)>,
+    file_size_limit: Option<u64>,
+    uid: Option<u32>,
 }
 
 /// Environment for any hookd binary pointed at `home` (cleared of the caller's variables).
@@ -98,12 +100,63 @@ impl TestDaemon {
             home,
             child: None,
             extra_env: Vec::new(),
+            file_size_limit: None,
+            uid: None,
         })
     }
 
     /// Adds an environment variable for every binary this daemon's helpers run.
     pub fn set_env(&mut self, key: &str, value: &str) {
         self.extra_env.push((key.into(), value.into()));
+    }
+
+    /// Runs hookd and every helper binary as `uid` (gid the same): the home is handed over to
+    /// it first. Needs root.
+    ///
+    /// # Errors
+    ///
+    /// When the home cannot be handed over.
+    pub fn run_as(&mut self, uid: u32) -> anyhow::Result<()> {
+        fn chown_all(p: &Path, uid: u32) -> std::io::Result<()> {
+            std::os::unix::fs::lchown(p, Some(uid), Some(uid))?;
+            if p.is_dir() && !p.is_symlink() {
+                for e in std::fs::read_dir(p)? {
+                    chown_all(&e?.path(), uid)?;
+                }
+            }
+            Ok(())
+        }
+        chown_all(self.home(), uid)?;
+        self.uid = Some(uid);
+        Ok(())
+    }
+
+    /// Starts hookd (from the next [`TestDaemon::spawn`]) with a soft `RLIMIT_FSIZE` of `bytes`
+    /// and `SIGXFSZ` ignored: writing a file past that size fails with `EFBIG`, a full disk
+    /// for that file without needing to mount anything. [`TestDaemon::set_running_file_size_limit`]
+    /// changes it while hookd runs.
+    pub fn set_file_size_limit(&mut self, bytes: Option<u64>) {
+        self.file_size_limit = bytes;
+    }
+
+    /// Changes the running daemon's soft `RLIMIT_FSIZE` (`None`: unlimited).
+    ///
+    /// # Errors
+    ///
+    /// When the daemon was not started here or `prlimit` fails.
+    pub fn set_running_file_size_limit(&self, bytes: Option<u64>) -> anyhow::Result<()> {
+        let pid = libc::pid_t::try_from(self.pid().context("daemon not started")?)?;
+        let lim = libc::rlimit {
+            rlim_cur: bytes.unwrap_or(libc::RLIM_INFINITY),
+            rlim_max: libc::RLIM_INFINITY,
+        };
+        #[allow(unsafe_code)]
+        // SAFETY: prlimit reads `lim` and writes nothing (null old limit).
+        let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_FSIZE, &lim, std::ptr::null_mut()) };
+        if rc != 0 {
+            bail!("prlimit: {}", std::io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// `HOOKD_HOME`.
@@ -141,6 +194,10 @@ impl TestDaemon {
     pub fn command(&self, name: &str) -> Command {
         let mut cmd = Command::new(bin(name));
         base_env(&mut cmd, self.home());
+        if let Some(uid) = self.uid {
+            use std::os::unix::process::CommandExt;
+            cmd.uid(uid).gid(uid);
+        }
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
@@ -157,13 +214,28 @@ impl TestDaemon {
             .create(true)
             .append(true)
             .open(self.log_path())?;
-        let child = self
-            .command("hookd")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("spawning hookd")?;
+        let mut cmd = self.command("hookd");
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+        if let Some(bytes) = self.file_size_limit {
+            use std::os::unix::process::CommandExt;
+            #[allow(unsafe_code)]
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: bytes,
+                        rlim_max: libc::RLIM_INFINITY,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // An ignored disposition survives exec: writes fail with EFBIG instead.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().context("spawning hookd")?;
         self.child = Some(child);
         self.wait_ready()
     }

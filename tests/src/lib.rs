@@ -2,3 +2,4 @@
 pub mod claude;
 pub mod fake_model;
 pub mod harness;
+pub mod mounts;

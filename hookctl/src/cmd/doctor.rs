@@ -60,6 +60,9 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     settings_checks(args, &mut checks);
     rules_check(status.as_ref(), &mut checks);
     store_check(status.as_ref(), &mut checks);
+    if status.is_some() {
+        incident_check(socket, &mut checks);
+    }
     socket_check(socket, &mut checks);
     spool_check(socket, status.as_ref(), &mut checks);
     runs_check(socket, status.as_ref(), &mut checks);
@@ -409,6 +412,28 @@ fn store_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
             format!("{}: {e}; events are being spooled until it recovers", s.store_path),
             Some("free disk space or fix the file's permissions; hookd records the spool when writes work again".into()),
         )),
+    }
+}
+
+/// Incidents the store recovered from (database deleted, replaced or corrupt), from `stats`.
+fn incident_check(socket: &Path, checks: &mut Vec<Check>) {
+    let Ok(Response::Stats(stats)) =
+        Client::connect(socket).and_then(|mut c| c.request(&Request::Stats))
+    else {
+        return;
+    };
+    for reason in &stats.health_reasons {
+        if let Some(incident) = reason.strip_prefix("store incident: ") {
+            checks.push(check(
+                "store",
+                Level::Warn,
+                incident.to_string(),
+                Some(
+                    "nothing recorded since is lost; restart hookd (`hookctl restart`) to clear this notice"
+                        .into(),
+                ),
+            ));
+        }
     }
 }
 

@@ -23,7 +23,7 @@ pub use state::{Once, OnceMemory, RateOf, SessionCond};
 
 /// Daemon settings types from `hookd.toml`.
 pub mod parse_settings {
-    pub use super::parse::{SessionSettings, StoreSettings, parse_size};
+    pub use super::parse::{ServerSettings, SessionSettings, StoreSettings, parse_size};
 }
 
 use crate::event::HookEvent;

@@ -94,6 +94,19 @@ pub struct Settings {
     /// `[run]` settings: background slots and retry backoff for `run` rules.
     #[serde(default)]
     pub run: crate::run::RunSettings,
+    /// `[server]` settings: connection limits (read at start).
+    #[serde(default)]
+    pub server: ServerSettings,
+}
+
+/// `[server]` in hookd.toml: limits on the socket's connections, read at start.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Connections served at once; past it a client gets a clear error (default 1024).
+    pub max_connections: Option<usize>,
+    /// A connection silent this long is closed, e.g. "60s" (default), "5s".
+    pub idle_timeout: Option<String>,
 }
 
 /// `[http]` in hookd.toml: the opt-in HTTP listener for Claude Code's `http` hooks.
@@ -163,6 +176,7 @@ struct FileSpec {
     redact: Option<crate::redact::RedactConfig>,
     http: Option<HttpSettings>,
     run: Option<crate::run::RunSettings>,
+    server: Option<ServerSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -341,6 +355,7 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             redact: spec.redact.unwrap_or_default(),
             http: spec.http.unwrap_or_default(),
             run: spec.run.unwrap_or_default(),
+            server: spec.server.unwrap_or_default(),
         })
     } else {
         if spec.packs.is_some()
@@ -350,6 +365,7 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             || spec.redact.is_some()
             || spec.http.is_some()
             || spec.run.is_some()
+            || spec.server.is_some()
         {
             errors.push(at(
                 source,
@@ -616,11 +632,38 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     })
 }
 
+/// Why a rule file or directory may not be trusted: written by someone else, it could approve
+/// commands. Owned by us or root and not writable by everyone passes (symlinks are followed:
+/// their target is what counts).
+fn foreign_writer(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    let me = crate::lifecycle::euid();
+    if m.uid() != me && m.uid() != 0 {
+        return Some(format!(
+            "{}: refusing rules owned by uid {} (not you, uid {me}); chown it or remove it",
+            path.display(),
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o002 != 0 {
+        return Some(format!(
+            "{}: refusing rules anyone can write (mode {:o}); run `chmod o-w {}`",
+            path.display(),
+            m.mode() & 0o7777,
+            path.display()
+        ));
+    }
+    None
+}
+
 fn read_sources(config_dir: &Path, errors: &mut Vec<String>) -> (Option<Source>, Vec<Source>) {
-    let read =
-        |path: PathBuf, is_main: bool, errors: &mut Vec<String>| match std::fs::read_to_string(
-            &path,
-        ) {
+    let read = |path: PathBuf, is_main: bool, errors: &mut Vec<String>| {
+        if let Some(why) = foreign_writer(&path) {
+            errors.push(why);
+            return None;
+        }
+        match std::fs::read_to_string(&path) {
             Ok(text) => Some(Source {
                 name: path.display().to_string(),
                 text,
@@ -631,13 +674,18 @@ fn read_sources(config_dir: &Path, errors: &mut Vec<String>) -> (Option<Source>,
                 errors.push(format!("{}: cannot read: {e}", path.display()));
                 None
             }
-        };
+        }
+    };
     let main = read(
         config_dir.join(hook_protocol::paths::CONFIG_FILE),
         true,
         errors,
     );
     let rules_dir = config_dir.join(hook_protocol::paths::RULES_DIR);
+    if let Some(why) = foreign_writer(&rules_dir) {
+        errors.push(why);
+        return (main, Vec::new());
+    }
     let mut files: Vec<PathBuf> = match std::fs::read_dir(&rules_dir) {
         Ok(rd) => rd
             .filter_map(Result::ok)

@@ -15,25 +15,37 @@ use tokio::net::UnixStream;
 
 use crate::{State, handler};
 
-/// A connection idle this long between requests is closed.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Requests a client sent without waiting (already buffered) are answered together, up to
 /// this many: their events are committed in one group and the replies written in one go.
 const MAX_PIPELINE: usize = 64;
 
-pub(super) async fn serve(state: Arc<State>, stream: UnixStream, conn_id: u64) {
+/// Serves one connection; one silent for `idle_timeout` (no whole frame arriving: an idle or a
+/// slow client) is closed.
+pub(super) async fn serve(
+    state: Arc<State>,
+    stream: UnixStream,
+    conn_id: u64,
+    idle_timeout: Duration,
+) {
     // Buffered: a frame's header and body arrive in one read, and pipelined frames with them.
     let mut stream = BufReader::with_capacity(16 * 1024, stream);
     let mut out = Vec::new();
     loop {
         let frame = tokio::select! {
             () = state.shutdown.cancelled() => return,
-            f = tokio::time::timeout(IDLE_TIMEOUT, read_frame(&mut stream, MAX_FRAME_LEN)) => f,
+            f = tokio::time::timeout(idle_timeout, read_frame(&mut stream, MAX_FRAME_LEN)) => f,
         };
         let frame = match frame {
             Err(_) => {
                 tracing::debug!(conn_id, "idle connection closed");
+                // Said once, without waiting: a client stuck mid-frame learns why it was cut.
+                let msg = format!(
+                    "connection closed after {} ms without a whole request ([server] idle_timeout)",
+                    idle_timeout.as_millis()
+                );
+                if let Ok(frame) = hook_protocol::frame::encode_message(&Response::Error(msg)) {
+                    let _ = stream.get_ref().try_write(&frame);
+                }
                 return;
             }
             Ok(Err(FrameError::Closed)) => return,

@@ -1,5 +1,9 @@
 //! The Unix socket listener: bind, accept (peer uid checked), cap, drain on shutdown.
 //!
+//! Past the connection cap a client is answered at once with a clear error (hook-client then
+//! falls back and says why) instead of waiting unseen in the kernel's queue. The listener can
+//! be replaced while serving: hookd re-binds its socket when the file is deleted under it.
+//!
 //! Knows frames and the handler, not rules or the store.
 
 mod connection;
@@ -7,16 +11,68 @@ pub mod http;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::net::UnixListener;
-use tokio::sync::Semaphore;
+use hook_protocol::Response;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::TaskTracker;
 
 use crate::State;
 use crate::lifecycle::euid;
 
-/// Connections served at once; further ones wait in the accept queue.
+/// Connections served at once unless `[server] max_connections` says.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// A connection silent this long is closed unless `[server] idle_timeout` says.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Limits on the socket's connections (`[server]` in hookd.toml).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once; one more is answered with an error and closed.
+    pub max_connections: usize,
+    /// A connection that sends nothing (or not a whole frame) for this long is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: MAX_CONNECTIONS,
+            idle_timeout: IDLE_TIMEOUT,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits from `[server]`; a bad value is reported and its default kept.
+    #[must_use]
+    pub fn from_settings(
+        s: &crate::rules::parse_settings::ServerSettings,
+        errors: &mut Vec<String>,
+    ) -> Self {
+        let mut l = Self::default();
+        match s.max_connections {
+            Some(0) => errors.push(format!(
+                "hookd.toml: [server] max_connections must be at least 1 (keeping {MAX_CONNECTIONS})"
+            )),
+            Some(n) => l.max_connections = n,
+            None => {}
+        }
+        if let Some(t) = &s.idle_timeout {
+            match crate::rules::state::parse_duration_ms(t)
+                .and_then(|ms| u64::try_from(ms).ok())
+                .filter(|ms| *ms > 0)
+            {
+                Some(ms) => l.idle_timeout = Duration::from_millis(ms),
+                None => errors.push(format!(
+                    "hookd.toml: [server] idle_timeout {t:?}: use e.g. 60s, 5m (keeping 60s)"
+                )),
+            }
+        }
+        l
+    }
+}
 
 /// Binds the socket.
 ///
@@ -28,19 +84,25 @@ pub fn bind(path: &Path) -> anyhow::Result<UnixListener> {
     UnixListener::bind(path).with_context(|| format!("binding socket {}", path.display()))
 }
 
-/// Accepts connections until shutdown, then waits (bounded) for in-flight requests.
-pub async fn serve(state: Arc<State>, listener: UnixListener) {
+/// Accepts connections until shutdown, then waits (bounded) for in-flight requests. A listener
+/// received on `rebind` replaces the current one (the socket file was re-created).
+pub async fn serve(
+    state: Arc<State>,
+    mut listener: UnixListener,
+    limits: Limits,
+    mut rebind: mpsc::Receiver<UnixListener>,
+) {
     let tracker = TaskTracker::new();
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
     let me = euid();
     let mut conn_id: u64 = 0;
     loop {
-        let permit = tokio::select! {
-            () = state.shutdown.cancelled() => break,
-            p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
         let accepted = tokio::select! {
             () = state.shutdown.cancelled() => break,
+            Some(l) = rebind.recv() => {
+                listener = l;
+                continue;
+            }
             a = listener.accept() => a,
         };
         let stream = match accepted {
@@ -65,10 +127,14 @@ pub async fn serve(state: Arc<State>, listener: UnixListener) {
                 continue;
             }
         }
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            refuse_busy(&stream, limits.max_connections);
+            continue;
+        };
         conn_id += 1;
         let state = Arc::clone(&state);
         tracker.spawn(async move {
-            connection::serve(state, stream, conn_id).await;
+            connection::serve(state, stream, conn_id, limits.idle_timeout).await;
             drop(permit);
         });
     }
@@ -79,5 +145,24 @@ pub async fn serve(state: Arc<State>, listener: UnixListener) {
         .is_err()
     {
         tracing::warn!("in-flight requests did not finish within the grace period");
+    }
+}
+
+/// Answers a connection past the cap with an error and closes it. The reply is a few dozen
+/// bytes written without waiting (a fresh socket's buffer has room); if it does not fit, the
+/// client sees the connection closed, which it reports too.
+fn refuse_busy(stream: &UnixStream, max: usize) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            max_connections = max,
+            "connection limit reached; refusing new connections until some close"
+        );
+    }
+    let msg = format!(
+        "hookd is serving its maximum of {max} connections ([server] max_connections); try again"
+    );
+    if let Ok(frame) = hook_protocol::frame::encode_message(&Response::Error(msg)) {
+        let _ = stream.try_write(&frame);
     }
 }

@@ -451,7 +451,8 @@ fn clock_skew_never_moves_last_activity_back_and_windows_stay_sane() {
         "PreToolUse",
         json!({"tool_name": "Bash", "tool_input": {"command": "ls"}}),
     );
-    assert_eq!(sim.s.last_ms, last, "last activity never goes back");
+    // Never back; events keep their order (1 ms apart while the wall clock is behind).
+    assert_eq!(sim.s.last_ms, last + 1, "last activity never goes back");
     assert_eq!(sim.s.fires_since("tool:Bash", sim.now - MIN), 1);
 }
 
@@ -464,4 +465,35 @@ fn exit_codes_are_read_from_failures() {
         Some(0)
     );
     assert_eq!(exit_code(&json!({})), None);
+}
+
+#[test]
+fn a_wall_clock_set_back_keeps_the_order_of_session_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sim = Sim::new(ruleset(STOP_GATE), dir.path());
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/lib.rs")}),
+    );
+    // The clock jumps back an hour before the test run: the run still counts as after the edit.
+    sim.now -= 60 * MIN;
+    sim.tool("PostToolUse", "Bash", json!({"command": "cargo test"}));
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "none",
+        "a test run after the edit opens the gate whatever the wall clock says"
+    );
+    // And an edit after that (clock still behind) closes it again.
+    sim.tool(
+        "PostToolUse",
+        "Edit",
+        json!({"file_path": sim.file("src/lib.rs")}),
+    );
+    assert_eq!(
+        sim.send("Stop", json!({"stop_hook_active": false}))
+            .verdict(),
+        "block"
+    );
 }

@@ -6,9 +6,15 @@
 //! `synchronous=NORMAL`; `full` also survives power loss). Checkpoints and retention run on a
 //! background thread, retention in short bounded steps between commits.
 //!
-//! When a commit fails (full disk, read-only or deleted file), the events go to the spool and
-//! are ingested again later: nothing recorded is lost. Never sees protocol request types.
+//! When a commit fails (full disk, read-only file system), the events go to the spool and are
+//! ingested again later; when the spool cannot be written either, they wait in memory (bounded)
+//! and are retried: nothing recorded is lost. A database file deleted or replaced while hookd
+//! runs is noticed before the next commit and a new store is started at the path; a corrupt
+//! one (at start or on a commit) is moved aside, kept for recovery, and replaced by a new one.
+//! Each such incident is reported in `hookctl stats` and `doctor`. Never sees protocol request
+//! types.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -37,6 +43,8 @@ const MIGRATIONS: &[(u32, &str)] = &[
 
 /// Events committed in one transaction at most (a longer queue is committed in several).
 const MAX_GROUP: usize = 1024;
+/// Events held in memory when neither the store nor the spool can take them (~1 KiB each).
+const MAX_PENDING: usize = 100_000;
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +66,12 @@ pub enum StoreError {
         /// The cause.
         #[source]
         source: std::io::Error,
+    },
+    /// SQLite could only open the database read-only (read-only file system, permissions).
+    #[error("store {}: the database can only be opened read-only (read-only file system or permissions)", .path.display())]
+    ReadOnly {
+        /// The database path.
+        path: PathBuf,
     },
     /// The writer thread is gone.
     #[error("store writer stopped")]
@@ -150,6 +164,87 @@ pub struct StoreStats {
     pub fallbacks: AtomicU64,
     /// The last write error, cleared by the next successful commit.
     pub last_error: Mutex<Option<String>>,
+    /// The last incident the store recovered from (database deleted, replaced or corrupt),
+    /// kept until hookd restarts so `stats` and `doctor` can say what happened.
+    pub incident: Mutex<Option<String>>,
+    /// Events waiting in memory because neither the store nor the spool could take them.
+    pub pending: AtomicU64,
+}
+
+impl StoreStats {
+    fn set_incident(&self, text: String) {
+        tracing::error!(incident = %text, "store incident");
+        if let Ok(mut i) = self.incident.lock() {
+            *i = Some(text);
+        }
+    }
+}
+
+/// The identity (device, inode) of the file at `path`, to notice it deleted or replaced.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Whether SQLite says the file is damaged or not a database at all.
+fn is_corrupt(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+    )
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+/// Moves a corrupt database aside with its WAL and shared-memory files (the WAL may hold the
+/// latest events; `sqlite3 <aside> .recover` reads both). Returns the new name.
+///
+/// # Errors
+///
+/// The rename error.
+pub fn quarantine(path: &Path) -> std::io::Result<PathBuf> {
+    let aside = with_suffix(path, &format!(".corrupt-{}", now_ms()));
+    std::fs::rename(path, &aside)?;
+    for s in ["-wal", "-shm"] {
+        let _ = std::fs::rename(with_suffix(path, s), with_suffix(&aside, s));
+    }
+    Ok(aside)
+}
+
+/// Now as `YYYY-MM-DDTHH:MM:SSZ` (for incident notes).
+fn utc_now() -> String {
+    let secs = now_ms().div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn quarantine_note(path: &Path, aside: &Path, e: &dyn std::fmt::Display) -> String {
+    format!(
+        "{} was corrupt ({e}); moved aside to {} and a new store started at {} (recover older \
+         events with `sqlite3 {} .recover`)",
+        path.display(),
+        aside.display(),
+        utc_now(),
+        aside.display()
+    )
 }
 
 /// Handle to the store.
@@ -174,6 +269,17 @@ fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// The write connection's settings. Checkpoints run on their own connection (passive: they
+/// never block a commit), so no commit pays for copying the WAL back and syncing the database.
+/// Commits append at the right edge of each table and index and update a session row: 1 MiB
+/// of page cache holds those (SQLite's default is 2 MiB, kept per connection).
+fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};
+         PRAGMA cache_size = -1024;"
+    ))
+}
+
 /// Opens (creating if needed) and migrates the database at `path`.
 ///
 /// # Errors
@@ -194,6 +300,13 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
             })?;
     }
     let mut conn = Connection::open(path).map_err(sqlite(path))?;
+    // SQLite falls back to read-only when it cannot write; such a connection never recovers,
+    // so it is refused here and opened again later.
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(sqlite(path))? {
+        return Err(StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        });
+    }
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
@@ -251,30 +364,64 @@ impl Store {
         metrics: Option<Arc<crate::metrics::Metrics>>,
         retention: Retention,
     ) -> Result<Self, StoreError> {
-        let conn = open_connection(path, synchronous_full)?;
         let stats = Arc::new(StoreStats::default());
-        let (total, fallbacks): (u64, u64) = conn
-            .query_row(
-                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(sqlite(path))?;
-        stats.events_total.store(total, Ordering::Relaxed);
-        stats.fallbacks.store(fallbacks, Ordering::Relaxed);
-        // Checkpoints run on their own connection (passive: they never block a commit), so
-        // no commit pays for copying the WAL back and syncing the database.
-        // Commits append at the right edge of each table and index and update a session row:
-        // 1 MiB of page cache holds those (SQLite's default is 2 MiB, kept per connection).
-        conn.execute_batch(&format!(
-            "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};
-             PRAGMA cache_size = -1024;"
-        ))
-        .map_err(sqlite(path))?;
+        let open_counted = || -> Result<(Connection, u64, u64), StoreError> {
+            let conn = open_connection(path, synchronous_full)?;
+            let (total, fallbacks) = conn
+                .query_row(
+                    "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(sqlite(path))?;
+            Ok((conn, total, fallbacks))
+        };
+        // A corrupt database must not keep hookd from starting (every hook would fall back):
+        // it is moved aside, kept for recovery, and a new one is started.
+        let opened = match open_counted() {
+            Err(StoreError::Sqlite { source, .. }) if is_corrupt(&source) => {
+                match quarantine(path) {
+                    Ok(aside) => {
+                        stats.set_incident(quarantine_note(path, &aside, &source));
+                        open_counted()
+                    }
+                    Err(e) => Err(StoreError::Dir {
+                        path: path.to_path_buf(),
+                        source: e,
+                    }),
+                }
+            }
+            other => other,
+        };
+        // A store that cannot be opened (read-only or full file system, permissions) must not
+        // keep hookd from answering either: it starts without one, events go to the spool,
+        // `status` says why, and every commit tries to open it again.
+        let (conn, file) = match opened {
+            Ok((conn, total, fallbacks)) => {
+                stats.events_total.store(total, Ordering::Relaxed);
+                stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+                (conn, file_id(path))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the store; answering anyway and spooling events until it opens");
+                if let Ok(mut le) = stats.last_error.lock() {
+                    *le = Some(format!("cannot open the store: {e}"));
+                }
+                // A stand-in nothing is written to: `follow_file` sees no file and reopens.
+                let conn = Connection::open_in_memory().map_err(sqlite(path))?;
+                (conn, None)
+            }
+        };
+        configure_writer(&conn).map_err(sqlite(path))?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             writer: Mutex::new(Some(Writer {
                 conn,
+                file,
+                stale: false,
+                path: path.to_path_buf(),
+                synchronous_full,
+                pending: Vec::new(),
                 stats: Arc::clone(&stats),
                 spool: spool_path.to_path_buf(),
                 metrics,
@@ -854,15 +1001,55 @@ impl Shared {
 /// [`checkpoint`]).
 const WAL_RESET_BYTES: u64 = 16 << 20;
 
+/// The checkpoint connection. It follows the writer to a new file (the old one was deleted,
+/// replaced or moved aside, or could not be opened before) but never creates one: that is the
+/// writer's job.
+struct Checkpointer {
+    path: PathBuf,
+    conn: Option<Connection>,
+    file: Option<(u64, u64)>,
+}
+
+impl Checkpointer {
+    fn connection(&mut self) -> Option<&Connection> {
+        let now = file_id(&self.path);
+        if (self.conn.is_none() || now != self.file)
+            && now.is_some()
+            && let Ok(c) = Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+        {
+            // Never keep a read-only connection: it would make the process's shared -shm
+            // mapping read-only for the writer too.
+            if c.is_readonly(rusqlite::MAIN_DB).unwrap_or(true) {
+                drop(c);
+            } else {
+                let _ = c.busy_timeout(std::time::Duration::from_millis(100));
+                self.conn = Some(c);
+                self.file = now;
+            }
+        }
+        self.conn.as_ref()
+    }
+}
+
 /// A passive checkpoint: copies committed frames back without blocking a commit. Under
 /// sustained load it never catches up with the frames being appended, and SQLite only starts
 /// the WAL over once every frame is copied back, so the WAL would grow without bound: past
 /// [`WAL_RESET_BYTES`], the rest is copied while holding the write connection (commits wait
 /// for that short copy; the passive pass just did most of the work), and the next commit
 /// starts the WAL over (`journal_size_limit` then trims the file).
-fn checkpoint(conn: &Connection, shared: &Shared, wal: &Path) {
+fn checkpoint(checkpointer: &mut Checkpointer, shared: &Shared, wal: &Path) {
+    let Some(conn) = checkpointer.connection() else {
+        return;
+    };
     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
         tracing::debug!(error = %e, "checkpoint deferred");
+        // Busy is normal; anything else (I/O, read-only) gets a fresh connection next time.
+        if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
+            checkpointer.conn = None;
+        }
         return;
     }
     if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_RESET_BYTES) {
@@ -890,10 +1077,11 @@ fn spawn_chores(
     std::thread::Builder::new()
         .name("hookd-store".into())
         .spawn(move || {
-            let checkpointer = Connection::open(&path).ok();
-            if let Some(c) = &checkpointer {
-                let _ = c.busy_timeout(std::time::Duration::from_millis(100));
-            }
+            let mut checkpointer = Checkpointer {
+                path,
+                conn: None,
+                file: None,
+            };
             // Prune soon after start (a store past its limits shrinks without waiting a minute).
             let start = std::time::Instant::now();
             let mut next_maintenance = start + std::time::Duration::from_secs(2);
@@ -912,9 +1100,8 @@ fn spawn_chores(
                 let now = std::time::Instant::now();
                 if now >= next_checkpoint {
                     next_checkpoint = now + std::time::Duration::from_secs(1);
-                    if let Some(c) = &checkpointer {
-                        checkpoint(c, &shared, &wal);
-                    }
+                    checkpoint(&mut checkpointer, &shared, &wal);
+                    shared.with_writer(Writer::retry_pending);
                 }
                 if now >= next_maintenance {
                     let more = shared.maintain().1;
@@ -939,6 +1126,15 @@ impl Drop for Store {
 /// The write connection and what a commit needs.
 struct Writer {
     conn: Connection,
+    /// The database path and the identity of the file `conn` has open.
+    path: PathBuf,
+    file: Option<(u64, u64)>,
+    /// Open the file again before the next commit (the last one failed).
+    stale: bool,
+    synchronous_full: bool,
+    /// Events neither committed nor spooled: retried with every commit, and every second by
+    /// the background thread.
+    pending: Vec<EventRecord>,
     stats: Arc<StoreStats>,
     spool: PathBuf,
     metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -1016,9 +1212,89 @@ impl Writer {
             .map_or(0, |b| u64::try_from(b).unwrap_or(0))
     }
 
+    /// Notices the database file deleted or replaced since it was opened and opens the one at
+    /// the path now (creating it), so commits never go to a file no one will read again.
+    fn follow_file(&mut self) -> Result<(), String> {
+        let now = file_id(&self.path);
+        if !self.stale && now.is_some() && now == self.file {
+            return Ok(());
+        }
+        let what = match (self.file, now) {
+            (Some(_), None) => Some("deleted"),
+            (Some(a), Some(b)) if a != b => Some("replaced by another file"),
+            // Never opened (the store could not be opened at start), or the last commit
+            // failed: open it again, no incident.
+            _ => None,
+        };
+        self.reopen().map_err(|e| match what {
+            Some(what) => format!(
+                "{} was {what} and cannot be re-created: {e}",
+                self.path.display()
+            ),
+            None => e.to_string(),
+        })?;
+        if let Some(what) = what {
+            self.stats.set_incident(format!(
+                "{} was {what} while hookd ran; recording continues in the file now there (since {}); \
+                 events recorded before are not in it",
+                self.path.display(),
+                utc_now()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Opens (creating and migrating if needed) the database at the path and recounts it.
+    fn reopen(&mut self) -> Result<(), StoreError> {
+        // Close the old connection first: SQLite shares one shared-memory (-shm) mapping per
+        // file within a process, and one opened read-only would keep the new one read-only.
+        self.conn = Connection::open_in_memory().map_err(sqlite(&self.path))?;
+        let conn = open_connection(&self.path, self.synchronous_full)?;
+        configure_writer(&conn).map_err(sqlite(&self.path))?;
+        let (total, fallbacks): (u64, u64) = conn
+            .query_row(
+                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(sqlite(&self.path))?;
+        self.stats.events_total.store(total, Ordering::Relaxed);
+        self.stats.fallbacks.store(fallbacks, Ordering::Relaxed);
+        self.conn = conn;
+        self.file = file_id(&self.path);
+        self.stale = false;
+        Ok(())
+    }
+
+    /// Commits the events held in memory, if any (the background thread, every second).
+    fn retry_pending(&mut self) {
+        if !self.pending.is_empty() {
+            self.commit(&mut Vec::new());
+        }
+    }
+
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
+        // Events held in memory ride along with the next commit.
+        batch.extend(self.pending.drain(..).map(|r| (r, None)));
         let t0 = std::time::Instant::now();
-        let result = insert_all(&mut self.conn, batch.iter().map(|(r, _)| r));
+        let result = match self.follow_file() {
+            Err(e) => Err(e),
+            Ok(()) => match insert_all(&mut self.conn, batch.iter().map(|(r, _)| r)) {
+                // Corrupt: keep the damaged file for recovery, start a new one, retry once.
+                Err(e) if is_corrupt(&e) => match quarantine(&self.path) {
+                    Ok(aside) => {
+                        self.stats
+                            .set_incident(quarantine_note(&self.path, &aside, &e));
+                        self.reopen().map_err(|e| e.to_string()).and_then(|()| {
+                            insert_all(&mut self.conn, batch.iter().map(|(r, _)| r))
+                                .map_err(|e| e.to_string())
+                        })
+                    }
+                    Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
+                },
+                other => other.map_err(|e| e.to_string()),
+            },
+        };
         if let Some(m) = &self.metrics {
             m.record_store_write(t0.elapsed());
         }
@@ -1034,11 +1310,37 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
-                let msg = format!("store write failed: {e}");
+                // Open the file again before the next commit: a connection that failed (read
+                // only, I/O error) may not recover by itself once the cause is gone.
+                self.stale = true;
+                let mut msg = format!("store write failed: {e}");
                 tracing::error!(error = %e, events = batch.len(), "store write failed; spooling events");
+                let mut spool_error = None;
+                let mut dropped = 0u64;
                 for (rec, _) in batch.iter() {
+                    // Events read from the spool are still in the file being ingested, which
+                    // is kept until they commit: spooling them again would repeat them.
+                    if rec.source == "spool" {
+                        continue;
+                    }
                     if let Err(se) = spool::append(&self.spool, &to_spool(rec, &msg)) {
-                        tracing::error!(error = %se, "spooling after a failed store write failed too");
+                        if self.pending.len() < MAX_PENDING {
+                            self.pending.push(rec.clone());
+                        } else {
+                            dropped += 1;
+                        }
+                        spool_error = Some(se);
+                    }
+                }
+                if let Some(se) = spool_error {
+                    tracing::error!(error = %se, held = self.pending.len(), dropped, "spooling after a failed store write failed too; holding events in memory");
+                    msg.push_str(&format!(
+                        "; the spool {} failed too ({se}): {} events held in memory for retry",
+                        self.spool.display(),
+                        self.pending.len()
+                    ));
+                    if dropped > 0 {
+                        msg.push_str(&format!(", {dropped} dropped (memory bound reached)"));
                     }
                 }
                 if let Ok(mut le) = self.stats.last_error.lock() {
@@ -1047,6 +1349,9 @@ impl Writer {
                 Err(msg)
             }
         };
+        self.stats
+            .pending
+            .store(self.pending.len() as u64, Ordering::Relaxed);
         for (_, ack) in batch.drain(..) {
             if let Some(a) = ack {
                 let _ = a.send(outcome.clone());

@@ -1,0 +1,162 @@
+//! Small file systems for fault tests: a private mount namespace for the calling test thread,
+//! and tmpfs mounts that can be filled, made read-only and unmounted.
+//!
+//! `unshare(CLONE_NEWNS)` applies to the calling thread only (each test runs on its own thread)
+//! and to the processes it starts afterwards (hookd, hook-client, hookctl), so a test's mounts
+//! are invisible to the rest of the machine and vanish with it. Mounting needs root (or
+//! `CAP_SYS_ADMIN`); [`private_namespace`] says when it is not available so a test can use its
+//! fallback and say so.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+fn cstr(p: &Path) -> io::Result<CString> {
+    CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)
+}
+
+fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    }
+}
+
+/// Moves the calling thread into a new mount namespace whose mounts do not propagate back.
+///
+/// # Errors
+///
+/// When not permitted (not root, or a container without `CAP_SYS_ADMIN`).
+pub fn private_namespace() -> io::Result<()> {
+    #[allow(unsafe_code)]
+    // SAFETY: plain syscalls with valid, NUL-terminated arguments.
+    unsafe {
+        check(libc::unshare(libc::CLONE_NEWNS), "unshare(CLONE_NEWNS)")?;
+        check(
+            libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ),
+            "making / private",
+        )
+    }
+}
+
+/// A tmpfs mounted on a directory; unmounted (lazily) on drop.
+pub struct Tmpfs {
+    path: PathBuf,
+}
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` (e.g. `"4m"`) on `path` (created if needed), mode 0700.
+    ///
+    /// # Errors
+    ///
+    /// When mounting is not permitted.
+    pub fn mount(path: &Path, size: &str) -> io::Result<Self> {
+        std::fs::create_dir_all(path)?;
+        let opts = CString::new(format!("size={size},mode=0700")).map_err(io::Error::other)?;
+        let target = cstr(path)?;
+        #[allow(unsafe_code)]
+        // SAFETY: valid NUL-terminated strings; the data argument is a C string as tmpfs expects.
+        check(
+            unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    0,
+                    opts.as_ptr().cast(),
+                )
+            },
+            "mounting tmpfs",
+        )?;
+        Ok(Self {
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The mount point.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Remounts read-only (`true`) or read-write.
+    ///
+    /// # Errors
+    ///
+    /// `EBUSY` while a file on it is open for writing.
+    pub fn set_read_only(&self, ro: bool) -> io::Result<()> {
+        let target = cstr(&self.path)?;
+        let flags = libc::MS_REMOUNT | if ro { libc::MS_RDONLY } else { 0 };
+        #[allow(unsafe_code)]
+        // SAFETY: as in `mount`.
+        check(
+            unsafe {
+                libc::mount(
+                    c"tmpfs".as_ptr(),
+                    target.as_ptr(),
+                    c"tmpfs".as_ptr(),
+                    flags,
+                    std::ptr::null(),
+                )
+            },
+            "remounting",
+        )
+    }
+
+    /// Fills the file system: writes `filler` until `ENOSPC`. Returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// Errors other than `ENOSPC`.
+    pub fn fill(&self, filler: &str) -> io::Result<u64> {
+        fill(&self.path.join(filler))
+    }
+}
+
+/// Writes zeros to `path` until the file system is full; returns the bytes written.
+///
+/// # Errors
+///
+/// Errors other than "no space".
+pub fn fill(path: &Path) -> io::Result<u64> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path)?;
+    let block = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    let mut size = block.len();
+    loop {
+        match f.write(&block[..size]) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                // Take the last partial blocks too, so not even a page is left.
+                if size == 1 {
+                    return Ok(total);
+                }
+                size /= 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        if let Ok(target) = cstr(&self.path) {
+            #[allow(unsafe_code)]
+            // SAFETY: a valid NUL-terminated path.
+            unsafe {
+                libc::umount2(target.as_ptr(), libc::MNT_DETACH);
+            }
+        }
+    }
+}
