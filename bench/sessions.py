@@ -17,37 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REL = os.path.join(ROOT, "target", "release")
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
-RULES = """
-[[rule]]
-name = "read-first"
-tool = "Edit|Write|MultiEdit"
-action = "deny"
-reason = "Read it first."
-[rule.session]
-read_before_edit = true
-
-[[rule]]
-name = "tests-before-stop"
-event = "Stop"
-action = "block"
-reason = "Run the tests."
-[rule.session]
-edited_since = { path = ["**/*.rs"], command = '^cargo\\s+test\\b' }
-
-[[rule]]
-name = "bash-rate"
-tool = "Bash"
-action = "ask"
-[rule.session]
-rate = { max = 100, window = "1m", of = "tool" }
-
-[[rule]]
-name = "careful"
-tool = "Bash"
-action = "ask"
-[rule.session]
-counters = { denials = ">= 3" }
-"""
+RULES = open(os.path.join(ROOT, "bench", "stateful-rules.toml")).read()
 
 def main():
     home = tempfile.mkdtemp(prefix="hookd-sessions-")

@@ -25,7 +25,7 @@ use hook_protocol::{ClientOptions, HookEnv, HookRequest, MAX_FRAME_LEN, Request,
 use serde_json::{Value, json};
 
 use crate::args::Args;
-use crate::stats::{Summary, nanos, round1, round3, us};
+use crate::stats::{Summary, nanos, round3};
 
 /// A reply slower than this counts as a failure on the raw socket.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -242,15 +242,8 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         "load: {} clients, {} events via {}: {acked} answered, {failed} failed, {:.0} events/s",
         opts.clients, opts.events, out["via"], rate
     );
-    if let Some(s) = summary {
-        println!(
-            "  latency µs: median {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}  mean {:.1}",
-            us(s.p50),
-            us(s.p90),
-            us(s.p99),
-            us(s.max),
-            round1(s.mean / 1000.0)
-        );
+    if let Some(s) = &summary {
+        s.print_latency();
     }
     if let Some(e) = &first_failure {
         println!("  first failure: {e}");

@@ -15,6 +15,18 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Prints the one-line latency summary the throughput and load runs share.
+    pub fn print_latency(&self) {
+        println!(
+            "  latency µs: median {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}  mean {:.1}",
+            us(self.p50),
+            us(self.p90),
+            us(self.p99),
+            us(self.max),
+            round1(self.mean / 1000.0)
+        );
+    }
+
     /// Summarizes `samples` (sorted in place). `None` when empty.
     pub fn of(samples: &mut [u64]) -> Option<Self> {
         if samples.is_empty() {

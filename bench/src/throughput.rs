@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::args::Args;
 use crate::proc::{CpuSnapshot, memory_kb, self_cpu_ns};
-use crate::stats::{Summary, nanos, round1, round3, us};
+use crate::stats::{Summary, nanos, round1, round3};
 use crate::unique::Unique;
 
 /// A reply slower than this counts as an error (and the connection is dropped).
@@ -239,15 +239,8 @@ pub fn run(argv: &[String]) -> Result<(), String> {
         },
         rate
     );
-    if let Some(s) = summary {
-        println!(
-            "  latency µs: median {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}  mean {:.1}",
-            us(s.p50),
-            us(s.p90),
-            us(s.p99),
-            us(s.max),
-            round1(s.mean / 1000.0)
-        );
+    if let Some(s) = &summary {
+        s.print_latency();
     }
     if let Some(e) = &out["first_error"].as_str() {
         println!("  first error: {e}");

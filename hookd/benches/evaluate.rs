@@ -74,37 +74,7 @@ fn bench(c: &mut Criterion) {
 }
 
 /// The stateful rules of `bench/sessions.py`: read before edit, stop gate, rate limit, counter.
-const STATEFUL: &str = r#"
-[[rule]]
-name = "read-first"
-tool = "Edit|Write|MultiEdit"
-action = "deny"
-reason = "Read it first."
-[rule.session]
-read_before_edit = true
-
-[[rule]]
-name = "tests-before-stop"
-event = "Stop"
-action = "block"
-reason = "Run the tests."
-[rule.session]
-edited_since = { path = ["**/*.rs"], command = '^cargo\s+test\b' }
-
-[[rule]]
-name = "bash-rate"
-tool = "Bash"
-action = "ask"
-[rule.session]
-rate = { max = 100, window = "1m", of = "tool" }
-
-[[rule]]
-name = "careful"
-tool = "Bash"
-action = "ask"
-[rule.session]
-counters = { denials = ">= 3" }
-"#;
+const STATEFUL: &str = include_str!("../../bench/stateful-rules.toml");
 
 fn stateful(c: &mut Criterion) {
     use hookd::session::{SessionTable, step};

@@ -216,24 +216,7 @@ pub fn quarantine(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ` (for incident notes).
 fn utc_now() -> String {
-    let secs = now_ms().div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    crate::utc(now_ms()).replacen(' ', "T", 1) + "Z"
 }
 
 fn quarantine_note(path: &Path, aside: &Path, e: &dyn std::fmt::Display) -> String {
@@ -1501,6 +1484,19 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
 mod tests {
     use super::*;
 
+    /// A store in a new temporary directory (kept as long as the guard).
+    fn temp_store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().join("x.db"),
+            &dir.path().join("spool"),
+            false,
+            None,
+        )
+        .unwrap();
+        (dir, store)
+    }
+
     fn rec(n: i64) -> EventRecord {
         EventRecord {
             time_ms: n,
@@ -1515,14 +1511,7 @@ mod tests {
 
     #[test]
     fn records_are_committed_before_the_ack_and_counted() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("x.db"),
-            &dir.path().join("spool"),
-            false,
-            None,
-        )
-        .unwrap();
+        let (_dir, store) = temp_store();
         store.record_blocking((0..10).map(rec).collect()).unwrap();
         assert_eq!(store.stats().events_total.load(Ordering::Relaxed), 10);
         let rows = store
@@ -1540,14 +1529,7 @@ mod tests {
 
     #[test]
     fn concurrent_callers_each_see_their_events_committed_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("x.db"),
-            &dir.path().join("spool"),
-            false,
-            None,
-        )
-        .unwrap();
+        let (_dir, store) = temp_store();
         // Recent times: the retention rounds below must not prune them.
         let base = now_ms();
         std::thread::scope(|scope| {
@@ -1606,14 +1588,7 @@ mod tests {
 
     #[test]
     fn spool_ids_are_recorded_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().join("x.db"),
-            &dir.path().join("spool"),
-            false,
-            None,
-        )
-        .unwrap();
+        let (_dir, store) = temp_store();
         let r = EventRecord {
             spool_id: Some("abc".into()),
             verdict: "fallback:ask".into(),
