@@ -5,7 +5,7 @@
 //! - [`handler`]: request → response; the only module touching every subsystem.
 //! - [`rules`]: parse, compile, evaluate (pure). [`events`]: what each event accepts.
 //! - [`event`]: the parsed hook event. [`render`]: decision → Claude Code output (pure).
-//! - [`session`]: per-session state. [`store`]: SQLite writer thread and queries.
+//! - [`session`]: per-session state. [`store`]: SQLite group commit and queries.
 //! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
 

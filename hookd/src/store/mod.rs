@@ -73,8 +73,8 @@ pub enum StoreError {
         /// The database path.
         path: PathBuf,
     },
-    /// The writer thread is gone.
-    #[error("store writer stopped")]
+    /// The store was closed.
+    #[error("store closed")]
     Stopped,
 }
 
@@ -315,7 +315,7 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens the store and starts its writer thread. Failed commits go to `spool_path`.
+    /// Opens the store and starts its background thread. Failed commits go to `spool_path`.
     ///
     /// # Errors
     ///
