@@ -1,4 +1,4 @@
-//! The dcg command corpus (`../shared/corpus/dcg`) against the default packs: every `deny`
+//! The dcg command corpus (`tests/data/dcg`, copied from the project's shared corpus) against the default packs: every `deny`
 //! case is stopped (deny or ask) and every `allow` case passes with no decision.
 //!
 //! Plus hookd's own cases for each bypass class of the shell analyser and for text that is
@@ -49,20 +49,14 @@ fn passed(v: &str) -> bool {
     matches!(v, "none" | "log" | "context" | "warn" | "fallback:pass")
 }
 
-fn corpus_dir() -> Option<PathBuf> {
-    let d = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/corpus/dcg"
-    ));
-    d.is_dir().then_some(d)
+/// The dcg corpus (MIT, see its LICENSE), kept in the repository so every run checks it.
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/dcg"))
 }
 
 #[test]
 fn dcg_corpus_deny_cases_are_stopped_and_allow_cases_pass() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("corpus: ../shared/corpus/dcg not found; skipping");
-        return;
-    };
+    let dir = corpus_dir();
     let rs = default_packs();
     let mut failures = Vec::new();
     let mut count = 0;
