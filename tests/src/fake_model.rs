@@ -199,6 +199,15 @@ impl FakeModel {
             .collect()
     }
 
+    /// The `tool_result` blocks of every user message of the agent-loop requests: what the
+    /// model was told about each tool call.
+    pub fn tool_results(&self) -> Vec<Value> {
+        self.main_requests()
+            .iter()
+            .flat_map(crate::claude::tool_results)
+            .collect()
+    }
+
     /// All `POST /v1/messages` requests with the step each one was answered with.
     pub fn recorded(&self) -> Vec<Recorded> {
         self.shared.state().requests.clone()

@@ -7,11 +7,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use hook_tests::claude::{
-    ALL_HOOK_EVENTS, hooks_for_events, skip_claude_tests, tool_results, write_hooks_settings,
+    ALL_HOOK_EVENTS, hooks_for_events, skip_claude_tests, write_hooks_settings,
 };
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const RULES: &str = r#"
 [[rule]]
@@ -57,8 +57,7 @@ fn claude_code_runs_every_hook_through_hookd() {
         .to_string();
 
     // (a) The deny rule stopped the first Bash call; the model saw the rule's reason.
-    let bodies = model.main_requests();
-    let results: Vec<Value> = bodies.iter().flat_map(tool_results).collect();
+    let results = model.tool_results();
     let denied = results
         .iter()
         .find(|r| r.to_string().contains("REAL-DENY-REASON"))
@@ -134,11 +133,7 @@ fn default_packs_stop_a_force_push_hidden_in_bash_c() {
     let run = d
         .run_claude(project.path(), "push it", &model, &[])
         .unwrap();
-    let results: Vec<Value> = model
-        .main_requests()
-        .iter()
-        .flat_map(tool_results)
-        .collect();
+    let results = model.tool_results();
     let denied = results
         .iter()
         .find(|r| r.to_string().contains("--force-with-lease"))

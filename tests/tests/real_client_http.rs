@@ -93,15 +93,6 @@ fn endpoint(d: &TestDaemon) -> (String, String) {
     )
 }
 
-/// The `tool_result` blocks of every user message of the agent-loop requests.
-fn tool_results(model: &FakeModel) -> Vec<Value> {
-    model
-        .main_requests()
-        .iter()
-        .flat_map(hook_tests::claude::tool_results)
-        .collect()
-}
-
 #[test]
 fn claude_code_http_hooks_reach_hookd() {
     if skip_claude_tests("claude_code_http_hooks_reach_hookd") {
@@ -168,7 +159,7 @@ fn claude_code_http_hooks_reach_hookd() {
     let session = run.session_id().expect("session id").to_string();
 
     // (a) The deny came back over HTTP and the model saw its reason.
-    let results = tool_results(&model);
+    let results = model.tool_results();
     let denied = results
         .iter()
         .find(|r| r.to_string().contains("HTTP-REAL-DENY"))
@@ -269,7 +260,7 @@ fn a_wrong_token_is_refused_and_the_guard_fails_closed() {
         .unwrap();
         run.ensure_success().unwrap();
         let session = run.session_id().unwrap().to_string();
-        let results = tool_results(&model);
+        let results = model.tool_results();
         assert_eq!(results.len(), 1, "{results:#?}");
         let ran = results[0]["content"]
             .to_string()

@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use hook_tests::claude::{
-    ClaudeRun, hooks_for_events, skip_claude_tests, tool_results, write_hooks_settings,
-};
+use hook_tests::claude::{ClaudeRun, hooks_for_events, skip_claude_tests, write_hooks_settings};
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::{TestDaemon, bin, wait_for};
 use serde_json::{Value, json};
@@ -124,11 +122,7 @@ fn edit_of_an_unread_file_is_denied_until_it_is_read() {
     let run = daemon
         .run_claude(project.path(), "edit notes", &model, &[])
         .unwrap();
-    let results: Vec<Value> = model
-        .main_requests()
-        .iter()
-        .flat_map(tool_results)
-        .collect();
+    let results = model.tool_results();
     let first = results
         .iter()
         .find(|r| r.to_string().contains("READ-FIRST"))

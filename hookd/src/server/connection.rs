@@ -51,7 +51,8 @@ pub(super) async fn serve(
             Ok(Err(FrameError::Closed)) => return,
             Ok(Err(e @ (FrameError::TooLarge { .. } | FrameError::TooShort { .. }))) => {
                 tracing::warn!(conn_id, error = %e, "bad frame; closing connection");
-                let _ = send(&mut stream, &mut out, &Response::Error(e.to_string())).await;
+                encode_into(&Response::Error(e.to_string()), &mut out);
+                let _ = write_raw(&mut stream, &out).await;
                 return;
             }
             Ok(Err(e)) => {
@@ -141,15 +142,4 @@ fn encode_into(response: &Response, out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-/// Writes one response on its own.
-async fn send(
-    stream: &mut BufReader<UnixStream>,
-    out: &mut Vec<u8>,
-    response: &Response,
-) -> Result<(), FrameError> {
-    out.clear();
-    encode_into(response, out);
-    write_raw(stream, out).await
 }

@@ -242,6 +242,18 @@ impl<'s, 'o> Parser<'s, 'o> {
         }
     }
 
+    /// Skips blanks, newlines and comments (between `case WORD`/`for NAME` and `in`).
+    fn skip_blank_lines(&mut self) {
+        loop {
+            self.skip_blanks();
+            match self.peek() {
+                Some(b'\n') => self.newline(),
+                Some(b'#') => self.skip_comment(),
+                _ => return,
+            }
+        }
+    }
+
     /// Skips a comment up to (not including) the newline.
     fn skip_comment(&mut self) {
         let rest = &self.src[self.pos.min(self.src.len())..];
@@ -480,14 +492,7 @@ impl<'s, 'o> Parser<'s, 'o> {
         if self.peek().is_some_and(|b| !is_meta(b)) {
             self.read_word();
         }
-        loop {
-            self.skip_blanks();
-            match self.peek() {
-                Some(b'\n') => self.newline(),
-                Some(b'#') => self.skip_comment(),
-                _ => break,
-            }
-        }
+        self.skip_blank_lines();
         if self.peek_plain() == Some(b"in") {
             self.pos += 2;
         } else {
@@ -551,14 +556,7 @@ impl<'s, 'o> Parser<'s, 'o> {
         if self.peek().is_some_and(|b| !is_meta(b)) {
             self.read_word();
         }
-        loop {
-            self.skip_blanks();
-            match self.peek() {
-                Some(b'\n') => self.newline(),
-                Some(b'#') => self.skip_comment(),
-                _ => break,
-            }
-        }
+        self.skip_blank_lines();
         if self.peek_plain() != Some(b"in") {
             return;
         }
