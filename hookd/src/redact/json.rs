@@ -3,16 +3,17 @@
 //! A strict RFC 8259 scanner walks the bytes once, tracking whether the current value sits
 //! under a sensitive key. Only strings and numbers that change are re-encoded and spliced in;
 //! everything else (formatting, key order, duplicate keys) is copied through, so an unchanged
-//! document costs no allocation. Strings without escapes are matched in place using the
-//! payload-wide prefilter triggers; strings with escapes are decoded (via `serde_json`, which
-//! also validates them) and scanned on their own. Any syntax error returns [`Invalid`] so the
-//! caller can fall back to text redaction; nesting deeper than [`MAX_DEPTH`] counts as
-//! invalid. It must produce the same values as `Redactor::redact_value` on the parsed
-//! document.
+//! document costs no allocation. Each string is looked up in the per-thread [`memo`] first;
+//! otherwise strings without escapes are scanned in place, and strings with escapes are
+//! decoded (via `serde_json`, which also validates them) and scanned. Any syntax error returns
+//! [`Invalid`] so the caller can fall back to text redaction; nesting deeper than
+//! [`MAX_DEPTH`] counts as invalid. It must produce the same values as
+//! `Redactor::redact_value` on the parsed document.
 
 use std::borrow::Cow;
 
-use super::{Found, Kind, Redactor, group, is_marker, patterns, prefilter};
+use super::memo::{self, Domain, Got};
+use super::{Found, Kind, Redactor, group, is_marker, patterns};
 
 /// Not a JSON document (or nested too deeply).
 #[derive(Debug)]
@@ -21,12 +22,10 @@ pub(crate) struct Invalid;
 /// Nesting limit (as `serde_json`'s default recursion limit).
 pub(crate) const MAX_DEPTH: usize = 128;
 
-/// Redacts the JSON document `text`. `triggers` are the prefilter hits over `text`, in offset
-/// order. `Ok(None)`: nothing changed.
+/// Redacts the JSON document `text`. `Ok(None)`: nothing changed.
 pub(crate) fn redact(
     r: &Redactor,
     text: &str,
-    triggers: &[(usize, u32)],
     found: &mut Found,
 ) -> Result<Option<Vec<u8>>, Invalid> {
     let mut w = Walker {
@@ -37,8 +36,6 @@ pub(crate) fn redact(
         out: Vec::new(),
         copied: 0,
         changed: false,
-        trig: triggers,
-        ti: 0,
         found,
     };
     w.ws();
@@ -62,35 +59,15 @@ struct Tok {
     cstart: usize,
     cend: usize,
     esc: bool,
-    /// Byte groups of the raw content (meaningful when `!esc`).
-    groups: u32,
 }
 
-/// Whether `chunk` holds a byte of [`STRING_CLASS`].
+/// Whether `chunk` holds a byte the string scanner stops at: `"`, `\\` or a control
+/// character (invalid in a string).
 fn stops(chunk: &[u8]) -> bool {
-    chunk.iter().fold(false, |a, &c| {
-        a | (c < 0x20) | (c == b'"') | (c == b'\\') | (c == b'@') | (c.wrapping_sub(b'0') < 10)
-    })
+    chunk
+        .iter()
+        .fold(false, |a, &c| a | (c < 0x20) | (c == b'"') | (c == b'\\'))
 }
-
-/// Bytes the string scanner stops at: `"`, `\\`, control characters (invalid), `@`, digits.
-const STRING_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        t[c] = 1;
-        c += 1;
-    }
-    t[b'"' as usize] = 1;
-    t[b'\\' as usize] = 1;
-    t[b'@' as usize] = 1;
-    let mut d = b'0';
-    while d <= b'9' {
-        t[d as usize] = 1;
-        d += 1;
-    }
-    t
-};
 
 struct Walker<'a, 'r, 'f> {
     r: &'r Redactor,
@@ -100,8 +77,6 @@ struct Walker<'a, 'r, 'f> {
     out: Vec<u8>,
     copied: usize,
     changed: bool,
-    trig: &'a [(usize, u32)],
-    ti: usize,
     found: &'f mut Found,
 }
 
@@ -161,13 +136,15 @@ impl Walker<'_, '_, '_> {
                 return Err(Invalid);
             }
             let k = self.string()?;
-            // Sensitivity is judged on the redacted key (what a second redaction would see).
-            let gate = self.key_gate(&k);
-            let redacted = self.text_string(&k)?;
+            let e = self.text_string(&k)?;
+            // Only a key holding a key-word trigger can be sensitive (one with escapes may
+            // hide one). Sensitivity is judged on the redacted key (what a second redaction
+            // would see); redacting a key never adds a trigger outside its markers.
+            let gate = k.esc || e.mask & (group::WORDS | group::XKEYS) != 0;
             let ks = sensitive
                 || (gate
-                    && match redacted {
-                        Some(n) => self.r.key_sensitive(&n),
+                    && match &e.redacted {
+                        Some(n) => self.r.key_sensitive(n),
                         None => self.r.key_sensitive(&decode(self.s, &k)?),
                     });
             self.ws();
@@ -220,22 +197,20 @@ impl Walker<'_, '_, '_> {
         }
     }
 
-    /// Scans a string token at `pos` (which holds `"`), noting escapes and the byte groups
-    /// of its content (`@`, digit runs: as `prefilter::byte_groups`).
+    /// Scans a string token at `pos` (which holds `"`), noting escapes.
     fn string(&mut self) -> Result<Tok, Invalid> {
         let b = self.b;
         let start = self.pos;
         let cstart = start + 1;
         let mut i = cstart;
         let mut esc = false;
-        let mut groups = 0;
         loop {
             // Skip 16-byte chunks without a stop byte (branch-free test, vectorizes), then
             // single bytes.
             while i + 16 <= b.len() && !stops(&b[i..i + 16]) {
                 i += 16;
             }
-            while i < b.len() && STRING_CLASS[usize::from(b[i])] == 0 {
+            while i < b.len() && !stops(&b[i..=i]) {
                 i += 1;
             }
             let c = *b.get(i).ok_or(Invalid)?;
@@ -255,15 +230,6 @@ impl Walker<'_, '_, '_> {
                         _ => return Err(Invalid),
                     }
                 }
-                b'@' => {
-                    groups |= group::AT;
-                    i += 1;
-                }
-                b'0'..=b'9' => {
-                    let (end, g) = prefilter::digit_run(b, i);
-                    groups |= g;
-                    i = end;
-                }
                 _ => return Err(Invalid),
             }
         }
@@ -274,58 +240,24 @@ impl Walker<'_, '_, '_> {
             cstart,
             cend: i,
             esc,
-            groups,
         })
     }
 
-    /// The prefilter groups triggered inside `t` (triggers are consumed in order).
-    fn mask(&mut self, t: &Tok) -> u32 {
-        while self.ti < self.trig.len() && self.trig[self.ti].0 < t.cstart {
-            self.ti += 1;
-        }
-        let mut m = 0;
-        while self.ti < self.trig.len() && self.trig[self.ti].0 < t.cend {
-            m |= self.trig[self.ti].1;
-            self.ti += 1;
-        }
-        m
-    }
-
-    /// Whether key `t` can be sensitive at all: it holds a key-word trigger (or has escapes,
-    /// which may hide one). Redacting a key never adds a trigger outside its markers.
-    fn key_gate(&mut self, t: &Tok) -> bool {
-        if t.esc {
-            return true;
-        }
-        // Peek at the mask without consuming: text_string() needs the same triggers.
-        let ti = self.ti;
-        let m = self.mask(t);
-        self.ti = ti;
-        m & (group::WORDS | group::XKEYS) != 0
-    }
-
-    /// Redacts string `t` as text; returns the new value if it changed.
-    fn text_string(&mut self, t: &Tok) -> Result<Option<String>, Invalid> {
-        let redacted = if t.esc {
+    /// Redacts string `t` as text, emitting its new value if it changed; returns what was
+    /// found. Strings of a memo-able length are looked up in (and added to) the memo.
+    fn text_string(&mut self, t: &Tok) -> Result<Got, Invalid> {
+        let raw = &self.b[t.cstart..t.cend];
+        let e = memo::entry(self.r.id, Domain::Json, raw, || {
             let d = decode(self.s, t)?;
-            match self.r.redact_str(&d, self.found) {
-                Cow::Owned(n) => Some(n),
-                Cow::Borrowed(_) => None,
-            }
-        } else {
-            let m = self.mask(t) | t.groups | group::EXTRA;
-            let s = self.s;
-            match self.r.redact_masked(&s[t.cstart..t.cend], m, self.found) {
-                Cow::Owned(n) => Some(n),
-                Cow::Borrowed(_) => None,
-            }
-        };
-        if let Some(n) = &redacted {
+            Ok(self.r.scan(&d))
+        })?;
+        self.found.merge(&e);
+        if let Some(n) = &e.redacted {
             let mut enc = Vec::with_capacity(n.len() + 2);
             encode_str(n, &mut enc);
             self.emit(t.start, t.end, &enc);
         }
-        Ok(redacted)
+        Ok(e)
     }
 
     fn sensitive_string(&mut self, t: &Tok) -> Result<(), Invalid> {

@@ -67,9 +67,10 @@
 //! (case-insensitively: `sk-`, `ghp_`, `eyj`, `://`, `/home/`, `pass`, `token`, …) and, by
 //! bytes, `@`, JSON escapes and digit runs (classified: ≥ 13 usable digits for cards, a dash for
 //! SSNs, a separator or `+` for phones; a run glued to a word like a UUID's `a716-446655440000`
-//! feeds nothing). Only the passes whose group was triggered run. For a JSON payload the
-//! literal scan runs once over the raw bytes and each string gets the triggers inside it; a
-//! payload without any trigger is returned without being walked. When a pass changed a string,
+//! feeds nothing). Only the passes whose group was triggered run. A JSON payload is walked once
+//! and each string is scanned on its own; a per-thread memo remembers what the strings of
+//! 4–512 bytes gave, since most of them (session id, transcript path, cwd, keys, many
+//! commands) repeat from event to event. When a pass changed a string,
 //! the passes run again on the result until nothing changes, so a replacement that changes what
 //! its neighbors look like cannot break idempotence.
 //!
@@ -95,6 +96,7 @@
 
 mod json;
 mod keys;
+mod memo;
 mod patterns;
 mod prefilter;
 #[cfg(test)]
@@ -269,6 +271,16 @@ impl Found {
     fn add(&mut self, k: Kind) {
         self.bits |= k.bit();
     }
+
+    /// Adds what one string's redaction found.
+    fn merge(&mut self, e: &memo::Entry) {
+        self.bits |= e.bits;
+        for x in &e.extra {
+            if !self.extra.contains(x) {
+                self.extra.push(*x);
+            }
+        }
+    }
 }
 
 /// Group bits: which families of patterns a piece of text can possibly match (see
@@ -336,6 +348,8 @@ pub(crate) mod group {
 
 /// A compiled redaction configuration. Cheap to share: `Send + Sync`, no interior state.
 pub struct Redactor {
+    /// Unique per compiled configuration: tags this redactor's entries in the [`memo`].
+    id: u64,
     enabled: bool,
     /// Bit per built-in kind that is on.
     on: u64,
@@ -440,7 +454,9 @@ impl Redactor {
         let mut keys = keys::builtin();
         keys.extend(extra_stems);
         let pat = Patterns::new(&cfg.extra_keys)?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut r = Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             enabled: cfg.enabled,
             on,
             active: 0,
@@ -513,19 +529,9 @@ impl Redactor {
         if !self.enabled {
             return (Cow::Borrowed(bytes), Vec::new());
         }
-        let mut triggers = Vec::new();
-        let mask = self.pre.scan(bytes, &mut triggers) & self.active;
-        if mask == 0
-            && self.extras.is_empty()
-            && prefilter::byte_groups(bytes) & (self.active | group::ESC) == 0
-        {
-            // No trigger at all: no pattern can match, and no key can be sensitive (a
-            // sensitive key contains a WORDS or XKEYS literal).
-            return (Cow::Borrowed(bytes), Vec::new());
-        }
         let mut found = Found::default();
         let out = match std::str::from_utf8(bytes) {
-            Ok(text) => match json::redact(self, text, &triggers, &mut found) {
+            Ok(text) => match json::redact(self, text, &mut found) {
                 Ok(Some(v)) => Cow::Owned(v),
                 Ok(None) => Cow::Borrowed(bytes),
                 Err(json::Invalid) => {
@@ -555,9 +561,33 @@ impl Redactor {
         if !self.enabled {
             return (Cow::Borrowed(s), Vec::new());
         }
+        let e = memo::entry(self.id, memo::Domain::Text, s.as_bytes(), || {
+            Ok::<_, std::convert::Infallible>(self.scan(s))
+        })
+        .unwrap_or_else(|e| match e {});
         let mut found = Found::default();
-        let out = self.redact_str(s, &mut found);
+        found.merge(&e);
+        let out = match &e.redacted {
+            Some(n) => Cow::Owned(n.to_string()),
+            None => Cow::Borrowed(s),
+        };
         (out, self.kinds(&found))
+    }
+
+    /// Redacts one string (text patterns only), for the [`memo`].
+    fn scan(&self, s: &str) -> memo::Entry {
+        let mut found = Found::default();
+        let mask = self.groups(s);
+        let redacted = match self.redact_masked(s, mask, &mut found) {
+            Cow::Owned(n) => Some(n.into_boxed_str()),
+            Cow::Borrowed(_) => None,
+        };
+        memo::Entry {
+            mask,
+            redacted,
+            bits: found.bits,
+            extra: found.extra.into_boxed_slice(),
+        }
     }
 
     /// Redacts a parsed JSON value in place: sensitive keys at any depth, every string (keys
@@ -637,9 +667,7 @@ impl Redactor {
 
     /// The pattern groups that can match `s` (prefilter literals and byte groups).
     fn groups(&self, s: &str) -> u32 {
-        self.pre.scan(s.as_bytes(), &mut Vec::new())
-            | prefilter::byte_groups(s.as_bytes())
-            | group::EXTRA
+        self.pre.groups(s.as_bytes()) | prefilter::byte_groups(s.as_bytes()) | group::EXTRA
     }
 
     /// Text redaction of the pattern groups in `mask`, repeated on its own output until

@@ -134,35 +134,24 @@ impl Prefilter {
             .fold(0, |acc, (_, g)| acc | g)
     }
 
-    /// The groups triggered anywhere in `hay` (ASCII case-insensitively); each trigger's
-    /// offset and groups are appended to `out` in increasing offset order.
-    pub(crate) fn scan(&self, hay: &[u8], out: &mut Vec<(usize, u32)>) -> u32 {
-        let mut mask = 0;
+    /// The groups triggered anywhere in `hay` (ASCII case-insensitively).
+    pub(crate) fn groups(&self, hay: &[u8]) -> u32 {
         if hay.len() < SHORT {
+            let mut mask = 0;
             for i in 0..hay.len() {
                 let k = bigram(
                     hay[i].to_ascii_lowercase(),
                     hay.get(i + 1).map_or(0, u8::to_ascii_lowercase),
                 );
                 if self.bigrams[k >> 6] & (1 << (k & 63)) != 0 {
-                    let g = self.at(hay, i);
-                    if g != 0 {
-                        out.push((i, g));
-                        mask |= g;
-                    }
+                    mask |= self.at(hay, i);
                 }
             }
             return mask;
         }
-        let first = out.len();
-        for m in self.ac.find_overlapping_iter(hay) {
-            let g = self.groups[m.pattern().as_usize()];
-            out.push((m.start(), g));
-            mask |= g;
-        }
-        // Overlapping matches come in order of their ends: put them in order of their starts.
-        out[first..].sort_unstable();
-        mask
+        self.ac
+            .find_overlapping_iter(hay)
+            .fold(0, |m, x| m | self.groups[x.pattern().as_usize()])
     }
 }
 
@@ -379,26 +368,19 @@ mod tests {
     #[test]
     fn triggers() {
         let p = Prefilter::new(&[]);
-        let mut v = Vec::new();
-        assert_eq!(p.scan(b"plain words only", &mut v), 0);
-        assert!(v.is_empty());
-        let m = p.scan(b"cd /home/alice && echo a@b.co PASSWORD", &mut v);
+        assert_eq!(p.groups(b"plain words only"), 0);
+        let m = p.groups(b"cd /home/alice && echo a@b.co PASSWORD");
         assert_eq!(m, G::HOME_UNIX | G::WORDS);
-        assert_eq!(v.len(), 2);
         // "secret" opens AWS and WORDS; overlapping literals are all found.
-        let m = p.scan(b"Secret", &mut Vec::new());
+        let m = p.groups(b"Secret");
         assert_eq!(m & (G::AWS | G::WORDS), G::AWS | G::WORDS);
-        assert_ne!(p.scan(b"xxsk-", &mut Vec::new()) & G::SK, 0);
-        assert_ne!(p.scan(b"ghub_pat_", &mut Vec::new()) & G::GITHUB, 0);
-        // Long haystacks take the regex path and must agree with the short path.
+        assert_ne!(p.groups(b"xxsk-") & G::SK, 0);
+        assert_ne!(p.groups(b"ghub_pat_") & G::GITHUB, 0);
+        // Long haystacks take the automaton and must agree with the short path.
         let long = format!("{}{}", "x".repeat(300), "SeCrEt /home/ sk-ant-");
-        let mut a = Vec::new();
-        let m = p.scan(long.as_bytes(), &mut a);
+        let m = p.groups(long.as_bytes());
         assert_eq!(m, G::AWS | G::WORDS | G::HOME_UNIX | G::SK);
-        let mut b = Vec::new();
-        let short = &long[300..];
-        assert_eq!(p.scan(short.as_bytes(), &mut b), m);
-        assert_eq!(a.iter().map(|(i, g)| (i - 300, *g)).collect::<Vec<_>>(), b);
+        assert_eq!(p.groups(&long.as_bytes()[300..]), m);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct Ctx<'a> {
     analysis: OnceCell<Option<Analysis>>,
     texts: OnceCell<Vec<String>>,
     targets: OnceCell<Vec<Target>>,
+    /// `project` and `home`, normalised (computed once, shared by every rule's path test).
+    roots: OnceCell<(Option<PathBuf>, Option<PathBuf>)>,
 }
 
 /// A path a tool call touches.
@@ -112,6 +114,7 @@ impl<'a> Ctx<'a> {
             analysis: OnceCell::new(),
             texts: OnceCell::new(),
             targets: OnceCell::new(),
+            roots: OnceCell::new(),
         }
     }
 
@@ -164,8 +167,19 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    fn project_root(&self) -> Option<PathBuf> {
-        self.project.map(|p| normalize(Path::new(p)))
+    fn project_root(&self) -> Option<&Path> {
+        self.roots().0.as_deref()
+    }
+
+    fn home_dir(&self) -> Option<&Path> {
+        self.roots().1.as_deref()
+    }
+
+    fn roots(&self) -> &(Option<PathBuf>, Option<PathBuf>) {
+        self.roots.get_or_init(|| {
+            let n = |p: Option<&str>| p.map(|p| normalize(Path::new(p)));
+            (n(self.project), n(self.home))
+        })
     }
 }
 
@@ -438,14 +452,14 @@ impl Conditions {
 
     fn path_ok(&self, cx: &Ctx<'_>, t: &Target) -> bool {
         if let Some(g) = &self.path {
-            let under = |base: Option<PathBuf>, set: &GlobSet| {
+            let under = |base: Option<&Path>, set: &GlobSet| {
                 !set.is_empty()
-                    && base.is_some_and(|b| t.abs.strip_prefix(&b).is_ok_and(|r| set.is_match(r)))
+                    && base.is_some_and(|b| t.abs.strip_prefix(b).is_ok_and(|r| set.is_match(r)))
             };
-            let home = cx.home.map(|h| normalize(Path::new(h)));
+            let home = cx.home_dir();
             let hit = g.absolute.is_match(&t.abs)
                 || under(cx.project_root(), &g.relative)
-                || (g.home_itself && home.as_ref().is_some_and(|h| *h == t.abs))
+                || (g.home_itself && home.is_some_and(|h| *h == t.abs))
                 || under(home, &g.home);
             if !hit {
                 return false;
@@ -455,7 +469,7 @@ impl Conditions {
             let Some(root) = cx.project_root() else {
                 return false;
             };
-            let outside = !inside(&resolve(&root), &resolve(&t.abs));
+            let outside = !inside(&resolve(root), &resolve(&t.abs));
             if outside != want_outside {
                 return false;
             }
