@@ -263,13 +263,6 @@ fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
     ))
 }
 
-/// The page size of a new store (an existing one keeps its own). Events are appended in
-/// groups; every commit writes each page it touched to the WAL, one `pwrite` for the frame
-/// header and one for the page, and the checkpoint copies them back. Against SQLite's default
-/// of 4 KiB, 16 KiB pages cut those system calls by about four for the same bytes, which was
-/// the largest part of the store's cost under sustained load (BENCHMARKS.md).
-const PAGE_SIZE: u32 = 16384;
-
 /// Opens (creating if needed) and migrates the database at `path`.
 ///
 /// # Errors
@@ -299,8 +292,7 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
     }
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
-        "PRAGMA page_size = {PAGE_SIZE}; PRAGMA journal_mode=WAL; PRAGMA synchronous={sync};
-         PRAGMA busy_timeout=5000;"
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
     ))
     .map_err(sqlite(path))?;
     migrate(&mut conn).map_err(sqlite(path))?;
