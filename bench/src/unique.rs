@@ -6,16 +6,25 @@
 //! request gets its own `tool_use_id`: the id's last 16 characters are overwritten, in place,
 //! with hex digits unique to the request. The length never changes, so a pre-encoded frame
 //! stays valid.
+//!
+//! A payload may also hold a [`MARK`] (16 `X`s) elsewhere, typically in the command: it is
+//! stamped the same way, so that string is new in every event too (hookd keeps per-thread memos
+//! of redactions and command analyses by string; `bench/payloads/pre_tool_use_bash_unique.json`
+//! measures throughput without their hits on the command).
 
 use std::hash::{BuildHasher, RandomState};
 
 /// Characters of the id overwritten per request.
 const TAIL: usize = 16;
 
-/// Where the id's tail sits in a buffer, and this run's random key.
+/// A second place to stamp, if the payload holds it.
+pub const MARK: &[u8; TAIL] = b"XXXXXXXXXXXXXXXX";
+
+/// Where the id's tail (and the mark, if any) sit in a buffer, and this run's random key.
 #[derive(Clone, Copy)]
 pub struct Unique {
     offset: usize,
+    mark: Option<usize>,
     key: u64,
 }
 
@@ -39,6 +48,7 @@ impl Unique {
         }
         Ok(Self {
             offset: start + len - TAIL,
+            mark: payload.windows(TAIL).position(|w| w == MARK),
             key: RandomState::new().hash_one(std::process::id()),
         })
     }
@@ -47,6 +57,7 @@ impl Unique {
     pub fn shifted(self, shift: usize) -> Self {
         Self {
             offset: self.offset + shift,
+            mark: self.mark.map(|m| m + shift),
             ..self
         }
     }
@@ -55,8 +66,10 @@ impl Unique {
     pub fn stamp(&self, buf: &mut [u8], n: u64) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let v = n ^ self.key;
-        for (i, b) in buf[self.offset..self.offset + TAIL].iter_mut().enumerate() {
-            *b = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+        for at in std::iter::once(self.offset).chain(self.mark) {
+            for (i, b) in buf[at..at + TAIL].iter_mut().enumerate() {
+                *b = HEX[((v >> (60 - 4 * i)) & 0xf) as usize];
+            }
         }
     }
 }
@@ -79,6 +92,15 @@ mod tests {
         assert!(text.starts_with(r#"{"a":1,"tool_use_id":"toolu_01"#));
         assert!(text.ends_with(r#"","b":2}"#));
         assert!(Unique::find(br#"{"tool_use_id":"short"}"#).is_err());
+        // The mark is stamped with the same digits as the id.
+        let mut p =
+            br#"{"command":"make XXXXXXXXXXXXXXXX","tool_use_id":"toolu_01VfPz7mJ8kQ2xYcR4nT6bWd"}"#
+                .to_vec();
+        let u = Unique::find(&p).unwrap();
+        u.stamp(&mut p, 7);
+        let text = String::from_utf8(p).unwrap();
+        let id_tail = &text[text.len() - 18..text.len() - 2];
+        assert!(text.contains(&format!("make {id_tail}")), "{text}");
         assert!(Unique::find(br#"{"x":1}"#).is_err());
     }
 }

@@ -16,6 +16,7 @@ pub mod events;
 pub mod handler;
 pub mod intern;
 pub mod lifecycle;
+pub mod memo;
 pub mod metrics;
 pub mod project;
 pub mod redact;

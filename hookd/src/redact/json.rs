@@ -12,7 +12,9 @@
 
 use std::borrow::Cow;
 
-use super::memo::{self, Domain, Got};
+use std::sync::Arc;
+
+use super::memo::{self, Domain, Entry};
 use super::{Found, Kind, Redactor, group, is_marker, patterns};
 
 /// Not a JSON document (or nested too deeply).
@@ -245,7 +247,7 @@ impl Walker<'_, '_, '_> {
 
     /// Redacts string `t` as text, emitting its new value if it changed; returns what was
     /// found. Strings of a memo-able length are looked up in (and added to) the memo.
-    fn text_string(&mut self, t: &Tok) -> Result<Got, Invalid> {
+    fn text_string(&mut self, t: &Tok) -> Result<Arc<Entry>, Invalid> {
         let raw = &self.b[t.cstart..t.cend];
         let e = memo::entry(self.r.id, Domain::Json, raw, || {
             let d = decode(self.s, t)?;

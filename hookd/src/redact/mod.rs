@@ -348,7 +348,7 @@ pub(crate) mod group {
 
 /// A compiled redaction configuration. Cheap to share: `Send + Sync`, no interior state.
 pub struct Redactor {
-    /// Unique per compiled configuration: tags this redactor's entries in the [`memo`].
+    /// Unique per compiled configuration: tags this redactor's entries in the memo.
     id: u64,
     enabled: bool,
     /// Bit per built-in kind that is on.
@@ -454,9 +454,8 @@ impl Redactor {
         let mut keys = keys::builtin();
         keys.extend(extra_stems);
         let pat = Patterns::new(&cfg.extra_keys)?;
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut r = Self {
-            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            id: crate::memo::new_tag(),
             enabled: cfg.enabled,
             on,
             active: 0,

@@ -7,8 +7,10 @@
 //! same witness; an `unless` item condition the rule itself does not have must hold for
 //! *every* item to cancel (fail safe: `ls && rm -rf /` is not excused by `unless.command = '^ls'`).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::convert::Infallible;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use globset::GlobSet;
 use regex::Regex;
@@ -16,6 +18,7 @@ use serde_json::Value;
 
 use super::Matcher;
 use crate::event::HookEvent;
+use crate::memo;
 use crate::shell::{self, Analysis, SimpleCommand};
 
 /// Glob patterns on target paths, compiled.
@@ -84,11 +87,24 @@ pub struct Ctx<'a> {
     pub now_ms: i64,
     /// Cross-session memory for `once = "project-day"`.
     pub once_memory: Option<&'a dyn super::state::OnceMemory>,
-    analysis: OnceCell<Option<Analysis>>,
-    texts: OnceCell<Vec<String>>,
+    analysed: OnceCell<Option<Arc<Analysed>>>,
     targets: OnceCell<Vec<Target>>,
     /// `project` and `home`, normalised (computed once, shared by every rule's path test).
     roots: OnceCell<(Option<PathBuf>, Option<PathBuf>)>,
+}
+
+/// A command's shell analysis and the text each of its simple commands is matched on.
+#[derive(Debug)]
+struct Analysed {
+    analysis: Analysis,
+    texts: Vec<String>,
+}
+
+thread_local! {
+    /// Analyses by command text (a pure function of it: default limits). 128 slots of commands
+    /// up to 1 KiB: Claude Code's sessions run the same commands again and again (`git status`,
+    /// the project's test command).
+    static ANALYSES: RefCell<memo::Table<Analysed>> = RefCell::new(memo::Table::new(128, 1, 1024));
 }
 
 /// A path a tool call touches.
@@ -111,8 +127,7 @@ impl<'a> Ctx<'a> {
             session: None,
             now_ms: 0,
             once_memory: None,
-            analysis: OnceCell::new(),
-            texts: OnceCell::new(),
+            analysed: OnceCell::new(),
             targets: OnceCell::new(),
             roots: OnceCell::new(),
         }
@@ -122,18 +137,28 @@ impl<'a> Ctx<'a> {
     /// plus the code fed on stdin for interpreters and database clients (`python - <<EOF`,
     /// `psql <<<'…'`), which is program text, not data.
     pub fn command_texts(&self) -> &[String] {
-        self.texts.get_or_init(|| {
-            self.analysis()
-                .map(|a| a.commands.iter().map(match_text).collect())
-                .unwrap_or_default()
-        })
+        self.analysed().map_or(&[], |a| &a.texts)
     }
 
     /// The shell analysis of a Bash tool call's command (None for other events).
     pub fn analysis(&self) -> Option<&Analysis> {
-        self.analysis
-            .get_or_init(|| self.event.bash_command().map(shell::analyze))
-            .as_ref()
+        self.analysed().map(|a| &a.analysis)
+    }
+
+    /// The analysis and match texts of the Bash command, from this thread's memo when the same
+    /// command was analysed before.
+    fn analysed(&self) -> Option<&Analysed> {
+        self.analysed
+            .get_or_init(|| {
+                let cmd = self.event.bash_command()?;
+                let a = memo::cached::<_, Infallible>(&ANALYSES, 0, cmd.as_bytes(), || {
+                    let analysis = shell::analyze(cmd);
+                    let texts = analysis.commands.iter().map(match_text).collect();
+                    Ok(Analysed { analysis, texts })
+                });
+                Some(a.unwrap_or_else(|e| match e {}))
+            })
+            .as_deref()
     }
 
     fn cwd(&self) -> Option<&str> {

@@ -9,6 +9,8 @@ mod parse;
 pub mod runspec;
 pub mod state;
 
+use std::cell::RefCell;
+use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -244,6 +246,15 @@ pub struct Ruleset {
     command_set: Option<RegexSet>,
     /// For each pattern of `command_set`, the rule it belongs to.
     command_rules: Vec<usize>,
+    /// Tags this set's entries in the per-thread memo of `command_set` matches.
+    tag: u64,
+}
+
+thread_local! {
+    /// Which patterns of a rule set's `command_set` match a simple command's text, by rule set
+    /// and text (256 slots, texts up to 1 KiB).
+    static SET_MATCHES: RefCell<crate::memo::Table<Box<[u32]>>> =
+        RefCell::new(crate::memo::Table::new(256, 1, 1024));
 }
 
 /// One rule that matched, and why.
@@ -436,6 +447,7 @@ impl Ruleset {
             for_unknown,
             command_set,
             command_rules,
+            tag: crate::memo::new_tag(),
         }
     }
 
@@ -485,8 +497,15 @@ impl Ruleset {
                     let hits = command_hits.get_or_insert_with(|| {
                         let mut hits = vec![false; self.rules.len()];
                         for t in cx.command_texts() {
-                            for m in set.matches(t).iter() {
-                                hits[self.command_rules[m]] = true;
+                            let matched = crate::memo::cached::<_, Infallible>(
+                                &SET_MATCHES,
+                                self.tag,
+                                t.as_bytes(),
+                                || Ok(set.matches(t).iter().map(|m| m as u32).collect()),
+                            )
+                            .unwrap_or_else(|e| match e {});
+                            for &m in matched.iter() {
+                                hits[self.command_rules[m as usize]] = true;
                             }
                         }
                         hits
