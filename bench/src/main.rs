@@ -73,6 +73,8 @@ usage:
   --json prints JSON instead of text; --json-out FILE writes it to FILE and still prints text.
   Every event sent gets its own tool_use_id (its last 16 characters rewritten), because hookd
   answers a byte-identical repeat from its dedup cache; --same-payload sends the file as is.
+  A run of 16 X's elsewhere in the payload (say, in the command) is rewritten the same way, so
+  that string is new in every event too (bench/payloads/pre_tool_use_bash_unique.json).
 ";
 
 fn main() -> ExitCode {
