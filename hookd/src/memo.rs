@@ -86,24 +86,21 @@ pub fn cached<V, E>(
     key: &[u8],
     compute: impl FnOnce() -> Result<V, E>,
 ) -> Result<Arc<V>, E> {
-    let hash = foldhash::fast::FixedState::default().hash_one((tag, key));
-    let hit = table.with(|t| {
+    let kept = table.with(|t| {
         let t = t.borrow();
-        if (t.min_len..=t.max_len).contains(&key.len()) {
-            Some(t.get(tag, hash, key))
-        } else {
-            None
-        }
+        (t.min_len..=t.max_len).contains(&key.len())
     });
-    match hit {
-        Some(Some(v)) => Ok(v),
-        Some(None) => {
-            let v = Arc::new(compute()?);
-            table.with(|t| t.borrow_mut().put(tag, hash, key, Arc::clone(&v)));
-            Ok(v)
-        }
-        None => compute().map(Arc::new),
+    if !kept {
+        // Not hashed either: a long string (a file's contents) would cost a pass for nothing.
+        return compute().map(Arc::new);
     }
+    let hash = foldhash::fast::FixedState::default().hash_one((tag, key));
+    if let Some(v) = table.with(|t| t.borrow().get(tag, hash, key)) {
+        return Ok(v);
+    }
+    let v = Arc::new(compute()?);
+    table.with(|t| t.borrow_mut().put(tag, hash, key, Arc::clone(&v)));
+    Ok(v)
 }
 
 /// A process-wide unique tag for a compiled configuration (a redactor, a rule set), so that

@@ -253,7 +253,7 @@ pub struct Ruleset {
 thread_local! {
     /// Which patterns of a rule set's `command_set` match a simple command's text, by rule set
     /// and text (256 slots, texts up to 1 KiB).
-    static SET_MATCHES: RefCell<crate::memo::Table<Box<[u32]>>> =
+    static SET_MATCHES: RefCell<crate::memo::Table<Box<[usize]>>> =
         RefCell::new(crate::memo::Table::new(256, 1, 1024));
 }
 
@@ -501,11 +501,11 @@ impl Ruleset {
                                 &SET_MATCHES,
                                 self.tag,
                                 t.as_bytes(),
-                                || Ok(set.matches(t).iter().map(|m| m as u32).collect()),
+                                || Ok(set.matches(t).iter().collect()),
                             )
                             .unwrap_or_else(|e| match e {});
                             for &m in matched.iter() {
-                                hits[self.command_rules[m as usize]] = true;
+                                hits[self.command_rules[m]] = true;
                             }
                         }
                         hits
