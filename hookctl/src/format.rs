@@ -121,16 +121,20 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     Ok(secs * 1000 + frac_ms)
 }
 
-/// Now, in ms since the epoch.
-#[must_use]
-pub fn now_ms() -> i64 {
-    i64::try_from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis(),
-    )
-    .unwrap_or(i64::MAX)
+pub use hookd::now_ms;
+
+/// Writes `v` to stdout as pretty JSON and a newline (`--json` output). A closed pipe is an
+/// error, not a panic.
+///
+/// # Errors
+///
+/// Serialisation or write errors.
+pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -54,12 +54,11 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let Response::Events(rows) = client.request(&Request::Events(q))? else {
         bail!("unexpected answer to events");
     };
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        format::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:<19}  {:<8}  {:<18}  {:<10}  {:<10}  {:>7}  summary / rules: reason",

@@ -49,12 +49,11 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let Response::Runs(rows) = client.request(&Request::Runs(q))? else {
         bail!("unexpected answer to runs");
     };
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        format::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     if rows.is_empty() {
         writeln!(
             out,

@@ -46,12 +46,11 @@ pub fn list(args: &ListArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
     let Response::Sessions(rows) = client.request(&Request::Sessions(q))? else {
         bail!("unexpected answer to sessions");
     };
-    let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &rows)?;
-        writeln!(out)?;
+        format::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     writeln!(
         out,
         "{:<36}  {:<8}  {:>10}  {:>6}  {:>7}  {:>10}  project",
@@ -89,14 +88,13 @@ pub fn show(args: &ShowArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
         bail!("unexpected answer to session");
     };
     let state: Value = serde_json::from_str(&report.state_json).unwrap_or(Value::Null);
-    let mut out = std::io::stdout().lock();
     if args.json {
         let v =
             serde_json::json!({"session": report.row, "state": state, "timeline": report.timeline});
-        serde_json::to_writer_pretty(&mut out, &v)?;
-        writeln!(out)?;
+        format::print_json(&v)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let mut out = std::io::stdout().lock();
     let r = &report.row;
     writeln!(out, "session    {}", r.id)?;
     writeln!(
