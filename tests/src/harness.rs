@@ -436,6 +436,16 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> anyhow::Result<Output> 
     Ok(out)
 }
 
+/// The `permissionDecision` hook-client printed, or "" when it printed none (or no JSON).
+#[must_use]
+pub fn permission_decision(out: &Output) -> String {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    v["hookSpecificOutput"]["permissionDecision"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
 /// A compact event JSON line like Claude Code writes (base keys + `extra`).
 ///
 /// Each call's payload is distinct (a `hookd_test_seq` key), as Claude Code's are (tool calls

@@ -48,6 +48,32 @@ pub fn private_namespace() -> io::Result<()> {
     }
 }
 
+/// `mount(2)` of a tmpfs on `path` with `flags` and the tmpfs options `opts`.
+fn mount_tmpfs(
+    path: &Path,
+    flags: libc::c_ulong,
+    opts: Option<&CString>,
+    what: &str,
+) -> io::Result<()> {
+    let target = cstr(path)?;
+    let data = opts.map_or(std::ptr::null(), |o| o.as_ptr().cast());
+    #[allow(unsafe_code)]
+    // SAFETY: valid NUL-terminated strings; the data argument is null or a C string, as tmpfs
+    // expects.
+    check(
+        unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                flags,
+                data,
+            )
+        },
+        what,
+    )
+}
+
 /// A tmpfs mounted on a directory; unmounted (lazily) on drop.
 pub struct Tmpfs {
     path: PathBuf,
@@ -62,21 +88,7 @@ impl Tmpfs {
     pub fn mount(path: &Path, size: &str) -> io::Result<Self> {
         std::fs::create_dir_all(path)?;
         let opts = CString::new(format!("size={size},mode=0700")).map_err(io::Error::other)?;
-        let target = cstr(path)?;
-        #[allow(unsafe_code)]
-        // SAFETY: valid NUL-terminated strings; the data argument is a C string as tmpfs expects.
-        check(
-            unsafe {
-                libc::mount(
-                    c"tmpfs".as_ptr(),
-                    target.as_ptr(),
-                    c"tmpfs".as_ptr(),
-                    0,
-                    opts.as_ptr().cast(),
-                )
-            },
-            "mounting tmpfs",
-        )?;
+        mount_tmpfs(path, 0, Some(&opts), "mounting tmpfs")?;
         Ok(Self {
             path: path.to_path_buf(),
         })
@@ -94,22 +106,8 @@ impl Tmpfs {
     ///
     /// `EBUSY` while a file on it is open for writing.
     pub fn set_read_only(&self, ro: bool) -> io::Result<()> {
-        let target = cstr(&self.path)?;
         let flags = libc::MS_REMOUNT | if ro { libc::MS_RDONLY } else { 0 };
-        #[allow(unsafe_code)]
-        // SAFETY: as in `mount`.
-        check(
-            unsafe {
-                libc::mount(
-                    c"tmpfs".as_ptr(),
-                    target.as_ptr(),
-                    c"tmpfs".as_ptr(),
-                    flags,
-                    std::ptr::null(),
-                )
-            },
-            "remounting",
-        )
+        mount_tmpfs(&self.path, flags, None, "remounting")
     }
 
     /// Fills the file system: writes `filler` until `ENOSPC`. Returns the bytes written.

@@ -14,7 +14,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use hook_tests::harness::{TestDaemon, bin, event_json, pause, run_with_stdin, wait_for};
+use hook_tests::harness::{
+    TestDaemon, bin, event_json, pause, permission_decision as decision, run_with_stdin, wait_for,
+};
 use hook_tests::mounts::{Tmpfs, private_namespace};
 use serde_json::{Value, json};
 
@@ -24,14 +26,6 @@ fn force_push(session: &str) -> Vec<u8> {
         session,
         &json!({"tool_name": "Bash", "tool_input": {"command": "git push -f origin main"}}),
     )
-}
-
-fn decision(out: &std::process::Output) -> String {
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    v["hookSpecificOutput"]["permissionDecision"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 fn doctor(d: &TestDaemon) -> Vec<Value> {

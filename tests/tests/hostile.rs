@@ -10,8 +10,10 @@ use std::time::Duration;
 
 use hook_protocol::frame::{decode_body, read_frame, split_version};
 use hook_protocol::{MAX_FRAME_LEN, Response};
-use hook_tests::harness::{TestDaemon, event_json, pause, wait_for};
-use serde_json::{Value, json};
+use hook_tests::harness::{
+    TestDaemon, event_json, pause, permission_decision as decision, wait_for,
+};
+use serde_json::json;
 
 const LIMITS: &str = "[server]\nmax_connections = 8\nidle_timeout = \"1s\"\n";
 
@@ -23,14 +25,6 @@ fn reply_error(s: &mut UnixStream) -> String {
         Response::Error(e) => e,
         other => panic!("{other:?}"),
     }
-}
-
-fn decision(out: &std::process::Output) -> String {
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    v["hookSpecificOutput"]["permissionDecision"]
-        .as_str()
-        .unwrap_or("")
-        .to_string()
 }
 
 fn bash(session: &str, command: &str) -> Vec<u8> {
