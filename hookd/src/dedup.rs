@@ -2,7 +2,7 @@
 //!
 //! Claude Code runs every matching handler: when hook-client is wired in two settings files
 //! with different command strings (say user and project), one event arrives twice, at once.
-//! **Identity**: the payload's exact bytes (hashed with a per-process random key) within a
+//! **Identity**: the payload's exact bytes (hashed with a per-process random seed) within a
 //! short window ([`WINDOW`]). Claude Code sends byte-identical JSON to every handler of one
 //! event, at the same moment (handlers run in parallel), while distinct events differ: tool
 //! events carry a unique `tool_use_id`, prompts a `prompt_id`. The first delivery is
@@ -14,7 +14,7 @@
 //! loop guard let it through sooner.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -36,22 +36,27 @@ pub enum Delivery {
 }
 
 /// Recent deliveries: by payload hash, and in arrival order so expiry costs O(1) amortised.
+///
+/// The payload hash is foldhash's quality hasher with a random seed (a fraction of SipHash's
+/// cost on a 500-byte payload); only the local user can send events, so hash flooding is not
+/// a concern. The table, keyed by that hash, mixes it again with foldhash's fixed hasher (one
+/// multiply).
 #[derive(Default)]
 struct Recent {
-    by_key: HashMap<u64, (Instant, watch::Receiver<Option<HookReply>>)>,
+    by_key: HashMap<u64, (Instant, watch::Receiver<Option<HookReply>>), foldhash::fast::FixedState>,
     order: VecDeque<(Instant, u64)>,
 }
 
 /// Recent deliveries by payload hash.
 pub struct Dedup {
-    hasher: RandomState,
+    hasher: foldhash::quality::RandomState,
     recent: Mutex<Recent>,
 }
 
 impl Default for Dedup {
     fn default() -> Self {
         Self {
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             recent: Mutex::new(Recent::default()),
         }
     }

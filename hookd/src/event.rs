@@ -3,7 +3,9 @@
 //! Parsing is tolerant: unknown keys are kept, missing optional keys are `None`. Only a body
 //! that is not a JSON object, or has no event name at all, is refused.
 
-use serde_json::Value;
+pub mod json;
+
+pub use json::Value;
 
 use crate::events::{self, EventSpec};
 
@@ -15,8 +17,15 @@ pub struct HookEvent {
     /// The catalogue entry, for known events.
     pub spec: Option<&'static EventSpec>,
     /// The whole JSON object.
-    pub value: Value,
+    doc: json::Doc,
+    /// Where `session_id`, `cwd` and `tool_name` are in it: looked up once, read many times
+    /// (by the session, every rule, the record).
+    known: [Option<usize>; 3],
 }
+
+const SESSION_ID: usize = 0;
+const CWD: usize = 1;
+const TOOL_NAME: usize = 2;
 
 /// Why an event body was refused.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +33,9 @@ pub enum EventError {
     /// Not valid JSON.
     #[error("malformed event JSON: {0}")]
     Json(#[from] serde_json::Error),
+    /// Not UTF-8, which JSON must be.
+    #[error("malformed event JSON: not UTF-8 (invalid byte at offset {0})")]
+    Utf8(usize),
     /// Valid JSON but not an object.
     #[error("event JSON is not an object")]
     NotObject,
@@ -39,44 +51,64 @@ impl HookEvent {
     ///
     /// See [`EventError`].
     pub fn parse(bytes: &[u8], hint: Option<&str>) -> Result<Self, EventError> {
-        let value: Value = serde_json::from_slice(bytes)?;
-        if !value.is_object() {
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            // serde_json says where, in its usual words ("invalid unicode code point at line 1
+            // column 98"); it cannot accept bytes that are not UTF-8.
+            serde_json::from_slice::<serde_json::Value>(bytes)
+                .err()
+                .map_or(EventError::Utf8(e.valid_up_to()), EventError::Json)
+        })?;
+        let doc = json::Doc::parse(text)?;
+        let root = doc.root();
+        if !root.is_object() {
             return Err(EventError::NotObject);
         }
-        let name = value
+        let name = root
             .get("hook_event_name")
             .and_then(Value::as_str)
             .or(hint)
             .filter(|s| !s.is_empty())
             .ok_or(EventError::NoName)?
             .to_string();
+        let known = ["session_id", "cwd", "tool_name"].map(|k| root.position(k));
         Ok(Self {
             spec: events::lookup(&name),
             name,
-            value,
+            known,
+            doc,
         })
     }
 
+    /// The whole JSON object.
+    #[must_use]
+    pub fn value(&self) -> Value<'_> {
+        self.doc.root()
+    }
+
     fn str_field(&self, key: &str) -> Option<&str> {
-        self.value.get(key).and_then(Value::as_str)
+        self.value().get(key).and_then(Value::as_str)
+    }
+
+    fn known_str(&self, which: usize) -> Option<&str> {
+        self.value().member(self.known[which]?)?.as_str()
     }
 
     /// `session_id`.
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
-        self.str_field("session_id")
+        self.known_str(SESSION_ID)
     }
 
     /// `cwd`.
     #[must_use]
     pub fn cwd(&self) -> Option<&str> {
-        self.str_field("cwd")
+        self.known_str(CWD)
     }
 
     /// `tool_name`, for tool events.
     #[must_use]
     pub fn tool_name(&self) -> Option<&str> {
-        self.str_field("tool_name")
+        self.known_str(TOOL_NAME)
     }
 
     /// The Bash command of a Bash tool event.
@@ -85,7 +117,7 @@ impl HookEvent {
         if self.tool_name() != Some("Bash") {
             return None;
         }
-        self.value.get("tool_input")?.get("command")?.as_str()
+        self.value().get("tool_input")?.get("command")?.as_str()
     }
 
     /// The prompt of UserPromptSubmit / UserPromptExpansion.
@@ -98,7 +130,7 @@ impl HookEvent {
     /// matcher value (at most 200 characters; redact before storing).
     #[must_use]
     pub fn summary(&self) -> Option<String> {
-        let input = self.value.get("tool_input");
+        let input = self.value().get("tool_input");
         let text = self
             .bash_command()
             .or_else(|| {
@@ -113,7 +145,7 @@ impl HookEvent {
                         "description",
                     ]
                     .iter()
-                    .find_map(|k| i.get(*k).and_then(Value::as_str))
+                    .find_map(|k| i.get(k).and_then(Value::as_str))
                 })
             })
             .or_else(|| self.prompt())
@@ -172,6 +204,11 @@ mod tests {
             HookEvent::parse(b"{nope", None),
             Err(EventError::Json(_))
         ));
+        let e = HookEvent::parse(b"{\"hook_event_name\":\"Stop\",\"x\":\"\xff\"}", None);
+        assert!(
+            matches!(&e, Err(EventError::Json(j)) if j.to_string().contains("unicode")),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -439,7 +439,10 @@ async fn prepare(
     // history).
     let fresh = parsed.as_ref().is_ok_and(|e| {
         e.name == "SessionStart"
-            && e.value.get("source").and_then(serde_json::Value::as_str) == Some("startup")
+            && e.value()
+                .get("source")
+                .and_then(crate::event::Value::as_str)
+                == Some("startup")
     });
     let session = match &session_id {
         Some(id) => Some(ensure_session(state, id, now_ms(), fresh).await),

@@ -14,9 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
 
-use crate::event::HookEvent;
+use crate::event::{HookEvent, Value};
 use crate::intern::intern;
 use crate::rules::cond::absolutize;
 use crate::rules::{Ctx, Decision, OnceMemory, Ruleset};
@@ -162,7 +161,7 @@ impl Session {
     }
 }
 
-fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+fn str_at<'a>(v: Value<'a>, key: &str) -> Option<&'a str> {
     v.get(key).and_then(Value::as_str)
 }
 
@@ -195,7 +194,7 @@ impl Session {
         home: Option<&str>,
         now_ms: i64,
     ) {
-        let v = &event.value;
+        let v = event.value();
         self.events += 1;
         self.last_ms = self.last_ms.max(now_ms);
         if let Some(cwd) = event.cwd()
@@ -373,7 +372,7 @@ fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: F
 }
 
 /// The exit code of a Bash PostToolUse/PostToolUseFailure, where Claude Code reports one.
-fn exit_code(v: &Value) -> Option<i64> {
+fn exit_code(v: Value<'_>) -> Option<i64> {
     let resp = v.get("tool_response");
     if let Some(code) = resp
         .and_then(|r| r.get("exitCode").or_else(|| r.get("exit_code")))

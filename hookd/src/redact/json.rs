@@ -251,13 +251,17 @@ impl Walker<'_, '_, '_> {
         let raw = &self.b[t.cstart..t.cend];
         let e = memo::entry(self.r.id, Domain::Json, raw, || {
             let d = decode(self.s, t)?;
-            Ok(self.r.scan(&d))
+            let mut e = self.r.scan(&d);
+            e.encoded = e.redacted.as_deref().map(|n| {
+                let mut enc = Vec::with_capacity(n.len() + 2);
+                encode_str(n, &mut enc);
+                enc.into_boxed_slice()
+            });
+            Ok(e)
         })?;
         self.found.merge(&e);
-        if let Some(n) = &e.redacted {
-            let mut enc = Vec::with_capacity(n.len() + 2);
-            encode_str(n, &mut enc);
-            self.emit(t.start, t.end, &enc);
+        if let Some(enc) = &e.encoded {
+            self.emit(t.start, t.end, enc);
         }
         Ok(e)
     }

@@ -17,6 +17,9 @@ pub(crate) struct Entry {
     pub(crate) mask: u32,
     /// The redacted text, when it changed.
     pub(crate) redacted: Option<Box<str>>,
+    /// For a JSON string: the redacted text encoded as one (quotes included), ready to copy
+    /// into the document on every hit.
+    pub(crate) encoded: Option<Box<[u8]>>,
     /// Kinds found ([`Found::bits`](super::Found)).
     pub(crate) bits: u64,
     /// Extra kinds found (indexes into the redactor's extra names).

@@ -584,6 +584,7 @@ impl Redactor {
         memo::Entry {
             mask,
             redacted,
+            encoded: None,
             bits: found.bits,
             extra: found.extra.into_boxed_slice(),
         }

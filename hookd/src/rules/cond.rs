@@ -9,15 +9,14 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::convert::Infallible;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::GlobSet;
 use regex::Regex;
-use serde_json::Value;
 
 use super::Matcher;
-use crate::event::HookEvent;
+use crate::event::{HookEvent, Value};
 use crate::memo;
 use crate::shell::{self, Analysis, SimpleCommand};
 
@@ -170,7 +169,7 @@ impl<'a> Ctx<'a> {
     pub fn targets(&self) -> &[Target] {
         self.targets.get_or_init(|| {
             let mut raw: Vec<String> = Vec::new();
-            if let Some(input) = self.event.value.get("tool_input") {
+            if let Some(input) = self.event.value().get("tool_input") {
                 for key in ["file_path", "path", "notebook_path"] {
                     if let Some(p) = input.get(key).and_then(Value::as_str) {
                         raw.push(p.to_string());
@@ -339,17 +338,28 @@ pub fn absolutize(p: &str, cwd: Option<&str>, home: Option<&str>) -> PathBuf {
 /// Lexical normalisation: drops `.`, resolves `..` (never above `/`).
 #[must_use]
 pub fn normalize(p: &Path) -> PathBuf {
-    let mut out = PathBuf::from("/");
-    for c in p.components() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    // On the bytes, into one buffer: `PathBuf::push` per component cost about 1,000
+    // instructions for a project path, and this runs for every target and root of every event.
+    let bytes = p.as_os_str().as_bytes();
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    for c in bytes.split(|&b| b == b'/') {
         match c {
-            Component::ParentDir => {
-                out.pop();
+            b"" | b"." => {}
+            b".." => {
+                let parent = out.iter().rposition(|&b| b == b'/').unwrap_or(0);
+                out.truncate(parent);
             }
-            Component::Normal(s) => out.push(s),
-            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            name => {
+                out.push(b'/');
+                out.extend_from_slice(name);
+            }
         }
     }
-    out
+    if out.is_empty() {
+        out.push(b'/');
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 /// Resolves symlinks in the longest existing prefix of `p` (which must be absolute).
@@ -382,25 +392,21 @@ fn inside(root: &Path, p: &Path) -> bool {
     p.starts_with(root)
 }
 
-fn field_value<'v>(v: &'v Value, path: &[String]) -> Option<std::borrow::Cow<'v, str>> {
+fn field_value<'v>(v: Value<'v>, path: &[String]) -> Option<std::borrow::Cow<'v, str>> {
     let mut cur = v;
     for key in path {
-        cur = match cur {
-            Value::Object(m) => m.get(key)?,
-            Value::Array(a) => a.get(key.parse::<usize>().ok()?)?,
-            _ => return None,
+        cur = if cur.is_object() {
+            cur.get(key)?
+        } else {
+            cur.index(key.parse::<usize>().ok()?)?
         };
     }
-    Some(match cur {
-        Value::Null => return None,
-        Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
-        other => std::borrow::Cow::Owned(other.to_string()),
-    })
+    crate::event::json::text_of(cur)
 }
 
 /// The text a Write/Edit/MultiEdit/NotebookEdit call writes.
 fn written_texts(event: &HookEvent) -> Vec<&str> {
-    let Some(input) = event.value.get("tool_input") else {
+    let Some(input) = event.value().get("tool_input") else {
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -410,11 +416,7 @@ fn written_texts(event: &HookEvent) -> Vec<&str> {
         }
     }
     if let Some(edits) = input.get("edits").and_then(Value::as_array) {
-        out.extend(
-            edits
-                .iter()
-                .filter_map(|e| e.get("new_string").and_then(Value::as_str)),
-        );
+        out.extend(edits.filter_map(|e| e.get("new_string").and_then(Value::as_str)));
     }
     out
 }
@@ -458,7 +460,7 @@ impl Conditions {
             why.push(format!("content matched {:?}", excerpt(m.as_str())));
         }
         for (path, re) in &self.field {
-            let Some(v) = field_value(&event.value, path) else {
+            let Some(v) = field_value(event.value(), path) else {
                 return false;
             };
             let Some(m) = re.find(&v) else { return false };
@@ -620,6 +622,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn normalize_agrees_with_path_components() {
+        use std::path::Component;
+        let by_components = |p: &str| {
+            let mut out = PathBuf::from("/");
+            for c in Path::new(p).components() {
+                match c {
+                    Component::ParentDir => {
+                        out.pop();
+                    }
+                    Component::Normal(s) => out.push(s),
+                    _ => {}
+                }
+            }
+            out
+        };
+        for p in [
+            "/",
+            "",
+            ".",
+            "..",
+            "/..",
+            "/a/b/../c",
+            "a/./b//c/",
+            "/a/../../b",
+            "./x/..",
+            "/home/me/.ssh/",
+            "/a/b/..",
+            "/a/..b/.c/...",
+            "//x",
+            "/a/b/../../..",
+        ] {
+            assert_eq!(normalize(Path::new(p)), by_components(p), "{p:?}");
+        }
+    }
+
+    #[test]
     fn absolutize_expands_home_and_normalises() {
         let h = Some("/home/me");
         assert_eq!(
@@ -644,16 +682,18 @@ mod tests {
 
     #[test]
     fn field_values_follow_dotted_paths_and_indexes() {
-        let v = serde_json::json!({"a": {"b": [{"c": "x"}, 5]}, "n": null});
+        let doc =
+            crate::event::json::Doc::parse(r#"{"a": {"b": [{"c": "x"}, 5]}, "n": null}"#).unwrap();
+        let v = doc.root();
         assert_eq!(
-            field_value(&v, &["a".into(), "b".into(), "0".into(), "c".into()]).as_deref(),
+            field_value(v, &["a".into(), "b".into(), "0".into(), "c".into()]).as_deref(),
             Some("x")
         );
         assert_eq!(
-            field_value(&v, &["a".into(), "b".into(), "1".into()]).as_deref(),
+            field_value(v, &["a".into(), "b".into(), "1".into()]).as_deref(),
             Some("5")
         );
-        assert_eq!(field_value(&v, &["n".into()]), None);
-        assert_eq!(field_value(&v, &["zz".into()]), None);
+        assert_eq!(field_value(v, &["n".into()]), None);
+        assert_eq!(field_value(v, &["zz".into()]), None);
     }
 }

@@ -377,9 +377,9 @@ impl Decision {
 fn stop_blocks(cx: &Ctx<'_>) -> u32 {
     let active = cx
         .event
-        .value
+        .value()
         .get("stop_hook_active")
-        .and_then(serde_json::Value::as_bool)
+        .and_then(crate::event::Value::as_bool)
         == Some(true);
     cx.session
         .map_or(0, |s| s.stop_blocks)

@@ -458,13 +458,13 @@ fn clock_skew_never_moves_last_activity_back_and_windows_stay_sane() {
 
 #[test]
 fn exit_codes_are_read_from_failures() {
-    let v = json!({"error": "Exit code 2\nboom"});
-    assert_eq!(exit_code(&v), Some(2));
-    assert_eq!(
-        exit_code(&json!({"tool_response": {"exitCode": 0}})),
-        Some(0)
-    );
-    assert_eq!(exit_code(&json!({})), None);
+    let code = |v: serde_json::Value| {
+        let doc = crate::event::json::Doc::parse(&v.to_string()).unwrap();
+        exit_code(doc.root())
+    };
+    assert_eq!(code(json!({"error": "Exit code 2\nboom"})), Some(2));
+    assert_eq!(code(json!({"tool_response": {"exitCode": 0}})), Some(0));
+    assert_eq!(code(json!({})), None);
 }
 
 #[test]
