@@ -371,6 +371,8 @@ pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
 pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply> {
     let mut replies: Vec<Option<HookReply>> = vec![None; reqs.len()];
     let mut group: Vec<(usize, Evaluated)> = Vec::with_capacity(reqs.len());
+    // A commit starting on another connection meanwhile lets these join it.
+    let expected = state.store.expect(reqs.len());
     for (i, req) in reqs.into_iter().enumerate() {
         let tx = match state.dedup.begin(&req.event) {
             crate::dedup::Delivery::First(tx) => tx,
@@ -388,6 +390,7 @@ pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply>
         };
         group.push((i, prepare(state, req, tx).await));
     }
+    drop(expected);
     record_group(state, &mut group, &mut replies).await;
     replies.into_iter().map(Option::unwrap_or_default).collect()
 }

@@ -16,7 +16,7 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -151,8 +151,25 @@ struct Queue {
 /// What the store's callers share: the queue and the write connection.
 struct Shared {
     queue: Mutex<Queue>,
+    /// Events being evaluated that will be recorded soon ([`Store::expect`]).
+    expected: AtomicUsize,
     /// `None` once the store is closed.
     writer: Mutex<Option<Writer>>,
+}
+
+/// See [`Store::expect`].
+pub struct Expected<'a> {
+    store: &'a Store,
+    n: usize,
+}
+
+impl Drop for Expected<'_> {
+    fn drop(&mut self) {
+        self.store
+            .shared
+            .expected
+            .fetch_sub(self.n, Ordering::Relaxed);
+    }
 }
 
 /// Counters the writer keeps for `status`.
@@ -398,6 +415,7 @@ impl Store {
         configure_writer(&conn).map_err(sqlite(path))?;
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            expected: AtomicUsize::new(0),
             writer: Mutex::new(Some(Writer {
                 conn,
                 file,
@@ -442,8 +460,24 @@ impl Store {
     /// As [`Store::record`].
     pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<(), String> {
         let done = self.enqueue(recs)?;
+        if self.shared.expected.load(Ordering::Relaxed) > 0 {
+            // Other events are being evaluated right now and will be queued within
+            // microseconds: let them (and whatever else is ready on this thread) go first, so
+            // that one commit takes them all. Each commit rewrites the last, partly filled
+            // page of the table and of each index, so fewer, larger commits write less. A lone
+            // event never waits here.
+            tokio::task::yield_now().await;
+        }
         self.shared.drain();
         done.await.map_err(|_| StoreError::Stopped.to_string())?
+    }
+
+    /// Says that `n` events are being evaluated and will be recorded soon, until the guard
+    /// is dropped (drop it before recording them). A commit about to start lets them join.
+    #[must_use]
+    pub fn expect(&self, n: usize) -> Expected<'_> {
+        self.shared.expected.fetch_add(n, Ordering::Relaxed);
+        Expected { store: self, n }
     }
 
     /// Records events and waits for the commit; used for spool ingestion (a blocking thread).
