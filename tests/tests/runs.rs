@@ -496,7 +496,13 @@ retries = 3
         .map(|l| l.trim().parse().unwrap())
         .collect();
     assert_eq!(seen.len(), 6);
-    assert!(seen.iter().all(|n| *n == 2), "runs at once: {seen:?}");
+    // Never more than the cap at once, and the runs do overlap. Not "always 2": when a spawn
+    // is slow on a loaded machine, the last run can start after its would-be partner left, and
+    // then it waits out its 5 s alone.
+    assert!(
+        seen.iter().all(|n| *n <= 2) && seen.iter().filter(|n| **n == 2).count() >= 4,
+        "runs at once: {seen:?}"
+    );
     assert!(
         runs(&f.d, &["--rule", "worker"])
             .iter()
