@@ -16,17 +16,26 @@ use tokio_util::sync::CancellationToken;
 #[global_allocator]
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Keeps mimalloc's resident memory close to what is in use: freed pages go back to the OS at
-/// once (`purge_delay` 0; v3 waits 1 s by default). Transparent huge pages are off at build time
+/// Keeps mimalloc's resident memory close to what is in use: freed pages go back to the OS
+/// after [`PURGE_DELAY_MS`] instead of v3's default of 1 s. Not at once: under sustained load,
+/// pages given back at once were faulted in again a moment later (6% of hookd's CPU at 64 × 64
+/// pipelined events, BENCHMARKS.md). `MIMALLOC_PURGE_DELAY` in the environment overrides it.
+/// Transparent huge pages are off at build time
 /// (the `no_thp` feature): with them, a burst of thousands of in-flight events left ~45 MB
 /// resident against ~33 MB without (BENCHMARKS.md), for the same CPU. The option number is
 /// `mi_option_purge_delay` in the vendored mimalloc v3 header (libmimalloc-sys 0.1.49,
 /// `c_src/mimalloc/v3/include/mimalloc.h`); the unit test reads it back.
 #[allow(unsafe_code)]
 fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return; // the operator's choice, read by mimalloc itself
+    }
     // SAFETY: a plain setter of one of mimalloc's global options; any value is valid.
-    unsafe { mi::mi_option_set(mi::PURGE_DELAY, 0) }
+    unsafe { mi::mi_option_set(mi::PURGE_DELAY, PURGE_DELAY_MS) }
 }
+
+/// How long freed allocator pages stay resident before going back to the OS.
+const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
 #[allow(unsafe_code)]
 mod mi {
@@ -224,9 +233,12 @@ mod tests {
         unsafe {
             if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
                 assert_eq!(super::mi::mi_option_get(super::mi::PURGE_DELAY), 1000);
+                super::tune_allocator();
+                assert_eq!(
+                    super::mi::mi_option_get(super::mi::PURGE_DELAY),
+                    super::PURGE_DELAY_MS
+                );
             }
-            super::tune_allocator();
-            assert_eq!(super::mi::mi_option_get(super::mi::PURGE_DELAY), 0);
         }
     }
 }

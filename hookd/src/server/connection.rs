@@ -10,8 +10,9 @@ use std::time::Duration;
 use hook_protocol::frame::{FrameError, decode_message, encode_message, has_whole_frame};
 use hook_protocol::tokio_io::{read_frame, write_raw};
 use hook_protocol::{HookRequest, MAX_FRAME_LEN, Mismatch, PROTOCOL_VERSION, Request, Response};
-use tokio::io::BufReader;
 use tokio::net::UnixStream;
+
+use super::reader::Reader;
 
 use crate::{State, handler};
 
@@ -28,7 +29,7 @@ pub(super) async fn serve(
     idle_timeout: Duration,
 ) {
     // Buffered: a frame's header and body arrive in one read, and pipelined frames with them.
-    let mut stream = BufReader::with_capacity(16 * 1024, stream);
+    let mut stream = Reader::new(stream);
     let mut out = Vec::new();
     loop {
         let frame = tokio::select! {
@@ -52,7 +53,7 @@ pub(super) async fn serve(
             Ok(Err(e @ (FrameError::TooLarge { .. } | FrameError::TooShort { .. }))) => {
                 tracing::warn!(conn_id, error = %e, "bad frame; closing connection");
                 encode_into(&Response::Error(e.to_string()), &mut out);
-                let _ = write_raw(&mut stream, &out).await;
+                let _ = write_raw(stream.get_mut(), &out).await;
                 return;
             }
             Ok(Err(e)) => {
@@ -110,7 +111,7 @@ pub(super) async fn serve(
             }
         }
         answer_hooks(&state, &mut hooks, &mut out).await;
-        if let Err(e) = write_raw(&mut stream, &out).await {
+        if let Err(e) = write_raw(stream.get_mut(), &out).await {
             tracing::debug!(conn_id, error = %e, "client left before the reply");
             return;
         }

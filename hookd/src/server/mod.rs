@@ -8,6 +8,7 @@
 
 mod connection;
 pub mod http;
+mod reader;
 
 use std::path::Path;
 use std::sync::Arc;
