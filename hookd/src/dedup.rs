@@ -47,6 +47,20 @@ struct Recent {
     order: VecDeque<(Instant, u64)>,
 }
 
+impl Recent {
+    /// The window holds what arrived in the last [`WINDOW`]: tens of thousands of entries
+    /// under a burst (its tables grow to match), a handful in normal use. Gives the tables
+    /// back once they are mostly empty, so a burst does not leave megabytes behind.
+    fn shrink_after_burst(&mut self) {
+        const SMALL: usize = 1024;
+        if self.by_key.capacity() > SMALL && self.by_key.len() * 8 < self.by_key.capacity() {
+            let keep = (self.by_key.len() * 2).max(SMALL);
+            self.by_key.shrink_to(keep);
+            self.order.shrink_to(keep);
+        }
+    }
+}
+
 /// Recent deliveries by payload hash.
 pub struct Dedup {
     hasher: foldhash::quality::RandomState,
@@ -84,6 +98,7 @@ impl Dedup {
                 recent.by_key.remove(&old);
             }
         }
+        recent.shrink_after_burst();
         if let Some((t, rx)) = recent.by_key.get(&key)
             && now.duration_since(*t) < WINDOW
         {
@@ -130,6 +145,22 @@ mod tests {
         };
         Dedup::finish(&tx, &reply);
         assert_eq!(Dedup::wait(rx).await, Some(reply));
+    }
+
+    #[test]
+    fn the_window_gives_its_tables_back_after_a_burst() {
+        let d = Dedup::default();
+        for i in 0..20_000u32 {
+            let _ = d.begin(format!("{{\"n\":{i}}}").as_bytes());
+        }
+        let grown = d.recent.lock().unwrap().by_key.capacity();
+        assert!(grown >= 20_000, "{grown}");
+        std::thread::sleep(WINDOW + Duration::from_millis(20));
+        let _ = d.begin(b"{\"after\":1}");
+        let r = d.recent.lock().unwrap();
+        assert_eq!(r.by_key.len(), 1, "the burst expired");
+        assert!(r.by_key.capacity() <= 2048, "{}", r.by_key.capacity());
+        assert!(r.order.capacity() <= 2048, "{}", r.order.capacity());
     }
 
     #[test]
