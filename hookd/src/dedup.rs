@@ -148,6 +148,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)] // a plain test thread waiting out the window
     fn the_window_gives_its_tables_back_after_a_burst() {
         let d = Dedup::default();
         for i in 0..20_000u32 {
