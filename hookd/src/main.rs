@@ -20,11 +20,11 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// after [`PURGE_DELAY_MS`] instead of v3's default of 1 s. Not at once: under sustained load,
 /// pages given back at once were faulted in again a moment later (6% of hookd's CPU at 64 × 64
 /// pipelined events, BENCHMARKS.md). `MIMALLOC_PURGE_DELAY` in the environment overrides it.
-/// Transparent huge pages are off at build time
-/// (the `no_thp` feature): with them, a burst of thousands of in-flight events left ~45 MB
-/// resident against ~33 MB without (BENCHMARKS.md), for the same CPU. The option number is
-/// `mi_option_purge_delay` in the vendored mimalloc v3 header (libmimalloc-sys 0.1.49,
-/// `c_src/mimalloc/v3/include/mimalloc.h`); the unit test reads it back.
+/// Transparent huge pages are off at build time (the `no_thp` feature): with them, a burst of
+/// thousands of in-flight events left ~45 MB resident against ~33 MB without (BENCHMARKS.md),
+/// for the same CPU. The option number is `mi_option_purge_delay` in the vendored mimalloc v3
+/// header (libmimalloc-sys 0.1.49, `c_src/mimalloc/v3/include/mimalloc.h`); the unit test
+/// reads it back.
 #[allow(unsafe_code)]
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
