@@ -1,7 +1,7 @@
 //! hookd's opt-in HTTP listener against a live daemon: the same answers as the socket path
 //! (checked against hook-client for the same events), exit-2 blocks translated to JSON, one
 //! keep-alive connection for many requests, the token refused when missing or wrong (and
-//! nothing recorded), bounded bodies, malformed JSON by the fail mode (recorded), `/health`,
+//! nothing recorded), an evaluation finished and recorded after its client left, bounded bodies, malformed JSON by the fail mode (recorded), `/health`,
 //! `/metrics`, start-up refusals (non-loopback address, port taken, token file readable by
 //! others), and the settings `hookctl install --http` writes.
 
@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use hook_tests::harness::{TestDaemon, event_json, wait_for};
+use hook_tests::harness::{TestDaemon, event_json, pause, wait_for};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -427,6 +427,54 @@ fn read_to_close(s: &mut TcpStream) -> String {
         }
     }
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// Claude Code closes the connection when its hook timeout passes: the evaluation in flight
+/// still completes and is recorded, as on the socket.
+#[test]
+fn an_evaluation_outlives_a_client_that_goes_away() {
+    let h = Http::start(
+        r#"
+[[rule]]
+name = "slow-check"
+event = "PreToolUse"
+tool = "Bash"
+action = "run"
+run = ["sleep", "0.5"]
+"#,
+    );
+    let body = event_json(
+        "PreToolUse",
+        "s-gone",
+        &json!({"cwd": h.d.home(), "tool_name": "Bash", "tool_input": {"command": "cargo build"}}),
+    );
+    let mut s = TcpStream::connect(h.addr).unwrap();
+    write!(
+        s,
+        "POST /hook HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        h.token,
+        body.len()
+    )
+    .unwrap();
+    s.write_all(&body).unwrap();
+    // Gone while the script runs.
+    pause(Duration::from_millis(150));
+    drop(s);
+    wait_for(Duration::from_secs(10), "the event to be recorded", || {
+        h.events(&["--session", "s-gone"]).len() == 1
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", h.d.log()));
+    let row = &h.events(&["--session", "s-gone"])[0];
+    assert_eq!(row["event"], json!("PreToolUse"), "{row:#}");
+    // The script ran to its end: its run is recorded as a success.
+    let out =
+        h.d.hookctl(&["runs", "--json", "--session", "s-gone"])
+            .unwrap();
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs.as_array().map(Vec::len), Some(1), "{runs:#}");
+    assert_eq!(runs[0]["outcome"], json!("ok"), "{runs:#}");
+    assert!(runs[0]["duration_ms"].as_u64() >= Some(500), "{runs:#}");
 }
 
 #[test]

@@ -18,15 +18,18 @@
 mod token;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use hook_protocol::{ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN, failmode};
+use hook_protocol::{ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
@@ -536,27 +539,19 @@ impl Ctx {
         resp
     }
 
-    /// Runs [`handler::hook`] in its own task: a client that goes away (Claude Code's hook
-    /// timeout) does not cut an evaluation short, so it is always recorded, as on the socket.
+    /// Runs [`handler::hook`] in place, on the connection's own task (no task spawned per
+    /// request). A client that goes away (Claude Code's hook timeout) does not cut the
+    /// evaluation short: [`Completing`] hands what is left of it to a task of its own, so the
+    /// event is always recorded, as on the socket.
     async fn evaluate(&self, request: HookRequest) -> HookReply {
-        let name = request
-            .options
-            .event
-            .clone()
-            .or_else(|| failmode::scan_event_name(&request.event).map(str::to_string))
-            .unwrap_or_else(|| "unknown".into());
         let state = Arc::clone(&self.state);
-        let task = self
-            .tasks
-            .spawn(async move { handler::hook(&state, request).await });
-        match task.await {
-            Ok(reply) => reply,
-            Err(e) => {
-                tracing::error!(event = %name, error = %e, "evaluation failed");
-                let mode = failmode::mode_for(&name, None);
-                failmode::fallback_reply(&name, mode, "hookd failed while evaluating", None)
-            }
+        Completing {
+            future: Some(Box::pin(
+                async move { handler::hook(&state, request).await },
+            )),
+            tasks: &self.tasks,
         }
+        .await
     }
 
     fn health(&self) -> serde_json::Value {
@@ -598,6 +593,42 @@ impl Ctx {
             HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         resp
+    }
+}
+
+/// An evaluation polled in place that is never cut short: dropped before it completes (hyper
+/// drops a request's future when its client goes away), it goes on in a task of its own,
+/// tracked so that shutdown waits for it.
+struct Completing<'a> {
+    future: Option<Pin<Box<dyn Future<Output = HookReply> + Send>>>,
+    tasks: &'a TaskTracker,
+}
+
+impl Future for Completing<'_> {
+    type Output = HookReply;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<HookReply> {
+        let this = self.get_mut();
+        let Some(future) = this.future.as_mut() else {
+            return Poll::Pending;
+        };
+        let reply = std::task::ready!(future.as_mut().poll(cx));
+        this.future = None;
+        Poll::Ready(reply)
+    }
+}
+
+impl Drop for Completing<'_> {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    self.tasks.spawn_on(future, &runtime);
+                }
+                // Only when the runtime itself is being torn down: nothing could run it.
+                Err(_) => tracing::warn!("an HTTP evaluation was dropped with its runtime"),
+            }
+        }
     }
 }
 

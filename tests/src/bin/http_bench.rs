@@ -3,6 +3,8 @@
 //! Starts its own hookd (the `hookd` built beside this binary, or `--hookd PATH`) in a
 //! temporary `HOOKD_HOME` with `[http] listen = "127.0.0.1:0"` and the default packs, then:
 //!
+//! 0. **floor**: a bare TCP echo between two threads of this process, as many round trips:
+//!    what any loopback exchange costs on this machine before HTTP or hookd add anything;
 //! 1. **latency**: one keep-alive connection, `--requests` sequential `POST /hook` round
 //!    trips (after `--warmup`), p50/p90/p99/max, and the same over the Unix socket
 //!    (hook-client's framing) for comparison: first with one event repeated (hookd answers it
@@ -318,6 +320,43 @@ fn socket_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summary>
     Ok(summarize(rtt))
 }
 
+/// The machine's floor for a loopback round trip: a thread echoing what it reads, the same
+/// sizes as an HTTP hook exchange (a ~550-byte request, a ~110-byte reply). Whatever hookd
+/// adds comes on top of this; on a VM it is mostly the cost of waking an idle virtual CPU.
+fn tcp_floor(a: &Args) -> anyhow::Result<Summary> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        s.set_nodelay(true)?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = s.read(&mut buf)?;
+            if n == 0 {
+                return Ok(());
+            }
+            s.write_all(&buf[..110.min(n)])?;
+        }
+    });
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let request = [b'x'; 550];
+    let mut reply = [0u8; 110];
+    let mut rtt = Vec::with_capacity(a.requests);
+    for i in 0..a.warmup + a.requests {
+        let t0 = Instant::now();
+        s.write_all(&request)?;
+        s.read_exact(&mut reply)?;
+        if i >= a.warmup {
+            rtt.push(nanos(t0.elapsed()));
+        }
+    }
+    drop(s);
+    echo.join()
+        .map_err(|_| anyhow::anyhow!("the echo thread panicked"))??;
+    Ok(summarize(rtt))
+}
+
 async fn throughput(d: &Daemon, a: &Args) -> anyhow::Result<(f64, Summary)> {
     let deadline = Duration::from_secs(a.seconds);
     let start = Arc::new(tokio::sync::Barrier::new(a.connections));
@@ -381,6 +420,12 @@ fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "machine: {}", machine())?;
     writeln!(out, "hookd: {} (listening on {})", binary.display(), d.addr)?;
+    writeln!(
+        out,
+        "floor: a bare TCP echo over loopback (two threads, blocking; no HTTP, no hookd), \
+         1 connection:\n  {}",
+        tcp_floor(&a)?
+    )?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
