@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use hook_tests::harness::{TestDaemon, event_json, pause, wait_for};
+use hook_tests::harness::{TestDaemon, event_json, wait_for};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -440,9 +440,10 @@ name = "slow-check"
 event = "PreToolUse"
 tool = "Bash"
 action = "run"
-run = ["sleep", "0.5"]
+run = "touch started && sleep 0.5"
 "#,
     );
+    let started = h.d.home().join("started");
     let body = event_json(
         "PreToolUse",
         "s-gone",
@@ -458,8 +459,11 @@ run = ["sleep", "0.5"]
     )
     .unwrap();
     s.write_all(&body).unwrap();
-    // Gone while the script runs.
-    pause(Duration::from_millis(150));
+    // Gone while the script runs (it runs in the event's cwd).
+    wait_for(Duration::from_secs(10), "the script to start", || {
+        started.exists()
+    })
+    .unwrap_or_else(|e| panic!("{e}\n{}", h.d.log()));
     drop(s);
     wait_for(Duration::from_secs(10), "the event to be recorded", || {
         h.events(&["--session", "s-gone"]).len() == 1
