@@ -1,9 +1,10 @@
 //! hookd's opt-in HTTP listener against a live daemon: the same answers as the socket path
 //! (checked against hook-client for the same events), exit-2 blocks translated to JSON, one
 //! keep-alive connection for many requests, the token refused when missing or wrong (and
-//! nothing recorded), an evaluation finished and recorded after its client left, bounded bodies, malformed JSON by the fail mode (recorded), `/health`,
-//! `/metrics`, start-up refusals (non-loopback address, port taken, token file readable by
-//! others), and the settings `hookctl install --http` writes.
+//! nothing recorded), an evaluation finished and recorded after its client left, bounded
+//! bodies, malformed JSON by the fail mode (recorded), `/health`, `/metrics`, start-up
+//! refusals (non-loopback address, port taken, token file readable by others), and the
+//! settings `hookctl install --http` writes.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -324,24 +324,27 @@ fn socket_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summary>
 /// sizes as an HTTP hook exchange (a ~550-byte request, a ~110-byte reply). Whatever hookd
 /// adds comes on top of this; on a VM it is mostly the cost of waking an idle virtual CPU.
 fn tcp_floor(a: &Args) -> anyhow::Result<Summary> {
+    const REQUEST: usize = 550;
+    const REPLY: usize = 110;
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut s, _) = listener.accept()?;
         s.set_nodelay(true)?;
-        let mut buf = [0u8; 4096];
+        // A whole request before each reply, however the reads split it.
+        let mut buf = [0u8; REQUEST];
         loop {
-            let n = s.read(&mut buf)?;
-            if n == 0 {
-                return Ok(());
+            match s.read_exact(&mut buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                r => r?,
             }
-            s.write_all(&buf[..110.min(n)])?;
+            s.write_all(&buf[..REPLY])?;
         }
     });
     let mut s = std::net::TcpStream::connect(addr)?;
     s.set_nodelay(true)?;
-    let request = [b'x'; 550];
-    let mut reply = [0u8; 110];
+    let request = [b'x'; REQUEST];
+    let mut reply = [0u8; REPLY];
     let mut rtt = Vec::with_capacity(a.requests);
     for i in 0..a.warmup + a.requests {
         let t0 = Instant::now();
