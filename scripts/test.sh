@@ -14,4 +14,4 @@ bash tests/claude/install.sh
 echo "==> build"
 cargo build --workspace --bins --locked
 echo "==> test"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

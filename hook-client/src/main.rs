@@ -10,13 +10,12 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hook_protocol::failmode;
 use hook_protocol::frame::{FrameError, decode_message, encode_message, read_frame};
+use hook_protocol::private;
 use hook_protocol::spool::{self, SpoolRecord};
 use hook_protocol::{
     ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN, MAX_FRAME_LEN, Mismatch,
@@ -53,6 +52,8 @@ struct Options {
     fail_mode: Option<String>,
     deadline: Duration,
     socket: PathBuf,
+    /// The socket's directory is hookd's own (not `--socket`/`HOOKD_SOCKET`).
+    socket_dir_owned: bool,
     autostart: bool,
 }
 
@@ -90,6 +91,7 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
             .filter(|s| !s.is_empty()),
         deadline: DEFAULT_DEADLINE,
         socket: paths::socket_path(),
+        socket_dir_owned: !paths::socket_is_explicit(),
         autostart: std::env::var_os("HOOKD_NO_AUTOSTART").is_none_or(|v| v.is_empty() || v == "0"),
     };
     let mut error = None;
@@ -128,6 +130,7 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
             "--socket" => {
                 if let Some(v) = value() {
                     opts.socket = PathBuf::from(v);
+                    opts.socket_dir_owned = false;
                 }
             }
             "--deadline" => match value().as_deref().and_then(parse_duration) {
@@ -198,7 +201,9 @@ fn read_stdin() -> (Vec<u8>, Option<u64>) {
     (buf, Some(total))
 }
 
-/// Sends the event to hookd and returns its reply.
+/// Sends the event to hookd and returns its reply. An older hookd (another protocol version)
+/// is asked to hand over once ([`hand_over`]); the event then goes to the hookd started in its
+/// place, or gets the fail mode.
 fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, Failure> {
     let deadline = start + opts.deadline;
     let request = Request::Hook(HookRequest {
@@ -217,6 +222,41 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
         },
     });
     let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
+    let mismatch = match send(opts, &frame, deadline)? {
+        Answer::Reply(r) => return Ok(r),
+        Answer::Mismatch(m) => m,
+    };
+    if mismatch.daemon_protocol >= PROTOCOL_VERSION || !hand_over(opts, &mismatch, deadline) {
+        return Err(Failure(mismatch.describe(PROTOCOL_VERSION)));
+    }
+    // The older hookd is draining; a connection may still reach it (or be cut as it exits)
+    // until the next one starts (or reaches) the new hookd.
+    let mut last = Failure(format!(
+        "{} (asked it to hand over to this build, but it was still answering after {} ms)",
+        mismatch.describe(PROTOCOL_VERSION),
+        opts.deadline.as_millis()
+    ));
+    while Instant::now() < deadline {
+        match send(opts, &frame, deadline) {
+            Ok(Answer::Reply(r)) => return Ok(r),
+            Ok(Answer::Mismatch(_)) => {}
+            Err(f) => last = f,
+        }
+        #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
+        std::thread::sleep(CONNECT_RETRY);
+    }
+    Err(last)
+}
+
+/// What hookd answered a hook request with.
+enum Answer {
+    Reply(HookReply),
+    /// hookd speaks another protocol version.
+    Mismatch(Mismatch),
+}
+
+/// One request and its answer on a new connection.
+fn send(opts: &Options, frame: &[u8], deadline: Instant) -> Result<Answer, Failure> {
     let mut stream = connect(opts, deadline)?;
     let remaining = deadline
         .saturating_duration_since(Instant::now())
@@ -227,8 +267,8 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
             io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
         ) {
             Failure(format!(
-                "hookd at {} closed the connection without answering ({e}); \
-                 a hookd of another user refuses this one",
+                "hookd at {} closed the connection without answering ({e}); it may have \
+                 stopped or crashed (`hookctl status`, and its log)",
                 opts.socket.display()
             ))
         } else if matches!(
@@ -248,7 +288,7 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
     let _ = stream.set_read_timeout(Some(remaining));
     // A daemon refusing the connection (at its connection cap) says why and closes, maybe
     // before the request is written: its answer is read even when the write failed.
-    let written = stream.write_all(&frame);
+    let written = stream.write_all(frame);
     let reply = match read_frame(&mut stream, MAX_FRAME_LEN) {
         Ok(f) => f,
         Err(_) if written.is_err() => {
@@ -259,29 +299,79 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
         Err(FrameError::Io(e)) => return Err(timeout_failure("reading from", &e)),
         Err(FrameError::Closed) => {
             return Err(Failure(format!(
-                "hookd at {} closed the connection without answering",
+                "hookd at {} closed the connection without answering; it may have stopped or \
+                 crashed (`hookctl status`, and its log)",
                 opts.socket.display()
             )));
         }
         Err(e) => return Err(Failure(format!("bad reply from hookd: {e}"))),
     };
     match decode_message::<Response>(&reply) {
-        Ok(Response::Verdict(r)) => Ok(r),
-        Ok(Response::Mismatch(m)) => Err(Failure(m.describe(PROTOCOL_VERSION))),
+        Ok(Response::Verdict(r)) => Ok(Answer::Reply(r)),
+        Ok(Response::Mismatch(m)) => Ok(Answer::Mismatch(m)),
         Ok(Response::Error(e)) => Err(Failure(format!("hookd error: {e}"))),
         Ok(other) => Err(Failure(format!("unexpected reply from hookd: {other:?}"))),
-        Err(FrameError::VersionMismatch { body, theirs, .. }) => {
-            let text = match postcard_mismatch(&body) {
-                Some(m) => m.describe(PROTOCOL_VERSION),
-                None => format!(
-                    "protocol version mismatch: hook-client speaks {PROTOCOL_VERSION}, hookd speaks {theirs}"
-                ),
-            };
-            Err(Failure(text))
-        }
+        Err(FrameError::VersionMismatch { body, theirs, .. }) => match postcard_mismatch(&body) {
+            Some(m) => Ok(Answer::Mismatch(m)),
+            None => Err(Failure(format!(
+                "protocol version mismatch: hook-client speaks {PROTOCOL_VERSION}, hookd speaks {theirs}"
+            ))),
+        },
         Err(e) => Err(Failure(format!("bad reply from hookd: {e}"))),
     }
 }
+
+/// The least time between two hand-over requests, so that a service manager that keeps
+/// restarting an old hookd costs one attempt a minute, not one per event.
+const HAND_OVER_EVERY: Duration = Duration::from_secs(60);
+
+/// Asks an older hookd to drain and exit, so this build's hookd can take over: the frozen
+/// `Stop` request in the daemon's own protocol version ([`hook_protocol::stop_frame`]). At most
+/// once per [`HAND_OVER_EVERY`] (a stamp file in the state directory), and never with autostart
+/// off (nothing would take over). Returns whether the daemon agreed.
+fn hand_over(opts: &Options, old: &Mismatch, deadline: Instant) -> bool {
+    if !opts.autostart {
+        return false;
+    }
+    let dir = paths::state_dir();
+    let stamp = dir.join(HAND_OVER_STAMP);
+    let recent = std::fs::symlink_metadata(&stamp)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().unwrap_or_default() < HAND_OVER_EVERY);
+    if recent {
+        return false;
+    }
+    let note = format!(
+        "hook-client protocol {PROTOCOL_VERSION} asked hookd {} (protocol {}) to hand over\n",
+        old.daemon_version, old.daemon_protocol
+    );
+    // Without the stamp the rate limit cannot hold: then do not risk a stop per event.
+    let stamped = private::ensure_private_dir(&dir, "state directory")
+        .map_err(io::Error::from)
+        .and_then(|()| private::write_private(&stamp, note.as_bytes()));
+    if stamped.is_err() {
+        return false;
+    }
+    let Ok(mut stream) = connect_by(&opts.socket, deadline) else {
+        return false;
+    };
+    if private::check_peer(&stream, &opts.socket).is_err() {
+        return false;
+    }
+    let remaining = deadline
+        .saturating_duration_since(Instant::now())
+        .max(Duration::from_millis(1));
+    let _ = stream.set_write_timeout(Some(remaining));
+    let _ = stream.set_read_timeout(Some(remaining));
+    // Its answer (`Stopping`, in its own version) means the drain has begun.
+    stream
+        .write_all(&hook_protocol::stop_frame(old.daemon_protocol))
+        .is_ok()
+        && read_frame(&mut stream, MAX_FRAME_LEN).is_ok()
+}
+
+/// The file in the state directory recording the last hand-over request.
+const HAND_OVER_STAMP: &str = "handover";
 
 fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
     // Response::Mismatch is variant 0 with a frozen shape in every protocol version.
@@ -291,10 +381,19 @@ fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
     }
 }
 
-/// Connects to hookd, starting it when it is not running (unless disabled).
+/// Connects to hookd, starting it when it is not running (unless disabled). Nothing is sent
+/// to a socket in a directory that is not private to us, or served by another user's process
+/// ([`private`]): that event gets the fail mode, with the reason.
 fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
+    private::check_socket_dir_if_present(&opts.socket, opts.socket_dir_owned)
+        .map_err(|u| Failure(u.to_string()))?;
+    let trusted = |s: UnixStream| {
+        private::check_peer(&s, &opts.socket)
+            .map(|()| s)
+            .map_err(|u| Failure(u.to_string()))
+    };
     let first = match connect_by(&opts.socket, deadline) {
-        Ok(s) => return Ok(s),
+        Ok(s) => return trusted(s),
         Err(e) => e,
     };
     if first.kind() == io::ErrorKind::WouldBlock {
@@ -321,23 +420,20 @@ fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
             opts.socket.display()
         )));
     }
-    let hookd = std::env::var_os("HOOKD_BIN")
-        .map(PathBuf::from)
-        .or_else(|| paths::find_sibling_or_path("hookd"))
-        .ok_or_else(|| {
-            Failure(format!(
-                "hookd is not running at {} and no hookd executable was found beside hook-client or on PATH",
-                opts.socket.display()
-            ))
-        })?;
-    spawn_detached(&hookd, &opts.socket)
+    let hookd = paths::find_program("hookd", Some("HOOKD_BIN")).map_err(|why| {
+        Failure(format!(
+            "hookd is not running at {} and cannot be started: {why}",
+            opts.socket.display()
+        ))
+    })?;
+    hook_protocol::start::spawn_detached(&hookd, &opts.socket)
         .map_err(|e| Failure(format!("cannot start {}: {e}", hookd.display())))?;
     let mut last = first;
     while Instant::now() < deadline {
         #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
         std::thread::sleep(CONNECT_RETRY);
         match connect_by(&opts.socket, deadline) {
-            Ok(s) => return Ok(s),
+            Ok(s) => return trusted(s),
             Err(e) => last = e,
         }
     }
@@ -424,30 +520,6 @@ fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
         return Err(io::Error::last_os_error());
     }
     Ok(UnixStream::from(fd))
-}
-
-/// Starts hookd in a new session with all three stdio streams on /dev/null, so that it never
-/// holds the hook's stdout or stderr open (Claude Code would wait for them).
-fn spawn_detached(hookd: &Path, socket: &Path) -> io::Result<()> {
-    let mut cmd = Command::new(hookd);
-    cmd.arg("--autostarted")
-        .arg("--socket")
-        .arg(socket)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    #[allow(unsafe_code)]
-    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    // The child is not waited for: hook-client exits at once and init reaps hookd later.
-    cmd.spawn().map(drop)
 }
 
 /// Answers by the fail mode and spools the event.

@@ -42,6 +42,8 @@ enum Command {
     Events(cmd::events::Args),
     /// Stop hookd gracefully (in-flight events finish, the store is flushed)
     Stop(cmd::stop::Args),
+    /// Stop hookd and start this build's hookd in its place (works across protocol versions)
+    Restart(cmd::restart::Args),
     /// Validate rule files without loading them into hookd
     Check(cmd::check::Args),
     /// Show what hookd would answer for an event, without recording it
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Reload(a) => connect().and_then(|mut c| cmd::reload::run(&a, &mut c)),
         Command::Events(a) => connect().and_then(|mut c| cmd::events::run(&a, &mut c)),
         Command::Stop(a) => connect().and_then(|mut c| cmd::stop::run(&a, &mut c)),
+        Command::Restart(a) => cmd::restart::run(&a, &socket),
         Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
         Command::Rules(a) => connect().and_then(|mut c| cmd::rules::run(&a, &mut c)),
         Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),

@@ -40,6 +40,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::Config;
 
+/// How long an autostarted hookd waits for the pidfile lock of a hookd that is exiting.
+pub const PIDFILE_WAIT: Duration = Duration::from_secs(2);
+
 /// How long in-flight requests may take to finish after a shutdown request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 /// Formats ms since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
@@ -237,15 +240,24 @@ pub async fn run(
         .parent()
         .context("socket path has no directory")?
         .to_path_buf();
-    lifecycle::private_dir(&config.state_dir, true)?;
-    let _pid = lifecycle::lock_pidfile(&config.pid_path())?;
+    lifecycle::private_dir(&config.state_dir, "state directory", true)?;
+    // An autostarted hookd may be taking over from one that is still exiting (hand-over).
+    let lock_wait = if config.autostarted {
+        PIDFILE_WAIT
+    } else {
+        Duration::ZERO
+    };
+    let _pid = lifecycle::lock_pidfile(&config.pid_path(), lock_wait)?;
     if inherited.is_none() {
-        lifecycle::private_dir(&socket_dir, config.owns_socket_dir)?;
+        lifecycle::private_dir(&socket_dir, "socket directory", config.owns_socket_dir)?;
         lifecycle::clear_stale_socket(&config.socket)?;
     }
     // Created (private) so it can be watched for rule files from the start.
     if !config.config_dir.exists() {
-        lifecycle::private_dir(&config.config_dir, true)?;
+        lifecycle::private_dir(&config.config_dir, "config directory", true)?;
+    }
+    if let Some(dir) = config.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        lifecycle::private_dir(dir, "store directory", true)?;
     }
 
     let loaded = rules::load(&config.config_dir);
@@ -433,7 +445,8 @@ impl SocketWatch {
                 // (refusing a symlink or another user's directory put there meanwhile).
                 let dir_ok = match path.parent() {
                     Some(dir) if !dir.exists() && config.owns_socket_dir => {
-                        lifecycle::private_dir(dir, true).map_err(anyhow::Error::from)
+                        lifecycle::private_dir(dir, "socket directory", true)
+                            .map_err(anyhow::Error::from)
                     }
                     _ => Ok(()),
                 };

@@ -4,11 +4,13 @@
 //! after `connect` is refused; a socket directory owned by someone else, or a symlink, is
 //! refused.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+
+use hook_protocol::private;
 
 /// Start-up errors, each saying what to do.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +29,9 @@ pub enum LifecycleError {
     /// The socket path exists and is not a socket.
     #[error("{} exists and is not a socket; refusing to replace it", .0.display())]
     NotASocket(PathBuf),
+    /// A directory or file that is not private to us.
+    #[error(transparent)]
+    Untrusted(#[from] private::Untrusted),
     /// Unsafe directory.
     #[error("refusing to use {}: {why}", .path.display())]
     UnsafeDir {
@@ -56,64 +61,22 @@ fn io_err<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> L
     }
 }
 
-/// The effective uid.
-#[must_use]
-pub fn euid() -> u32 {
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe {
-        libc::geteuid()
-    }
-}
+pub use hook_protocol::private::euid;
 
-/// Makes sure `dir` exists, is a real directory owned by us and (when `tighten`) has mode 0700.
+/// Makes sure `dir` is private to us ([`hook_protocol::private`]): created 0700 when missing,
+/// never a symlink or a directory of another user, no directory above it that someone else
+/// can change. With `tighten`, group and other access to a directory we own is removed; without
+/// it (a socket directory chosen with `HOOKD_SOCKET`), such access is refused, as hook-client
+/// and hookctl refuse it.
 ///
 /// # Errors
 ///
-/// [`LifecycleError::UnsafeDir`] for a symlink or a directory of another user.
-pub fn private_dir(dir: &Path, tighten: bool) -> Result<(), LifecycleError> {
-    match std::fs::symlink_metadata(dir) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(io_err("creating directory", dir))?;
-            return Ok(());
-        }
-        Err(e) => return Err(io_err("inspecting", dir)(e)),
-        Ok(m) if m.file_type().is_symlink() => {
-            return Err(LifecycleError::UnsafeDir {
-                path: dir.to_path_buf(),
-                why:
-                    "it is a symlink (someone may be trying to redirect hookd's socket); remove it"
-                        .into(),
-            });
-        }
-        Ok(m) if !m.is_dir() => {
-            return Err(LifecycleError::UnsafeDir {
-                path: dir.to_path_buf(),
-                why: "it is not a directory".into(),
-            });
-        }
-        Ok(m) if m.uid() != euid() => {
-            return Err(LifecycleError::UnsafeDir {
-                path: dir.to_path_buf(),
-                why: format!(
-                    "it is owned by uid {}, not by you (uid {}); remove it or set HOOKD_SOCKET",
-                    m.uid(),
-                    euid()
-                ),
-            });
-        }
-        Ok(m) => {
-            if tighten && m.mode() & 0o077 != 0 {
-                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                    .map_err(io_err("setting mode 0700 on", dir))?;
-            }
-        }
+/// [`LifecycleError::Untrusted`] saying what is wrong.
+pub fn private_dir(dir: &Path, what: &'static str, tighten: bool) -> Result<(), LifecycleError> {
+    if !tighten && std::fs::symlink_metadata(dir).is_ok() {
+        return Ok(private::check_socket_dir(dir)?);
     }
-    Ok(())
+    Ok(private::ensure_private_dir(dir, what)?)
 }
 
 /// The pidfile, locked for the daemon's lifetime.
@@ -121,31 +84,39 @@ pub struct PidLock {
     _file: File,
 }
 
-/// Takes the pidfile lock and writes our pid.
+/// Pause between attempts to take the pidfile lock while waiting for it.
+const LOCK_RETRY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Takes the pidfile lock and writes our pid, waiting up to `wait` for another hookd to let go
+/// of it (one that was asked to hand over is still exiting).
 ///
 /// # Errors
 ///
-/// [`LifecycleError::AlreadyRunning`] when another hookd holds it.
-pub fn lock_pidfile(path: &Path) -> Result<PidLock, LifecycleError> {
-    let mut file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
+/// [`LifecycleError::AlreadyRunning`] when another hookd still holds it after `wait`.
+pub fn lock_pidfile(path: &Path, wait: std::time::Duration) -> Result<PidLock, LifecycleError> {
+    let mut file = private::open_private(path, private::Access::ReadWrite, "pidfile")
         .map_err(io_err("opening pidfile", path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut pid = String::new();
-            let _ = file.read_to_string(&mut pid);
-            return Err(LifecycleError::AlreadyRunning {
-                pid: pid.trim().to_string(),
-                pidfile: path.to_path_buf(),
-            });
+    let until = std::time::Instant::now() + wait;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < until => {
+                #[allow(clippy::disallowed_methods)]
+                // start-up, before the runtime serves anything
+                std::thread::sleep(LOCK_RETRY);
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = file.read_to_string(&mut pid);
+                return Err(LifecycleError::AlreadyRunning {
+                    pid: pid.trim().to_string(),
+                    pidfile: path.to_path_buf(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io_err("locking pidfile", path)(e));
+            }
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(io_err("locking pidfile", path)(e)),
     }
     file.set_len(0).map_err(io_err("writing pidfile", path))?;
     file.rewind().map_err(io_err("writing pidfile", path))?;
@@ -353,8 +324,8 @@ mod tests {
     fn second_pidfile_lock_reports_the_running_pid() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("hookd.pid");
-        let _first = lock_pidfile(&p).unwrap();
-        match lock_pidfile(&p) {
+        let _first = lock_pidfile(&p, std::time::Duration::ZERO).unwrap();
+        match lock_pidfile(&p, std::time::Duration::from_millis(30)) {
             Err(LifecycleError::AlreadyRunning { pid, .. }) => {
                 assert_eq!(pid, std::process::id().to_string());
             }
@@ -370,7 +341,7 @@ mod tests {
         std::fs::create_dir(&real).unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&real, &link).unwrap();
-        let e = private_dir(&link, true).unwrap_err();
+        let e = private_dir(&link, "state directory", true).unwrap_err();
         assert!(e.to_string().contains("symlink"), "{e}");
     }
 
@@ -380,7 +351,7 @@ mod tests {
         let d = dir.path().join("d");
         std::fs::create_dir(&d).unwrap();
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
-        private_dir(&d, true).unwrap();
+        private_dir(&d, "state directory", true).unwrap();
         assert_eq!(std::fs::metadata(&d).unwrap().mode() & 0o777, 0o700);
         let f = d.join("file");
         std::fs::write(&f, b"x").unwrap();

@@ -4,8 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use std::os::unix::fs::OpenOptionsExt;
-
 use hookd::Config;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Notify;
@@ -115,13 +113,16 @@ fn init_logging(config: &Config) {
         .with_target(false);
     if config.autostarted {
         // stdio is /dev/null when hook-client starts us: log to a file instead.
-        let _ = hookd::lifecycle::private_dir(&config.state_dir, true);
-        if let Ok(file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(config.log_path())
-        {
+        let opened = hookd::lifecycle::private_dir(&config.state_dir, "state directory", true)
+            .map_err(std::io::Error::other)
+            .and_then(|()| {
+                hook_protocol::private::open_private(
+                    &config.log_path(),
+                    hook_protocol::private::Access::Append,
+                    "log file",
+                )
+            });
+        if let Ok(file) = opened {
             builder.with_ansi(false).with_writer(Arc::new(file)).init();
             return;
         }

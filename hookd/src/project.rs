@@ -113,9 +113,13 @@ impl Projects {
             .map(|(d, h)| format!("{h}\t{}", d.display()))
             .collect();
         lines.sort();
-        let tmp = self.trust_path.with_extension("tmp");
-        std::fs::write(&tmp, lines.join("\n") + "\n")?;
-        std::fs::rename(&tmp, &self.trust_path)
+        if let Some(parent) = self.trust_path.parent() {
+            hook_protocol::private::ensure_private_dir(parent, "state directory")?;
+        }
+        hook_protocol::private::write_private(
+            &self.trust_path,
+            (lines.join("\n") + "\n").as_bytes(),
+        )
     }
 
     /// The rules of the project at `dir`, if it has a rule file.
@@ -213,9 +217,6 @@ impl Projects {
             map.insert(canonical.clone(), h.clone());
             Some(h)
         };
-        if let Some(parent) = self.trust_path.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
         self.write_trust(&map)
             .map_err(|e| format!("writing {}: {e}", self.trust_path.display()))?;
         // Reload now, under both the given and the canonical spelling of the directory.

@@ -469,6 +469,21 @@ mod tests {
     }
 
     #[test]
+    fn stop_is_variant_four_with_a_frozen_encoding() {
+        // Every protocol version decodes this body as Request::Stop: a newer peer relies on it
+        // to make an older daemon hand over (crate::message::stop_frame).
+        assert_eq!(
+            postcard::to_allocvec(&Request::Stop).unwrap(),
+            [STOP_VARIANT]
+        );
+        let frame = stop_frame(2);
+        assert_eq!(frame, [0, 0, 0, 5, 0, 0, 0, 2, 4]);
+        let body = read_frame(&mut &frame[..], MAX_FRAME_LEN).unwrap();
+        assert_eq!(split_version(&body).unwrap(), (2, &[4u8][..]));
+        assert_eq!(decode_body::<Request>(&[4]).unwrap(), Request::Stop);
+    }
+
+    #[test]
     fn empty_stream_is_closed() {
         assert!(matches!(
             read_frame(&mut &[][..], MAX_FRAME_LEN),

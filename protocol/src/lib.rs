@@ -4,6 +4,8 @@
 //!   a postcard body), with the maximum checked before anything is allocated.
 //! - [`message`]: the [`Request`] and [`Response`] enums and their payloads.
 //! - [`paths`]: where the socket, configuration, store and spool live.
+//! - [`private`]: what is trusted: private directories and files, the peer on the socket.
+//! - [`start`]: how hookd is started in the background.
 //! - [`spool`]: the append-only file where `hook-client` keeps events hookd could not take.
 //!
 //! This crate must stay small and std-only at its core: `hook-client` links it, and its start-up
@@ -15,7 +17,9 @@ pub mod failmode;
 pub mod frame;
 pub mod message;
 pub mod paths;
+pub mod private;
 pub mod spool;
+pub mod start;
 
 #[cfg(feature = "tokio")]
 pub use frame::tokio_io;

@@ -18,6 +18,9 @@ pub enum Request {
     /// Lists recorded events, newest first. Answered by [`Response::Events`].
     Events(EventQuery),
     /// Shuts the daemon down gracefully. Answered by [`Response::Stopping`].
+    ///
+    /// Frozen like [`Response::Mismatch`]: variant 4 with no body in every protocol version, so
+    /// a newer hook-client or hookctl can ask an older daemon to hand over ([`stop_frame`]).
     Stop,
     /// Evaluates an event without recording it or touching session state. Answered by
     /// [`Response::Tested`].
@@ -340,6 +343,20 @@ pub struct TrustReport {
     pub rules: u64,
     /// Problems in the file.
     pub errors: Vec<String>,
+}
+
+/// The variant index of [`Request::Stop`], the same in every protocol version.
+pub const STOP_VARIANT: u8 = 4;
+
+/// A [`Request::Stop`] frame in protocol `version`: what a newer peer sends an older daemon
+/// (whose version it learnt from a [`Mismatch`]) to make it drain and exit, so that the newer
+/// hookd can take over.
+#[must_use]
+pub fn stop_frame(version: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(crate::frame::LEN_BYTES + crate::frame::VERSION_BYTES + 1);
+    // One byte of body: encoding cannot fail.
+    let _ = crate::frame::encode_frame(version, &[STOP_VARIANT], &mut out);
+    out
 }
 
 /// Sent when the peer's protocol version is not the daemon's. Its shape never changes.

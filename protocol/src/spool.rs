@@ -7,15 +7,16 @@
 //! record carries a unique id so the store records it exactly once even if ingestion is
 //! interrupted and repeated.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::frame::{FrameError, LEN_BYTES, encode_frame, split_version};
 use crate::message::HookEnv;
+use crate::private;
 
 /// The spool record format version, independent of the socket protocol.
 pub const SPOOL_VERSION: u32 = 1;
@@ -49,25 +50,21 @@ fn lock(file: &File) -> io::Result<()> {
 
 /// Appends one record to the spool at `path`, creating its directory (0700) and file (0600).
 ///
+/// The directory must be private to us and the file a regular file of ours reached without a
+/// symlink ([`crate::private`]): the spool holds raw, unredacted events.
+///
 /// # Errors
 ///
-/// I/O errors, or a record too large to encode.
+/// I/O errors, a refusal (`PermissionDenied`, saying why), or a record too large to encode.
 pub fn append(path: &Path, record: &SpoolRecord) -> io::Result<()> {
     let body = postcard::to_allocvec(record).map_err(io::Error::other)?;
     let mut frame = Vec::with_capacity(body.len() + 8);
     encode_frame(SPOOL_VERSION, &body, &mut frame).map_err(io::Error::other)?;
-    if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        private::ensure_private_dir(dir, "spool directory")?;
     }
     for _ in 0..16 {
-        let mut file = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o600)
-            .open(path)?;
+        let mut file = private::open_private(path, private::Access::Append, "spool file")?;
         lock(&file)?;
         let same = match std::fs::metadata(path) {
             Ok(m) => {
@@ -122,7 +119,7 @@ pub fn take(path: &Path) -> io::Result<Taken> {
             Err(e) => return Err(e),
         }
     }
-    let mut file = File::open(&aside)?;
+    let mut file = private::open_private(&aside, private::Access::Read, "spool file")?;
     lock(&file)?;
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)?;
@@ -163,7 +160,7 @@ pub fn take(path: &Path) -> io::Result<Taken> {
         // Keep the raw bytes for inspection; the good records are still ingested.
         let mut kept = aside.as_os_str().to_owned();
         kept.push(format!(".damaged-{}", std::process::id()));
-        std::fs::copy(&aside, PathBuf::from(&kept))?;
+        private::write_private(&PathBuf::from(&kept), &bytes)?;
     }
     Ok(taken)
 }
@@ -197,6 +194,7 @@ pub fn backlog_bytes(path: &Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
 
     fn record(n: u32) -> SpoolRecord {
         SpoolRecord {

@@ -86,8 +86,19 @@ impl Tmpfs {
     ///
     /// When mounting is not permitted.
     pub fn mount(path: &Path, size: &str) -> io::Result<Self> {
+        Self::mount_with_mode(path, size, 0o700)
+    }
+
+    /// Mounts a tmpfs of `size` on `path` (created if needed) with root directory `mode` (e.g.
+    /// `0o1777` for a shared `/tmp`).
+    ///
+    /// # Errors
+    ///
+    /// When mounting is not permitted.
+    pub fn mount_with_mode(path: &Path, size: &str, mode: u32) -> io::Result<Self> {
         std::fs::create_dir_all(path)?;
-        let opts = CString::new(format!("size={size},mode=0700")).map_err(io::Error::other)?;
+        let opts =
+            CString::new(format!("size={size},mode={mode:04o}")).map_err(io::Error::other)?;
         mount_tmpfs(path, 0, Some(&opts), "mounting tmpfs")?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -156,5 +167,59 @@ impl Drop for Tmpfs {
                 libc::umount2(target.as_ptr(), libc::MNT_DETACH);
             }
         }
+    }
+}
+
+/// The built binaries, opened before a mount hides them (a checkout under `/tmp` disappears
+/// when a test mounts a tmpfs over `/tmp`), to be copied where the test needs them.
+pub struct Binaries {
+    files: Vec<(String, std::fs::File)>,
+}
+
+impl Binaries {
+    /// Opens `names` in [`crate::harness::bin_dir`].
+    ///
+    /// # Errors
+    ///
+    /// When one is not built.
+    pub fn open(names: &[&str]) -> io::Result<Self> {
+        let files = names
+            .iter()
+            .map(|n| {
+                let p = crate::harness::bin_dir().join(n);
+                std::fs::File::open(&p)
+                    .map(|f| ((*n).to_string(), f))
+                    .map_err(|e| {
+                        io::Error::new(
+                            e.kind(),
+                            format!(
+                                "{}: {e} (run `cargo build --workspace --bins` first)",
+                                p.display()
+                            ),
+                        )
+                    })
+            })
+            .collect::<io::Result<_>>()?;
+        Ok(Self { files })
+    }
+
+    /// Copies them into `dir` (created 0755 if needed), each 0755; returns `dir`.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn install(&mut self, dir: &Path) -> io::Result<PathBuf> {
+        use std::io::Seek;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir)?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        for (name, file) in &mut self.files {
+            file.rewind()?;
+            let dest = dir.join(&*name);
+            let mut out = std::fs::File::create(&dest)?;
+            io::copy(file, &mut out)?;
+            out.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+        }
+        Ok(dir.to_path_buf())
     }
 }

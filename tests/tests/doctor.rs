@@ -221,12 +221,14 @@ fn a_daemon_from_another_build_is_diagnosed() {
             }
         }
     });
-    let (_, checks) = doctor(&d, project.path());
+    let (code, checks) = doctor(&d, project.path());
     assert_eq!(level(&checks, "hookd"), "ok");
-    assert_eq!(level(&checks, "versions"), "warn", "{checks:#?}");
+    // Issue 17 (upgrades): builds that differ are a failure, with `hookctl restart` as the fix.
+    assert_eq!(level(&checks, "versions"), "fail", "{checks:#?}");
+    assert_ne!(code, 0);
     let v = find(&checks, "versions")[0];
     assert!(v["detail"].as_str().unwrap().contains("9.9.9"));
-    assert!(v["fix"].as_str().unwrap().contains("hookctl stop"));
+    assert!(v["fix"].as_str().unwrap().contains("hookctl restart"));
 }
 
 #[test]

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use hook_tests::harness::{TestDaemon, bin, event_json, pause, wait_for};
-use hook_tests::mounts::{Tmpfs, private_namespace};
+use hook_tests::harness::{TestDaemon, event_json, pause, wait_for};
+use hook_tests::mounts::{Binaries, Tmpfs, private_namespace};
 use serde_json::json;
 
 const NOBODY: u32 = 65534;
@@ -78,13 +78,13 @@ fn another_user_can_neither_read_the_token_nor_use_http_without_it() {
     );
 }
 
-/// Runs hookd with the default socket location (computed from the uid, in /tmp), in a
-/// private mount namespace whose /tmp is a fresh tmpfs; returns its exit code and stderr.
-fn start_with_default_socket(xdg: &Path) -> (Option<i32>, String) {
-    let mut child = Command::new(bin("hookd"))
+/// Runs `hookd` (from `bin_dir`) with the default socket location and no `HOME`, so the
+/// socket goes to the last-resort `/tmp/hookd-0`, in this thread's private mount namespace;
+/// returns its exit code and stderr.
+fn start_with_default_socket(bin_dir: &Path, xdg: &Path) -> (Option<i32>, String) {
+    let mut child = Command::new(bin_dir.join("hookd"))
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", xdg)
         .env("XDG_CONFIG_HOME", xdg.join("config"))
         .env("XDG_DATA_HOME", xdg.join("data"))
         .env("XDG_STATE_HOME", xdg.join("state"))
@@ -94,7 +94,7 @@ fn start_with_default_socket(xdg: &Path) -> (Option<i32>, String) {
         .spawn()
         .unwrap();
     // A refusal exits at once; a daemon that started is stopped here.
-    let sock = hook_protocol::paths::default_socket_dir(0).join("hookd.sock");
+    let sock = Path::new(LAST_RESORT).join("hookd.sock");
     let mut code = None;
     for _ in 0..400 {
         if let Some(status) = child.try_wait().unwrap() {
@@ -123,49 +123,54 @@ fn start_with_default_socket(xdg: &Path) -> (Option<i32>, String) {
     (code, err)
 }
 
+/// The last-resort socket directory of uid 0 (no `/run/user/0`, no `HOME`).
+const LAST_RESORT: &str = "/tmp/hookd-0";
+
 #[test]
 fn a_socket_directory_made_by_someone_else_or_a_symlink_is_refused() {
     if !is_root() || private_namespace().is_err() {
         eprintln!("SKIPPED: needs root and a private mount namespace to own /tmp/hookd-0");
         return;
     }
+    // Opened before /tmp is covered: the checkout itself may live under /tmp.
+    let mut bins = Binaries::open(&["hookd"]).unwrap();
     // A private /tmp (and /run/user, if the machine has one) for this test only.
-    let _tmp = Tmpfs::mount(Path::new("/tmp"), "16m").unwrap();
+    let _tmp = Tmpfs::mount_with_mode(Path::new("/tmp"), "256m", 0o1777).unwrap();
     let _run = Path::new("/run/user")
         .exists()
         .then(|| Tmpfs::mount(Path::new("/run/user"), "1m").unwrap());
+    let bin_dir = bins.install(Path::new("/tmp/bin")).unwrap();
     let xdg = Path::new("/tmp/xdg");
     std::fs::create_dir_all(xdg).unwrap();
-    let dir = hook_protocol::paths::default_socket_dir(0);
-    assert_eq!(dir, Path::new("/tmp/hookd-0"));
+    let dir = Path::new(LAST_RESORT);
 
     // Pre-created by another user.
-    std::fs::create_dir(&dir).unwrap();
-    std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY)).unwrap();
-    let (code, err) = start_with_default_socket(xdg);
+    std::fs::create_dir(dir).unwrap();
+    std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY)).unwrap();
+    let (code, err) = start_with_default_socket(&bin_dir, xdg);
     assert_ne!(code, Some(0), "{err}");
     assert!(
-        err.contains("refusing to use /tmp/hookd-0") && err.contains("owned by uid 65534"),
+        err.contains("socket directory /tmp/hookd-0 is owned by uid 65534; refusing it"),
         "{err}"
     );
-    std::fs::remove_dir(&dir).unwrap();
+    std::fs::remove_dir(dir).unwrap();
 
     // A symlink to a directory the attacker controls.
     std::fs::create_dir(Path::new("/tmp/attacker")).unwrap();
-    std::os::unix::fs::symlink("/tmp/attacker", &dir).unwrap();
-    let (code, err) = start_with_default_socket(xdg);
+    std::os::unix::fs::symlink("/tmp/attacker", dir).unwrap();
+    let (code, err) = start_with_default_socket(&bin_dir, xdg);
     assert_ne!(code, Some(0), "{err}");
-    assert!(err.contains("it is a symlink"), "{err}");
+    assert!(err.contains("is a symlink; refusing it"), "{err}");
     assert!(
         std::fs::read_dir("/tmp/attacker").unwrap().next().is_none(),
         "nothing created through the symlink"
     );
-    std::fs::remove_file(&dir).unwrap();
+    std::fs::remove_file(dir).unwrap();
 
     // Absent: hookd makes it, private.
-    let (code, err) = start_with_default_socket(xdg);
+    let (code, err) = start_with_default_socket(&bin_dir, xdg);
     assert_eq!(code, Some(0), "{err}");
-    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    let mode = std::fs::metadata(dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
 }
 

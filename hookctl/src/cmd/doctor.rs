@@ -1,7 +1,7 @@
 //! `hookctl doctor`: checks everything between Claude Code and hookd, each with a plain fix.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -56,6 +56,9 @@ fn check(
 
 pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     let mut checks = Vec::new();
+    // Before anything connects: connecting tightens a loose directory of hookd's own.
+    let mut socket_checks = Vec::new();
+    socket_check(socket, &mut socket_checks);
     let status = daemon_checks(socket, &mut checks);
     settings_checks(args, &mut checks);
     rules_check(status.as_ref(), &mut checks);
@@ -63,7 +66,7 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     if status.is_some() {
         incident_check(socket, &mut checks);
     }
-    socket_check(socket, &mut checks);
+    checks.append(&mut socket_checks);
     spool_check(socket, status.as_ref(), &mut checks);
     runs_check(socket, status.as_ref(), &mut checks);
     service_check(&mut checks);
@@ -107,7 +110,7 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn hook_client_version() -> Option<(PathBuf, String)> {
-    let p = hook_protocol::paths::find_sibling_or_path("hook-client")?;
+    let p = hook_protocol::paths::find_program("hook-client", None).ok()?;
     let out = Command::new(&p).arg("--version").output().ok()?;
     Some((p, String::from_utf8_lossy(&out.stdout).trim().to_string()))
 }
@@ -119,6 +122,19 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
     });
     let status = match status {
         Ok(s) => s,
+        Err(e) if e.downcast_ref::<crate::client::Untrusted>().is_some() => {
+            checks.push(check(
+                "hookd",
+                Level::Fail,
+                format!("{e}; nothing was sent to it"),
+                Some(format!(
+                    "the socket at {} is not your hookd's: remove what another user put there \
+                     (or set HOOKD_SOCKET to a private path), then `hookctl restart`",
+                    socket.display()
+                )),
+            ));
+            return None;
+        }
         Err(e) => {
             checks.push(check(
                 "hookd",
@@ -165,9 +181,9 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
         );
         checks.push(check(
             "versions",
-            Level::Warn,
-            format!("hookd {daemon}, hookctl {ctl}, {client}"),
-            Some("restart hookd from the same build: `hookctl stop` (the next hook starts the new one)".into()),
+            Level::Fail,
+            format!("hookd {daemon}, hookctl {ctl}, {client}: not one build"),
+            Some("put the three binaries of one build side by side (replace them with `install` or a rename, never `cp` over a running file), then `hookctl restart`".into()),
         ));
     }
     Some(status)
@@ -438,30 +454,14 @@ fn incident_check(socket: &Path, checks: &mut Vec<Check>) {
 }
 
 fn socket_check(socket: &Path, checks: &mut Vec<Check>) {
+    use hook_protocol::private;
     let Some(dir) = socket.parent() else { return };
-    let me = hook_protocol::paths::uid();
     let mut problems = Vec::new();
-    match std::fs::symlink_metadata(dir) {
-        Ok(m) if m.file_type().is_symlink() => {
-            problems.push(format!("{} is a symlink", dir.display()));
-        }
-        Ok(m) => {
-            if m.uid() != me {
-                problems.push(format!(
-                    "{} is owned by uid {}, not you ({me})",
-                    dir.display(),
-                    m.uid()
-                ));
-            }
-            if m.permissions().mode() & 0o077 != 0 {
-                problems.push(format!(
-                    "{} has mode {:o} (want 700)",
-                    dir.display(),
-                    m.permissions().mode() & 0o777
-                ));
-            }
-        }
-        Err(_) => {}
+    match private::check_socket_dir(dir) {
+        Ok(()) => {}
+        Err(private::Untrusted::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound => {}
+        Err(u) => problems.push(u.to_string()),
     }
     if let Ok(m) = std::fs::symlink_metadata(socket)
         && m.permissions().mode() & 0o077 != 0
@@ -485,7 +485,8 @@ fn socket_check(socket: &Path, checks: &mut Vec<Check>) {
             Level::Fail,
             problems.join("\n"),
             Some(format!(
-                "`chmod 700 {}` (or remove it and restart hookd, which recreates it)",
+                "if {} is yours: `chmod 700` it; if not, remove it (or set HOOKD_SOCKET to a \
+                 private path) and restart hookd, which recreates it",
                 dir.display()
             )),
         ));

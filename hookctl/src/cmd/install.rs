@@ -587,9 +587,40 @@ impl Written {
     }
 }
 
+/// Refuses to write beside `file` in a directory someone else owns or can write to (they could
+/// then read the backup, or swap the file for a link between our steps). The directory may be
+/// a symlink (a dotfiles checkout): its target is what counts. Temporary files and backups are
+/// created exclusively, so a planted link in their place fails instead of being followed.
+fn own_dir(file: &Path) -> anyhow::Result<()> {
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let m = fs::metadata(&dir).with_context(|| format!("inspecting {}", dir.display()))?;
+    let me = hook_protocol::private::euid();
+    if m.uid() != me {
+        bail!(
+            "{} is owned by uid {}, not by you (uid {me}); refusing to write settings or backups there",
+            dir.display(),
+            m.uid()
+        );
+    }
+    let shared = m.mode() & 0o002 != 0
+        || (m.mode() & 0o020 != 0 && !hook_protocol::private::private_group(m.gid()));
+    if shared {
+        bail!(
+            "{} can be written by other users (mode {:04o}); refusing to write settings or backups there (`chmod go-w` it)",
+            dir.display(),
+            m.mode() & 0o7777
+        );
+    }
+    Ok(())
+}
+
 /// Copies `bytes` to `<file>.hookd-backup-<UTC yyyymmddThhmmss>` beside `file` (with `-2`,
 /// `-3`, ... when that name is taken, so a backup is never overwritten).
 pub(crate) fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    own_dir(file)?;
     let name = file
         .file_name()
         .with_context(|| format!("{} has no file name", file.display()))?
@@ -626,6 +657,7 @@ pub(crate) fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf>
 /// Replaces `file` with `bytes` atomically: a temp file in the same directory, fsync,
 /// permission bits `mode`, rename.
 pub(crate) fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
+    own_dir(file)?;
     let name = file
         .file_name()
         .with_context(|| format!("{} has no file name", file.display()))?

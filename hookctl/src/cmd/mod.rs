@@ -8,6 +8,7 @@ pub mod filters;
 pub mod import;
 pub mod install;
 pub mod reload;
+pub mod restart;
 pub mod rules;
 pub mod runs;
 pub mod service;

@@ -62,8 +62,9 @@ fn unit_dir(args: &InstallArgs) -> anyhow::Result<PathBuf> {
 fn hookd_path(args: &InstallArgs) -> anyhow::Result<PathBuf> {
     let p = match &args.hookd {
         Some(p) => p.clone(),
-        None => hook_protocol::paths::find_sibling_or_path("hookd")
-            .context("no hookd beside hookctl or on PATH; pass --hookd /path/to/hookd")?,
+        None => hook_protocol::paths::find_program("hookd", Some("HOOKD_BIN"))
+            .map_err(anyhow::Error::msg)
+            .context("pass --hookd /path/to/hookd")?,
     };
     p.canonicalize()
         .with_context(|| format!("hookd at {}", p.display()))

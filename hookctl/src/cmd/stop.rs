@@ -22,22 +22,41 @@ pub fn run(_args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let Response::Stopping = client.request(&Request::Stop)? else {
         bail!("unexpected answer to stop");
     };
+    wait_exit(status.pid)?;
+    println!("hookd stopped (pid {})", status.pid);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits (bounded) for process `pid` to exit.
+///
+/// # Errors
+///
+/// When it still runs after [`WAIT`].
+pub fn wait_exit(pid: u32) -> anyhow::Result<()> {
     let start = Instant::now();
     while start.elapsed() < WAIT {
-        if !process_alive(status.pid) {
-            println!("hookd stopped (pid {})", status.pid);
-            return Ok(ExitCode::SUCCESS);
+        if !process_alive(pid) {
+            return Ok(());
         }
         #[allow(clippy::disallowed_methods)] // hookctl is synchronous; nothing else to run
         std::thread::sleep(Duration::from_millis(20));
     }
     bail!(
-        "hookd was asked to stop but still answers after {} s",
+        "hookd (pid {pid}) was asked to stop but still runs after {} s",
         WAIT.as_secs()
     )
 }
 
-fn process_alive(pid: u32) -> bool {
+/// Whether process `pid` exists and has not exited (a zombie, not yet reaped by its parent,
+/// has exited: its files and locks are released).
+#[must_use]
+pub fn process_alive(pid: u32) -> bool {
+    if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        return stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X']));
+    }
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

@@ -633,8 +633,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
 }
 
 /// Why a rule file or directory may not be trusted: written by someone else, it could approve
-/// commands. Owned by us or root and not writable by everyone passes (symlinks are followed:
-/// their target is what counts).
+/// commands. It must be owned by us or root and writable by neither others nor the group,
+/// except the group when it is our own private group (the "user private group" scheme: named
+/// like us, our primary group, no other members). Symlinks are followed: their target is what
+/// counts.
 fn foreign_writer(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
@@ -650,6 +652,15 @@ fn foreign_writer(path: &Path) -> Option<String> {
         return Some(format!(
             "{}: refusing rules anyone can write (mode {:o}); run `chmod o-w {}`",
             path.display(),
+            m.mode() & 0o7777,
+            path.display()
+        ));
+    }
+    if m.mode() & 0o020 != 0 && !hook_protocol::private::private_group(m.gid()) {
+        return Some(format!(
+            "{}: refusing rules other members of group {} can write (mode {:o}); run `chmod g-w {}`",
+            path.display(),
+            m.gid(),
             m.mode() & 0o7777,
             path.display()
         ));

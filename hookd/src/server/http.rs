@@ -169,9 +169,7 @@ pub async fn start(
 }
 
 fn write_port_file(path: &Path, port: u16) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, format!("{port}\n"))?;
-    std::fs::rename(&tmp, path)
+    hook_protocol::private::write_private(path, format!("{port}\n").as_bytes())
 }
 
 fn remove_file(path: &Path) {
