@@ -110,6 +110,17 @@ impl Tmpfs {
         mount_tmpfs(&self.path, flags, None, "remounting")
     }
 
+    /// Grows (or shrinks) the file system to `size` (e.g. `"48m"`) in place, as an operator
+    /// growing a full volume would: files stay open and in place.
+    ///
+    /// # Errors
+    ///
+    /// When remounting fails (a size below what is in use).
+    pub fn resize(&self, size: &str) -> io::Result<()> {
+        let opts = CString::new(format!("size={size}")).map_err(io::Error::other)?;
+        mount_tmpfs(&self.path, libc::MS_REMOUNT, Some(&opts), "resizing tmpfs")
+    }
+
     /// Fills the file system: writes `filler` until `ENOSPC`. Returns the bytes written.
     ///
     /// # Errors

@@ -499,6 +499,7 @@ fn pipelined_requests_are_answered_in_order_and_duplicates_inside_one_batch_agre
                 deadline_ms: 2000,
                 ..ClientOptions::default()
             },
+            id: None,
         }))
         .unwrap()
     };
