@@ -126,6 +126,12 @@ fn answered_events_survive_kill_9_when_store_and_spool_share_a_full_disk() {
         .iter()
         .filter(|s| rows.iter().filter(|r| &r.0 == *s).count() != 1)
         .collect();
+    eprintln!(
+        "after kill -9 and recovery: {} of {} answered events stored exactly once, {} lost or repeated",
+        acked.len() - lost.len(),
+        acked.len(),
+        lost.len()
+    );
     assert!(
         lost.is_empty(),
         "answered events lost or repeated: {lost:?}"
@@ -335,7 +341,11 @@ fn a_full_store_disk_heals_without_a_restart_once_space_returns() {
         "{:#}",
         status(&d)
     );
-    eprintln!("after recovery: WAL {} bytes", file_len(&wal));
+    eprintln!(
+        "after the volume grew: error cleared, journal and spool drained, all {} events stored once; WAL {} bytes",
+        filled + 5 + 3,
+        file_len(&wal)
+    );
     drop(d);
     drop(state);
     drop(data);
