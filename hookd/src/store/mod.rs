@@ -1325,13 +1325,15 @@ fn spawn_chores(
                         } else {
                             std::time::Duration::from_secs(1)
                         };
-                    shared.with_writer(Writer::retry_pending);
-                    for _ in 0..JOURNAL_BATCHES_PER_ROUND {
-                        if !matches!(shared.with_writer(Writer::move_journal), Some(Ok(true))) {
-                            break;
+                    if shared.with_writer(Writer::writable) == Some(true) {
+                        shared.with_writer(Writer::retry_pending);
+                        for _ in 0..JOURNAL_BATCHES_PER_ROUND {
+                            if !matches!(shared.with_writer(Writer::move_journal), Some(Ok(true))) {
+                                break;
+                            }
                         }
                     }
-                    shared.with_writer(Writer::probe);
+                    shared.with_writer(Writer::keep_reserve);
                 }
                 if now >= next_maintenance {
                     let more = shared.maintain().1;
@@ -1505,34 +1507,43 @@ impl Writer {
         Ok(())
     }
 
-    /// Commits the events held in memory, if any (the background thread, every second).
+    /// Commits the events held in memory, if any (the background thread, once the store
+    /// takes writes).
     fn retry_pending(&mut self) {
         if !self.pending.is_empty() {
-            self.commit(&mut Vec::new());
+            let mut batch = self.pending.drain(..).map(|r| (r, None)).collect();
+            self.commit(&mut batch);
         }
     }
 
-    /// After a failure, once nothing else is left to commit: a small write (the schema version
-    /// again) that proves the store takes writes, to clear the error without waiting for the
-    /// next event.
-    fn probe(&mut self) {
-        if lock(&self.stats.last_error).is_none()
-            || !self.pending.is_empty()
-            || self.journal.as_ref().is_some_and(|j| j.held() > 0)
-        {
-            return;
+    /// Whether the store takes writes. After a failure, a small write (the schema version
+    /// again) proves it before anything larger is tried (events held in memory, the journal:
+    /// re-inserting thousands of events that cannot be committed would only burn CPU); with
+    /// nothing else waiting, it clears the error without waiting for the next event.
+    fn writable(&mut self) -> bool {
+        if lock(&self.stats.last_error).is_none() {
+            return true;
         }
         let ok = self.follow_file().is_ok()
             && self
                 .conn
                 .execute_batch(&format!("PRAGMA user_version = {LAST_MIGRATION}"))
                 .is_ok();
-        if ok {
+        if !ok {
+            self.stale = true;
+            return false;
+        }
+        if self.pending.is_empty() && self.journal.as_ref().is_none_or(|j| j.held() == 0) {
             tracing::info!("the store takes writes again");
             *lock(&self.stats.last_error) = None;
-        } else {
-            self.stale = true;
+            self.undurable = None;
         }
+        true
+    }
+
+    /// Sets the emergency journal's reserve aside again if it could not be made before
+    /// (space has returned), and publishes the journal's state.
+    fn keep_reserve(&mut self) {
         if let Some(j) = &mut self.journal {
             j.retry_reserve();
         }
@@ -1651,8 +1662,11 @@ impl Writer {
     }
 
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
-        // Events held in memory ride along with the next commit.
-        batch.extend(self.pending.drain(..).map(|r| (r, None)));
+        // Events held in memory ride along with the next commit, unless the store is failing:
+        // the background thread retries them once a small write works (`writable`).
+        if lock(&self.stats.last_error).is_none() {
+            batch.extend(self.pending.drain(..).map(|r| (r, None)));
+        }
         let t0 = std::time::Instant::now();
         let result = self.insert(batch.iter().map(|(r, _)| r));
         if let Some(m) = &self.metrics {
@@ -2248,6 +2262,17 @@ mod tests {
         );
         break_table(&db, false);
         s.record_blocking(vec![answered(2, "b")]).unwrap();
+        // The background thread commits what was held once a small write works.
+        let start = std::time::Instant::now();
+        while s.stats().pending.load(Ordering::Relaxed) > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "held events not retried"
+            );
+            #[allow(clippy::disallowed_methods)] // a plain test thread, not a tokio worker
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(s.stats().last_error.lock().unwrap().is_none());
         // Recorded as answered: by the fail mode, not with the verdict it could not keep.
         let r = rows(&db);
         assert_eq!(r.len(), 2, "{r:?}");
