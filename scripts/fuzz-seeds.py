@@ -121,7 +121,8 @@ def frame(body, version=1):
 
 def messages():
     hook = (pstr(b'{"hook_event_name":"Stop"}') + popt("/p") + popt("s") + popt(None)
-            + popt("Stop") + popt("deny") + varint(2000))
+            + popt("Stop") + popt("deny") + varint(2000)
+            + popt("18a2b3c4d5e6f708-3039"))          # HookRequest::id (protocol 3)
     return [
         b"\x00" + hook,                              # Request::Hook
         b"\x01", b"\x02", b"\x04", b"\x06", b"\x08",  # Status, Reload, Stop, Rules, Stats

@@ -7,11 +7,14 @@
 #   bash scripts/reliability.sh load       # 1,000,000 events from 64 clients
 #
 # crash: CRASH_CLIENTS clients (default 16) send CRASH_EVENTS events (default 40000) of a
-#   realistic mix through the real hook-client while hookd is killed CYCLES times (default 20:
+#   realistic mix through the real hook-client while hookd is killed CYCLES times (default 25:
 #   every 4th a SIGTERM, the others kill -9), each time after at least CYCLE_EVENTS (default
 #   300) more events were answered, then restarted after a pause long enough for clients to fall
-#   back and spool. Then: every answered event in the store exactly once, every fallback ingested
-#   from the spool exactly once (hook-bench verify).
+#   back and spool. Then: every answered event in the store exactly once, every fallback exactly
+#   once (from the spool, or hookd's commit whose reply was lost; no duplicates either way:
+#   hook-bench verify). CRASH_AUTOSTART=1: after each crash the clients start hookd again
+#   themselves (hook-client's autostart, as in real use; the script kills the pid in hookd's
+#   pidfile) instead of the script after a pause.
 # load: LOAD_CLIENTS clients (default 64) send LOAD_EVENTS events (default 1000000) straight to
 #   the socket, one connection per event as hook-client does; zero errors; the store holds every
 #   one exactly once; latency percentiles and throughput recorded.
@@ -21,10 +24,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 PART=${1:-all}
-CYCLES=${CYCLES:-20}
+CYCLES=${CYCLES:-25}
 CYCLE_EVENTS=${CYCLE_EVENTS:-300}
 CRASH_CLIENTS=${CRASH_CLIENTS:-16}
 CRASH_EVENTS=${CRASH_EVENTS:-40000}
+CRASH_AUTOSTART=${CRASH_AUTOSTART:-0}
 LOAD_CLIENTS=${LOAD_CLIENTS:-64}
 LOAD_EVENTS=${LOAD_EVENTS:-1000000}
 OUT=${OUT:-$ROOT/target/reliability}
@@ -42,6 +46,10 @@ cleanup() {
     if [ -n "$HOOKD_PID" ] && kill -0 "$HOOKD_PID" 2>/dev/null; then
         kill "$HOOKD_PID" 2>/dev/null || true
         wait "$HOOKD_PID" 2>/dev/null || true
+    fi
+    # An autostarted hookd of this run (its pidfile is in the run's home).
+    if [ -n "$WORK" ]; then
+        stop_pid "$(daemon_pid)" TERM
     fi
     if [ -n "$WORK" ]; then
         rm -rf "$WORK"
@@ -68,13 +76,43 @@ start_hookd() {
     exit 1
 }
 
+# The pid in this run's hookd pidfile (the daemon running now, whoever started it).
+daemon_pid() {
+    cat "${HOOKD_HOME:-/nonexistent}/state/hookd.pid" 2>/dev/null || true
+}
+
+# Sends signal $2 to pid $1 (when alive) and waits until it is gone (it may not be our child).
+stop_pid() {
+    local pid=$1 sig=$2
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 1 2000); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.01
+    done
+    echo "hookd (pid $pid) did not exit within 20 s of SIG$sig" >&2
+    exit 1
+}
+
+# Waits until hookd answers (hookctl exits 3 while nothing listens).
+wait_answering() {
+    for _ in $(seq 1 2000); do
+        rc=0
+        "$BIN/hookctl" status >/dev/null 2>&1 || rc=$?
+        [ "$rc" -ne 3 ] && return 0
+        sleep 0.01
+    done
+    echo "hookd did not answer within 20 s" >&2
+    exit 1
+}
+
 status_field() {
     "$BIN/hookctl" status --json 2>/dev/null | grep -o "\"$1\": *[0-9]*" | grep -o '[0-9]*$' || echo 0
 }
 
 wait_spool_drained() {
     for _ in $(seq 1 600); do
-        [ "$(status_field spool_backlog_bytes)" = 0 ] && return 0
+        [ "$(status_field spool_backlog_bytes)" = 0 ] && [ "$(status_field journal_events)" = 0 ] && return 0
         sleep 0.1
     done
     echo "the spool was not drained within 60 s" >&2
@@ -93,9 +131,12 @@ machine() {
 }
 
 crash_part() {
-    section "crash: $CYCLES cycles (kill -9, every 4th SIGTERM) under $CRASH_CLIENTS clients"
+    local how="restarted by this script"
+    [ "$CRASH_AUTOSTART" = 1 ] && how="autostarted by the clients"
+    section "crash: $CYCLES cycles (kill -9, every 4th SIGTERM) under $CRASH_CLIENTS clients; hookd $how"
     machine
     fresh_home
+    [ "$CRASH_AUTOSTART" = 1 ] && unset HOOKD_NO_AUTOSTART
     start_hookd
     "$BIN/hook-bench" load --run crash --allow-failures \
         --clients "$CRASH_CLIENTS" --events "$CRASH_EVENTS" \
@@ -116,27 +157,36 @@ crash_part() {
             echo "  the load ended after $((cycle - 1)) cycles (raise CRASH_EVENTS)" >&2
             break
         fi
+        local sig=KILL
         if [ $((cycle % 4)) -eq 0 ]; then
-            kill -TERM "$HOOKD_PID"
+            sig=TERM
             terms=$((terms + 1))
         else
-            kill -KILL "$HOOKD_PID"
             kills=$((kills + 1))
         fi
-        wait "$HOOKD_PID" 2>/dev/null || true
-        sleep 0.3 # clients fall back and spool meanwhile
-        start_hookd
-        echo "  cycle $cycle: restarted (answered since last start: $((answered - since)))"
+        if [ "$CRASH_AUTOSTART" = 1 ]; then
+            # The next hook-client starts a new hookd at once.
+            stop_pid "$(daemon_pid)" "$sig"
+            wait "$HOOKD_PID" 2>/dev/null || true
+            wait_answering
+        else
+            kill "-$sig" "$HOOKD_PID"
+            wait "$HOOKD_PID" 2>/dev/null || true
+            sleep 0.3 # clients fall back and spool meanwhile
+            start_hookd
+        fi
+        echo "  cycle $cycle: SIG$sig, restarted (answered since last start: $((answered - since)))"
     done
     wait "$load_pid" || { cat "$WORK/load.out"; exit 1; }
     cat "$WORK/load.out"
     wait_spool_drained
     "$BIN/hook-bench" verify --db "$HOOKD_HOME/hookd.db" --acked "$WORK/acked" \
         --failed "$WORK/failed" --spooled --json-out "$OUT/crash-verify.json"
-    echo "kill -9: $kills, SIGTERM: $terms, restarts: $((kills + terms))" | tee "$OUT/crash-cycles.txt"
-    kill -TERM "$HOOKD_PID"
-    wait "$HOOKD_PID" || true
+    echo "kill -9: $kills, SIGTERM: $terms, restarts: $((kills + terms)) ($how)" | tee "$OUT/crash-cycles.txt"
+    stop_pid "$(daemon_pid)" TERM
+    wait "$HOOKD_PID" 2>/dev/null || true
     HOOKD_PID=""
+    export HOOKD_NO_AUTOSTART=1
     rm -rf "$WORK"
     WORK=""
 }

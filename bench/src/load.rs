@@ -300,6 +300,14 @@ fn client(opts: &Options, c: usize, n: u64) -> ClientResult {
     r
 }
 
+/// An id of the form hook-client gives each invocation (clock in ns, pid; hex).
+pub fn invocation_id() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:x}-{:x}", now.as_nanos(), std::process::id())
+}
+
 /// One request on a new connection, as hook-client sends it.
 fn via_socket(socket: &Path, event: Vec<u8>) -> Result<(), String> {
     let frame = encode_message(&Request::Hook(HookRequest {
@@ -310,6 +318,7 @@ fn via_socket(socket: &Path, event: Vec<u8>) -> Result<(), String> {
             fail_mode: None,
             deadline_ms: 2000,
         },
+        id: Some(invocation_id()),
     }))
     .map_err(|e| e.to_string())?;
     let mut s =
@@ -417,8 +426,9 @@ fn store_counts(db: &Path) -> Result<Counts, String> {
 }
 
 /// The verdict on the store: every answered event exactly once (from the socket); every
-/// failed one, when it was spooled (`spooled`), exactly once from the spool, plus at most once
-/// from the socket (hookd committed it but the reply was lost); nothing else.
+/// failed one, when it was spooled (`spooled`), exactly once: from the spool, or from the
+/// socket when hookd had committed it before its reply was lost (the spooled copy is then
+/// dropped); nothing else. Any event recorded twice is a duplicate.
 fn judge(counts: &Counts, acked: &[String], failed: &[String], spooled: bool) -> Value {
     let mut lost = Vec::new();
     let mut duplicated = Vec::new();
@@ -433,7 +443,7 @@ fn judge(counts: &Counts, acked: &[String], failed: &[String], spooled: bool) ->
     let (mut spool_once, mut committed_unanswered, mut failed_missing) = (0u64, 0u64, Vec::new());
     for id in failed {
         let (sock, spool) = counts.get(id).copied().unwrap_or_default();
-        if sock > 1 || spool > 1 {
+        if sock + spool > 1 {
             duplicated.push(id.clone());
         }
         if spool == 1 {
@@ -442,7 +452,7 @@ fn judge(counts: &Counts, acked: &[String], failed: &[String], spooled: bool) ->
         if sock == 1 {
             committed_unanswered += 1;
         }
-        if spooled && spool == 0 {
+        if spooled && sock + spool == 0 {
             failed_missing.push(id.clone());
         }
     }
@@ -464,8 +474,8 @@ fn judge(counts: &Counts, acked: &[String], failed: &[String], spooled: bool) ->
         "duplicated_sample": sample(&duplicated),
         "failed": failed.len(),
         "failed_spooled_once": spool_once,
-        "failed_also_committed_by_hookd": committed_unanswered,
-        "failed_missing_from_spool": failed_missing.len(),
+        "failed_committed_by_hookd_reply_lost": committed_unanswered,
+        "failed_missing": failed_missing.len(),
         "rows_not_sent_by_this_run": unknown,
     })
 }
@@ -491,16 +501,22 @@ mod tests {
         let mut counts = Counts::new();
         counts.insert("a".into(), (1, 0));
         counts.insert("b".into(), (2, 0));
+        // Committed by hookd, reply lost, and recorded again from the spool: a duplicate.
         counts.insert("f".into(), (1, 1));
+        counts.insert("g".into(), (0, 1));
         let acked = vec!["a".to_string(), "b".to_string(), "c".to_string()];
-        let v = judge(&counts, &acked, &["f".to_string()], true);
+        let failed = ["f".to_string(), "g".to_string(), "h".to_string()];
+        let v = judge(&counts, &acked, &failed, true);
         assert_eq!(v["ok"], false);
         assert_eq!(v["lost"], 1);
-        assert_eq!(v["duplicated"], 1);
-        assert_eq!(v["failed_spooled_once"], 1);
-        assert_eq!(v["failed_also_committed_by_hookd"], 1);
+        assert_eq!(v["duplicated"], 2);
+        assert_eq!(v["failed_spooled_once"], 2);
+        assert_eq!(v["failed_committed_by_hookd_reply_lost"], 1);
+        assert_eq!(v["failed_missing"], 1);
         counts.insert("b".into(), (1, 0));
         counts.insert("c".into(), (1, 0));
-        assert_eq!(judge(&counts, &acked, &["f".to_string()], true)["ok"], true);
+        counts.insert("f".into(), (1, 0));
+        counts.insert("h".into(), (0, 1));
+        assert_eq!(judge(&counts, &acked, &failed, true)["ok"], true);
     }
 }

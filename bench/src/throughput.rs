@@ -280,6 +280,8 @@ fn request_frame(event: Vec<u8>) -> Result<Vec<u8>, String> {
             fail_mode: None,
             deadline_ms: 2000,
         },
+        // What hook-client sends (its invocation id); hookd stores it with the event.
+        id: Some(crate::load::invocation_id()),
     });
     encode_message(&request).map_err(|e| e.to_string())
 }

@@ -68,6 +68,7 @@ fn main() {
         Err((o, e)) => (o, Some(e)),
     };
     let (event, oversized) = read_stdin();
+    let id = invocation_id();
     let reply = match usage_error {
         Some(e) => Err(Failure(format!("bad hook-client arguments: {e}"))),
         None if oversized.is_some() => Err(Failure(format!(
@@ -75,9 +76,9 @@ fn main() {
             oversized.unwrap_or_default(),
             MAX_EVENT_LEN
         ))),
-        None => exchange(&opts, &event, start),
+        None => exchange(&opts, &event, &id, start),
     };
-    let reply = reply.unwrap_or_else(|f| fall_back(&opts, event, oversized, &f.0));
+    let reply = reply.unwrap_or_else(|f| fall_back(&opts, event, oversized, id, &f.0));
     emit(&reply);
 }
 
@@ -201,10 +202,21 @@ fn read_stdin() -> (Vec<u8>, Option<u64>) {
     (buf, Some(total))
 }
 
+/// This invocation's identity: the wall clock in nanoseconds and the pid, in hex. Sent with the
+/// event and, if hookd does not answer, written to the spool record, so hookd records an event
+/// it committed but could not reply to once (the spooled copy is dropped). Unique among one
+/// user's hooks (no two live processes share a pid); costs a vDSO clock read and `getpid`.
+fn invocation_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:x}-{:x}", now.as_nanos(), std::process::id())
+}
+
 /// Sends the event to hookd and returns its reply. An older hookd (another protocol version)
 /// is asked to hand over once ([`hand_over`]); the event then goes to the hookd started in its
 /// place, or gets the fail mode.
-fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, Failure> {
+fn exchange(opts: &Options, event: &[u8], id: &str, start: Instant) -> Result<HookReply, Failure> {
     let deadline = start + opts.deadline;
     let request = Request::Hook(HookRequest {
         event: event.to_vec(),
@@ -220,6 +232,7 @@ fn exchange(opts: &Options, event: &[u8], start: Instant) -> Result<HookReply, F
             fail_mode: opts.fail_mode.clone(),
             deadline_ms: u32::try_from(opts.deadline.as_millis()).unwrap_or(u32::MAX),
         },
+        id: Some(id.to_string()),
     });
     let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
     let mismatch = match send(opts, &frame, deadline)? {
@@ -522,11 +535,12 @@ fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     Ok(UnixStream::from(fd))
 }
 
-/// Answers by the fail mode and spools the event.
+/// Answers by the fail mode and spools the event under the invocation's `id`.
 fn fall_back(
     opts: &Options,
     event: Vec<u8>,
     truncated_from: Option<u64>,
+    id: String,
     reason: &str,
 ) -> HookReply {
     let name = opts
@@ -541,12 +555,7 @@ fn fall_back(
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let record = SpoolRecord {
-        id: format!(
-            "{:x}-{:x}-{:x}",
-            now.as_nanos(),
-            std::process::id(),
-            paths::uid()
-        ),
+        id,
         time_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
         reason: reason.to_string(),
         answered: mode.as_str().to_string(),

@@ -46,6 +46,12 @@ impl Config {
         self.state_dir.join(paths::SPOOL_FILE)
     }
 
+    /// The emergency journal (answered events the store could not take yet).
+    #[must_use]
+    pub fn journal_path(&self) -> PathBuf {
+        self.state_dir.join("journal")
+    }
+
     /// The pidfile.
     #[must_use]
     pub fn pid_path(&self) -> PathBuf {

@@ -411,6 +411,8 @@ struct Publish {
     processing: std::time::Duration,
     /// Answers duplicates of this delivery.
     dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+    /// The answer when the event cannot be recorded durably.
+    fail_mode: failmode::FailMode,
     event: String,
     tool: Option<String>,
     verdict: String,
@@ -429,6 +431,7 @@ async fn prepare(
         event: payload,
         env,
         options,
+        id: client_id,
     } = req;
     let parsed = HookEvent::parse(&payload, options.event.as_deref());
     let session_id = match &parsed {
@@ -477,15 +480,19 @@ async fn prepare(
         .await;
     }
     let processing = started.elapsed();
+    let fail_mode = failmode::mode_for(&record.event, options.fail_mode.as_deref());
     let record = redact_record(
         &state.redactor(),
         EventRecord {
             payload,
             latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
+            client_id,
+            fail_mode: Some(fail_mode),
             ..record
         },
     );
     let after = Publish {
+        fail_mode,
         reply,
         live: (state.live.receiver_count() > 0).then(|| live_row(&record)),
         started,
@@ -517,11 +524,24 @@ async fn record_group(
     state
         .events_since_start
         .fetch_add(records.len() as u64, Ordering::Relaxed);
-    if let Err(e) = state.store.record_many(records).await {
-        // The events were spooled; the verdicts still stand.
-        tracing::warn!(error = %e, "events not committed to the store (spooled)");
-    }
-    for (i, p) in after {
+    // A verdict is delivered only once its event is durable (committed, or in the emergency
+    // journal); otherwise the event gets its fail mode, never a verdict that may be lost.
+    let not_durable = match state.store.record_many(records).await {
+        Ok(crate::store::Recorded::Committed) => None,
+        Ok(crate::store::Recorded::Journaled) => {
+            tracing::warn!("events not committed to the store (kept in the emergency journal)");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "events cannot be recorded durably; answering by their fail mode");
+            Some(format!("hookd could not answer durably: {e}"))
+        }
+    };
+    for (i, mut p) in after {
+        if let Some(why) = &not_durable {
+            p.reply = failmode::fallback_reply(&p.event, p.fail_mode, why, None);
+            p.verdict = format!("error:{}", p.fail_mode.as_str());
+        }
         if let Some(row) = p.live {
             let _ = state.live.send(Arc::new(row));
         }
@@ -626,6 +646,11 @@ fn status(state: &State) -> StatusReport {
         spool_backlog_bytes: spool::backlog_bytes(&state.config.spool_path()),
         store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
         projects: state.projects.status(),
+        journal_events: stats.journal_events.load(Ordering::Relaxed),
+        journal_reserved_bytes: stats.journal_reserved.load(Ordering::Relaxed),
+        durability_error: stats.durability.lock().ok().and_then(|e| e.clone()),
+        not_durable: stats.not_durable.load(Ordering::Relaxed),
+        duplicates_dropped: stats.duplicates_dropped.load(Ordering::Relaxed),
     }
 }
 
@@ -825,10 +850,24 @@ pub fn stats(state: &State) -> StatsReport {
     r.run_failures = runs.failures.load(Ordering::Relaxed);
     r.run_timeouts = runs.timeouts.load(Ordering::Relaxed);
     r.runs_pending = runs.pending.load(Ordering::Relaxed);
+    r.duplicates_dropped = store.duplicates_dropped.load(Ordering::Relaxed);
+    r.journal_events = store.journal_events.load(Ordering::Relaxed);
+    r.not_durable = store.not_durable.load(Ordering::Relaxed);
     let mut unhealthy = Vec::new();
     let mut degraded = Vec::new();
     if let Some(e) = store.last_error.lock().ok().and_then(|e| e.clone()) {
-        unhealthy.push(format!("store failing (events go to the spool): {e}"));
+        unhealthy.push(format!(
+            "store failing (answered events go to the emergency journal): {e}"
+        ));
+    }
+    if let Some(e) = store.durability.lock().ok().and_then(|e| e.clone()) {
+        unhealthy.push(format!("durability: {e}"));
+    }
+    if r.journal_events > 0 {
+        degraded.push(format!(
+            "{} answered events waiting in the emergency journal",
+            r.journal_events
+        ));
     }
     if let Some(i) = store.incident.lock().ok().and_then(|i| i.clone()) {
         degraded.push(format!("store incident: {i}"));
@@ -990,10 +1029,15 @@ async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
     }))
 }
 
-/// Records every spooled event exactly once, then removes the spool.
+/// Records every spooled event exactly once, then removes the spool. Events in the emergency
+/// journal are moved into the store first: a spooled copy of one of them (its reply was lost)
+/// is then recognised and dropped.
 pub async fn ingest_spool(state: &Arc<State>) {
     let st = Arc::clone(state);
     let done = tokio::task::spawn_blocking(move || -> Result<usize, String> {
+        st.store
+            .move_journal_blocking()
+            .map_err(|e| format!("the emergency journal is not moved into the store yet: {e}"))?;
         let path = st.config.spool_path();
         let taken =
             spool::take(&path).map_err(|e| format!("reading spool {}: {e}", path.display()))?;
@@ -1003,14 +1047,18 @@ pub async fn ingest_spool(state: &Arc<State>) {
         let n = taken.records.len();
         if n > 0 {
             let redactor = st.redactor();
-            st.store.record_blocking(
-                taken
-                    .records
-                    .iter()
-                    .cloned()
-                    .map(|r| redact_record(&redactor, from_spool(r)))
-                    .collect(),
-            )?;
+            let recs = taken
+                .records
+                .iter()
+                .cloned()
+                .map(|r| redact_record(&redactor, from_spool(r)))
+                .collect();
+            // Spooled copies of events hookd committed (their reply was lost) are dropped.
+            let recs = st.store.drop_recorded(recs).unwrap_or_else(|(e, recs)| {
+                tracing::warn!(error = %e, "looking up spooled events failed; the commit checks them");
+                recs
+            });
+            st.store.record_blocking(recs)?;
         }
         spool::finish(&taken).map_err(|e| format!("removing ingested spool: {e}"))?;
         Ok(n)

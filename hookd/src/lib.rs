@@ -150,6 +150,23 @@ pub fn retention(
     r
 }
 
+/// The emergency journal's reserve from `[store] emergency_journal` (bytes); a bad value is
+/// reported and the default used.
+pub fn journal_reserve(s: &rules::parse_settings::StoreSettings, errors: &mut Vec<String>) -> u64 {
+    let Some(size) = &s.emergency_journal else {
+        return store::journal::DEFAULT_RESERVE;
+    };
+    match rules::parse_settings::parse_size(size) {
+        Some(b) if b >= store::journal::MIN_RESERVE => b,
+        _ => {
+            errors.push(format!(
+                "hookd.toml: [store] emergency_journal {size:?}: use a size of at least 64KiB, e.g. 4MiB, 16MiB (keeping 4MiB)"
+            ));
+            store::journal::DEFAULT_RESERVE
+        }
+    }
+}
+
 /// Compiles the redactor; a bad `[redact]` setting is reported and the defaults (redaction
 /// on) are used, so nothing is ever written unredacted because of a typo.
 pub fn build_redactor(cfg: &redact::RedactConfig, errors: &mut Vec<String>) -> redact::Redactor {
@@ -281,9 +298,11 @@ pub async fn run(
         std::env::vars_os().collect(),
         &mut load_errors,
     );
+    let reserve = journal_reserve(&loaded.settings.store, &mut load_errors);
     let store = store::Store::open_with(
         &config.db,
-        &config.spool_path(),
+        &config.journal_path(),
+        reserve,
         sync_full,
         Some(Arc::clone(&metrics)),
         retention,

@@ -284,6 +284,24 @@ pub fn prometheus(r: &StatsReport) -> String {
         r.deduplicated.to_string(),
     );
     simple(
+        "hookd_duplicates_dropped_total",
+        "counter",
+        "Spooled copies of events already in the store, dropped.",
+        r.duplicates_dropped.to_string(),
+    );
+    simple(
+        "hookd_journal_events",
+        "gauge",
+        "Answered events waiting in the emergency journal for the store.",
+        r.journal_events.to_string(),
+    );
+    simple(
+        "hookd_not_durable_total",
+        "counter",
+        "Events answered by their fail mode because nothing could record them.",
+        r.not_durable.to_string(),
+    );
+    simple(
         "hookd_runs_total",
         "counter",
         "Executions (attempts) of run rules finished since start.",

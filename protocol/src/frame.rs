@@ -390,6 +390,7 @@ mod tests {
                     fail_mode: Some("deny".into()),
                     deadline_ms: 2000,
                 },
+                id: Some("18a2b3c4d5e6f708-3039".into()),
             }),
             Request::Status,
             Request::Reload,

@@ -27,8 +27,10 @@ pub use frame::{FrameError, read_frame, read_message, write_frame, write_message
 pub use message::*;
 
 /// The protocol version carried in every frame. Bump on any incompatible change (2: `runs`
-/// requests and run counters in stats).
-pub const PROTOCOL_VERSION: u32 = 2;
+/// requests and run counters in stats; 3: [`HookRequest::id`], the delivery's identity that
+/// makes a spooled copy of a committed event recognisable, and the store's durability fields
+/// in status and stats).
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

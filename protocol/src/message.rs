@@ -179,6 +179,14 @@ pub struct StatsReport {
     pub run_timeouts: u64,
     /// Background runs waiting for a slot or a retry now.
     pub runs_pending: u64,
+    /// Spooled copies of events already in the store, dropped since start (the client spooled
+    /// an event whose reply was lost after hookd committed it).
+    pub duplicates_dropped: u64,
+    /// Answered events waiting in the emergency journal for the store to take them.
+    pub journal_events: u64,
+    /// Events answered by their fail mode since start because neither the store nor the
+    /// emergency journal could record them.
+    pub not_durable: u64,
 }
 
 /// An `f64` that keeps `Eq` for the report types (compared by bits).
@@ -396,6 +404,12 @@ pub struct HookRequest {
     pub env: HookEnv,
     /// The client's own options.
     pub options: ClientOptions,
+    /// This delivery's identity, made once per hook-client invocation
+    /// (`<nanoseconds since the epoch, hex>-<pid, hex>`). The spool record of the same
+    /// invocation carries the same id ([`crate::spool::SpoolRecord::id`]), so hookd records an
+    /// event it committed and the client then spooled (the reply was lost) once. `None` from
+    /// senders without one (the HTTP endpoint, `hookctl test`).
+    pub id: Option<String>,
 }
 
 /// Environment values of the hook process.
@@ -474,6 +488,20 @@ pub struct StatusReport {
     pub store_error: Option<String>,
     /// Project rule files seen (`.claude/hookd.toml`), with their trust and errors.
     pub projects: Vec<ProjectStatus>,
+    /// Answered events whose store commit failed, waiting in the emergency journal; moved into
+    /// the store (once each) as soon as it can be written.
+    pub journal_events: u64,
+    /// Bytes set aside for the emergency journal (`[store] emergency_journal`); 0 when none
+    /// could be reserved.
+    pub journal_reserved_bytes: u64,
+    /// Why an answered event may not survive a crash now (no emergency reserve, or the store
+    /// and the journal both full: events then get their fail mode), if so.
+    pub durability_error: Option<String>,
+    /// Events answered by their fail mode since start because neither the store nor the
+    /// emergency journal could record them.
+    pub not_durable: u64,
+    /// Spooled copies of events already in the store, dropped since start.
+    pub duplicates_dropped: u64,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.

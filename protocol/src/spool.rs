@@ -27,7 +27,10 @@ pub const MAX_RECORD_LEN: u32 = crate::MAX_FRAME_LEN;
 /// One event hook-client could not hand to hookd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct SpoolRecord {
-    /// Unique id: the store records each id once.
+    /// Unique id: the store records each id once. hook-client uses its invocation's id, the
+    /// one it sent in [`crate::HookRequest::id`]: a spooled copy of an event hookd already
+    /// committed is recognised by it and dropped. Records written before protocol 3 carry an
+    /// id of the same form made at spooling time, which matches no committed event.
     pub id: String,
     /// When hook-client gave up, milliseconds since the Unix epoch.
     pub time_ms: u64,

@@ -121,6 +121,17 @@ impl Tmpfs {
         mount_tmpfs(&self.path, flags, None, "remounting")
     }
 
+    /// Grows (or shrinks) the file system to `size` (e.g. `"48m"`) in place, as an operator
+    /// growing a full volume would: files stay open and in place.
+    ///
+    /// # Errors
+    ///
+    /// When remounting fails (a size below what is in use).
+    pub fn resize(&self, size: &str) -> io::Result<()> {
+        let opts = CString::new(format!("size={size}")).map_err(io::Error::other)?;
+        mount_tmpfs(&self.path, libc::MS_REMOUNT, Some(&opts), "resizing tmpfs")
+    }
+
     /// Fills the file system: writes `filler` until `ENOSPC`. Returns the bytes written.
     ///
     /// # Errors
@@ -171,7 +182,7 @@ impl Drop for Tmpfs {
 }
 
 /// The built binaries, opened before a mount hides them (a checkout under `/tmp` disappears
-/// when a test mounts a tmpfs over `/tmp`), to be copied where the test needs them.
+/// when a test mounts a tmpfs over `/tmp`), to be made visible where the test needs them.
 pub struct Binaries {
     files: Vec<(String, std::fs::File)>,
 }
@@ -203,22 +214,38 @@ impl Binaries {
         Ok(Self { files })
     }
 
-    /// Copies them into `dir` (created 0755 if needed), each 0755; returns `dir`.
+    /// Makes them appear in `dir` (created 0755 if needed): each is bind-mounted from the file
+    /// opened earlier (through `/proc/self/fd`), so nothing is copied and no file is ever open
+    /// for writing while a test thread may `exec` it (that fails with `ETXTBSY`). Needs the
+    /// private mount namespace the caller is in; returns `dir`.
     ///
     /// # Errors
     ///
-    /// I/O errors.
+    /// I/O or mount errors.
     pub fn install(&mut self, dir: &Path) -> io::Result<PathBuf> {
-        use std::io::Seek;
+        use std::os::fd::AsRawFd;
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
-        for (name, file) in &mut self.files {
-            file.rewind()?;
+        for (name, file) in &self.files {
             let dest = dir.join(&*name);
-            let mut out = std::fs::File::create(&dest)?;
-            io::copy(file, &mut out)?;
-            out.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+            std::fs::File::create(&dest)?;
+            let source = cstr(Path::new(&format!("/proc/self/fd/{}", file.as_raw_fd())))?;
+            let target = cstr(&dest)?;
+            #[allow(unsafe_code)]
+            // SAFETY: valid NUL-terminated paths; a bind mount takes no type or data.
+            check(
+                unsafe {
+                    libc::mount(
+                        source.as_ptr(),
+                        target.as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    )
+                },
+                "bind-mounting a binary",
+            )?;
         }
         Ok(dir.to_path_buf())
     }

@@ -178,7 +178,8 @@ fn loose_socket_directory_is_diagnosed() {
 fn failing_store_is_diagnosed() {
     let d = TestDaemon::start().unwrap();
     let project = tempfile::tempdir().unwrap();
-    // Break the store under the running daemon: its next commit fails (and spools).
+    // Break the store under the running daemon: its next commit fails (the event goes to the
+    // emergency journal).
     let conn = rusqlite::Connection::open(d.home().join("hookd.db")).unwrap();
     conn.execute_batch("DROP TABLE events;").unwrap();
     let ev = hook_tests::harness::event_json("Stop", "st", &json!({}));
@@ -190,8 +191,9 @@ fn failing_store_is_diagnosed() {
         find(&checks, "store")[0]["detail"]
             .as_str()
             .unwrap()
-            .contains("spooled")
+            .contains("kept in the emergency journal")
     );
+    assert_eq!(level(&checks, "journal"), "warn", "{checks:#?}");
 }
 
 #[test]

@@ -142,6 +142,7 @@ fn thousands_of_connections_at_once_are_served_or_refused_in_bounded_memory() {
             event: bash("many", "git push -f origin main"),
             env: hook_protocol::HookEnv::default(),
             options: hook_protocol::ClientOptions::default(),
+            id: None,
         },
     ))
     .unwrap();

@@ -135,7 +135,7 @@ fn a_socket_directory_made_by_someone_else_or_a_symlink_is_refused() {
     // Opened before /tmp is covered: the checkout itself may live under /tmp.
     let mut bins = Binaries::open(&["hookd"]).unwrap();
     // A private /tmp (and /run/user, if the machine has one) for this test only.
-    let _tmp = Tmpfs::mount_with_mode(Path::new("/tmp"), "256m", 0o1777).unwrap();
+    let _tmp = Tmpfs::mount_with_mode(Path::new("/tmp"), "64m", 0o1777).unwrap();
     let _run = Path::new("/run/user")
         .exists()
         .then(|| Tmpfs::mount(Path::new("/run/user"), "1m").unwrap());

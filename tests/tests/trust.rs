@@ -158,7 +158,7 @@ fn a_daemon_of_another_user_gets_no_event_and_decides_no_verdict() {
     }
     // Opened before /tmp is covered: the checkout itself may live under /tmp.
     let mut bins = Binaries::open(&["hookd", "hook-client", "hookctl"]).unwrap();
-    let _tmp = Tmpfs::mount_with_mode(Path::new("/tmp"), "512m", 0o1777).unwrap();
+    let _tmp = Tmpfs::mount_with_mode(Path::new("/tmp"), "64m", 0o1777).unwrap();
     let _run = Path::new("/run/user")
         .exists()
         .then(|| Tmpfs::mount(Path::new("/run/user"), "1m").unwrap());

@@ -425,9 +425,41 @@ fn store_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
         Some(e) => checks.push(check(
             "store",
             Level::Fail,
-            format!("{}: {e}; events are being spooled until it recovers", s.store_path),
-            Some("free disk space or fix the file's permissions; hookd records the spool when writes work again".into()),
+            format!("{}: {e}", s.store_path),
+            Some("free disk space or fix the file's permissions; hookd (running) moves the emergency journal and the spool into the store by itself once writes work again, no restart needed".into()),
         )),
+    }
+    journal_check(s, checks);
+}
+
+/// The emergency journal: events waiting in it, and whether answered events are durable.
+fn journal_check(s: &StatusReport, checks: &mut Vec<Check>) {
+    let mut detail = format!(
+        "{} answered events waiting in the emergency journal; {} bytes set aside",
+        s.journal_events, s.journal_reserved_bytes
+    );
+    if s.not_durable > 0 {
+        detail.push_str(&format!(
+            "; {} events answered by their fail mode since start because nothing could record them",
+            s.not_durable
+        ));
+    }
+    if let Some(e) = &s.durability_error {
+        checks.push(check(
+            "journal",
+            Level::Fail,
+            format!("{detail}\n{e}"),
+            Some("free disk space (or set a larger `[store] emergency_journal` and restart hookd): until then hookd answers guard events by their fail mode rather than give a verdict it could lose".into()),
+        ));
+    } else if s.journal_events > 0 {
+        checks.push(check(
+            "journal",
+            Level::Warn,
+            detail,
+            Some("nothing to do: hookd (running) moves them into the store as soon as it can be written".into()),
+        ));
+    } else {
+        checks.push(check("journal", Level::Ok, detail, None));
     }
 }
 
@@ -522,7 +554,11 @@ fn spool_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Ch
     } else {
         Level::Ok
     };
-    let fix = (backlog > 0).then(|| "start hookd (it records the spool within a second), then check why it was unreachable (above)".to_string());
+    let fix = (backlog > 0).then(|| match status {
+        None => "start hookd (it records the spool within a second), then check why it was unreachable (above)".to_string(),
+        Some(s) if s.store_error.is_some() => "nothing to do: hookd (running) records the spool as soon as the store can be written (see store above)".to_string(),
+        Some(_) => "hookd (running) records the spool within a second; if it stays, see hookd's log".to_string(),
+    });
     checks.push(check("spool", level, detail, fix));
 }
 

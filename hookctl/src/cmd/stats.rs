@@ -72,6 +72,10 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
             "fallbacks   {} recorded; spool backlog {} bytes; {} duplicate deliveries answered once",
             r.fallbacks, r.spool_backlog_bytes, r.deduplicated
         );
+        println!(
+            "durability  {} spooled copies of recorded events dropped; {} in the emergency journal; {} answered by the fail mode (not recordable)",
+            r.duplicates_dropped, r.journal_events, r.not_durable
+        );
         println!("redactions  {}", top(&r.redactions, 10));
     }
     Ok(if r.health == "unhealthy" {

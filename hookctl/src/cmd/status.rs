@@ -34,7 +34,8 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&s);
     }
-    let healthy = s.rule_errors.is_empty() && s.store_error.is_none();
+    let healthy =
+        s.rule_errors.is_empty() && s.store_error.is_none() && s.durability_error.is_none();
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
@@ -78,9 +79,23 @@ fn print_human(s: &StatusReport) {
         s.rule_sources.join(", ")
     );
     println!(
-        "fallbacks  {} recorded; spool backlog {}",
+        "fallbacks  {} recorded; spool backlog {}; {} spooled copies of recorded events dropped",
         s.fallbacks_recorded,
-        format::bytes(s.spool_backlog_bytes)
+        format::bytes(s.spool_backlog_bytes),
+        s.duplicates_dropped
+    );
+    println!(
+        "journal    {} answered events waiting; {} set aside{}",
+        s.journal_events,
+        format::bytes(s.journal_reserved_bytes),
+        if s.not_durable > 0 {
+            format!(
+                "; {} answered by their fail mode (not recordable)",
+                s.not_durable
+            )
+        } else {
+            String::new()
+        }
     );
     for p in &s.projects {
         println!(
@@ -99,6 +114,9 @@ fn print_human(s: &StatusReport) {
     }
     if let Some(e) = &s.store_error {
         println!("STORE ERROR  {e}");
+    }
+    if let Some(e) = &s.durability_error {
+        println!("NOT DURABLE  {e}");
     }
     if !s.rule_errors.is_empty() {
         println!("RULE ERRORS  (the rules above stay active until the files are fixed)");

@@ -97,6 +97,8 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
             fail_mode: std::env::var("HOOKD_FAIL_MODE").ok(),
             deadline_ms: 2000,
         },
+        // Nothing is recorded for a test.
+        id: None,
     };
     let Response::Tested(r) = client.request(&Request::Test(req))? else {
         bail!("unexpected answer to test");

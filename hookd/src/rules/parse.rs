@@ -140,6 +140,9 @@ pub struct StoreSettings {
     pub max_age: Option<String>,
     /// The store is kept under this size, e.g. "1GiB" (default), "500MB".
     pub max_size: Option<String>,
+    /// Space set aside at start for the emergency journal, e.g. "4MiB" (default), "16MiB":
+    /// answered events go there when the store cannot take them, even on a full disk.
+    pub emergency_journal: Option<String>,
 }
 
 /// Parses a size like `1GiB`, `500MB`, `100M`, `2048` (bytes).

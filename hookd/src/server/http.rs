@@ -527,6 +527,8 @@ impl Ctx {
                 event: hint,
                 ..ClientOptions::default()
             },
+            // HTTP hooks have no client of hookd's that could spool a copy.
+            id: None,
         };
         let reply = self.evaluate(request).await;
         let mut resp = Response::new(Full::new(Bytes::from(http_body(&reply))));

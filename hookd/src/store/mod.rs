@@ -6,29 +6,35 @@
 //! `synchronous=NORMAL`; `full` also survives power loss). Checkpoints and retention run on a
 //! background thread, retention in short bounded steps between commits.
 //!
-//! When a commit fails (full disk, read-only file system), the events go to the spool and are
-//! ingested again later; when the spool cannot be written either, they wait in memory (bounded)
-//! and are retried: nothing recorded is lost. A database file deleted or replaced while hookd
-//! runs is noticed before the next commit and a new store is started at the path; a corrupt
-//! one (at start or on a commit) is moved aside, kept for recovery, and replaced by a new one.
-//! Each such incident is reported in `hookctl stats` and `doctor`. Never sees protocol request
-//! types.
+//! When a commit fails (full disk, read-only file system), the events go to the emergency
+//! journal ([`journal`]: space set aside at start, so a full disk does not stop it) and are
+//! moved into the store, once each, when it can be written again. When even the journal cannot
+//! take them, the caller is told so and answers by the event's fail mode instead of claiming
+//! durability; those events wait in memory (bounded) and are retried. A spooled copy of an
+//! event already committed (hook-client spooled it after its reply was lost) is recognised by
+//! the delivery's id and dropped. On a tight disk the WAL is checkpointed and truncated every
+//! 100 ms, and after a failure hookd keeps trying, so it recovers by itself once space returns. A database file deleted or replaced while hookd runs is noticed before the next
+//! commit and a new store is started at the path; a corrupt one (at start or on a commit) is
+//! moved aside, kept for recovery, and replaced by a new one. Each such incident is reported
+//! in `hookctl stats` and `doctor`. Never sees protocol request types.
 
+use std::collections::HashMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use hook_protocol::spool::{self, SpoolRecord};
-use hook_protocol::{EventQuery, EventRow, HookEnv, SessionRow};
+use hook_protocol::failmode::FailMode;
+use hook_protocol::spool::SpoolRecord;
+use hook_protocol::{EventQuery, EventRow, SessionRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use crate::now_ms;
 
+pub mod journal;
 pub mod runs;
 pub use runs::RunRecord;
 
@@ -39,11 +45,15 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_query.sql")),
     (4, include_str!("migrations/0004_lean_writes.sql")),
     (5, include_str!("migrations/0005_runs.sql")),
+    (6, include_str!("migrations/0006_client_id.sql")),
 ];
+/// The last migration's number (a write of it proves the store can be written again).
+const LAST_MIGRATION: u32 = 6;
 
 /// Events committed in one transaction at most (a longer queue is committed in several).
 const MAX_GROUP: usize = 1024;
-/// Events held in memory when neither the store nor the spool can take them (~1 KiB each).
+/// Events held in memory when neither the store nor the emergency journal can take them
+/// (~1 KiB each).
 const MAX_PENDING: usize = 100_000;
 
 /// Store errors.
@@ -103,7 +113,7 @@ pub struct EventRecord {
     pub latency_us: i64,
     /// `socket` or `spool`.
     pub source: &'static str,
-    /// The spool record id, for exactly-once ingestion.
+    /// The spool record's (or emergency journal record's) id, for exactly-once ingestion.
     pub spool_id: Option<String>,
     /// A short summary (command, path, prompt excerpt), already redacted.
     pub summary: Option<String>,
@@ -111,6 +121,24 @@ pub struct EventRecord {
     pub redacted: Vec<String>,
     /// Whether to write the session's row (first sight, start/end, or every few seconds).
     pub touch_session: bool,
+    /// The delivery's identity (hook-client's invocation id), when the sender gave one.
+    pub client_id: Option<String>,
+    /// How the event is answered if it cannot be recorded durably (its fail mode); `None` for
+    /// events recorded after the fact (spool, journal).
+    pub fail_mode: Option<FailMode>,
+    /// For a spooled event: the store's last row id when [`Store::drop_recorded`] looked its
+    /// client id up; the commit then checks only the rows after it.
+    pub checked_through: Option<i64>,
+}
+
+/// Where a recorded event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Committed to the store.
+    Committed,
+    /// The commit failed; the event is in the emergency journal and will be moved into the
+    /// store once it can be written.
+    Journaled,
 }
 
 /// How much history the store keeps.
@@ -136,10 +164,11 @@ const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(60
 /// Rows deleted per prune transaction (keeps each write short so verdicts never wait long).
 const PRUNE_BATCH: i64 = 2000;
 
-type Ack = oneshot::Sender<Result<(), String>>;
+/// Answered once the records are durable ([`Recorded`]), or with why they are not.
+type Ack = oneshot::Sender<Result<Recorded, String>>;
 
 /// Events waiting for a commit. Each ack is answered once its record (and every record
-/// queued before it) is committed or spooled.
+/// queued before it) is committed or journaled, or cannot be.
 #[derive(Default)]
 struct Queue {
     recs: Vec<(EventRecord, Option<Ack>)>,
@@ -184,8 +213,20 @@ pub struct StoreStats {
     /// The last incident the store recovered from (database deleted, replaced or corrupt),
     /// kept until hookd restarts so `stats` and `doctor` can say what happened.
     pub incident: Mutex<Option<String>>,
-    /// Events waiting in memory because neither the store nor the spool could take them.
+    /// Events waiting in memory because neither the store nor the emergency journal could
+    /// take them.
     pub pending: AtomicU64,
+    /// Spooled copies of events already in the store, dropped (since start).
+    pub duplicates_dropped: AtomicU64,
+    /// Events their callers answered by the fail mode because nothing could record them
+    /// durably (since start).
+    pub not_durable: AtomicU64,
+    /// Events waiting in the emergency journal.
+    pub journal_events: AtomicU64,
+    /// Bytes set aside for the emergency journal (0: none).
+    pub journal_reserved: AtomicU64,
+    /// Why an answered event may not survive a crash now, if so.
+    pub durability: Mutex<Option<String>>,
 }
 
 impl StoreStats {
@@ -332,34 +373,38 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens the store and starts its background thread. Failed commits go to `spool_path`.
+    /// Opens the store and starts its background thread. Events whose commit fails go to the
+    /// emergency journal at `journal_path` (with the default reserve).
     ///
     /// # Errors
     ///
     /// See [`open_connection`].
     pub fn open(
         path: &Path,
-        spool_path: &Path,
+        journal_path: &Path,
         synchronous_full: bool,
         metrics: Option<Arc<crate::metrics::Metrics>>,
     ) -> Result<Self, StoreError> {
         Self::open_with(
             path,
-            spool_path,
+            journal_path,
+            journal::DEFAULT_RESERVE,
             synchronous_full,
             metrics,
             Retention::default(),
         )
     }
 
-    /// [`Store::open`] with a retention policy.
+    /// [`Store::open`] with the emergency journal's reserve (bytes) and a retention policy.
+    /// Events left in the journal by an earlier run are moved into the store first.
     ///
     /// # Errors
     ///
     /// See [`open_connection`].
     pub fn open_with(
         path: &Path,
-        spool_path: &Path,
+        journal_path: &Path,
+        journal_reserve: u64,
         synchronous_full: bool,
         metrics: Option<Arc<crate::metrics::Metrics>>,
         retention: Retention,
@@ -394,8 +439,8 @@ impl Store {
             other => other,
         };
         // A store that cannot be opened (read-only or full file system, permissions) must not
-        // keep hookd from answering either: it starts without one, events go to the spool,
-        // `status` says why, and every commit tries to open it again.
+        // keep hookd from answering either: it starts without one, events go to the emergency
+        // journal, `status` says why, and every commit tries to open it again.
         let (conn, file) = match opened {
             Ok((conn, total, fallbacks)) => {
                 stats.events_total.store(total, Ordering::Relaxed);
@@ -403,7 +448,7 @@ impl Store {
                 (conn, file_id(path))
             }
             Err(e) => {
-                tracing::error!(error = %e, "cannot open the store; answering anyway and spooling events until it opens");
+                tracing::error!(error = %e, "cannot open the store; answering anyway and journaling events until it opens");
                 if let Ok(mut le) = stats.last_error.lock() {
                     *le = Some(format!("cannot open the store: {e}"));
                 }
@@ -413,27 +458,49 @@ impl Store {
             }
         };
         configure_writer(&conn).map_err(sqlite(path))?;
+        let (journal, journal_error) =
+            match journal::Journal::open(journal_path, journal_reserve, synchronous_full) {
+                Ok(j) => (Some(j), None),
+                Err(e) => {
+                    let text = format!(
+                        "cannot open the emergency journal {}: {e}",
+                        journal_path.display()
+                    );
+                    tracing::error!(error = %text, "no emergency journal");
+                    (None, Some(text))
+                }
+            };
+        let mut writer = Writer {
+            conn,
+            file,
+            stale: false,
+            path: path.to_path_buf(),
+            synchronous_full,
+            pending: Vec::new(),
+            stats: Arc::clone(&stats),
+            metrics,
+            retention,
+            journal,
+            journal_error,
+            ingested: HashMap::new(),
+            undurable: None,
+        };
+        // Events answered before a crash while the store could not take them.
+        while let Ok(true) = writer.move_journal() {}
+        writer.refresh_durability();
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             expected: AtomicUsize::new(0),
-            writer: Mutex::new(Some(Writer {
-                conn,
-                file,
-                stale: false,
-                path: path.to_path_buf(),
-                synchronous_full,
-                pending: Vec::new(),
-                stats: Arc::clone(&stats),
-                spool: spool_path.to_path_buf(),
-                metrics,
-                retention,
-            })),
+            writer: Mutex::new(Some(writer)),
         });
         let (tx, rx) = mpsc::channel();
-        let handle = spawn_chores(path, Arc::clone(&shared), rx).map_err(|e| StoreError::Dir {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        let handle =
+            spawn_chores(path, Arc::clone(&shared), Arc::clone(&stats), rx).map_err(|e| {
+                StoreError::Dir {
+                    path: path.to_path_buf(),
+                    source: e,
+                }
+            })?;
         Ok(Self {
             shared,
             path: path.to_path_buf(),
@@ -442,14 +509,15 @@ impl Store {
         })
     }
 
-    /// Records one event and waits until it is committed (or spooled after a failed commit).
-    /// Commits on the calling thread when no other commit is running (tens of µs without
-    /// fsync); otherwise the running commit's owner takes it in its next group.
+    /// Records one event and waits until it is committed (or, after a failed commit, in the
+    /// emergency journal). Commits on the calling thread when no other commit is running (tens
+    /// of µs without fsync); otherwise the running commit's owner takes it in its next group.
     ///
     /// # Errors
     ///
-    /// The commit error (the event was then spooled), or [`StoreError::Stopped`].
-    pub async fn record(&self, rec: EventRecord) -> Result<(), String> {
+    /// Why the event is not durable (neither committed nor journaled: the caller must not
+    /// claim it is; it is held in memory and retried), or [`StoreError::Stopped`].
+    pub async fn record(&self, rec: EventRecord) -> Result<Recorded, String> {
         self.record_many(vec![rec]).await
     }
 
@@ -458,7 +526,7 @@ impl Store {
     /// # Errors
     ///
     /// As [`Store::record`].
-    pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<(), String> {
+    pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<Recorded, String> {
         let done = self.enqueue(recs)?;
         if self.shared.expected.load(Ordering::Relaxed) > 0 {
             // Other events are being evaluated right now and will be queued within
@@ -481,11 +549,13 @@ impl Store {
     }
 
     /// Records events and waits for the commit; used for spool ingestion (a blocking thread).
+    /// Records from the spool are never journaled (the spool keeps them): a failed commit is an
+    /// error.
     ///
     /// # Errors
     ///
     /// As [`Store::record`].
-    pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<(), String> {
+    pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<Recorded, String> {
         let done = self.enqueue(recs)?;
         self.shared.drain();
         done.blocking_recv()
@@ -496,7 +566,7 @@ impl Store {
     fn enqueue(
         &self,
         recs: Vec<EventRecord>,
-    ) -> Result<oneshot::Receiver<Result<(), String>>, String> {
+    ) -> Result<oneshot::Receiver<Result<Recorded, String>>, String> {
         let (ack, done) = oneshot::channel();
         let mut q = lock(&self.shared.queue);
         if q.closed {
@@ -504,7 +574,7 @@ impl Store {
         }
         let n = recs.len();
         if n == 0 {
-            let _ = ack.send(Ok(()));
+            let _ = ack.send(Ok(Recorded::Committed));
             return Ok(done);
         }
         let mut ack = Some(ack);
@@ -520,6 +590,64 @@ impl Store {
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Drops the spooled events (from [`from_spool`]) whose delivery the store already holds:
+    /// hookd committed them but its reply was lost, so the client spooled them too. The lookup
+    /// (the rows within each event's delivery window, on `events_time`) runs on a read
+    /// connection, so commits do not wait for it; the commit then checks only the rows added
+    /// since ([`EventRecord::checked_through`]). Counted in `duplicates_dropped`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors (the events are then checked in the commit instead).
+    pub fn drop_recorded(
+        &self,
+        mut recs: Vec<EventRecord>,
+    ) -> Result<Vec<EventRecord>, (StoreError, Vec<EventRecord>)> {
+        let found = (|| {
+            let mut conn = self.reader()?;
+            let tx = conn.transaction().map_err(sqlite(&self.path))?;
+            let last: i64 = tx
+                .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))
+                .map_err(sqlite(&self.path))?;
+            let found = recorded_ids(&tx, recs.iter()).map_err(sqlite(&self.path))?;
+            Ok((last, found))
+        })();
+        let (last, found) = match found {
+            Ok(f) => f,
+            Err(e) => return Err((e, recs)),
+        };
+        let before = recs.len();
+        recs.retain(|r| r.client_id.as_ref().is_none_or(|id| !found.contains(id)));
+        let dropped = (before - recs.len()) as u64;
+        if dropped > 0 {
+            tracing::info!(dropped, "spooled copies of events already recorded dropped");
+            self.stats
+                .duplicates_dropped
+                .fetch_add(dropped, Ordering::Relaxed);
+        }
+        for r in &mut recs {
+            r.checked_through = Some(last);
+        }
+        Ok(recs)
+    }
+
+    /// Moves every event in the emergency journal into the store (a blocking thread; spool
+    /// ingestion calls it first, so that a spooled copy of a journaled event finds it).
+    ///
+    /// # Errors
+    ///
+    /// The commit error (the rest stays in the journal), or [`StoreError::Stopped`].
+    pub fn move_journal_blocking(&self) -> Result<(), String> {
+        loop {
+            match self.shared.with_writer(Writer::move_journal) {
+                None => return Err(StoreError::Stopped.to_string()),
+                Some(Ok(true)) => {}
+                Some(Ok(false)) => return Ok(()),
+                Some(Err(e)) => return Err(e),
+            }
+        }
     }
 
     /// Counters for `status`.
@@ -1078,13 +1206,85 @@ fn checkpoint(checkpointer: &mut Checkpointer, shared: &Shared, wal: &Path) {
     }
 }
 
+/// Free space on the store's file system (bytes) below which the WAL is checkpointed and
+/// truncated every second: a WAL kept at its full size would hold space the database needs to
+/// grow into, and a checkpoint that cannot grow the database never lets the WAL start over.
+const PRESSURE_FREE_BYTES: u64 = 2 * WAL_RESET_BYTES;
+
+/// Bytes available to this user on the file system holding `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    #[allow(unsafe_code)]
+    // SAFETY: statvfs is plain old data (all-zero is valid); the path is NUL-terminated and the
+    // struct outlives the call.
+    let st = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(c.as_ptr(), &raw mut st) == 0).then_some(st)
+    }?;
+    #[allow(clippy::useless_conversion)] // 64-bit on Linux, 32-bit fields on macOS
+    Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
+}
+
+/// Under pressure (a tight disk, or the last write failed): copies the WAL back and truncates
+/// it to nothing, holding the write connection so no commit runs meanwhile. Gives the WAL's
+/// space back to the file system; a checkpoint that cannot complete (the database cannot grow)
+/// is tried again next time. Returns whether there is pressure (the background thread then
+/// comes back every [`PRESSURE_TICK`]).
+fn relieve_pressure(
+    checkpointer: &mut Checkpointer,
+    shared: &Shared,
+    wal: &Path,
+    failing: bool,
+) -> bool {
+    let dir = wal.parent().unwrap_or(Path::new("."));
+    let tight = free_bytes(dir).is_some_and(|f| f < PRESSURE_FREE_BYTES);
+    if !(tight || failing) {
+        return false;
+    }
+    let wal_len = std::fs::metadata(wal).map_or(0, |m| m.len());
+    if wal_len == 0 {
+        return true;
+    }
+    let Some(conn) = checkpointer.connection() else {
+        return true;
+    };
+    let done = shared.with_writer(|_| {
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        })
+    });
+    match done {
+        Some(Ok(0)) => tracing::debug!(wal_bytes = wal_len, "WAL truncated under pressure"),
+        Some(Ok(_)) => tracing::debug!("WAL truncation deferred (readers)"),
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "WAL truncation failed; trying again");
+            checkpointer.conn = None;
+        }
+        None => {}
+    }
+    true
+}
+
+/// How often the background thread checkpoints under pressure (instead of every second): the
+/// WAL then holds at most this long's commits, which a nearly full disk must still be able to
+/// copy into the database.
+const PRESSURE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Journal batches moved per round at most by the background thread (queued verdicts commit
+/// between batches).
+const JOURNAL_BATCHES_PER_ROUND: usize = 16;
+
 /// The background thread: a passive checkpoint every second (it never blocks a commit; once
 /// it has copied every frame back, SQLite starts the WAL over from its beginning, so the file
-/// stays bounded), and retention every [`MAINTENANCE_EVERY`] (sooner while there is more to
-/// prune) or when asked. Ends when the store closes (the sender is dropped).
+/// stays bounded), the WAL truncated under pressure, events held in memory or in the emergency
+/// journal committed as soon as the store takes writes again, and retention every
+/// [`MAINTENANCE_EVERY`] (sooner while there is more to prune) or when asked. Ends when the
+/// store closes (the sender is dropped).
 fn spawn_chores(
     path: &Path,
     shared: Arc<Shared>,
+    stats: Arc<StoreStats>,
     rx: mpsc::Receiver<Chore>,
 ) -> std::io::Result<JoinHandle<()>> {
     let path = path.to_path_buf();
@@ -1116,9 +1316,24 @@ fn spawn_chores(
                 }
                 let now = std::time::Instant::now();
                 if now >= next_checkpoint {
-                    next_checkpoint = now + std::time::Duration::from_secs(1);
                     checkpoint(&mut checkpointer, &shared, &wal);
-                    shared.with_writer(Writer::retry_pending);
+                    let failing = lock(&stats.last_error).is_some();
+                    let pressure = relieve_pressure(&mut checkpointer, &shared, &wal, failing);
+                    next_checkpoint = now
+                        + if pressure {
+                            PRESSURE_TICK
+                        } else {
+                            std::time::Duration::from_secs(1)
+                        };
+                    if shared.with_writer(Writer::writable) == Some(true) {
+                        shared.with_writer(Writer::retry_pending);
+                        for _ in 0..JOURNAL_BATCHES_PER_ROUND {
+                            if !matches!(shared.with_writer(Writer::move_journal), Some(Ok(true))) {
+                                break;
+                            }
+                        }
+                    }
+                    shared.with_writer(Writer::keep_reserve);
                 }
                 if now >= next_maintenance {
                     let more = shared.maintain().1;
@@ -1149,13 +1364,22 @@ struct Writer {
     /// Open the file again before the next commit (the last one failed).
     stale: bool,
     synchronous_full: bool,
-    /// Events neither committed nor spooled: retried with every commit, and every second by
-    /// the background thread.
+    /// Events neither committed nor journaled (their callers answered by the fail mode):
+    /// retried with every commit, and every second by the background thread.
     pending: Vec<EventRecord>,
     stats: Arc<StoreStats>,
-    spool: PathBuf,
     metrics: Option<Arc<crate::metrics::Metrics>>,
     retention: Retention,
+    /// Where events go when a commit fails; `None` when it could not be opened
+    /// (`journal_error` says why).
+    journal: Option<journal::Journal>,
+    journal_error: Option<String>,
+    /// Client ids of spooled events recorded since start, with their spooling time: an event
+    /// hookd answers (or moves from the journal) after its spooled copy was recorded is that
+    /// copy's duplicate. Empty unless the spool held events hookd was still answering.
+    ingested: HashMap<String, i64>,
+    /// Why events were last answered by the fail mode, until events can be recorded again.
+    undurable: Option<String>,
 }
 
 impl Writer {
@@ -1283,106 +1507,402 @@ impl Writer {
         Ok(())
     }
 
-    /// Commits the events held in memory, if any (the background thread, every second).
+    /// Commits the events held in memory, if any (the background thread, once the store
+    /// takes writes).
     fn retry_pending(&mut self) {
         if !self.pending.is_empty() {
-            self.commit(&mut Vec::new());
+            let mut batch = self.pending.drain(..).map(|r| (r, None)).collect();
+            self.commit(&mut batch);
         }
+    }
+
+    /// Whether the store takes writes. After a failure, a small write (the schema version
+    /// again) proves it before anything larger is tried (events held in memory, the journal:
+    /// re-inserting thousands of events that cannot be committed would only burn CPU); with
+    /// nothing else waiting, it clears the error without waiting for the next event.
+    fn writable(&mut self) -> bool {
+        if lock(&self.stats.last_error).is_none() {
+            return true;
+        }
+        let ok = self.follow_file().is_ok()
+            && self
+                .conn
+                .execute_batch(&format!("PRAGMA user_version = {LAST_MIGRATION}"))
+                .is_ok();
+        if !ok {
+            self.stale = true;
+            return false;
+        }
+        if self.pending.is_empty() && self.journal.as_ref().is_none_or(|j| j.held() == 0) {
+            tracing::info!("the store takes writes again");
+            *lock(&self.stats.last_error) = None;
+            self.undurable = None;
+        }
+        true
+    }
+
+    /// Sets the emergency journal's reserve aside again if it could not be made before
+    /// (space has returned), and publishes the journal's state.
+    fn keep_reserve(&mut self) {
+        if let Some(j) = &mut self.journal {
+            j.retry_reserve();
+        }
+        self.refresh_durability();
+    }
+
+    /// Inserts `recs` in one transaction, following the file to a new one (deleted, replaced)
+    /// and moving a corrupt one aside first.
+    fn insert<'a>(
+        &mut self,
+        recs: impl Iterator<Item = &'a EventRecord> + Clone,
+    ) -> Result<Inserted, String> {
+        self.follow_file()?;
+        match insert_all(&mut self.conn, recs.clone(), &self.ingested) {
+            // Corrupt: keep the damaged file for recovery, start a new one, retry once.
+            Err(e) if is_corrupt(&e) => match quarantine(&self.path) {
+                Ok(aside) => {
+                    self.stats
+                        .set_incident(quarantine_note(&self.path, &aside, &e));
+                    self.reopen().map_err(|e| e.to_string())?;
+                    insert_all(&mut self.conn, recs, &self.ingested).map_err(|e| e.to_string())
+                }
+                Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
+            },
+            other => other.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Counts what a successful insert did and clears the store error.
+    fn inserted(&mut self, done: Inserted) {
+        self.stats
+            .events_total
+            .fetch_add(done.inserted, Ordering::Relaxed);
+        self.stats
+            .fallbacks
+            .fetch_add(done.fallbacks, Ordering::Relaxed);
+        if done.dropped > 0 {
+            tracing::info!(
+                dropped = done.dropped,
+                "spooled copies of events already recorded dropped"
+            );
+            self.stats
+                .duplicates_dropped
+                .fetch_add(done.dropped, Ordering::Relaxed);
+        }
+        if !done.spooled_ids.is_empty() {
+            // Only a copy spooled lately can still meet its original (hookd answering it
+            // after the client gave up): keep the last hour's, at most 65,536.
+            let horizon = now_ms() - MAX_DELIVERY_MS;
+            self.ingested.retain(|_, t| *t >= horizon);
+            for (id, t) in done.spooled_ids {
+                if t >= horizon && self.ingested.len() < 65_536 {
+                    self.ingested.insert(id, t);
+                }
+            }
+        }
+        *lock(&self.stats.last_error) = None;
+        self.undurable = None;
+    }
+
+    /// Moves one batch of the emergency journal into the store. Returns whether more is left.
+    fn move_journal(&mut self) -> Result<bool, String> {
+        let Some(j) = &self.journal else {
+            return Ok(false);
+        };
+        if j.held() == 0 {
+            return Ok(false);
+        }
+        let (recs, to) = j
+            .next_batch(MAX_GROUP)
+            .map_err(|e| format!("reading the emergency journal: {e}"))?;
+        let n = recs.len() as u64;
+        match self.insert(recs.iter()) {
+            Ok(done) => {
+                tracing::info!(events = n, "journaled events moved into the store");
+                self.inserted(done);
+                let left = self
+                    .journal
+                    .as_mut()
+                    .map_or(Ok(0), |j| j.moved(to, n).map(|()| j.held()));
+                self.refresh_durability();
+                match left {
+                    Ok(left) => Ok(left > 0),
+                    Err(e) => Err(format!("starting the emergency journal over: {e}")),
+                }
+            }
+            Err(e) => {
+                self.stale = true;
+                let held = self.journal.as_ref().map_or(0, journal::Journal::held);
+                let mut le = lock(&self.stats.last_error);
+                if le.is_none() {
+                    *le = Some(format!(
+                        "store write failed: {e}; {held} answered events kept in the emergency journal until it recovers"
+                    ));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Publishes the journal's state and why durability is not assured, if it is not.
+    fn refresh_durability(&mut self) {
+        let (held, reserved, reserve_error) = match &self.journal {
+            Some(j) => (
+                j.held(),
+                j.reserved(),
+                j.reserve_error().map(str::to_string),
+            ),
+            None => (0, 0, self.journal_error.clone()),
+        };
+        self.stats.journal_events.store(held, Ordering::Relaxed);
+        self.stats
+            .journal_reserved
+            .store(reserved, Ordering::Relaxed);
+        *lock(&self.stats.durability) = self.undurable.clone().or(reserve_error);
     }
 
     fn commit(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>) {
-        // Events held in memory ride along with the next commit.
-        batch.extend(self.pending.drain(..).map(|r| (r, None)));
+        // Events held in memory ride along with the next commit, unless the store is failing:
+        // the background thread retries them once a small write works (`writable`).
+        if lock(&self.stats.last_error).is_none() {
+            batch.extend(self.pending.drain(..).map(|r| (r, None)));
+        }
         let t0 = std::time::Instant::now();
-        let result = match self.follow_file() {
-            Err(e) => Err(e),
-            Ok(()) => match insert_all(&mut self.conn, batch.iter().map(|(r, _)| r)) {
-                // Corrupt: keep the damaged file for recovery, start a new one, retry once.
-                Err(e) if is_corrupt(&e) => match quarantine(&self.path) {
-                    Ok(aside) => {
-                        self.stats
-                            .set_incident(quarantine_note(&self.path, &aside, &e));
-                        self.reopen().map_err(|e| e.to_string()).and_then(|()| {
-                            insert_all(&mut self.conn, batch.iter().map(|(r, _)| r))
-                                .map_err(|e| e.to_string())
-                        })
-                    }
-                    Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
-                },
-                other => other.map_err(|e| e.to_string()),
-            },
-        };
+        let result = self.insert(batch.iter().map(|(r, _)| r));
         if let Some(m) = &self.metrics {
             m.record_store_write(t0.elapsed());
         }
-        let outcome = match result {
-            Ok((inserted, fallbacks)) => {
-                self.stats
-                    .events_total
-                    .fetch_add(inserted, Ordering::Relaxed);
-                self.stats.fallbacks.fetch_add(fallbacks, Ordering::Relaxed);
-                if let Ok(mut e) = self.stats.last_error.lock() {
-                    *e = None;
+        match result {
+            Ok(done) => {
+                self.inserted(done);
+                for (_, ack) in batch.drain(..) {
+                    if let Some(a) = ack {
+                        let _ = a.send(Ok(Recorded::Committed));
+                    }
                 }
-                Ok(())
             }
-            Err(e) => {
-                // Open the file again before the next commit: a connection that failed (read
-                // only, I/O error) may not recover by itself once the cause is gone.
-                self.stale = true;
-                let mut msg = format!("store write failed: {e}");
-                tracing::error!(error = %e, events = batch.len(), "store write failed; spooling events");
-                let mut spool_error = None;
-                let mut dropped = 0u64;
-                for (rec, _) in batch.iter() {
-                    // Events read from the spool are still in the file being ingested, which
-                    // is kept until they commit: spooling them again would repeat them.
-                    if rec.source == "spool" {
-                        continue;
-                    }
-                    if let Err(se) = spool::append(&self.spool, &to_spool(rec, &msg)) {
-                        if self.pending.len() < MAX_PENDING {
-                            self.pending.push(rec.clone());
-                        } else {
-                            dropped += 1;
-                        }
-                        spool_error = Some(se);
-                    }
-                }
-                if let Some(se) = spool_error {
-                    tracing::error!(error = %se, held = self.pending.len(), dropped, "spooling after a failed store write failed too; holding events in memory");
-                    msg.push_str(&format!(
-                        "; the spool {} failed too ({se}): {} events held in memory for retry",
-                        self.spool.display(),
-                        self.pending.len()
-                    ));
-                    if dropped > 0 {
-                        msg.push_str(&format!(", {dropped} dropped (memory bound reached)"));
-                    }
-                }
-                if let Ok(mut le) = self.stats.last_error.lock() {
-                    *le = Some(msg.clone());
-                }
-                Err(msg)
-            }
-        };
+            Err(e) => self.commit_failed(batch, &e),
+        }
         self.stats
             .pending
             .store(self.pending.len() as u64, Ordering::Relaxed);
-        for (_, ack) in batch.drain(..) {
-            if let Some(a) = ack {
-                let _ = a.send(outcome.clone());
+        self.refresh_durability();
+    }
+
+    /// After a failed commit: each caller's events go to the emergency journal (one write per
+    /// caller: all of them, or none); what the journal cannot take is not durable, its callers
+    /// are told so (they answer by the fail mode) and the events wait in memory, recorded with
+    /// the verdict given. Events from the spool or the journal are still there: left alone.
+    fn commit_failed(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>, e: &str) {
+        // Open the file again before the next commit: a connection that failed (read only,
+        // I/O error) may not recover by itself once the cause is gone.
+        self.stale = true;
+        let n = batch.len();
+        tracing::error!(error = %e, events = n, "store write failed; journaling events");
+        let mut outcome: Vec<Option<Result<Recorded, String>>> = vec![None; n];
+        let mut lost = vec![false; n];
+        let mut journal_failure = None;
+        let (mut journaled, mut not_durable) = (0u64, 0u64);
+        let mut start = 0;
+        for i in 0..n {
+            if batch[i].1.is_none() && i + 1 < n {
+                continue;
+            }
+            // One caller's events (or, at the end, those held in memory).
+            let unit: Vec<usize> = (start..=i)
+                .filter(|&k| batch[k].0.spool_id.is_none())
+                .collect();
+            let caller = batch[i].1.is_some();
+            start = i + 1;
+            let result = if unit.is_empty() {
+                Err(format!("store write failed: {e}"))
+            } else {
+                let recs: Vec<&EventRecord> = unit.iter().map(|&k| &batch[k].0).collect();
+                match self.journal.as_mut().map(|j| j.append(&recs)) {
+                    Some(Ok(())) => {
+                        journaled += unit.len() as u64;
+                        Ok(Recorded::Journaled)
+                    }
+                    failed => {
+                        let why = match failed {
+                            Some(Err(je)) => format!(
+                                "the emergency journal {} cannot take them either ({je})",
+                                self.journal
+                                    .as_ref()
+                                    .map_or(Path::new(""), |j| j.path())
+                                    .display()
+                            ),
+                            _ => self
+                                .journal_error
+                                .clone()
+                                .unwrap_or_else(|| "there is no emergency journal".into()),
+                        };
+                        for &k in &unit {
+                            lost[k] = true;
+                        }
+                        if caller {
+                            not_durable += unit.len() as u64;
+                        }
+                        journal_failure = Some(why.clone());
+                        Err(format!("store write failed: {e}; {why}"))
+                    }
+                }
+            };
+            outcome[i] = Some(result);
+        }
+        let mut dropped = 0u64;
+        for (k, ((mut rec, ack), lost)) in batch.drain(..).zip(lost).enumerate() {
+            if lost {
+                if let Some(mode) = rec.fail_mode {
+                    rec.verdict = format!("error:{}", mode.as_str());
+                    rec.reason = Some(format!(
+                        "answered by the fail mode: the event could not be recorded durably ({e})"
+                    ));
+                }
+                if self.pending.len() < MAX_PENDING {
+                    self.pending.push(rec);
+                } else {
+                    dropped += 1;
+                }
+            }
+            if let (Some(a), Some(o)) = (ack, outcome[k].take()) {
+                let _ = a.send(o);
             }
         }
+        let held = self.journal.as_ref().map_or(0, journal::Journal::held);
+        let mut msg = format!("store write failed: {e}");
+        if held > 0 {
+            msg.push_str(&format!(
+                "; {held} answered events kept in the emergency journal until it recovers"
+            ));
+        }
+        if let Some(why) = &journal_failure {
+            tracing::error!(error = %why, held = self.pending.len(), dropped, "the emergency journal failed too; events answered by their fail mode");
+            msg.push_str(&format!(
+                "; {why}: events are answered by their fail mode, {} held in memory for retry",
+                self.pending.len()
+            ));
+            if dropped > 0 {
+                msg.push_str(&format!(", {dropped} dropped (memory bound reached)"));
+            }
+            if not_durable > 0 {
+                self.stats
+                    .not_durable
+                    .fetch_add(not_durable, Ordering::Relaxed);
+                self.undurable = Some(format!(
+                    "since {}, answered events cannot be recorded durably (store: {e}; {why}): \
+                     guard events get their fail mode (ask) until space returns",
+                    utc_now()
+                ));
+            }
+        } else if journaled > 0 {
+            self.undurable = None;
+        }
+        *lock(&self.stats.last_error) = Some(msg);
     }
 }
 
+/// How long after its client started an event can still be delivered, in ms (hook-client's
+/// deadline is below an hour).
+const MAX_DELIVERY_MS: i64 = 3_600_000;
+/// Clock leeway around a delivery's window, in ms.
+const DELIVERY_SLACK_MS: i64 = 5_000;
+
+/// The times (ms) within which hookd can have received the event whose client id is `id`,
+/// spooled by the client at `spooled_ms`: from the client's start (the id's first part, its
+/// clock in ns, hex) to its giving up, with leeway.
+fn delivery_window(id: &str, spooled_ms: i64) -> (i64, i64) {
+    let started = id
+        .split_once('-')
+        .and_then(|(ns, _)| u128::from_str_radix(ns, 16).ok())
+        .and_then(|ns| i64::try_from(ns / 1_000_000).ok())
+        .filter(|&ms| ms <= spooled_ms + DELIVERY_SLACK_MS && ms >= spooled_ms - MAX_DELIVERY_MS)
+        .unwrap_or(spooled_ms - MAX_DELIVERY_MS);
+    (started - DELIVERY_SLACK_MS, spooled_ms + DELIVERY_SLACK_MS)
+}
+
+/// What one insert transaction did.
+#[derive(Default)]
+struct Inserted {
+    inserted: u64,
+    fallbacks: u64,
+    /// Spooled copies of events already recorded, not inserted.
+    dropped: u64,
+    /// Client ids (and times) of the spooled events inserted.
+    spooled_ids: Vec<(String, i64)>,
+}
+
+/// The client ids among the spooled `recs` that events already in the store carry. Events
+/// already looked up ([`EventRecord::checked_through`]) are checked against the rows added
+/// since (a rowid range: a few rows); the others by one range scan on `events_time` per
+/// stretch of time their delivery windows cover (they overlap after a crash, so usually one),
+/// rather than one per event.
+fn recorded_ids<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    recs: impl Iterator<Item = &'a EventRecord>,
+) -> rusqlite::Result<std::collections::HashSet<String>> {
+    let mut wanted = std::collections::HashSet::new();
+    let mut windows = Vec::new();
+    let mut since: Option<i64> = None;
+    for r in recs.filter(|r| r.source == "spool") {
+        if let Some(id) = &r.client_id {
+            wanted.insert(id.as_str());
+            match r.checked_through {
+                Some(last) => since = Some(since.map_or(last, |s| s.min(last))),
+                None => windows.push(delivery_window(id, r.time_ms)),
+            }
+        }
+    }
+    let mut found = std::collections::HashSet::new();
+    if let Some(last) = since {
+        let mut st = tx.prepare_cached(
+            "SELECT client_id FROM events WHERE id > ?1 AND client_id IS NOT NULL",
+        )?;
+        let mut rows = st.query([last])?;
+        while let Some(row) = rows.next()? {
+            let id = row.get_ref(0)?.as_str().unwrap_or_default();
+            if wanted.contains(id) {
+                found.insert(id.to_string());
+            }
+        }
+    }
+    if windows.is_empty() {
+        return Ok(found);
+    }
+    windows.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::new();
+    for (lo, hi) in windows {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+    let mut st = tx.prepare_cached(
+        "SELECT client_id FROM events WHERE time_ms BETWEEN ?1 AND ?2 AND client_id IS NOT NULL",
+    )?;
+    for (lo, hi) in merged {
+        let mut rows = st.query(params![lo, hi])?;
+        while let Some(row) = rows.next()? {
+            let id = row.get_ref(0)?.as_str().unwrap_or_default();
+            if wanted.contains(id) {
+                found.insert(id.to_string());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Inserts `recs` in one transaction. Spooled events whose delivery is already recorded
+/// (the same client id within its time window, [`recorded_ids`]), and events whose spooled
+/// copy was recorded meanwhile (`ingested`), are dropped and counted.
 fn insert_all<'a>(
     conn: &mut Connection,
-    recs: impl Iterator<Item = &'a EventRecord>,
-) -> rusqlite::Result<(u64, u64)> {
+    recs: impl Iterator<Item = &'a EventRecord> + Clone,
+    ingested: &HashMap<String, i64>,
+) -> rusqlite::Result<Inserted> {
     let tx = conn.transaction()?;
-    let (mut inserted, mut fallbacks) = (0, 0);
+    let mut done = Inserted::default();
+    let mut recorded = recorded_ids(&tx, recs.clone())?;
     {
         let mut session = tx.prepare_cached(
             "INSERT INTO sessions (id, project_dir, started_ms, last_ms, ended_ms, events, denials)
@@ -1397,10 +1917,21 @@ fn insert_all<'a>(
         let mut stmt = tx.prepare_cached(
             "INSERT OR IGNORE INTO events
                (time_ms, session_id, event, tool, project_dir, payload, verdict, reason, rules,
-                latency_us, source, spool_id, summary, redacted)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                latency_us, source, spool_id, summary, redacted, client_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         )?;
         for r in recs {
+            if let Some(id) = &r.client_id {
+                let duplicate = if r.source == "spool" {
+                    recorded.contains(id)
+                } else {
+                    !ingested.is_empty() && ingested.contains_key(id)
+                };
+                if duplicate {
+                    done.dropped += 1;
+                    continue;
+                }
+            }
             let rules = serde_json::to_string(&r.rules).unwrap_or_else(|_| "[]".into());
             let n = stmt.execute(params![
                 r.time_ms,
@@ -1417,8 +1948,9 @@ fn insert_all<'a>(
                 r.spool_id,
                 r.summary,
                 (!r.redacted.is_empty()).then(|| r.redacted.join(",")),
+                r.client_id,
             ])?;
-            inserted += n as u64;
+            done.inserted += n as u64;
             if n > 0
                 && r.touch_session
                 && let Some(id) = &r.session_id
@@ -1435,38 +1967,19 @@ fn insert_all<'a>(
                 ])?;
             }
             if n > 0 && r.verdict.starts_with("fallback:") {
-                fallbacks += 1;
+                done.fallbacks += 1;
+            }
+            if n > 0
+                && r.source == "spool"
+                && let Some(id) = &r.client_id
+            {
+                recorded.insert(id.clone());
+                done.spooled_ids.push((id.clone(), r.time_ms));
             }
         }
     }
     tx.commit()?;
-    Ok((inserted, fallbacks))
-}
-
-fn to_spool(rec: &EventRecord, reason: &str) -> SpoolRecord {
-    SpoolRecord {
-        id: rec.spool_id.clone().unwrap_or_else(|| {
-            format!(
-                "hookd-{:x}-{:x}-{}",
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap_or_default()
-                    .as_nanos(),
-                std::process::id(),
-                rec.time_ms
-            )
-        }),
-        time_ms: u64::try_from(rec.time_ms).unwrap_or_default(),
-        reason: reason.to_string(),
-        answered: rec.verdict.clone(),
-        event: rec.payload.clone(),
-        truncated_from: None,
-        env: HookEnv {
-            project_dir: rec.project_dir.clone(),
-            session_id: rec.session_id.clone(),
-            cwd: None,
-        },
-    }
+    Ok(done)
 }
 
 /// Turns a spool record into an event record (source `spool`).
@@ -1478,7 +1991,11 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
         .map(|e| e.name.clone())
         .or_else(|| hook_protocol::failmode::scan_event_name(&rec.event).map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
-    let answered = if rec.answered.contains(':')
+    // Before the emergency journal, hookd spooled the events it had answered itself when a
+    // commit failed (ids `hookd-…`): their verdict is hookd's, not a client's fallback.
+    let by_hookd = rec.id.starts_with("hookd-");
+    let answered = if by_hookd
+        || rec.answered.contains(':')
         || !matches!(rec.answered.as_str(), "ask" | "pass" | "deny")
     {
         rec.answered
@@ -1507,10 +2024,13 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
         rules: Vec::new(),
         latency_us: 0,
         source: "spool",
+        client_id: (!by_hookd).then(|| rec.id.clone()),
         spool_id: Some(rec.id),
         summary: parsed.as_ref().and_then(crate::event::HookEvent::summary),
         redacted: Vec::new(),
         touch_session: true,
+        fail_mode: None,
+        checked_through: None,
     }
 }
 
@@ -1607,7 +2127,7 @@ mod tests {
         // Queued but not yet committed: as when the caller found the connection busy.
         let pending = store.enqueue((0..5).map(rec).collect()).unwrap();
         store.close();
-        assert_eq!(pending.blocking_recv().unwrap(), Ok(()));
+        assert_eq!(pending.blocking_recv().unwrap(), Ok(Recorded::Committed));
         assert_eq!(
             store.record_blocking(vec![rec(9)]),
             Err(StoreError::Stopped.to_string())
@@ -1645,22 +2165,228 @@ mod tests {
         assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 1);
     }
 
-    #[test]
-    fn failed_commit_spools_the_events() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("x.db");
-        let spool_path = dir.path().join("spool");
-        let s = Store::open(&p, &spool_path, false, None).unwrap();
-        // Break the table under the writer: every insert now fails.
-        Connection::open(&p)
-            .unwrap()
-            .execute_batch("DROP TABLE events;")
+    /// Makes every insert fail (the table renamed away) or work again.
+    fn break_table(db: &Path, broken: bool) {
+        let sql = if broken {
+            "ALTER TABLE events RENAME TO events_away;"
+        } else {
+            "ALTER TABLE events_away RENAME TO events;"
+        };
+        Connection::open(db).unwrap().execute_batch(sql).unwrap();
+    }
+
+    fn rows(db: &Path) -> Vec<(String, String, Option<String>)> {
+        let conn = Connection::open(db).unwrap();
+        let mut st = conn
+            .prepare("SELECT verdict, source, client_id FROM events ORDER BY id")
             .unwrap();
-        let err = s.record_blocking(vec![rec(1)]).unwrap_err();
-        assert!(err.contains("store write failed"), "{err}");
-        assert!(s.stats().last_error.lock().unwrap().is_some());
-        let taken = spool::take(&spool_path).unwrap();
-        assert_eq!(taken.records.len(), 1);
-        assert_eq!(taken.records[0].answered, "none");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    fn answered(n: i64, client_id: &str) -> EventRecord {
+        EventRecord {
+            verdict: "deny".into(),
+            client_id: Some(client_id.into()),
+            fail_mode: Some(FailMode::Ask),
+            ..rec(n)
+        }
+    }
+
+    #[test]
+    fn a_failed_commit_goes_to_the_journal_and_into_the_store_once_it_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        let journal = dir.path().join("journal");
+        let s = Store::open(&db, &journal, false, None).unwrap();
+        break_table(&db, true);
+        assert_eq!(
+            s.record_blocking(vec![answered(1, "a"), answered(2, "b")]),
+            Ok(Recorded::Journaled)
+        );
+        let err = s.stats().last_error.lock().unwrap().clone().unwrap();
+        assert!(
+            err.contains("2 answered events kept in the emergency journal"),
+            "{err}"
+        );
+        assert_eq!(s.stats().journal_events.load(Ordering::Relaxed), 2);
+        assert!(s.move_journal_blocking().is_err(), "still broken");
+        break_table(&db, false);
+        s.move_journal_blocking().unwrap();
+        assert_eq!(s.stats().journal_events.load(Ordering::Relaxed), 0);
+        assert!(s.stats().last_error.lock().unwrap().is_none());
+        assert_eq!(
+            rows(&db),
+            vec![
+                ("deny".into(), "socket".into(), Some("a".into())),
+                ("deny".into(), "socket".into(), Some("b".into()))
+            ]
+        );
+        drop(s);
+        // Nothing is moved twice: not after a restart, nor when the journal was moved but
+        // not started over (a crash in between): its records' ids are in the store.
+        let s = Store::open(&db, &journal, false, None).unwrap();
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 2);
+        break_table(&db, true);
+        s.record_blocking(vec![answered(3, "c")]).unwrap();
+        drop(s);
+        let copy = dir.path().join("journal.copy");
+        std::fs::copy(&journal, &copy).unwrap();
+        break_table(&db, false);
+        drop(Store::open(&db, &journal, false, None).unwrap());
+        std::fs::copy(&copy, &journal).unwrap();
+        drop(Store::open(&db, &journal, false, None).unwrap());
+        assert_eq!(rows(&db).len(), 3, "{:?}", rows(&db));
+    }
+
+    #[test]
+    fn events_nothing_can_record_are_not_durable_and_kept_with_their_fail_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        // A directory where the journal should be: it cannot be opened.
+        let journal = dir.path().join("journal");
+        std::fs::create_dir(&journal).unwrap();
+        let s = Store::open(&db, &journal, false, None).unwrap();
+        assert!(s.stats().durability.lock().unwrap().is_some());
+        break_table(&db, true);
+        let err = s.record_blocking(vec![answered(1, "a")]).unwrap_err();
+        assert!(err.contains("cannot open the emergency journal"), "{err}");
+        assert_eq!(s.stats().not_durable.load(Ordering::Relaxed), 1);
+        assert_eq!(s.stats().pending.load(Ordering::Relaxed), 1);
+        let le = s.stats().last_error.lock().unwrap().clone().unwrap();
+        assert!(
+            le.contains("answered by their fail mode, 1 held in memory"),
+            "{le}"
+        );
+        break_table(&db, false);
+        s.record_blocking(vec![answered(2, "b")]).unwrap();
+        // The background thread commits what was held once a small write works.
+        let start = std::time::Instant::now();
+        while s.stats().pending.load(Ordering::Relaxed) > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "held events not retried"
+            );
+            #[allow(clippy::disallowed_methods)] // a plain test thread, not a tokio worker
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(s.stats().last_error.lock().unwrap().is_none());
+        // Recorded as answered: by the fail mode, not with the verdict it could not keep.
+        let r = rows(&db);
+        assert_eq!(r.len(), 2, "{r:?}");
+        assert!(r.contains(&("error:ask".into(), "socket".into(), Some("a".into()))));
+        assert!(r.contains(&("deny".into(), "socket".into(), Some("b".into()))));
+    }
+
+    fn spooled(id: &str, time_ms: i64) -> SpoolRecord {
+        SpoolRecord {
+            id: id.into(),
+            time_ms: u64::try_from(time_ms).unwrap(),
+            reason: "no answer from hookd".into(),
+            answered: "ask".into(),
+            event: br#"{"hook_event_name":"Stop","session_id":"s"}"#.to_vec(),
+            ..SpoolRecord::default()
+        }
+    }
+
+    /// A client id as hook-client makes it, for a client started at `ms`.
+    fn client_id(ms: i64, pid: u32) -> String {
+        format!("{:x}-{pid:x}", i128::from(ms) * 1_000_000)
+    }
+
+    #[test]
+    fn a_spooled_copy_of_a_committed_event_is_dropped_and_counted() {
+        let (dir, s) = temp_store();
+        let db = dir.path().join("x.db");
+        let t = now_ms();
+        let id = client_id(t - 30, 77);
+        // hookd committed it, then died before replying; the client spooled it.
+        s.record_blocking(vec![answered(t, &id)]).unwrap();
+        let other = client_id(t - 10, 78);
+        s.record_blocking(vec![
+            from_spool(spooled(&id, t + 2000)),
+            from_spool(spooled(&other, t + 2000)),
+        ])
+        .unwrap();
+        let r = rows(&db);
+        assert_eq!(
+            r,
+            vec![
+                ("deny".into(), "socket".into(), Some(id)),
+                ("fallback:ask".into(), "spool".into(), Some(other))
+            ]
+        );
+        assert_eq!(s.stats().duplicates_dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(s.stats().fallbacks.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn spooled_copies_are_found_before_the_commit_and_in_it() {
+        let (dir, s) = temp_store();
+        let t = now_ms();
+        let (a, b) = (client_id(t - 30, 1), client_id(t - 20, 2));
+        s.record_blocking(vec![answered(t, &a)]).unwrap();
+        let recs = s
+            .drop_recorded(vec![
+                from_spool(spooled(&a, t + 100)),
+                from_spool(spooled(&b, t + 100)),
+            ])
+            .unwrap();
+        assert_eq!(recs.len(), 1, "a's copy is dropped before the commit");
+        // b's original is committed after the lookup (hookd was still answering it when its
+        // client gave up): the commit checks the rows added since and finds it.
+        s.record_blocking(vec![answered(t + 50, &b)]).unwrap();
+        s.record_blocking(recs).unwrap();
+        assert_eq!(
+            rows(&dir.path().join("x.db")),
+            vec![
+                ("deny".into(), "socket".into(), Some(a)),
+                ("deny".into(), "socket".into(), Some(b))
+            ]
+        );
+        assert_eq!(s.stats().duplicates_dropped.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn an_event_committed_after_its_spooled_copy_is_dropped() {
+        let (dir, s) = temp_store();
+        let t = now_ms();
+        let id = client_id(t - 3000, 90);
+        // The client gave up and its copy was recorded while hookd was still answering.
+        s.record_blocking(vec![from_spool(spooled(&id, t - 1000))])
+            .unwrap();
+        s.record_blocking(vec![answered(t - 2500, &id)]).unwrap();
+        assert_eq!(rows(&dir.path().join("x.db")).len(), 1);
+        assert_eq!(s.stats().duplicates_dropped.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn spool_records_hookd_wrote_itself_keep_its_verdict() {
+        let mut r = spooled("hookd-18a2b3c4d5e6f708-3039-1700000000000", 1);
+        r.answered = "deny".into();
+        let e = from_spool(r);
+        assert_eq!(e.verdict, "deny");
+        assert_eq!(e.client_id, None);
+        let e = from_spool(spooled("18a2b3c4d5e6f708-3039-3e8", 1));
+        assert_eq!(e.verdict, "fallback:ask");
+        assert_eq!(e.client_id.as_deref(), Some("18a2b3c4d5e6f708-3039-3e8"));
+    }
+
+    #[test]
+    fn a_delivery_window_runs_from_the_client_start_to_its_spooling() {
+        let t = 1_700_000_000_000;
+        assert_eq!(
+            delivery_window(&client_id(t - 2000, 5), t),
+            (t - 2000 - DELIVERY_SLACK_MS, t + DELIVERY_SLACK_MS)
+        );
+        // Ids of another form (or a start after the spooling) get the widest window.
+        let widest = (
+            t - MAX_DELIVERY_MS - DELIVERY_SLACK_MS,
+            t + DELIVERY_SLACK_MS,
+        );
+        assert_eq!(delivery_window("not-hex", t), widest);
+        assert_eq!(delivery_window(&client_id(t + 60_000, 5), t), widest);
     }
 }

@@ -283,6 +283,7 @@ pub fn check_hook_json(data: &[u8]) {
                 cwd: None,
             },
             options: options_for(i),
+            id: None,
         };
         let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
         let reply = handler::answer(&req, &[default_packs()], Some(&mut session), Some(HOME), t);
@@ -558,6 +559,7 @@ pub fn check_rule_file(data: &[u8]) {
                 if let Some(s) = &settings {
                     let mut errors = Vec::new();
                     let _ = hookd::retention(&s.store, &mut errors);
+                    let _ = hookd::journal_reserve(&s.store, &mut errors);
                     let _ = hookd::build_redactor(&s.redact, &mut errors);
                 }
                 let rs = Ruleset::new(rules, vec![source.name.clone()]);
@@ -570,6 +572,7 @@ pub fn check_rule_file(data: &[u8]) {
                             ..HookEnv::default()
                         },
                         options: ClientOptions::default(),
+                        id: None,
                     };
                     let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
                     let reply = handler::answer(&req, &[&rs], Some(&mut session), Some(HOME), t);
