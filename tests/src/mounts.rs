@@ -228,7 +228,7 @@ impl Binaries {
         std::fs::create_dir_all(dir)?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
         for (name, file) in &self.files {
-            let dest = dir.join(&*name);
+            let dest = dir.join(name);
             std::fs::File::create(&dest)?;
             let source = cstr(Path::new(&format!("/proc/self/fd/{}", file.as_raw_fd())))?;
             let target = cstr(&dest)?;
