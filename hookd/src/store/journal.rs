@@ -17,9 +17,9 @@
 //! little-endian), the postcard body. Reading stops at the first record that does not verify
 //! (the preallocated zeros, a torn tail, an older epoch).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -128,20 +128,13 @@ impl Journal {
     ///
     /// When the file cannot be opened or read.
     pub fn open(path: &Path, reserve: u64, sync: bool) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)?;
+        // Never through a link, a regular file of ours (like every file hookd writes).
+        let file = hook_protocol::private::open_private(
+            path,
+            hook_protocol::private::Access::ReadWrite,
+            "emergency journal",
+        )?;
         let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(format!(
-                "{} is not a regular file",
-                path.display()
-            )));
-        }
         let mut j = Self {
             file,
             path: path.to_path_buf(),
