@@ -489,7 +489,7 @@ mod tests {
         j.append(&[&rec(1)]).unwrap();
         let end = j.end;
         // Half a record after it, as a write cut short would leave.
-        let f = OpenOptions::new().write(true).open(&p).unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
         f.write_all_at(&[0, 0, 0, 40, 1, 2, 3, 4, 5, 6, 7, 8, 9], end)
             .unwrap();
         drop(j);
