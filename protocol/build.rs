@@ -7,9 +7,16 @@ use std::process::Command;
 fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     // logs/HEAD changes on every commit, checkout and reset (HEAD itself is a symbolic ref).
-    for p in [".git/HEAD", ".git/logs/HEAD"] {
-        let path = root.join(p);
-        if path.exists() {
+    // Asked of git, so a worktree (whose .git is a file) is followed too.
+    for p in ["HEAD", "logs/HEAD"] {
+        let path = Command::new("git")
+            .args(["rev-parse", "--git-path", p])
+            .current_dir(&root)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| root.join(String::from_utf8_lossy(&o.stdout).trim()));
+        if let Some(path) = path.filter(|p| p.exists()) {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     }
