@@ -12,7 +12,7 @@ use hook_protocol::{
 };
 
 use crate::State;
-use crate::event::HookEvent;
+use crate::event::{EventError, HookEvent};
 use crate::render::render;
 use crate::rules::{Ctx, Decision, OnceMemory};
 use crate::session::{Session, SharedSession, step};
@@ -123,6 +123,29 @@ async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64, fresh: bool) 
         table.insert_replayed(s);
     }
     table.get_or_create(id, now_ms)
+}
+
+/// The session an event belongs to: its `session_id`, else the client's
+/// `CLAUDE_CODE_SESSION_ID`. An over-long id from the client refuses the event, as one in the
+/// event does ([`EventError::SessionIdTooLong`]); an event without a usable id has no session
+/// (stateful conditions then fail closed, see `rules::state`).
+fn session_of(
+    parsed: Result<HookEvent, EventError>,
+    env: &HookEnv,
+) -> (Result<HookEvent, EventError>, Option<String>) {
+    let Ok(event) = parsed else {
+        return (parsed, None);
+    };
+    let id = match event.session_id() {
+        Some(id) => Some(id.to_string()),
+        None => match env.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) if id.len() > crate::session::MAX_SESSION_ID_LEN => {
+                return (Err(EventError::SessionIdTooLong(id.len())), None);
+            }
+            id => id.map(str::to_string),
+        },
+    };
+    (Ok(event), id)
 }
 
 /// The project root of an event: `CLAUDE_PROJECT_DIR` from the client, else the event's cwd.
@@ -292,10 +315,11 @@ fn decide(
                 .or_else(|| decision.loop_guard.first().cloned());
             let record = EventRecord {
                 time_ms,
-                session_id: event
-                    .session_id()
-                    .map(str::to_string)
-                    .or_else(|| env.session_id.clone()),
+                session_id: event.session_id().map(str::to_string).or_else(|| {
+                    env.session_id.clone().filter(|id| {
+                        !id.is_empty() && id.len() <= crate::session::MAX_SESSION_ID_LEN
+                    })
+                }),
                 tool: event.tool_name().map(str::to_string),
                 event: event.name.clone(),
                 project_dir: project_dir.clone(),
@@ -339,7 +363,10 @@ fn decide(
             tracing::warn!(event = %name, error = %e, "malformed event");
             let record = EventRecord {
                 time_ms,
-                session_id: env.session_id.clone(),
+                session_id: env
+                    .session_id
+                    .clone()
+                    .filter(|id| id.len() <= crate::session::MAX_SESSION_ID_LEN),
                 event: name,
                 project_dir: env.project_dir.clone(),
                 verdict: format!("error:{}", mode.as_str()),
@@ -430,14 +457,8 @@ async fn prepare(
         env,
         options,
     } = req;
-    let parsed = HookEvent::parse(&payload, options.event.as_deref());
-    let session_id = match &parsed {
-        Ok(e) => e
-            .session_id()
-            .map(str::to_string)
-            .or_else(|| env.session_id.clone()),
-        Err(_) => None,
-    };
+    let (parsed, session_id) =
+        session_of(HookEvent::parse(&payload, options.event.as_deref()), &env);
     // SessionStart with `source: startup` is a brand-new session (resume/clear/compact keep
     // history).
     let fresh = parsed.as_ref().is_ok_and(|e| {
@@ -540,14 +561,21 @@ async fn record_group(
     }
 }
 
-/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes.
+/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes. A session
+/// not in memory is tested as a new, empty one.
 fn test(state: &State, req: &HookRequest) -> TestReport {
-    let parsed = HookEvent::parse(&req.event, req.options.event.as_deref());
-    let session = parsed
-        .as_ref()
-        .ok()
-        .and_then(|e| e.session_id())
-        .and_then(|id| state.sessions.lock().ok().and_then(|t| t.get(id)));
+    let (parsed, session_id) = session_of(
+        HookEvent::parse(&req.event, req.options.event.as_deref()),
+        &req.env,
+    );
+    let session = session_id.map(|id| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&id))
+            .unwrap_or_else(|| Arc::new(std::sync::Mutex::new(Session::new(&id, now_ms()))))
+    });
     let o = decide(
         state,
         parsed,

@@ -9,6 +9,7 @@
 //! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
 
+pub mod alloc;
 pub mod config;
 pub mod dedup;
 pub mod event;
@@ -80,6 +81,26 @@ pub fn now_ms() -> i64 {
 
 /// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
 pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
+
+/// How often idle sessions are swept from memory: a quarter of the idle TTL, between 1 s and
+/// 60 s.
+#[must_use]
+pub fn sweep_interval(ttl_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ttl_ms / 4).unwrap_or(0).clamp(1_000, 60_000))
+}
+
+/// Evicting at least this many sessions at once asks the allocator to give memory back.
+pub const RELEASE_AFTER_EVICTING: usize = 1_000;
+
+/// Asks every runtime worker to give freed memory back to the system (see [`alloc`]).
+async fn release_memory() {
+    alloc::request_release();
+    // Wake the parked workers: each collects when it parks again.
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
+    for _ in 0..workers {
+        tokio::spawn(tokio::task::yield_now());
+    }
+}
 
 /// How often the spool is checked for events to ingest while running.
 pub const SPOOL_POLL: Duration = Duration::from_secs(1);
@@ -260,6 +281,11 @@ pub async fn run(
         .as_deref()
         .and_then(rules::state::parse_duration_ms)
         .unwrap_or(DEFAULT_SESSION_TTL_MS);
+    let max_live = loaded
+        .settings
+        .session
+        .max_live
+        .unwrap_or(session::DEFAULT_MAX_LIVE);
     let mut load_errors = loaded.errors;
     let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -286,7 +312,7 @@ pub async fn run(
         started: Instant::now(),
         rules: RwLock::new(Arc::new(loaded.ruleset)),
         rule_errors: Mutex::new(load_errors),
-        sessions: Mutex::new(session::SessionTable::default()),
+        sessions: Mutex::new(session::SessionTable::new(max_live)),
         store,
         projects: project::Projects::new(project::trust_path(&config.state_dir)),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
@@ -346,6 +372,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
             let mut last_sweep = std::time::Instant::now();
+            let sweep_every = sweep_interval(state.session_ttl_ms);
             let mut socket_watch = SocketWatch::default();
             tick.tick().await;
             loop {
@@ -358,13 +385,17 @@ pub async fn run(
                             handler::ingest_spool(&state).await;
                         }
                         // Monotonic: a wall-clock jump neither skips nor repeats sweeps.
-                        if last_sweep.elapsed() >= Duration::from_secs(60) {
+                        if last_sweep.elapsed() >= sweep_every {
                             last_sweep = std::time::Instant::now();
-                            if let Ok(mut t) = state.sessions.lock() {
-                                let n = t.evict_idle(now_ms(), state.session_ttl_ms);
-                                if n > 0 {
-                                    tracing::debug!(evicted = n, "idle sessions evicted from memory");
-                                }
+                            let evicted = state
+                                .sessions
+                                .lock()
+                                .map_or(0, |mut t| t.evict_idle(now_ms(), state.session_ttl_ms));
+                            if evicted > 0 {
+                                tracing::debug!(evicted, "idle sessions evicted from memory");
+                            }
+                            if evicted >= RELEASE_AFTER_EVICTING {
+                                release_memory().await;
                             }
                         }
                     }

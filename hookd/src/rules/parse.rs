@@ -127,6 +127,9 @@ pub struct SessionSettings {
     /// Idle sessions leave memory after this long (e.g. "30m"); they are rebuilt from the
     /// store when they come back.
     pub idle_ttl: Option<String>,
+    /// The most sessions kept in memory (default 50,000); past it the least recently active
+    /// are evicted first (and rebuilt from the store when they come back).
+    pub max_live: Option<usize>,
 }
 
 /// `[store]` in hookd.toml.
