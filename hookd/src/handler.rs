@@ -148,6 +148,68 @@ fn session_of(
     (Ok(event), id)
 }
 
+/// With no good rules ever loaded ([`crate::lastgood::FallbackKind::NoGoodSet`]), the event
+/// gets its fail mode (the client's `--fail-mode`, by default `ask` for PreToolUse and
+/// PermissionRequest) with the load error as the reason, as if hookd could not answer;
+/// a stronger decision of the rules that did load (a deny) stands.
+fn no_good_rules(
+    decision: &mut crate::rules::Decision,
+    event: &HookEvent,
+    options: &ClientOptions,
+    why: &str,
+) {
+    use crate::events::{Block, Permission};
+    use crate::rules::{Action, permission_rank};
+    let Some(spec) = event.spec else { return };
+    let mode = failmode::mode_for(&event.name, options.fail_mode.as_deref());
+    let raise = |d: &mut crate::rules::Decision, to: Action| match &mut d.permission {
+        Some((cur, reasons)) if permission_rank(*cur) == permission_rank(to) => {
+            reasons.push(why.to_string());
+        }
+        Some((cur, _)) if permission_rank(*cur) > permission_rank(to) => {}
+        slot => *slot = Some((to, vec![why.to_string()])),
+    };
+    match (mode, spec.permission) {
+        (failmode::FailMode::Pass, _) => {}
+        (failmode::FailMode::Ask, Permission::Decision { ask: true, .. })
+            if event.name == "PreToolUse" =>
+        {
+            raise(decision, Action::Ask);
+        }
+        // PermissionRequest: no decision, so Claude Code shows its own prompt.
+        (failmode::FailMode::Ask, Permission::Behavior) => {
+            if decision
+                .permission
+                .as_ref()
+                .is_some_and(|(a, _)| *a == Action::Allow)
+            {
+                decision.permission = None;
+            }
+            decision.warnings.push(format!("{why}; asking you instead"));
+        }
+        (failmode::FailMode::Ask, _) => {}
+        (failmode::FailMode::Deny, Permission::None) => {
+            if spec.block != Block::None {
+                decision.blocks.push(why.to_string());
+            }
+        }
+        (failmode::FailMode::Deny, _) => raise(decision, Action::Deny),
+    }
+}
+
+/// What a session is told (once) while rule files fail to load: the user's, the project's.
+fn rules_notice(
+    fallback: Option<&crate::lastgood::Fallback>,
+    project: Option<&str>,
+) -> Option<String> {
+    match (fallback.map(crate::lastgood::Fallback::notice), project) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(p)) => Some(p.to_string()),
+        (Some(a), Some(p)) => Some(format!("{a}\n{p}")),
+    }
+}
+
 /// The project root of an event: `CLAUDE_PROJECT_DIR` from the client, else the event's cwd.
 fn project_dir_of(env: &HookEnv, event: &HookEvent) -> Option<String> {
     env.project_dir
@@ -263,9 +325,11 @@ fn decide(
     match parsed {
         Ok(event) => {
             let project_dir = project_dir_of(env, &event);
-            let project = project_dir
+            let (project, project_notice) = project_dir
                 .as_deref()
-                .and_then(|p| state.projects.rules_for(p));
+                .map(|p| state.projects.lookup(p))
+                .unwrap_or_default();
+            let fallback = state.fallback();
             let global = state.ruleset();
             let mut rulesets: Vec<&crate::rules::Ruleset> = vec![&global];
             if let Some(rs) = &project {
@@ -285,7 +349,7 @@ fn decide(
             } else {
                 copy.as_mut()
             };
-            let decision = evaluate(
+            let mut decision = evaluate(
                 &event,
                 &rulesets,
                 session,
@@ -294,9 +358,26 @@ fn decide(
                 time_ms,
                 Some(state),
             );
+            if let Some(fb) = fallback.as_deref()
+                && fb.kind == crate::lastgood::FallbackKind::NoGoodSet
+            {
+                no_good_rules(&mut decision, &event, options, &fb.reason());
+            }
+            let verdict = decision.verdict().to_string();
+            // Rule files failing to load: each session is told once (per distinct notice).
+            if observe
+                && let Some(s) = guard.as_deref_mut()
+                && event.spec.is_some_and(|sp| sp.output)
+                && let Some(notice) = rules_notice(fallback.as_deref(), project_notice.as_deref())
+            {
+                let id = crate::lastgood::notice_id(&notice);
+                if s.rules_notice != id {
+                    s.rules_notice = id;
+                    decision.warnings.push(notice);
+                }
+            }
             drop(guard);
             let reply = render(&event, &decision);
-            let verdict = decision.verdict().to_string();
             let rules: Vec<String> = decision.matched.iter().map(|m| m.rule.clone()).collect();
             if observe && let Some(p) = project_dir.as_deref() {
                 state.remember_once(&rules, p, time_ms);
@@ -650,6 +731,7 @@ fn status(state: &State) -> StatusReport {
             .lock()
             .map(|e| e.clone())
             .unwrap_or_default(),
+        rules_fallback: state.fallback().map(|f| f.describe()),
         fallbacks_recorded: stats.fallbacks.load(Ordering::Relaxed),
         spool_backlog_bytes: spool::backlog_bytes(&state.config.spool_path()),
         store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
@@ -911,7 +993,28 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     if let Ok(mut slot) = state.rule_errors.lock() {
         slot.clone_from(&errors);
     }
+    // The rules in force are the last good ones while the files fail; saved on each success.
+    let fallback = (!errors.is_empty()).then(|| {
+        let since = state.good_since_ms.load(Ordering::Relaxed);
+        crate::lastgood::Fallback {
+            kind: if since == 0 {
+                crate::lastgood::FallbackKind::NoGoodSet
+            } else {
+                crate::lastgood::FallbackKind::LastGood {
+                    saved_ms: Some(since),
+                }
+            },
+            errors: errors.clone(),
+        }
+    });
+    *state
+        .fallback
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = fallback.map(Arc::new);
     if errors.is_empty() {
+        state.good_since_ms.store(now_ms(), Ordering::Relaxed);
+        let (dir, files) = (state.config.state_dir.clone(), loaded.files);
+        let _ = tokio::task::spawn_blocking(move || crate::save_last_good(&dir, &files)).await;
         *state
             .redactor
             .write()

@@ -16,6 +16,7 @@ pub mod event;
 pub mod events;
 pub mod handler;
 pub mod intern;
+pub mod lastgood;
 pub mod lifecycle;
 pub mod memo;
 pub mod metrics;
@@ -115,6 +116,10 @@ pub struct State {
     pub rules: RwLock<Arc<rules::Ruleset>>,
     /// Errors from the last rules load.
     pub rule_errors: Mutex<Vec<String>>,
+    /// Set while the rule files fail to load: what is in force instead ([`lastgood`]).
+    pub fallback: RwLock<Option<Arc<lastgood::Fallback>>>,
+    /// When the rules in force were loaded without errors (ms since the epoch; 0: never).
+    pub good_since_ms: std::sync::atomic::AtomicI64,
     /// Per-session state.
     pub sessions: Mutex<session::SessionTable>,
     /// The event store.
@@ -227,6 +232,15 @@ impl State {
         }
     }
 
+    /// What is in force while the rule files fail to load, if they do.
+    #[must_use]
+    pub fn fallback(&self) -> Option<Arc<lastgood::Fallback>> {
+        self.fallback
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// The live ruleset.
     #[must_use]
     pub fn ruleset(&self) -> Arc<rules::Ruleset> {
@@ -237,6 +251,72 @@ impl State {
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+}
+
+/// Loads the rule files at start. When they fail, the last good set saved by an earlier run
+/// is used whole ([`lastgood`]); with none, the rules that did load apply and guard events get
+/// the fail mode. Returns the load (its `errors` are the current files' errors either way), the
+/// fallback in force, and when the rules in force were loaded without errors (0: never).
+fn load_at_start(config: &Config) -> (rules::LoadReport, Option<lastgood::Fallback>, i64) {
+    let loaded = rules::load(&config.config_dir);
+    if loaded.errors.is_empty() {
+        return (loaded, None, now_ms());
+    }
+    for e in &loaded.errors {
+        tracing::error!(error = %e, "rules load error");
+    }
+    let saved = match lastgood::load(&config.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the last good rules");
+            None
+        }
+    };
+    if let Some(saved) = saved {
+        let good = rules::load_sources(saved.to_sources());
+        if good.errors.is_empty() {
+            tracing::error!(
+                saved = %utc(saved.saved_ms),
+                files = saved.sources.len(),
+                "the rule files have errors: using the last good rules (fix the files; `hookctl status` lists the errors)"
+            );
+            let fallback = lastgood::Fallback {
+                kind: lastgood::FallbackKind::LastGood {
+                    saved_ms: Some(saved.saved_ms),
+                },
+                errors: loaded.errors.clone(),
+            };
+            let report = rules::LoadReport {
+                errors: loaded.errors,
+                ..good
+            };
+            return (report, Some(fallback), saved.saved_ms);
+        }
+        for e in &good.errors {
+            tracing::error!(error = %e, "the last good rules no longer load");
+        }
+    }
+    tracing::error!(
+        "the rule files have errors and no good rules were ever saved: guard events get the fail mode until they are fixed"
+    );
+    let fallback = lastgood::Fallback {
+        kind: lastgood::FallbackKind::NoGoodSet,
+        errors: loaded.errors.clone(),
+    };
+    (loaded, Some(fallback), 0)
+}
+
+/// Saves a load without errors as the last good rules; a failure is logged, never fatal.
+pub fn save_last_good(state_dir: &std::path::Path, files: &[rules::Source]) {
+    match lastgood::save(state_dir, files, now_ms()) {
+        Ok(true) => tracing::debug!(files = files.len(), "saved as the last good rules"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %state_dir.display(),
+            "cannot save the last good rules"
+        ),
     }
 }
 
@@ -269,10 +349,7 @@ pub async fn run(
         lifecycle::private_dir(&config.config_dir, true)?;
     }
 
-    let loaded = rules::load(&config.config_dir);
-    for e in &loaded.errors {
-        tracing::error!(error = %e, "rules load error");
-    }
+    let (loaded, fallback, good_since_ms) = load_at_start(&config);
     let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
     let session_ttl_ms = loaded
         .settings
@@ -308,10 +385,15 @@ pub async fn run(
         store = %config.db.display(),
         "rules loaded"
     );
+    if load_errors.is_empty() && fallback.is_none() {
+        save_last_good(&config.state_dir, &loaded.files);
+    }
     let state = Arc::new(State {
         started: Instant::now(),
         rules: RwLock::new(Arc::new(loaded.ruleset)),
         rule_errors: Mutex::new(load_errors),
+        fallback: RwLock::new(fallback.map(Arc::new)),
+        good_since_ms: std::sync::atomic::AtomicI64::new(good_since_ms),
         sessions: Mutex::new(session::SessionTable::new(max_live)),
         store,
         projects: project::Projects::new(project::trust_path(&config.state_dir)),

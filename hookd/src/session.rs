@@ -126,6 +126,9 @@ pub struct Session {
     /// When the session's store row was last written (0: never since loaded).
     #[serde(skip)]
     pub row_written_ms: i64,
+    /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
+    #[serde(skip)]
+    pub rules_notice: u64,
 }
 
 /// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.

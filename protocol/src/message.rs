@@ -457,6 +457,9 @@ pub struct StatusReport {
     pub store_error: Option<String>,
     /// Project rule files seen (`.claude/hookd.toml`), with their trust and errors.
     pub projects: Vec<ProjectStatus>,
+    /// Set while the rule files fail to load: what is in force instead (the last good rules,
+    /// or, when none were ever loaded, the fail mode for guard events).
+    pub rules_fallback: Option<String>,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.
