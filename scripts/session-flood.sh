@@ -10,8 +10,9 @@
 # then sends SESSIONS events (default 100000) each with a new session id (a Bash PostToolUse,
 # bench/payloads/session_flood.json: every session holds a command) from 4 clients, 16
 # pipelined each. Prints hookd's VmRSS (kB, /proc/PID/status) after the warm-up, right after the
-# flood, and once the idle sessions were evicted (IDLE_TTL plus two sweeps later, or SETTLE
-# seconds), as JSON.
+# flood, once the idle sessions were evicted (IDLE_TTL plus two sweeps later, or SETTLE
+# seconds) and after 100 more events; then after LONG_IDS events (default 300) each with its own
+# 1 MiB session id; with the store's size (database and WAL) before and after those, as JSON.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -66,6 +67,18 @@ after=$(rss)
     --warmup 0 --payload "$WORK/warm.json" --json >/dev/null
 sleep 1
 again=$(rss)
-printf '{"sessions": %s, "flood_s": %.1f, "vm_rss_kb": {"warm": %s, "after_flood": %s, "after_eviction": %s, "after_more_events": %s}, "store_bytes": %s}\n' \
-    "$SESSIONS" "$took" "$warm" "$flood" "$after" "$again" \
-    "$(du -sb "$WORK"/hookd.db* | awk '{s+=$1} END {print s}')"
+store() { du -sb "$WORK"/hookd.db* | awk '{s+=$1} END {print s}'; }
+store_before=$(store)
+# Then LONG_IDS events (default 300), each with its own session id of 1 MiB.
+python3 - "$WORK/long.json" <<'PY'
+import json, sys
+ev = json.load(open("bench/payloads/session_flood.json"))
+ev["session_id"] = "X" * 16 + "a" * ((1 << 20) - 16)
+open(sys.argv[1], "w").write(json.dumps(ev, separators=(",", ":")))
+PY
+"$BIN/hook-bench" throughput --socket "$WORK/hookd.sock" --clients 1 --events "${LONG_IDS:-300}" --reuse \
+    --warmup 0 --payload "$WORK/long.json" --json >/dev/null
+sleep 1
+long=$(rss)
+printf '{"sessions": %s, "flood_s": %.1f, "vm_rss_kb": {"warm": %s, "after_flood": %s, "after_eviction": %s, "after_more_events": %s, "after_long_ids": %s}, "store_bytes": %s, "store_bytes_after_long_ids": %s}\n' \
+    "$SESSIONS" "$took" "$warm" "$flood" "$after" "$again" "$long" "$store_before" "$(store)"

@@ -540,6 +540,7 @@ async fn prepare(
     } = req;
     let (parsed, session_id) =
         session_of(HookEvent::parse(&payload, options.event.as_deref()), &env);
+    let id_too_long = matches!(parsed, Err(EventError::SessionIdTooLong(_)));
     // SessionStart with `source: startup` is a brand-new session (resume/clear/compact keep
     // history).
     let fresh = parsed.as_ref().is_ok_and(|e| {
@@ -579,6 +580,7 @@ async fn prepare(
         .await;
     }
     let processing = started.elapsed();
+    let (payload, record) = cut_refused_id(payload, record, id_too_long);
     let record = redact_record(
         &state.redactor(),
         EventRecord {
@@ -640,6 +642,27 @@ async fn record_group(
         crate::dedup::Dedup::finish(&p.dedup, &p.reply);
         replies[i] = Some(p.reply);
     }
+}
+
+/// Bytes of an event refused for its session id that are recorded: enough to see what it
+/// was, while an id of a megabyte costs the store no more than this.
+const REFUSED_ID_KEPT: usize = 4096;
+
+/// The record of an event refused for an over-long session id keeps only the first
+/// [`REFUSED_ID_KEPT`] bytes of its payload (the reason says so); other records are unchanged.
+fn cut_refused_id(
+    mut payload: Vec<u8>,
+    mut record: EventRecord,
+    too_long: bool,
+) -> (Vec<u8>, EventRecord) {
+    if too_long && payload.len() > REFUSED_ID_KEPT {
+        let n = payload.len();
+        payload.truncate(REFUSED_ID_KEPT);
+        if let Some(r) = record.reason.as_mut() {
+            r.push_str(&format!(" (payload recorded cut from {n} bytes)"));
+        }
+    }
+    (payload, record)
 }
 
 /// Evaluates an event for `hookctl test`: nothing is recorded, no session changes. A session

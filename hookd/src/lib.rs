@@ -8,6 +8,8 @@
 //! - [`session`]: per-session state. [`store`]: SQLite group commit and queries.
 //! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
+//! - [`lastgood`]: the last rule set that loaded without errors, saved and used while the
+//!   files fail. [`alloc`]: giving memory back after large evictions.
 
 pub mod alloc;
 pub mod config;
@@ -96,11 +98,17 @@ pub const RELEASE_AFTER_EVICTING: usize = 1_000;
 /// Asks every runtime worker to give freed memory back to the system (see [`alloc`]).
 async fn release_memory() {
     alloc::request_release();
-    // Wake the parked workers: each collects when it parks again.
-    let workers = tokio::runtime::Handle::current().metrics().num_workers();
-    for _ in 0..workers {
-        tokio::spawn(tokio::task::yield_now());
-    }
+    // Wake the parked workers: each collects when it parks again. Tasks spawned from outside
+    // the workers go to the shared queue, and each one wakes a parked worker (spawned from a
+    // worker, they would queue on that worker and wake none).
+    let handle = tokio::runtime::Handle::current();
+    let workers = handle.metrics().num_workers();
+    let _ = tokio::task::spawn_blocking(move || {
+        for _ in 0..workers {
+            handle.spawn(tokio::task::yield_now());
+        }
+    })
+    .await;
 }
 
 /// How often the spool is checked for events to ingest while running.

@@ -151,6 +151,15 @@ fn an_over_long_session_id_is_refused_with_a_clear_verdict() {
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["verdict"], "error:ask", "{}", rows[0]);
     assert!(rows[0]["session_id"].is_null(), "{}", rows[0]);
+    // And only the start of its payload: the id costs the store 4 KiB at most.
+    let reason = rows[0]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("payload recorded cut from"), "{reason}");
+    let payload = rows[0]["payload"].as_str().unwrap_or("");
+    assert!(
+        !payload.is_empty() && payload.len() <= 4096,
+        "{} bytes",
+        payload.len()
+    );
     // An id at the limit is a session like any other.
     let ok = "s".repeat(256);
     let out = d
