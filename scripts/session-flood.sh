@@ -6,7 +6,7 @@
 #   SESSIONS=20000 BIN=target/debug bash scripts/session-flood.sh
 #
 # Starts hookd in a temp HOOKD_HOME with the stateful rules of bench/stateful-rules.toml and
-# `[session] idle_ttl = "IDLE_TTL"` (default 3s), warms it with 2,000 events of one session,
+# `[session] idle_ttl = "IDLE_TTL"` (default 30s), warms it with 2,000 events of one session,
 # then sends SESSIONS events (default 100000) each with a new session id (a Bash PostToolUse,
 # bench/payloads/session_flood.json: every session holds a command) from 4 clients, 16
 # pipelined each. Prints hookd's VmRSS (kB, /proc/PID/status) after the warm-up, right after the
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 SESSIONS=${SESSIONS:-100000}
-IDLE_TTL=${IDLE_TTL:-3s}
+IDLE_TTL=${IDLE_TTL:-30s}
 MAX_LIVE=${MAX_LIVE:-}
 if [ -z "${BIN:-}" ]; then
     cargo build --release --locked -p hookd -p hookctl -p hook-bench

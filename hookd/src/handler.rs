@@ -1030,10 +1030,7 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
             errors: errors.clone(),
         }
     });
-    *state
-        .fallback
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = fallback.map(Arc::new);
+    state.set_fallback(fallback);
     if errors.is_empty() {
         state.good_since_ms.store(now_ms(), Ordering::Relaxed);
         let (dir, files) = (state.config.state_dir.clone(), loaded.files);

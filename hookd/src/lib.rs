@@ -124,8 +124,11 @@ pub struct State {
     pub rules: RwLock<Arc<rules::Ruleset>>,
     /// Errors from the last rules load.
     pub rule_errors: Mutex<Vec<String>>,
-    /// Set while the rule files fail to load: what is in force instead ([`lastgood`]).
-    pub fallback: RwLock<Option<Arc<lastgood::Fallback>>>,
+    /// Set while the rule files fail to load: what is in force instead ([`lastgood`]). Read
+    /// through [`State::fallback`], written through [`State::set_fallback`].
+    fallback: RwLock<Option<Arc<lastgood::Fallback>>>,
+    /// Whether `fallback` is set: every event reads this flag, not the lock.
+    has_fallback: std::sync::atomic::AtomicBool,
     /// When the rules in force were loaded without errors (ms since the epoch; 0: never).
     pub good_since_ms: std::sync::atomic::AtomicI64,
     /// Per-session state.
@@ -243,10 +246,24 @@ impl State {
     /// What is in force while the rule files fail to load, if they do.
     #[must_use]
     pub fn fallback(&self) -> Option<Arc<lastgood::Fallback>> {
+        if !self.has_fallback.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
         self.fallback
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Sets (or clears) what is in force while the rule files fail to load.
+    pub fn set_fallback(&self, fallback: Option<lastgood::Fallback>) {
+        let mut slot = self
+            .fallback
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.has_fallback
+            .store(fallback.is_some(), std::sync::atomic::Ordering::Release);
+        *slot = fallback.map(Arc::new);
     }
 
     /// The live ruleset.
@@ -400,6 +417,7 @@ pub async fn run(
         started: Instant::now(),
         rules: RwLock::new(Arc::new(loaded.ruleset)),
         rule_errors: Mutex::new(load_errors),
+        has_fallback: std::sync::atomic::AtomicBool::new(fallback.is_some()),
         fallback: RwLock::new(fallback.map(Arc::new)),
         good_since_ms: std::sync::atomic::AtomicI64::new(good_since_ms),
         sessions: Mutex::new(session::SessionTable::new(max_live)),
