@@ -23,6 +23,12 @@ pub struct HookEvent {
     known: [Option<usize>; 3],
 }
 
+/// The longest `session_id` hookd accepts (bytes). Claude Code's ids are UUIDs (36 bytes); an
+/// event with a longer one is refused ([`EventError::SessionIdTooLong`]) and answered with the
+/// fail mode, as a malformed event is, so no event can make hookd keep a string of its choosing
+/// as a session's key (in memory, and in every stored row of the session).
+pub const MAX_SESSION_ID_LEN: usize = 256;
+
 const SESSION_ID: usize = 0;
 const CWD: usize = 1;
 const TOOL_NAME: usize = 2;
@@ -42,6 +48,9 @@ pub enum EventError {
     /// No `hook_event_name` and no `--event`.
     #[error("event has no hook_event_name (and hook-client was not given --event)")]
     NoName,
+    /// A `session_id` longer than [`MAX_SESSION_ID_LEN`].
+    #[error("session_id is {0} bytes long (hookd accepts at most {max})", max = MAX_SESSION_ID_LEN)]
+    SessionIdTooLong(usize),
 }
 
 impl HookEvent {
@@ -71,6 +80,13 @@ impl HookEvent {
             .ok_or(EventError::NoName)?
             .to_string();
         let known = ["session_id", "cwd", "tool_name"].map(|k| root.position(k));
+        if let Some(id) = known[SESSION_ID]
+            .and_then(|i| root.member(i))
+            .and_then(Value::as_str)
+            && id.len() > MAX_SESSION_ID_LEN
+        {
+            return Err(EventError::SessionIdTooLong(id.len()));
+        }
         Ok(Self {
             spec: events::lookup(&name),
             name,
@@ -93,10 +109,32 @@ impl HookEvent {
         self.value().member(self.known[which]?)?.as_str()
     }
 
-    /// `session_id`.
+    /// `session_id`, when it is a non-empty string.
     #[must_use]
     pub fn session_id(&self) -> Option<&str> {
-        self.known_str(SESSION_ID)
+        self.known_str(SESSION_ID).filter(|s| !s.is_empty())
+    }
+
+    /// What is wrong with the event's `session_id` when [`Self::session_id`] has none: for
+    /// reasons that name it ("the event has no session_id", "… is a number" …).
+    #[must_use]
+    pub fn session_id_problem(&self) -> &'static str {
+        let Some(v) = self.known[SESSION_ID].and_then(|i| self.value().member(i)) else {
+            return "the event has no session_id";
+        };
+        if v.is_null() {
+            "the event's session_id is null"
+        } else if v.is_object() {
+            "the event's session_id is an object"
+        } else if v.as_array().is_some() {
+            "the event's session_id is an array"
+        } else if v.as_bool().is_some() {
+            "the event's session_id is a boolean"
+        } else if v.as_str().is_some() {
+            "the event's session_id is empty"
+        } else {
+            "the event's session_id is a number"
+        }
     }
 
     /// `cwd`.

@@ -12,7 +12,7 @@ use hook_protocol::{
 };
 
 use crate::State;
-use crate::event::HookEvent;
+use crate::event::{EventError, HookEvent};
 use crate::render::render;
 use crate::rules::{Ctx, Decision, OnceMemory};
 use crate::session::{Session, SharedSession, step};
@@ -123,6 +123,91 @@ async fn ensure_session(state: &Arc<State>, id: &str, now_ms: i64, fresh: bool) 
         table.insert_replayed(s);
     }
     table.get_or_create(id, now_ms)
+}
+
+/// The session an event belongs to: its `session_id`, else the client's
+/// `CLAUDE_CODE_SESSION_ID`. An over-long id from the client refuses the event, as one in the
+/// event does ([`EventError::SessionIdTooLong`]); an event without a usable id has no session
+/// (stateful conditions then fail closed, see `rules::state`).
+fn session_of(
+    parsed: Result<HookEvent, EventError>,
+    env: &HookEnv,
+) -> (Result<HookEvent, EventError>, Option<String>) {
+    let Ok(event) = parsed else {
+        return (parsed, None);
+    };
+    let id = match event.session_id() {
+        Some(id) => Some(id.to_string()),
+        None => match env.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) if id.len() > crate::session::MAX_SESSION_ID_LEN => {
+                return (Err(EventError::SessionIdTooLong(id.len())), None);
+            }
+            id => id.map(str::to_string),
+        },
+    };
+    (Ok(event), id)
+}
+
+/// With no good rules ever loaded ([`crate::lastgood::FallbackKind::NoGoodSet`]), the event
+/// gets its fail mode (the client's `--fail-mode`, by default `ask` for PreToolUse and
+/// PermissionRequest) with the load error as the reason, as if hookd could not answer;
+/// a stronger decision of the rules that did load (a deny) stands.
+fn no_good_rules(
+    decision: &mut crate::rules::Decision,
+    event: &HookEvent,
+    options: &ClientOptions,
+    why: &str,
+) {
+    use crate::events::{Block, Permission};
+    use crate::rules::{Action, permission_rank};
+    let Some(spec) = event.spec else { return };
+    let mode = failmode::mode_for(&event.name, options.fail_mode.as_deref());
+    let raise = |d: &mut crate::rules::Decision, to: Action| match &mut d.permission {
+        Some((cur, reasons)) if permission_rank(*cur) == permission_rank(to) => {
+            reasons.push(why.to_string());
+        }
+        Some((cur, _)) if permission_rank(*cur) > permission_rank(to) => {}
+        slot => *slot = Some((to, vec![why.to_string()])),
+    };
+    match (mode, spec.permission) {
+        (failmode::FailMode::Pass, _) => {}
+        (failmode::FailMode::Ask, Permission::Decision { ask: true, .. })
+            if event.name == "PreToolUse" =>
+        {
+            raise(decision, Action::Ask);
+        }
+        // PermissionRequest: no decision, so Claude Code shows its own prompt.
+        (failmode::FailMode::Ask, Permission::Behavior) => {
+            if decision
+                .permission
+                .as_ref()
+                .is_some_and(|(a, _)| *a == Action::Allow)
+            {
+                decision.permission = None;
+            }
+            decision.warnings.push(format!("{why}; asking you instead"));
+        }
+        (failmode::FailMode::Ask, _) => {}
+        (failmode::FailMode::Deny, Permission::None) => {
+            if spec.block != Block::None {
+                decision.blocks.push(why.to_string());
+            }
+        }
+        (failmode::FailMode::Deny, _) => raise(decision, Action::Deny),
+    }
+}
+
+/// What a session is told (once) while rule files fail to load: the user's, the project's.
+fn rules_notice(
+    fallback: Option<&crate::lastgood::Fallback>,
+    project: Option<&str>,
+) -> Option<String> {
+    match (fallback.map(crate::lastgood::Fallback::notice), project) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(p)) => Some(p.to_string()),
+        (Some(a), Some(p)) => Some(format!("{a}\n{p}")),
+    }
 }
 
 /// The project root of an event: `CLAUDE_PROJECT_DIR` from the client, else the event's cwd.
@@ -240,9 +325,11 @@ fn decide(
     match parsed {
         Ok(event) => {
             let project_dir = project_dir_of(env, &event);
-            let project = project_dir
+            let (project, project_notice) = project_dir
                 .as_deref()
-                .and_then(|p| state.projects.rules_for(p));
+                .map(|p| state.projects.lookup(p))
+                .unwrap_or_default();
+            let fallback = state.fallback();
             let global = state.ruleset();
             let mut rulesets: Vec<&crate::rules::Ruleset> = vec![&global];
             if let Some(rs) = &project {
@@ -262,7 +349,7 @@ fn decide(
             } else {
                 copy.as_mut()
             };
-            let decision = evaluate(
+            let mut decision = evaluate(
                 &event,
                 &rulesets,
                 session,
@@ -271,9 +358,26 @@ fn decide(
                 time_ms,
                 Some(state),
             );
+            if let Some(fb) = fallback.as_deref()
+                && fb.kind == crate::lastgood::FallbackKind::NoGoodSet
+            {
+                no_good_rules(&mut decision, &event, options, &fb.reason());
+            }
+            let verdict = decision.verdict().to_string();
+            // Rule files failing to load: each session is told once (per distinct notice).
+            if observe
+                && let Some(s) = guard.as_deref_mut()
+                && event.spec.is_some_and(|sp| sp.output)
+                && let Some(notice) = rules_notice(fallback.as_deref(), project_notice.as_deref())
+            {
+                let id = crate::lastgood::notice_id(&notice);
+                if s.rules_notice != id {
+                    s.rules_notice = id;
+                    decision.warnings.push(notice);
+                }
+            }
             drop(guard);
             let reply = render(&event, &decision);
-            let verdict = decision.verdict().to_string();
             let rules: Vec<String> = decision.matched.iter().map(|m| m.rule.clone()).collect();
             if observe && let Some(p) = project_dir.as_deref() {
                 state.remember_once(&rules, p, time_ms);
@@ -292,10 +396,11 @@ fn decide(
                 .or_else(|| decision.loop_guard.first().cloned());
             let record = EventRecord {
                 time_ms,
-                session_id: event
-                    .session_id()
-                    .map(str::to_string)
-                    .or_else(|| env.session_id.clone()),
+                session_id: event.session_id().map(str::to_string).or_else(|| {
+                    env.session_id.clone().filter(|id| {
+                        !id.is_empty() && id.len() <= crate::session::MAX_SESSION_ID_LEN
+                    })
+                }),
                 tool: event.tool_name().map(str::to_string),
                 event: event.name.clone(),
                 project_dir: project_dir.clone(),
@@ -339,7 +444,10 @@ fn decide(
             tracing::warn!(event = %name, error = %e, "malformed event");
             let record = EventRecord {
                 time_ms,
-                session_id: env.session_id.clone(),
+                session_id: env
+                    .session_id
+                    .clone()
+                    .filter(|id| id.len() <= crate::session::MAX_SESSION_ID_LEN),
                 event: name,
                 project_dir: env.project_dir.clone(),
                 verdict: format!("error:{}", mode.as_str()),
@@ -433,14 +541,9 @@ async fn prepare(
         options,
         id: client_id,
     } = req;
-    let parsed = HookEvent::parse(&payload, options.event.as_deref());
-    let session_id = match &parsed {
-        Ok(e) => e
-            .session_id()
-            .map(str::to_string)
-            .or_else(|| env.session_id.clone()),
-        Err(_) => None,
-    };
+    let (parsed, session_id) =
+        session_of(HookEvent::parse(&payload, options.event.as_deref()), &env);
+    let id_too_long = matches!(parsed, Err(EventError::SessionIdTooLong(_)));
     // SessionStart with `source: startup` is a brand-new session (resume/clear/compact keep
     // history).
     let fresh = parsed.as_ref().is_ok_and(|e| {
@@ -481,6 +584,7 @@ async fn prepare(
     }
     let processing = started.elapsed();
     let fail_mode = failmode::mode_for(&record.event, options.fail_mode.as_deref());
+    let (payload, record) = cut_refused_id(payload, record, id_too_long);
     let record = redact_record(
         &state.redactor(),
         EventRecord {
@@ -560,14 +664,42 @@ async fn record_group(
     }
 }
 
-/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes.
+/// Bytes of an event refused for its session id that are recorded: enough to see what it
+/// was, while an id of a megabyte costs the store no more than this.
+const REFUSED_ID_KEPT: usize = 4096;
+
+/// The record of an event refused for an over-long session id keeps only the first
+/// [`REFUSED_ID_KEPT`] bytes of its payload (the reason says so); other records are unchanged.
+fn cut_refused_id(
+    mut payload: Vec<u8>,
+    mut record: EventRecord,
+    too_long: bool,
+) -> (Vec<u8>, EventRecord) {
+    if too_long && payload.len() > REFUSED_ID_KEPT {
+        let n = payload.len();
+        payload.truncate(REFUSED_ID_KEPT);
+        if let Some(r) = record.reason.as_mut() {
+            r.push_str(&format!(" (payload recorded cut from {n} bytes)"));
+        }
+    }
+    (payload, record)
+}
+
+/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes. A session
+/// not in memory is tested as a new, empty one.
 fn test(state: &State, req: &HookRequest) -> TestReport {
-    let parsed = HookEvent::parse(&req.event, req.options.event.as_deref());
-    let session = parsed
-        .as_ref()
-        .ok()
-        .and_then(|e| e.session_id())
-        .and_then(|id| state.sessions.lock().ok().and_then(|t| t.get(id)));
+    let (parsed, session_id) = session_of(
+        HookEvent::parse(&req.event, req.options.event.as_deref()),
+        &req.env,
+    );
+    let session = session_id.map(|id| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&id))
+            .unwrap_or_else(|| Arc::new(std::sync::Mutex::new(Session::new(&id, now_ms()))))
+    });
     let o = decide(
         state,
         parsed,
@@ -642,6 +774,7 @@ fn status(state: &State) -> StatusReport {
             .lock()
             .map(|e| e.clone())
             .unwrap_or_default(),
+        rules_fallback: state.fallback().map(|f| f.describe()),
         fallbacks_recorded: stats.fallbacks.load(Ordering::Relaxed),
         spool_backlog_bytes: spool::backlog_bytes(&state.config.spool_path()),
         store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
@@ -922,7 +1055,25 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     if let Ok(mut slot) = state.rule_errors.lock() {
         slot.clone_from(&errors);
     }
+    // The rules in force are the last good ones while the files fail; saved on each success.
+    let fallback = (!errors.is_empty()).then(|| {
+        let since = state.good_since_ms.load(Ordering::Relaxed);
+        crate::lastgood::Fallback {
+            kind: if since == 0 {
+                crate::lastgood::FallbackKind::NoGoodSet
+            } else {
+                crate::lastgood::FallbackKind::LastGood {
+                    saved_ms: Some(since),
+                }
+            },
+            errors: errors.clone(),
+        }
+    });
+    state.set_fallback(fallback);
     if errors.is_empty() {
+        state.good_since_ms.store(now_ms(), Ordering::Relaxed);
+        let (dir, files) = (state.config.state_dir.clone(), loaded.files);
+        let _ = tokio::task::spawn_blocking(move || crate::save_last_good(&dir, &files)).await;
         *state
             .redactor
             .write()

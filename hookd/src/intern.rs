@@ -20,12 +20,18 @@ pub fn intern(s: &str) -> Arc<str> {
     a
 }
 
-/// Forgets strings only the table still holds (after sessions are evicted).
+/// Forgets strings only the table still holds (after sessions are evicted), and gives back
+/// the table's slots once it is mostly empty: a flood of distinct projects or tools must not
+/// leave its table behind.
 pub fn purge() {
-    TABLE
+    let mut table = TABLE
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .retain(|a| Arc::strong_count(a) > 1);
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    table.retain(|a| Arc::strong_count(a) > 1);
+    if table.capacity() > 256 && table.len() * 4 < table.capacity() {
+        let keep = (table.len() * 2).max(256);
+        table.shrink_to(keep);
+    }
 }
 
 #[cfg(test)]

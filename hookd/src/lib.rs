@@ -8,13 +8,17 @@
 //! - [`session`]: per-session state. [`store`]: SQLite group commit and queries.
 //! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
+//! - [`lastgood`]: the last rule set that loaded without errors, saved and used while the
+//!   files fail. [`alloc`]: giving memory back after large evictions.
 
+pub mod alloc;
 pub mod config;
 pub mod dedup;
 pub mod event;
 pub mod events;
 pub mod handler;
 pub mod intern;
+pub mod lastgood;
 pub mod lifecycle;
 pub mod memo;
 pub mod metrics;
@@ -84,6 +88,32 @@ pub fn now_ms() -> i64 {
 /// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
 pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
 
+/// How often idle sessions are swept from memory: a quarter of the idle TTL, between 1 s and
+/// 60 s.
+#[must_use]
+pub fn sweep_interval(ttl_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ttl_ms / 4).unwrap_or(0).clamp(1_000, 60_000))
+}
+
+/// Evicting at least this many sessions at once asks the allocator to give memory back.
+pub const RELEASE_AFTER_EVICTING: usize = 1_000;
+
+/// Asks every runtime worker to give freed memory back to the system (see [`alloc`]).
+async fn release_memory() {
+    alloc::request_release();
+    // Wake the parked workers: each collects when it parks again. Tasks spawned from outside
+    // the workers go to the shared queue, and each one wakes a parked worker (spawned from a
+    // worker, they would queue on that worker and wake none).
+    let handle = tokio::runtime::Handle::current();
+    let workers = handle.metrics().num_workers();
+    let _ = tokio::task::spawn_blocking(move || {
+        for _ in 0..workers {
+            handle.spawn(tokio::task::yield_now());
+        }
+    })
+    .await;
+}
+
 /// How often the spool is checked for events to ingest while running.
 pub const SPOOL_POLL: Duration = Duration::from_secs(1);
 
@@ -97,6 +127,13 @@ pub struct State {
     pub rules: RwLock<Arc<rules::Ruleset>>,
     /// Errors from the last rules load.
     pub rule_errors: Mutex<Vec<String>>,
+    /// Set while the rule files fail to load: what is in force instead ([`lastgood`]). Read
+    /// through [`State::fallback`], written through [`State::set_fallback`].
+    fallback: RwLock<Option<Arc<lastgood::Fallback>>>,
+    /// Whether `fallback` is set: every event reads this flag, not the lock.
+    has_fallback: std::sync::atomic::AtomicBool,
+    /// When the rules in force were loaded without errors (ms since the epoch; 0: never).
+    pub good_since_ms: std::sync::atomic::AtomicI64,
     /// Per-session state.
     pub sessions: Mutex<session::SessionTable>,
     /// The event store.
@@ -226,6 +263,29 @@ impl State {
         }
     }
 
+    /// What is in force while the rule files fail to load, if they do.
+    #[must_use]
+    pub fn fallback(&self) -> Option<Arc<lastgood::Fallback>> {
+        if !self.has_fallback.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        self.fallback
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets (or clears) what is in force while the rule files fail to load.
+    pub fn set_fallback(&self, fallback: Option<lastgood::Fallback>) {
+        let mut slot = self
+            .fallback
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.has_fallback
+            .store(fallback.is_some(), std::sync::atomic::Ordering::Release);
+        *slot = fallback.map(Arc::new);
+    }
+
     /// The live ruleset.
     #[must_use]
     pub fn ruleset(&self) -> Arc<rules::Ruleset> {
@@ -236,6 +296,72 @@ impl State {
                 .read()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+}
+
+/// Loads the rule files at start. When they fail, the last good set saved by an earlier run
+/// is used whole ([`lastgood`]); with none, the rules that did load apply and guard events get
+/// the fail mode. Returns the load (its `errors` are the current files' errors either way), the
+/// fallback in force, and when the rules in force were loaded without errors (0: never).
+fn load_at_start(config: &Config) -> (rules::LoadReport, Option<lastgood::Fallback>, i64) {
+    let loaded = rules::load(&config.config_dir);
+    if loaded.errors.is_empty() {
+        return (loaded, None, now_ms());
+    }
+    for e in &loaded.errors {
+        tracing::error!(error = %e, "rules load error");
+    }
+    let saved = match lastgood::load(&config.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the last good rules");
+            None
+        }
+    };
+    if let Some(saved) = saved {
+        let good = rules::load_sources(saved.to_sources());
+        if good.errors.is_empty() {
+            tracing::error!(
+                saved = %utc(saved.saved_ms),
+                files = saved.sources.len(),
+                "the rule files have errors: using the last good rules (fix the files; `hookctl status` lists the errors)"
+            );
+            let fallback = lastgood::Fallback {
+                kind: lastgood::FallbackKind::LastGood {
+                    saved_ms: Some(saved.saved_ms),
+                },
+                errors: loaded.errors.clone(),
+            };
+            let report = rules::LoadReport {
+                errors: loaded.errors,
+                ..good
+            };
+            return (report, Some(fallback), saved.saved_ms);
+        }
+        for e in &good.errors {
+            tracing::error!(error = %e, "the last good rules no longer load");
+        }
+    }
+    tracing::error!(
+        "the rule files have errors and no good rules were ever saved: guard events get the fail mode until they are fixed"
+    );
+    let fallback = lastgood::Fallback {
+        kind: lastgood::FallbackKind::NoGoodSet,
+        errors: loaded.errors.clone(),
+    };
+    (loaded, Some(fallback), 0)
+}
+
+/// Saves a load without errors as the last good rules; a failure is logged, never fatal.
+pub fn save_last_good(state_dir: &std::path::Path, files: &[rules::Source]) {
+    match lastgood::save(state_dir, files, now_ms()) {
+        Ok(true) => tracing::debug!(files = files.len(), "saved as the last good rules"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %state_dir.display(),
+            "cannot save the last good rules"
+        ),
     }
 }
 
@@ -277,10 +403,7 @@ pub async fn run(
         lifecycle::private_dir(dir, "store directory", true)?;
     }
 
-    let loaded = rules::load(&config.config_dir);
-    for e in &loaded.errors {
-        tracing::error!(error = %e, "rules load error");
-    }
+    let (loaded, fallback, good_since_ms) = load_at_start(&config);
     let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
     let session_ttl_ms = loaded
         .settings
@@ -289,6 +412,11 @@ pub async fn run(
         .as_deref()
         .and_then(rules::state::parse_duration_ms)
         .unwrap_or(DEFAULT_SESSION_TTL_MS);
+    let max_live = loaded
+        .settings
+        .session
+        .max_live
+        .unwrap_or(session::DEFAULT_MAX_LIVE);
     let mut load_errors = loaded.errors;
     let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
     let metrics = Arc::new(metrics::Metrics::new());
@@ -313,11 +441,17 @@ pub async fn run(
         store = %config.db.display(),
         "rules loaded"
     );
+    if load_errors.is_empty() && fallback.is_none() {
+        save_last_good(&config.state_dir, &loaded.files);
+    }
     let state = Arc::new(State {
         started: Instant::now(),
         rules: RwLock::new(Arc::new(loaded.ruleset)),
         rule_errors: Mutex::new(load_errors),
-        sessions: Mutex::new(session::SessionTable::default()),
+        has_fallback: std::sync::atomic::AtomicBool::new(fallback.is_some()),
+        fallback: RwLock::new(fallback.map(Arc::new)),
+        good_since_ms: std::sync::atomic::AtomicI64::new(good_since_ms),
+        sessions: Mutex::new(session::SessionTable::new(max_live)),
         store,
         projects: project::Projects::new(project::trust_path(&config.state_dir)),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
@@ -377,6 +511,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
             let mut last_sweep = std::time::Instant::now();
+            let sweep_every = sweep_interval(state.session_ttl_ms);
             let mut socket_watch = SocketWatch::default();
             tick.tick().await;
             loop {
@@ -389,13 +524,17 @@ pub async fn run(
                             handler::ingest_spool(&state).await;
                         }
                         // Monotonic: a wall-clock jump neither skips nor repeats sweeps.
-                        if last_sweep.elapsed() >= Duration::from_secs(60) {
+                        if last_sweep.elapsed() >= sweep_every {
                             last_sweep = std::time::Instant::now();
-                            if let Ok(mut t) = state.sessions.lock() {
-                                let n = t.evict_idle(now_ms(), state.session_ttl_ms);
-                                if n > 0 {
-                                    tracing::debug!(evicted = n, "idle sessions evicted from memory");
-                                }
+                            let evicted = state
+                                .sessions
+                                .lock()
+                                .map_or(0, |mut t| t.evict_idle(now_ms(), state.session_ttl_ms));
+                            if evicted > 0 {
+                                tracing::debug!(evicted, "idle sessions evicted from memory");
+                            }
+                            if evicted >= RELEASE_AFTER_EVICTING {
+                                release_memory().await;
                             }
                         }
                     }

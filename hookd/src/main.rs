@@ -32,6 +32,13 @@ fn tune_allocator() {
     unsafe { mi::mi_option_set(mi::PURGE_DELAY, PURGE_DELAY_MS) }
 }
 
+/// Gives this thread's freed allocator pages back to the OS now (see `hookd::alloc`).
+#[allow(unsafe_code)]
+fn collect_freed_memory() {
+    // SAFETY: collects the calling thread's own heap; no pointer is passed.
+    unsafe { mi::mi_collect(true) }
+}
+
 /// How long freed allocator pages stay resident before going back to the OS.
 const PURGE_DELAY_MS: std::ffi::c_long = 100;
 
@@ -41,6 +48,7 @@ mod mi {
     pub const PURGE_DELAY: c_int = 15;
     unsafe extern "C" {
         pub fn mi_option_set(option: c_int, value: c_long);
+        pub fn mi_collect(force: bool);
         #[cfg(test)]
         pub fn mi_option_get(option: c_int) -> c_long;
     }
@@ -152,6 +160,9 @@ fn main() -> ExitCode {
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // After a large eviction of sessions each worker gives its freed pages back once
+        // (hookd::alloc).
+        .on_thread_park(|| hookd::alloc::on_park(collect_freed_memory))
         .build()
     {
         Ok(r) => r,

@@ -37,6 +37,8 @@ struct Entry {
     ruleset: Option<Arc<Ruleset>>,
     trusted: bool,
     errors: Vec<String>,
+    /// Set when the file failed to load: what each session of the project is told once.
+    notice: Option<Arc<str>>,
 }
 
 /// Every project seen, with its compiled rules.
@@ -124,6 +126,12 @@ impl Projects {
 
     /// The rules of the project at `dir`, if it has a rule file.
     pub fn rules_for(&self, dir: &str) -> Option<Arc<Ruleset>> {
+        self.lookup(dir).0
+    }
+
+    /// The rules of the project at `dir`, and, when its rule file fails to load, what to tell
+    /// the session (once) about it.
+    pub fn lookup(&self, dir: &str) -> (Option<Arc<Ruleset>>, Option<Arc<str>>) {
         let dir = PathBuf::from(dir);
         let mut table = self
             .table
@@ -140,13 +148,18 @@ impl Projects {
                 self.load(&dir, entry);
             }
         }
-        entry.ruleset.clone()
+        (entry.ruleset.clone(), entry.notice.clone())
     }
 
+    /// (Re)loads the project's file. A file that fails to load keeps the rules loaded from it
+    /// before in this run (as a bad edit of the user's own files does); either way the failure
+    /// is in `status`, in `doctor` and in a once-per-session notice to Claude Code. A file
+    /// removed removes its rules.
     fn load(&self, dir: &Path, entry: &mut Entry) {
         let file = dir.join(PROJECT_FILE);
-        entry.ruleset = None;
+        let previous = entry.ruleset.take();
         entry.errors.clear();
+        entry.notice = None;
         let text = match std::fs::read(&file) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -154,6 +167,7 @@ impl Projects {
                 entry
                     .errors
                     .push(format!("{}: cannot read: {e}", file.display()));
+                Self::failed(&file, entry, previous);
                 return;
             }
         };
@@ -193,8 +207,30 @@ impl Projects {
                     tracing::error!(error = %e, "project rules load error");
                 }
                 entry.errors = errs;
+                Self::failed(&file, entry, previous);
             }
         }
+    }
+
+    /// A project file that failed to load: keeps `previous` (its rules loaded before) and
+    /// sets the notice sessions of the project get.
+    fn failed(file: &Path, entry: &mut Entry, previous: Option<Arc<Ruleset>>) {
+        let kept = previous.is_some();
+        entry.ruleset = previous;
+        let what = if kept {
+            "the rules loaded from it before stay in force"
+        } else {
+            "none of its rules apply"
+        };
+        entry.errors.push(format!(
+            "{}: failed to load; {what} until it is fixed",
+            file.display()
+        ));
+        let first = entry.errors.first().map_or("", String::as_str);
+        entry.notice = Some(Arc::from(format!(
+            "hookd: the project rule file {} has errors ({first}); {what} until it is fixed.",
+            file.display()
+        )));
     }
 
     /// Trusts (or revokes trust in) the project file of `dir`.

@@ -502,6 +502,9 @@ pub struct StatusReport {
     pub not_durable: u64,
     /// Spooled copies of events already in the store, dropped since start.
     pub duplicates_dropped: u64,
+    /// Set while the rule files fail to load: what is in force instead (the last good rules,
+    /// or, when none were ever loaded, the fail mode for guard events).
+    pub rules_fallback: Option<String>,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.

@@ -363,13 +363,38 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
 }
 
 fn rules_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
-    let (errors, n) = match status {
-        Some(s) => (s.rule_errors.clone(), s.rules_loaded),
+    let (errors, n, fallback) = match status {
+        Some(s) => (
+            s.rule_errors.clone(),
+            s.rules_loaded,
+            s.rules_fallback.clone(),
+        ),
         None => {
             let r = hookd::rules::load(&hook_protocol::paths::config_dir());
-            (r.errors, r.ruleset.rules.len() as u64)
+            // What a hookd started now would use instead (hookd::lastgood).
+            let fallback = (!r.errors.is_empty()).then(|| {
+                match hookd::lastgood::load(&hook_protocol::paths::state_dir()) {
+                    Ok(Some(saved)) => format!(
+                        "hookd would use the last good rules saved {} UTC",
+                        hookd::utc(saved.saved_ms)
+                    ),
+                    Ok(None) => "no good rules were ever saved: hookd would answer guard events \
+                                 with the fail mode"
+                        .to_string(),
+                    Err(e) => format!("the last good rules cannot be used: {e}"),
+                }
+            });
+            (r.errors, r.ruleset.rules.len() as u64, fallback)
         }
     };
+    if let Some(f) = fallback {
+        checks.push(check(
+            "rules-fallback",
+            Level::Fail,
+            f,
+            Some("the rule files below fail to load; fix them (`hookctl check`)".into()),
+        ));
+    }
     if errors.is_empty() {
         checks.push(check(
             "rules",

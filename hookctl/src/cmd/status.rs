@@ -34,8 +34,10 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&s);
     }
-    let healthy =
-        s.rule_errors.is_empty() && s.store_error.is_none() && s.durability_error.is_none();
+    let healthy = s.rule_errors.is_empty()
+        && s.rules_fallback.is_none()
+        && s.store_error.is_none()
+        && s.durability_error.is_none();
     Ok(if healthy {
         ExitCode::SUCCESS
     } else {
@@ -117,6 +119,9 @@ fn print_human(s: &StatusReport) {
     }
     if let Some(e) = &s.durability_error {
         println!("NOT DURABLE  {e}");
+    }
+    if let Some(f) = &s.rules_fallback {
+        println!("RULES FALLBACK  {f}");
     }
     if !s.rule_errors.is_empty() {
         println!("RULE ERRORS  (the rules above stay active until the files are fixed)");

@@ -19,9 +19,11 @@ use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, OnUnparsed};
 pub use matcher::Matcher;
-pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, parse_source};
+pub use parse::{
+    DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, load_sources, parse_source,
+};
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
-pub use state::{Once, OnceMemory, RateOf, SessionCond};
+pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
 
 /// Daemon settings types from `hookd.toml`.
 pub mod parse_settings {
@@ -198,20 +200,52 @@ impl Rule {
         }
     }
 
-    /// Whether the rule matches; returns what matched, for the record, and whether its
-    /// non-session conditions held (an attempt, for `rate = { of = "rule" }`).
-    fn matches(&self, cx: &Ctx<'_>) -> (Option<String>, bool) {
+    /// Whether the rule matches: what matched, for the record; whether its non-session
+    /// conditions held (an attempt, for `rate = { of = "rule" }`); and, when it matched only
+    /// because `[rule.session]` conditions could not be checked, why not.
+    ///
+    /// Session conditions that cannot be checked (no usable `session_id`, no project for
+    /// `once = "project-day"`) fail closed: the rule applies, its reason saying so, except an
+    /// `allow` rule, which never approves on state hookd cannot see.
+    fn matches(&self, cx: &Ctx<'_>) -> RuleMatch {
         let Some(mut why) = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)
         else {
-            return (None, false);
+            return RuleMatch::default();
         };
+        let mut unchecked = None;
         if !self.session.is_empty() {
-            match self.session.holds(&self.name, cx) {
-                Some(w) => why.extend(w),
-                None => return (None, true),
+            match self.session.check(&self.name, cx) {
+                state::Check::Holds(w) => why.extend(w),
+                state::Check::Fails => {
+                    return RuleMatch {
+                        attempted: true,
+                        ..RuleMatch::default()
+                    };
+                }
+                state::Check::Unknown {
+                    held,
+                    missing,
+                    conditions,
+                } => {
+                    if self.action == Action::Allow {
+                        return RuleMatch {
+                            attempted: true,
+                            ..RuleMatch::default()
+                        };
+                    }
+                    why.extend(held);
+                    let note =
+                        format!("hookd could not check {}: {missing}", conditions.join(", "));
+                    why.push(note.clone());
+                    unchecked = Some(note);
+                }
             }
         }
-        (Some(Self::finish_why(why, cx)), true)
+        RuleMatch {
+            why: Some(Self::finish_why(why, cx)),
+            attempted: true,
+            unchecked,
+        }
     }
 
     fn finish_why(mut why: Vec<String>, cx: &Ctx<'_>) -> String {
@@ -221,6 +255,15 @@ impl Rule {
         why.join(", ")
     }
 
+    /// The reason to show for a match, with what could not be checked (see [`Rule::matches`]).
+    fn reason_for(&self, m: &RuleMatch) -> String {
+        let reason = self.reason_text();
+        match &m.unchecked {
+            Some(note) => format!("{reason} ({note}, so the rule applies)"),
+            None => reason,
+        }
+    }
+
     /// The reason to show, with a default naming the rule.
     #[must_use]
     pub fn reason_text(&self) -> String {
@@ -228,6 +271,17 @@ impl Rule {
             .clone()
             .unwrap_or_else(|| format!("Blocked by hookd rule `{}`", self.name))
     }
+}
+
+/// What [`Rule::matches`] found.
+#[derive(Debug, Default)]
+struct RuleMatch {
+    /// What matched, when the rule matched.
+    why: Option<String>,
+    /// Whether the rule's non-session conditions held.
+    attempted: bool,
+    /// Session conditions that could not be checked, and why (the rule applies regardless).
+    unchecked: Option<String>,
 }
 
 /// A compiled, immutable set of rules.
@@ -515,24 +569,34 @@ impl Ruleset {
                     }
                 }
             }
-            let (why, attempted) = rule.matches(cx);
-            if attempted && matches!(rule.session.rate, Some((_, _, RateOf::Rule))) {
+            let m = rule.matches(cx);
+            if m.attempted && matches!(rule.session.rate, Some((_, _, RateOf::Rule))) {
                 d.attempts.push(rule.name.clone());
             }
-            let Some(why) = why else {
+            let Some(why) = m.why.clone() else {
                 continue;
             };
             rule.hits.fetch_add(1, Ordering::Relaxed);
             let mut action = rule.action;
             let is_stop = matches!(event.name.as_str(), "Stop" | "SubagentStop");
             if action == Action::Block && is_stop {
-                // Loop guard: never block a stop more than `max_blocks` times in a row.
+                // Loop guard: never block a stop more than `max_blocks` times in a row. Without
+                // a session the blocks cannot be counted: once Claude Code says a stop hook is
+                // already active, the stop is let through.
                 let blocks = stop_blocks(cx);
-                if blocks >= rule.max_blocks {
-                    let msg = format!(
-                        "hookd loop guard: let {} through after {blocks} consecutive blocks (rule `{}` allows {})",
-                        event.name, rule.name, rule.max_blocks
-                    );
+                let uncounted = cx.session.is_none() && blocks > 0;
+                if blocks >= rule.max_blocks || uncounted {
+                    let msg = if uncounted {
+                        format!(
+                            "hookd loop guard: let {} through (stop_hook_active, and without a session id consecutive blocks cannot be counted; rule `{}`)",
+                            event.name, rule.name
+                        )
+                    } else {
+                        format!(
+                            "hookd loop guard: let {} through after {blocks} consecutive blocks (rule `{}` allows {})",
+                            event.name, rule.name, rule.max_blocks
+                        )
+                    };
                     d.warnings.push(msg.clone());
                     d.loop_guard.push(msg);
                     d.matched.push(Matched {
@@ -549,7 +613,7 @@ impl Ruleset {
             }
             match action {
                 Action::Allow | Action::Ask | Action::Defer | Action::Deny => {
-                    let reason = rule.reason_text();
+                    let reason = rule.reason_for(&m);
                     match &mut d.permission {
                         Some((cur, reasons))
                             if permission_rank(*cur) == permission_rank(action) =>
@@ -560,7 +624,7 @@ impl Ruleset {
                         slot => *slot = Some((action, vec![reason])),
                     }
                 }
-                Action::Block => d.blocks.push(rule.reason_text()),
+                Action::Block => d.blocks.push(rule.reason_for(&m)),
                 Action::Context => {
                     if let Some(c) = rule.context.clone().or_else(|| rule.reason.clone()) {
                         d.contexts.push(c);

@@ -68,6 +68,9 @@ pub struct LoadReport {
     pub settings: Settings,
     /// Every problem found, as `source:line:column: message`.
     pub errors: Vec<String>,
+    /// The user's files read (hookd.toml first, then rules.d in order), with their text: what
+    /// `crate::lastgood` saves when they loaded without errors.
+    pub files: Vec<Source>,
 }
 
 /// Daemon settings read from `hookd.toml`.
@@ -127,6 +130,9 @@ pub struct SessionSettings {
     /// Idle sessions leave memory after this long (e.g. "30m"); they are rebuilt from the
     /// store when they come back.
     pub idle_ttl: Option<String>,
+    /// The most sessions kept in memory (default 50,000); past it the least recently active
+    /// are evicted first (and rebuilt from the store when they come back).
+    pub max_live: Option<usize>,
 }
 
 /// `[store]` in hookd.toml.
@@ -736,6 +742,25 @@ fn read_sources(config_dir: &Path, errors: &mut Vec<String>) -> (Option<Source>,
 pub fn load(config_dir: &Path) -> LoadReport {
     let mut errors = Vec::new();
     let (main, extra) = read_sources(config_dir, &mut errors);
+    compile_sources(main, extra, errors)
+}
+
+/// Compiles sources read before (the last good set hookd saved, `crate::lastgood`): the one
+/// marked `is_main` is hookd.toml, the others rules.d files in the order given.
+#[must_use]
+pub fn load_sources(sources: Vec<Source>) -> LoadReport {
+    let (main, extra): (Vec<Source>, Vec<Source>) = sources.into_iter().partition(|s| s.is_main);
+    compile_sources(main.into_iter().next(), extra, Vec::new())
+}
+
+/// Compiles hookd.toml (`main`), the packs it enables and the rules.d files (`extra`);
+/// `errors` are those found while reading them.
+fn compile_sources(
+    main: Option<Source>,
+    extra: Vec<Source>,
+    mut errors: Vec<String>,
+) -> LoadReport {
+    let files: Vec<Source> = main.iter().chain(&extra).cloned().collect();
     let mut settings = Settings::default();
     let mut main_rules = Vec::new();
     if let Some(src) = &main {
@@ -826,5 +851,6 @@ pub fn load(config_dir: &Path) -> LoadReport {
         ruleset: Ruleset::new(unique, sources),
         settings,
         errors,
+        files,
     }
 }

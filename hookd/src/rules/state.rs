@@ -190,114 +190,175 @@ impl SessionCond {
             && self.once.is_none()
     }
 
-    /// Whether the conditions hold for `rule` now; returns what held, for the record.
-    /// Conditions that need a session do not hold without one.
-    pub fn holds(&self, rule: &str, cx: &Ctx<'_>) -> Option<Vec<String>> {
+    /// Whether the conditions hold for `rule` now ([`Check`]), with what held, for the record.
+    ///
+    /// A condition that needs what the event did not give (a session: no usable `session_id`;
+    /// a project, for `once = "project-day"`) cannot be checked: [`Check::Unknown`], unless
+    /// another condition already fails. The rule decides what that means ([`super::Rule`]): it
+    /// never silently passes.
+    pub fn check(&self, rule: &str, cx: &Ctx<'_>) -> Check {
         let mut why = Vec::new();
+        let mut unknown: Vec<&'static str> = Vec::new();
+        let mut no_project = false;
         let session = cx.session;
         if self.read_before_edit {
-            let s = session?;
             if !matches!(
                 cx.event.tool_name(),
                 Some("Edit" | "Write" | "MultiEdit" | "NotebookEdit")
             ) {
-                return None;
+                return Check::Fails;
             }
             let unread = cx
                 .targets()
                 .iter()
-                .find(|t| t.abs.exists() && !s.has_read(&t.abs))?;
-            why.push(format!(
-                "{} was not read in this session",
-                unread.abs.display()
-            ));
+                .find(|t| t.abs.exists() && session.is_none_or(|s| !s.has_read(&t.abs)));
+            let Some(unread) = unread else {
+                return Check::Fails;
+            };
+            if session.is_some() {
+                why.push(format!(
+                    "{} was not read in this session",
+                    unread.abs.display()
+                ));
+            } else {
+                unknown.push("read_before_edit");
+            }
         }
         if let Some((globs, re)) = &self.edited_since {
-            let s = session?;
-            let last_ok = s
-                .commands
-                .iter()
-                .rev()
-                .find(|c| {
-                    c.ok && crate::shell::analyze(&c.command)
-                        .commands
-                        .iter()
-                        .any(|sc| re.is_match(&sc.text()))
-                })
-                .map(|c| c.time_ms);
-            let edited = s
-                .files_edited
-                .iter()
-                .filter(|(p, t)| {
-                    last_ok.is_none_or(|ok| t.time_ms > ok)
-                        && glob_hit(globs, p, cx.project, cx.home)
-                })
-                .max_by_key(|(_, t)| t.time_ms)?;
-            why.push(match last_ok {
-                Some(_) => format!(
-                    "{} edited after the last successful matching command",
-                    edited.0.display()
-                ),
-                None => format!(
-                    "{} edited and no matching command has run",
-                    edited.0.display()
-                ),
-            });
+            if let Some(s) = session {
+                let last_ok = s
+                    .commands
+                    .iter()
+                    .rev()
+                    .find(|c| {
+                        c.ok && crate::shell::analyze(&c.command)
+                            .commands
+                            .iter()
+                            .any(|sc| re.is_match(&sc.text()))
+                    })
+                    .map(|c| c.time_ms);
+                let Some(edited) = s
+                    .files_edited
+                    .iter()
+                    .filter(|(p, t)| {
+                        last_ok.is_none_or(|ok| t.time_ms > ok)
+                            && glob_hit(globs, p, cx.project, cx.home)
+                    })
+                    .max_by_key(|(_, t)| t.time_ms)
+                else {
+                    return Check::Fails;
+                };
+                why.push(match last_ok {
+                    Some(_) => format!(
+                        "{} edited after the last successful matching command",
+                        edited.0.display()
+                    ),
+                    None => format!(
+                        "{} edited and no matching command has run",
+                        edited.0.display()
+                    ),
+                });
+            } else {
+                unknown.push("edited_since");
+            }
         }
         if let Some((max, window, of)) = self.rate {
-            let s = session?;
-            let since = cx.now_ms - window;
-            let (n, what) = match of {
-                RateOf::Tool => {
-                    let tool = cx.event.tool_name()?;
-                    (
+            let tool = cx.event.tool_name();
+            if of == RateOf::Tool && tool.is_none() {
+                return Check::Fails;
+            }
+            if let Some(s) = session {
+                let since = cx.now_ms - window;
+                let (n, what) = match (of, tool) {
+                    (RateOf::Tool, Some(tool)) => (
                         s.tool_fires_since(tool, since) as u64,
                         format!("{tool} calls"),
-                    )
+                    ),
+                    // The current attempt is recorded after evaluation: count it here.
+                    _ => (
+                        s.fires_since(&format!("attempt:{rule}"), since) as u64 + 1,
+                        "matches".to_string(),
+                    ),
+                };
+                if n <= max {
+                    return Check::Fails;
                 }
-                // The current attempt is recorded after evaluation: count it here.
-                RateOf::Rule => (
-                    s.fires_since(&format!("attempt:{rule}"), since) as u64 + 1,
-                    "matches".to_string(),
-                ),
-            };
-            if n <= max {
-                return None;
+                why.push(format!(
+                    "{n} {what} within {} s (limit {max})",
+                    window / 1000
+                ));
+            } else {
+                unknown.push("rate");
             }
-            why.push(format!(
-                "{n} {what} within {} s (limit {max})",
-                window / 1000
-            ));
         }
         for (counter, op, value) in &self.counters {
-            let s = session?;
-            let v = counter.value(s);
-            if !op.holds(v, *value) {
-                return None;
+            if let Some(s) = session {
+                let v = counter.value(s);
+                if !op.holds(v, *value) {
+                    return Check::Fails;
+                }
+                why.push(format!("{counter:?} = {v}"));
+            } else if !unknown.contains(&"counters") {
+                unknown.push("counters");
             }
-            why.push(format!("{counter:?} = {v}"));
         }
         match self.once {
-            Some(Once::Session) => {
-                if session?.has_fired(rule) {
-                    return None;
+            Some(Once::Session) => match session {
+                Some(s) if s.has_fired(rule) => return Check::Fails,
+                Some(_) => why.push("first time in this session".into()),
+                None => unknown.push("once = \"session\""),
+            },
+            Some(Once::ProjectDay) => match cx.project {
+                Some(project) => {
+                    if cx
+                        .once_memory
+                        .is_some_and(|m| m.matched_on(rule, project, day_of(cx.now_ms)))
+                    {
+                        return Check::Fails;
+                    }
+                    why.push("first time today in this project".into());
                 }
-                why.push("first time in this session".into());
-            }
-            Some(Once::ProjectDay) => {
-                let project = cx.project?;
-                if cx
-                    .once_memory
-                    .is_some_and(|m| m.matched_on(rule, project, day_of(cx.now_ms)))
-                {
-                    return None;
+                None => {
+                    no_project = true;
+                    unknown.push("once = \"project-day\"");
                 }
-                why.push("first time today in this project".into());
-            }
+            },
             None => {}
         }
-        Some(why)
+        if unknown.is_empty() {
+            return Check::Holds(why);
+        }
+        let mut missing = Vec::new();
+        if session.is_none() && unknown.len() > usize::from(no_project) {
+            missing.push(cx.event.session_id_problem());
+        }
+        if no_project {
+            missing.push("the event has no project directory");
+        }
+        Check::Unknown {
+            held: why,
+            missing: missing.join(", and "),
+            conditions: unknown,
+        }
     }
+}
+
+/// The outcome of [`SessionCond::check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Check {
+    /// Every condition holds; what held, for the record.
+    Holds(Vec<String>),
+    /// Some condition does not hold.
+    Fails,
+    /// No condition fails, but some cannot be checked: the event lacks what they need.
+    Unknown {
+        /// What held of the conditions that could be checked.
+        held: Vec<String>,
+        /// What the event lacks ("the event's session_id is a number").
+        missing: String,
+        /// The conditions that could not be checked (`read_before_edit`, `rate` …).
+        conditions: Vec<&'static str>,
+    },
 }
 
 /// Parses a duration like `30s`, `10m`, `2h`, `1d` into milliseconds.

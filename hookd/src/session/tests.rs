@@ -497,3 +497,217 @@ fn a_wall_clock_set_back_keeps_the_order_of_session_events() {
         "block"
     );
 }
+
+#[test]
+fn the_live_session_cap_evicts_the_least_recently_active_idle_sessions_first() {
+    let mut table = SessionTable::new(64);
+    // 64 sessions, session i last active at time 1000 + i; session 0 is in use meanwhile.
+    let in_use = table.get_or_create("s0", 1000);
+    in_use.lock().unwrap().last_ms = 1000;
+    for i in 1..64 {
+        let s = table.get_or_create(&format!("s{i}"), 1000 + i);
+        s.lock().unwrap().last_ms = 1000 + i;
+    }
+    // Session 1 comes back (most recent now).
+    table.get("s1").unwrap().lock().unwrap().last_ms = 5000;
+    assert_eq!(table.len(), 64);
+    // The 65th evicts a batch (1/64 of the cap: one) of the oldest idle: s2 (s0 is in use).
+    let _s64 = table.get_or_create("s64", 6000);
+    assert_eq!(table.len(), 64);
+    assert!(table.contains("s0"), "a session in use is never evicted");
+    assert!(table.contains("s1"), "recently active again");
+    assert!(
+        !table.contains("s2"),
+        "the least recently active idle session goes first"
+    );
+    assert!(table.contains("s3"));
+    // A flood of new sessions keeps the table at the cap.
+    for i in 0..1000 {
+        let _ = table.get_or_create(&format!("flood-{i}"), 10_000 + i);
+    }
+    assert!(table.len() <= 64, "{}", table.len());
+    assert!(table.contains("s0"));
+    assert!(table.contains("flood-999"));
+    // A replayed session counts too.
+    table.insert_replayed(Session::new("replayed", 20_000));
+    assert!(table.len() <= 64 && table.contains("replayed"));
+}
+
+#[test]
+fn evicting_a_flood_gives_the_table_back() {
+    let mut table = SessionTable::new(1_000_000);
+    for i in 0..100_000 {
+        let s = table.get_or_create(&format!("flood-{i}"), 1000);
+        s.lock().unwrap().last_ms = 1000;
+    }
+    let grown = table.capacity();
+    assert!(grown >= 100_000, "{grown}");
+    let keep = table.get_or_create("kept", 1000);
+    keep.lock().unwrap().last_ms = 50 * MIN;
+    assert_eq!(table.evict_idle(50 * MIN, 30 * MIN), 100_000);
+    assert_eq!(table.len(), 1);
+    assert!(table.capacity() <= 2048, "{}", table.capacity());
+}
+
+/// A stateful rule of each kind, each on its own tool (so one event meets one rule).
+const STATEFUL: &str = r#"
+[[rule]]
+name = "read-first"
+tool = "Edit"
+action = "deny"
+[rule.session]
+read_before_edit = true
+
+[[rule]]
+name = "stop-gate"
+event = "Stop"
+action = "block"
+[rule.session]
+edited_since = { path = ["**/*.rs"], command = '^cargo\s+test\b' }
+
+[[rule]]
+name = "rate"
+tool = "Grep"
+action = "ask"
+[rule.session]
+rate = { max = 5, window = "1m", of = "tool" }
+
+[[rule]]
+name = "rule-rate"
+tool = "Glob"
+action = "ask"
+[rule.session]
+rate = { max = 5, window = "1m", of = "rule" }
+
+[[rule]]
+name = "counter"
+tool = "WebFetch"
+action = "deny"
+[rule.session]
+counters = { denials = ">= 3" }
+
+[[rule]]
+name = "once"
+tool = "WebSearch"
+action = "deny"
+[rule.session]
+once = "session"
+
+[[rule]]
+name = "approve-once"
+tool = "Task"
+action = "allow"
+[rule.session]
+once = "session"
+"#;
+
+#[test]
+fn stateful_conditions_fail_closed_without_a_usable_session_id() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.rs"), "x").unwrap();
+    let a = dir.path().join("a.rs").display().to_string();
+    let rs = ruleset(STATEFUL);
+    let cwd = dir.path().display().to_string();
+    let cases: [(&str, Value, &str); 6] = [
+        (
+            "PreToolUse",
+            json!({"tool_name": "Edit", "tool_input": {"file_path": a}}),
+            "deny",
+        ),
+        ("Stop", json!({"stop_hook_active": false}), "block"),
+        (
+            "PreToolUse",
+            json!({"tool_name": "Grep", "tool_input": {"pattern": "x"}}),
+            "ask",
+        ),
+        (
+            "PreToolUse",
+            json!({"tool_name": "Glob", "tool_input": {"pattern": "x"}}),
+            "ask",
+        ),
+        (
+            "PreToolUse",
+            json!({"tool_name": "WebFetch", "tool_input": {"url": "u"}}),
+            "deny",
+        ),
+        (
+            "PreToolUse",
+            json!({"tool_name": "WebSearch", "tool_input": {"query": "q"}}),
+            "deny",
+        ),
+    ];
+    let forms: [(Option<Value>, &str); 5] = [
+        (None, "no session_id"),
+        (Some(Value::Null), "null"),
+        (Some(json!(42)), "a number"),
+        (Some(json!({"id": "s"})), "an object"),
+        (Some(json!("")), "empty"),
+    ];
+    for (form, says) in &forms {
+        for (name, extra, want) in &cases {
+            let mut v = json!({"hook_event_name": name, "cwd": cwd});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            if let Some(id) = form {
+                v["session_id"] = id.clone();
+            }
+            let event = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
+            assert!(event.session_id().is_none());
+            // What the handler does without a session id: evaluate with no session.
+            let mut cx = Ctx::new(&event, Some(&cwd), None);
+            cx.now_ms = 1_000_000;
+            let d = Ruleset::evaluate_all(&[&rs], &cx);
+            assert_eq!(d.verdict(), *want, "{name} {extra} with session_id {says}");
+            let reason = d.reason().unwrap_or_default();
+            assert!(
+                reason.contains("could not check") && reason.contains(says),
+                "{name} with session_id {says}: {reason}"
+            );
+        }
+        // An approval never rests on state hookd cannot see.
+        let mut v = json!({"hook_event_name": "PreToolUse", "cwd": cwd, "tool_name": "Task"});
+        if let Some(id) = form {
+            v["session_id"] = id.clone();
+        }
+        let event = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
+        let d = Ruleset::evaluate_all(&[&rs], &Ctx::new(&event, Some(&cwd), None));
+        assert_eq!(d.verdict(), "none", "allow with session_id {says}");
+    }
+}
+
+#[test]
+fn without_a_session_the_loop_guard_lets_an_active_stop_through() {
+    let rs = ruleset(STATEFUL);
+    let v = json!({"hook_event_name": "Stop", "cwd": "/p", "stop_hook_active": true});
+    let event = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
+    let d = Ruleset::evaluate_all(&[&rs], &Ctx::new(&event, Some("/p"), None));
+    assert_eq!(d.verdict(), "loop-guard", "{d:?}");
+}
+
+#[test]
+fn once_per_project_day_without_a_project_fails_closed() {
+    let rs = ruleset(
+        r#"
+[[rule]]
+name = "daily"
+tool = "Bash"
+action = "ask"
+[rule.session]
+once = "project-day"
+"#,
+    );
+    let v = json!({"hook_event_name": "PreToolUse", "session_id": "s", "tool_name": "Bash",
+                   "tool_input": {"command": "ls"}});
+    let event = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
+    let s = Session::new("s", 0);
+    let mut cx = Ctx::new(&event, None, None);
+    cx.session = Some(&s);
+    let d = Ruleset::evaluate_all(&[&rs], &cx);
+    assert_eq!(d.verdict(), "ask");
+    assert!(
+        d.reason().unwrap().contains("no project directory"),
+        "{:?}",
+        d.reason()
+    );
+}

@@ -2008,11 +2008,17 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
     }
     EventRecord {
         time_ms: i64::try_from(rec.time_ms).unwrap_or(now_ms()),
-        session_id: rec.env.session_id.or_else(|| {
-            parsed
-                .as_ref()
-                .and_then(|e| e.session_id().map(str::to_string))
-        }),
+        // Bounded as on the socket (`event::MAX_SESSION_ID_LEN`): a spooled event cannot make
+        // the store keep a session key of its choosing either.
+        session_id: rec
+            .env
+            .session_id
+            .filter(|id| !id.is_empty() && id.len() <= crate::event::MAX_SESSION_ID_LEN)
+            .or_else(|| {
+                parsed
+                    .as_ref()
+                    .and_then(|e| e.session_id().map(str::to_string))
+            }),
         tool: parsed
             .as_ref()
             .and_then(|e| e.tool_name().map(str::to_string)),
