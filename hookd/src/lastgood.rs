@@ -12,8 +12,8 @@
 //! mode 0600, never through a symlink; it is read only if it is a regular file owned by the
 //! user that nobody else can write.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::OpenOptions;
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -93,28 +93,8 @@ pub fn save(state_dir: &Path, files: &[Source], now_ms: i64) -> io::Result<bool>
         sources,
     };
     let bytes = serde_json::to_vec_pretty(&saved).map_err(io::Error::other)?;
-    let target = path(state_dir);
-    let tmp = state_dir.join(format!(".{FILE}.tmp"));
-    // A temp file left by a crash (or planted): removing it removes a symlink itself, never
-    // its target; `create_new` + `O_NOFOLLOW` then refuse anything put there meanwhile.
-    match std::fs::remove_file(&tmp) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)?;
-    let written = f.write_all(&bytes).and_then(|()| f.sync_all());
-    drop(f);
-    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, &target)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    // The rename itself survives a crash once the directory is synced.
-    File::open(state_dir)?.sync_all()?;
+    // Atomic and durable, never through a link (the one writer of hookd's private files).
+    hook_protocol::private::write_private(&path(state_dir), &bytes)?;
     Ok(true)
 }
 
@@ -283,7 +263,7 @@ mod tests {
         // The same files again: not rewritten.
         assert!(!save(dir.path(), &files, 2000).unwrap());
         assert_eq!(load(dir.path()).unwrap().unwrap().saved_ms, 1000);
-        assert!(!dir.path().join(format!(".{FILE}.tmp")).exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
@@ -291,8 +271,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         std::fs::write(&victim, "keep").unwrap();
-        // A planted temp file link: removed, never written through.
-        std::os::unix::fs::symlink(&victim, dir.path().join(format!(".{FILE}.tmp"))).unwrap();
+        // A planted temp file link: never written through.
+        let mut tmp = path(dir.path()).into_os_string();
+        tmp.push(format!(".tmp-{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
         save(dir.path(), &[src("/c/hookd.toml", "", true)], 1).unwrap();
         assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
         // A saved set that is a symlink is not read.
