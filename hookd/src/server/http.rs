@@ -526,12 +526,14 @@ async fn serve_connection(
 ) {
     let _ = stream.set_nodelay(true);
     let shutdown = ctx.state.shutdown.clone();
-    let svc_ctx = Arc::clone(&ctx);
-    let svc_standing = Arc::clone(&standing);
+    // One reference counted per request, as before there was a standing.
+    let shared = Arc::new((Arc::clone(&ctx), Arc::clone(&standing)));
     let svc = service_fn(move |req| {
-        let ctx = Arc::clone(&svc_ctx);
-        let standing = Arc::clone(&svc_standing);
-        async move { Ok::<_, Infallible>(ctx.respond(req, peer, &standing).await) }
+        let shared = Arc::clone(&shared);
+        async move {
+            let (ctx, standing) = &*shared;
+            Ok::<_, Infallible>(ctx.respond(req, peer, standing).await)
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -545,32 +547,32 @@ async fn serve_connection(
     };
     let conn = builder.serve_connection(TokioIo::new(watched), svc);
     tokio::pin!(conn);
-    // Until a request carries the token, the connection may be closed by its deadline or
-    // shed for a newer one. Requests are read and authenticated inside `conn` on this same
-    // task, so the flag checked below is never set concurrently with the check.
+    // Until a request carries the token, the connection is closed at its deadline or when
+    // shed for a newer one; once one has, this never resolves and costs one load per poll.
+    // Requests are read and authenticated inside `conn`, on this same task and polled first,
+    // so a request with the token that has arrived always counts before the watch is asked.
     let deadline = tokio::time::sleep(ctx.limits.auth_timeout);
-    tokio::pin!(deadline);
-    let mut watching = true;
+    let shed = standing.shed.notified();
+    tokio::pin!(deadline, shed);
+    let watch = std::future::poll_fn(|cx| {
+        if standing.is_authenticated() {
+            return Poll::Pending;
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Unproven::Timeout);
+        }
+        if shed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Unproven::Shed);
+        }
+        Poll::Pending
+    });
     // From here on it may be shed: `conn` reads what the client sent in this same poll.
     standing.start();
-    let ended = loop {
-        tokio::select! {
-            biased;
-            r = conn.as_mut() => break Ended::Done(r),
-            () = shutdown.cancelled() => break Ended::Shutdown,
-            () = &mut deadline, if watching => {
-                if !standing.is_authenticated() {
-                    break Ended::Unproven(Unproven::Timeout);
-                }
-                watching = false;
-            }
-            () = standing.shed.notified(), if watching => {
-                if !standing.is_authenticated() {
-                    break Ended::Unproven(Unproven::Shed);
-                }
-                watching = false;
-            }
-        }
+    let ended = tokio::select! {
+        biased;
+        r = conn.as_mut() => Ended::Done(r),
+        () = shutdown.cancelled() => Ended::Shutdown,
+        why = watch => Ended::Unproven(why),
     };
     let result = match ended {
         Ended::Done(r) => r,
@@ -687,7 +689,7 @@ impl Ctx {
     /// Answers one request. Its headers are all that has been read: the token is checked
     /// before the path, and before any of the body.
     async fn respond(
-        self: Arc<Self>,
+        &self,
         req: Request<Incoming>,
         peer: SocketAddr,
         standing: &Standing,

@@ -1,4 +1,5 @@
-//! Who may hold an HTTP connection, and for how long (docs/http.md, "Connection limits").
+//! Who may hold an HTTP connection, and for how long (docs/http.md, "Connections without the
+//! token").
 //!
 //! A TCP connection proves nothing until its first request carries the token, so connections
 //! live in two pools:
@@ -22,8 +23,9 @@
 //!   which a token-holding request is answered 503. Only token holders can fill this pool, so
 //!   it is the reserve that keeps Claude Code served whatever others do.
 //!
-//! The per-request cost is one relaxed load (`Standing::authenticated`); the pool of waiting
-//! connections is touched once per connection (accept, first authenticated request, close).
+//! The cost per request, and per read, is a relaxed load (`Standing::authenticated`); the
+//! pool of waiting connections is locked a few times per connection (accept, first request
+//! with the token, close).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -110,7 +112,7 @@ impl Admission {
         self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection just accepted joins the waiting pool. When the pool was full, the oldest
+    /// A connection just accepted joins the waiting pool. When the pool was full, an old
     /// waiting connection is notified to close (`Standing::shed`); returns whether one was.
     ///
     /// Which one: among the [`SHED_SCAN`] oldest, the oldest that has sent bytes without
@@ -170,7 +172,7 @@ impl Admission {
             return Err(Full);
         }
         s.authenticated.store(true, Ordering::Relaxed);
-        // Absent when it was just shed: then it is in neither count of waiting ones already.
+        // Absent when it was just shed (taken out of the pool then).
         self.waiting().remove(&s.seq);
         Ok(())
     }
