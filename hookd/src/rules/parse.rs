@@ -121,6 +121,15 @@ pub struct HttpSettings {
     /// Accept a `listen` address outside the loopback range (refused otherwise).
     #[serde(default)]
     pub allow_non_loopback: bool,
+    /// A new connection that has not sent a request with the token within this long is
+    /// closed, e.g. "2s" (default), "500ms".
+    pub auth_timeout: Option<String>,
+    /// Connections without a request with the token yet, at most (default 256); one more
+    /// sheds the oldest of them.
+    pub max_unauthenticated: Option<usize>,
+    /// Connections that have presented the token, at most (default 1024); past it a request
+    /// is answered 503.
+    pub max_connections: Option<usize>,
 }
 
 /// `[session]` in hookd.toml.

@@ -14,7 +14,12 @@
 //!   [`handler::stats`].
 //!
 //! The bound address's port is written to `<state_dir>/http-port` (so `listen = "…:0"` works).
+//!
+//! A connection costs little until it proves it holds the token ([`admission`]): at most
+//! `max_unauthenticated` wait for their first request (a newcomer sheds the oldest), each for
+//! at most `auth_timeout`; connections that presented the token have a pool of their own.
 
+mod admission;
 mod token;
 
 use std::convert::Infallible;
@@ -38,9 +43,9 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
+use admission::{Admission, Standing};
 pub use token::{Auth, TOKEN_FILE, Token};
 
 use crate::{State, handler};
@@ -56,8 +61,19 @@ pub const PORT_FILE: &str = "http-port";
 pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
 
 /// A keep-alive connection idle this long between requests is closed (also bounds how long a
-/// client may take to send a request's headers).
+/// client that presented the token may take to send a later request's headers).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A new connection must have sent a request with the token within this long unless
+/// `[http] auth_timeout` says.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// `[http] auth_timeout` may not be longer than this (the idle timeout).
+const MAX_AUTH_TIMEOUT: Duration = IDLE_TIMEOUT;
+/// Connections without the token yet, at most, unless `[http] max_unauthenticated` says.
+pub const MAX_UNAUTHENTICATED: usize = 256;
+/// Connections that presented the token, at most, unless `[http] max_connections` says.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
+const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
 const MAX_BUF: usize = 64 * 1024;
 /// At most this many refusals are logged per [`LOG_WINDOW`]; the rest are counted.
@@ -89,6 +105,70 @@ pub fn listen_addr(settings: &crate::rules::Settings) -> anyhow::Result<Option<S
         );
     }
     Ok(Some(addr))
+}
+
+/// How many connections the listener holds, and how long one may wait for its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A connection that has not sent a request with the token within this long is closed.
+    pub auth_timeout: Duration,
+    /// Connections that have not sent a request with the token yet; one more sheds the oldest.
+    pub max_unauthenticated: usize,
+    /// Connections that have; past it a token-holding request is answered 503.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            auth_timeout: AUTH_TIMEOUT,
+            max_unauthenticated: MAX_UNAUTHENTICATED,
+            max_connections: MAX_CONNECTIONS,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits of `[http]`, checked.
+    ///
+    /// # Errors
+    ///
+    /// A count of 0, or an `auth_timeout` that is not a duration from 1 ms to 60 s.
+    pub fn from_settings(settings: &crate::rules::Settings) -> anyhow::Result<Self> {
+        let http = &settings.http;
+        let mut l = Self::default();
+        if let Some(t) = &http.auth_timeout {
+            l.auth_timeout = crate::rules::state::parse_duration_ms(t)
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis)
+                .filter(|d| *d <= MAX_AUTH_TIMEOUT)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "hookd.toml: [http] auth_timeout = {t:?} is not a duration from 1ms to \
+                         60s; use e.g. \"2s\" (the default) or \"500ms\""
+                    )
+                })?;
+        }
+        for (name, value, field) in [
+            (
+                "max_unauthenticated",
+                http.max_unauthenticated,
+                &mut l.max_unauthenticated,
+            ),
+            (
+                "max_connections",
+                http.max_connections,
+                &mut l.max_connections,
+            ),
+        ] {
+            match value {
+                Some(0) => bail!("hookd.toml: [http] {name} must be at least 1"),
+                Some(n) => *field = n,
+                None => {}
+            }
+        }
+        Ok(l)
+    }
 }
 
 /// The URL Claude Code should POST events to for a listener on `addr`.
@@ -138,13 +218,13 @@ pub async fn start(
         remove_file(&port_file);
         return Ok(None);
     };
+    let limits = Limits::from_settings(settings)?;
     let (token, created) = Token::load_or_create(&state.config.state_dir)?;
     let token_path = state.config.state_dir.join(TOKEN_FILE);
     if created {
         tracing::info!(path = %token_path.display(), "HTTP token created");
     }
-    let listener = TcpListener::bind(addr)
-        .await
+    let listener = bind(addr)
         .with_context(|| format!("binding the HTTP listener on {addr} ([http] listen)"))?;
     let addr = listener.local_addr()?;
     write_port_file(&port_file, addr.port())
@@ -152,13 +232,23 @@ pub async fn start(
     if !addr.ip().is_loopback() {
         tracing::warn!(%addr, "HTTP listener on a non-loopback address (allow_non_loopback)");
     }
-    tracing::info!(%addr, url = %hook_url(addr), token = %token_path.display(), "HTTP listener up");
+    tracing::info!(
+        %addr,
+        url = %hook_url(addr),
+        token = %token_path.display(),
+        auth_timeout_ms = limits.auth_timeout.as_millis(),
+        max_unauthenticated = limits.max_unauthenticated,
+        max_connections = limits.max_connections,
+        "HTTP listener up"
+    );
     let ctx = Arc::new(Ctx {
         state: Arc::clone(state),
         token,
         counters: Counters::default(),
         tasks: TaskTracker::new(),
         log_limit: Mutex::new(LogLimit::default()),
+        admission: Admission::new(limits.max_unauthenticated, limits.max_connections),
+        limits,
     });
     let task = tokio::spawn(accept_loop(ctx, listener));
     Ok(Some(HttpServer {
@@ -166,6 +256,20 @@ pub async fn start(
         port_file,
         task,
     }))
+}
+
+/// Binds the listener with a deep accept queue: connections opened faster than hookd accepts
+/// them (someone opening many at once) wait there instead of overflowing it, which would make
+/// a token holder's connection retry its handshake after a second.
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 fn write_port_file(path: &Path, port: u16) -> std::io::Result<()> {
@@ -192,10 +296,12 @@ enum Refusal {
     TooLarge,
     UnsupportedEncoding,
     BadBody,
+    /// The right token, but the pool of authenticated connections is full.
+    Busy,
 }
 
 impl Refusal {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Unauthorized,
         Self::Forbidden,
         Self::NotFound,
@@ -203,6 +309,7 @@ impl Refusal {
         Self::TooLarge,
         Self::UnsupportedEncoding,
         Self::BadBody,
+        Self::Busy,
     ];
 
     fn as_str(self) -> &'static str {
@@ -214,6 +321,7 @@ impl Refusal {
             Self::TooLarge => "too_large",
             Self::UnsupportedEncoding => "unsupported_encoding",
             Self::BadBody => "bad_body",
+            Self::Busy => "busy",
         }
     }
 
@@ -226,6 +334,28 @@ impl Refusal {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BadBody => StatusCode::BAD_REQUEST,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// Why a connection was closed before it presented the token (the `reason` label of
+/// `hookd_http_unauthenticated_closed_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unproven {
+    /// No request with the token within `auth_timeout`.
+    Timeout,
+    /// Shed to make room for a newer connection (`max_unauthenticated`).
+    Shed,
+}
+
+impl Unproven {
+    const ALL: [Self; 2] = [Self::Timeout, Self::Shed];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Shed => "shed",
         }
     }
 }
@@ -237,6 +367,7 @@ struct Counters {
     connections: AtomicU64,
     hook_requests: AtomicU64,
     refused: [AtomicU64; Refusal::ALL.len()],
+    unproven: [AtomicU64; Unproven::ALL.len()],
 }
 
 impl Counters {
@@ -244,7 +375,8 @@ impl Counters {
         self.refused[r as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn prometheus(&self, out: &mut String) {
+    /// `open`: the connections held now, (authenticated, not yet).
+    fn prometheus(&self, out: &mut String, open: (usize, usize)) {
         use std::fmt::Write as _;
         let _ = writeln!(
             out,
@@ -267,6 +399,29 @@ impl Counters {
                 self.refused[r as usize].load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP hookd_http_unauthenticated_closed_total Connections closed before a request \
+             with the token: no such request within auth_timeout, or shed for a newer one.\n\
+             # TYPE hookd_http_unauthenticated_closed_total counter"
+        );
+        for u in Unproven::ALL {
+            let _ = writeln!(
+                out,
+                "hookd_http_unauthenticated_closed_total{{reason=\"{}\"}} {}",
+                u.as_str(),
+                self.unproven[u as usize].load(Ordering::Relaxed)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP hookd_http_connections_open HTTP connections held now, by whether a request \
+             on them has carried the token.\n\
+             # TYPE hookd_http_connections_open gauge\n\
+             hookd_http_connections_open{{state=\"authenticated\"}} {}\n\
+             hookd_http_connections_open{{state=\"unauthenticated\"}} {}",
+            open.0, open.1
+        );
     }
 }
 
@@ -306,16 +461,16 @@ struct Ctx {
     /// Connections and evaluations; waited for (bounded) at shutdown.
     tasks: TaskTracker,
     log_limit: Mutex<LogLimit>,
+    limits: Limits,
+    /// The pools of connections with and without the token.
+    admission: Admission,
 }
 
 async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
-    let slots = Arc::new(Semaphore::new(super::MAX_CONNECTIONS));
     let shutdown = ctx.state.shutdown.clone();
     loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => break,
-            p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-        };
+        // Always accepting: a connection is refused a place only by the pools (admission),
+        // never left in the kernel's queue behind others.
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
             a = listener.accept() => a,
@@ -330,11 +485,16 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
             }
         };
         ctx.counters.connections.fetch_add(1, Ordering::Relaxed);
+        let (standing, shed) = ctx.admission.admit();
+        if shed {
+            ctx.counters.unproven[Unproven::Shed as usize].fetch_add(1, Ordering::Relaxed);
+        }
         let conn_ctx = Arc::clone(&ctx);
-        ctx.tasks.spawn(async move {
-            serve_connection(conn_ctx, stream, peer).await;
-            drop(permit);
-        });
+        ctx.tasks
+            .spawn(serve_connection(conn_ctx, stream, peer, standing));
+        // Let the new connection read before the next accept: a token holder's request is
+        // usually in the socket already, and once read it leaves the waiting pool.
+        tokio::task::yield_now().await;
     }
     drop(listener);
     ctx.tasks.close();
@@ -347,13 +507,31 @@ async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
     tracing::debug!("HTTP listener stopped");
 }
 
-async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, peer: SocketAddr) {
+/// How a connection's task ended its watch.
+enum Ended {
+    /// hyper finished the connection.
+    Done(Result<(), hyper::Error>),
+    Shutdown,
+    /// Closed before a request with the token.
+    Unproven(Unproven),
+}
+
+async fn serve_connection(
+    ctx: Arc<Ctx>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    standing: Arc<Standing>,
+) {
     let _ = stream.set_nodelay(true);
     let shutdown = ctx.state.shutdown.clone();
-    let svc_ctx = Arc::clone(&ctx);
+    // One reference counted per request, as before there was a standing.
+    let shared = Arc::new((Arc::clone(&ctx), Arc::clone(&standing)));
     let svc = service_fn(move |req| {
-        let ctx = Arc::clone(&svc_ctx);
-        async move { Ok::<_, Infallible>(ctx.respond(req, peer).await) }
+        let shared = Arc::clone(&shared);
+        async move {
+            let (ctx, standing) = &*shared;
+            Ok::<_, Infallible>(ctx.respond(req, peer, standing).await)
+        }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -361,18 +539,118 @@ async fn serve_connection(ctx: Arc<Ctx>, stream: TcpStream, peer: SocketAddr) {
         .header_read_timeout(IDLE_TIMEOUT)
         .keep_alive(true)
         .max_buf_size(MAX_BUF);
-    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+    let watched = Watched {
+        stream,
+        standing: Arc::clone(&standing),
+    };
+    let conn = builder.serve_connection(TokioIo::new(watched), svc);
     tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        () = shutdown.cancelled() => {
-            // Finish the request in flight, if any, then close.
+    // Until a request carries the token, the connection is closed at its deadline or when
+    // shed for a newer one; once one has, this never resolves and costs one load per poll.
+    // Requests are read and authenticated inside `conn`, on this same task and polled first,
+    // so a request with the token that has arrived always counts before the watch is asked.
+    let deadline = tokio::time::sleep(ctx.limits.auth_timeout);
+    let shed = standing.shed.notified();
+    tokio::pin!(deadline, shed);
+    let watch = std::future::poll_fn(|cx| {
+        if standing.is_authenticated() {
+            return Poll::Pending;
+        }
+        if deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Unproven::Timeout);
+        }
+        if shed.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Unproven::Shed);
+        }
+        Poll::Pending
+    });
+    // From here on it may be shed: `conn` reads what the client sent in this same poll.
+    standing.start();
+    let ended = tokio::select! {
+        biased;
+        r = conn.as_mut() => Ended::Done(r),
+        () = shutdown.cancelled() => Ended::Shutdown,
+        why = watch => Ended::Unproven(why),
+    };
+    let result = match ended {
+        Ended::Done(r) => r,
+        // Finish the request in flight, if any, then close; a connection that never
+        // presented the token has nothing in flight worth waiting for.
+        Ended::Shutdown if standing.is_authenticated() => {
             conn.as_mut().graceful_shutdown();
             conn.await
         }
+        Ended::Shutdown => Ok(()),
+        Ended::Unproven(why) => {
+            if why == Unproven::Timeout {
+                ctx.counters.unproven[Unproven::Timeout as usize].fetch_add(1, Ordering::Relaxed);
+            }
+            ctx.log_unproven(why, peer);
+            Ok(())
+        }
     };
+    ctx.admission.leave(&standing);
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
+    }
+}
+
+/// The TCP stream as hyper reads it, telling the connection's [`Standing`] when bytes arrive
+/// before a request with the token: such a connection is shed first ([`admission`]).
+struct Watched {
+    stream: TcpStream,
+    standing: Arc<Standing>,
+}
+
+impl tokio::io::AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if buf.filled().len() > before && !this.standing.is_authenticated() {
+            this.standing.heard();
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 
@@ -406,7 +684,14 @@ fn route(path: &str) -> Route {
 }
 
 impl Ctx {
-    async fn respond(self: Arc<Self>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+    /// Answers one request. Its headers are all that has been read: the token is checked
+    /// before the path, and before any of the body.
+    async fn respond(
+        &self,
+        req: Request<Incoming>,
+        peer: SocketAddr,
+        standing: &Standing,
+    ) -> Reply {
         let auth = self.token.check(
             req.headers()
                 .get(header::AUTHORIZATION)
@@ -416,6 +701,9 @@ impl Ctx {
             Auth::Granted => {}
             Auth::Missing => return self.refuse(Refusal::Unauthorized, peer, &req),
             Auth::Wrong => return self.refuse(Refusal::Forbidden, peer, &req),
+        }
+        if self.admission.authenticate(standing).is_err() {
+            return self.refuse(Refusal::Busy, peer, &req);
         }
         match (req.method(), route(req.uri().path())) {
             (&Method::POST, Route::Hook(hint)) => self.hook(req, hint, peer).await,
@@ -436,6 +724,28 @@ impl Ctx {
         }
     }
 
+    /// Logs (bounded, with the refusals) a connection closed before it presented the token.
+    fn log_unproven(&self, why: Unproven, peer: SocketAddr) {
+        let admitted = self
+            .log_limit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .admit(Instant::now());
+        if let Some(suppressed) = admitted {
+            match why {
+                Unproven::Timeout => tracing::warn!(
+                    %peer, suppressed, auth_timeout_ms = self.limits.auth_timeout.as_millis(),
+                    "HTTP connection closed: no request with the token within [http] auth_timeout"
+                ),
+                Unproven::Shed => tracing::warn!(
+                    %peer, suppressed, max_unauthenticated = self.limits.max_unauthenticated,
+                    "HTTP connection closed before a request with the token, to make room for \
+                     a newer one ([http] max_unauthenticated)"
+                ),
+            }
+        }
+    }
+
     /// Answers a refused request: never evaluated, logged (bounded), counted.
     fn refuse<B>(&self, why: Refusal, peer: SocketAddr, req: &Request<B>) -> Reply {
         self.counters.refuse(why);
@@ -451,6 +761,12 @@ impl Ctx {
                 Refusal::Unauthorized | Refusal::Forbidden => tracing::warn!(
                     %peer, %method, path, reason = why.as_str(), suppressed,
                     "HTTP request refused: missing or wrong token (not evaluated)"
+                ),
+                Refusal::Busy => tracing::warn!(
+                    %peer, %method, path, reason = why.as_str(), suppressed,
+                    max_connections = self.limits.max_connections,
+                    "HTTP request refused: the authenticated connections are at their cap \
+                     ([http] max_connections; not evaluated)"
                 ),
                 _ => tracing::warn!(
                     %peer, %method, path, reason = why.as_str(), suppressed,
@@ -468,6 +784,11 @@ impl Ctx {
             Refusal::TooLarge => format!("the event is larger than {MAX_EVENT_LEN} bytes"),
             Refusal::UnsupportedEncoding => "compressed request bodies are not accepted".into(),
             Refusal::BadBody => "the request body could not be read".into(),
+            Refusal::Busy => format!(
+                "hookd is serving its maximum of {} authenticated HTTP connections \
+                 ([http] max_connections); try again",
+                self.limits.max_connections
+            ),
         };
         let mut resp = json_response(why.status(), &serde_json::json!({ "error": message }));
         if why == Refusal::Unauthorized {
@@ -570,6 +891,8 @@ impl Ctx {
             "http": {
                 "connections": self.counters.connections.load(Ordering::Relaxed),
                 "hook_requests": self.counters.hook_requests.load(Ordering::Relaxed),
+                "open_authenticated": self.admission.authenticated(),
+                "open_unauthenticated": self.admission.unauthenticated(),
             },
         })
     }
@@ -586,7 +909,13 @@ impl Ctx {
                 self.state.started.elapsed().as_secs_f64()
             );
         }
-        self.counters.prometheus(&mut text);
+        self.counters.prometheus(
+            &mut text,
+            (
+                self.admission.authenticated(),
+                self.admission.unauthenticated(),
+            ),
+        );
         let mut resp = Response::new(Full::new(Bytes::from(text)));
         resp.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -705,6 +1034,45 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_from_settings() {
+        assert_eq!(
+            Limits::from_settings(&settings("")).unwrap(),
+            Limits::default()
+        );
+        assert_eq!(Limits::default().auth_timeout, Duration::from_secs(2));
+        let l = Limits::from_settings(&settings(
+            "[http]\nlisten = \"127.0.0.1:0\"\nauth_timeout = \"500ms\"\n\
+             max_unauthenticated = 8\nmax_connections = 16",
+        ))
+        .unwrap();
+        assert_eq!(
+            l,
+            Limits {
+                auth_timeout: Duration::from_millis(500),
+                max_unauthenticated: 8,
+                max_connections: 16,
+            }
+        );
+        let l = Limits::from_settings(&settings("[http]\nauth_timeout = \"60s\"")).unwrap();
+        assert_eq!(l.auth_timeout, Duration::from_secs(60));
+        for bad in ["0s", "2", "2 sec", "61s", "1m30s", "-1s"] {
+            let e = Limits::from_settings(&settings(&format!("[http]\nauth_timeout = {bad:?}")))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("[http] auth_timeout") && e.contains("from 1ms to 60s"),
+                "{bad}: {e}"
+            );
+        }
+        for key in ["max_unauthenticated", "max_connections"] {
+            let e = Limits::from_settings(&settings(&format!("[http]\n{key} = 0")))
+                .unwrap_err()
+                .to_string();
+            assert_eq!(e, format!("hookd.toml: [http] {key} must be at least 1"));
+        }
+    }
+
+    #[test]
     fn http_settings_belong_in_hookd_toml_only() {
         let src = crate::rules::Source {
             name: "rules.d/x.toml".into(),
@@ -784,13 +1152,19 @@ mod tests {
         let c = Counters::default();
         c.refuse(Refusal::Forbidden);
         c.refuse(Refusal::Forbidden);
+        c.unproven[Unproven::Shed as usize].fetch_add(3, Ordering::Relaxed);
         let mut out = String::new();
-        c.prometheus(&mut out);
+        c.prometheus(&mut out, (2, 5));
         assert!(
             out.contains("hookd_http_refused_total{reason=\"wrong_token\"} 2\n"),
             "{out}"
         );
         assert!(out.contains("hookd_http_refused_total{reason=\"missing_token\"} 0\n"));
+        assert!(out.contains("hookd_http_refused_total{reason=\"busy\"} 0\n"));
+        assert!(out.contains("hookd_http_unauthenticated_closed_total{reason=\"shed\"} 3\n"));
+        assert!(out.contains("hookd_http_unauthenticated_closed_total{reason=\"timeout\"} 0\n"));
+        assert!(out.contains("hookd_http_connections_open{state=\"authenticated\"} 2\n"));
+        assert!(out.contains("hookd_http_connections_open{state=\"unauthenticated\"} 5\n"));
         for line in out.lines().filter(|l| !l.starts_with('#')) {
             let (_, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");
