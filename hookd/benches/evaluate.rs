@@ -77,7 +77,8 @@ fn bench(c: &mut Criterion) {
 const STATEFUL: &str = include_str!("../../bench/stateful-rules.toml");
 
 fn stateful(c: &mut Criterion) {
-    use hookd::session::{SessionTable, step};
+    use hookd::decide::{Inputs, step};
+    use hookd::session::SessionTable;
     const SESSIONS: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hookd.toml"), STATEFUL).unwrap();
@@ -114,13 +115,15 @@ fn stateful(c: &mut Criterion) {
         ] {
             now += 1;
             let _ = step(
-                &mut s,
-                &[&rs],
                 &ev(&sid, body),
-                Some(&project),
-                None,
-                now,
-                None,
+                Some(&mut s),
+                Inputs {
+                    rulesets: &[&rs],
+                    project_dir: Some(&project),
+                    home: None,
+                    time_ms: now,
+                    once: None,
+                },
             );
         }
     }
@@ -151,7 +154,17 @@ fn stateful(c: &mut Criterion) {
             let e = HookEvent::parse(black_box(payloads[i].as_bytes()), None).unwrap();
             let s = table.get(e.session_id().unwrap()).unwrap();
             let mut s = s.lock().unwrap();
-            black_box(step(&mut s, &[&rs], &e, Some(&project), None, now, None))
+            black_box(step(
+                &e,
+                Some(&mut s),
+                Inputs {
+                    rulesets: &[&rs],
+                    project_dir: Some(&project),
+                    home: None,
+                    time_ms: now,
+                    once: None,
+                },
+            ))
         });
     });
 }

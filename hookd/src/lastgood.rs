@@ -178,7 +178,7 @@ impl Fallback {
                 "the rule files have errors; the last good rules{} stay in force until they are fixed",
                 saved_ms.map_or(String::new(), |t| format!(
                     " (loaded {} UTC)",
-                    crate::utc(t)
+                    crate::clock::utc(t)
                 ))
             ),
             FallbackKind::NoGoodSet => "the rule files have errors and no good rules were ever \

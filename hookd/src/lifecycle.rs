@@ -316,6 +316,75 @@ mod launchd {
     }
 }
 
+/// Watches the socket file hookd bound: deleted under a running hookd, it is bound again (so
+/// clients reach hookd within a second instead of autostarting a daemon that cannot start);
+/// replaced by another file, it is left alone and the problem logged once.
+#[derive(Default)]
+pub struct SocketWatch {
+    replaced_logged: bool,
+}
+
+impl SocketWatch {
+    /// Checks the socket file once (every second from the background loop).
+    pub fn check(
+        &mut self,
+        config: &crate::Config,
+        id: &std::sync::Mutex<Option<SocketId>>,
+        rebind: &tokio::sync::mpsc::Sender<tokio::net::UnixListener>,
+    ) {
+        let path = config.socket.as_path();
+        let mut current = id.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // A socket passed by the service manager is not ours to watch.
+        let Some(ours) = *current else { return };
+        match socket_state(path, ours) {
+            SocketState::Ours => self.replaced_logged = false,
+            SocketState::Replaced => {
+                if !self.replaced_logged {
+                    self.replaced_logged = true;
+                    tracing::error!(
+                        socket = %path.display(),
+                        "the socket file was replaced by another file; clients cannot reach \
+                         this hookd (restart it, or remove that file so hookd binds again)"
+                    );
+                }
+            }
+            SocketState::Missing => {
+                // The whole directory may be gone too: re-create it the way start-up does
+                // (refusing a symlink or another user's directory put there meanwhile).
+                let dir_ok = match path.parent() {
+                    Some(dir) if !dir.exists() && config.owns_socket_dir => {
+                        private_dir(dir, "socket directory", true).map_err(anyhow::Error::from)
+                    }
+                    _ => Ok(()),
+                };
+                let bound = dir_ok
+                    .and_then(|()| crate::server::bind(path))
+                    .and_then(|l| {
+                        let id = secure_socket(path)?;
+                        Ok((l, id))
+                    });
+                match bound {
+                    Ok((listener, new_id)) => match rebind.try_send(listener) {
+                        Ok(()) => {
+                            *current = Some(new_id);
+                            tracing::warn!(
+                                socket = %path.display(),
+                                "the socket file was deleted; bound it again"
+                            );
+                        }
+                        Err(_) => remove_socket(path, new_id),
+                    },
+                    Err(e) => tracing::error!(
+                        socket = %path.display(),
+                        error = %format!("{e:#}"),
+                        "the socket file was deleted and cannot be bound again"
+                    ),
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

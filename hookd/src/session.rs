@@ -18,7 +18,6 @@ use serde::{Serialize, Serializer};
 use crate::event::{HookEvent, Value};
 use crate::intern::intern;
 use crate::rules::cond::absolutize;
-use crate::rules::{Ctx, Decision, OnceMemory, Ruleset};
 
 /// Commands kept per session (oldest dropped first).
 const MAX_COMMANDS: usize = 512;
@@ -557,38 +556,6 @@ impl SessionTable {
             self.sessions.shrink_to((len * 2).max(1024));
         }
     }
-}
-
-/// Evaluates one event for a session: folds the event in, evaluates `rulesets` (the user's,
-/// then the project's) with the session's history, and folds the verdict in. The one place
-/// where an event meets session state; the handler and the tests both use it.
-#[must_use]
-pub fn step(
-    session: &mut Session,
-    rulesets: &[&Ruleset],
-    event: &HookEvent,
-    project: Option<&str>,
-    home: Option<&str>,
-    now_ms: i64,
-    once: Option<&dyn OnceMemory>,
-) -> Decision {
-    // The wall clock may be set back (NTP step, manual change); within a session time only
-    // moves forward (1 ms per event at least), so "edited after the last test run" and rate
-    // windows keep the order events came in.
-    let now_ms = now_ms.max(session.last_ms.saturating_add(1));
-    session.observe(event, project, home, now_ms);
-    let mut cx = Ctx::new(event, project, home);
-    cx.session = Some(session);
-    cx.now_ms = now_ms;
-    cx.once_memory = once;
-    let d = Ruleset::evaluate_all(rulesets, &cx);
-    drop(cx);
-    let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();
-    session.record_verdict(&event.name, d.verdict(), &rules, now_ms);
-    for a in &d.attempts {
-        record_attempt(session, a, now_ms);
-    }
-    d
 }
 
 /// One stored event as replay needs it: `(time_ms, payload, verdict, rules, project_dir)`.

@@ -17,7 +17,7 @@ use hook_protocol::paths::{CONFIG_FILE, RULES_DIR};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-use crate::State;
+use crate::state::State;
 
 /// Quiet time after the last change before reloading (editors write in several steps).
 pub const DEBOUNCE: Duration = Duration::from_millis(150);

@@ -82,7 +82,7 @@ fn dangerous_commands_stay_stopped_when_rewritten() {
 #[test]
 fn replies_are_checked_against_what_each_event_accepts() {
     let deny = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"rm -rf /"}}"#;
-    let reply = hookd::handler::answer(
+    let reply = hookd::decide::answer(
         &HookRequest {
             event: deny.to_vec(),
             env: HookEnv::default(),

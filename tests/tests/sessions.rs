@@ -158,3 +158,51 @@ fn sessions_and_session_show_state_and_timeline() {
     let missing = d.hookctl(&["session", "nope"]).unwrap();
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no session with id"));
 }
+
+/// `once = "project-day"`: the rule fires once per project per day across sessions, and the
+/// memory survives a restart (loaded from the store before hookd serves, never asked of the
+/// store while an event is being evaluated).
+#[test]
+fn once_a_day_per_project_holds_across_sessions_and_restarts() {
+    const ONCE: &str = r#"
+packs = []
+[[rule]]
+name = "daily-reminder"
+tool = "Bash"
+action = "ask"
+reason = "First command in this project today: check the branch."
+[rule.session]
+once = "project-day"
+"#;
+    let mut d = TestDaemon::start_with(&[("hookd.toml", ONCE)]).unwrap();
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a.path().to_str().unwrap(), b.path().to_str().unwrap());
+    let ls = |session: &str, project: &str| {
+        tool(
+            "PreToolUse",
+            session,
+            project,
+            "Bash",
+            json!({"command": "ls"}),
+        )
+    };
+    assert_eq!(verdict(&d, &ls("day-1", a)), "ask");
+    assert_eq!(verdict(&d, &ls("day-1", a)), "none", "once a day");
+    assert_eq!(verdict(&d, &ls("day-2", a)), "none", "across sessions");
+    assert_eq!(verdict(&d, &ls("day-3", b)), "ask", "per project");
+    for sig in [libc::SIGTERM, libc::SIGKILL] {
+        d.signal_and_wait(sig).unwrap();
+        d.spawn().unwrap();
+        assert_eq!(verdict(&d, &ls("day-4", a)), "none", "after signal {sig}");
+        assert_eq!(verdict(&d, &ls("day-4", b)), "none", "after signal {sig}");
+    }
+    // A reload that adds another once-a-day rule loads its memory too.
+    std::fs::write(
+        d.home().join("hookd.toml"),
+        ONCE.replace("daily-reminder", "daily-reminder-2"),
+    )
+    .unwrap();
+    assert_eq!(d.hookctl(&["reload"]).unwrap().status.code(), Some(0));
+    assert_eq!(verdict(&d, &ls("day-5", a)), "ask", "a new rule fires once");
+    assert_eq!(verdict(&d, &ls("day-5", a)), "none");
+}

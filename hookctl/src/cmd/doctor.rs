@@ -376,7 +376,7 @@ fn rules_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
                 match hookd::lastgood::load(&hook_protocol::paths::state_dir()) {
                     Ok(Some(saved)) => format!(
                         "hookd would use the last good rules saved {} UTC",
-                        hookd::utc(saved.saved_ms)
+                        hookd::clock::utc(saved.saved_ms)
                     ),
                     Ok(None) => "no good rules were ever saved: hookd would answer guard events \
                                  with the fail mode"

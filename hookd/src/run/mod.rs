@@ -22,17 +22,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hook_protocol::HookReply;
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::State;
 use crate::event::HookEvent;
+use crate::redact::Redactor;
 use crate::rules::{Decision, RunCall, RunCommand, RunMode};
-use crate::session::SharedSession;
-use crate::store::{EventRecord, RunRecord};
+use crate::state::Swap;
+use crate::store::{RunRecord, Store};
 use output::Outcome;
 use process::{Exit, Invocation, Status};
 
@@ -76,8 +75,11 @@ pub struct RunStats {
     pub pending: AtomicU64,
 }
 
-/// Executes `run` actions; owns the background slots.
+/// Executes `run` actions; owns the background slots. It holds the handles it needs (the
+/// store, to record runs; the live redactor, for their output), not the daemon's state.
 pub struct Runner {
+    store: Arc<Store>,
+    redactor: Swap<Redactor>,
     slots: Arc<Semaphore>,
     size: AtomicUsize,
     backoff_ms: AtomicU64,
@@ -89,14 +91,19 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner with `settings`, passing scripts (a filtered copy of) `base_env`.
+    /// A runner with `settings`, passing scripts (a filtered copy of) `base_env`, recording
+    /// into `store` with output redacted by `redactor`.
     #[must_use]
     pub fn new(
         settings: &RunSettings,
         base_env: Vec<(OsString, OsString)>,
+        store: Arc<Store>,
+        redactor: Swap<Redactor>,
         errors: &mut Vec<String>,
     ) -> Self {
         let r = Self {
+            store,
+            redactor,
             slots: Arc::new(Semaphore::new(0)),
             size: AtomicUsize::new(0),
             backoff_ms: AtomicU64::new(0),
@@ -208,22 +215,10 @@ pub struct EventContext {
     pub time_ms: i64,
 }
 
-/// An event whose rules matched `run` actions, to be executed before it is answered.
-pub struct Pending {
-    /// The parsed event.
-    pub event: HookEvent,
-    /// The rules' decision, with its `runs`.
-    pub decision: Decision,
-    /// What the runs need.
-    pub context: EventContext,
-    /// hook-client's deadline for the whole exchange (0: none, e.g. over HTTP).
-    pub deadline_ms: u32,
-}
-
 impl EventContext {
     fn invocation(
         &self,
-        state: &State,
+        runner: &Runner,
         call: &RunCall,
         attempt: u32,
         timeout: Duration,
@@ -252,7 +247,7 @@ impl EventContext {
                 .as_deref()
                 .or(self.project_dir.as_deref())
                 .map(PathBuf::from),
-            env: env::build(&call.spec, &state.runner.base_env, &vars),
+            env: env::build(&call.spec, &runner.base_env, &vars),
             stdin: stdin.into(),
             timeout,
             kill_grace: if call.spec.mode == RunMode::Sync {
@@ -267,7 +262,7 @@ impl EventContext {
     #[allow(clippy::too_many_arguments)] // one value per column group
     fn record(
         &self,
-        state: &State,
+        runner: &Runner,
         call: &RunCall,
         attempt: u32,
         started_ms: i64,
@@ -276,7 +271,7 @@ impl EventContext {
         effect: Option<&'static str>,
         error: Option<String>,
     ) -> RunRecord {
-        let redactor = state.redactor();
+        let redactor = runner.redactor.get();
         let red = |s: String| -> String {
             if redactor.enabled() {
                 redactor.redact_text(&s).0.into_owned()
@@ -317,237 +312,197 @@ impl EventContext {
     }
 }
 
-/// Starts the background runs of `p`, executes its sync runs in priority order, merges their
-/// results into the verdict, and rewrites `reply` and `record` (verdict, reason) to match.
-/// `received` is when the request arrived (hook-client's deadline counts from about then).
-pub async fn apply(
-    state: &Arc<State>,
-    p: Pending,
-    session: Option<&SharedSession>,
-    received: Instant,
-    reply: &mut HookReply,
-    record: &mut EventRecord,
-) {
-    let Pending {
-        event,
-        mut decision,
-        context,
-        deadline_ms,
-    } = p;
-    let context = Arc::new(context);
-    let mut calls = std::mem::take(&mut decision.runs);
-    // Higher priority first; the sort is stable, so ties keep rule order.
-    calls.sort_by_key(|c| std::cmp::Reverse(c.spec.priority));
-    let (sync, background): (Vec<RunCall>, Vec<RunCall>) = calls
-        .into_iter()
-        .partition(|c| c.spec.mode == RunMode::Sync);
-    for call in background {
-        enqueue(state, call, Arc::clone(&context));
-    }
-    if sync.is_empty() {
-        return;
-    }
-    let before = decision.verdict();
-    let end = (deadline_ms > 0)
-        .then(|| received + Duration::from_millis(u64::from(deadline_ms)))
-        .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(received));
-    let mut records = Vec::with_capacity(sync.len());
-    let mut prior_stop_blocks = 0;
-    for call in &sync {
-        prior_stop_blocks = prior_stop_blocks.max(call.stop_blocks);
-        let mut timeout = Duration::from_millis(call.spec.timeout_ms);
-        let mut cut = false;
-        if let Some(end) = end {
-            let left = end
-                .saturating_duration_since(Instant::now())
-                .saturating_sub(SYNC_KILL_GRACE);
-            if left < timeout {
-                timeout = left;
-                cut = true;
-            }
+impl Runner {
+    /// Executes the `run` calls of `decision` for `event`: starts the background ones, runs
+    /// the sync ones in priority order and merges each result into `decision` by the verdict
+    /// precedence, and records every attempt. `received` is when the request arrived
+    /// (hook-client's deadline, `deadline_ms`, counts from about then; 0: none, as over HTTP).
+    /// The caller renders and records the event afterwards, once, from the final decision.
+    pub async fn execute(
+        self: &Arc<Self>,
+        event: &HookEvent,
+        decision: &mut Decision,
+        context: EventContext,
+        received: Instant,
+        deadline_ms: u32,
+    ) {
+        let context = Arc::new(context);
+        let mut calls = std::mem::take(&mut decision.runs);
+        // Higher priority first; the sort is stable, so ties keep rule order.
+        calls.sort_by_key(|c| std::cmp::Reverse(c.spec.priority));
+        let (sync, background): (Vec<RunCall>, Vec<RunCall>) = calls
+            .into_iter()
+            .partition(|c| c.spec.mode == RunMode::Sync);
+        for call in background {
+            self.enqueue(call, Arc::clone(&context));
         }
-        let started_ms = crate::now_ms();
-        let exit = if timeout.is_zero() {
-            Exit {
-                status: Status::TimedOut,
-                duration: Duration::ZERO,
-                stdout: process::Capture::default(),
-                stderr: process::Capture::default(),
+        if sync.is_empty() {
+            return;
+        }
+        let end = (deadline_ms > 0)
+            .then(|| received + Duration::from_millis(u64::from(deadline_ms)))
+            .map(|d| d.checked_sub(DEADLINE_MARGIN).unwrap_or(received));
+        let mut records = Vec::with_capacity(sync.len());
+        for call in &sync {
+            let mut timeout = Duration::from_millis(call.spec.timeout_ms);
+            let mut cut = false;
+            if let Some(end) = end {
+                let left = end
+                    .saturating_duration_since(Instant::now())
+                    .saturating_sub(SYNC_KILL_GRACE);
+                if left < timeout {
+                    timeout = left;
+                    cut = true;
+                }
             }
-        } else {
-            let inv = context.invocation(state, call, 1, timeout);
-            process::run(&inv, &state.runner.cancel).await
-        };
-        let (outcome, mut contribution) = output::interpret(&event, call, &exit);
-        if cut && outcome == Outcome::TimedOut {
-            let note = format!(
-                "stopped at hook-client's deadline ({deadline_ms} ms) before the rule's {} ms timeout; raise it with `hookctl install --deadline`",
-                call.spec.timeout_ms
+            let started_ms = crate::clock::now_ms();
+            let exit = if timeout.is_zero() {
+                Exit {
+                    status: Status::TimedOut,
+                    duration: Duration::ZERO,
+                    stdout: process::Capture::default(),
+                    stderr: process::Capture::default(),
+                }
+            } else {
+                let inv = context.invocation(self, call, 1, timeout);
+                process::run(&inv, &self.cancel).await
+            };
+            let (outcome, mut contribution) = output::interpret(event, call, &exit);
+            if cut && outcome == Outcome::TimedOut {
+                let note = format!(
+                    "stopped at hook-client's deadline ({deadline_ms} ms) before the rule's {} ms timeout; raise it with `hookctl install --deadline`",
+                    call.spec.timeout_ms
+                );
+                contribution.error = Some(match contribution.error {
+                    Some(e) => format!("{e}; {note}"),
+                    None => note,
+                });
+            }
+            if let Some(e) = &contribution.error {
+                tracing::warn!(rule = %call.rule, event = %event.name, error = %e, "run failed");
+            }
+            self.count(outcome);
+            records.push(context.record(
+                self,
+                call,
+                1,
+                started_ms,
+                Some(&exit),
+                outcome,
+                Some(contribution.effect),
+                contribution.error.take(),
+            ));
+            decision.merge(contribution.decision);
+        }
+        // Sent before the event itself: the writer commits them first.
+        self.store.record_runs(records);
+    }
+
+    /// Queues a background run; it executes when a slot is free, and is retried on failure.
+    fn enqueue(self: &Arc<Self>, call: RunCall, context: Arc<EventContext>) {
+        let runner = self;
+        let pending = runner.stats.pending.fetch_add(1, Ordering::Relaxed);
+        if pending >= MAX_PENDING || runner.tracker.is_closed() {
+            runner.stats.pending.fetch_sub(1, Ordering::Relaxed);
+            let why = if runner.tracker.is_closed() {
+                "hookd is shutting down".to_string()
+            } else {
+                format!("{MAX_PENDING} background runs already waiting")
+            };
+            tracing::warn!(rule = %call.rule, reason = %why, "background run dropped");
+            runner.stats.runs.fetch_add(1, Ordering::Relaxed);
+            runner.stats.failures.fetch_add(1, Ordering::Relaxed);
+            let mut rec = context.record(
+                runner,
+                &call,
+                1,
+                crate::clock::now_ms(),
+                None,
+                Outcome::Failed,
+                None,
+                Some(format!("dropped: {why}")),
             );
-            contribution.error = Some(match contribution.error {
-                Some(e) => format!("{e}; {note}"),
-                None => note,
-            });
+            rec.outcome = "dropped";
+            runner.store.record_runs(vec![rec]);
+            return;
         }
-        if let Some(e) = &contribution.error {
-            tracing::warn!(rule = %call.rule, event = %event.name, error = %e, "run failed");
-        }
-        state.runner.count(outcome);
-        records.push(context.record(
-            state,
-            call,
-            1,
-            started_ms,
-            Some(&exit),
-            outcome,
-            Some(contribution.effect),
-            contribution.error.take(),
-        ));
-        decision.merge(contribution.decision);
+        let me = Arc::clone(self);
+        runner.tracker.spawn(async move {
+            me.background(&call, &context).await;
+            me.stats.pending.fetch_sub(1, Ordering::Relaxed);
+        });
     }
-    // Sent before the event itself: the writer commits them first.
-    state.store.record_runs(records);
-    *reply = crate::render::render(&event, &decision);
-    let after = decision.verdict();
-    record.verdict = after.to_string();
-    record.reason = decision
-        .reason()
-        .or_else(|| decision.loop_guard.first().cloned());
-    if before != after
-        && let Some(s) = session
-    {
-        let mut s = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        amend_session(&mut s, &event.name, before, after, prior_stop_blocks);
-    }
-}
 
-/// Corrects what the session learnt from the rules' verdict (`before`) once the runs changed
-/// it (`after`): denials, and the Stop loop guard's count of consecutive blocks.
-fn amend_session(
-    s: &mut crate::session::Session,
-    event: &str,
-    before: &str,
-    after: &str,
-    prior_stop_blocks: u32,
-) {
-    let denial = |v: &str| matches!(v, "deny" | "ask");
-    if denial(after) && !denial(before) {
-        s.denials += 1;
-    }
-    if matches!(event, "Stop" | "SubagentStop") {
-        if after == "block" && before != "block" {
-            s.stop_blocks = prior_stop_blocks + 1;
-        }
-        if after == "loop-guard" && before != "loop-guard" {
-            s.loop_guard_releases += 1;
-            s.stop_blocks = 0;
-        }
-    }
-}
-
-/// Queues a background run; it executes when a slot is free, and is retried on failure.
-fn enqueue(state: &Arc<State>, call: RunCall, context: Arc<EventContext>) {
-    let runner = &state.runner;
-    let pending = runner.stats.pending.fetch_add(1, Ordering::Relaxed);
-    if pending >= MAX_PENDING || runner.tracker.is_closed() {
-        runner.stats.pending.fetch_sub(1, Ordering::Relaxed);
-        let why = if runner.tracker.is_closed() {
-            "hookd is shutting down".to_string()
-        } else {
-            format!("{MAX_PENDING} background runs already waiting")
-        };
-        tracing::warn!(rule = %call.rule, reason = %why, "background run dropped");
-        runner.stats.runs.fetch_add(1, Ordering::Relaxed);
-        runner.stats.failures.fetch_add(1, Ordering::Relaxed);
-        let mut rec = context.record(
-            state,
-            &call,
-            1,
-            crate::now_ms(),
-            None,
-            Outcome::Failed,
-            None,
-            Some(format!("dropped: {why}")),
-        );
-        rec.outcome = "dropped";
-        state.store.record_runs(vec![rec]);
-        return;
-    }
-    let st = Arc::clone(state);
-    runner.tracker.spawn(async move {
-        background(&st, &call, &context).await;
-        st.runner.stats.pending.fetch_sub(1, Ordering::Relaxed);
-    });
-}
-
-async fn background(state: &Arc<State>, call: &RunCall, context: &EventContext) {
-    let runner = &state.runner;
-    let mut attempt = 1u32;
-    loop {
-        let permit = tokio::select! {
-            p = Arc::clone(&runner.slots).acquire_owned() => p.ok(),
-            () = runner.cancel.cancelled() => None,
-        };
-        let Some(permit) = permit else {
-            let rec = context.record(
-                state,
+    async fn background(&self, call: &RunCall, context: &EventContext) {
+        let runner = self;
+        let mut attempt = 1u32;
+        loop {
+            let permit = tokio::select! {
+                p = Arc::clone(&runner.slots).acquire_owned() => p.ok(),
+                () = runner.cancel.cancelled() => None,
+            };
+            let Some(permit) = permit else {
+                let rec = context.record(
+                    runner,
+                    call,
+                    attempt,
+                    crate::clock::now_ms(),
+                    None,
+                    Outcome::Cancelled,
+                    None,
+                    Some("cancelled before it started: hookd is shutting down".into()),
+                );
+                runner.store.record_runs(vec![rec]);
+                return;
+            };
+            let started_ms = crate::clock::now_ms();
+            let inv = context.invocation(
+                runner,
                 call,
                 attempt,
-                crate::now_ms(),
-                None,
-                Outcome::Cancelled,
-                None,
-                Some("cancelled before it started: hookd is shutting down".into()),
+                Duration::from_millis(call.spec.timeout_ms),
             );
-            state.store.record_runs(vec![rec]);
-            return;
-        };
-        let started_ms = crate::now_ms();
-        let inv = context.invocation(
-            state,
-            call,
-            attempt,
-            Duration::from_millis(call.spec.timeout_ms),
-        );
-        let exit = process::run(&inv, &runner.cancel).await;
-        drop(permit);
-        let (mut outcome, mut error) = output::outcome(&exit);
-        if outcome == Outcome::Blocked {
-            outcome = Outcome::Failed;
-            error = Some("exited with status 2 (a background run cannot block)".into());
+            let exit = process::run(&inv, &runner.cancel).await;
+            drop(permit);
+            let (mut outcome, mut error) = output::outcome(&exit);
+            if outcome == Outcome::Blocked {
+                outcome = Outcome::Failed;
+                error = Some("exited with status 2 (a background run cannot block)".into());
+            }
+            let retry = outcome.is_failure()
+                && attempt <= call.spec.retries
+                && !runner.cancel.is_cancelled();
+            if let Some(e) = &error {
+                tracing::warn!(rule = %call.rule, attempt, retry, error = %e, "background run failed");
+            }
+            runner.count(outcome);
+            let error = match (error, retry) {
+                (Some(e), true) => Some(format!(
+                    "{e}; retrying in {} ms",
+                    runner.backoff(attempt).as_millis()
+                )),
+                (e, _) => e,
+            };
+            let rec = context.record(
+                runner,
+                call,
+                attempt,
+                started_ms,
+                Some(&exit),
+                outcome,
+                None,
+                error,
+            );
+            runner.store.record_runs(vec![rec]);
+            if !retry {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(runner.backoff(attempt)) => {}
+                () = runner.cancel.cancelled() => return,
+            }
+            attempt += 1;
         }
-        let retry =
-            outcome.is_failure() && attempt <= call.spec.retries && !runner.cancel.is_cancelled();
-        if let Some(e) = &error {
-            tracing::warn!(rule = %call.rule, attempt, retry, error = %e, "background run failed");
-        }
-        runner.count(outcome);
-        let error = match (error, retry) {
-            (Some(e), true) => Some(format!(
-                "{e}; retrying in {} ms",
-                runner.backoff(attempt).as_millis()
-            )),
-            (e, _) => e,
-        };
-        let rec = context.record(
-            state,
-            call,
-            attempt,
-            started_ms,
-            Some(&exit),
-            outcome,
-            None,
-            error,
-        );
-        state.store.record_runs(vec![rec]);
-        if !retry {
-            return;
-        }
-        tokio::select! {
-            () = tokio::time::sleep(runner.backoff(attempt)) => {}
-            () = runner.cancel.cancelled() => return,
-        }
-        attempt += 1;
     }
 }
 

@@ -19,8 +19,8 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::TaskTracker;
 
-use crate::State;
 use crate::lifecycle::euid;
+use crate::state::State;
 
 /// Connections served at once unless `[server] max_connections` says.
 pub const MAX_CONNECTIONS: usize = 1024;
@@ -141,7 +141,7 @@ pub async fn serve(
     }
     drop(listener);
     tracker.close();
-    if tokio::time::timeout(crate::DRAIN_GRACE, tracker.wait())
+    if tokio::time::timeout(crate::daemon::DRAIN_GRACE, tracker.wait())
         .await
         .is_err()
     {

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::rules::{Source, parse_source};
+use crate::rules::{Ctx, Decision, OnceMemory, Ruleset, Source, parse_source};
 
 const MIN: i64 = 60_000;
 
@@ -62,14 +62,16 @@ impl Sim {
             .extend(extra.as_object().unwrap().clone());
         let bytes = serde_json::to_vec(&v).unwrap();
         let e = HookEvent::parse(&bytes, None).unwrap();
-        let d = step(
-            &mut self.s,
-            &[&self.rs],
+        let d = crate::decide::step(
             &e,
-            Some(&self.project),
-            Some("/home/u"),
-            self.now,
-            Some(&self.memory),
+            Some(&mut self.s),
+            crate::decide::Inputs {
+                rulesets: &[&self.rs],
+                project_dir: Some(&self.project),
+                home: Some("/home/u"),
+                time_ms: self.now,
+                once: Some(&self.memory),
+            },
         );
         let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();
         for r in &rules {

@@ -32,7 +32,7 @@ use hook_protocol::{EventQuery, EventRow, SessionRow};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use crate::now_ms;
+use crate::clock::now_ms;
 
 pub mod journal;
 pub mod runs;
@@ -274,7 +274,7 @@ pub fn quarantine(path: &Path) -> std::io::Result<PathBuf> {
 
 /// Now as `YYYY-MM-DDTHH:MM:SSZ` (for incident notes).
 fn utc_now() -> String {
-    crate::utc(now_ms()).replacen(' ', "T", 1) + "Z"
+    crate::clock::utc(now_ms()).replacen(' ', "T", 1) + "Z"
 }
 
 fn quarantine_note(path: &Path, aside: &Path, e: &dyn std::fmt::Display) -> String {
@@ -888,25 +888,28 @@ impl Store {
         Ok(out)
     }
 
-    /// Whether `rule` matched an event of `project` at or after `since_ms`.
+    /// The projects `rule` matched for at or after `since_ms` (for `once = "project-day"`).
     ///
     /// # Errors
     ///
     /// SQLite errors.
-    pub fn rule_matched_since(
+    pub fn projects_matched_since(
         &self,
         rule: &str,
-        project: &str,
         since_ms: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let conn = self.reader()?;
         let pattern = format!("%{}%", serde_json::to_string(rule).unwrap_or_default());
-        conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE project_dir = ?1 AND time_ms >= ?2 AND rules LIKE ?3)",
-            params![project, since_ms, pattern],
-            |r| r.get(0),
-        )
-        .map_err(sqlite(&self.path))
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT project_dir FROM events
+                 WHERE time_ms >= ?1 AND project_dir IS NOT NULL AND rules LIKE ?2",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = stmt
+            .query_map(params![since_ms, pattern], |r| r.get::<_, String>(0))
+            .map_err(sqlite(&self.path))?;
+        rows.collect::<Result<_, _>>().map_err(sqlite(&self.path))
     }
 
     /// Sessions by last activity, newest first; `active_only` skips ended ones.

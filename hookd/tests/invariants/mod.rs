@@ -19,9 +19,9 @@ use hook_protocol::{
     ClientOptions, HookEnv, HookReply, HookRequest, MAX_FRAME_LEN, Mismatch, PROTOCOL_VERSION,
     Request, Response, read_frame, tokio_io,
 };
+use hookd::decide;
 use hookd::event::HookEvent;
 use hookd::events::{Block, EventSpec, Permission};
-use hookd::handler;
 use hookd::rules::{Ruleset, Source, load, parse_source};
 use hookd::session::Session;
 use hookd::shell::{Limits, analyze, analyze_with, render};
@@ -270,7 +270,7 @@ fn options_for(i: usize) -> ClientOptions {
 }
 
 /// Hook JSON end to end: the input, split on 0xFF (never in JSON text), is up to eight events
-/// of one session, each answered by [`handler::answer`] (the daemon's parse → evaluate →
+/// of one session, each answered by [`decide::answer`] (the daemon's parse → evaluate →
 /// render path) with the default packs, and each reply checked by [`check_reply`].
 pub fn check_hook_json(data: &[u8]) {
     let mut session = Session::new("fuzz", T0);
@@ -286,7 +286,7 @@ pub fn check_hook_json(data: &[u8]) {
             id: None,
         };
         let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
-        let reply = handler::answer(&req, &[default_packs()], Some(&mut session), Some(HOME), t);
+        let reply = decide::answer(&req, &[default_packs()], Some(&mut session), Some(HOME), t);
         check_reply(&req, &reply);
     }
 }
@@ -331,7 +331,7 @@ pub fn check_reply(req: &HookRequest, reply: &HookReply) {
             }
         }
         Err(e) => {
-            let expected = handler::rejected(&e, &req.event, &req.options);
+            let expected = decide::rejected(&e, &req.event, &req.options);
             assert_eq!(&expected.reply, reply, "a refused event gets its fail mode");
             assert!(!reply.stderr.is_empty(), "a refused event says why");
             if let Some(o) = &out
@@ -440,14 +440,16 @@ pub fn bash_verdict(command: &str) -> &'static str {
     let v = serde_json::json!({"session_id": "s", "cwd": PROJECT, "hook_event_name": "PreToolUse",
         "tool_name": "Bash", "tool_input": {"command": command}});
     let event = HookEvent::parse(v.to_string().as_bytes(), None).expect("a valid event");
-    handler::evaluate(
+    decide::step(
         &event,
-        &[default_packs()],
         None,
-        Some(PROJECT),
-        Some(HOME),
-        T0,
-        None,
+        decide::Inputs {
+            rulesets: &[default_packs()],
+            project_dir: Some(PROJECT),
+            home: Some(HOME),
+            time_ms: T0,
+            once: None,
+        },
     )
     .verdict()
 }
@@ -558,9 +560,9 @@ pub fn check_rule_file(data: &[u8]) {
                 assert_eq!(settings.is_some(), is_main);
                 if let Some(s) = &settings {
                     let mut errors = Vec::new();
-                    let _ = hookd::retention(&s.store, &mut errors);
-                    let _ = hookd::journal_reserve(&s.store, &mut errors);
-                    let _ = hookd::build_redactor(&s.redact, &mut errors);
+                    let _ = hookd::daemon::retention(&s.store, &mut errors);
+                    let _ = hookd::daemon::journal_reserve(&s.store, &mut errors);
+                    let _ = hookd::daemon::build_redactor(&s.redact, &mut errors);
                 }
                 let rs = Ruleset::new(rules, vec![source.name.clone()]);
                 let mut session = Session::new("s", T0);
@@ -575,7 +577,7 @@ pub fn check_rule_file(data: &[u8]) {
                         id: None,
                     };
                     let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
-                    let reply = handler::answer(&req, &[&rs], Some(&mut session), Some(HOME), t);
+                    let reply = decide::answer(&req, &[&rs], Some(&mut session), Some(HOME), t);
                     check_reply(&req, &reply);
                 }
             }

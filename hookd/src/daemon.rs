@@ -1,0 +1,395 @@
+//! The daemon's boot and life: directories and the pidfile, the rules at start, the store, the
+//! listeners, the background chores, and the orderly shutdown.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{now_ms, utc};
+use crate::state::{OnceDays, State, Swap};
+use crate::{
+    Config, alloc, dedup, handler, lastgood, lifecycle, metrics, project, redact, rules, server,
+    session, store, watcher,
+};
+
+/// How long an autostarted hookd waits for the pidfile lock of a hookd that is exiting.
+pub const PIDFILE_WAIT: Duration = Duration::from_secs(2);
+
+/// How long in-flight requests may take to finish after a shutdown request.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+
+/// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
+pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
+
+/// How often idle sessions are swept from memory: a quarter of the idle TTL, between 1 s and
+/// 60 s.
+#[must_use]
+pub fn sweep_interval(ttl_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ttl_ms / 4).unwrap_or(0).clamp(1_000, 60_000))
+}
+
+/// Evicting at least this many sessions at once asks the allocator to give memory back.
+pub const RELEASE_AFTER_EVICTING: usize = 1_000;
+
+/// Asks every runtime worker to give freed memory back to the system (see [`alloc`]).
+async fn release_memory() {
+    alloc::request_release();
+    // Wake the parked workers: each collects when it parks again. Tasks spawned from outside
+    // the workers go to the shared queue, and each one wakes a parked worker (spawned from a
+    // worker, they would queue on that worker and wake none).
+    let handle = tokio::runtime::Handle::current();
+    let workers = handle.metrics().num_workers();
+    let _ = tokio::task::spawn_blocking(move || {
+        for _ in 0..workers {
+            handle.spawn(tokio::task::yield_now());
+        }
+    })
+    .await;
+}
+
+/// How often the spool is checked for events to ingest while running.
+pub const SPOOL_POLL: Duration = Duration::from_secs(1);
+
+/// The retention policy from `[store]`; bad values are reported and the defaults used.
+pub fn retention(
+    s: &rules::parse_settings::StoreSettings,
+    errors: &mut Vec<String>,
+) -> store::Retention {
+    let mut r = store::Retention::default();
+    if let Some(age) = &s.max_age {
+        match rules::state::parse_duration_ms(age) {
+            Some(ms) => r.max_age_ms = ms,
+            None => errors.push(format!(
+                "hookd.toml: [store] max_age {age:?}: use e.g. 30d, 12h (keeping 30d)"
+            )),
+        }
+    }
+    if let Some(size) = &s.max_size {
+        match rules::parse_settings::parse_size(size) {
+            Some(b) => r.max_bytes = b,
+            None => errors.push(format!(
+                "hookd.toml: [store] max_size {size:?}: use e.g. 1GiB, 500MB (keeping 1GiB)"
+            )),
+        }
+    }
+    r
+}
+
+/// The emergency journal's reserve from `[store] emergency_journal` (bytes); a bad value is
+/// reported and the default used.
+pub fn journal_reserve(s: &rules::parse_settings::StoreSettings, errors: &mut Vec<String>) -> u64 {
+    let Some(size) = &s.emergency_journal else {
+        return store::journal::DEFAULT_RESERVE;
+    };
+    match rules::parse_settings::parse_size(size) {
+        Some(b) if b >= store::journal::MIN_RESERVE => b,
+        _ => {
+            errors.push(format!(
+                "hookd.toml: [store] emergency_journal {size:?}: use a size of at least 64KiB, e.g. 4MiB, 16MiB (keeping 4MiB)"
+            ));
+            store::journal::DEFAULT_RESERVE
+        }
+    }
+}
+
+/// Compiles the redactor; a bad `[redact]` setting is reported and the defaults (redaction
+/// on) are used, so nothing is ever written unredacted because of a typo.
+pub fn build_redactor(cfg: &redact::RedactConfig, errors: &mut Vec<String>) -> redact::Redactor {
+    match redact::Redactor::new(cfg) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(format!(
+                "hookd.toml: [redact]: {e} (using the default redaction)"
+            ));
+            redact::Redactor::new(&redact::RedactConfig::default())
+                .unwrap_or_else(|_| unreachable!("the default redaction config compiles"))
+        }
+    }
+}
+
+/// Loads the rule files at start. When they fail, the last good set saved by an earlier run
+/// is used whole ([`lastgood`]); with none, the rules that did load apply and guard events get
+/// the fail mode. Returns the load (its `errors` are the current files' errors either way), the
+/// fallback in force, and when the rules in force were loaded without errors (0: never).
+fn load_at_start(config: &Config) -> (rules::LoadReport, Option<lastgood::Fallback>, i64) {
+    let loaded = rules::load(&config.config_dir);
+    if loaded.errors.is_empty() {
+        return (loaded, None, now_ms());
+    }
+    for e in &loaded.errors {
+        tracing::error!(error = %e, "rules load error");
+    }
+    let saved = match lastgood::load(&config.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the last good rules");
+            None
+        }
+    };
+    if let Some(saved) = saved {
+        let good = rules::load_sources(saved.to_sources());
+        if good.errors.is_empty() {
+            tracing::error!(
+                saved = %utc(saved.saved_ms),
+                files = saved.sources.len(),
+                "the rule files have errors: using the last good rules (fix the files; `hookctl status` lists the errors)"
+            );
+            let fallback = lastgood::Fallback {
+                kind: lastgood::FallbackKind::LastGood {
+                    saved_ms: Some(saved.saved_ms),
+                },
+                errors: loaded.errors.clone(),
+            };
+            let report = rules::LoadReport {
+                errors: loaded.errors,
+                ..good
+            };
+            return (report, Some(fallback), saved.saved_ms);
+        }
+        for e in &good.errors {
+            tracing::error!(error = %e, "the last good rules no longer load");
+        }
+    }
+    tracing::error!(
+        "the rule files have errors and no good rules were ever saved: guard events get the fail mode until they are fixed"
+    );
+    let fallback = lastgood::Fallback {
+        kind: lastgood::FallbackKind::NoGoodSet,
+        errors: loaded.errors.clone(),
+    };
+    (loaded, Some(fallback), 0)
+}
+
+/// Saves a load without errors as the last good rules; a failure is logged, never fatal.
+pub fn save_last_good(state_dir: &std::path::Path, files: &[rules::Source]) {
+    match lastgood::save(state_dir, files, now_ms()) {
+        Ok(true) => tracing::debug!(files = files.len(), "saved as the last good rules"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %state_dir.display(),
+            "cannot save the last good rules"
+        ),
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled; `reload` triggers a rules reload.
+///
+/// # Errors
+///
+/// Start-up failures (another daemon running, unsafe directories, store cannot open).
+/// `inherited` is a listening socket passed by systemd or launchd
+/// ([`lifecycle::inherited_listener`], taken before the runtime started).
+pub async fn run(
+    config: Config,
+    inherited: Option<std::os::unix::net::UnixListener>,
+    shutdown: CancellationToken,
+    reload: Arc<Notify>,
+) -> anyhow::Result<()> {
+    let socket_dir = config
+        .socket
+        .parent()
+        .context("socket path has no directory")?
+        .to_path_buf();
+    lifecycle::private_dir(&config.state_dir, "state directory", true)?;
+    // An autostarted hookd may be taking over from one that is still exiting (hand-over).
+    let lock_wait = if config.autostarted {
+        PIDFILE_WAIT
+    } else {
+        Duration::ZERO
+    };
+    let _pid = lifecycle::lock_pidfile(&config.pid_path(), lock_wait)?;
+    if inherited.is_none() {
+        lifecycle::private_dir(&socket_dir, "socket directory", config.owns_socket_dir)?;
+        lifecycle::clear_stale_socket(&config.socket)?;
+    }
+    // Created (private) so it can be watched for rule files from the start.
+    if !config.config_dir.exists() {
+        lifecycle::private_dir(&config.config_dir, "config directory", true)?;
+    }
+    if let Some(dir) = config.db.parent().filter(|d| !d.as_os_str().is_empty()) {
+        lifecycle::private_dir(dir, "store directory", true)?;
+    }
+
+    let (loaded, fallback, good_since_ms) = load_at_start(&config);
+    let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
+    let session_ttl_ms = loaded
+        .settings
+        .session
+        .idle_ttl
+        .as_deref()
+        .and_then(rules::state::parse_duration_ms)
+        .unwrap_or(DEFAULT_SESSION_TTL_MS);
+    let max_live = loaded
+        .settings
+        .session
+        .max_live
+        .unwrap_or(session::DEFAULT_MAX_LIVE);
+    let mut load_errors = loaded.errors;
+    let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
+    let metrics = Arc::new(metrics::Metrics::new());
+    let retention = retention(&loaded.settings.store, &mut load_errors);
+    let reserve = journal_reserve(&loaded.settings.store, &mut load_errors);
+    let store = Arc::new(store::Store::open_with(
+        &config.db,
+        &config.journal_path(),
+        reserve,
+        sync_full,
+        Some(Arc::clone(&metrics)),
+        retention,
+    )?);
+    let redactor = Swap::new(redactor);
+    let runner = Arc::new(crate::run::Runner::new(
+        &loaded.settings.run,
+        std::env::vars_os().collect(),
+        Arc::clone(&store),
+        redactor.clone(),
+        &mut load_errors,
+    ));
+    tracing::info!(
+        rules = loaded.ruleset.rules.len(),
+        errors = load_errors.len(),
+        store = %config.db.display(),
+        "rules loaded"
+    );
+    if load_errors.is_empty() && fallback.is_none() {
+        save_last_good(&config.state_dir, &loaded.files);
+    }
+    let state = Arc::new(State {
+        started: Instant::now(),
+        rules: Swap::new(loaded.ruleset),
+        rule_errors: Mutex::new(load_errors),
+        has_fallback: std::sync::atomic::AtomicBool::new(fallback.is_some()),
+        fallback: RwLock::new(fallback.map(Arc::new)),
+        good_since_ms: std::sync::atomic::AtomicI64::new(good_since_ms),
+        sessions: Mutex::new(session::SessionTable::new(max_live)),
+        store,
+        projects: project::Projects::new(project::trust_path(&config.state_dir)),
+        home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
+        once: OnceDays::default(),
+        session_ttl_ms,
+        redactor,
+        live: tokio::sync::broadcast::channel(4096).0,
+        dedup: dedup::Dedup::default(),
+        metrics,
+        runner,
+        events_since_start: AtomicU64::new(0),
+        shutdown: shutdown.clone(),
+        config,
+    });
+    load_once_days(&state).await;
+    handler::ingest_spool(&state).await;
+    watcher::spawn(Arc::clone(&state));
+
+    // A socket passed by systemd/launchd is theirs: hookd neither creates nor removes it.
+    let (listener, mut socket_id) = match inherited {
+        Some(l) => {
+            tracing::info!("using the socket passed by the service manager");
+            (tokio::net::UnixListener::from_std(l)?, None)
+        }
+        None => {
+            let l = server::bind(&state.config.socket)?;
+            (l, Some(lifecycle::secure_socket(&state.config.socket)?))
+        }
+    };
+    // The opt-in HTTP listener (`[http]` in hookd.toml); a bad setting stops the start.
+    let mut limit_errors = Vec::new();
+    let limits = server::Limits::from_settings(&loaded.settings.server, &mut limit_errors);
+    if !limit_errors.is_empty() {
+        for e in &limit_errors {
+            tracing::error!(error = %e, "bad [server] setting");
+        }
+        if let Ok(mut errs) = state.rule_errors.lock() {
+            errs.extend(limit_errors);
+        }
+    }
+    let http = match server::http::start(&state, &loaded.settings).await {
+        Ok(h) => h,
+        Err(e) => {
+            if let Some(id) = socket_id {
+                lifecycle::remove_socket(&state.config.socket, id);
+            }
+            return Err(e);
+        }
+    };
+    tracing::info!(socket = %state.config.socket.display(), pid = std::process::id(), "hookd listening");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    let (rebind_tx, rebind_rx) = tokio::sync::mpsc::channel(1);
+    let socket_id = Arc::new(Mutex::new(socket_id.take()));
+    let background = {
+        let state = Arc::clone(&state);
+        let socket_id = Arc::clone(&socket_id);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SPOOL_POLL);
+            let mut last_sweep = std::time::Instant::now();
+            let sweep_every = sweep_interval(state.session_ttl_ms);
+            let mut socket_watch = lifecycle::SocketWatch::default();
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    () = state.shutdown.cancelled() => return,
+                    () = reload.notified() => { handler::reload(&state).await; }
+                    _ = tick.tick() => {
+                        socket_watch.check(&state.config, &socket_id, &rebind_tx);
+                        if hook_protocol::spool::backlog_bytes(&state.config.spool_path()) > 0 {
+                            handler::ingest_spool(&state).await;
+                        }
+                        // Monotonic: a wall-clock jump neither skips nor repeats sweeps.
+                        if last_sweep.elapsed() >= sweep_every {
+                            last_sweep = std::time::Instant::now();
+                            let evicted = state
+                                .sessions
+                                .lock()
+                                .map_or(0, |mut t| t.evict_idle(now_ms(), state.session_ttl_ms));
+                            if evicted > 0 {
+                                tracing::debug!(evicted, "idle sessions evicted from memory");
+                            }
+                            if evicted >= RELEASE_AFTER_EVICTING {
+                                release_memory().await;
+                            }
+                        }
+                    }
+                }
+            }
+        })
+    };
+
+    server::serve(Arc::clone(&state), listener, limits, rebind_rx).await;
+    // Both listeners drain on the same cancellation; the HTTP one is waited for here.
+    if let Some(h) = http {
+        h.stopped().await;
+    }
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    background.abort();
+    // Background runs are killed and recorded before the store closes.
+    state.runner.shutdown().await;
+    tracing::info!("draining done; flushing store");
+    let st = Arc::clone(&state);
+    tokio::task::spawn_blocking(move || st.store.close())
+        .await
+        .ok();
+    let last_id = *socket_id
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(id) = last_id {
+        lifecycle::remove_socket(&state.config.socket, id);
+    }
+    tracing::info!("hookd stopped");
+    Ok(())
+}
+
+/// Fills the `once = "project-day"` memory for today from the store, off the async workers
+/// (at start, and after each reload: new rules may ask).
+pub async fn load_once_days(state: &Arc<State>) {
+    let st = Arc::clone(state);
+    let _ = tokio::task::spawn_blocking(move || {
+        let rules = st.ruleset();
+        st.once.load(&st.store, &[&rules], now_ms());
+    })
+    .await;
+}

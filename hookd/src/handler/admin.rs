@@ -1,0 +1,237 @@
+//! Admin queries: status, stats, rules, events, sessions, runs, trust.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use hook_protocol::{
+    EventQuery, Response, RuleInfo, RunQuery, SessionQuery, SessionReport, StatsReport,
+    StatusReport, TrustRequest, spool,
+};
+
+use super::hook::ensure_session;
+use crate::clock::now_ms;
+use crate::state::State;
+
+pub(super) fn rules(state: &State) -> Vec<RuleInfo> {
+    let info = |r: &crate::rules::Rule, source: String| RuleInfo {
+        name: r.name.clone(),
+        source,
+        events: match &r.events {
+            crate::rules::EventFilter::All => vec!["*".into()],
+            crate::rules::EventFilter::Some { known, unknown } => known
+                .iter()
+                .map(|&i| crate::events::EVENTS[i].name.to_string())
+                .chain(unknown.iter().cloned())
+                .collect(),
+        },
+        action: r.action.to_string(),
+        hits: r.hits.load(Ordering::Relaxed),
+        reason: r.reason.clone(),
+    };
+    let mut out: Vec<RuleInfo> = state
+        .ruleset()
+        .rules
+        .iter()
+        .map(|r| info(r, r.source.clone()))
+        .collect();
+    for (dir, rs) in state.projects.rulesets() {
+        out.extend(rs.rules.iter().map(|r| info(r, format!("project:{dir}"))));
+    }
+    out
+}
+
+/// The daemon's state. Its store figures (sessions, size on disk) are read on the blocking
+/// pool.
+pub(super) async fn status(state: &Arc<State>) -> StatusReport {
+    let st = Arc::clone(state);
+    let (sessions_active, store_bytes) = tokio::task::spawn_blocking(move || {
+        // Not ended and active in the last day: survives restarts (the store knows).
+        let active = st.store.active_sessions(now_ms() - 86_400_000).unwrap_or(0);
+        (active, st.store.size_bytes())
+    })
+    .await
+    .unwrap_or_default();
+    let rules = state.ruleset();
+    let stats = state.store.stats();
+    StatusReport {
+        pid: std::process::id(),
+        version: hook_protocol::PACKAGE_VERSION.to_string(),
+        build_id: hook_protocol::BUILD_ID.to_string(),
+        protocol: hook_protocol::PROTOCOL_VERSION,
+        uptime_ms: u64::try_from(state.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        socket: state.config.socket.display().to_string(),
+        config_dir: state.config.config_dir.display().to_string(),
+        store_path: state.store.path().display().to_string(),
+        store_bytes,
+        events_total: stats.events_total.load(Ordering::Relaxed),
+        events_since_start: state.events_since_start.load(Ordering::Relaxed),
+        sessions_active,
+        rules_loaded: rules.rules.len() as u64,
+        rule_sources: rules.sources.clone(),
+        rule_errors: state
+            .rule_errors
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default(),
+        rules_fallback: state.fallback().map(|f| f.describe()),
+        fallbacks_recorded: stats.fallbacks.load(Ordering::Relaxed),
+        spool_backlog_bytes: spool::backlog_bytes(&state.config.spool_path()),
+        store_error: stats.last_error.lock().ok().and_then(|e| e.clone()),
+        projects: state.projects.status(),
+        journal_events: stats.journal_events.load(Ordering::Relaxed),
+        journal_reserved_bytes: stats.journal_reserved.load(Ordering::Relaxed),
+        durability_error: stats.durability.lock().ok().and_then(|e| e.clone()),
+        not_durable: stats.not_durable.load(Ordering::Relaxed),
+        duplicates_dropped: stats.duplicates_dropped.load(Ordering::Relaxed),
+    }
+}
+
+/// Counters, latencies and rates, with the health verdict and its reasons.
+pub fn stats(state: &State) -> StatsReport {
+    let mut r = state.metrics.report();
+    let store = state.store.stats();
+    r.events_total = store.events_total.load(Ordering::Relaxed);
+    r.fallbacks = store.fallbacks.load(Ordering::Relaxed);
+    r.spool_backlog_bytes = spool::backlog_bytes(&state.config.spool_path());
+    let runs = &state.runner.stats;
+    r.runs = runs.runs.load(Ordering::Relaxed);
+    r.run_failures = runs.failures.load(Ordering::Relaxed);
+    r.run_timeouts = runs.timeouts.load(Ordering::Relaxed);
+    r.runs_pending = runs.pending.load(Ordering::Relaxed);
+    r.duplicates_dropped = store.duplicates_dropped.load(Ordering::Relaxed);
+    r.journal_events = store.journal_events.load(Ordering::Relaxed);
+    r.not_durable = store.not_durable.load(Ordering::Relaxed);
+    let mut unhealthy = Vec::new();
+    let mut degraded = Vec::new();
+    if let Some(e) = store.last_error.lock().ok().and_then(|e| e.clone()) {
+        unhealthy.push(format!(
+            "store failing (answered events go to the emergency journal): {e}"
+        ));
+    }
+    if let Some(e) = store.durability.lock().ok().and_then(|e| e.clone()) {
+        unhealthy.push(format!("durability: {e}"));
+    }
+    if r.journal_events > 0 {
+        degraded.push(format!(
+            "{} answered events waiting in the emergency journal",
+            r.journal_events
+        ));
+    }
+    if let Some(i) = store.incident.lock().ok().and_then(|i| i.clone()) {
+        degraded.push(format!("store incident: {i}"));
+    }
+    if r.spool_backlog_bytes > 0 {
+        degraded.push(format!(
+            "{} bytes waiting in the spool",
+            r.spool_backlog_bytes
+        ));
+    }
+    let rule_errors = state.rule_errors.lock().map(|e| e.len()).unwrap_or(0);
+    if rule_errors > 0 {
+        degraded.push(format!(
+            "{rule_errors} rule load errors (previous rules active)"
+        ));
+    }
+    if r.request_us.count >= 100 && r.request_us.p99 > 50_000 {
+        degraded.push(format!(
+            "p99 request latency {} µs (over 50 ms)",
+            r.request_us.p99
+        ));
+    }
+    r.health = if !unhealthy.is_empty() {
+        "unhealthy"
+    } else if !degraded.is_empty() {
+        "degraded"
+    } else {
+        "healthy"
+    }
+    .to_string();
+    unhealthy.extend(degraded);
+    r.health_reasons = unhealthy;
+    r
+}
+
+pub(super) async fn events(state: &Arc<State>, q: EventQuery) -> Response {
+    let st = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {
+        Ok(Ok(rows)) => Response::Events(rows),
+        Ok(Err(e)) => Response::Error(e.to_string()),
+        Err(e) => Response::Error(format!("query failed: {e}")),
+    }
+}
+
+pub(super) async fn session_report(state: &Arc<State>, prefix: &str) -> Response {
+    let st = Arc::clone(state);
+    let key = prefix.to_string();
+    let found = tokio::task::spawn_blocking(move || st.store.sessions_by_prefix(&key)).await;
+    let rows = match found {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(e)) => return Response::Error(e.to_string()),
+        Err(e) => return Response::Error(format!("session lookup failed: {e}")),
+    };
+    let row = match rows.as_slice() {
+        [] => return Response::Error(format!("no session with id {prefix:?}")),
+        [one] => one.clone(),
+        _ => {
+            return Response::Error(format!(
+                "{prefix:?} matches several sessions; give more of the id"
+            ));
+        }
+    };
+    let session = ensure_session(state, &row.id, row.started_ms, false).await;
+    let state_json = session
+        .lock()
+        .ok()
+        .and_then(|s| serde_json::to_string(&*s).ok())
+        .unwrap_or_else(|| "{}".into());
+    let st = Arc::clone(state);
+    let q = EventQuery {
+        session: Some(row.id.clone()),
+        limit: 1000,
+        ..EventQuery::default()
+    };
+    let timeline = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {
+        Ok(Ok(mut rows)) => {
+            rows.reverse();
+            rows
+        }
+        Ok(Err(e)) => return Response::Error(e.to_string()),
+        Err(e) => return Response::Error(format!("timeline failed: {e}")),
+    };
+    Response::Session(Box::new(SessionReport {
+        row,
+        state_json,
+        timeline,
+    }))
+}
+
+/// Trusts (or revokes trust in) a project's rule file.
+pub(super) async fn trust(state: &Arc<State>, t: TrustRequest) -> Response {
+    let st = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || st.projects.trust(&t.dir, t.revoke)).await {
+        Ok(Ok(r)) => Response::Trusted(r),
+        Ok(Err(e)) => Response::Error(e),
+        Err(e) => Response::Error(format!("trust failed: {e}")),
+    }
+}
+
+/// Lists sessions by last activity.
+pub(super) async fn sessions(state: &Arc<State>, q: SessionQuery) -> Response {
+    let st = Arc::clone(state);
+    let limit = if q.limit == 0 { 50 } else { q.limit };
+    match tokio::task::spawn_blocking(move || st.store.sessions(limit, q.active_only)).await {
+        Ok(Ok(rows)) => Response::Sessions(rows),
+        Ok(Err(e)) => Response::Error(e.to_string()),
+        Err(e) => Response::Error(format!("sessions failed: {e}")),
+    }
+}
+
+/// Lists recorded executions of `run` rules.
+pub(super) async fn runs(state: &Arc<State>, q: RunQuery) -> Response {
+    let st = Arc::clone(state);
+    match tokio::task::spawn_blocking(move || st.store.query_runs(&q)).await {
+        Ok(Ok(rows)) => Response::Runs(rows),
+        Ok(Err(e)) => Response::Error(e.to_string()),
+        Err(e) => Response::Error(format!("runs query failed: {e}")),
+    }
+}

@@ -1,0 +1,555 @@
+//! The hook path: one event in, one reply out, the event durable before the reply.
+//!
+//! Parse → session → [`decide::evaluate`] → the `run` scripts (if any) → [`decide::conclude`]
+//! → render once → record once → group commit → publish (tail, metrics, duplicates). The
+//! verdict waits on nothing but the rules, the scripts the rules ask for, and the commit.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use hook_protocol::failmode;
+use hook_protocol::{
+    ClientOptions, EventRow, HookEnv, HookReply, HookRequest, MatchedRule, TestReport,
+};
+
+use super::redact_record;
+use super::stream::live_row;
+use crate::clock::now_ms;
+use crate::decide::{self, Inputs, Rejected};
+use crate::event::{EventError, HookEvent};
+use crate::render::render;
+use crate::rules::{Decision, Ruleset};
+use crate::session::{Session, SharedSession};
+use crate::state::State;
+use crate::store::EventRecord;
+
+/// Evaluates one hook event, records it (committed before returning) and renders the reply.
+pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
+    let mut replies = hooks(state, vec![req]).await;
+    replies.pop().unwrap_or_default()
+}
+
+/// Evaluates hook events in order and records them in one group: one commit and one wait for
+/// many events (a connection's pipelined requests). Replies come back in request order, each
+/// only once its event is committed.
+pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply> {
+    let mut replies: Vec<Option<HookReply>> = vec![None; reqs.len()];
+    let mut group: Vec<(usize, Evaluated)> = Vec::with_capacity(reqs.len());
+    // A commit starting on another connection meanwhile lets these join it.
+    let expected = state.store.expect(reqs.len());
+    for (i, req) in reqs.into_iter().enumerate() {
+        let tx = match state.dedup.begin(&req.event) {
+            crate::dedup::Delivery::First(tx) => tx,
+            crate::dedup::Delivery::Duplicate(rx) => {
+                // The first delivery may be in this very group: record the group first.
+                record_group(state, &mut group, &mut replies).await;
+                if let Some(reply) = crate::dedup::Dedup::wait(rx).await {
+                    state.metrics.record_dedup();
+                    replies[i] = Some(reply);
+                    continue;
+                }
+                // The first delivery was dropped without a reply: evaluate this one.
+                tokio::sync::watch::channel(None).0
+            }
+        };
+        group.push((i, prepare(state, req, tx).await));
+    }
+    drop(expected);
+    record_group(state, &mut group, &mut replies).await;
+    replies.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// An evaluated event on its way to the store.
+struct Evaluated {
+    /// Redacted, ready to store.
+    record: EventRecord,
+    after: Publish,
+}
+
+/// What is published once an event is committed.
+struct Publish {
+    reply: HookReply,
+    /// For the live tail, when someone follows it.
+    live: Option<EventRow>,
+    started: Instant,
+    processing: std::time::Duration,
+    /// Answers duplicates of this delivery.
+    dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+    /// The answer when the event cannot be recorded durably.
+    fail_mode: failmode::FailMode,
+    event: String,
+    tool: Option<String>,
+    verdict: String,
+    rules: Vec<String>,
+    redacted: Vec<String>,
+}
+
+/// The rules' part of one event: everything decided before `run` scripts execute.
+struct Judged {
+    event: HookEvent,
+    decision: Decision,
+    /// The event's time as its session counts it (for [`decide::conclude`]).
+    session_ms: i64,
+    project_dir: Option<String>,
+    /// The project's own rules applied.
+    project_rules: bool,
+    /// Whether the session's row in the store is due an update.
+    touch_session: bool,
+}
+
+/// Evaluates a parsed event against the live ruleset and the project's rules, in `session`
+/// (when it has one). With `observe` (a real event), the session learns the event and is told
+/// once about rule files that fail to load; without it (`hookctl test`), `session` is a copy.
+fn judge(
+    state: &State,
+    event: HookEvent,
+    env: &HookEnv,
+    options: &ClientOptions,
+    mut session: Option<&mut Session>,
+    observe: bool,
+    time_ms: i64,
+) -> Judged {
+    let project_dir = decide::project_dir_of(env, &event);
+    let (project, project_notice) = project_dir
+        .as_deref()
+        .map(|p| state.projects.lookup(p))
+        .unwrap_or_default();
+    let fallback = state.fallback();
+    let global = state.ruleset();
+    let mut rulesets: Vec<&Ruleset> = vec![&global];
+    if let Some(rs) = &project {
+        rulesets.push(rs);
+    }
+    let touch_session = match session.as_deref_mut() {
+        Some(s) if observe => s.take_row_update(&event.name, time_ms),
+        _ => true,
+    };
+    let decide::Evaluated {
+        mut decision,
+        time_ms: session_ms,
+    } = decide::evaluate(
+        &event,
+        session.as_deref_mut(),
+        Inputs {
+            rulesets: &rulesets,
+            project_dir: project_dir.as_deref(),
+            home: state.home.as_deref(),
+            time_ms,
+            once: Some(&state.once),
+        },
+    );
+    if let Some(fb) = fallback.as_deref()
+        && fb.kind == crate::lastgood::FallbackKind::NoGoodSet
+    {
+        decide::no_good_rules(&mut decision, &event, options, &fb.reason());
+    }
+    // Rule files failing to load: each session is told once (per distinct notice).
+    if observe
+        && let Some(s) = session
+        && event.spec.is_some_and(|sp| sp.output)
+        && let Some(notice) = rules_notice(fallback.as_deref(), project_notice.as_deref())
+    {
+        let id = crate::lastgood::notice_id(&notice);
+        if s.rules_notice != id {
+            s.rules_notice = id;
+            decision.warnings.push(notice);
+        }
+    }
+    Judged {
+        event,
+        decision,
+        session_ms,
+        project_dir,
+        project_rules: project.is_some(),
+        touch_session,
+    }
+}
+
+/// The record of a judged event (its verdict and reason are the final decision's).
+fn record_of(j: &Judged, env: &HookEnv, time_ms: i64) -> EventRecord {
+    let d = &j.decision;
+    EventRecord {
+        time_ms,
+        session_id: j.event.session_id().map(str::to_string).or_else(|| {
+            env.session_id
+                .clone()
+                .filter(|id| !id.is_empty() && id.len() <= crate::session::MAX_SESSION_ID_LEN)
+        }),
+        tool: j.event.tool_name().map(str::to_string),
+        event: j.event.name.clone(),
+        project_dir: j.project_dir.clone(),
+        verdict: d.verdict().to_string(),
+        reason: d.reason().or_else(|| d.loop_guard.first().cloned()),
+        rules: d.matched.iter().map(|m| m.rule.clone()).collect(),
+        source: "socket",
+        summary: j.event.summary(),
+        touch_session: j.touch_session,
+        ..EventRecord::default()
+    }
+}
+
+/// The record of an event hookd could not parse (answered by its fail mode).
+fn rejected_record(r: &Rejected, env: &HookEnv, time_ms: i64) -> EventRecord {
+    EventRecord {
+        time_ms,
+        session_id: env
+            .session_id
+            .clone()
+            .filter(|id| id.len() <= crate::session::MAX_SESSION_ID_LEN),
+        event: r.name.clone(),
+        project_dir: env.project_dir.clone(),
+        verdict: format!("error:{}", r.mode.as_str()),
+        reason: Some(r.why.clone()),
+        source: "socket",
+        touch_session: true,
+        ..EventRecord::default()
+    }
+}
+
+/// Evaluates one event (running its `run` scripts), folds the final verdict into its session,
+/// renders the reply and prepares the (redacted) record: each once.
+async fn prepare(
+    state: &Arc<State>,
+    req: HookRequest,
+    dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+) -> Evaluated {
+    let started = Instant::now();
+    let HookRequest {
+        event: payload,
+        env,
+        options,
+        id: client_id,
+    } = req;
+    let (parsed, session_id) =
+        session_of(HookEvent::parse(&payload, options.event.as_deref()), &env);
+    let id_too_long = matches!(parsed, Err(EventError::SessionIdTooLong(_)));
+    // SessionStart with `source: startup` is a brand-new session (resume/clear/compact keep
+    // history).
+    let fresh = parsed.as_ref().is_ok_and(|e| {
+        e.name == "SessionStart"
+            && e.value()
+                .get("source")
+                .and_then(crate::event::Value::as_str)
+                == Some("startup")
+    });
+    let session = match &session_id {
+        Some(id) => Some(ensure_session(state, id, now_ms(), fresh).await),
+        None => None,
+    };
+    let time_ms = now_ms();
+    let (reply, record) = match parsed {
+        Ok(event) => {
+            let mut j = {
+                let mut guard = session.as_ref().map(lock);
+                let j = judge(
+                    state,
+                    event,
+                    &env,
+                    &options,
+                    guard.as_deref_mut(),
+                    true,
+                    time_ms,
+                );
+                // No scripts: the verdict is final now, folded in under the same lock.
+                if j.decision.runs.is_empty()
+                    && let Some(s) = guard.as_deref_mut()
+                {
+                    decide::conclude(s, &j.event, &j.decision, j.session_ms);
+                }
+                j
+            };
+            if !j.decision.runs.is_empty() {
+                let context = crate::run::EventContext {
+                    payload: payload.as_slice().into(),
+                    event: j.event.name.clone(),
+                    tool: j.event.tool_name().map(str::to_string),
+                    session_id: session_id.clone(),
+                    project_dir: j.project_dir.clone(),
+                    cwd: j
+                        .event
+                        .cwd()
+                        .map(str::to_string)
+                        .or_else(|| env.cwd.clone()),
+                    time_ms,
+                };
+                state
+                    .runner
+                    .execute(
+                        &j.event,
+                        &mut j.decision,
+                        context,
+                        started,
+                        options.deadline_ms,
+                    )
+                    .await;
+                if let Some(s) = &session {
+                    decide::conclude(&mut lock(s), &j.event, &j.decision, j.session_ms);
+                }
+            }
+            if let Some(p) = j.project_dir.as_deref() {
+                let rules: Vec<&str> = j.decision.matched.iter().map(|m| m.rule.as_str()).collect();
+                state.once.remember(&rules, p, time_ms);
+            }
+            (render(&j.event, &j.decision), record_of(&j, &env, time_ms))
+        }
+        Err(e) => {
+            let r = decide::rejected(&e, &payload, &options);
+            tracing::warn!(event = %r.name, error = %e, "malformed event");
+            let record = rejected_record(&r, &env, time_ms);
+            (r.reply, record)
+        }
+    };
+    let processing = started.elapsed();
+    let fail_mode = failmode::mode_for(&record.event, options.fail_mode.as_deref());
+    let (payload, record) = cut_refused_id(payload, record, id_too_long);
+    let record = redact_record(
+        &state.redactor(),
+        EventRecord {
+            payload,
+            latency_us: i64::try_from(processing.as_micros()).unwrap_or(i64::MAX),
+            client_id,
+            fail_mode: Some(fail_mode),
+            ..record
+        },
+    );
+    let after = Publish {
+        fail_mode,
+        reply,
+        live: (state.live.receiver_count() > 0).then(|| live_row(&record)),
+        started,
+        processing,
+        dedup,
+        event: record.event.clone(),
+        tool: record.tool.clone(),
+        verdict: record.verdict.clone(),
+        rules: record.rules.clone(),
+        redacted: record.redacted.clone(),
+    };
+    Evaluated { record, after }
+}
+
+/// A session's lock (a poisoned one is taken over: every section leaves the session whole).
+fn lock(s: &SharedSession) -> std::sync::MutexGuard<'_, Session> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Commits `group`'s records in one go, then publishes them (tail, metrics, duplicates) and
+/// puts their replies in `replies`.
+async fn record_group(
+    state: &Arc<State>,
+    group: &mut Vec<(usize, Evaluated)>,
+    replies: &mut [Option<HookReply>],
+) {
+    if group.is_empty() {
+        return;
+    }
+    let (records, after): (Vec<EventRecord>, Vec<(usize, Publish)>) = group
+        .drain(..)
+        .map(|(i, e)| (e.record, (i, e.after)))
+        .unzip();
+    state
+        .events_since_start
+        .fetch_add(records.len() as u64, Ordering::Relaxed);
+    // A verdict is delivered only once its event is durable (committed, or in the emergency
+    // journal); otherwise the event gets its fail mode, never a verdict that may be lost.
+    let not_durable = match state.store.record_many(records).await {
+        Ok(crate::store::Recorded::Committed) => None,
+        Ok(crate::store::Recorded::Journaled) => {
+            tracing::warn!("events not committed to the store (kept in the emergency journal)");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "events cannot be recorded durably; answering by their fail mode");
+            Some(format!("hookd could not answer durably: {e}"))
+        }
+    };
+    for (i, mut p) in after {
+        if let Some(why) = &not_durable {
+            p.reply = failmode::fallback_reply(&p.event, p.fail_mode, why, None);
+            p.verdict = format!("error:{}", p.fail_mode.as_str());
+        }
+        if let Some(row) = p.live {
+            let _ = state.live.send(Arc::new(row));
+        }
+        let redacted: Vec<&str> = p.redacted.iter().map(String::as_str).collect();
+        state.metrics.record_event(
+            &p.event,
+            p.tool.as_deref(),
+            &p.verdict,
+            &p.rules,
+            &redacted,
+            p.processing,
+            p.started.elapsed(),
+        );
+        crate::dedup::Dedup::finish(&p.dedup, &p.reply);
+        replies[i] = Some(p.reply);
+    }
+}
+
+/// Bytes of an event refused for its session id that are recorded: enough to see what it
+/// was, while an id of a megabyte costs the store no more than this.
+const REFUSED_ID_KEPT: usize = 4096;
+
+/// The record of an event refused for an over-long session id keeps only the first
+/// [`REFUSED_ID_KEPT`] bytes of its payload (the reason says so); other records are unchanged.
+fn cut_refused_id(
+    mut payload: Vec<u8>,
+    mut record: EventRecord,
+    too_long: bool,
+) -> (Vec<u8>, EventRecord) {
+    if too_long && payload.len() > REFUSED_ID_KEPT {
+        let n = payload.len();
+        payload.truncate(REFUSED_ID_KEPT);
+        if let Some(r) = record.reason.as_mut() {
+            r.push_str(&format!(" (payload recorded cut from {n} bytes)"));
+        }
+    }
+    (payload, record)
+}
+
+/// Evaluates an event for `hookctl test`: nothing is recorded, no session changes (a copy of
+/// it is used), no script runs. A session not in memory is tested as a new, empty one.
+pub(super) fn test(state: &State, req: &HookRequest) -> TestReport {
+    let (parsed, session_id) = session_of(
+        HookEvent::parse(&req.event, req.options.event.as_deref()),
+        &req.env,
+    );
+    let time_ms = now_ms();
+    let event = match parsed {
+        Ok(e) => e,
+        Err(e) => {
+            let r = decide::rejected(&e, &req.event, &req.options);
+            return TestReport {
+                event: r.name,
+                verdict: format!("error:{}", r.mode.as_str()),
+                reason: Some(r.why),
+                matched: Vec::new(),
+                reply: r.reply,
+                project_rules: None,
+            };
+        }
+    };
+    let mut copy = session_id.map(|id| {
+        state
+            .sessions
+            .lock()
+            .ok()
+            .and_then(|t| t.get(&id))
+            .map_or_else(|| Session::new(&id, time_ms), |s| lock(&s).clone())
+    });
+    let j = judge(
+        state,
+        event,
+        &req.env,
+        &req.options,
+        copy.as_mut(),
+        false,
+        time_ms,
+    );
+    let d = &j.decision;
+    TestReport {
+        event: j.event.name.clone(),
+        verdict: d.verdict().to_string(),
+        reason: d.reason().or_else(|| d.loop_guard.first().cloned()),
+        matched: d
+            .matched
+            .iter()
+            .map(|m| MatchedRule {
+                rule: m.rule.clone(),
+                action: m.action.to_string(),
+                why: m.why.clone(),
+            })
+            .collect(),
+        reply: render(&j.event, d),
+        project_rules: j.project_dir.clone().filter(|_| j.project_rules),
+    }
+}
+
+/// Most stored events replayed to rebuild a session.
+const REPLAY_LIMIT: u32 = 20_000;
+
+/// The session of `id`, rebuilt from the store when it is not in memory (after a restart or
+/// an eviction).
+pub(super) async fn ensure_session(
+    state: &Arc<State>,
+    id: &str,
+    now_ms: i64,
+    fresh: bool,
+) -> SharedSession {
+    if let Some(s) = state.sessions.lock().ok().and_then(|t| t.get(id)) {
+        return s;
+    }
+    if fresh {
+        // A session starting now has no history to replay: skip the store lookup.
+        let mut table = state
+            .sessions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        return table.get_or_create(id, now_ms);
+    }
+    let st = Arc::clone(state);
+    let key = id.to_string();
+    let replayed = tokio::task::spawn_blocking(move || {
+        let rows = st
+            .store
+            .session_rows(&key, REPLAY_LIMIT)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot replay session; starting it empty");
+                Vec::new()
+            });
+        (!rows.is_empty()).then(|| crate::session::replay(&key, &rows, st.home.as_deref()))
+    })
+    .await
+    .ok()
+    .flatten();
+    let mut table = state
+        .sessions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(s) = replayed {
+        tracing::debug!(
+            session = id,
+            events = s.events,
+            "session rebuilt from the store"
+        );
+        table.insert_replayed(s);
+    }
+    table.get_or_create(id, now_ms)
+}
+
+/// The session an event belongs to: its `session_id`, else the client's
+/// `CLAUDE_CODE_SESSION_ID`. An over-long id from the client refuses the event, as one in the
+/// event does ([`EventError::SessionIdTooLong`]); an event without a usable id has no session
+/// (stateful conditions then fail closed, see `rules::state`).
+fn session_of(
+    parsed: Result<HookEvent, EventError>,
+    env: &HookEnv,
+) -> (Result<HookEvent, EventError>, Option<String>) {
+    let Ok(event) = parsed else {
+        return (parsed, None);
+    };
+    let id = match event.session_id() {
+        Some(id) => Some(id.to_string()),
+        None => match env.session_id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) if id.len() > crate::session::MAX_SESSION_ID_LEN => {
+                return (Err(EventError::SessionIdTooLong(id.len())), None);
+            }
+            id => id.map(str::to_string),
+        },
+    };
+    (Ok(event), id)
+}
+
+/// What a session is told (once) while rule files fail to load: the user's, the project's.
+fn rules_notice(
+    fallback: Option<&crate::lastgood::Fallback>,
+    project: Option<&str>,
+) -> Option<String> {
+    match (fallback.map(crate::lastgood::Fallback::notice), project) {
+        (None, None) => None,
+        (Some(a), None) => Some(a),
+        (None, Some(p)) => Some(p.to_string()),
+        (Some(a), Some(p)) => Some(format!("{a}\n{p}")),
+    }
+}

@@ -1,0 +1,192 @@
+//! What the connection tasks share: [`State`], behind one `Arc`.
+//!
+//! Locks here are std mutexes and read-write locks held for short sections that never cross an
+//! `.await` (a poisoned lock is taken over: every section leaves its data whole). Values that
+//! are swapped whole on reload (the ruleset, the redactor) are read as an `Arc` clone.
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{Config, dedup, lastgood, metrics, project, redact, rules, run, session, store};
+
+/// Everything the connection tasks share.
+pub struct State {
+    /// Paths and start-up options.
+    pub config: Config,
+    /// When the daemon started.
+    pub started: Instant,
+    /// The live ruleset, swapped whole on reload.
+    pub rules: Swap<rules::Ruleset>,
+    /// Errors from the last rules load.
+    pub rule_errors: Mutex<Vec<String>>,
+    /// Set while the rule files fail to load: what is in force instead ([`lastgood`]). Read
+    /// through [`State::fallback`], written through [`State::set_fallback`].
+    pub(crate) fallback: RwLock<Option<Arc<lastgood::Fallback>>>,
+    /// Whether `fallback` is set: every event reads this flag, not the lock.
+    pub(crate) has_fallback: std::sync::atomic::AtomicBool,
+    /// When the rules in force were loaded without errors (ms since the epoch; 0: never).
+    pub good_since_ms: std::sync::atomic::AtomicI64,
+    /// Per-session state.
+    pub sessions: Mutex<session::SessionTable>,
+    /// The event store.
+    pub store: Arc<store::Store>,
+    /// Project rule files (`.claude/hookd.toml`) and their trust.
+    pub projects: project::Projects,
+    /// The user's home directory (for `~` in paths).
+    pub home: Option<String>,
+    /// `once = "project-day"` memory.
+    pub once: OnceDays,
+    /// Idle sessions are dropped from memory after this long (ms); rebuilt on demand.
+    pub session_ttl_ms: i64,
+    /// Removes secrets and personal data before anything is written (swapped on reload).
+    pub redactor: Swap<redact::Redactor>,
+    /// New events, for `hookctl tail -f` (only built when someone listens).
+    pub live: tokio::sync::broadcast::Sender<Arc<hook_protocol::EventRow>>,
+    /// Duplicate deliveries of one event, answered once.
+    pub dedup: dedup::Dedup,
+    /// Counters, latencies, rates.
+    pub metrics: Arc<metrics::Metrics>,
+    /// Executes `run` actions (the user's hook scripts).
+    pub runner: Arc<run::Runner>,
+    /// Hook events answered since start.
+    pub events_since_start: AtomicU64,
+    /// Cancelled to shut down.
+    pub shutdown: CancellationToken,
+}
+
+/// A value swapped whole on reload and read as an `Arc` clone (the ruleset, the redactor).
+/// Cloning the handle shares the value.
+pub struct Swap<T>(Arc<RwLock<Arc<T>>>);
+
+impl<T> Clone for Swap<T> {
+    fn clone(&self) -> Self {
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl<T> Swap<T> {
+    /// A handle to `value`.
+    pub fn new(value: T) -> Self {
+        Self(Arc::new(RwLock::new(Arc::new(value))))
+    }
+
+    /// The value now.
+    #[must_use]
+    pub fn get(&self) -> Arc<T> {
+        // A poisoned lock still holds a valid Arc: a panic cannot leave it half-written.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the value; readers holding the old one keep it until they drop it.
+    pub fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(value);
+    }
+}
+
+/// `once = "project-day"` memory, all in memory: (rule, project) → the last UTC day the rule
+/// matched for the project. Filled from the store off the async workers ([`OnceDays::load`]
+/// at start and after each reload) and kept up to date as rules match, so evaluating a rule
+/// never waits on the store.
+#[derive(Default)]
+pub struct OnceDays(Mutex<HashMap<RuleProject, i64>>);
+
+/// (rule, project).
+type RuleProject = (Box<str>, Box<str>);
+
+impl OnceDays {
+    /// Fills the memory for today from the store: which projects each `once = "project-day"`
+    /// rule of `rulesets` matched today. Blocking (SQLite): call it off the async workers.
+    pub fn load(&self, store: &store::Store, rulesets: &[&rules::Ruleset], now_ms: i64) {
+        let day = rules::state::day_of(now_ms);
+        let names = rulesets
+            .iter()
+            .flat_map(|rs| rs.rules.iter())
+            .filter(|r| r.session.once == Some(rules::Once::ProjectDay))
+            .map(|r| r.name.as_str());
+        let mut found = Vec::new();
+        for rule in names {
+            match store.projects_matched_since(rule, day * 86_400_000) {
+                Ok(projects) => found.extend(projects.into_iter().map(|p| (rule.into(), p.into()))),
+                Err(e) => tracing::warn!(rule, error = %e, "cannot load once-a-day matches"),
+            }
+        }
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for key in found {
+            let slot = map.entry(key).or_insert(day);
+            *slot = (*slot).max(day);
+        }
+    }
+
+    /// Notes that `rules` matched for `project` at `now_ms`.
+    pub fn remember(&self, rules: &[&str], project: &str, now_ms: i64) {
+        if rules.is_empty() {
+            return;
+        }
+        let day = rules::state::day_of(now_ms);
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only rules asked about (a `once` rule evaluates first) need remembering, and a
+        // day's entries of other rules would only grow the map.
+        for r in rules {
+            if let Some(slot) = map.get_mut(&((*r).into(), project.into())) {
+                *slot = day;
+            }
+        }
+    }
+}
+
+impl rules::OnceMemory for OnceDays {
+    fn matched_on(&self, rule: &str, project: &str, day: i64) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let key: RuleProject = (rule.into(), project.into());
+        match map.get(&key) {
+            Some(d) => *d == day,
+            None => {
+                // Asked about: from now on its matches for this project are remembered
+                // ([`OnceDays::remember`]); a day before any day counts as "not matched".
+                map.insert(key, i64::MIN);
+                false
+            }
+        }
+    }
+}
+
+impl State {
+    /// The live redactor.
+    #[must_use]
+    pub fn redactor(&self) -> Arc<redact::Redactor> {
+        self.redactor.get()
+    }
+
+    /// What is in force while the rule files fail to load, if they do.
+    #[must_use]
+    pub fn fallback(&self) -> Option<Arc<lastgood::Fallback>> {
+        if !self.has_fallback.load(std::sync::atomic::Ordering::Acquire) {
+            return None;
+        }
+        self.fallback
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets (or clears) what is in force while the rule files fail to load.
+    pub fn set_fallback(&self, fallback: Option<lastgood::Fallback>) {
+        let mut slot = self
+            .fallback
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.has_fallback
+            .store(fallback.is_some(), std::sync::atomic::Ordering::Release);
+        *slot = fallback.map(Arc::new);
+    }
+
+    /// The live ruleset.
+    #[must_use]
+    pub fn ruleset(&self) -> Arc<rules::Ruleset> {
+        self.rules.get()
+    }
+}
