@@ -43,6 +43,8 @@ struct Options {
     failed_out: Option<PathBuf>,
     json_out: Option<PathBuf>,
     allow_failures: bool,
+    /// Clients stop starting events once this file exists (`--events` is then an upper bound).
+    stop_file: Option<PathBuf>,
 }
 
 fn parse(argv: &[String]) -> Result<Options, String> {
@@ -58,6 +60,7 @@ fn parse(argv: &[String]) -> Result<Options, String> {
         failed_out: None,
         json_out: None,
         allow_failures: false,
+        stop_file: None,
     };
     while let Some(mut flag) = args.next_flag()? {
         match flag.name.as_str() {
@@ -71,6 +74,7 @@ fn parse(argv: &[String]) -> Result<Options, String> {
             "--failed-out" => o.failed_out = Some(PathBuf::from(args.value(&mut flag)?)),
             "--json-out" => o.json_out = Some(PathBuf::from(args.value(&mut flag)?)),
             "--allow-failures" => o.allow_failures = true,
+            "--stop-file" => o.stop_file = Some(PathBuf::from(args.value(&mut flag)?)),
             other => return Err(format!("load: unknown flag {other}")),
         }
     }
@@ -278,6 +282,9 @@ fn client(opts: &Options, c: usize, n: u64) -> ClientResult {
         ..ClientResult::default()
     };
     for seq in 0..n {
+        if opts.stop_file.as_deref().is_some_and(Path::exists) {
+            break;
+        }
         let (id, v) = event(&opts.run, c, seq);
         let mut payload = serde_json::to_vec(&v).unwrap_or_default();
         payload.push(b'\n');

@@ -421,11 +421,11 @@ impl Drop for TestDaemon {
 ///
 /// Spawn or I/O errors.
 pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> anyhow::Result<Output> {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = spawn(
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    )?;
     let mut stdin = child.stdin.take().context("stdin")?;
     let input = input.to_vec();
     let writer = std::thread::spawn(move || {
@@ -434,6 +434,26 @@ pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> anyhow::Result<Output> 
     let out = child.wait_with_output()?;
     let _ = writer.join();
     Ok(out)
+}
+
+/// Spawns `cmd`, retrying (bounded) while the kernel says the program is busy (`ETXTBSY`): a
+/// program a test has just written (a copied binary, a script) can still be open for writing
+/// in a child another test thread forked meanwhile, until that child's `exec` closes it.
+///
+/// # Errors
+///
+/// The spawn error.
+pub fn spawn(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 200 => {
+                tries += 1;
+                pause(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The `permissionDecision` hook-client printed, or "" when it printed none (or no JSON).

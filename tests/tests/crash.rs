@@ -13,11 +13,14 @@ use hook_tests::harness::{TestDaemon, bin, event_json, pause, wait_for};
 use serde_json::{Value, json};
 
 /// Starts `hook-bench load` through the real hook-client against `d` (no autostart: the test
-/// restarts hookd itself).
+/// restarts hookd itself). It sends at most `events` events and stops early once
+/// `dir/stop` exists, so a fast machine cannot finish the load before the crashes are done.
 fn start_load(d: &TestDaemon, dir: &Path, clients: usize, events: u64) -> Child {
     d.command("hook-bench")
         .env("HOOKD_NO_AUTOSTART", "1")
         .args(["load", "--run", "crash", "--allow-failures"])
+        .arg("--stop-file")
+        .arg(dir.join("stop"))
         .args(["--clients", &clients.to_string()])
         .args(["--events", &events.to_string()])
         .arg("--via-client")
@@ -123,6 +126,15 @@ fn crash_under_load(signal: i32, cycles: usize, events: u64) -> serde_json::Valu
     for cycle in 0..cycles {
         crash_and_restart(&mut d, signal, cycle);
     }
+    // Some events after the last restart too, then the clients stop.
+    let after = events_since_start(&d);
+    wait_for(
+        Duration::from_secs(60),
+        "events after the last restart",
+        || events_since_start(&d) >= after + 30,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("stop"), "").unwrap();
     let report = finish_load(load);
     let v = verify(&d, dir.path());
     eprintln!("{report}{v:#}");
@@ -134,7 +146,7 @@ fn crash_under_load(signal: i32, cycles: usize, events: u64) -> serde_json::Valu
 
 #[test]
 fn kill_9_under_load_loses_no_answered_event_and_ingests_the_spool_once() {
-    let v = crash_under_load(libc::SIGKILL, 3, 1500);
+    let v = crash_under_load(libc::SIGKILL, 3, 100_000);
     assert!(v["answered"].as_u64().unwrap() > 0);
     assert!(
         v["failed_spooled_once"].as_u64().unwrap() > 0,
@@ -144,7 +156,7 @@ fn kill_9_under_load_loses_no_answered_event_and_ingests_the_spool_once() {
 
 #[test]
 fn sigterm_in_bursts_keeps_every_answered_event_and_ingests_the_spool_once() {
-    crash_under_load(libc::SIGTERM, 2, 1200);
+    crash_under_load(libc::SIGTERM, 2, 100_000);
 }
 
 #[test]
