@@ -5,7 +5,7 @@
 //! parser before it is offered, so an entry is either translated into a rule that loads, or
 //! reported and left where it is.
 //!
-//! What maps to what (hook-protocol.md §1.2, §1.3):
+//! What maps to what (docs/claude-code-hooks.md):
 //! - `command` (shell form) → `run = "<command>"`; with `args` → `run = [command, args…]`
 //! - `matcher` → `tool` on tool events; a `field` regex on the event's match field elsewhere
 //!   (ignored, as Claude Code ignores it, on events without one)

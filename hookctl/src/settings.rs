@@ -26,7 +26,7 @@ pub const CLIENT_NAME: &str = "hook-client";
 ///
 /// SessionEnd hooks share a 1.5 s budget by default, shorter than hook-client's 2 s deadline
 /// (which includes autostarting hookd), so the client could be killed before it records the
-/// event or falls back. A hook's own `timeout` extends the budget (hook-protocol.md §1.2). 5 s
+/// event or falls back. A hook's own `timeout` extends the budget (docs/claude-code-hooks.md). 5 s
 /// covers the deadline with room to spare while keeping a wedged exit short: Claude Code
 /// waits only as long as the client actually runs.
 pub const SESSION_END_TIMEOUT_SECS: u64 = 5;
@@ -452,7 +452,7 @@ fn key_path(base: &str, key: &str) -> String {
 }
 
 /// Checks the hook parts of a settings file (`hooks` and `disableAllHooks`) against Claude
-/// Code's schema (hook-protocol.md §1.2, and the 2.1.328 CLI's zod schema).
+/// Code's schema (docs/claude-code-hooks.md, and the 2.1.328 CLI's zod schema).
 ///
 /// What the 2.1.328 CLI does with a bad entry (`-p` runs): an invalid PreToolUse handler makes
 /// it skip every hook in the file; elsewhere it silently drops the invalid handler (or, for a

@@ -1,7 +1,8 @@
 //! The catalogue of Claude Code hook events (2.1.328) and what each one can express.
 //!
 //! One table drives rule validation (which actions an event accepts) and rendering (which
-//! output form carries a decision), so the two can never disagree. Source: hook-protocol.md §3.
+//! output form carries a decision), so the two can never disagree. docs/claude-code-hooks.md describes the format; a test keeps its
+//! events table equal to this catalogue.
 
 /// How an event expresses a permission decision, if at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,6 +192,54 @@ pub fn lookup(name: &str) -> Option<&'static EventSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The events table of docs/claude-code-hooks.md, rendered from this catalogue.
+    fn table_row(e: &EventSpec) -> String {
+        let permission = match e.permission {
+            Permission::None => "–".to_string(),
+            Permission::Behavior => "behavior".to_string(),
+            Permission::Decision { ask, defer } => {
+                let mut s = "decision".to_string();
+                if ask {
+                    s.push_str(", ask");
+                }
+                if defer {
+                    s.push_str(", defer");
+                }
+                s
+            }
+        };
+        let block = match e.block {
+            Block::None => "–",
+            Block::Json => "json",
+            Block::Exit2 => "exit2",
+            Block::Permission => "permission",
+        };
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        format!(
+            "| {} | {permission} | {block} | {} | {} | {} |",
+            e.name,
+            yes(e.context),
+            yes(e.output),
+            e.match_field.unwrap_or("–")
+        )
+    }
+
+    #[test]
+    fn the_documented_events_table_is_this_catalogue() {
+        let doc = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/claude-code-hooks.md"),
+        )
+        .unwrap();
+        let start = doc.find("<!-- events-table").unwrap();
+        let end = doc.find("<!-- /events-table -->").unwrap();
+        let rows: Vec<&str> = doc[start..end]
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.starts_with("| event ") && !l.starts_with("|---"))
+            .collect();
+        let want: Vec<String> = EVENTS.iter().map(table_row).collect();
+        assert_eq!(rows, want, "docs/claude-code-hooks.md's table and the catalogue differ");
+    }
 
     #[test]
     fn names_are_unique() {

@@ -1,4 +1,4 @@
-//! Decision → the exact output Claude Code accepts for that event (hook-protocol.md §3, §4).
+//! Decision → the exact output Claude Code accepts for that event (docs/claude-code-hooks.md).
 //!
 //! Pure. `hookSpecificOutput.hookEventName` always equals the event; nothing but one JSON
 //! document (or nothing) goes to stdout; exit 2 is used only for blocks on events whose JSON

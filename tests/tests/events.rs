@@ -1,5 +1,5 @@
 //! Every one of the 33 events, through the real hook-client and hookd, answered with output
-//! that matches hook-protocol.md: exactly one JSON document or nothing on stdout, the right
+//! that matches docs/claude-code-hooks.md: exactly one JSON document or nothing on stdout, the right
 //! `hookEventName`, the right decision form, and exit 2 only for exit-2 blocks.
 
 #![allow(clippy::needless_pass_by_value)] // test helpers take json!() values
@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use hook_tests::harness::{TestDaemon, event_json};
 use serde_json::{Value, json};
 
-/// A realistic payload per event (hook-protocol.md §3).
+/// A realistic payload per event (docs/claude-code-hooks.md).
 fn sample(name: &str) -> Value {
     let bash = json!({"command": "rm -rf build"});
     match name {
@@ -125,7 +125,7 @@ fn single_json(name: &str, stdout: &[u8]) -> Option<Value> {
     Some(v)
 }
 
-/// hookSpecificOutput keys each event accepts (hook-protocol.md §3).
+/// hookSpecificOutput keys each event accepts (docs/claude-code-hooks.md).
 fn allowed_specific_keys(name: &str) -> BTreeSet<&'static str> {
     let mut keys: BTreeSet<&str> = ["hookEventName"].into();
     let extra: &[&str] = match name {

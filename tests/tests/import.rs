@@ -2,7 +2,7 @@
 //! hooks per event, per-tool matchers, an `if` condition, a bash dispatcher for several events,
 //! an async observability forwarder, and prompt/http hooks that cannot be translated).
 //!
-//! The check: a small stand-in for Claude Code's command-hook runner (hook-protocol.md §1.3,
+//! The check: a small stand-in for Claude Code's command-hook runner (docs/claude-code-hooks.md,
 //! §2.1, §4) runs every command hook of a settings file for an event and reduces the results to
 //! a verdict. Run on the original settings, it runs the scripts directly; run on the settings
 //! after `import --replace`, it runs hook-client, so hookd runs the imported rules. Both must

@@ -174,7 +174,7 @@ fn claude_code_accepts_what_hookctl_install_writes_and_every_fired_event_is_reco
         .run_claude(project.path(), "check the install", &model, &[])
         .unwrap();
     let session = run.session_id().unwrap().to_string();
-    // Every event type a `-p` run with one Bash call fires (hook-protocol.md, verified).
+    // Every event type a `-p` run with one Bash call fires (docs/claude-code-hooks.md, verified).
     let fired = [
         "SessionStart",
         "UserPromptSubmit",

@@ -700,7 +700,7 @@ pub(crate) fn write_atomic(file: &Path, bytes: &[u8], mode: u32) -> anyhow::Resu
 /// Events Claude Code never sends to `http` hooks: `install --http` keeps hook-client for them.
 const NOT_OVER_HTTP: &[&str] = &["SessionStart", "Setup"];
 
-/// Events whose `onFailure` Claude Code ignores (hook-protocol.md §1.2).
+/// Events whose `onFailure` Claude Code ignores (docs/claude-code-hooks.md).
 const NO_ON_FAILURE: &[&str] = &["Stop", "SubagentStop", "TaskCompleted", "TeammateIdle"];
 
 /// The URL `install --http` writes: `--http-url`, else hookd.toml's `[http] listen`.

@@ -1,4 +1,4 @@
-//! Claude Code's matcher semantics (hook-protocol.md §1.3), for the `tool` condition.
+//! Claude Code's matcher semantics (docs/claude-code-hooks.md), for the `tool` condition.
 //!
 //! 1. Absent, `""`, `"*"` or `".*"`: everything matches.
 //! 2. Only `[A-Za-z0-9_|]`, `,`, space and `-`: a list of exact, case-sensitive names split on

@@ -1,5 +1,5 @@
 //! A sync run's result → its part of the verdict, read the way Claude Code reads a command
-//! hook's result (hook-protocol.md §4).
+//! hook's result (docs/claude-code-hooks.md).
 //!
 //! - exit 2: a block (a deny on permission events) with stderr as the reason; stdout ignored
 //! - exit 0: stdout parsed: JSON is hook output (decisions, context, messages, pass-through
@@ -263,7 +263,7 @@ fn apply_stdout(
     Ok(())
 }
 
-/// Claude Code's hook output (hook-protocol.md §4.3) into `d`; nothing is applied when the
+/// Claude Code's hook output (docs/claude-code-hooks.md) into `d`; nothing is applied when the
 /// output is invalid.
 fn apply_json(
     event: &HookEvent,
