@@ -6,93 +6,12 @@
 //! and shared (`Send + Sync`). It must never be applied to the event the rules evaluate: rules
 //! see the unredacted event in memory; only what is persisted or printed goes through here.
 //!
-//! # What is redacted (kinds)
-//!
-//! Every match is replaced by `[REDACTED:<kind>]`, except home paths (`/home/[USER]/…`) and
-//! URL credentials (`scheme://[REDACTED:url_credentials]@host`), which keep their structure.
-//!
-//! | kind | heuristic |
-//! | --- | --- |
-//! | `private_key` | `-----BEGIN … PRIVATE KEY[ BLOCK]-----` through the matching `END` line (or to the end of the text when truncated); newlines real or escaped |
-//! | `url_credentials` | `scheme://user:password@` (user may be empty); scheme and host kept |
-//! | `jwt` | `eyJ…` `.` `…` `.` `…` (three base64url segments) |
-//! | `anthropic_key` | `sk-ant-` + ≥ 20 |
-//! | `openai_key` | `sk-proj-`/`sk-svcacct-`/`sk-admin-` + ≥ 20, or `sk-` + ≥ 20 alphanumerics with a digit, not inside a word |
-//! | `github_token` | `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` + ≥ 30, `github_pat_` + ≥ 30 |
-//! | `gitlab_token` | `glpat-` + ≥ 20 |
-//! | `slack_token` | `xoxa-`/`xoxb-`/`xoxp-`/`xoxr-`/`xoxs-` + ≥ 10 |
-//! | `google_api_key` | `AIza` + ≥ 35 |
-//! | `stripe_key` | `sk_live_`/`rk_live_`/`sk_test_`/`rk_test_` + ≥ 16 (publishable `pk_` keys are not secret) |
-//! | `npm_token` | `npm_` + ≥ 36 |
-//! | `huggingface_token` | `hf_` + ≥ 30 alphanumerics |
-//! | `pypi_token` | `pypi-AgEIcHlwaS5vcmc` + ≥ 20 |
-//! | `aws_key_id` | `AKIA`/`ASIA`/`ABIA`/`ACCA` + 16 `[A-Z0-9]` |
-//! | `aws_secret_key` | a run of exactly 40 `[A-Za-z0-9/+]` (not followed by `=`), with upper, lower and a digit or `/`/`+`, that is within 80 bytes after a label (`aws_secret…`, `secret_access_key`, `SecretAccessKey`) or within 256 bytes of an AWS key id in the same string (git SHAs have no upper case, so never qualify) |
-//! | `bearer` | `Bearer <token>` (any case), token ≥ 8 chars with a digit or one of `._~+/=-` |
-//! | `sensitive_key` | the value of a JSON object key that names a secret (see below), at any depth |
-//! | `secret_assignment` | in text: `KEY=value`, `KEY: value`, `"KEY": "value"`, `--KEY value` where KEY names a secret; `Authorization:`/`Cookie:` header lines |
-//! | `email` | `local@domain.tld`; not `git@…` (SSH remotes), `noreply@`/`no-reply@`, `name@2x.png` |
-//! | `credit_card` | 13–19 digits (groups of 3–6 separated by one space or dash, or one unbroken run), Luhn-valid, starting 2–6 (card networks; excludes epoch-ms timestamps); also JSON integers |
-//! | `ssn` | `NNN-NN-NNNN` with area not 000/666/9xx, group not 00, serial not 0000 |
-//! | `phone` | `+CC …` with 9–15 digits in total, or North American `(NXX) NXX-XXXX`, `NXX-NXX-XXXX`, `NXX.NXX.XXXX` (optionally `1-`/`+1 ` first) |
-//! | `home_path` | the user name in `/home/<name>`, `/Users/<name>`, `C:\Users\<name>` and in Claude Code's encoded project directories (`…/projects/-home-<name>-…`) |
-//!
-//! `/root/` is left alone: it names no person. `/Users/Shared`, `/home/linuxbrew` and the Windows
-//! `Public`/`Default`/`All Users` profiles are kept too. A home path must start a path
-//! (`/srv/app/home/x` is not one); `file:///home/…` and `/var/home/…` are.
-//!
-//! Text assignments keep false positives down in code: `$VAR`/`%VAR%` references, keywords
-//! (`true`, `None`, …), calls (`token = get()`), dotted references (`token = cfg.token`) and,
-//! after a colon, bare identifiers shorter than 16 characters (type annotations such as
-//! `token: str`) are not treated as values.
-//!
-//! # Sensitive keys
-//!
-//! A key is normalized (ASCII lower case, everything but letters and digits dropped: `X-Api-Key`
-//! → `xapikey`) and is sensitive when the normalized key *ends with* one of `password`, `passwd`,
-//! `passphrase`, `secret`, `secrets`, `secretkey`, `token`, `apikey`, `apikeys`, `privatekey`,
-//! `accesskey`, `authorization`, `auth`, `cookie`, `cookies`, `credential`, `credentials`, `creds`
-//! (or a configured extra key), and the lower-cased key contains the stem's first word
-//! unbroken (`pass`, `secret`, `token`, `api`, `priv`, `acce`, `auth`, `cookie`, `cred`). So
-//! `client_secret`, `accessToken`, `x-api-key`, `AWS_SECRET_ACCESS_KEY` are sensitive;
-//! `input_tokens`, `max_tokens`, `token_count`, `session_id`, `author` are not (a key must *end*
-//! with the singular `token`, so the usage counters Claude Code sends survive). Under a sensitive
-//! key a string or number becomes `"[REDACTED:sensitive_key]"`; for an object or array every
-//! string and number leaf does; booleans, nulls and empty strings are kept. Keys are judged
-//! after their own text redaction, with markers read as spaces.
-//!
-//! # How it stays cheap
-//!
-//! Each pattern family has a group bit. The prefilter finds, in one pass, the trigger literals
-//! (case-insensitively: `sk-`, `ghp_`, `eyj`, `://`, `/home/`, `pass`, `token`, …) and, by
-//! bytes, `@`, JSON escapes and digit runs (classified: ≥ 13 usable digits for cards, a dash for
-//! SSNs, a separator or `+` for phones; a run glued to a word like a UUID's `a716-446655440000`
-//! feeds nothing). Only the passes whose group was triggered run. A JSON payload is walked once
-//! and each string is scanned on its own; a per-thread memo remembers what the strings of
-//! 4–512 bytes gave, since most of them (session id, transcript path, cwd, keys, many
-//! commands) repeat from event to event. When a pass changed a string,
-//! the passes run again on the result until nothing changes, so a replacement that changes what
-//! its neighbors look like cannot break idempotence.
-//!
-//! # Guarantees
-//!
-//! - Payloads keep their formatting: only the changed JSON strings are re-encoded.
-//!   `redact_payload` and `redact_value` agree on every document whose keys stay distinct
-//!   after redaction (the streaming path keeps both of two colliding keys).
-//! - Redacting twice gives the same output as redacting once (built-in kinds).
-//! - Never panics, and the work is linear in the input (bounded rounds and windows).
-//!
-//! # Limitations
-//!
-//! - Unknown token formats, passwords in prose, unformatted 9-digit SSNs, phone numbers
-//!   without separators or `+`, and names in free text are not found.
-//! - An AWS secret key is found only next to its label or key id in the same string.
-//! - Secrets split across JSON strings, or hidden by unusual encodings (base64, URL-encoding),
-//!   are not found.
-//! - An encoded project directory without the plain home path in the same string only loses
-//!   the first word of a hyphenated name (`-home-john-doe-` → `-home-[USER]-doe-`).
-//! - Extra patterns are the user's responsibility: they run first, on every string, with no
-//!   prefilter, and idempotence is only checked against their own marker.
+//! What is redacted, the heuristics of each kind, the sensitive-key rule, the guarantees and
+//! the limitations are specified in docs/redaction.md. In short: every match becomes
+//! `[REDACTED:<kind>]` (home paths and URL credentials keep their structure); a prefilter pass
+//! decides which pattern families run; JSON payloads are walked once, each string scanned on
+//! its own, with a per-thread memo for repeated strings; redaction is idempotent, linear and
+//! never panics.
 
 mod json;
 mod keys;
