@@ -13,10 +13,11 @@ use hook_protocol::{
 
 use crate::State;
 use crate::event::{EventError, HookEvent};
+use crate::ingest::from_spool;
 use crate::render::render;
 use crate::rules::{Ctx, Decision, OnceMemory};
 use crate::session::{Session, SharedSession, step};
-use crate::store::{EventRecord, from_spool};
+use crate::store::EventRecord;
 
 /// Answers one request.
 pub async fn handle(state: &Arc<State>, req: Request) -> Response {

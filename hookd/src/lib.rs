@@ -6,6 +6,7 @@
 //! - [`rules`]: parse, compile, evaluate (pure). [`events`]: what each event accepts.
 //! - [`event`]: the parsed hook event. [`render`]: decision → Claude Code output (pure).
 //! - [`session`]: per-session state. [`store`]: SQLite group commit and queries.
+//! - [`ingest`]: spooled events → store records.
 //! - [`run`]: `run` actions: the user's hook scripts, executed in process groups, recorded.
 //! - [`lifecycle`]: directories, pidfile, socket file. [`config`]: paths.
 //! - [`lastgood`]: the last rule set that loaded without errors, saved and used while the
@@ -17,6 +18,7 @@ pub mod dedup;
 pub mod event;
 pub mod events;
 pub mod handler;
+pub mod ingest;
 pub mod intern;
 pub mod lastgood;
 pub mod lifecycle;

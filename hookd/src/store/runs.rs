@@ -6,6 +6,8 @@
 use hook_protocol::{RunQuery, RunRow};
 use rusqlite::{Connection, params};
 
+use super::{StoreError, lock, sqlite};
+
 /// One run attempt to record (text fields already redacted).
 #[derive(Debug, Clone, Default)]
 pub struct RunRecord {
@@ -160,4 +162,44 @@ pub(super) fn query(conn: &Connection, q: &RunQuery) -> rusqlite::Result<Vec<Run
         })
     })?;
     rows.collect()
+}
+
+impl super::Store {
+    /// Records `run` executions with the next commit (not waited for: a failed write is
+    /// logged).
+    pub fn record_runs(&self, recs: Vec<RunRecord>) {
+        if recs.is_empty() {
+            return;
+        }
+        {
+            let mut q = lock(&self.shared.queue);
+            if q.closed {
+                tracing::warn!("store closed; run records dropped");
+                return;
+            }
+            q.runs.extend(recs);
+        }
+        self.shared.drain();
+    }
+
+    /// Recorded runs, newest first (opens its own read connection; call off the async
+    /// workers).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn query_runs(
+        &self,
+        q: &hook_protocol::RunQuery,
+    ) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
+        query(&self.reader()?, q).map_err(sqlite(&self.path))
+    }
+}
+
+impl super::commit::Writer {
+    pub(super) fn insert_runs(&mut self, recs: &[RunRecord]) {
+        if let Err(e) = insert(&mut self.conn, recs) {
+            tracing::warn!(error = %e, runs = recs.len(), "recording runs failed");
+        }
+    }
 }

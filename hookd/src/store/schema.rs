@@ -1,0 +1,107 @@
+//! The database schema: numbered migrations applied in order (`PRAGMA user_version` records
+//! the last applied), and opening a connection that may write (directory, WAL, migrations).
+//!
+//! Must not change what an existing store holds: a migration only adds (tables, columns,
+//! indexes), so a store written by any earlier hookd opens. Knows nothing of events or commits.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::chores::WAL_RESET_BYTES;
+use super::{StoreError, sqlite};
+
+/// Numbered migrations, applied in order; `PRAGMA user_version` records the last applied.
+pub(super) const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_sessions.sql")),
+    (3, include_str!("migrations/0003_query.sql")),
+    (4, include_str!("migrations/0004_lean_writes.sql")),
+    (5, include_str!("migrations/0005_runs.sql")),
+    (6, include_str!("migrations/0006_client_id.sql")),
+];
+
+/// The last migration's number (a write of it proves the store can be written again).
+pub(super) const LAST_MIGRATION: u32 = 6;
+
+/// The write connection's settings. Checkpoints run on their own connection (passive: they
+/// never block a commit), so no commit pays for copying the WAL back and syncing the database.
+/// Commits append at the right edge of each table and index and update a session row: 1 MiB
+/// of page cache holds those (SQLite's default is 2 MiB, kept per connection).
+pub(super) fn configure_writer(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(&format!(
+        "PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {WAL_RESET_BYTES};
+         PRAGMA cache_size = -1024;"
+    ))
+}
+
+/// Opens (creating if needed) and migrates the database at `path`.
+///
+/// # Errors
+///
+/// SQLite errors, or a directory that cannot be created.
+pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection, StoreError> {
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::Dir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+    }
+    let mut conn = Connection::open(path).map_err(sqlite(path))?;
+    // SQLite falls back to read-only when it cannot write; such a connection never recovers,
+    // so it is refused here and opened again later.
+    if conn.is_readonly(rusqlite::MAIN_DB).map_err(sqlite(path))? {
+        return Err(StoreError::ReadOnly {
+            path: path.to_path_buf(),
+        });
+    }
+    let sync = if synchronous_full { "FULL" } else { "NORMAL" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
+    ))
+    .map_err(sqlite(path))?;
+    migrate(&mut conn).map_err(sqlite(path))?;
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current == 0 {
+        // Only takes effect before the first table exists: lets pruning give space back.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {version}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use crate::store::Store;
+    use crate::store::testutil::rec;
+
+    #[test]
+    fn migrations_are_idempotent_across_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.db");
+        {
+            let s = Store::open(&p, &dir.path().join("spool"), false, None).unwrap();
+            s.record_blocking(vec![rec(1)]).unwrap();
+        }
+        let s = Store::open(&p, &dir.path().join("spool"), false, None).unwrap();
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 1);
+    }
+}
