@@ -1210,7 +1210,7 @@ pub async fn ingest_spool(state: &Arc<State>) {
                 tracing::warn!(error = %e, "looking up spooled events failed; the commit checks them");
                 recs
             });
-            st.store.record_blocking(recs)?;
+            st.store.record_blocking(recs).map_err(|e| e.to_string())?;
         }
         spool::finish(&taken).map_err(|e| format!("removing ingested spool: {e}"))?;
         Ok(n)

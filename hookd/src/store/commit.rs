@@ -26,7 +26,7 @@ use crate::now_ms;
 pub(super) const MAX_GROUP: usize = 1024;
 
 /// Answered once the records are durable ([`Recorded`]), or with why they are not.
-pub(super) type Ack = oneshot::Sender<Result<Recorded, String>>;
+pub(super) type Ack = oneshot::Sender<Result<Recorded, StoreError>>;
 
 /// Events waiting for a commit. Each ack is answered once its record (and every record
 /// queued before it) is committed or journaled, or cannot be.
@@ -71,7 +71,7 @@ impl Store {
     ///
     /// Why the event is not durable (neither committed nor journaled: the caller must not
     /// claim it is; it is held in memory and retried), or [`StoreError::Stopped`].
-    pub async fn record(&self, rec: EventRecord) -> Result<Recorded, String> {
+    pub async fn record(&self, rec: EventRecord) -> Result<Recorded, StoreError> {
         self.record_many(vec![rec]).await
     }
 
@@ -80,7 +80,7 @@ impl Store {
     /// # Errors
     ///
     /// As [`Store::record`].
-    pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<Recorded, String> {
+    pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<Recorded, StoreError> {
         let done = self.enqueue(recs)?;
         if self.shared.expected.load(Ordering::Relaxed) > 0 {
             // Other events are being evaluated right now and will be queued within
@@ -91,7 +91,7 @@ impl Store {
             tokio::task::yield_now().await;
         }
         self.shared.drain();
-        done.await.map_err(|_| StoreError::Stopped.to_string())?
+        done.await.map_err(|_| StoreError::Stopped)?
     }
 
     /// Says that `n` events are being evaluated and will be recorded soon, until the guard
@@ -109,22 +109,21 @@ impl Store {
     /// # Errors
     ///
     /// As [`Store::record`].
-    pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<Recorded, String> {
+    pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<Recorded, StoreError> {
         let done = self.enqueue(recs)?;
         self.shared.drain();
-        done.blocking_recv()
-            .map_err(|_| StoreError::Stopped.to_string())?
+        done.blocking_recv().map_err(|_| StoreError::Stopped)?
     }
 
     /// Queues `recs`; the receiver is answered when the last of them is committed.
     pub(super) fn enqueue(
         &self,
         recs: Vec<EventRecord>,
-    ) -> Result<oneshot::Receiver<Result<Recorded, String>>, String> {
+    ) -> Result<oneshot::Receiver<Result<Recorded, StoreError>>, StoreError> {
         let (ack, done) = oneshot::channel();
         let mut q = lock(&self.shared.queue);
         if q.closed {
-            return Err(StoreError::Stopped.to_string());
+            return Err(StoreError::Stopped);
         }
         let n = recs.len();
         if n == 0 {
@@ -227,7 +226,7 @@ impl Writer {
     pub(super) fn insert<'a>(
         &mut self,
         recs: impl Iterator<Item = &'a EventRecord> + Clone,
-    ) -> Result<Inserted, String> {
+    ) -> Result<Inserted, StoreError> {
         self.follow_file()?;
         match insert_all(&mut self.conn, recs.clone(), &self.ingested) {
             // Corrupt: keep the damaged file for recovery, start a new one, retry once.
@@ -235,12 +234,16 @@ impl Writer {
                 Ok(aside) => {
                     self.stats
                         .set_incident(quarantine_note(&self.path, &aside, &e));
-                    self.reopen().map_err(|e| e.to_string())?;
-                    insert_all(&mut self.conn, recs, &self.ingested).map_err(|e| e.to_string())
+                    self.reopen()?;
+                    insert_all(&mut self.conn, recs, &self.ingested).map_err(StoreError::Write)
                 }
-                Err(io) => Err(format!("{e} (moving it aside failed: {io})")),
+                Err(io) => Err(StoreError::Quarantine {
+                    path: self.path.clone(),
+                    corrupt: e,
+                    source: io,
+                }),
             },
-            other => other.map_err(|e| e.to_string()),
+            other => other.map_err(StoreError::Write),
         }
     }
 
@@ -296,7 +299,7 @@ impl Writer {
                     }
                 }
             }
-            Err(e) => self.commit_failed(batch, &e),
+            Err(e) => self.commit_failed(batch, &Arc::new(e)),
         }
         self.stats
             .pending
@@ -376,11 +379,14 @@ mod tests {
         // Queued but not yet committed: as when the caller found the connection busy.
         let pending = store.enqueue((0..5).map(rec).collect()).unwrap();
         store.close();
-        assert_eq!(pending.blocking_recv().unwrap(), Ok(Recorded::Committed));
-        assert_eq!(
+        assert!(matches!(
+            pending.blocking_recv().unwrap(),
+            Ok(Recorded::Committed)
+        ));
+        assert!(matches!(
             store.record_blocking(vec![rec(9)]),
-            Err(StoreError::Stopped.to_string())
-        );
+            Err(StoreError::Stopped)
+        ));
         store.close();
         let conn = Connection::open(&path).unwrap();
         let n: i64 = conn

@@ -29,6 +29,7 @@ use rusqlite::Connection;
 
 mod chores;
 mod commit;
+mod error;
 mod insert;
 pub mod journal;
 mod query;
@@ -40,6 +41,7 @@ mod schema;
 pub(crate) mod testutil;
 
 pub use commit::Expected;
+pub use error::StoreError;
 pub use retention::Retention;
 pub use runs::RunRecord;
 
@@ -47,38 +49,6 @@ use chores::{Chore, spawn_chores};
 use commit::{Queue, Shared, Writer};
 use recover::{file_id, is_corrupt, quarantine, quarantine_note};
 use schema::{configure_writer, open_connection};
-
-/// Store errors.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// SQLite failed.
-    #[error("store {}: {source}", .path.display())]
-    Sqlite {
-        /// The database path.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: rusqlite::Error,
-    },
-    /// Creating the directory failed.
-    #[error("creating store directory {}", .path.display())]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// SQLite could only open the database read-only (read-only file system, permissions).
-    #[error("store {}: the database can only be opened read-only (read-only file system or permissions)", .path.display())]
-    ReadOnly {
-        /// The database path.
-        path: PathBuf,
-    },
-    /// The store was closed.
-    #[error("store closed")]
-    Stopped,
-}
 
 /// One event to record.
 #[derive(Debug, Clone, Default)]
@@ -244,8 +214,9 @@ impl Store {
                         stats.set_incident(quarantine_note(path, &aside, &source));
                         open_counted()
                     }
-                    Err(e) => Err(StoreError::Dir {
+                    Err(e) => Err(StoreError::Quarantine {
                         path: path.to_path_buf(),
+                        corrupt: source,
                         source: e,
                     }),
                 }
@@ -308,13 +279,8 @@ impl Store {
             writer: Mutex::new(Some(writer)),
         });
         let (tx, rx) = mpsc::channel();
-        let handle =
-            spawn_chores(path, Arc::clone(&shared), Arc::clone(&stats), rx).map_err(|e| {
-                StoreError::Dir {
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            })?;
+        let handle = spawn_chores(path, Arc::clone(&shared), Arc::clone(&stats), rx)
+            .map_err(StoreError::Thread)?;
         Ok(Self {
             shared,
             path: path.to_path_buf(),

@@ -9,6 +9,7 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
@@ -79,10 +80,10 @@ impl Store {
     /// # Errors
     ///
     /// The commit error (the rest stays in the journal), or [`StoreError::Stopped`].
-    pub fn move_journal_blocking(&self) -> Result<(), String> {
+    pub fn move_journal_blocking(&self) -> Result<(), StoreError> {
         loop {
             match self.shared.with_writer(Writer::move_journal) {
-                None => return Err(StoreError::Stopped.to_string()),
+                None => return Err(StoreError::Stopped),
                 Some(Ok(true)) => {}
                 Some(Ok(false)) => return Ok(()),
                 Some(Err(e)) => return Err(e),
@@ -94,7 +95,7 @@ impl Store {
 impl Writer {
     /// Notices the database file deleted or replaced since it was opened and opens the one at
     /// the path now (creating it), so commits never go to a file no one will read again.
-    pub(super) fn follow_file(&mut self) -> Result<(), String> {
+    pub(super) fn follow_file(&mut self) -> Result<(), StoreError> {
         let now = file_id(&self.path);
         if !self.stale && now.is_some() && now == self.file {
             return Ok(());
@@ -107,11 +108,12 @@ impl Writer {
             _ => None,
         };
         self.reopen().map_err(|e| match what {
-            Some(what) => format!(
-                "{} was {what} and cannot be re-created: {e}",
-                self.path.display()
-            ),
-            None => e.to_string(),
+            Some(what) => StoreError::Vanished {
+                path: self.path.clone(),
+                what,
+                source: Box::new(e),
+            },
+            None => e,
         })?;
         if let Some(what) = what {
             self.stats.set_incident(format!(
@@ -190,7 +192,7 @@ impl Writer {
     }
 
     /// Moves one batch of the emergency journal into the store. Returns whether more is left.
-    pub(super) fn move_journal(&mut self) -> Result<bool, String> {
+    pub(super) fn move_journal(&mut self) -> Result<bool, StoreError> {
         let Some(j) = &self.journal else {
             return Ok(false);
         };
@@ -199,21 +201,27 @@ impl Writer {
         }
         let (recs, to) = j
             .next_batch(MAX_GROUP)
-            .map_err(|e| format!("reading the emergency journal: {e}"))?;
+            .map_err(|source| StoreError::Journal {
+                action: "reading",
+                path: j.path().to_path_buf(),
+                source,
+            })?;
         let n = recs.len() as u64;
         match self.insert(recs.iter()) {
             Ok(done) => {
                 tracing::info!(events = n, "journaled events moved into the store");
                 self.inserted(done);
-                let left = self
-                    .journal
-                    .as_mut()
-                    .map_or(Ok(0), |j| j.moved(to, n).map(|()| j.held()));
+                let left = self.journal.as_mut().map_or(Ok(0), |j| {
+                    j.moved(to, n)
+                        .map(|()| j.held())
+                        .map_err(|source| StoreError::Journal {
+                            action: "starting over",
+                            path: j.path().to_path_buf(),
+                            source,
+                        })
+                });
                 self.refresh_durability();
-                match left {
-                    Ok(left) => Ok(left > 0),
-                    Err(e) => Err(format!("starting the emergency journal over: {e}")),
-                }
+                left.map(|left| left > 0)
             }
             Err(e) => {
                 self.stale = true;
@@ -250,13 +258,17 @@ impl Writer {
     /// caller: all of them, or none); what the journal cannot take is not durable, its callers
     /// are told so (they answer by the fail mode) and the events wait in memory, recorded with
     /// the verdict given. Events from the spool or the journal are still there: left alone.
-    pub(super) fn commit_failed(&mut self, batch: &mut Vec<(EventRecord, Option<Ack>)>, e: &str) {
+    pub(super) fn commit_failed(
+        &mut self,
+        batch: &mut Vec<(EventRecord, Option<Ack>)>,
+        e: &Arc<StoreError>,
+    ) {
         // Open the file again before the next commit: a connection that failed (read only,
         // I/O error) may not recover by itself once the cause is gone.
         self.stale = true;
         let n = batch.len();
         tracing::error!(error = %e, events = n, "store write failed; journaling events");
-        let mut outcome: Vec<Option<Result<Recorded, String>>> = vec![None; n];
+        let mut outcome: Vec<Option<Result<Recorded, StoreError>>> = (0..n).map(|_| None).collect();
         let mut lost = vec![false; n];
         let mut journal_failure = None;
         let (mut journaled, mut not_durable) = (0u64, 0u64);
@@ -272,7 +284,10 @@ impl Writer {
             let caller = batch[i].1.is_some();
             start = i + 1;
             let result = if unit.is_empty() {
-                Err(format!("store write failed: {e}"))
+                Err(StoreError::NotDurable {
+                    cause: Arc::clone(e),
+                    journal: None,
+                })
             } else {
                 let recs: Vec<&EventRecord> = unit.iter().map(|&k| &batch[k].0).collect();
                 match self.journal.as_mut().map(|j| j.append(&recs)) {
@@ -301,7 +316,10 @@ impl Writer {
                             not_durable += unit.len() as u64;
                         }
                         journal_failure = Some(why.clone());
-                        Err(format!("store write failed: {e}; {why}"))
+                        Err(StoreError::NotDurable {
+                            cause: Arc::clone(e),
+                            journal: Some(why),
+                        })
                     }
                 }
             };
@@ -371,10 +389,10 @@ mod tests {
         let journal = dir.path().join("journal");
         let s = Store::open(&db, &journal, false, None).unwrap();
         break_table(&db, true);
-        assert_eq!(
+        assert!(matches!(
             s.record_blocking(vec![answered(1, "a"), answered(2, "b")]),
             Ok(Recorded::Journaled)
-        );
+        ));
         let err = s.stats().last_error.lock().unwrap().clone().unwrap();
         assert!(
             err.contains("2 answered events kept in the emergency journal"),
@@ -421,7 +439,25 @@ mod tests {
         assert!(s.stats().durability.lock().unwrap().is_some());
         break_table(&db, true);
         let err = s.record_blocking(vec![answered(1, "a")]).unwrap_err();
-        assert!(err.contains("cannot open the emergency journal"), "{err}");
+        // The caller learns both causes: the failed commit and why the journal could not help.
+        let StoreError::NotDurable {
+            cause,
+            journal: Some(journal),
+        } = &err
+        else {
+            panic!("not a NotDurable error: {err:?}");
+        };
+        assert!(matches!(**cause, StoreError::Write(_)), "{cause:?}");
+        assert!(
+            journal.contains("cannot open the emergency journal"),
+            "{journal}"
+        );
+        assert!(
+            err.to_string().starts_with(
+                "store write failed: no such table: events; cannot open the emergency journal"
+            ),
+            "{err}"
+        );
         assert_eq!(s.stats().not_durable.load(Ordering::Relaxed), 1);
         assert_eq!(s.stats().pending.load(Ordering::Relaxed), 1);
         let le = s.stats().last_error.lock().unwrap().clone().unwrap();
