@@ -23,7 +23,14 @@ use crate::store::EventRecord;
 pub async fn handle(state: &Arc<State>, req: Request) -> Response {
     match req {
         Request::Hook(h) => Response::Verdict(hook(state, h).await),
-        Request::Status => Response::Status(Box::new(status(state))),
+        Request::Status => {
+            // It counts active sessions in the store: off the async workers (store::Store).
+            let st = Arc::clone(state);
+            match tokio::task::spawn_blocking(move || status(&st)).await {
+                Ok(s) => Response::Status(Box::new(s)),
+                Err(e) => Response::Error(format!("status failed: {e}")),
+            }
+        }
         Request::Reload => Response::Reloaded(reload(state).await),
         Request::Events(q) => events(state, q).await,
         Request::Test(h) => Response::Tested(test(state, &h)),

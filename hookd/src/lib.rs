@@ -230,10 +230,17 @@ impl rules::OnceMemory for State {
             return m;
         }
         // First question today for this rule and project: ask the store (survives restarts).
-        let matched = self
-            .store
-            .rule_matched_since(rule, project, day * 86_400_000)
-            .unwrap_or(false);
+        // A blocking query, asked on an async worker: `block_in_place` tells the runtime so
+        // (the store's blocking policy, store::Store).
+        let ask = || {
+            self.store
+                .rule_matched_since(rule, project, day * 86_400_000)
+                .unwrap_or(false)
+        };
+        let matched = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(ask),
+            _ => ask(),
+        };
         if let Ok(mut o) = self.once.lock() {
             o.insert(key, (day, matched));
         }

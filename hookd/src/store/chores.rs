@@ -34,6 +34,7 @@ impl Store {
     ///
     /// [`StoreError::Stopped`].
     pub fn maintain_blocking(&self) -> Result<u64, StoreError> {
+        super::assert_may_block();
         let (tx, rx) = oneshot::channel();
         lock(&self.chores)
             .as_ref()

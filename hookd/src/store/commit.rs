@@ -110,6 +110,7 @@ impl Store {
     ///
     /// As [`Store::record`].
     pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<Recorded, StoreError> {
+        super::assert_may_block();
         let done = self.enqueue(recs)?;
         self.shared.drain();
         done.blocking_recv().map_err(|_| StoreError::Stopped)?
@@ -218,6 +219,8 @@ pub(super) struct Writer {
     pub(super) ingested: HashMap<String, i64>,
     /// Why events were last answered by the fail mode, until events can be recorded again.
     pub(super) undurable: Option<String>,
+    /// The read connections, closed whenever this connection is opened again.
+    pub(super) readers: Arc<super::Readers>,
 }
 
 impl Writer {

@@ -14,7 +14,7 @@ use rusqlite::{Connection, params};
 use super::{EventRecord, Store, StoreError, sqlite};
 
 impl Store {
-    /// Drops the spooled events (from [`from_spool`]) whose delivery the store already holds:
+    /// Drops the spooled events (from `crate::ingest::from_spool`) whose delivery the store already holds:
     /// hookd committed them but its reply was lost, so the client spooled them too. The lookup
     /// (the rows within each event's delivery window, on `events_time`) runs on a read
     /// connection, so commits do not wait for it; the commit then checks only the rows added
@@ -28,7 +28,7 @@ impl Store {
         mut recs: Vec<EventRecord>,
     ) -> Result<Vec<EventRecord>, (StoreError, Vec<EventRecord>)> {
         let found = (|| {
-            let mut conn = self.reader()?;
+            let mut conn = self.readers.get()?;
             let tx = conn.transaction().map_err(sqlite(&self.path))?;
             let last: i64 = tx
                 .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))

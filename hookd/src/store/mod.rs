@@ -1,21 +1,48 @@
 //! The SQLite store: the handle ([`Store`]), what it records ([`EventRecord`]), its counters
-//! ([`StoreStats`]) and opening it. Its jobs live in the modules below; this one only wires them.
+//! ([`StoreStats`]), opening it and the blocking policy. Its jobs live in the modules below;
+//! this one only wires them.
 //!
 //! Events are queued, and whoever finds the write connection free commits everything queued so
-//! far in one transaction ([`commit`]: group commit without a writer thread). A caller is told
+//! far in one transaction (`commit`: group commit without a writer thread). A caller is told
 //! its event is committed before hookd replies to the client, so an event whose verdict was
 //! delivered survives `kill -9` (WAL, `synchronous=NORMAL`; `full` also survives power loss).
 //! When a commit fails, the events go to the emergency journal ([`journal`]) and are moved into
 //! the store once it can be written again; a database file deleted, replaced or corrupt is
-//! followed or moved aside ([`recover`]). Checkpoints and retention run on a background thread
-//! ([`chores`], [`retention`]). Spooled copies of committed events are recognised by their
-//! delivery id ([`insert`]). Queries run on read-only connections ([`query`]); `run` rule
-//! executions have their own table ([`runs`]); the schema and its migrations are in [`schema`].
+//! followed or moved aside (`recover`). Checkpoints and retention run on a background thread
+//! (`chores`, `retention`). Spooled copies of committed events are recognised by their
+//! delivery id (`insert`). Queries (`query`, [`runs`]) run on a few kept read-only
+//! connections (`read`); the schema and its migrations are in `schema`; errors are one
+//! type, [`StoreError`].
 //!
 //! The store does not see hook requests or spool records (ingestion, `crate::ingest`, turns
 //! those into [`EventRecord`]s), rules, sessions in memory or sockets. Its query API answers in
 //! the protocol's row types (`EventQuery`, `EventRow`, `SessionRow`, `RunQuery`, `RunRow`),
 //! which `hookctl` receives as they are.
+//!
+//! # Blocking policy
+//!
+//! SQLite calls block the calling thread (file I/O, fsync, `busy_timeout` waits of up to 5 s).
+//! Which [`Store`] methods may run where:
+//!
+//! - **On an async worker, by design**: the group-commit path, [`Store::record`],
+//!   [`Store::record_many`] and [`Store::record_runs`]. An uncontended commit runs on the task
+//!   that evaluated the event (tens of µs without fsync: cheaper than handing it to another
+//!   thread), and a busy write connection is never waited for (`try_lock`: its holder commits
+//!   the queued events). Also [`Store::expect`], [`Store::stats`], [`Store::path`] and
+//!   [`Store::size_bytes`] (three `stat` calls), which do no SQLite I/O.
+//! - **Off the async workers** (`tokio::task::spawn_blocking`, a plain thread, or before the
+//!   runtime serves): everything else. The queries ([`Store::query_events`],
+//!   [`Store::for_each_event`], [`Store::session_rows`], [`Store::rule_matched_since`],
+//!   [`Store::sessions`], [`Store::active_sessions`], [`Store::sessions_by_prefix`],
+//!   [`Store::query_runs`], [`Store::count_spool_id`], [`Store::drop_recorded`]), the waits
+//!   ([`Store::record_blocking`], [`Store::move_journal_blocking`],
+//!   [`Store::maintain_blocking`]), [`Store::open`] and [`Store::close`].
+//!
+//! Enforced by `assert_may_block`, which every method of the second kind except `open` and
+//! `close` calls first (the queries through `read::Readers::get`): in debug builds, the whole
+//! test suite, it panics on a thread that drives async tasks. `open` runs at start-up, before
+//! anything is served, and `close` is also called by `Drop`, wherever the last handle goes;
+//! the daemon closes the store on a blocking thread first.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -33,6 +60,7 @@ mod error;
 mod insert;
 pub mod journal;
 mod query;
+mod read;
 mod recover;
 mod retention;
 pub mod runs;
@@ -47,6 +75,7 @@ pub use runs::RunRecord;
 
 use chores::{Chore, spawn_chores};
 use commit::{Queue, Shared, Writer};
+use read::Readers;
 use recover::{file_id, is_corrupt, quarantine, quarantine_note};
 use schema::{configure_writer, open_connection};
 
@@ -147,6 +176,8 @@ pub struct Store {
     stats: Arc<StoreStats>,
     /// Background chores (checkpoints, retention); told to stop by dropping the sender.
     chores: Mutex<Option<(mpsc::Sender<Chore>, JoinHandle<()>)>>,
+    /// The read-only connections queries use.
+    readers: Arc<Readers>,
 }
 
 fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -162,7 +193,10 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// See [`open_connection`].
+    /// Only when the background thread cannot start (or SQLite cannot even open an in-memory
+    /// stand-in): a database that cannot be opened (read-only or full file system,
+    /// permissions) does not fail `open` (events are answered and journaled until it opens,
+    /// and `status` says why), and a corrupt one is moved aside and a new one started.
     pub fn open(
         path: &Path,
         journal_path: &Path,
@@ -184,7 +218,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// See [`open_connection`].
+    /// As [`Store::open`].
     pub fn open_with(
         path: &Path,
         journal_path: &Path,
@@ -255,6 +289,7 @@ impl Store {
                     (None, Some(text))
                 }
             };
+        let readers = Arc::new(Readers::new(path.to_path_buf()));
         let mut writer = Writer {
             conn,
             file,
@@ -269,6 +304,7 @@ impl Store {
             journal_error,
             ingested: HashMap::new(),
             undurable: None,
+            readers: Arc::clone(&readers),
         };
         // Events answered before a crash while the store could not take them.
         while let Ok(true) = writer.move_journal() {}
@@ -286,6 +322,7 @@ impl Store {
             path: path.to_path_buf(),
             stats,
             chores: Mutex::new(Some((tx, handle))),
+            readers,
         })
     }
 
@@ -352,4 +389,68 @@ impl Drop for Store {
 /// data whole).
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Asserts (debug builds) that the calling thread may block: that it is not a thread driving
+/// async tasks (a tokio worker, or inside `block_on`). See the blocking policy above.
+///
+/// It asks tokio itself: waiting on an already-answered channel with `blocking_recv` makes the
+/// check tokio makes before any blocking wait, and panics ("Cannot block the current thread
+/// from within a runtime") on such a thread. A `spawn_blocking` thread or a plain thread
+/// passes. Costs a small allocation; nothing in release builds.
+#[inline]
+pub(crate) fn assert_may_block() {
+    #[cfg(debug_assertions)]
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let _ = tx.send(());
+        let _ = rx.blocking_recv();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The module header's promise: the store never sees hook requests or spool records (nor
+    /// parses events); ingestion turns them into `EventRecord`s.
+    #[test]
+    fn the_store_never_sees_hook_requests_or_spool_records() {
+        let sources = [
+            ("mod.rs", include_str!("mod.rs")),
+            ("chores.rs", include_str!("chores.rs")),
+            ("commit.rs", include_str!("commit.rs")),
+            ("error.rs", include_str!("error.rs")),
+            ("insert.rs", include_str!("insert.rs")),
+            ("journal.rs", include_str!("journal.rs")),
+            ("query.rs", include_str!("query.rs")),
+            ("read.rs", include_str!("read.rs")),
+            ("recover.rs", include_str!("recover.rs")),
+            ("retention.rs", include_str!("retention.rs")),
+            ("runs.rs", include_str!("runs.rs")),
+            ("schema.rs", include_str!("schema.rs")),
+            ("testutil.rs", include_str!("testutil.rs")),
+        ];
+        // Spelled in pieces so this file does not name them itself.
+        let banned = [
+            ["Spool", "Record"].concat(),
+            ["hook_protocol::", "spool"].concat(),
+            ["Hook", "Request"].concat(),
+            ["crate::", "event::"].concat(),
+        ];
+        for (file, text) in sources {
+            for b in &banned {
+                assert!(!text.contains(b.as_str()), "store/{file} uses {b}");
+            }
+        }
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/src/store"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "rs")
+            })
+            .count();
+        assert_eq!(files, sources.len(), "every store source is checked");
+    }
 }

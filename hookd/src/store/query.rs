@@ -6,12 +6,12 @@
 //! [`super`]).
 
 use hook_protocol::{EventQuery, EventRow, SessionRow};
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, sqlite};
 
 impl Store {
-    /// Lists events, newest first (opens its own read connection; call off the async workers).
+    /// Lists events, newest first (blocks: call off the async workers).
     ///
     /// # Errors
     ///
@@ -43,7 +43,7 @@ impl Store {
         limit: Option<u32>,
         mut f: impl FnMut(EventRow) -> bool,
     ) -> Result<(), StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         // Only the filters given, so SQLite can use the matching index.
         let mut conds: Vec<&str> = Vec::new();
         let mut args: Vec<rusqlite::types::Value> = Vec::new();
@@ -139,17 +139,6 @@ impl Store {
         Ok(())
     }
 
-    pub(super) fn reader(&self) -> Result<Connection, StoreError> {
-        let conn = Connection::open_with_flags(
-            &self.path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(sqlite(&self.path))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(sqlite(&self.path))?;
-        Ok(conn)
-    }
-
     /// A session's most recent events (at most `limit`), oldest first, for replay:
     /// `(time_ms, payload, verdict, rules, project_dir)`.
     ///
@@ -161,9 +150,9 @@ impl Store {
         id: &str,
         limit: u32,
     ) -> Result<Vec<crate::session::StoredEvent>, StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT time_ms, payload, verdict, rules, project_dir FROM events
                  WHERE session_id = ?1 ORDER BY id DESC LIMIT ?2",
             )
@@ -198,13 +187,12 @@ impl Store {
         project: &str,
         since_ms: i64,
     ) -> Result<bool, StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         let pattern = format!("%{}%", serde_json::to_string(rule).unwrap_or_default());
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM events WHERE project_dir = ?1 AND time_ms >= ?2 AND rules LIKE ?3)",
-            params![project, since_ms, pattern],
-            |r| r.get(0),
         )
+        .and_then(|mut st| st.query_row(params![project, since_ms, pattern], |r| r.get(0)))
         .map_err(sqlite(&self.path))
     }
 
@@ -214,9 +202,9 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn sessions(&self, limit: u32, active_only: bool) -> Result<Vec<SessionRow>, StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, project_dir, started_ms, last_ms, ended_ms, 0, 0 FROM sessions
                  WHERE (?2 = 0 OR ended_ms IS NULL) AND (?3 IS NULL OR id LIKE ?3 || '%')
                  ORDER BY last_ms DESC LIMIT ?1",
@@ -241,12 +229,12 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn active_sessions(&self, since_ms: i64) -> Result<u64, StoreError> {
-        self.reader()?
-            .query_row(
+        self.readers
+            .get()?
+            .prepare_cached(
                 "SELECT count(*) FROM sessions WHERE ended_ms IS NULL AND last_ms >= ?1",
-                [since_ms],
-                |r| r.get(0),
             )
+            .and_then(|mut st| st.query_row([since_ms], |r| r.get(0)))
             .map_err(sqlite(&self.path))
     }
 
@@ -277,9 +265,9 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn sessions_by_prefix(&self, prefix: &str) -> Result<Vec<SessionRow>, StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         let mut stmt = conn
-            .prepare(
+            .prepare_cached(
                 "SELECT id, project_dir, started_ms, last_ms, ended_ms, 0, 0 FROM sessions
                  WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT 2",
             )
@@ -300,7 +288,7 @@ impl Store {
     ///
     /// SQLite errors.
     pub fn count_spool_id(&self, id: &str) -> Result<u64, StoreError> {
-        let conn = self.reader()?;
+        let conn = self.readers.get()?;
         conn.query_row(
             "SELECT count(*) FROM events WHERE spool_id = ?1",
             [id],
@@ -309,6 +297,14 @@ impl Store {
         .optional()
         .map(Option::unwrap_or_default)
         .map_err(sqlite(&self.path))
+    }
+}
+
+impl Store {
+    /// Read connections opened since start (tests: they are kept between queries).
+    #[cfg(test)]
+    pub(crate) fn read_connections_opened(&self) -> u64 {
+        self.readers.opened()
     }
 }
 
@@ -334,4 +330,92 @@ pub(super) fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow>
         events: r.get(5)?,
         denials: r.get(6)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hook_protocol::EventQuery;
+
+    use super::super::{EventRecord, Recorded};
+    use crate::store::testutil::{rec, temp_store};
+
+    fn all() -> EventQuery {
+        EventQuery {
+            limit: 1000,
+            ..EventQuery::default()
+        }
+    }
+
+    #[test]
+    fn queries_keep_their_read_connection_and_follow_a_new_file() {
+        let (dir, store) = temp_store();
+        let touching = |n| EventRecord {
+            touch_session: true,
+            ..rec(n)
+        };
+        store
+            .record_blocking((0..3).map(touching).collect())
+            .unwrap();
+        for _ in 0..10 {
+            assert_eq!(store.query_events(&all()).unwrap().len(), 3);
+            assert_eq!(store.sessions(10, false).unwrap()[0].events, 3);
+            assert_eq!(store.session_rows("s", 100).unwrap().len(), 3);
+            assert_eq!(store.active_sessions(0).unwrap(), 1);
+        }
+        assert_eq!(
+            store.read_connections_opened(),
+            1,
+            "one read connection, kept between queries"
+        );
+        // The database deleted while hookd runs: the writer starts a new one at the path with
+        // its next commit, and queries read that one, not the deleted file they had open.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("x.db{suffix}")));
+        }
+        store.record_blocking(vec![rec(10)]).unwrap();
+        let times: Vec<i64> = store
+            .query_events(&all())
+            .unwrap()
+            .iter()
+            .map(|r| r.time_ms)
+            .collect();
+        assert_eq!(times, vec![10]);
+        assert_eq!(store.read_connections_opened(), 2);
+    }
+
+    /// The blocking policy (`store` module header), as debug builds enforce it.
+    #[cfg(debug_assertions)]
+    #[test]
+    fn blocking_calls_refuse_an_async_worker_and_the_commit_path_does_not() {
+        let (_dir, store) = temp_store();
+        let store = Arc::new(store);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let s = Arc::clone(&store);
+        let query = rt.block_on(rt.spawn(async move { s.sessions(10, false).map(|r| r.len()) }));
+        assert!(query.is_err_and(|e| e.is_panic()), "a query on a worker");
+        let s = Arc::clone(&store);
+        let wait = rt.block_on(rt.spawn(async move { s.record_blocking(vec![rec(1)]).is_ok() }));
+        assert!(
+            wait.is_err_and(|e| e.is_panic()),
+            "a blocking wait on a worker"
+        );
+        // The group-commit path is designed for the workers.
+        let s = Arc::clone(&store);
+        let committed = rt.block_on(rt.spawn(async move { s.record(rec(2)).await }));
+        assert!(matches!(committed, Ok(Ok(Recorded::Committed))));
+        // Off the workers, queries run.
+        let s = Arc::clone(&store);
+        let rows = rt.block_on(async move {
+            tokio::task::spawn_blocking(move || s.query_events(&all()))
+                .await
+                .unwrap()
+        });
+        assert_eq!(rows.unwrap().len(), 1);
+        drop(rt);
+    }
 }

@@ -81,6 +81,7 @@ impl Store {
     ///
     /// The commit error (the rest stays in the journal), or [`StoreError::Stopped`].
     pub fn move_journal_blocking(&self) -> Result<(), StoreError> {
+        super::assert_may_block();
         loop {
             match self.shared.with_writer(Writer::move_journal) {
                 None => return Err(StoreError::Stopped),
@@ -131,6 +132,8 @@ impl Writer {
         // Close the old connection first: SQLite shares one shared-memory (-shm) mapping per
         // file within a process, and one opened read-only would keep the new one read-only.
         self.conn = Connection::open_in_memory().map_err(sqlite(&self.path))?;
+        // The read connections too (the same shared memory), and those opened on the old file.
+        self.readers.invalidate();
         let conn = open_connection(&self.path, self.synchronous_full)?;
         configure_writer(&conn).map_err(sqlite(&self.path))?;
         let (total, fallbacks): (u64, u64) = conn

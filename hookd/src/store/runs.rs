@@ -1,7 +1,9 @@
 //! The `runs` table: one row per execution (attempt) of a `run` rule.
 //!
 //! Rows are written with the store's next commit (queued with [`super::Store::record_runs`],
-//! never waited for) and read on a separate read-only connection.
+//! never waited for) and read on the store's read-only connections.
+//!
+//! Must not commit by itself or wait for a commit: a run's record never holds up a verdict.
 
 use hook_protocol::{RunQuery, RunRow};
 use rusqlite::{Connection, params};
@@ -182,8 +184,7 @@ impl super::Store {
         self.shared.drain();
     }
 
-    /// Recorded runs, newest first (opens its own read connection; call off the async
-    /// workers).
+    /// Recorded runs, newest first (blocks: call off the async workers).
     ///
     /// # Errors
     ///
@@ -192,7 +193,8 @@ impl super::Store {
         &self,
         q: &hook_protocol::RunQuery,
     ) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
-        query(&self.reader()?, q).map_err(sqlite(&self.path))
+        let conn = self.readers.get()?;
+        query(&conn, q).map_err(sqlite(&self.path))
     }
 }
 

@@ -90,8 +90,105 @@ pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
 mod tests {
     use std::sync::atomic::Ordering;
 
-    use crate::store::Store;
-    use crate::store::testutil::rec;
+    use hook_protocol::{EventQuery, RunQuery};
+    use rusqlite::Connection;
+
+    use super::LAST_MIGRATION;
+    use crate::now_ms;
+    use crate::store::testutil::{rec, spooled};
+    use crate::store::{Recorded, Store};
+
+    /// A store as hookd left it at exit before the store was split into modules (build
+    /// cd4d5d5, all six migrations): seven events of one session from hook-client (one spooled
+    /// while hookd was down, then ingested; a deny; a `Stop` that ran a `run` rule; the session
+    /// started and ended).
+    const OLD_STORE: &[u8] = include_bytes!("testdata/store-v6.db");
+
+    #[test]
+    fn a_store_written_by_an_earlier_build_opens_reads_and_takes_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hookd.db");
+        std::fs::write(&db, OLD_STORE).unwrap();
+        let s = Store::open(&db, &dir.path().join("journal"), false, None).unwrap();
+        assert!(
+            s.stats().incident.lock().unwrap().is_none(),
+            "not moved aside"
+        );
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 7);
+        assert_eq!(s.stats().fallbacks.load(Ordering::Relaxed), 1);
+        let rows = s
+            .query_events(&EventQuery {
+                limit: 100,
+                with_payload: true,
+                ..EventQuery::default()
+            })
+            .unwrap();
+        let got: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .rev()
+            .map(|r| (r.event.as_str(), r.verdict.as_str(), r.source.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("PreToolUse", "fallback:ask", "spool"),
+                ("SessionStart", "none", "socket"),
+                ("PreToolUse", "deny", "socket"),
+                ("PreToolUse", "none", "socket"),
+                ("PostToolUse", "none", "socket"),
+                ("Stop", "log", "socket"),
+                ("SessionEnd", "none", "socket"),
+            ]
+        );
+        assert!(rows.iter().all(|r| r.payload.is_some()));
+        assert_eq!(rows[4].rules, vec!["git-push-force", "no-force-push"]);
+        let sessions = s.sessions(10, false).unwrap();
+        assert_eq!(sessions.len(), 1);
+        assert_eq!(
+            (sessions[0].events, sessions[0].denials),
+            (7, 1),
+            "{sessions:?}"
+        );
+        assert!(sessions[0].ended_ms.is_some());
+        assert_eq!(s.session_rows(&sessions[0].id, 100).unwrap().len(), 7);
+        let runs = s.query_runs(&RunQuery::default()).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(
+            (runs[0].rule.as_str(), runs[0].outcome.as_str()),
+            ("note-stop", "ok")
+        );
+        assert_eq!(
+            runs[0].event_id,
+            Some(rows[1].id),
+            "joined to its Stop event"
+        );
+        // The spooled event's delivery id still finds it: another copy is dropped.
+        let (id, time_ms): (String, i64) = Connection::open(&db)
+            .unwrap()
+            .query_row(
+                "SELECT client_id, time_ms FROM events WHERE source = 'spool'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert!(
+            s.drop_recorded(vec![spooled(&id, time_ms)])
+                .unwrap()
+                .is_empty()
+        );
+        // Writes go on in the same file, without a migration.
+        assert!(matches!(
+            s.record_blocking(vec![rec(now_ms())]),
+            Ok(Recorded::Committed)
+        ));
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 8);
+        drop(s);
+        let version: u32 = Connection::open(&db)
+            .unwrap()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, LAST_MIGRATION);
+    }
 
     #[test]
     fn migrations_are_idempotent_across_reopen() {
