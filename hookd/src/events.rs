@@ -238,7 +238,10 @@ mod tests {
             .filter(|l| l.starts_with("| ") && !l.starts_with("| event ") && !l.starts_with("|---"))
             .collect();
         let want: Vec<String> = EVENTS.iter().map(table_row).collect();
-        assert_eq!(rows, want, "docs/claude-code-hooks.md's table and the catalogue differ");
+        assert_eq!(
+            rows, want,
+            "docs/claude-code-hooks.md's table and the catalogue differ"
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!   (paths), [`watcher`] (hot reload), [`lastgood`] (the last rule set that loaded cleanly),
 //!   [`alloc`] (giving memory back after large evictions).
 //! - Requests: [`server`] (Unix socket and HTTP listeners, one task per connection) and
-//!   [`handler`] (request → response: the hook path, admin queries, streams, upkeep).
+//!   [`handler`] (request → response: the hook path, admin queries, streams, upkeep),
+//!   [`ingest`] (spooled events → store records).
 //! - Deciding, pure (no I/O, no async): [`decide`] (event + session + rules → decision),
 //!   [`rules`], [`shell`], [`session`], [`event`], [`events`] (the event catalogue),
 //!   [`render`] (decision → Claude Code output), [`project`] (project rule files), [`redact`],
@@ -24,6 +25,7 @@ pub mod dedup;
 pub mod event;
 pub mod events;
 pub mod handler;
+pub mod ingest;
 pub mod intern;
 pub mod lastgood;
 pub mod lifecycle;

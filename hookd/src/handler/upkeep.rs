@@ -7,8 +7,8 @@ use hook_protocol::{ReloadReport, spool};
 
 use super::redact_record;
 use crate::clock::now_ms;
+use crate::ingest::from_spool;
 use crate::state::State;
-use crate::store::from_spool;
 
 /// Reloads rules off the async workers; keeps the old ruleset when the new one has errors.
 pub async fn reload(state: &Arc<State>) -> ReloadReport {
@@ -125,7 +125,7 @@ pub async fn ingest_spool(state: &Arc<State>) {
                 tracing::warn!(error = %e, "looking up spooled events failed; the commit checks them");
                 recs
             });
-            st.store.record_blocking(recs)?;
+            st.store.record_blocking(recs).map_err(|e| e.to_string())?;
         }
         spool::finish(&taken).map_err(|e| format!("removing ingested spool: {e}"))?;
         Ok(n)

@@ -16,6 +16,9 @@
 //! body length (u32 big-endian), a 64-bit FNV-1a checksum of epoch, length and body (u64
 //! little-endian), the postcard body. Reading stops at the first record that does not verify
 //! (the preallocated zeros, a torn tail, an older epoch).
+//!
+//! Must not decide when to journal or move records (the store's `recover` module does), and
+//! never writes outside its file.
 
 use std::fs::File;
 use std::io;

@@ -1,10 +1,14 @@
 //! The `runs` table: one row per execution (attempt) of a `run` rule.
 //!
 //! Rows are written with the store's next commit (queued with [`super::Store::record_runs`],
-//! never waited for) and read on a separate read-only connection.
+//! never waited for) and read on the store's read-only connections.
+//!
+//! Must not commit by itself or wait for a commit: a run's record never holds up a verdict.
 
 use hook_protocol::{RunQuery, RunRow};
 use rusqlite::{Connection, params};
+
+use super::{StoreError, lock, sqlite};
 
 /// One run attempt to record (text fields already redacted).
 #[derive(Debug, Clone, Default)]
@@ -160,4 +164,44 @@ pub(super) fn query(conn: &Connection, q: &RunQuery) -> rusqlite::Result<Vec<Run
         })
     })?;
     rows.collect()
+}
+
+impl super::Store {
+    /// Records `run` executions with the next commit (not waited for: a failed write is
+    /// logged).
+    pub fn record_runs(&self, recs: Vec<RunRecord>) {
+        if recs.is_empty() {
+            return;
+        }
+        {
+            let mut q = lock(&self.shared.queue);
+            if q.closed {
+                tracing::warn!("store closed; run records dropped");
+                return;
+            }
+            q.runs.extend(recs);
+        }
+        self.shared.drain();
+    }
+
+    /// Recorded runs, newest first (blocks: call off the async workers).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn query_runs(
+        &self,
+        q: &hook_protocol::RunQuery,
+    ) -> Result<Vec<hook_protocol::RunRow>, StoreError> {
+        let conn = self.readers.get()?;
+        query(&conn, q).map_err(sqlite(&self.path))
+    }
+}
+
+impl super::commit::Writer {
+    pub(super) fn insert_runs(&mut self, recs: &[RunRecord]) {
+        if let Err(e) = insert(&mut self.conn, recs) {
+            tracing::warn!(error = %e, runs = recs.len(), "recording runs failed");
+        }
+    }
 }

@@ -1,0 +1,123 @@
+//! Retention: events past the maximum age, or the oldest while the database is over its size
+//! limit, are pruned in short transactions (commits run between them), with the runs and
+//! sessions past the age; free pages are given back.
+//!
+//! Must not hold the write connection for more than one [`PRUNE_BATCH`] at a time, and never
+//! prunes what the policy keeps.
+
+use std::sync::atomic::Ordering;
+
+use rusqlite::params;
+
+use super::commit::{Shared, Writer};
+use super::runs;
+use crate::clock::now_ms;
+
+/// How much history the store keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Events older than this (ms) are pruned.
+    pub max_age_ms: i64,
+    /// When the database grows past this (bytes), the oldest events are pruned.
+    pub max_bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            max_age_ms: 30 * 86_400_000,
+            max_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Rows deleted per prune transaction (keeps each write short so verdicts never wait long).
+pub(super) const PRUNE_BATCH: i64 = 2000;
+
+impl Shared {
+    /// One bounded round of retention: at most a few short delete transactions, with the
+    /// events queued meanwhile committed between them, then vacuum and optimize. Returns the
+    /// rows deleted and whether there is more to prune.
+    pub(super) fn maintain(&self) -> (u64, bool) {
+        let (mut deleted, mut more) = (0, false);
+        for _ in 0..5 {
+            let Some(n) = self.with_writer(Writer::prune_step).flatten() else {
+                more = false;
+                break;
+            };
+            deleted += n;
+            more = n == PRUNE_BATCH as u64;
+            if !more {
+                break;
+            }
+        }
+        self.with_writer(|w| w.after_prune(deleted));
+        (deleted, more)
+    }
+}
+
+impl Writer {
+    /// One prune transaction of at most [`PRUNE_BATCH`] rows: the oldest events while the
+    /// database is over its size limit, else events past the maximum age. Returns the rows
+    /// deleted, `None` on error.
+    pub(super) fn prune_step(&mut self) -> Option<u64> {
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        let over_size = self.db_bytes() > self.retention.max_bytes;
+        let sql = if over_size {
+            "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"
+        } else {
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
+        };
+        let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
+            if over_size {
+                st.execute(params![PRUNE_BATCH])
+            } else {
+                st.execute(params![PRUNE_BATCH, cutoff])
+            }
+        }) {
+            Ok(n) => n as u64,
+            Err(e) => {
+                tracing::warn!(error = %e, "pruning the store failed");
+                return None;
+            }
+        };
+        if over_size && n > 0 {
+            // Freed pages only shrink the file after a vacuum step.
+            let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000);");
+        }
+        Some(n)
+    }
+
+    /// After pruning `deleted` events: drop runs and sessions past the maximum age, give free
+    /// pages back, `PRAGMA optimize`.
+    pub(super) fn after_prune(&mut self, deleted: u64) {
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        if let Err(e) = runs::prune(&self.conn, cutoff) {
+            tracing::warn!(error = %e, "pruning runs failed");
+        }
+        if deleted > 0 {
+            let _ = self
+                .conn
+                .execute("DELETE FROM sessions WHERE last_ms < ?1", [cutoff]);
+            self.stats.events_total.fetch_sub(
+                deleted.min(self.stats.events_total.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+            tracing::info!(deleted, "pruned old events");
+        }
+        let _ = self
+            .conn
+            .execute_batch("PRAGMA incremental_vacuum(2000); PRAGMA optimize;");
+    }
+
+    /// Bytes the database uses (pages in use, not counting free pages).
+    pub(super) fn db_bytes(&self) -> u64 {
+        self.conn
+            .query_row(
+                "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_or(0, |b| u64::try_from(b).unwrap_or(0))
+    }
+}
