@@ -62,6 +62,16 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
             path: path.to_path_buf(),
         });
     }
+    // Before WAL mode is set: on a new file, auto_vacuum only takes effect while nothing has
+    // been written, and setting WAL writes the header (then every file stayed at auto_vacuum
+    // 0 and pruning never gave space back).
+    let fresh: u32 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sqlite(path))?;
+    if fresh == 0 {
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+            .map_err(sqlite(path))?;
+    }
     let sync = if synchronous_full { "FULL" } else { "NORMAL" };
     conn.execute_batch(&format!(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync}; PRAGMA busy_timeout=5000;"
@@ -73,10 +83,6 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current == 0 {
-        // Only takes effect before the first table exists: lets pruning give space back.
-        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")?;
-    }
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
@@ -103,6 +109,22 @@ mod tests {
     /// while hookd was down, then ingested; a deny; a `Stop` that ran a `run` rule; the session
     /// started and ended).
     const OLD_STORE: &[u8] = include_bytes!("testdata/store-v6.db");
+
+    #[test]
+    fn a_new_store_gives_pruned_space_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("hookd.db");
+        drop(Store::open(&db, &dir.path().join("journal"), false, None).unwrap());
+        let conn = Connection::open(&db).unwrap();
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 2, "incremental auto_vacuum");
+        let wal: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(wal, "wal");
+    }
 
     #[test]
     fn a_store_written_by_an_earlier_build_opens_reads_and_takes_writes() {
