@@ -20,6 +20,8 @@
 //! protocol crate's duration grammar only.
 
 mod parse;
+mod reader;
+mod sections;
 #[cfg(test)]
 mod tests;
 
@@ -33,7 +35,8 @@ use hook_protocol::duration;
 
 use crate::redact::{RedactConfig, Redactor};
 
-pub use parse::{did_you_mean, misplaced, parse, parse_size, parse_text};
+pub use parse::{misplaced, parse, parse_text};
+pub use reader::{did_you_mean, parse_size};
 
 /// The top-level keys of hookd.toml that are settings (`rule` is the rules').
 pub const TOP_KEYS: &[&str] = &[
