@@ -42,7 +42,8 @@ usage: hook-client [--event NAME] [--fail-mode SPEC] [--deadline DURATION] [--so
   --event NAME        the hook event this settings entry is for (used when hookd is unreachable)
   --fail-mode SPEC    what to answer when hookd cannot: pass|ask|deny, or Event=mode,... 
                       (env HOOKD_FAIL_MODE; default: ask for PreToolUse/PermissionRequest, pass otherwise)
-  --deadline D        give up after D (e.g. 2s, 500ms; env HOOKD_DEADLINE; default 2s)
+  --deadline D        give up after D (e.g. 2s, 500ms, 1m; a bare number is seconds;
+                      env HOOKD_DEADLINE; default 2s)
   --socket PATH       hookd's socket (env HOOKD_SOCKET; default from HOOKD_HOME or the uid)
   --no-autostart      do not start hookd when it is not running (env HOOKD_NO_AUTOSTART=1)
 ";
@@ -97,13 +98,9 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
     };
     let mut error = None;
     if let Ok(d) = std::env::var("HOOKD_DEADLINE") {
-        match parse_duration(&d) {
-            Some(d) => opts.deadline = d,
-            None => {
-                error = Some(format!(
-                    "HOOKD_DEADLINE={d:?} is not a duration like 2s or 500ms"
-                ));
-            }
+        match parse_deadline(&d) {
+            Ok(d) => opts.deadline = d,
+            Err(e) => error = Some(format!("HOOKD_DEADLINE={d:?}: {e}")),
         }
     }
     let mut args = std::env::args().skip(1);
@@ -134,8 +131,11 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
                     opts.socket_dir_owned = false;
                 }
             }
-            "--deadline" => match value().as_deref().and_then(parse_duration) {
-                Some(d) => opts.deadline = d,
+            "--deadline" => match value() {
+                Some(v) => match parse_deadline(&v) {
+                    Ok(d) => opts.deadline = d,
+                    Err(e) => error = Some(format!("--deadline {v:?}: {e}")),
+                },
                 None => error = Some("--deadline needs a duration like 2s or 500ms".to_string()),
             },
             "--no-autostart" => opts.autostart = false,
@@ -162,19 +162,18 @@ fn parse_args() -> Result<Option<Options>, (Options, String)> {
     }
 }
 
-fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "ms"),
-    };
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        _ => return None,
-    };
-    (secs > 0.0 && secs < 3600.0).then(|| Duration::from_secs_f64(secs))
+/// A deadline in the one duration grammar ([`hook_protocol::duration`]: a bare number is
+/// seconds), more than zero and at most [`hook_protocol::MAX_DEADLINE`].
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    match hook_protocol::duration::parse(s) {
+        Ok(d) if d.is_zero() => Err("the deadline must be more than 0".to_string()),
+        Ok(d) if d > hook_protocol::MAX_DEADLINE => Err(format!(
+            "the deadline is at most {}",
+            hook_protocol::duration::Display(hook_protocol::MAX_DEADLINE)
+        )),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e}; use {}", hook_protocol::duration::EXAMPLES)),
+    }
 }
 
 /// Reads stdin to EOF. Returns the event (at most `MAX_EVENT_LEN` bytes) and, when it was
@@ -594,12 +593,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_accept_seconds_and_milliseconds() {
-        assert_eq!(parse_duration("2s"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("250"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("0.5s"), Some(Duration::from_millis(500)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("0s"), None);
+    fn deadlines_are_in_the_one_duration_grammar_and_a_bare_number_is_seconds() {
+        assert_eq!(parse_deadline("5"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_deadline("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_deadline("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_deadline("250"), Ok(Duration::from_secs(250)));
+        assert_eq!(parse_deadline("0.5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_deadline("0.5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_deadline("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_deadline("1h"), Ok(Duration::from_secs(3600)));
+        for bad in ["soon", "0s", "0", "1h1ms", "2 sec", "-1s"] {
+            assert!(parse_deadline(bad).is_err(), "{bad}");
+        }
     }
 }

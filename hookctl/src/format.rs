@@ -47,8 +47,9 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Parses `1h`, `30m`, `2d`, `45s` (that long before `now_ms`) or an RFC 3339 time
-/// (`2026-11-21T10:00:00Z`, `…+02:00`, fractional seconds allowed) into ms since the epoch.
+/// Parses a duration in the one grammar of [`hook_protocol::duration`] (`1h`, `30m`, `2d`,
+/// `1h30m`; a bare number is seconds), meaning that long before `now_ms`, or an RFC 3339 time
+/// (`2026-11-21T10:00:00Z`, `…+02:00`, fractional seconds allowed), into ms since the epoch.
 ///
 /// # Errors
 ///
@@ -57,23 +58,13 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     let s = s.trim();
     let bad = || {
         format!(
-            "bad time {s:?}: use a duration like 30m, 1h, 2d, or RFC 3339 like 2026-11-21T10:00:00Z"
+            "bad time {s:?}: use a duration like 30m, 1h, 2d (that long ago; a bare number is \
+             seconds), or RFC 3339 like 2026-11-21T10:00:00Z"
         )
     };
-    if let Some(unit_at) = s.find(|c: char| !c.is_ascii_digit())
-        && unit_at > 0
-        && !s.contains('-')
-    {
-        let n: i64 = s[..unit_at].parse().map_err(|_| bad())?;
-        let mult = match &s[unit_at..] {
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "d" => 86_400_000,
-            "w" => 7 * 86_400_000,
-            _ => return Err(bad()),
-        };
-        return Ok(now_ms - n.saturating_mul(mult));
+    if let Ok(ago) = hook_protocol::duration::parse(s) {
+        let ago = i64::try_from(ago.as_millis()).unwrap_or(i64::MAX);
+        return Ok(now_ms.saturating_sub(ago));
     }
     // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)
     let b = s.as_bytes();
@@ -165,6 +156,9 @@ mod tests {
             parse_time("2026-11-18T13:06:40.5+02:00", now),
             Ok(1_795_000_000_500)
         );
+        assert_eq!(parse_time("1h30m", now), Ok(now - 5_400_000));
+        assert_eq!(parse_time("90", now), Ok(now - 90_000));
+        assert_eq!(parse_time("1w", now), Ok(now - 7 * 86_400_000));
         assert!(parse_time("yesterday", now).is_err());
         assert!(parse_time("2026-13-01T00:00:00Z", now).is_err());
     }

@@ -1,7 +1,7 @@
 //! Where hookd's files are: paths from flags, `HOOKD_*` variables and the XDG defaults.
 //!
-//! Rule files and daemon settings (`hookd.toml`) are read by `rules::load`; this module only
-//! decides locations.
+//! Rule files and daemon settings (`hookd.toml`) are read by `rules::load` (the settings by
+//! `settings`, from the same parsed document); this module only decides locations.
 
 use std::path::PathBuf;
 

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{now_ms, utc};
 use crate::state::{OnceDays, State, Swap};
 use crate::{
-    Config, alloc, dedup, handler, lastgood, lifecycle, metrics, project, redact, rules, server,
-    session, store, watcher,
+    Config, alloc, dedup, handler, lastgood, lifecycle, metrics, project, rules, server, session,
+    settings, store, watcher,
 };
 
 /// How long an autostarted hookd waits for the pidfile lock of a hookd that is exiting.
@@ -22,14 +22,11 @@ pub const PIDFILE_WAIT: Duration = Duration::from_secs(2);
 /// How long in-flight requests may take to finish after a shutdown request.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
-/// Idle sessions are evicted from memory after this long unless `[session] idle_ttl` says.
-pub const DEFAULT_SESSION_TTL_MS: i64 = 30 * 60 * 1000;
-
-/// How often idle sessions are swept from memory: a quarter of the idle TTL, between 1 s and
-/// 60 s.
+/// How often idle sessions are swept from memory: a quarter of the idle TTL
+/// (`[session] idle_ttl`), between 1 s and 60 s.
 #[must_use]
-pub fn sweep_interval(ttl_ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ttl_ms / 4).unwrap_or(0).clamp(1_000, 60_000))
+pub fn sweep_interval(ttl: Duration) -> Duration {
+    (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(60))
 }
 
 /// Evicting at least this many sessions at once asks the allocator to give memory back.
@@ -54,60 +51,12 @@ async fn release_memory() {
 /// How often the spool is checked for events to ingest while running.
 pub const SPOOL_POLL: Duration = Duration::from_secs(1);
 
-/// The retention policy from `[store]`; bad values are reported and the defaults used.
-pub fn retention(
-    s: &rules::parse_settings::StoreSettings,
-    errors: &mut Vec<String>,
-) -> store::Retention {
-    let mut r = store::Retention::default();
-    if let Some(age) = &s.max_age {
-        match rules::state::parse_duration_ms(age) {
-            Some(ms) => r.max_age_ms = ms,
-            None => errors.push(format!(
-                "hookd.toml: [store] max_age {age:?}: use e.g. 30d, 12h (keeping 30d)"
-            )),
-        }
-    }
-    if let Some(size) = &s.max_size {
-        match rules::parse_settings::parse_size(size) {
-            Some(b) => r.max_bytes = b,
-            None => errors.push(format!(
-                "hookd.toml: [store] max_size {size:?}: use e.g. 1GiB, 500MB (keeping 1GiB)"
-            )),
-        }
-    }
-    r
-}
-
-/// The emergency journal's reserve from `[store] emergency_journal` (bytes); a bad value is
-/// reported and the default used.
-pub fn journal_reserve(s: &rules::parse_settings::StoreSettings, errors: &mut Vec<String>) -> u64 {
-    let Some(size) = &s.emergency_journal else {
-        return store::journal::DEFAULT_RESERVE;
-    };
-    match rules::parse_settings::parse_size(size) {
-        Some(b) if b >= store::journal::MIN_RESERVE => b,
-        _ => {
-            errors.push(format!(
-                "hookd.toml: [store] emergency_journal {size:?}: use a size of at least 64KiB, e.g. 4MiB, 16MiB (keeping 4MiB)"
-            ));
-            store::journal::DEFAULT_RESERVE
-        }
-    }
-}
-
-/// Compiles the redactor; a bad `[redact]` setting is reported and the defaults (redaction
-/// on) are used, so nothing is ever written unredacted because of a typo.
-pub fn build_redactor(cfg: &redact::RedactConfig, errors: &mut Vec<String>) -> redact::Redactor {
-    match redact::Redactor::new(cfg) {
-        Ok(r) => r,
-        Err(e) => {
-            errors.push(format!(
-                "hookd.toml: [redact]: {e} (using the default redaction)"
-            ));
-            redact::Redactor::new(&redact::RedactConfig::default())
-                .unwrap_or_else(|_| unreachable!("the default redaction config compiles"))
-        }
+/// The store's retention policy from `[store]`.
+#[must_use]
+pub fn retention(s: &settings::StoreSettings) -> store::Retention {
+    store::Retention {
+        max_age_ms: rules::state::duration_ms(s.max_age).unwrap_or(i64::MAX),
+        max_bytes: s.max_size,
     }
 }
 
@@ -216,39 +165,34 @@ pub async fn run(
     }
 
     let (loaded, fallback, good_since_ms) = load_at_start(&config);
-    let sync_full = loaded.settings.store.synchronous.as_deref() == Some("full");
-    let session_ttl_ms = loaded
-        .settings
-        .session
-        .idle_ttl
-        .as_deref()
-        .and_then(rules::state::parse_duration_ms)
-        .unwrap_or(DEFAULT_SESSION_TTL_MS);
-    let max_live = loaded
-        .settings
-        .session
-        .max_live
-        .unwrap_or(session::DEFAULT_MAX_LIVE);
-    let mut load_errors = loaded.errors;
-    let redactor = build_redactor(&loaded.settings.redact, &mut load_errors);
+    // The settings in force: hookd.toml's when the files load, else the last good set's (or,
+    // with none, those that validated); a bad setting is a load error like a bad rule.
+    let settings = loaded.settings;
+    tracing::info!(
+        settings = %settings
+            .start_only()
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        "settings read at start"
+    );
+    let load_errors = loaded.errors;
     let metrics = Arc::new(metrics::Metrics::new());
-    let retention = retention(&loaded.settings.store, &mut load_errors);
-    let reserve = journal_reserve(&loaded.settings.store, &mut load_errors);
     let store = Arc::new(store::Store::open_with(
         &config.db,
         &config.journal_path(),
-        reserve,
-        sync_full,
+        settings.store.emergency_journal,
+        settings.store.synchronous == settings::Synchronous::Full,
         Some(Arc::clone(&metrics)),
-        retention,
+        retention(&settings.store),
     )?);
-    let redactor = Swap::new(redactor);
+    let redactor = Swap::from_arc(Arc::clone(&settings.redact.redactor));
     let runner = Arc::new(crate::run::Runner::new(
-        &loaded.settings.run,
+        &settings.run,
         std::env::vars_os().collect(),
         Arc::clone(&store),
         redactor.clone(),
-        &mut load_errors,
     ));
     tracing::info!(
         rules = loaded.ruleset.rules.len(),
@@ -259,6 +203,8 @@ pub async fn run(
     if load_errors.is_empty() && fallback.is_none() {
         save_last_good(&config.state_dir, &loaded.files);
     }
+    let server_limits = settings.server;
+    let http_settings = settings.http;
     let state = Arc::new(State {
         started: Instant::now(),
         rules: Swap::new(loaded.ruleset),
@@ -266,13 +212,15 @@ pub async fn run(
         has_fallback: std::sync::atomic::AtomicBool::new(fallback.is_some()),
         fallback: RwLock::new(fallback.map(Arc::new)),
         good_since_ms: std::sync::atomic::AtomicI64::new(good_since_ms),
-        sessions: Mutex::new(session::SessionTable::new(max_live)),
+        sessions: Mutex::new(session::SessionTable::new(settings.session.max_live)),
         store,
         projects: project::Projects::new(project::trust_path(&config.state_dir)),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         once: OnceDays::default(),
-        session_ttl_ms,
+        session_ttl_ms: rules::state::duration_ms(settings.session.idle_ttl).unwrap_or(i64::MAX),
         redactor,
+        settings: Swap::new(settings),
+        reloading: tokio::sync::Mutex::new(()),
         live: tokio::sync::broadcast::channel(4096).0,
         dedup: dedup::Dedup::default(),
         metrics,
@@ -296,18 +244,8 @@ pub async fn run(
             (l, Some(lifecycle::secure_socket(&state.config.socket)?))
         }
     };
-    // The opt-in HTTP listener (`[http]` in hookd.toml); a bad setting stops the start.
-    let mut limit_errors = Vec::new();
-    let limits = server::Limits::from_settings(&loaded.settings.server, &mut limit_errors);
-    if !limit_errors.is_empty() {
-        for e in &limit_errors {
-            tracing::error!(error = %e, "bad [server] setting");
-        }
-        if let Ok(mut errs) = state.rule_errors.lock() {
-            errs.extend(limit_errors);
-        }
-    }
-    let http = match server::http::start(&state, &loaded.settings).await {
+    // The opt-in HTTP listener (`[http]` in hookd.toml); failing to bind it stops the start.
+    let http = match server::http::start(&state, &http_settings).await {
         Ok(h) => h,
         Err(e) => {
             if let Some(id) = socket_id {
@@ -327,7 +265,7 @@ pub async fn run(
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(SPOOL_POLL);
             let mut last_sweep = std::time::Instant::now();
-            let sweep_every = sweep_interval(state.session_ttl_ms);
+            let sweep_every = sweep_interval(state.settings.get().session.idle_ttl);
             let mut socket_watch = lifecycle::SocketWatch::default();
             tick.tick().await;
             loop {
@@ -359,7 +297,7 @@ pub async fn run(
         })
     };
 
-    server::serve(Arc::clone(&state), listener, limits, rebind_rx).await;
+    server::serve(Arc::clone(&state), listener, server_limits, rebind_rx).await;
     // Both listeners drain on the same cancellation; the HTTP one is waited for here.
     if let Some(h) = http {
         h.stopped().await;

@@ -9,6 +9,8 @@
 //! - Requests: [`server`] (Unix socket and HTTP listeners, one task per connection) and
 //!   [`handler`] (request → response: the hook path, admin queries, streams, upkeep),
 //!   [`ingest`] (spooled events → store records).
+//! - Settings, pure: [`settings`] (every key of hookd.toml but `[[rule]]`, typed and
+//!   validated once; defaults in one place).
 //! - Deciding, pure (no I/O, no async): [`decide`] (event + session + rules → decision),
 //!   [`rules`], [`shell`], [`session`], [`event`], [`events`] (the event catalogue),
 //!   [`render`] (decision → Claude Code output), [`project`] (project rule files), [`redact`],
@@ -38,6 +40,7 @@ pub mod rules;
 pub mod run;
 pub mod server;
 pub mod session;
+pub mod settings;
 pub mod shell;
 pub mod state;
 pub mod store;

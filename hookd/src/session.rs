@@ -397,9 +397,8 @@ pub type SharedSession = Arc<Mutex<Session>>;
 
 pub use crate::event::MAX_SESSION_ID_LEN;
 
-/// Sessions kept in memory unless `[session] max_live` says: well above the 10,000 live
-/// sessions hookd is measured with (BENCHMARKS.md).
-pub const DEFAULT_MAX_LIVE: usize = 50_000;
+/// Sessions kept in memory unless `[session] max_live` says.
+pub const DEFAULT_MAX_LIVE: usize = crate::settings::DEFAULT_MAX_LIVE;
 
 /// Every session in memory: at most `max_live`, the least recently active evicted first.
 #[derive(Debug)]

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{Config, dedup, lastgood, metrics, project, redact, rules, run, session, store};
+use crate::{
+    Config, dedup, lastgood, metrics, project, redact, rules, run, session, settings, store,
+};
 
 /// Everything the connection tasks share.
 pub struct State {
@@ -44,6 +46,13 @@ pub struct State {
     pub session_ttl_ms: i64,
     /// Removes secrets and personal data before anything is written (swapped on reload).
     pub redactor: Swap<redact::Redactor>,
+    /// The settings in force (hookd.toml's, or the last good set's): swapped on a reload that
+    /// loads without errors, which never changes those read only at start
+    /// ([`settings::Settings::start_only`]).
+    pub settings: Swap<settings::Settings>,
+    /// Held for a whole reload: the file watcher, SIGHUP and `hookctl reload` can ask at once,
+    /// and a reload that read older files must not finish last and swap them back in.
+    pub reloading: tokio::sync::Mutex<()>,
     /// New events, for `hookctl tail -f` (only built when someone listens).
     pub live: tokio::sync::broadcast::Sender<Arc<hook_protocol::EventRow>>,
     /// Duplicate deliveries of one event, answered once.
@@ -74,6 +83,11 @@ impl<T> Swap<T> {
         Self(Arc::new(RwLock::new(Arc::new(value))))
     }
 
+    /// A handle to a value already shared.
+    pub fn from_arc(value: Arc<T>) -> Self {
+        Self(Arc::new(RwLock::new(value)))
+    }
+
     /// The value now.
     #[must_use]
     pub fn get(&self) -> Arc<T> {
@@ -83,7 +97,12 @@ impl<T> Swap<T> {
 
     /// Replaces the value; readers holding the old one keep it until they drop it.
     pub fn set(&self, value: T) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(value);
+        self.set_arc(Arc::new(value));
+    }
+
+    /// Replaces the value with one already shared.
+    pub fn set_arc(&self, value: Arc<T>) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = value;
     }
 }
 

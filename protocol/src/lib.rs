@@ -1,5 +1,6 @@
 //! The contract shared by `hookd`, `hook-client` and `hookctl`.
 //!
+//! - [`duration`]: the one duration grammar (`30s`, `1m30s`; a bare number is seconds).
 //! - [`frame`]: length-prefixed frames (u32 big-endian length, then the protocol version, then
 //!   a postcard body), with the maximum checked before anything is allocated.
 //! - [`message`]: the [`Request`] and [`Response`] enums and their payloads.
@@ -13,6 +14,7 @@
 
 #![warn(missing_docs)]
 
+pub mod duration;
 pub mod failmode;
 pub mod frame;
 pub mod message;
@@ -40,6 +42,10 @@ pub const BUILD_ID: &str = env!("HOOKD_BUILD_ID");
 
 /// The largest frame body accepted, in bytes (version prefix included).
 pub const MAX_FRAME_LEN: u32 = 32 * 1024 * 1024;
+
+/// The longest deadline hook-client accepts (`--deadline`, `HOOKD_DEADLINE`); `hookctl
+/// install --deadline` refuses a longer one rather than write a command hook-client rejects.
+pub const MAX_DEADLINE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The largest hook event (the JSON Claude Code writes on stdin) forwarded to hookd, in bytes.
 ///

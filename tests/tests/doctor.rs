@@ -289,3 +289,42 @@ fn service_install_writes_units_with_real_paths_and_uninstall_removes_them() {
         .unwrap();
     assert_eq!(status.status.code(), Some(1), "missing units are reported");
 }
+
+#[test]
+fn bare_number_and_refused_deadlines_are_diagnosed() {
+    let d = TestDaemon::start().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    install(&d, project.path());
+    let claude = project.path().join(".claude");
+    let client = hook_tests::harness::bin("hook-client");
+    let client = client.to_str().unwrap();
+    std::fs::write(
+        claude.join("settings.local.json"),
+        json!({"hooks": {
+            "Stop": [{"hooks": [{"type": "command",
+                "command": format!("{client} --event Stop --deadline 500")}]}],
+            "Notification": [{"hooks": [{"type": "command",
+                "command": format!("{client} --event Notification --deadline=2h")}]}],
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    let (code, checks) = doctor(&d, project.path());
+    assert_ne!(code, 0, "{checks:#?}");
+    let found = find(&checks, "deadline");
+    assert_eq!(found.len(), 2, "{checks:#?}");
+    let all: Vec<String> = found.iter().map(|c| c.to_string()).collect();
+    assert!(
+        all.iter().any(|c| c.contains("\"fail\"")
+            && c.contains("--deadline 2h")
+            && c.contains("Notification")),
+        "{all:#?}"
+    );
+    assert!(
+        all.iter().any(|c| c.contains("\"warn\"")
+            && c.contains("a bare number is seconds")
+            && c.contains("--deadline 500")
+            && c.contains("Stop")),
+        "{all:#?}"
+    );
+}

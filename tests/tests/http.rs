@@ -1126,15 +1126,46 @@ fn start_error(files: &[(&str, &str)]) -> String {
     }
 }
 
+/// The load errors of a daemon started with `files`, which runs (a bad setting is a load
+/// error like a bad rule: docs/rules.md, "When rule files fail to load"), and whether it
+/// listens on HTTP.
+fn load_errors(files: &[(&str, &str)]) -> (Vec<String>, bool) {
+    let d = TestDaemon::start_with(files).unwrap();
+    let status = d.status().unwrap();
+    assert!(
+        status["hookd"]["rules_fallback"].is_string(),
+        "a bad setting puts the daemon in its fallback: {status}"
+    );
+    let errors = status["hookd"]["rule_errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect();
+    (errors, d.home().join("state/http-port").exists())
+}
+
 #[test]
-fn bad_listen_settings_stop_the_start_with_a_clear_error() {
-    let e = start_error(&[("hookd.toml", "[http]\nlisten = \"0.0.0.0:0\"\n")]);
-    assert!(e.contains("is not a loopback address"), "{e}");
-    assert!(e.contains("allow_non_loopback = true"), "{e}");
+fn bad_listen_settings_are_load_errors_and_runtime_failures_stop_the_start() {
+    // A bad value is refused when hookd.toml is read, at its line and column: hookd runs
+    // with the last good settings (here none: no listener, guard events get the fail mode),
+    // and says so in `hookctl status`, `doctor` and its log.
+    let (e, listening) = load_errors(&[("hookd.toml", "[http]\nlisten = \"0.0.0.0:0\"\n")]);
+    assert!(!listening);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("hookd.toml:2:10: [http] listen = \"0.0.0.0:0\""),
+        "{e:?}"
+    );
+    assert!(e[0].contains("not a loopback address"), "{e:?}");
+    assert!(e[0].contains("allow_non_loopback = true"), "{e:?}");
 
-    let e = start_error(&[("hookd.toml", "[http]\nlisten = \"localhost:80\"\n")]);
-    assert!(e.contains("is not an IP address and port"), "{e}");
+    let (e, _) = load_errors(&[("hookd.toml", "[http]\nlisten = \"localhost:80\"\n")]);
+    assert!(e[0].contains("not an IP address and port"), "{e:?}");
 
+    // Failing to bind, or an unsafe token file, is not a setting the file can fix by a
+    // reload: the daemon refuses to start rather than run without the listener it was
+    // configured with.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let e = start_error(&[(
@@ -1157,39 +1188,45 @@ fn bad_listen_settings_stop_the_start_with_a_clear_error() {
     let d = TestDaemon::start_with(&[("rules.d/x.toml", "[http]\nlisten = \"127.0.0.1:0\"\n")])
         .unwrap();
     let status = d.status().unwrap();
+    let errors = status["hookd"]["rule_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{status}");
     assert!(
-        !status["hookd"]["rule_errors"]
-            .as_array()
+        errors[0]
+            .as_str()
             .unwrap()
-            .is_empty(),
+            .contains("rules.d/x.toml:1:2: `http` is a daemon setting: it belongs in hookd.toml"),
         "{status}"
     );
     assert!(!d.home().join("state/http-port").exists());
 }
 
 #[test]
-fn bad_connection_limits_stop_the_start_with_a_clear_error() {
+fn bad_connection_limits_are_load_errors_at_their_line_and_column() {
     for (setting, expect) in [
         (
             "auth_timeout = \"0s\"",
-            "[http] auth_timeout = \"0s\" is not a duration",
+            "hookd.toml:3:16: [http] auth_timeout = \"0s\": must be from 1ms to 1m",
         ),
-        ("auth_timeout = \"5 min\"", "from 1ms to 60s"),
-        ("auth_timeout = \"90s\"", "from 1ms to 60s"),
+        ("auth_timeout = \"5 min\"", "unknown unit"),
+        ("auth_timeout = \"90s\"", "must be from 1ms to 1m"),
         (
             "max_unauthenticated = 0",
-            "[http] max_unauthenticated must be at least 1",
+            "hookd.toml:3:23: [http] max_unauthenticated = 0: must be from 1 to 1000000",
         ),
         (
             "max_connections = 0",
-            "[http] max_connections must be at least 1",
+            "hookd.toml:3:19: [http] max_connections = 0: must be from 1 to 1000000",
         ),
     ] {
-        let e = start_error(&[(
+        let (e, listening) = load_errors(&[(
             "hookd.toml",
             &format!("[http]\nlisten = \"127.0.0.1:0\"\n{setting}\n"),
         )]);
-        assert!(e.contains(expect), "{setting}: {e}");
+        assert_eq!(e.len(), 1, "{setting}: {e:?}");
+        assert!(e[0].contains(expect), "{setting}: {e:?}");
+        // No good set was ever saved: the settings that validated apply (the listener), and
+        // the bad key keeps its default, loudly.
+        assert!(listening, "{setting}");
     }
 }
 

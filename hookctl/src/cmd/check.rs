@@ -1,16 +1,19 @@
-//! `hookctl check [FILE]`: validate rule files locally, with precise errors.
+//! `hookctl check [FILE]`: validate rule files and hookd.toml's settings locally, with precise
+//! errors: the same functions, so the same errors, as hookd's start and reload
+//! (`hookd::rules::load` for the directory, `load_sources` for hookd.toml alone).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hookd::rules::{Rule, Source, load, parse_source};
+use hookd::rules::{Rule, Source, load, load_sources, parse_source};
 
-/// Validate rule files without loading them into hookd
+/// Validate rule files and settings without loading them into hookd
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// A rule file (hookd.toml, rules.d/*.toml or a project's .claude/hookd.toml); without
-    /// it, the whole configuration directory with the packs it enables
+    /// it, the whole configuration directory (hookd.toml's settings and rules, the packs it
+    /// enables, rules.d)
     file: Option<PathBuf>,
     /// The configuration directory to check (default: HOOKD_CONFIG_DIR, HOOKD_HOME or XDG)
     #[arg(long)]
@@ -28,12 +31,23 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             text,
             is_main,
         };
-        match parse_source(&source) {
-            Ok((rules, _)) => {
-                let refused = untrusted(file, &source.text, &rules);
-                (rules.len(), refused, file.display().to_string())
+        if is_main {
+            // hookd.toml alone, as hookd loads it: settings, rules, the packs it enables and
+            // what `disable_rules` names.
+            let report = load_sources(vec![source]);
+            (
+                report.ruleset.rules.len(),
+                report.errors,
+                file.display().to_string(),
+            )
+        } else {
+            match parse_source(&source) {
+                Ok((rules, _)) => {
+                    let refused = untrusted(file, &source.text, &rules);
+                    (rules.len(), refused, file.display().to_string())
+                }
+                Err(e) => (0, e, file.display().to_string()),
             }
-            Err(e) => (0, e, file.display().to_string()),
         }
     } else {
         let dir = args

@@ -206,6 +206,70 @@ fn settings_files(args: &Args) -> Vec<(&'static str, PathBuf)> {
     files
 }
 
+/// hook-client commands whose `--deadline` is a bare number, which older hook-clients read as
+/// milliseconds and this one reads as seconds (one duration grammar: a bare number is seconds),
+/// or which hook-client refuses (then every event gets its fail mode).
+fn deadline_checks(wired: &BTreeMap<String, Vec<(String, String)>>, checks: &mut Vec<Check>) {
+    let mut bare = Vec::new();
+    let mut refused = Vec::new();
+    for (event, by) in wired {
+        for (file, cmd) in by {
+            let words: Vec<&str> = cmd.split_whitespace().collect();
+            let value = words
+                .iter()
+                .enumerate()
+                .find_map(|(i, w)| match w.split_once('=') {
+                    Some(("--deadline", v)) => Some(v),
+                    _ if *w == "--deadline" => words.get(i + 1).copied(),
+                    _ => None,
+                });
+            let Some(value) = value.map(|v| v.trim_matches(['\'', '"'])) else {
+                continue;
+            };
+            let place = format!(
+                "{event} in {}",
+                file.split_whitespace().last().unwrap_or("")
+            );
+            match hook_protocol::duration::parse(value) {
+                Ok(d) if d.is_zero() || d > hook_protocol::MAX_DEADLINE => {
+                    refused.push(format!("`--deadline {value}` ({place})"));
+                }
+                Ok(_) if value.bytes().all(|b| b.is_ascii_digit() || b == b'.') => {
+                    bare.push(format!("`--deadline {value}` ({place})"));
+                }
+                Ok(_) => {}
+                Err(e) => refused.push(format!("`--deadline {value}` ({place}: {e})")),
+            }
+        }
+    }
+    if !refused.is_empty() {
+        checks.push(check(
+            "deadline",
+            Level::Fail,
+            format!(
+                "hook-client refuses these deadlines, so every such event gets its fail mode: {}",
+                refused.join("; ")
+            ),
+            Some(format!(
+                "use {} (at most {}), e.g. `hookctl install --deadline 30s`",
+                hook_protocol::duration::EXAMPLES,
+                hook_protocol::duration::Display(hook_protocol::MAX_DEADLINE)
+            )),
+        ));
+    }
+    if !bare.is_empty() {
+        checks.push(check(
+            "deadline",
+            Level::Warn,
+            format!(
+                "a bare number is seconds (older hook-clients read it as milliseconds): {}",
+                bare.join("; ")
+            ),
+            Some("write the unit: `--deadline 500ms` or `--deadline 30s` (`hookctl install --deadline` does)".into()),
+        ));
+    }
+}
+
 fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
     // event -> [(file label, command)]
     let mut wired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
@@ -341,6 +405,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             Some("keep one entry per event (`hookctl uninstall --project` or `--local` removes the extra)".into()),
         ));
     }
+    deadline_checks(&wired, checks);
     // WorktreeCreate/WorktreeRemove hooks replace Claude Code's own worktree handling, so
     // `hookctl install` leaves them out on purpose: not a problem when unwired.
     let missing: Vec<&str> = hookd::events::EVENTS

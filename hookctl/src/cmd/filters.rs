@@ -26,10 +26,10 @@ pub struct Filters {
     /// Only events of this project directory
     #[arg(long)]
     pub project: Option<String>,
-    /// Only events since this time: 30m, 1h, 2d, or RFC 3339
+    /// Only events since this time: a duration ago (30m, 1h30m, 2d; a bare number is seconds), or RFC 3339
     #[arg(long)]
     pub since: Option<String>,
-    /// Only events before this time: 30m, 1h, 2d, or RFC 3339
+    /// Only events before this time: a duration ago (30m, 1h30m, 2d; a bare number is seconds), or RFC 3339
     #[arg(long)]
     pub until: Option<String>,
     /// Only events whose (redacted) payload contains this text

@@ -70,23 +70,36 @@ pub struct InstallArgs {
     /// The URL for --http (default: from `[http] listen` in hookd.toml)
     #[arg(long, value_name = "URL", requires = "http")]
     http_url: Option<String>,
-    /// How long hook-client waits for hookd, e.g. 30s (default 2s): sync `run` rules need
-    /// it longer than their timeouts; each entry's `timeout` is raised to match
+    /// How long hook-client waits for hookd, e.g. 30s or 1m30s (a bare number is seconds;
+    /// default 2s, at most 1h): sync `run` rules need it longer than their timeouts; each
+    /// entry's `timeout` is raised to match
     #[arg(long, value_name = "DURATION")]
     deadline: Option<String>,
 }
 
-/// Parses `--deadline`: `30s`, `2m`, `1500ms` (rounded up to whole seconds) or plain seconds.
+/// Parses `--deadline` in the one duration grammar ([`hook_protocol::duration`]: `30s`, `2m`,
+/// `1m30s`; a bare number is seconds), rounded up to whole seconds: `install` writes it as
+/// `--deadline <secs>s`, with its unit, so hook-client reads the same whatever its version's
+/// default unit.
 pub(crate) fn parse_deadline(s: &str) -> anyhow::Result<u64> {
-    let ms = s
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(|secs| secs.saturating_mul(1000))
-        .or_else(|| hookd::rules::state::parse_duration_ms(s).and_then(|ms| u64::try_from(ms).ok()))
-        .filter(|ms| *ms > 0)
-        .with_context(|| format!("--deadline {s:?}: use a duration like 30s or 2m"))?;
-    Ok(ms.div_ceil(1000))
+    let d = hook_protocol::duration::parse(s).map_err(|e| {
+        anyhow::anyhow!(
+            "--deadline {s:?}: {e}; use {}",
+            hook_protocol::duration::EXAMPLES
+        )
+    })?;
+    if d.is_zero() {
+        bail!("--deadline {s:?}: the deadline must be more than 0");
+    }
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    let max = hook_protocol::MAX_DEADLINE.as_secs();
+    if secs > max {
+        bail!(
+            "--deadline {s:?}: hook-client accepts a deadline of at most {}",
+            hook_protocol::duration::Display(hook_protocol::MAX_DEADLINE)
+        );
+    }
+    Ok(secs)
 }
 
 /// Remove exactly what `hookctl install` added
@@ -715,7 +728,7 @@ fn http_url(explicit: Option<&str>) -> anyhow::Result<String> {
     let config_dir = hook_protocol::paths::config_dir();
     let toml = config_dir.join(hook_protocol::paths::CONFIG_FILE);
     let loaded = hookd::rules::load(&config_dir);
-    let addr = hookd::server::http::listen_addr(&loaded.settings)?.with_context(|| {
+    let addr = loaded.settings.http.listen.with_context(|| {
         let errors = loaded.errors.join("\n  ");
         format!(
             "{} sets no `[http] listen`: add\n\n  [http]\n  listen = \"127.0.0.1:8787\"\n\n\
@@ -909,6 +922,29 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn deadlines_use_the_one_grammar_and_a_bare_number_is_seconds() {
+        assert_eq!(parse_deadline("5").unwrap(), 5);
+        assert_eq!(parse_deadline("30s").unwrap(), 30);
+        assert_eq!(parse_deadline("1m30s").unwrap(), 90);
+        assert_eq!(
+            parse_deadline("1500ms").unwrap(),
+            2,
+            "rounded up to whole seconds"
+        );
+        assert_eq!(parse_deadline("0.5").unwrap(), 1);
+        assert_eq!(parse_deadline("1h").unwrap(), 3600);
+        for bad in ["0", "0s", "1h1s", "2 sec", "soon"] {
+            assert!(parse_deadline(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_deadline("2h")
+                .unwrap_err()
+                .to_string()
+                .contains("at most 1h")
+        );
+    }
 
     #[test]
     fn utc_stamp_formats_civil_time() {

@@ -21,7 +21,7 @@ pub struct Args {
     /// Only failures: exit other than 0 and 2, killed, timed out, could not start, dropped
     #[arg(long)]
     failed: bool,
-    /// Only runs since this time: 30m, 1h, 2d, or RFC 3339
+    /// Only runs since this time: a duration ago (30m, 1h30m, 2d; a bare number is seconds), or RFC 3339
     #[arg(long)]
     since: Option<String>,
     /// At most this many runs

@@ -10,8 +10,11 @@ use crate::clock::now_ms;
 use crate::ingest::from_spool;
 use crate::state::State;
 
-/// Reloads rules off the async workers; keeps the old ruleset when the new one has errors.
+/// Reloads rules and settings off the async workers; keeps the old ones (rules and settings)
+/// when the new files have errors, or would change a setting read only at start.
 pub async fn reload(state: &Arc<State>) -> ReloadReport {
+    // One at a time, each reading the files after the one before it finished.
+    let _one_at_a_time = state.reloading.lock().await;
     let dir = state.config.config_dir.clone();
     let loaded = match tokio::task::spawn_blocking(move || crate::rules::load(&dir)).await {
         Ok(l) => l,
@@ -24,12 +27,59 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     };
     let mut errors = loaded.errors;
     errors.extend(vanished_sources(state));
-    let redactor = crate::daemon::build_redactor(&loaded.settings.redact, &mut errors);
-    state.runner.configure(&loaded.settings.run, &mut errors);
-    if let Ok(mut slot) = state.rule_errors.lock() {
-        slot.clone_from(&errors);
+    if errors.is_empty() {
+        // Settings read only at start cannot change here: say so rather than run with values
+        // the file no longer has.
+        errors.extend(
+            state
+                .settings
+                .get()
+                .changes_needing_restart(&loaded.settings),
+        );
     }
-    // The rules in force are the last good ones while the files fail; saved on each success.
+    if errors.is_empty() {
+        // Everything in force changes first; only then does status say so (a client that
+        // sees the errors cleared sees the new rules).
+        // The settings that apply on reload: `[redact]` and `[run]` (packs and disable_rules
+        // are in the ruleset).
+        state
+            .redactor
+            .set_arc(Arc::clone(&loaded.settings.redact.redactor));
+        state.runner.configure(&loaded.settings.run);
+        state.settings.set(loaded.settings);
+        let n = loaded.ruleset.rules.len();
+        loaded.ruleset.inherit_hits(&state.ruleset());
+        state.rules.set(loaded.ruleset);
+        crate::daemon::load_once_days(state).await;
+        publish(state, &errors);
+        state.good_since_ms.store(now_ms(), Ordering::Relaxed);
+        // Saved on each success: the rules in force while the files fail.
+        let (dir, files) = (state.config.state_dir.clone(), loaded.files);
+        let _ =
+            tokio::task::spawn_blocking(move || crate::daemon::save_last_good(&dir, &files)).await;
+        tracing::info!(rules = n, "rules reloaded");
+        ReloadReport {
+            rules_loaded: n as u64,
+            errors,
+        }
+    } else {
+        publish(state, &errors);
+        for e in &errors {
+            tracing::error!(error = %e, "rules reload failed; keeping the previous rules");
+        }
+        ReloadReport {
+            rules_loaded: state.ruleset().rules.len() as u64,
+            errors,
+        }
+    }
+}
+
+/// Makes a reload's `errors` what status reports, and while there are any, the last good rules
+/// (or none) what is in force instead.
+fn publish(state: &State, errors: &[String]) {
+    if let Ok(mut slot) = state.rule_errors.lock() {
+        errors.clone_into(&mut slot);
+    }
     let fallback = (!errors.is_empty()).then(|| {
         let since = state.good_since_ms.load(Ordering::Relaxed);
         crate::lastgood::Fallback {
@@ -40,34 +90,10 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
                     saved_ms: Some(since),
                 }
             },
-            errors: errors.clone(),
+            errors: errors.to_vec(),
         }
     });
     state.set_fallback(fallback);
-    if errors.is_empty() {
-        state.good_since_ms.store(now_ms(), Ordering::Relaxed);
-        let (dir, files) = (state.config.state_dir.clone(), loaded.files);
-        let _ =
-            tokio::task::spawn_blocking(move || crate::daemon::save_last_good(&dir, &files)).await;
-        state.redactor.set(redactor);
-        let n = loaded.ruleset.rules.len();
-        loaded.ruleset.inherit_hits(&state.ruleset());
-        state.rules.set(loaded.ruleset);
-        crate::daemon::load_once_days(state).await;
-        tracing::info!(rules = n, "rules reloaded");
-        ReloadReport {
-            rules_loaded: n as u64,
-            errors,
-        }
-    } else {
-        for e in &errors {
-            tracing::error!(error = %e, "rules reload failed; keeping the previous rules");
-        }
-        ReloadReport {
-            rules_loaded: state.ruleset().rules.len() as u64,
-            errors,
-        }
-    }
 }
 
 /// The configuration directory or `rules.d/` gone (deleted, moved, a mount missing) is

@@ -19,16 +19,9 @@ use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, OnUnparsed};
 pub use matcher::Matcher;
-pub use parse::{
-    DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, load_sources, parse_source,
-};
+pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Source, load, load_sources, parse_source};
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
-
-/// Daemon settings types from `hookd.toml`.
-pub mod parse_settings {
-    pub use super::parse::{ServerSettings, SessionSettings, StoreSettings, parse_size};
-}
 
 use crate::event::HookEvent;
 use crate::events::{self, Block, Permission};

@@ -1,7 +1,9 @@
 //! Rule files: TOML → compiled [`Rule`]s, with precise errors (`file:line:column: what`).
 //!
 //! Sources, in priority order: the built-in packs enabled in `hookd.toml` (embedded at build
-//! time), `hookd.toml`'s own `[[rule]]` tables, then `rules.d/*.toml` in name order.
+//! time), `hookd.toml`'s own `[[rule]]` tables, then `rules.d/*.toml` in name order. The other
+//! keys of `hookd.toml` are settings: [`crate::settings`] reads them from the same parsed
+//! document.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -15,9 +17,10 @@ use globset::{GlobBuilder, GlobSetBuilder};
 
 use super::cond::{Conditions, OnUnparsed, PathGlobs};
 use super::runspec::{CommandSpec, RunKeys, TimeoutSpec};
-use super::state::{Counter, Once, Op, RateOf, SessionCond, parse_duration_ms};
+use super::state::{Counter, Once, Op, RateOf, SessionCond, duration_ms, parse_duration_ms};
 use super::{Action, EventFilter, Matcher, Rule, Ruleset};
 use crate::events;
+use crate::settings::{Location, Settings};
 
 /// Built-in packs: name and TOML text, embedded at build time.
 pub const PACKS: &[(&str, &str)] = &[
@@ -55,7 +58,8 @@ pub struct Source {
     pub name: String,
     /// The TOML text.
     pub text: String,
-    /// Whether daemon settings (`packs`, `[store]`, `[daemon]`) may appear (hookd.toml only).
+    /// Whether daemon settings (every key but `[[rule]]`, [`crate::settings`]) may appear
+    /// (hookd.toml only).
     pub is_main: bool,
 }
 
@@ -64,7 +68,8 @@ pub struct Source {
 pub struct LoadReport {
     /// The compiled ruleset (rules from sources that loaded cleanly).
     pub ruleset: Ruleset,
-    /// Settings from hookd.toml.
+    /// Settings from hookd.toml ([`crate::settings`]); with errors in it, the settings that
+    /// did validate (a key with an error keeps its default).
     pub settings: Settings,
     /// Every problem found, as `source:line:column: message`.
     pub errors: Vec<String>,
@@ -73,128 +78,13 @@ pub struct LoadReport {
     pub files: Vec<Source>,
 }
 
-/// Daemon settings read from `hookd.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// Built-in packs to enable (default: [`DEFAULT_PACKS`]).
-    pub packs: Option<Vec<String>>,
-    /// `[store]` settings.
-    #[serde(default)]
-    pub store: StoreSettings,
-    /// Names of pack rules to turn off.
-    #[serde(default)]
-    pub disable_rules: Vec<String>,
-    /// `[session]` settings.
-    #[serde(default)]
-    pub session: SessionSettings,
-    /// `[redact]` settings: what is removed before anything is written.
-    #[serde(default)]
-    pub redact: crate::redact::RedactConfig,
-    /// `[http]` settings: the opt-in HTTP listener (docs/http.md).
-    #[serde(default)]
-    pub http: HttpSettings,
-    /// `[run]` settings: background slots and retry backoff for `run` rules.
-    #[serde(default)]
-    pub run: crate::run::RunSettings,
-    /// `[server]` settings: connection limits (read at start).
-    #[serde(default)]
-    pub server: ServerSettings,
-}
-
-/// `[server]` in hookd.toml: limits on the socket's connections, read at start.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSettings {
-    /// Connections served at once; past it a client gets a clear error (default 1024).
-    pub max_connections: Option<usize>,
-    /// A connection silent this long is closed, e.g. "60s" (default), "5s".
-    pub idle_timeout: Option<String>,
-}
-
-/// `[http]` in hookd.toml: the opt-in HTTP listener for Claude Code's `http` hooks.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSettings {
-    /// The address to listen on, e.g. "127.0.0.1:8787"; unset, there is no HTTP listener.
-    pub listen: Option<String>,
-    /// Accept a `listen` address outside the loopback range (refused otherwise).
-    #[serde(default)]
-    pub allow_non_loopback: bool,
-    /// A new connection that has not sent a request with the token within this long is
-    /// closed, e.g. "2s" (default), "500ms".
-    pub auth_timeout: Option<String>,
-    /// Connections without a request with the token yet, at most (default 256); one more
-    /// sheds the oldest of them.
-    pub max_unauthenticated: Option<usize>,
-    /// Connections that have presented the token, at most (default 1024); past it a request
-    /// is answered 503.
-    pub max_connections: Option<usize>,
-}
-
-/// `[session]` in hookd.toml.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct SessionSettings {
-    /// Idle sessions leave memory after this long (e.g. "30m"); they are rebuilt from the
-    /// store when they come back.
-    pub idle_ttl: Option<String>,
-    /// The most sessions kept in memory (default 50,000); past it the least recently active
-    /// are evicted first (and rebuilt from the store when they come back).
-    pub max_live: Option<usize>,
-}
-
-/// `[store]` in hookd.toml.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSettings {
-    /// SQLite `synchronous`: `normal` (default: survives a hookd crash) or `full` (also
-    /// survives power loss, slower).
-    pub synchronous: Option<String>,
-    /// Events older than this are pruned, e.g. "30d" (default), "12h".
-    pub max_age: Option<String>,
-    /// The store is kept under this size, e.g. "1GiB" (default), "500MB".
-    pub max_size: Option<String>,
-    /// Space set aside at start for the emergency journal, e.g. "4MiB" (default), "16MiB":
-    /// answered events go there when the store cannot take them, even on a full disk.
-    pub emergency_journal: Option<String>,
-}
-
-/// Parses a size like `1GiB`, `500MB`, `100M`, `2048` (bytes).
-#[must_use]
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let n: u64 = s[..split].parse().ok()?;
-    let mult: u64 = match s[split..].trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" => 1_000,
-        "kib" => 1 << 10,
-        "m" | "mb" => 1_000_000,
-        "mib" => 1 << 20,
-        "g" | "gb" => 1_000_000_000,
-        "gib" => 1 << 30,
-        "t" | "tb" => 1_000_000_000_000,
-        "tib" => 1 << 40,
-        _ => return None,
-    };
-    n.checked_mul(mult).filter(|b| *b > 0)
-}
-
+/// What a rule file holds for the rules: `[[rule]]` tables. The other keys of hookd.toml are
+/// settings, read by [`crate::settings`] (and refused in other files).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileSpec {
     #[serde(default)]
     rule: Vec<toml::Spanned<RuleSpec>>,
-    packs: Option<Vec<String>>,
-    #[serde(default)]
-    store: Option<StoreSettings>,
-    disable_rules: Option<Vec<String>>,
-    session: Option<SessionSettings>,
-    redact: Option<crate::redact::RedactConfig>,
-    http: Option<HttpSettings>,
-    run: Option<crate::run::RunSettings>,
-    server: Option<ServerSettings>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,7 +147,7 @@ struct EditedSinceSpec {
 #[serde(deny_unknown_fields)]
 struct RateSpec {
     max: u64,
-    window: String,
+    window: TimeoutSpec,
     of: Option<String>,
 }
 
@@ -275,10 +165,20 @@ fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
     let rate = spec
         .rate
         .map(|r| -> Result<_, String> {
-            let window = parse_duration_ms(&r.window).ok_or_else(|| {
+            let window = match &r.window {
+                TimeoutSpec::Secs(secs) => std::time::Duration::try_from_secs_f64(*secs)
+                    .ok()
+                    .and_then(duration_ms),
+                TimeoutSpec::Text(t) => parse_duration_ms(t),
+            }
+            .ok_or_else(|| {
+                let shown = match &r.window {
+                    TimeoutSpec::Secs(secs) => secs.to_string(),
+                    TimeoutSpec::Text(t) => format!("{t:?}"),
+                };
                 format!(
-                    "bad `rate.window` {:?}: use e.g. 30s, 10m, 2h, 1d",
-                    r.window
+                    "bad `rate.window` {shown}: use {}, more than 0",
+                    hook_protocol::duration::EXAMPLES
                 )
             })?;
             let of = match r.of.as_deref() {
@@ -359,39 +259,46 @@ fn at(source: &Source, span: Option<Range<usize>>, msg: &str) -> String {
 /// Every problem found, each as `source:line:column: message`; a source with any error
 /// contributes no rules.
 pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Vec<String>> {
-    let spec: FileSpec = toml::from_str(&source.text).map_err(|e| {
-        let msg = e.message().trim().to_string();
-        vec![at(source, e.span(), &msg)]
-    })?;
-    let mut errors = Vec::new();
-    let settings = if source.is_main {
-        Some(Settings {
-            packs: spec.packs,
-            store: spec.store.unwrap_or_default(),
-            disable_rules: spec.disable_rules.unwrap_or_default(),
-            session: spec.session.unwrap_or_default(),
-            redact: spec.redact.unwrap_or_default(),
-            http: spec.http.unwrap_or_default(),
-            run: spec.run.unwrap_or_default(),
-            server: spec.server.unwrap_or_default(),
-        })
+    let (rules, settings, errors) = read_source(source);
+    if errors.is_empty() {
+        Ok((rules, settings))
     } else {
-        if spec.packs.is_some()
-            || spec.store.is_some()
-            || spec.disable_rules.is_some()
-            || spec.session.is_some()
-            || spec.redact.is_some()
-            || spec.http.is_some()
-            || spec.run.is_some()
-            || spec.server.is_some()
-        {
-            errors.push(at(
-                source,
-                None,
-                "`packs`, `disable_rules` and `[store]` belong in hookd.toml; rule files hold only [[rule]] tables",
-            ));
+        Err(errors)
+    }
+}
+
+/// Parses one source: its rules (none when it has any error), hookd.toml's settings (with
+/// errors, those that validated), and every problem found.
+fn read_source(source: &Source) -> (Vec<Rule>, Option<Settings>, Vec<String>) {
+    let mut doc = match toml::de::DeTable::parse(&source.text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let msg = e.message().trim().to_string();
+            let settings = source.is_main.then(|| Settings::defaults_for(&source.name));
+            return (Vec::new(), settings, vec![at(source, e.span(), &msg)]);
         }
-        None
+    };
+    // Every key but `rule` is a setting: hookd.toml's, read by the settings module; refused
+    // elsewhere.
+    let (settings, mut errors) = if source.is_main {
+        let (s, e) = crate::settings::parse(&source.name, &source.text, doc.get_ref());
+        (Some(s), e)
+    } else {
+        let e = crate::settings::misplaced(&source.name, &source.text, doc.get_ref());
+        (None, e)
+    };
+    let span = doc.span();
+    let mut rules_only = toml::de::DeTable::new();
+    if let Some((k, v)) = doc.get_mut().remove_entry("rule") {
+        rules_only.insert(k, v);
+    }
+    let rules_only = toml::Spanned::new(span, rules_only);
+    let spec = match FileSpec::deserialize(toml::de::Deserializer::from(rules_only)) {
+        Ok(spec) => spec,
+        Err(e) => {
+            errors.push(at(source, e.span(), e.message().trim()));
+            return (Vec::new(), settings, errors);
+        }
     };
     let mut rules = Vec::new();
     for spanned in spec.rule {
@@ -401,11 +308,10 @@ pub fn parse_source(source: &Source) -> Result<(Vec<Rule>, Option<Settings>), Ve
             Err(e) => errors.push(at(source, Some(span), &e)),
         }
     }
-    if errors.is_empty() {
-        Ok((rules, settings))
-    } else {
-        Err(errors)
+    if !errors.is_empty() {
+        rules.clear();
     }
+    (rules, settings, errors)
 }
 
 fn regex(what: &str, pattern: &str) -> Result<Regex, String> {
@@ -773,29 +679,50 @@ fn compile_sources(
     let mut settings = Settings::default();
     let mut main_rules = Vec::new();
     if let Some(src) = &main {
-        match parse_source(src) {
-            Ok((rules, s)) => {
-                main_rules = rules;
-                settings = s.unwrap_or_default();
-            }
-            Err(e) => errors.extend(e),
-        }
+        let (rules, s, e) = read_source(src);
+        main_rules = rules;
+        settings = s.unwrap_or_default();
+        errors.extend(e);
     }
-    let enabled_packs: Vec<String> = settings
-        .packs
-        .clone()
-        .unwrap_or_else(|| DEFAULT_PACKS.iter().map(|s| (*s).to_string()).collect());
+    // (name, where hookd.toml lists it; `None`: enabled by default).
+    let enabled_packs: Vec<(String, Option<Location>)> = match &settings.packs {
+        Some(packs) => packs
+            .iter()
+            .map(|p| (p.value.clone(), Some(p.at)))
+            .collect(),
+        None => DEFAULT_PACKS
+            .iter()
+            .map(|s| ((*s).to_string(), None))
+            .collect(),
+    };
+    let settings_error = |at: Option<Location>, msg: &str| match at {
+        Some(at) => settings.error_at(at, msg),
+        None => format!("{}: {msg}", hook_protocol::paths::CONFIG_FILE),
+    };
     let mut all = Vec::new();
     let mut sources = Vec::new();
-    for name in &enabled_packs {
+    for (i, (name, at)) in enabled_packs.iter().enumerate() {
         let Some((_, text)) = PACKS.iter().find(|(n, _)| n == name) else {
             let known: Vec<_> = PACKS.iter().map(|(n, _)| *n).collect();
-            errors.push(format!(
-                "hookd.toml: unknown pack {name:?} (built-in packs: {})",
-                known.join(", ")
+            let hint = crate::settings::did_you_mean(name, known.iter().copied())
+                .map(|k| format!(" (did you mean {k:?}?)"))
+                .unwrap_or_default();
+            errors.push(settings_error(
+                *at,
+                &format!(
+                    "`packs`: unknown pack {name:?}{hint}; built-in packs: {}",
+                    known.join(", ")
+                ),
             ));
             continue;
         };
+        if enabled_packs[..i].iter().any(|(n, _)| n == name) {
+            errors.push(settings_error(
+                *at,
+                &format!("`packs`: {name:?} is listed twice"),
+            ));
+            continue;
+        }
         let src = Source {
             name: format!("pack:{name}"),
             text: (*text).to_string(),
@@ -834,15 +761,24 @@ fn compile_sources(
         .map(|r| (r.name.clone(), r.source.clone()))
         .collect();
     for d in &settings.disable_rules {
-        if !pack_names.contains_key(d) {
-            errors.push(format!(
-                "hookd.toml: `disable_rules` names {d:?}, which no enabled pack has"
+        if !pack_names.contains_key(&d.value) {
+            let hint =
+                crate::settings::did_you_mean(&d.value, pack_names.keys().map(String::as_str))
+                    .map(|k| format!(" (did you mean {k:?}?)"))
+                    .unwrap_or_default();
+            errors.push(settings_error(
+                Some(d.at),
+                &format!(
+                    "`disable_rules` names {:?}, which no enabled pack has{hint}",
+                    d.value
+                ),
             ));
         }
     }
     all.retain(|r| {
         !(r.source.starts_with("pack:")
-            && (user_names.contains(&r.name) || settings.disable_rules.contains(&r.name)))
+            && (user_names.contains(&r.name)
+                || settings.disable_rules.iter().any(|d| d.value == r.name)))
     });
     let mut seen = HashSet::new();
     let mut unique = Vec::with_capacity(all.len());

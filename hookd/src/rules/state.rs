@@ -361,20 +361,20 @@ pub enum Check {
     },
 }
 
-/// Parses a duration like `30s`, `10m`, `2h`, `1d` into milliseconds.
+/// Parses a rule's duration (`rate.window`, a run's `timeout`) in the one grammar of
+/// [`hook_protocol::duration`] (`30s`, `10m`, `1m30s`, `0.5s`; a bare number is seconds) into
+/// whole milliseconds, rounded up. `None` when it does not parse or is zero.
 #[must_use]
 pub fn parse_duration_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: i64 = n.parse().ok()?;
-    let mult = match unit.trim() {
-        "ms" => 1,
-        "s" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return None,
-    };
-    (n > 0).then(|| n.saturating_mul(mult))
+    hook_protocol::duration::parse(s).ok().and_then(duration_ms)
+}
+
+/// `d` in whole milliseconds, rounded up; `None` for zero or a duration past `i64`
+/// milliseconds.
+#[must_use]
+pub fn duration_ms(d: std::time::Duration) -> Option<i64> {
+    if d.is_zero() {
+        return None;
+    }
+    i64::try_from(d.as_nanos().div_ceil(1_000_000)).ok()
 }

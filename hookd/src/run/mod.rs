@@ -22,7 +22,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -30,17 +29,14 @@ use tokio_util::task::TaskTracker;
 use crate::event::HookEvent;
 use crate::redact::Redactor;
 use crate::rules::{Decision, RunCall, RunCommand, RunMode};
+use crate::settings::RunSettings;
 use crate::state::Swap;
 use crate::store::{RunRecord, Store};
 use output::Outcome;
 use process::{Exit, Invocation, Status};
 
-/// Background runs at once when `[run] max_background` is not set.
-pub const DEFAULT_MAX_BACKGROUND: usize = 4;
-/// The first retry's delay when `[run] retry_backoff` is not set (doubled per retry).
-pub const DEFAULT_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest delay between retries.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+pub const MAX_BACKOFF: Duration = crate::settings::MAX_RETRY_BACKOFF;
 /// Background runs waiting (for a slot or a retry) at most; more are dropped and recorded.
 pub const MAX_PENDING: u64 = 1000;
 /// Sync runs: between SIGTERM and SIGKILL to the process group on timeout.
@@ -51,16 +47,6 @@ pub const BACKGROUND_KILL_GRACE: Duration = Duration::from_secs(2);
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(250);
 /// How long shutdown waits for background runs to be killed and recorded.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// `[run]` in hookd.toml.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct RunSettings {
-    /// Background runs executing at once (default 4).
-    pub max_background: Option<usize>,
-    /// The first retry's delay, e.g. "1s" (default), doubled for each further retry.
-    pub retry_backoff: Option<String>,
-}
 
 /// Counters for `hookctl stats` and `/metrics`.
 #[derive(Debug, Default)]
@@ -99,7 +85,6 @@ impl Runner {
         base_env: Vec<(OsString, OsString)>,
         store: Arc<Store>,
         redactor: Swap<Redactor>,
-        errors: &mut Vec<String>,
     ) -> Self {
         let r = Self {
             store,
@@ -112,22 +97,14 @@ impl Runner {
             base_env,
             stats: RunStats::default(),
         };
-        r.configure(settings, errors);
+        r.configure(settings);
         r
     }
 
-    /// Applies `[run]` settings (at start and on reload); bad values are reported and the
-    /// defaults kept.
-    pub fn configure(&self, settings: &RunSettings, errors: &mut Vec<String>) {
-        let want = match settings.max_background {
-            Some(0) => {
-                errors
-                    .push("hookd.toml: [run] max_background must be at least 1 (keeping 4)".into());
-                DEFAULT_MAX_BACKGROUND
-            }
-            Some(n) => n.min(Semaphore::MAX_PERMITS),
-            None => DEFAULT_MAX_BACKGROUND,
-        };
+    /// Applies `[run]` settings (at start and on reload).
+    pub fn configure(&self, settings: &RunSettings) {
+        // Validated to at most `settings::MAX_MAX_BACKGROUND`, far below the semaphore's cap.
+        let want = settings.max_background.clamp(1, Semaphore::MAX_PERMITS);
         let have = self.size.swap(want, Ordering::SeqCst);
         if want > have {
             self.slots.add_permits(want - have);
@@ -148,20 +125,8 @@ impl Runner {
                 });
             }
         }
-        let backoff = match &settings.retry_backoff {
-            None => DEFAULT_BACKOFF,
-            Some(s) => match crate::rules::state::parse_duration_ms(s) {
-                Some(ms) => Duration::from_millis(u64::try_from(ms).unwrap_or(1000)),
-                None => {
-                    errors.push(format!(
-                        "hookd.toml: [run] retry_backoff {s:?}: use e.g. 500ms, 1s (keeping 1s)"
-                    ));
-                    DEFAULT_BACKOFF
-                }
-            },
-        };
         self.backoff_ms.store(
-            u64::try_from(backoff.as_millis()).unwrap_or(1000),
+            u64::try_from(settings.retry_backoff.as_millis()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
     }

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use hook_protocol::{ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -63,15 +63,11 @@ pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
 /// A keep-alive connection idle this long between requests is closed (also bounds how long a
 /// client that presented the token may take to send a later request's headers).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// A new connection must have sent a request with the token within this long unless
-/// `[http] auth_timeout` says.
-pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
-/// `[http] auth_timeout` may not be longer than this (the idle timeout).
-const MAX_AUTH_TIMEOUT: Duration = IDLE_TIMEOUT;
-/// Connections without the token yet, at most, unless `[http] max_unauthenticated` says.
-pub const MAX_UNAUTHENTICATED: usize = 256;
-/// Connections that presented the token, at most, unless `[http] max_connections` says.
-pub const MAX_CONNECTIONS: usize = 1024;
+/// `[http] auth_timeout` may not be longer than the idle timeout.
+const _: () = assert!(
+    crate::settings::MAX_AUTH_TIMEOUT.as_millis() <= IDLE_TIMEOUT.as_millis(),
+    "auth_timeout is bounded by the idle timeout"
+);
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
 const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
@@ -80,96 +76,9 @@ const MAX_BUF: usize = 64 * 1024;
 const LOG_BURST: u32 = 20;
 const LOG_WINDOW: Duration = Duration::from_secs(60);
 
-/// The `listen` address of `[http]`, checked: `None` when there is no listener.
-///
-/// # Errors
-///
-/// An address that does not parse as `IP:PORT`, or one outside the loopback range without
-/// `allow_non_loopback = true`.
-pub fn listen_addr(settings: &crate::rules::Settings) -> anyhow::Result<Option<SocketAddr>> {
-    let http = &settings.http;
-    let Some(text) = http.listen.as_deref().map(str::trim) else {
-        return Ok(None);
-    };
-    let addr: SocketAddr = text.parse().map_err(|_| {
-        anyhow::anyhow!(
-            "hookd.toml: [http] listen = {text:?} is not an IP address and port; \
-             use e.g. \"127.0.0.1:8787\""
-        )
-    })?;
-    if !addr.ip().is_loopback() && !http.allow_non_loopback {
-        bail!(
-            "hookd.toml: [http] listen = {text:?} is not a loopback address: any host that can \
-             reach it could send hook events; use 127.0.0.1 or [::1], or set \
-             allow_non_loopback = true under [http] if you really mean it"
-        );
-    }
-    Ok(Some(addr))
-}
-
-/// How many connections the listener holds, and how long one may wait for its token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// A connection that has not sent a request with the token within this long is closed.
-    pub auth_timeout: Duration,
-    /// Connections that have not sent a request with the token yet; one more sheds the oldest.
-    pub max_unauthenticated: usize,
-    /// Connections that have; past it a token-holding request is answered 503.
-    pub max_connections: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            auth_timeout: AUTH_TIMEOUT,
-            max_unauthenticated: MAX_UNAUTHENTICATED,
-            max_connections: MAX_CONNECTIONS,
-        }
-    }
-}
-
-impl Limits {
-    /// The limits of `[http]`, checked.
-    ///
-    /// # Errors
-    ///
-    /// A count of 0, or an `auth_timeout` that is not a duration from 1 ms to 60 s.
-    pub fn from_settings(settings: &crate::rules::Settings) -> anyhow::Result<Self> {
-        let http = &settings.http;
-        let mut l = Self::default();
-        if let Some(t) = &http.auth_timeout {
-            l.auth_timeout = crate::rules::state::parse_duration_ms(t)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .map(Duration::from_millis)
-                .filter(|d| *d <= MAX_AUTH_TIMEOUT)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "hookd.toml: [http] auth_timeout = {t:?} is not a duration from 1ms to \
-                         60s; use e.g. \"2s\" (the default) or \"500ms\""
-                    )
-                })?;
-        }
-        for (name, value, field) in [
-            (
-                "max_unauthenticated",
-                http.max_unauthenticated,
-                &mut l.max_unauthenticated,
-            ),
-            (
-                "max_connections",
-                http.max_connections,
-                &mut l.max_connections,
-            ),
-        ] {
-            match value {
-                Some(0) => bail!("hookd.toml: [http] {name} must be at least 1"),
-                Some(n) => *field = n,
-                None => {}
-            }
-        }
-        Ok(l)
-    }
-}
+/// How many connections the listener holds, and how long one may wait for its token:
+/// `[http]` in hookd.toml (read at start, validated by [`crate::settings`]).
+pub use crate::settings::HttpSettings as Limits;
 
 /// The URL Claude Code should POST events to for a listener on `addr`.
 #[must_use]
@@ -203,22 +112,21 @@ impl HttpServer {
 }
 
 /// Starts the listener when `[http] listen` is set (otherwise removes a stale port file and
-/// returns `None`). The token file is created on first start.
+/// returns `None`). The token file is created on first start. The settings were validated
+/// when hookd.toml was read (an address outside the loopback range only with
+/// `allow_non_loopback`).
 ///
 /// # Errors
 ///
-/// A bad or non-loopback `listen` address, an unsafe token file, or a failed bind: the daemon
-/// refuses to start rather than run without the listener it was configured with.
-pub async fn start(
-    state: &Arc<State>,
-    settings: &crate::rules::Settings,
-) -> anyhow::Result<Option<HttpServer>> {
+/// An unsafe token file, or a failed bind: the daemon refuses to start rather than run
+/// without the listener it was configured with.
+pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option<HttpServer>> {
     let port_file = state.config.state_dir.join(PORT_FILE);
-    let Some(addr) = listen_addr(settings)? else {
+    let Some(addr) = limits.listen else {
         remove_file(&port_file);
         return Ok(None);
     };
-    let limits = Limits::from_settings(settings)?;
+    let limits = *limits;
     let (token, created) = Token::load_or_create(&state.config.state_dir)?;
     let token_path = state.config.state_dir.join(TOKEN_FILE);
     if created {
@@ -994,101 +902,13 @@ pub fn http_body(reply: &HookReply) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn settings(text: &str) -> crate::rules::Settings {
-        let src = crate::rules::Source {
-            name: "hookd.toml".into(),
-            text: text.into(),
-            is_main: true,
-        };
-        crate::rules::parse_source(&src).unwrap().1.unwrap()
-    }
-
     #[test]
-    fn listen_addresses() {
-        assert_eq!(listen_addr(&settings("")).unwrap(), None);
-        let a = listen_addr(&settings("[http]\nlisten = \"127.0.0.1:8787\"")).unwrap();
-        assert_eq!(a, Some("127.0.0.1:8787".parse().unwrap()));
-        let a = listen_addr(&settings("[http]\nlisten = \"[::1]:0\"")).unwrap();
-        assert_eq!(a, Some("[::1]:0".parse().unwrap()));
-        let e = listen_addr(&settings("[http]\nlisten = \"0.0.0.0:8787\""))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("not a loopback address") && e.contains("allow_non_loopback"),
-            "{e}"
-        );
-        let a = listen_addr(&settings(
-            "[http]\nlisten = \"0.0.0.0:8787\"\nallow_non_loopback = true",
-        ))
-        .unwrap();
-        assert_eq!(a, Some("0.0.0.0:8787".parse().unwrap()));
-        let e = listen_addr(&settings("[http]\nlisten = \"localhost:8787\""))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not an IP address and port"), "{e}");
+    fn hook_urls() {
         assert_eq!(
             hook_url("127.0.0.1:9".parse().unwrap()),
             "http://127.0.0.1:9/hook"
         );
         assert_eq!(hook_url("[::1]:9".parse().unwrap()), "http://[::1]:9/hook");
-    }
-
-    #[test]
-    fn connection_limits_from_settings() {
-        assert_eq!(
-            Limits::from_settings(&settings("")).unwrap(),
-            Limits::default()
-        );
-        assert_eq!(Limits::default().auth_timeout, Duration::from_secs(2));
-        let l = Limits::from_settings(&settings(
-            "[http]\nlisten = \"127.0.0.1:0\"\nauth_timeout = \"500ms\"\n\
-             max_unauthenticated = 8\nmax_connections = 16",
-        ))
-        .unwrap();
-        assert_eq!(
-            l,
-            Limits {
-                auth_timeout: Duration::from_millis(500),
-                max_unauthenticated: 8,
-                max_connections: 16,
-            }
-        );
-        let l = Limits::from_settings(&settings("[http]\nauth_timeout = \"60s\"")).unwrap();
-        assert_eq!(l.auth_timeout, Duration::from_secs(60));
-        for bad in ["0s", "2", "2 sec", "61s", "1m30s", "-1s"] {
-            let e = Limits::from_settings(&settings(&format!("[http]\nauth_timeout = {bad:?}")))
-                .unwrap_err()
-                .to_string();
-            assert!(
-                e.contains("[http] auth_timeout") && e.contains("from 1ms to 60s"),
-                "{bad}: {e}"
-            );
-        }
-        for key in ["max_unauthenticated", "max_connections"] {
-            let e = Limits::from_settings(&settings(&format!("[http]\n{key} = 0")))
-                .unwrap_err()
-                .to_string();
-            assert_eq!(e, format!("hookd.toml: [http] {key} must be at least 1"));
-        }
-    }
-
-    #[test]
-    fn http_settings_belong_in_hookd_toml_only() {
-        let src = crate::rules::Source {
-            name: "rules.d/x.toml".into(),
-            text: "[http]\nlisten = \"127.0.0.1:1\"".into(),
-            is_main: false,
-        };
-        assert!(crate::rules::parse_source(&src).is_err());
-        let src = crate::rules::Source {
-            name: "hookd.toml".into(),
-            text: "[http]\nlisten = \"127.0.0.1:1\"\nport = 3".into(),
-            is_main: true,
-        };
-        assert!(
-            crate::rules::parse_source(&src).is_err(),
-            "unknown keys are refused"
-        );
     }
 
     #[test]

@@ -12,7 +12,6 @@ mod reader;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use hook_protocol::Response;
 use tokio::net::{UnixListener, UnixStream};
@@ -22,58 +21,8 @@ use tokio_util::task::TaskTracker;
 use crate::lifecycle::euid;
 use crate::state::State;
 
-/// Connections served at once unless `[server] max_connections` says.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// A connection silent this long is closed unless `[server] idle_timeout` says.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Limits on the socket's connections (`[server]` in hookd.toml).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Connections served at once; one more is answered with an error and closed.
-    pub max_connections: usize,
-    /// A connection that sends nothing (or not a whole frame) for this long is closed.
-    pub idle_timeout: Duration,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_connections: MAX_CONNECTIONS,
-            idle_timeout: IDLE_TIMEOUT,
-        }
-    }
-}
-
-impl Limits {
-    /// The limits from `[server]`; a bad value is reported and its default kept.
-    #[must_use]
-    pub fn from_settings(
-        s: &crate::rules::parse_settings::ServerSettings,
-        errors: &mut Vec<String>,
-    ) -> Self {
-        let mut l = Self::default();
-        match s.max_connections {
-            Some(0) => errors.push(format!(
-                "hookd.toml: [server] max_connections must be at least 1 (keeping {MAX_CONNECTIONS})"
-            )),
-            Some(n) => l.max_connections = n,
-            None => {}
-        }
-        if let Some(t) = &s.idle_timeout {
-            match crate::rules::state::parse_duration_ms(t)
-                .and_then(|ms| u64::try_from(ms).ok())
-                .filter(|ms| *ms > 0)
-            {
-                Some(ms) => l.idle_timeout = Duration::from_millis(ms),
-                None => errors.push(format!(
-                    "hookd.toml: [server] idle_timeout {t:?}: use e.g. 60s, 5m (keeping 60s)"
-                )),
-            }
-        }
-        l
-    }
-}
+/// Limits on the socket's connections: `[server]` in hookd.toml (read at start).
+pub use crate::settings::ServerSettings as Limits;
 
 /// Binds the socket.
 ///

@@ -538,11 +538,32 @@ const PROBES: &[&str] = &[
     r#"{"hook_event_name":"FutureEvent","session_id":"s"}"#,
 ];
 
+/// Settings that validated are within the bounds [`hookd::settings`] documents.
+fn check_settings(s: &hookd::settings::Settings) {
+    use hookd::settings as st;
+    let r = hookd::daemon::retention(&s.store);
+    assert!(r.max_age_ms > 0 && r.max_bytes > 0, "{r:?}");
+    assert!(s.store.emergency_journal >= st::MIN_EMERGENCY_JOURNAL);
+    assert!((st::MIN_DURATION..=st::MAX_DURATION).contains(&s.store.max_age));
+    assert!(s.session.idle_ttl >= std::time::Duration::from_secs(1));
+    assert!((1..=st::MAX_MAX_LIVE).contains(&s.session.max_live));
+    assert!((1..=st::MAX_CONNECTION_COUNT).contains(&s.server.max_connections));
+    assert!(s.http.auth_timeout <= st::MAX_AUTH_TIMEOUT && !s.http.auth_timeout.is_zero());
+    assert!(
+        s.http
+            .listen
+            .is_none_or(|a| a.ip().is_loopback() || s.http.allow_non_loopback)
+    );
+    assert!((1..=st::MAX_MAX_BACKGROUND).contains(&s.run.max_background));
+    assert!(s.run.retry_backoff <= st::MAX_RETRY_BACKOFF);
+}
+
 /// Rule-file parsing: the input as hookd.toml and as a rules.d file.
 ///
 /// - parsing never panics; a refused file has at least one error, each naming the file;
-/// - settings come back for hookd.toml only, and the retention and redaction settings they
-///   hold are applied without panicking (bad values become errors);
+/// - settings come back for hookd.toml only, within their documented bounds (a bad value is
+///   an error, never a default or an out-of-range value), and convert for the store without
+///   panicking;
 /// - a file that parses compiles into a ruleset whose replies to a session of probe events
 ///   all pass [`check_reply`] (validation lets through only what rendering can express).
 pub fn check_rule_file(data: &[u8]) {
@@ -559,10 +580,7 @@ pub fn check_rule_file(data: &[u8]) {
             Ok((rules, settings)) => {
                 assert_eq!(settings.is_some(), is_main);
                 if let Some(s) = &settings {
-                    let mut errors = Vec::new();
-                    let _ = hookd::daemon::retention(&s.store, &mut errors);
-                    let _ = hookd::daemon::journal_reserve(&s.store, &mut errors);
-                    let _ = hookd::daemon::build_redactor(&s.redact, &mut errors);
+                    check_settings(s);
                 }
                 let rs = Ruleset::new(rules, vec![source.name.clone()]);
                 let mut session = Session::new("s", T0);
