@@ -10,10 +10,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::{now_ms, utc};
+use crate::config::Config;
 use crate::state::{OnceDays, State, Swap};
 use crate::{
-    Config, alloc, dedup, handler, lastgood, lifecycle, metrics, project, rules, server, session,
-    settings, store, watcher,
+    alloc, dedup, handler, lastgood, lifecycle, metrics, project, rules, server, session, settings,
+    store, watcher,
 };
 
 /// How long an autostarted hookd waits for the pidfile lock of a hookd that is exiting.

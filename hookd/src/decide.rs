@@ -85,7 +85,7 @@ pub fn evaluate(event: &HookEvent, session: Option<&mut Session>, inputs: Inputs
 /// the verdict (denials, the Stop loop guard's consecutive blocks), and `run` attempts.
 pub fn conclude(session: &mut Session, event: &HookEvent, decision: &Decision, time_ms: i64) {
     let rules: Vec<String> = decision.matched.iter().map(|m| m.rule.clone()).collect();
-    session.record_verdict(&event.name, decision.verdict(), &rules, time_ms);
+    session.record_verdict(&event.name, &decision.verdict(), &rules, time_ms);
     for a in &decision.attempts {
         record_attempt(session, a, time_ms);
     }

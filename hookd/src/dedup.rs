@@ -24,9 +24,6 @@ use tokio::sync::watch;
 /// How long a delivery counts as a duplicate of an identical earlier one.
 pub const WINDOW: Duration = Duration::from_millis(250);
 
-/// Events never deduplicated (see the module docs).
-const REFIRED: &[&str] = &["Stop", "SubagentStop"];
-
 /// What [`Dedup::begin`] decided.
 pub enum Delivery {
     /// The first delivery: evaluate, then [`Dedup::finish`] with the reply.
@@ -79,7 +76,10 @@ impl Default for Dedup {
 impl Dedup {
     /// Registers a delivery of `payload`.
     pub fn begin(&self, payload: &[u8]) -> Delivery {
-        if hook_protocol::failmode::scan_event_name(payload).is_some_and(|e| REFIRED.contains(&e)) {
+        // Stop-like events are never deduplicated (see the module docs).
+        if hook_protocol::failmode::scan_event_name(payload)
+            .is_some_and(crate::events::is_stop_like)
+        {
             return Delivery::First(watch::channel(None).0);
         }
         let key = self.hasher.hash_one(payload);

@@ -177,6 +177,14 @@ pub const EVENTS: [EventSpec; 33] = [
     spec("MessageDisplay", NONE, Block::None, false, None),
 ];
 
+/// Whether `name` is a Stop-like event: the end of a turn (Stop) or of a subagent's
+/// (SubagentStop). Blocking one keeps the agent going; both carry `stop_hook_active` and share
+/// the loop guard, and Claude Code may send them twice.
+#[must_use]
+pub fn is_stop_like(name: &str) -> bool {
+    matches!(name, "Stop" | "SubagentStop")
+}
+
 /// The index of `name` in [`EVENTS`].
 #[must_use]
 pub fn index(name: &str) -> Option<usize> {

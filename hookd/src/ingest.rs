@@ -8,6 +8,7 @@ use hook_protocol::spool::SpoolRecord;
 
 use crate::clock::now_ms;
 use crate::store::EventRecord;
+use crate::verdict::{FALLBACK_PREFIX, Source, Verdict};
 
 /// Turns a spool record into an event record (source `spool`).
 #[must_use]
@@ -21,13 +22,10 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
     // Before the emergency journal, hookd spooled the events it had answered itself when a
     // commit failed (ids `hookd-…`): their verdict is hookd's, not a client's fallback.
     let by_hookd = rec.id.starts_with("hookd-");
-    let answered = if by_hookd
-        || rec.answered.contains(':')
-        || !matches!(rec.answered.as_str(), "ask" | "pass" | "deny")
-    {
-        rec.answered
-    } else {
-        format!("fallback:{}", rec.answered)
+    // A client's answer is its fail mode; anything else is kept as written.
+    let answered = match Verdict::parse(&format!("{FALLBACK_PREFIX}{}", rec.answered)) {
+        v @ Verdict::Fallback(_) if !by_hookd => v,
+        _ => Verdict::parse(&rec.answered),
     };
     let mut reason = rec.reason;
     if let Some(n) = rec.truncated_from {
@@ -56,7 +54,7 @@ pub fn from_spool(rec: SpoolRecord) -> EventRecord {
         reason: Some(reason),
         rules: Vec::new(),
         latency_us: 0,
-        source: "spool",
+        source: Source::Spool,
         client_id: (!by_hookd).then(|| rec.id.clone()),
         spool_id: Some(rec.id),
         summary: parsed.as_ref().and_then(crate::event::HookEvent::summary),

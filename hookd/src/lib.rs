@@ -14,7 +14,7 @@
 //! - Deciding, pure (no I/O, no async): [`decide`] (event + session + rules → decision),
 //!   [`rules`], [`shell`], [`session`], [`event`], [`events`] (the event catalogue),
 //!   [`render`] (decision → Claude Code output), [`project`] (project rule files), [`redact`],
-//!   [`memo`], [`intern`], [`clock`].
+//!   [`memo`], [`intern`], [`clock`], [`verdict`] (the words recorded about an event).
 //! - Side effects of a verdict: [`store`] (SQLite group commit, journal, queries), [`run`]
 //!   (the user's hook scripts), [`dedup`] (duplicate deliveries answered once), [`metrics`].
 
@@ -44,6 +44,7 @@ pub mod settings;
 pub mod shell;
 pub mod state;
 pub mod store;
+pub mod verdict;
 pub mod watcher;
 
 pub use config::Config;

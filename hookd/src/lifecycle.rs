@@ -328,7 +328,7 @@ impl SocketWatch {
     /// Checks the socket file once (every second from the background loop).
     pub fn check(
         &mut self,
-        config: &crate::Config,
+        config: &crate::config::Config,
         id: &std::sync::Mutex<Option<SocketId>>,
         rebind: &tokio::sync::mpsc::Sender<tokio::net::UnixListener>,
     ) {

@@ -18,6 +18,7 @@ use serde::{Serialize, Serializer};
 use crate::event::{HookEvent, Value};
 use crate::intern::intern;
 use crate::rules::cond::absolutize;
+use crate::verdict::Verdict;
 
 /// Commands kept per session (oldest dropped first).
 const MAX_COMMANDS: usize = 512;
@@ -293,7 +294,7 @@ impl Session {
     pub fn record_verdict(
         &mut self,
         event_name: &str,
-        verdict: &str,
+        verdict: &Verdict,
         rules: &[String],
         now_ms: i64,
     ) {
@@ -301,17 +302,17 @@ impl Session {
             *entry(&mut self.verdicts_by_rule, r) += 1;
             push_bounded(entry(&mut self.fires, r), now_ms);
         }
-        if matches!(verdict, "deny" | "ask") {
+        if verdict.is_denial() {
             self.denials += 1;
         }
-        if matches!(event_name, "Stop" | "SubagentStop") {
-            if verdict == "block" {
-                self.stop_blocks += 1;
-            } else {
-                if verdict == "loop-guard" {
+        if crate::events::is_stop_like(event_name) {
+            match verdict {
+                Verdict::Block => self.stop_blocks += 1,
+                Verdict::LoopGuard => {
                     self.loop_guard_releases += 1;
+                    self.stop_blocks = 0;
                 }
-                self.stop_blocks = 0;
+                _ => self.stop_blocks = 0,
             }
         }
     }
@@ -557,15 +558,34 @@ impl SessionTable {
     }
 }
 
-/// One stored event as replay needs it: `(time_ms, payload, verdict, rules, project_dir)`.
-pub type StoredEvent = (i64, Vec<u8>, String, Vec<String>, Option<String>);
+/// One stored event as replay needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// When it was answered (ms since the epoch).
+    pub time_ms: i64,
+    /// The stored (redacted) event JSON.
+    pub payload: Vec<u8>,
+    /// What hookd answered.
+    pub verdict: Verdict,
+    /// The rules that matched.
+    pub rules: Vec<String>,
+    /// Its project directory.
+    pub project_dir: Option<String>,
+}
 
-/// Rebuilds a session from its stored rows (oldest first): `(time_ms, payload, verdict, rules,
-/// project_dir)`. `home` turns `/home/[USER]/` (redacted paths) back into the real home.
+/// Rebuilds a session from its stored rows (oldest first). `home` turns `/home/[USER]/`
+/// (redacted paths) back into the real home.
 #[must_use]
 pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
-    let mut s = Session::new(id, rows.first().map_or(0, |r| r.0));
-    for (time_ms, payload, verdict, rules, project) in rows {
+    let mut s = Session::new(id, rows.first().map_or(0, |r| r.time_ms));
+    for StoredEvent {
+        time_ms,
+        payload,
+        verdict,
+        rules,
+        project_dir: project,
+    } in rows
+    {
         let text = String::from_utf8_lossy(payload);
         let text = match home {
             Some(h) => text.replace("/home/[USER]", h.trim_end_matches('/')),

@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    Config, dedup, lastgood, metrics, project, redact, rules, run, session, settings, store,
-};
+use crate::config::Config;
+use crate::{dedup, lastgood, metrics, project, redact, rules, run, session, settings, store};
 
 /// Everything the connection tasks share.
 pub struct State {

@@ -307,7 +307,20 @@ fn hook_answers_match_the_socket_path() {
         assert_eq!(n, 2, "{verdict}: {rows:#?}");
     }
     assert_eq!(rows.len(), 10, "{rows:#?}");
-    assert_eq!(h.events(&["--session", "s-http-2"]).len(), 5);
+    // Each is recorded with the way it came: hook-client's over the socket, the rest by HTTP.
+    let sources = |rows: &[Value]| {
+        let mut s: Vec<String> = rows
+            .iter()
+            .map(|r| r["source"].as_str().unwrap().to_string())
+            .collect();
+        s.sort();
+        s.dedup();
+        s
+    };
+    assert_eq!(sources(&rows), ["http", "socket"], "{rows:#?}");
+    let http_only = h.events(&["--session", "s-http-2"]);
+    assert_eq!(http_only.len(), 5);
+    assert_eq!(sources(&http_only), ["http"], "{http_only:#?}");
 }
 
 #[test]

@@ -23,17 +23,18 @@ use crate::rules::{Decision, Ruleset};
 use crate::session::{Session, SharedSession};
 use crate::state::State;
 use crate::store::EventRecord;
+use crate::verdict::{Source, Verdict};
 
 /// Evaluates one hook event, records it (committed before returning) and renders the reply.
-pub async fn hook(state: &Arc<State>, req: HookRequest) -> HookReply {
-    let mut replies = hooks(state, vec![req]).await;
+pub async fn hook(state: &Arc<State>, req: HookRequest, source: Source) -> HookReply {
+    let mut replies = hooks(state, vec![req], source).await;
     replies.pop().unwrap_or_default()
 }
 
 /// Evaluates hook events in order and records them in one group: one commit and one wait for
 /// many events (a connection's pipelined requests). Replies come back in request order, each
 /// only once its event is committed.
-pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply> {
+pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>, source: Source) -> Vec<HookReply> {
     let mut replies: Vec<Option<HookReply>> = vec![None; reqs.len()];
     let mut group: Vec<(usize, Evaluated)> = Vec::with_capacity(reqs.len());
     // A commit starting on another connection meanwhile lets these join it.
@@ -53,7 +54,7 @@ pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>) -> Vec<HookReply>
                 tokio::sync::watch::channel(None).0
             }
         };
-        group.push((i, prepare(state, req, tx).await));
+        group.push((i, prepare(state, req, tx, source).await));
     }
     drop(expected);
     record_group(state, &mut group, &mut replies).await;
@@ -80,7 +81,7 @@ struct Publish {
     fail_mode: failmode::FailMode,
     event: String,
     tool: Option<String>,
-    verdict: String,
+    verdict: Verdict,
     rules: Vec<String>,
     redacted: Vec<String>,
 }
@@ -167,7 +168,7 @@ fn judge(
 }
 
 /// The record of a judged event (its verdict and reason are the final decision's).
-fn record_of(j: &Judged, env: &HookEnv, time_ms: i64) -> EventRecord {
+fn record_of(j: &Judged, env: &HookEnv, time_ms: i64, source: Source) -> EventRecord {
     let d = &j.decision;
     EventRecord {
         time_ms,
@@ -179,10 +180,10 @@ fn record_of(j: &Judged, env: &HookEnv, time_ms: i64) -> EventRecord {
         tool: j.event.tool_name().map(str::to_string),
         event: j.event.name.clone(),
         project_dir: j.project_dir.clone(),
-        verdict: d.verdict().to_string(),
+        verdict: d.verdict(),
         reason: d.reason().or_else(|| d.loop_guard.first().cloned()),
         rules: d.matched.iter().map(|m| m.rule.clone()).collect(),
-        source: "socket",
+        source,
         summary: j.event.summary(),
         touch_session: j.touch_session,
         ..EventRecord::default()
@@ -190,7 +191,7 @@ fn record_of(j: &Judged, env: &HookEnv, time_ms: i64) -> EventRecord {
 }
 
 /// The record of an event hookd could not parse (answered by its fail mode).
-fn rejected_record(r: &Rejected, env: &HookEnv, time_ms: i64) -> EventRecord {
+fn rejected_record(r: &Rejected, env: &HookEnv, time_ms: i64, source: Source) -> EventRecord {
     EventRecord {
         time_ms,
         session_id: env
@@ -199,9 +200,9 @@ fn rejected_record(r: &Rejected, env: &HookEnv, time_ms: i64) -> EventRecord {
             .filter(|id| id.len() <= crate::session::MAX_SESSION_ID_LEN),
         event: r.name.clone(),
         project_dir: env.project_dir.clone(),
-        verdict: format!("error:{}", r.mode.as_str()),
+        verdict: Verdict::Error(r.mode),
         reason: Some(r.why.clone()),
-        source: "socket",
+        source,
         touch_session: true,
         ..EventRecord::default()
     }
@@ -213,6 +214,7 @@ async fn prepare(
     state: &Arc<State>,
     req: HookRequest,
     dedup: tokio::sync::watch::Sender<Option<HookReply>>,
+    source: Source,
 ) -> Evaluated {
     let started = Instant::now();
     let HookRequest {
@@ -291,12 +293,15 @@ async fn prepare(
                 let rules: Vec<&str> = j.decision.matched.iter().map(|m| m.rule.as_str()).collect();
                 state.once.remember(&rules, p, time_ms);
             }
-            (render(&j.event, &j.decision), record_of(&j, &env, time_ms))
+            (
+                render(&j.event, &j.decision),
+                record_of(&j, &env, time_ms, source),
+            )
         }
         Err(e) => {
             let r = decide::rejected(&e, &payload, &options);
             tracing::warn!(event = %r.name, error = %e, "malformed event");
-            let record = rejected_record(&r, &env, time_ms);
+            let record = rejected_record(&r, &env, time_ms, source);
             (r.reply, record)
         }
     };
@@ -367,7 +372,7 @@ async fn record_group(
     for (i, mut p) in after {
         if let Some(why) = &not_durable {
             p.reply = failmode::fallback_reply(&p.event, p.fail_mode, why, None);
-            p.verdict = format!("error:{}", p.fail_mode.as_str());
+            p.verdict = Verdict::Error(p.fail_mode);
         }
         if let Some(row) = p.live {
             let _ = state.live.send(Arc::new(row));
@@ -376,7 +381,7 @@ async fn record_group(
         state.metrics.record_event(
             &p.event,
             p.tool.as_deref(),
-            &p.verdict,
+            p.verdict.as_str(),
             &p.rules,
             &redacted,
             p.processing,
@@ -422,7 +427,7 @@ pub(super) fn test(state: &State, req: &HookRequest) -> TestReport {
             let r = decide::rejected(&e, &req.event, &req.options);
             return TestReport {
                 event: r.name,
-                verdict: format!("error:{}", r.mode.as_str()),
+                verdict: Verdict::Error(r.mode).to_string(),
                 reason: Some(r.why),
                 matched: Vec::new(),
                 reply: r.reply,

@@ -25,11 +25,12 @@ pub use upkeep::{ingest_spool, reload};
 
 use crate::state::State;
 use crate::store::EventRecord;
+use crate::verdict::Source;
 
 /// Answers one request.
 pub async fn handle(state: &Arc<State>, req: Request) -> Response {
     match req {
-        Request::Hook(h) => Response::Verdict(hook(state, h).await),
+        Request::Hook(h) => Response::Verdict(hook(state, h, Source::Socket).await),
         Request::Status => Response::Status(Box::new(admin::status(state).await)),
         Request::Reload => Response::Reloaded(reload(state).await),
         Request::Events(q) => admin::events(state, q).await,

@@ -25,6 +25,7 @@ pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
 
 use crate::event::HookEvent;
 use crate::events::{self, Block, Permission};
+use crate::verdict::Verdict;
 
 /// What a rule does when it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -50,6 +51,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// The verdict an event gets when this action decides it.
+    #[must_use]
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Self::Allow => Verdict::Allow,
+            Self::Ask => Verdict::Ask,
+            Self::Defer => Verdict::Defer,
+            Self::Deny => Verdict::Deny,
+            Self::Block => Verdict::Block,
+            Self::Context => Verdict::Context,
+            Self::Warn => Verdict::Warn,
+            Self::Log | Self::Run => Verdict::Log,
+        }
+    }
+
     /// The action's name in rule files.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -358,26 +374,22 @@ pub struct Decision {
 impl Decision {
     /// The verdict's one-word summary for the store (`deny`, `block`, `context`, `none`…).
     #[must_use]
-    pub fn verdict(&self) -> &'static str {
+    pub fn verdict(&self) -> Verdict {
         if let Some((a, _)) = &self.permission {
-            return a.as_str();
+            return a.verdict();
         }
         if !self.blocks.is_empty() {
-            return "block";
-        }
-        if !self.contexts.is_empty() {
-            return "context";
-        }
-        if !self.loop_guard.is_empty() {
-            return "loop-guard";
-        }
-        if !self.warnings.is_empty() {
-            return "warn";
-        }
-        if self.matched.is_empty() {
-            "none"
+            Verdict::Block
+        } else if !self.contexts.is_empty() {
+            Verdict::Context
+        } else if !self.loop_guard.is_empty() {
+            Verdict::LoopGuard
+        } else if !self.warnings.is_empty() {
+            Verdict::Warn
+        } else if self.matched.is_empty() {
+            Verdict::None
         } else {
-            "log"
+            Verdict::Log
         }
     }
 
@@ -571,7 +583,7 @@ impl Ruleset {
             };
             rule.hits.fetch_add(1, Ordering::Relaxed);
             let mut action = rule.action;
-            let is_stop = matches!(event.name.as_str(), "Stop" | "SubagentStop");
+            let is_stop = crate::events::is_stop_like(&event.name);
             if action == Action::Block && is_stop {
                 // Loop guard: never block a stop more than `max_blocks` times in a row. Without
                 // a session the blocks cannot be counted: once Claude Code says a stop hook is

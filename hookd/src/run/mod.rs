@@ -32,7 +32,7 @@ use crate::rules::{Decision, RunCall, RunCommand, RunMode};
 use crate::settings::RunSettings;
 use crate::state::Swap;
 use crate::store::{RunRecord, Store};
-use output::Outcome;
+use crate::verdict::{RunOutcome, Verdict};
 use process::{Exit, Invocation, Status};
 
 /// The longest delay between retries.
@@ -150,12 +150,12 @@ impl Runner {
             .min(MAX_BACKOFF)
     }
 
-    fn count(&self, outcome: Outcome) {
+    fn count(&self, outcome: RunOutcome) {
         self.stats.runs.fetch_add(1, Ordering::Relaxed);
         if outcome.is_failure() {
             self.stats.failures.fetch_add(1, Ordering::Relaxed);
         }
-        if outcome == Outcome::TimedOut {
+        if outcome == RunOutcome::TimedOut {
             self.stats.timeouts.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -232,8 +232,8 @@ impl EventContext {
         attempt: u32,
         started_ms: i64,
         exit: Option<&Exit>,
-        outcome: Outcome,
-        effect: Option<&'static str>,
+        outcome: RunOutcome,
+        effect: Option<Verdict>,
         error: Option<String>,
     ) -> RunRecord {
         let redactor = runner.redactor.get();
@@ -259,14 +259,14 @@ impl EventContext {
             tool: self.tool.clone(),
             rule: call.rule.clone(),
             command: red(call.spec.command.display()),
-            mode: call.spec.mode.as_str(),
+            mode: call.spec.mode,
             attempt,
             duration_ms: exit.map_or(0, |e| {
                 i64::try_from(e.duration.as_millis()).unwrap_or(i64::MAX)
             }),
             exit_code,
             signal,
-            outcome: outcome.as_str(),
+            outcome,
             effect,
             error: error.map(red),
             stdout_tail: exit.and_then(|e| tail(&e.stdout)),
@@ -333,7 +333,7 @@ impl Runner {
                 process::run(&inv, &self.cancel).await
             };
             let (outcome, mut contribution) = output::interpret(event, call, &exit);
-            if cut && outcome == Outcome::TimedOut {
+            if cut && outcome == RunOutcome::TimedOut {
                 let note = format!(
                     "stopped at hook-client's deadline ({deadline_ms} ms) before the rule's {} ms timeout; raise it with `hookctl install --deadline`",
                     call.spec.timeout_ms
@@ -375,19 +375,17 @@ impl Runner {
                 format!("{MAX_PENDING} background runs already waiting")
             };
             tracing::warn!(rule = %call.rule, reason = %why, "background run dropped");
-            runner.stats.runs.fetch_add(1, Ordering::Relaxed);
-            runner.stats.failures.fetch_add(1, Ordering::Relaxed);
-            let mut rec = context.record(
+            runner.count(RunOutcome::Dropped);
+            let rec = context.record(
                 runner,
                 &call,
                 1,
                 crate::clock::now_ms(),
                 None,
-                Outcome::Failed,
+                RunOutcome::Dropped,
                 None,
                 Some(format!("dropped: {why}")),
             );
-            rec.outcome = "dropped";
             runner.store.record_runs(vec![rec]);
             return;
         }
@@ -413,7 +411,7 @@ impl Runner {
                     attempt,
                     crate::clock::now_ms(),
                     None,
-                    Outcome::Cancelled,
+                    RunOutcome::Cancelled,
                     None,
                     Some("cancelled before it started: hookd is shutting down".into()),
                 );
@@ -430,8 +428,8 @@ impl Runner {
             let exit = process::run(&inv, &runner.cancel).await;
             drop(permit);
             let (mut outcome, mut error) = output::outcome(&exit);
-            if outcome == Outcome::Blocked {
-                outcome = Outcome::Failed;
+            if outcome == RunOutcome::Blocked {
+                outcome = RunOutcome::Failed;
                 error = Some("exited with status 2 (a background run cannot block)".into());
             }
             let retry = outcome.is_failure()

@@ -16,41 +16,7 @@ use super::process::{Exit, Status};
 use crate::event::HookEvent;
 use crate::events::{Block, Permission};
 use crate::rules::{Action, Decision, OnFailure, RunCall, StdoutUse};
-
-/// How a run came out, for the record and the counters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit 0 and usable output.
-    Ok,
-    /// Exit 2: a deliberate block.
-    Blocked,
-    /// A failure: exit other than 0/2, killed by a signal, could not start, bad output.
-    Failed,
-    /// Killed at its timeout.
-    TimedOut,
-    /// Killed because hookd was shutting down.
-    Cancelled,
-}
-
-impl Outcome {
-    /// The outcome's name in records (`ok`, `blocked`, `failed`, `timeout`, `cancelled`).
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ok => "ok",
-            Self::Blocked => "blocked",
-            Self::Failed => "failed",
-            Self::TimedOut => "timeout",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// Whether this counts as a failure (counted, shown by `doctor`, retried in background).
-    #[must_use]
-    pub fn is_failure(self) -> bool {
-        matches!(self, Self::Failed | Self::TimedOut)
-    }
-}
+use crate::verdict::{RunOutcome, Verdict};
 
 /// One run's contribution to the verdict.
 #[derive(Debug, Clone, Default)]
@@ -59,13 +25,13 @@ pub struct Contribution {
     pub decision: Decision,
     /// What went wrong, if anything.
     pub error: Option<String>,
-    /// A one-word summary of the effect (`deny`, `block`, `context`, `none`…).
-    pub effect: &'static str,
+    /// Its part of the verdict (`deny`, `block`, `context`, `output`, `none`…).
+    pub effect: Verdict,
 }
 
 /// The outcome of `exit`, independent of the event (background runs use only this).
 #[must_use]
-pub fn outcome(exit: &Exit) -> (Outcome, Option<String>) {
+pub fn outcome(exit: &Exit) -> (RunOutcome, Option<String>) {
     let stderr_line = || {
         let s = exit.stderr.text();
         let first = s.trim().lines().next().unwrap_or("").trim().to_string();
@@ -76,28 +42,28 @@ pub fn outcome(exit: &Exit) -> (Outcome, Option<String>) {
         }
     };
     match &exit.status {
-        Status::Exited(0) => (Outcome::Ok, None),
-        Status::Exited(2) => (Outcome::Blocked, None),
+        Status::Exited(0) => (RunOutcome::Ok, None),
+        Status::Exited(2) => (RunOutcome::Blocked, None),
         Status::Exited(c) => (
-            Outcome::Failed,
+            RunOutcome::Failed,
             Some(format!("exited with status {c}{}", stderr_line())),
         ),
         Status::Signaled(s) => (
-            Outcome::Failed,
+            RunOutcome::Failed,
             Some(format!("killed by signal {s}{}", stderr_line())),
         ),
         Status::TimedOut => (
-            Outcome::TimedOut,
+            RunOutcome::TimedOut,
             Some(format!(
                 "timed out after {} ms; its process group was killed",
                 exit.duration.as_millis()
             )),
         ),
         Status::Cancelled => (
-            Outcome::Cancelled,
+            RunOutcome::Cancelled,
             Some("cancelled: hookd is shutting down".into()),
         ),
-        Status::SpawnFailed(e) => (Outcome::Failed, Some(format!("could not start: {e}"))),
+        Status::SpawnFailed(e) => (RunOutcome::Failed, Some(format!("could not start: {e}"))),
     }
 }
 
@@ -111,11 +77,11 @@ fn excerpt(s: &str, n: usize) -> String {
 
 /// Reads a sync run's result for `event` into its part of the verdict.
 #[must_use]
-pub fn interpret(event: &HookEvent, call: &RunCall, exit: &Exit) -> (Outcome, Contribution) {
+pub fn interpret(event: &HookEvent, call: &RunCall, exit: &Exit) -> (RunOutcome, Contribution) {
     let (mut outcome, mut error) = outcome(exit);
     let mut c = Contribution::default();
     match outcome {
-        Outcome::Blocked => {
+        RunOutcome::Blocked => {
             let stderr = exit.stderr.text();
             let reason = stderr.trim();
             let reason = if reason.is_empty() {
@@ -128,10 +94,10 @@ pub fn interpret(event: &HookEvent, call: &RunCall, exit: &Exit) -> (Outcome, Co
             };
             block(event, call, &mut c, reason);
         }
-        Outcome::Ok | Outcome::Failed if exit_code(exit).is_some() => {
-            let exit0 = outcome == Outcome::Ok;
+        RunOutcome::Ok | RunOutcome::Failed if exit_code(exit).is_some() => {
+            let exit0 = outcome == RunOutcome::Ok;
             if let Err(e) = apply_stdout(event, call, exit, exit0, &mut c.decision) {
-                outcome = Outcome::Failed;
+                outcome = RunOutcome::Failed;
                 error = Some(match error {
                     Some(prev) => format!("{prev}; {e}"),
                     None => e,
@@ -170,26 +136,15 @@ fn exit_code(exit: &Exit) -> Option<i32> {
     }
 }
 
-fn effect(d: &Decision) -> &'static str {
-    if let Some((a, _)) = &d.permission {
-        return a.as_str();
+/// A run's part of the verdict: what its contribution decides, or `output` when it only
+/// changes the event's output.
+fn effect(d: &Decision) -> Verdict {
+    match d.verdict() {
+        Verdict::None | Verdict::Log if !d.output.is_empty() || !d.specific.is_empty() => {
+            Verdict::Output
+        }
+        v => v,
     }
-    if !d.blocks.is_empty() {
-        return "block";
-    }
-    if !d.loop_guard.is_empty() {
-        return "loop-guard";
-    }
-    if !d.contexts.is_empty() {
-        return "context";
-    }
-    if !d.warnings.is_empty() {
-        return "warn";
-    }
-    if !d.output.is_empty() || !d.specific.is_empty() {
-        return "output";
-    }
-    "none"
 }
 
 /// A block from this run: a deny on permission events, a block where the event blocks, a
@@ -200,7 +155,7 @@ fn block(event: &HookEvent, call: &RunCall, c: &mut Contribution, reason: String
         d.warnings.push(reason);
         return;
     };
-    let is_stop = matches!(event.name.as_str(), "Stop" | "SubagentStop");
+    let is_stop = crate::events::is_stop_like(&event.name);
     if is_stop && call.stop_blocks >= call.max_blocks {
         let msg = format!(
             "hookd loop guard: let {} through after {} consecutive blocks (rule `{}` allows {})",
@@ -490,7 +445,7 @@ mod tests {
         }
     }
 
-    fn run(event: &str, status: Status, stdout: &str, stderr: &str) -> (Outcome, Contribution) {
+    fn run(event: &str, status: Status, stdout: &str, stderr: &str) -> (RunOutcome, Contribution) {
         interpret(
             &ev(event),
             &call(OnFailure::Continue),
@@ -506,7 +461,7 @@ mod tests {
             r#"{"decision":"approve"}"#,
             "no rm\n",
         );
-        assert_eq!(o, Outcome::Blocked);
+        assert_eq!(o, RunOutcome::Blocked);
         assert_eq!(
             c.decision.permission,
             Some((Action::Deny, vec!["no rm".into()]))
@@ -522,7 +477,7 @@ mod tests {
     fn json_output_is_read_like_claude_code() {
         let deny = r#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"nope","updatedInput":{"command":"ls"}},"systemMessage":"hi"}"#;
         let (o, c) = run("PreToolUse", Status::Exited(0), deny, "");
-        assert_eq!(o, Outcome::Ok);
+        assert_eq!(o, RunOutcome::Ok);
         assert_eq!(
             c.decision.permission,
             Some((Action::Deny, vec!["nope".into()]))
@@ -534,7 +489,7 @@ mod tests {
         );
         // Exit 1 with a JSON deny still denies (verified on the CLI), and is a failure.
         let (o, c) = run("PreToolUse", Status::Exited(1), deny, "oops");
-        assert_eq!(o, Outcome::Failed);
+        assert_eq!(o, RunOutcome::Failed);
         assert_eq!(
             c.decision.permission.as_ref().map(|p| p.0),
             Some(Action::Deny)
@@ -550,7 +505,7 @@ mod tests {
         // A mismatched event name is a failure with nothing applied.
         let bad = r#"{"hookSpecificOutput":{"hookEventName":"Stop","additionalContext":"x"}}"#;
         let (o, c) = run("PostToolUse", Status::Exited(0), bad, "");
-        assert_eq!(o, Outcome::Failed);
+        assert_eq!(o, RunOutcome::Failed);
         assert!(c.decision.contexts.is_empty());
         assert_eq!(c.decision.warnings.len(), 1);
         // PermissionRequest behaviour.
@@ -570,17 +525,17 @@ mod tests {
         assert!(c.decision.contexts.is_empty());
         // Text that only starts like JSON is text; two JSON documents are text.
         let (o, c) = run("PostToolUse", Status::Exited(0), "{not json", "");
-        assert_eq!((o, c.decision.contexts.len()), (Outcome::Ok, 1));
+        assert_eq!((o, c.decision.contexts.len()), (RunOutcome::Ok, 1));
         let (o, c) = run("PostToolUse", Status::Exited(0), "{\"a\":1}\n{\"b\":2}", "");
-        assert_eq!((o, c.decision.contexts.len()), (Outcome::Ok, 1));
+        assert_eq!((o, c.decision.contexts.len()), (RunOutcome::Ok, 1));
         let (o, _) = run("PostToolUse", Status::Exited(0), "{bad json}", "");
-        assert_eq!(o, Outcome::Failed);
+        assert_eq!(o, RunOutcome::Failed);
     }
 
     #[test]
     fn failures_warn_or_block_per_on_failure() {
         let (o, c) = run("PreToolUse", Status::TimedOut, "", "");
-        assert_eq!(o, Outcome::TimedOut);
+        assert_eq!(o, RunOutcome::TimedOut);
         assert!(c.decision.permission.is_none());
         assert!(c.decision.warnings[0].contains("timed out"));
         let (o, c) = interpret(
@@ -588,7 +543,7 @@ mod tests {
             &call(OnFailure::Block),
             &exit(Status::SpawnFailed("No such file".into()), "", ""),
         );
-        assert_eq!(o, Outcome::Failed);
+        assert_eq!(o, RunOutcome::Failed);
         assert_eq!(
             c.decision.permission.as_ref().map(|p| p.0),
             Some(Action::Deny)

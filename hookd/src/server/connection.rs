@@ -126,7 +126,8 @@ async fn answer_hooks(state: &Arc<State>, hooks: &mut Vec<HookRequest>, out: &mu
     if hooks.is_empty() {
         return;
     }
-    for reply in handler::hooks(state, std::mem::take(hooks)).await {
+    for reply in handler::hooks(state, std::mem::take(hooks), crate::verdict::Source::Socket).await
+    {
         encode_into(&Response::Verdict(reply), out);
     }
 }

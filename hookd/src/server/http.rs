@@ -149,7 +149,7 @@ pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option
         max_connections = limits.max_connections,
         "HTTP listener up"
     );
-    let ctx = Arc::new(Ctx {
+    let ctx = Arc::new(Listener {
         state: Arc::clone(state),
         token,
         counters: Counters::default(),
@@ -362,7 +362,7 @@ impl LogLimit {
 }
 
 /// What every connection task shares.
-struct Ctx {
+struct Listener {
     state: Arc<State>,
     token: Token,
     counters: Counters,
@@ -374,7 +374,7 @@ struct Ctx {
     admission: Admission,
 }
 
-async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
+async fn accept_loop(ctx: Arc<Listener>, listener: TcpListener) {
     let shutdown = ctx.state.shutdown.clone();
     loop {
         // Always accepting: a connection is refused a place only by the pools (admission),
@@ -425,7 +425,7 @@ enum Ended {
 }
 
 async fn serve_connection(
-    ctx: Arc<Ctx>,
+    ctx: Arc<Listener>,
     stream: TcpStream,
     peer: SocketAddr,
     standing: Arc<Standing>,
@@ -591,7 +591,7 @@ fn route(path: &str) -> Route {
     }
 }
 
-impl Ctx {
+impl Listener {
     /// Answers one request. Its headers are all that has been read: the token is checked
     /// before the path, and before any of the body.
     async fn respond(
@@ -775,9 +775,9 @@ impl Ctx {
     async fn evaluate(&self, request: HookRequest) -> HookReply {
         let state = Arc::clone(&self.state);
         Completing {
-            future: Some(Box::pin(
-                async move { handler::hook(&state, request).await },
-            )),
+            future: Some(Box::pin(async move {
+                handler::hook(&state, request, crate::verdict::Source::Http).await
+            })),
             tasks: &self.tasks,
         }
         .await

@@ -38,7 +38,7 @@ struct Sim {
     s: Session,
     now: i64,
     project: String,
-    stored: Vec<(i64, Vec<u8>, String, Vec<String>, Option<String>)>,
+    stored: Vec<StoredEvent>,
     memory: Memory,
 }
 
@@ -81,13 +81,13 @@ impl Sim {
                 crate::rules::state::day_of(self.now),
             ));
         }
-        self.stored.push((
-            self.now,
-            bytes,
-            d.verdict().to_string(),
+        self.stored.push(StoredEvent {
+            time_ms: self.now,
+            payload: bytes,
+            verdict: d.verdict(),
             rules,
-            Some(self.project.clone()),
-        ));
+            project_dir: Some(self.project.clone()),
+        });
         d
     }
 

@@ -99,7 +99,7 @@ pub(super) fn recorded_ids<'a>(
     let mut wanted = std::collections::HashSet::new();
     let mut windows = Vec::new();
     let mut since: Option<i64> = None;
-    for r in recs.filter(|r| r.source == "spool") {
+    for r in recs.filter(|r| r.source == crate::verdict::Source::Spool) {
         if let Some(id) = &r.client_id {
             wanted.insert(id.as_str());
             match r.checked_through {
@@ -177,7 +177,7 @@ pub(super) fn insert_all<'a>(
         )?;
         for r in recs {
             if let Some(id) = &r.client_id {
-                let duplicate = if r.source == "spool" {
+                let duplicate = if r.source == crate::verdict::Source::Spool {
                     recorded.contains(id)
                 } else {
                     !ingested.is_empty() && ingested.contains_key(id)
@@ -195,11 +195,11 @@ pub(super) fn insert_all<'a>(
                 r.tool,
                 r.project_dir,
                 r.payload,
-                r.verdict,
+                r.verdict.as_str(),
                 r.reason,
                 rules,
                 r.latency_us,
-                r.source,
+                r.source.as_str(),
                 r.spool_id,
                 r.summary,
                 (!r.redacted.is_empty()).then(|| r.redacted.join(",")),
@@ -211,7 +211,7 @@ pub(super) fn insert_all<'a>(
                 && let Some(id) = &r.session_id
             {
                 let ended = (r.event == "SessionEnd").then_some(r.time_ms);
-                let denial = i64::from(matches!(r.verdict.as_str(), "deny" | "ask"));
+                let denial = i64::from(r.verdict.is_denial());
                 session.execute(params![
                     id,
                     r.project_dir,
@@ -221,11 +221,11 @@ pub(super) fn insert_all<'a>(
                     r.event
                 ])?;
             }
-            if n > 0 && r.verdict.starts_with("fallback:") {
+            if n > 0 && r.verdict.is_fallback() {
                 done.fallbacks += 1;
             }
             if n > 0
-                && r.source == "spool"
+                && r.source == crate::verdict::Source::Spool
                 && let Some(id) = &r.client_id
             {
                 recorded.insert(id.clone());

@@ -94,16 +94,16 @@ pub struct EventRecord {
     pub project_dir: Option<String>,
     /// Raw payload bytes.
     pub payload: Vec<u8>,
-    /// The verdict summary.
-    pub verdict: String,
+    /// The verdict.
+    pub verdict: crate::verdict::Verdict,
     /// The reason given.
     pub reason: Option<String>,
     /// Matched rule names.
     pub rules: Vec<String>,
     /// Processing time in µs.
     pub latency_us: i64,
-    /// `socket` or `spool`.
-    pub source: &'static str,
+    /// Where it came from.
+    pub source: crate::verdict::Source,
     /// The spool record's (or emergency journal record's) id, for exactly-once ingestion.
     pub spool_id: Option<String>,
     /// A short summary (command, path, prompt excerpt), already redacted.
@@ -232,7 +232,10 @@ impl Store {
             let conn = open_connection(path, synchronous_full)?;
             let (total, fallbacks) = conn
                 .query_row(
-                    "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                    &format!(
+                        "SELECT count(*), count(*) FILTER (WHERE {}) FROM events",
+                        crate::verdict::Verdict::FALLBACK_SQL
+                    ),
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )

@@ -9,6 +9,7 @@ use hook_protocol::{EventQuery, EventRow, SessionRow};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Store, StoreError, sqlite};
+use crate::verdict::Verdict;
 
 impl Store {
     /// Lists events, newest first (blocks: call off the async workers).
@@ -160,13 +161,14 @@ impl Store {
         let rows = stmt
             .query_map(params![id, limit], |r| {
                 let rules: String = r.get(3)?;
-                Ok((
-                    r.get(0)?,
-                    bytes_at(r, 1)?.unwrap_or_default(),
-                    r.get(2)?,
-                    serde_json::from_str(&rules).unwrap_or_default(),
-                    r.get(4)?,
-                ))
+                let verdict: String = r.get(2)?;
+                Ok(crate::session::StoredEvent {
+                    time_ms: r.get(0)?,
+                    payload: bytes_at(r, 1)?.unwrap_or_default(),
+                    verdict: Verdict::parse(&verdict),
+                    rules: serde_json::from_str(&rules).unwrap_or_default(),
+                    project_dir: r.get(4)?,
+                })
             })
             .map_err(sqlite(&self.path))?;
         let mut out = rows
@@ -249,9 +251,10 @@ impl Store {
         rows: &mut [SessionRow],
     ) -> Result<(), StoreError> {
         let mut st = conn
-            .prepare_cached(
-                "SELECT count(*), coalesce(sum(verdict IN ('deny', 'ask')), 0) FROM events WHERE session_id = ?1",
-            )
+            .prepare_cached(&format!(
+                "SELECT count(*), coalesce(sum({}), 0) FROM events WHERE session_id = ?1",
+                Verdict::DENIAL_SQL
+            ))
             .map_err(sqlite(&self.path))?;
         for r in rows {
             let (events, denials) = st

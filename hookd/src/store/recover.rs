@@ -138,7 +138,10 @@ impl Writer {
         configure_writer(&conn).map_err(sqlite(&self.path))?;
         let (total, fallbacks): (u64, u64) = conn
             .query_row(
-                "SELECT count(*), count(*) FILTER (WHERE verdict LIKE 'fallback:%') FROM events",
+                &format!(
+                    "SELECT count(*), count(*) FILTER (WHERE {}) FROM events",
+                    crate::verdict::Verdict::FALLBACK_SQL
+                ),
                 [],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -332,7 +335,7 @@ impl Writer {
         for (k, ((mut rec, ack), lost)) in batch.drain(..).zip(lost).enumerate() {
             if lost {
                 if let Some(mode) = rec.fail_mode {
-                    rec.verdict = format!("error:{}", mode.as_str());
+                    rec.verdict = crate::verdict::Verdict::Error(mode);
                     rec.reason = Some(format!(
                         "answered by the fail mode: the event could not be recorded durably ({e})"
                     ));

@@ -5,13 +5,14 @@
 //!
 //! Must not commit by itself or wait for a commit: a run's record never holds up a verdict.
 
+use crate::verdict::RunOutcome;
 use hook_protocol::{RunQuery, RunRow};
 use rusqlite::{Connection, params};
 
 use super::{StoreError, lock, sqlite};
 
 /// One run attempt to record (text fields already redacted).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunRecord {
     /// When the attempt started (ms since the epoch).
     pub time_ms: i64,
@@ -28,7 +29,7 @@ pub struct RunRecord {
     /// The command as text.
     pub command: String,
     /// `sync` or `background`.
-    pub mode: &'static str,
+    pub mode: crate::rules::RunMode,
     /// From 1.
     pub attempt: u32,
     /// How long it ran.
@@ -37,10 +38,10 @@ pub struct RunRecord {
     pub exit_code: Option<i32>,
     /// The signal that ended it, if any.
     pub signal: Option<i32>,
-    /// `ok`, `blocked`, `failed`, `timeout`, `cancelled` or `dropped`.
-    pub outcome: &'static str,
+    /// How it ended.
+    pub outcome: RunOutcome,
     /// Its part of the verdict (sync runs).
-    pub effect: Option<&'static str>,
+    pub effect: Option<crate::verdict::Verdict>,
     /// What went wrong.
     pub error: Option<String>,
     /// The end of stdout.
@@ -54,7 +55,7 @@ pub struct RunRecord {
 }
 
 /// Outcomes counted as failures by `hookctl runs --failed` and `doctor`.
-pub const FAILED_OUTCOMES: &str = "('failed', 'timeout', 'dropped')";
+pub const FAILED_OUTCOMES: &str = RunOutcome::FAILURE_SQL;
 
 /// Inserts `recs` in one transaction.
 pub(super) fn insert(conn: &mut Connection, recs: &[RunRecord]) -> rusqlite::Result<()> {
@@ -76,13 +77,13 @@ pub(super) fn insert(conn: &mut Connection, recs: &[RunRecord]) -> rusqlite::Res
                 r.tool,
                 r.rule,
                 r.command,
-                r.mode,
+                r.mode.as_str(),
                 r.attempt,
                 r.duration_ms,
                 r.exit_code,
                 r.signal,
-                r.outcome,
-                r.effect,
+                r.outcome.as_str(),
+                r.effect.as_ref().map(crate::verdict::Verdict::as_str),
                 r.error,
                 r.stdout_tail,
                 r.stderr_tail,
@@ -117,7 +118,7 @@ pub(super) fn query(conn: &Connection, q: &RunQuery) -> rusqlite::Result<Vec<Run
         args.push(rule.clone().into());
     }
     if q.failed_only {
-        conds.push(format!("r.outcome IN {FAILED_OUTCOMES}"));
+        conds.push(format!("r.{FAILED_OUTCOMES}"));
     }
     if let Some(t) = q.since_ms {
         conds.push("r.time_ms >= ?".into());

@@ -27,7 +27,7 @@ pub fn rec(n: i64) -> EventRecord {
         event: "Stop".into(),
         payload: b"{}".to_vec(),
         verdict: "none".into(),
-        source: "socket",
+        source: crate::verdict::Source::Socket,
         ..EventRecord::default()
     }
 }
@@ -77,7 +77,7 @@ pub fn spooled(id: &str, time_ms: i64) -> EventRecord {
         payload: br#"{"hook_event_name":"Stop","session_id":"s"}"#.to_vec(),
         verdict: "fallback:ask".into(),
         reason: Some("no answer from hookd".into()),
-        source: "spool",
+        source: crate::verdict::Source::Spool,
         spool_id: Some(id.into()),
         client_id: Some(id.into()),
         touch_session: true,

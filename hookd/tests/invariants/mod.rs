@@ -436,7 +436,7 @@ fn check_known(spec: &EventSpec, reply: &HookReply, out: Option<&serde_json::Map
 
 /// The default packs' verdict on a Bash command (through the daemon's evaluation).
 #[must_use]
-pub fn bash_verdict(command: &str) -> &'static str {
+pub fn bash_verdict(command: &str) -> String {
     let v = serde_json::json!({"session_id": "s", "cwd": PROJECT, "hook_event_name": "PreToolUse",
         "tool_name": "Bash", "tool_input": {"command": command}});
     let event = HookEvent::parse(v.to_string().as_bytes(), None).expect("a valid event");
@@ -452,6 +452,7 @@ pub fn bash_verdict(command: &str) -> &'static str {
         },
     )
     .verdict()
+    .to_string()
 }
 
 fn stopped(verdict: &str) -> bool {
@@ -509,11 +510,11 @@ pub fn check_shell(data: &[u8]) {
         assert!(t.unparsed.is_some(), "over-long input must be reported");
     }
     let verdict = bash_verdict(&src);
-    if stopped(verdict) {
+    if stopped(&verdict) {
         for variant in equivalents(&src) {
             let v = bash_verdict(&variant);
             assert!(
-                stopped(v),
+                stopped(&v),
                 "{src:?} is {verdict} but {variant:?} is {v}\n{}",
                 render(&analyze(&variant))
             );
