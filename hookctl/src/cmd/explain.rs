@@ -21,6 +21,7 @@ fn context(c: Context) -> &'static str {
         Context::ProcessSubstitution => "<( )",
         Context::ShellBody => "shell body",
         Context::Exec => "exec",
+        Context::Code => "code",
     }
 }
 
