@@ -5,6 +5,7 @@
 
 pub mod cond;
 mod matcher;
+pub mod outputs;
 mod parse;
 pub mod runspec;
 pub mod state;
@@ -17,10 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{RegexSet, RegexSetBuilder};
 
-pub use cond::{Conditions, Ctx, OnUnparsed};
+pub use cond::{Conditions, Ctx, Facts, OnUnparsed};
 pub use matcher::Matcher;
 pub use parse::{
     DEFAULT_PACKS, LoadReport, PACKS, Settings, Source, load, load_sources, parse_source,
+    rule_definition,
 };
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
@@ -208,8 +210,15 @@ impl Rule {
     /// `once = "project-day"`) fail closed: the rule applies, its reason saying so, except an
     /// `allow` rule, which never approves on state hookd cannot see.
     fn matches(&self, cx: &Ctx<'_>) -> RuleMatch {
-        let Some(mut why) = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)
-        else {
+        let approving = self.action == Action::Allow;
+        let found = cond::evaluate(
+            &self.cond,
+            self.unless.as_ref(),
+            self.on_unparsed,
+            approving,
+            cx,
+        );
+        let Some(cond::Found { mut why, fact }) = found else {
             return RuleMatch::default();
         };
         let mut unchecked = None;
@@ -245,6 +254,7 @@ impl Rule {
             why: Some(Self::finish_why(why, cx)),
             attempted: true,
             unchecked,
+            fact,
         }
     }
 
@@ -255,21 +265,30 @@ impl Rule {
         why.join(", ")
     }
 
-    /// The reason to show for a match, with what could not be checked (see [`Rule::matches`]).
+    /// The reason given to Claude Code for a match: `hookd: <rule> — <reason>`, with the fact
+    /// that matched in place of `{fact}` and what could not be checked (see
+    /// [`Rule::matches`]).
     fn reason_for(&self, m: &RuleMatch) -> String {
-        let reason = self.reason_text();
-        match &m.unchecked {
+        let mut reason = self.reason_text();
+        if let Some(fact) = &m.fact {
+            reason = reason.replace("{fact}", fact);
+        }
+        let reason = match &m.unchecked {
             Some(note) => format!("{reason} ({note}, so the rule applies)"),
             None => reason,
-        }
+        };
+        format!("hookd: {} — {reason}", self.name)
     }
 
-    /// The reason to show, with a default naming the rule.
+    /// The rule's reason text, with a default that says where to look the rule up.
     #[must_use]
     pub fn reason_text(&self) -> String {
-        self.reason
-            .clone()
-            .unwrap_or_else(|| format!("Blocked by hookd rule `{}`", self.name))
+        self.reason.clone().unwrap_or_else(|| {
+            format!(
+                "no reason given; `hookctl rules {}` shows the rule",
+                self.name
+            )
+        })
     }
 }
 
@@ -282,6 +301,8 @@ struct RuleMatch {
     attempted: bool,
     /// Session conditions that could not be checked, and why (the rule applies regardless).
     unchecked: Option<String>,
+    /// The fact that matched, for `{fact}` in the reason.
+    fact: Option<String>,
 }
 
 /// A compiled, immutable set of rules.
@@ -492,6 +513,7 @@ impl Ruleset {
         // A set too large to compile only costs the prefilter, never correctness.
         let command_set = RegexSetBuilder::new(&patterns)
             .size_limit(64 << 20)
+            .dot_matches_new_line(true)
             .build()
             .ok();
         Self {
