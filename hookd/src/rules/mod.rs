@@ -321,6 +321,11 @@ pub struct Ruleset {
     command_set: Option<RegexSet>,
     /// For each pattern of `command_set`, the rule it belongs to.
     command_rules: Vec<usize>,
+    /// Every rule's `tool` regex (a matcher that is not a list of names) in one set: one
+    /// pass over the tool name tells which can match (MCP rules are often regexes).
+    tool_set: Option<RegexSet>,
+    /// For each pattern of `tool_set`, the rule it belongs to.
+    tool_rules: Vec<usize>,
     /// Tags this set's entries in the per-thread memo of `command_set` matches.
     tag: u64,
 }
@@ -516,6 +521,18 @@ impl Ruleset {
             .dot_matches_new_line(true)
             .build()
             .ok();
+        let (tool_rules, tool_patterns): (Vec<usize>, Vec<&str>) = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r.cond.tool {
+                Some(Matcher::Regex(re)) => Some((i, re.as_str())),
+                _ => None,
+            })
+            .unzip();
+        let tool_set = RegexSetBuilder::new(&tool_patterns)
+            .size_limit(64 << 20)
+            .build()
+            .ok();
         Self {
             rules,
             sources,
@@ -523,6 +540,8 @@ impl Ruleset {
             for_unknown,
             command_set,
             command_rules,
+            tool_set,
+            tool_rules,
             tag: crate::memo::new_tag(),
         }
     }
@@ -548,7 +567,8 @@ impl Ruleset {
     #[must_use]
     pub fn evaluate_in(&self, cx: &Ctx<'_>) -> Decision {
         let event = cx.event;
-        let candidates = match events::index(&event.name) {
+        let known = events::index(&event.name);
+        let candidates = match known {
             Some(i) => &self.by_event[i],
             None => &self.for_unknown,
         };
@@ -556,10 +576,27 @@ impl Ruleset {
         let perm_kind = event.spec.map_or(Permission::None, |s| s.permission);
         // Which rules' `command` regex matches some simple command (computed on first need).
         let mut command_hits: Option<Vec<bool>> = None;
+        // Which rules' `tool` regex matches the tool name (computed on first need).
+        let mut tool_hits: Option<Vec<bool>> = None;
         for &i in candidates {
             let rule = &self.rules[i];
-            if !rule.applies_to(event) {
+            // `by_event` holds only the rules of a known event.
+            if known.is_none() && !rule.applies_to(event) {
                 continue;
+            }
+            if let (Some(Matcher::Regex(_)), Some(set)) = (&rule.cond.tool, &self.tool_set) {
+                let hits = tool_hits.get_or_insert_with(|| {
+                    let mut hits = vec![false; self.rules.len()];
+                    if let Some(tool) = event.tool_name() {
+                        for m in set.matches(tool).iter() {
+                            hits[self.tool_rules[m]] = true;
+                        }
+                    }
+                    hits
+                });
+                if !hits[i] {
+                    continue;
+                }
             }
             if rule.cond.command.is_some() {
                 let Some(analysis) = cx.analysis() else {

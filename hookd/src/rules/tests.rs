@@ -968,3 +968,40 @@ fn rule_definitions_are_found_as_written() {
         }
     }
 }
+
+#[test]
+fn tool_regexes_are_matched_through_one_set() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "gh-writes"
+        tool = "mcp__github__(create|delete)_.*"
+        action = "ask"
+        [[rule]]
+        name = "any-mcp"
+        tool = "^mcp__"
+        action = "log"
+        [[rule]]
+        name = "names"
+        tool = "Bash|Write"
+        action = "log"
+        "#,
+    );
+    let call = |t: &str| {
+        let d = rs.evaluate(&event(
+            "PreToolUse",
+            &serde_json::json!({"tool_name": t, "tool_input": {}}),
+        ));
+        let mut names: Vec<String> = d.matched.into_iter().map(|m| m.rule).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(call("mcp__github__create_issue"), ["any-mcp", "gh-writes"]);
+    assert_eq!(call("mcp__github__list_issues"), ["any-mcp"]);
+    assert_eq!(call("Bash"), ["names"]);
+    assert!(
+        rs.evaluate(&event("PreToolUse", &serde_json::json!({})))
+            .matched
+            .is_empty()
+    );
+}
