@@ -110,15 +110,16 @@ pub(super) fn stdin_of(name: &str, args: &[String]) -> Stdin {
     }
 }
 
-/// The programs given on the command line (`-c CODE`, `-e CODE`…, awk's program).
-pub(super) fn inline(lang: Lang, args: &[String]) -> Vec<String> {
+/// The programs given on the command line (`-c CODE`, `-e CODE`…, awk's program), each with
+/// the index of its word in `args` when it is a whole word (not `-cCODE`).
+pub(super) fn inline(lang: Lang, args: &[String]) -> Vec<(Option<usize>, String)> {
     invocation(lang, "", args).programs
 }
 
 /// What an interpreter's command line says about its program.
 struct Invocation {
-    /// Programs given inline.
-    programs: Vec<String>,
+    /// Programs given inline (with their word's index in the arguments, when whole).
+    programs: Vec<(Option<usize>, String)>,
     /// The program is read from stdin (no inline program, no script, or `-`).
     stdin_code: bool,
 }
@@ -138,9 +139,17 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
     if lang == Lang::Node && base_name(name) == "deno" {
         // `deno eval [options] CODE`; other subcommands run files.
         let eval = args.first().is_some_and(|a| a == "eval");
-        let code = args.iter().skip(1).find(|a| !a.starts_with('-'));
+        let code = args
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, a)| !a.starts_with('-'));
         return Invocation {
-            programs: code.filter(|_| eval).cloned().into_iter().collect(),
+            programs: code
+                .filter(|_| eval)
+                .map(|(k, a)| (Some(k), a.clone()))
+                .into_iter()
+                .collect(),
             stdin_code: false,
         };
     }
@@ -155,7 +164,7 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
         if a == "--" {
             // The program (awk) or the script follows.
             if lang == Lang::Awk {
-                programs.extend(args.get(i).cloned());
+                programs.extend(args.get(i).map(|p| (Some(i), p.clone())));
             }
             script = args.get(i).is_some();
             break;
@@ -185,14 +194,14 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
                 )
             };
             if eval.contains(&a.as_str()) {
-                programs.extend(args.get(i).cloned());
+                programs.extend(args.get(i).map(|p| (Some(i), p.clone())));
                 i += 1;
             } else if let Some(code) = a
                 .strip_prefix("--eval=")
                 .or_else(|| a.strip_prefix("--print="))
                 .or_else(|| a.strip_prefix("--source="))
             {
-                programs.push(code.to_owned());
+                programs.push((None, code.to_owned()));
             } else if lang == Lang::Awk && (a == "-f" || a.starts_with("--file")) {
                 return Invocation {
                     programs,
@@ -225,10 +234,10 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
             }
             if code_opts.contains(&c) {
                 if rest.is_empty() {
-                    programs.extend(args.get(i).cloned());
+                    programs.extend(args.get(i).map(|p| (Some(i), p.clone())));
                     i += 1;
                 } else {
-                    programs.push(rest.to_owned());
+                    programs.push((None, rest.to_owned()));
                 }
                 break;
             }
@@ -256,8 +265,9 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
     }
     if lang == Lang::Awk && programs.is_empty() {
         // The first operand is the program.
-        if let Some(p) = args.get(i.saturating_sub(usize::from(script))) {
-            programs.push(p.clone());
+        let k = i.saturating_sub(usize::from(script));
+        if let Some(p) = args.get(k) {
+            programs.push((Some(k), p.clone()));
         }
         return Invocation {
             programs,
@@ -1197,6 +1207,17 @@ mod tests {
     #[test]
     fn command_lines_give_programs_and_stdin() {
         let a = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let inline = |l: Lang, v: &[String]| -> Vec<String> {
+            inline(l, v).into_iter().map(|(_, p)| p).collect()
+        };
+        assert_eq!(
+            super::inline(Lang::Python, &a(&["-u", "-c", "x"])),
+            [(Some(2), "x".to_owned())]
+        );
+        assert_eq!(
+            super::inline(Lang::Python, &a(&["-cx"])),
+            [(None, "x".to_owned())]
+        );
         assert_eq!(inline(Lang::Python, &a(&["-c", "x"])), ["x"]);
         assert_eq!(inline(Lang::Python, &a(&["-Bc", "x"])), ["x"]);
         assert!(inline(Lang::Python, &a(&["script.py", "-c", "x"])).is_empty());

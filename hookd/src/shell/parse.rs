@@ -1156,7 +1156,23 @@ impl<'s, 'o> Parser<'s, 'o> {
         };
         let idx = self.out.insert(at, cmd)?;
         if let Some((lang, programs)) = inline {
-            for program in &programs {
+            for (word, program) in &programs {
+                // The program itself comes from an expansion (`python3 -c "$CODE"`,
+                // `node -e "$(curl …)"`): hookd cannot read it.
+                let from_expansion = word
+                    .and_then(|k| computed.get(plan.start + 1 + k))
+                    .is_some_and(|&c| c)
+                    && program.starts_with(['$', '`']);
+                if from_expansion && let Some(c) = self.out.commands.get_mut(idx) {
+                    c.facts.push(Fact {
+                        kind: FactKind::ComputedCommand,
+                        detail: format!(
+                            "the code `{}` runs comes from `{}`",
+                            c.name,
+                            excerpt(program)
+                        ),
+                    });
+                }
                 self.scan_code(lang, program, idx, level);
             }
         }

