@@ -240,7 +240,7 @@ fn maybe_output(root: &Path, project: &Project, comps: &[&str], k: usize) -> boo
             return true;
         }
     }
-    project.index.is_some() || project.ignored(root, &comps[..=k], true)
+    project.index().is_some() || project.ignored(root, &comps[..=k], true)
 }
 
 fn is_dir(p: &Path) -> bool {
@@ -254,8 +254,8 @@ struct Project {
     top: PathBuf,
     /// The git directory, when there is one.
     git_dir: Option<PathBuf>,
-    /// Paths the git index tracks (sorted), when it could be read.
-    index: Option<Arc<Vec<String>>>,
+    /// The parsed git index (paths it tracks, sorted), when it could be read.
+    index: Option<Arc<Parsed>>,
 }
 
 impl Project {
@@ -267,10 +267,6 @@ impl Project {
             if let Some(git_dir) = git_dir_of(&dot_git) {
                 let index = cached(&git_dir.join("index"), INDEX_MAX, |b| {
                     parse_index(b).map(Parsed::Index)
-                })
-                .and_then(|p| match &*p {
-                    Parsed::Index(v) => Some(Arc::new(v.clone())),
-                    Parsed::Ignore(_) => None,
                 });
                 return Self {
                     top: d.to_path_buf(),
@@ -287,9 +283,17 @@ impl Project {
         }
     }
 
+    /// The paths the git index tracks, when it could be read.
+    fn index(&self) -> Option<&[String]> {
+        match self.index.as_deref() {
+            Some(Parsed::Index(paths)) => Some(paths),
+            _ => None,
+        }
+    }
+
     /// Whether the index tracks the path `root/comps` or anything under it.
     fn tracks(&self, root: &Path, comps: &[&str]) -> bool {
-        let Some(index) = &self.index else {
+        let Some(index) = self.index() else {
             return false;
         };
         let Ok(prefix) = root.strip_prefix(&self.top) else {
