@@ -11,7 +11,7 @@
 //! Module map: [`parse`](self::parse) is the command-list parser (lists, compound commands,
 //! simple commands, redirections, heredocs); [`word`](self::word) reads one word (quoting,
 //! escapes, expansions, substitutions); [`wrappers`](self::wrappers) strips wrappers and finds
-//! the bodies and commands that a command runs; [`code`](self::code) finds the commands that
+//! the bodies and commands that a command runs; `code` finds the commands that
 //! interpreter code runs (`os.system`, `execSync`, perl backticks…); [`explain`] renders an
 //! analysis for people.
 //!
