@@ -79,6 +79,8 @@ pub const OUTPUT_DIRS: &[&str] = &[
     "cmake-build-*",
     "CMakeFiles",
     "bazel-*",
+    // CocoaPods
+    "Pods",
     // Terraform providers and modules (`terraform init` fetches them again)
     ".terraform",
     // Generic caches
@@ -104,6 +106,7 @@ pub const MAYBE_OUTPUT_DIRS: &[(&str, &[&str])] = &[
     ),
     ("out", &["package.json", "build.gradle", "build.gradle.kts"]),
     ("vendor", &["composer.json"]),
+    ("deps", &["mix.exs"]),
     ("_site", &["_config.yml"]),
     ("site", &["mkdocs.yml"]),
     ("bin", &[]),

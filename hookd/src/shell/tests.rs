@@ -124,6 +124,28 @@ fn wrappers_are_stripped_and_recorded() {
         "rm ./**/*.orig",
     );
     assert_eq!(texts("command -v git"), vec!["command -v git"]);
+    // Commands run in a container or a pod.
+    finds(
+        "docker exec -it -u root web rm -rf /app/data",
+        "rm -rf /app/data",
+    );
+    finds(
+        "docker compose -f prod.yml exec -T db psql -c 'DROP TABLE t'",
+        "psql -c DROP TABLE t",
+    );
+    finds(
+        "podman exec app sh -c 'git reset --hard'",
+        "git reset --hard",
+    );
+    finds(
+        "kubectl -n prod exec -it db-0 -c pg -- psql -c 'DROP DATABASE app'",
+        "psql -c DROP DATABASE app",
+    );
+    assert_eq!(texts("docker ps -a"), ["docker ps -a"]);
+    assert_eq!(
+        texts("kubectl exec -it pod-1 bash"),
+        ["kubectl exec -it pod-1 bash"]
+    );
 }
 
 #[test]

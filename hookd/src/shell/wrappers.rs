@@ -341,6 +341,10 @@ fn step(
             let body = dash_c_arg(words, i + 1, words.len());
             Step::Final(body.map_or(Follow::Stdin, |b| Follow::Body(b, Context::ShellBody)))
         }
+        "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => {
+            container_exec(words, i)
+        }
+        "kubectl" | "oc" => kubectl_exec(words, i),
         "ssh" => {
             let s = opts(&Opts {
                 arg: b"BbcDEeFIiJLlmOopQRSWw",
@@ -372,6 +376,57 @@ fn step(
         }
         _ if SHELLS.contains(&name) => shell(words, i),
         _ => Step::Final(Follow::Nothing),
+    }
+}
+
+/// `docker exec [options] CONTAINER CMD…`, `docker compose [options] exec [options] SERVICE
+/// CMD…` (podman, nerdctl, docker-compose alike): CMD runs, in the container.
+fn container_exec(words: &[String], i: usize) -> Step {
+    let mut k = i + 1;
+    while let Some(w) = words.get(k) {
+        match w.as_str() {
+            "exec" => break,
+            "compose" | "container" => k += 1,
+            "-f"
+            | "--file"
+            | "-p"
+            | "--project-name"
+            | "--project-directory"
+            | "--env-file"
+            | "--profile"
+            | "-c"
+            | "--context"
+            | "-H"
+            | "--host" => k += 2,
+            _ if w.starts_with('-') => k += 1,
+            _ => return Step::Final(Follow::Nothing),
+        }
+    }
+    if words.get(k).is_none_or(|w| w != "exec") {
+        return Step::Final(Follow::Nothing);
+    }
+    let s = scan_opts(
+        words,
+        k + 1,
+        &Opts {
+            arg: b"euw",
+            optarg: b"",
+            long_arg: &["env", "env-file", "user", "workdir", "detach-keys", "index"],
+        },
+    );
+    // The container (or service) name, then the command.
+    Step::Exec(s.next + 1)
+}
+
+/// `kubectl [options] exec [options] POD -- CMD…` (and `oc`): CMD runs, in the pod.
+fn kubectl_exec(words: &[String], i: usize) -> Step {
+    let Some(e) = words[i + 1..].iter().position(|w| w == "exec") else {
+        return Step::Final(Follow::Nothing);
+    };
+    let e = i + 1 + e;
+    match words[e + 1..].iter().position(|w| w == "--") {
+        Some(d) => Step::Exec(e + 1 + d + 1),
+        None => Step::Final(Follow::Nothing),
     }
 }
 
