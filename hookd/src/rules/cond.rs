@@ -151,6 +151,8 @@ pub struct Ctx<'a> {
     targets: OnceCell<Vec<Target>>,
     /// `project` and `home`, normalised (computed once, shared by every rule's path test).
     roots: OnceCell<(Option<PathBuf>, Option<PathBuf>)>,
+    /// The project root with symlinks resolved (computed once, for `outside_project`).
+    resolved_root: OnceCell<Option<PathBuf>>,
 }
 
 /// A command's shell analysis and the text each of its simple commands is matched on.
@@ -178,6 +180,25 @@ pub struct Target {
     pub cmd: Option<usize>,
     /// It is written (created, changed, moved or deleted), not only read.
     pub write: bool,
+    /// `abs` with symlinks resolved (computed on first need, for `outside_project`).
+    resolved: OnceCell<PathBuf>,
+}
+
+impl Target {
+    fn new(raw: String, abs: PathBuf, cmd: Option<usize>, write: bool) -> Self {
+        Self {
+            raw,
+            abs,
+            cmd,
+            write,
+            resolved: OnceCell::new(),
+        }
+    }
+
+    /// `abs` with symlinks resolved.
+    fn resolved(&self) -> &Path {
+        self.resolved.get_or_init(|| resolve(&self.abs))
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -194,6 +215,7 @@ impl<'a> Ctx<'a> {
             analysed: OnceCell::new(),
             targets: OnceCell::new(),
             roots: OnceCell::new(),
+            resolved_root: OnceCell::new(),
         }
     }
 
@@ -247,12 +269,7 @@ impl<'a> Ctx<'a> {
                         && !p.is_empty()
                     {
                         let abs = absolutize(p, self.cwd(), self.home);
-                        out.push(Target {
-                            raw: p.to_string(),
-                            abs,
-                            cmd: None,
-                            write,
-                        });
+                        out.push(Target::new(p.to_string(), abs, None, write));
                     }
                 }
             }
@@ -272,20 +289,10 @@ impl<'a> Ctx<'a> {
                     for cwd in &cwds {
                         let other = absolutize(&raw, Some(cwd), self.home);
                         if other != abs {
-                            out.push(Target {
-                                raw: raw.clone(),
-                                abs: other,
-                                cmd: Some(i),
-                                write,
-                            });
+                            out.push(Target::new(raw.clone(), other, Some(i), write));
                         }
                     }
-                    out.push(Target {
-                        raw,
-                        abs,
-                        cmd: Some(i),
-                        write,
-                    });
+                    out.push(Target::new(raw, abs, Some(i), write));
                 }
                 if let Some(dir) = cd_target(c)
                     && cwds.len() < CD_CAP
@@ -301,6 +308,12 @@ impl<'a> Ctx<'a> {
 
     fn project_root(&self) -> Option<&Path> {
         self.roots().0.as_deref()
+    }
+
+    fn resolved_root(&self) -> Option<&Path> {
+        self.resolved_root
+            .get_or_init(|| self.project_root().map(resolved_root))
+            .as_deref()
     }
 
     fn home_dir(&self) -> Option<&Path> {
@@ -723,6 +736,32 @@ pub fn normalize(p: &Path) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
+/// How long a project root's resolved path is reused on one thread.
+const ROOT_RECHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+thread_local! {
+    /// The last project root resolved on this thread: a session's events all have the same
+    /// one, and resolving it costs a `stat` per component.
+    static LAST_ROOT: RefCell<Option<(PathBuf, std::time::Instant, PathBuf)>> =
+        const { RefCell::new(None) };
+}
+
+/// [`resolve`] for a project root, reused for [`ROOT_RECHECK`] on this thread.
+fn resolved_root(root: &Path) -> PathBuf {
+    let now = std::time::Instant::now();
+    LAST_ROOT.with_borrow_mut(|last| {
+        if let Some((r, at, resolved)) = last.as_ref()
+            && r == root
+            && now.duration_since(*at) < ROOT_RECHECK
+        {
+            return resolved.clone();
+        }
+        let resolved = resolve(root);
+        *last = Some((root.to_path_buf(), now, resolved.clone()));
+        resolved
+    })
+}
+
 /// Resolves symlinks in the longest existing prefix of `p` (which must be absolute).
 #[must_use]
 pub fn resolve(p: &Path) -> PathBuf {
@@ -854,10 +893,10 @@ impl Conditions {
             }
         }
         if let Some(want_outside) = self.outside_project {
-            let Some(root) = cx.project_root() else {
+            let Some(root) = cx.resolved_root() else {
                 return false;
             };
-            let outside = !inside(&resolve(root), &resolve(&t.abs));
+            let outside = !inside(root, t.resolved());
             if outside != want_outside {
                 return false;
             }
