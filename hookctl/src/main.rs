@@ -50,7 +50,7 @@ enum Command {
     Test(cmd::test::Args),
     /// Show the simple commands the shell analyser finds in a command
     Explain(cmd::explain::Args),
-    /// List loaded rules with their source and hit counts
+    /// List loaded rules with their source and hit counts, or show one rule (`rules NAME`)
     Rules(cmd::rules::Args),
     /// Trust a project's .claude/hookd.toml (allow/defer rules need it), or revoke trust
     Trust(cmd::trust::Args),
@@ -112,7 +112,7 @@ fn main() -> ExitCode {
         Command::Stop(a) => connect().and_then(|mut c| cmd::stop::run(&a, &mut c)),
         Command::Restart(a) => cmd::restart::run(&a, &socket),
         Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
-        Command::Rules(a) => connect().and_then(|mut c| cmd::rules::run(&a, &mut c)),
+        Command::Rules(a) => cmd::rules::run(&a, &socket),
         Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
         Command::Sessions(a) => connect().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
         Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),

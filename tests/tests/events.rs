@@ -164,6 +164,12 @@ fn allowed_specific_keys(name: &str) -> BTreeSet<&'static str> {
     keys
 }
 
+/// The reason hookd gives Claude Code for the rule of event `name`: it names hookd and the
+/// rule.
+fn reason_of(name: &str) -> String {
+    format!("hookd: r-{name} — REASON-{name}")
+}
+
 fn check(name: &str, expect: Expect, out: &std::process::Output) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     if let Expect::Exit2 = expect {
@@ -172,7 +178,7 @@ fn check(name: &str, expect: Expect, out: &std::process::Output) {
             out.stdout.is_empty(),
             "{name}: stdout must be empty with exit 2"
         );
-        assert_eq!(stderr, format!("REASON-{name}\n"), "{name}");
+        assert_eq!(stderr, format!("{}\n", reason_of(name)), "{name}");
         return;
     }
     assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
@@ -214,20 +220,17 @@ fn check(name: &str, expect: Expect, out: &std::process::Output) {
             if name == "PermissionRequest" {
                 assert_eq!(
                     spec["decision"],
-                    json!({"behavior": d, "message": format!("REASON-{name}")})
+                    json!({"behavior": d, "message": reason_of(name)})
                 );
             } else {
                 assert_eq!(spec["permissionDecision"], json!(d), "{name}");
-                assert_eq!(
-                    spec["permissionDecisionReason"],
-                    json!(format!("REASON-{name}"))
-                );
+                assert_eq!(spec["permissionDecisionReason"], json!(reason_of(name)));
             }
         }
         Expect::JsonBlock => {
             let v = v.unwrap_or_else(|| panic!("{name}: no output"));
             assert_eq!(v["decision"], json!("block"), "{name}");
-            assert_eq!(v["reason"], json!(format!("REASON-{name}")), "{name}");
+            assert_eq!(v["reason"], json!(reason_of(name)), "{name}");
         }
         Expect::Context => {
             let v = v.unwrap_or_else(|| panic!("{name}: no output"));

@@ -170,6 +170,75 @@ fn rules_lists_sources_and_hits() {
     );
 }
 
+/// A reason names hookd and the rule (`hookd: NAME — …`); `hookctl rules NAME` shows that
+/// rule, from the running hookd or, without one, from the rule files and packs.
+#[test]
+fn rules_name_shows_the_rule_a_reason_names() {
+    let d = TestDaemon::start_with(&[(
+        "rules.d/mine.toml",
+        "# Keeps rm-me away.\n[[rule]]\nname='mine'\ncommand='^rm-me'\naction='deny'\nreason='not that'\n",
+    )])
+    .unwrap();
+    let ev = hook_tests::harness::event_json(
+        "PreToolUse",
+        "s",
+        &json!({"tool_name": "Bash", "tool_input": {"command": "rm-me now"}}),
+    );
+    let out = d.hook(&ev, &[]).unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reason = v["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(reason, "hookd: mine — not that");
+    let name = reason
+        .strip_prefix("hookd: ")
+        .and_then(|r| r.split_once(" — "))
+        .unwrap()
+        .0;
+    let r = json_out(&d.hookctl(&["rules", name, "--json"]).unwrap());
+    assert_eq!(r["state"], "loaded in hookd", "{r}");
+    assert_eq!(r["hits"], json!(1), "{r}");
+    assert!(r["source"].as_str().unwrap().ends_with("rules.d/mine.toml"));
+    assert_eq!(
+        r["definition"],
+        "# Keeps rm-me away.\n[[rule]]\nname='mine'\ncommand='^rm-me'\naction='deny'\nreason='not that'"
+    );
+    // A pack rule, in text.
+    let out = d.hookctl(&["rules", "git-push-force"]).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.starts_with("git-push-force  (pack:git)"), "{text}");
+    assert!(text.contains("name = \"git-push-force\""), "{text}");
+    // Without hookd: from the same configuration's files and packs.
+    let out = d
+        .hookctl(&[
+            "--socket",
+            "/nonexistent/hookd.sock",
+            "rules",
+            "mine",
+            "--json",
+        ])
+        .unwrap();
+    let r = json_out(&out);
+    assert!(
+        r["state"]
+            .as_str()
+            .unwrap()
+            .starts_with("enabled in the rule files"),
+        "{r}"
+    );
+    assert_eq!(r["reason"], "not that");
+    // An unknown name: an error with the names that look like it.
+    let out = d.hookctl(&["rules", "push-force"]).unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no rule named") && err.contains("git-push-force"),
+        "{err}"
+    );
+}
+
 #[test]
 fn project_files_tighten_until_trusted() {
     let d = TestDaemon::start().unwrap();

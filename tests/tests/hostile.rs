@@ -198,16 +198,23 @@ fn deep_json_huge_strings_and_invalid_utf8_get_clear_answers() {
         "{reason}"
     );
 
-    // An 8 MiB command: analysed (a force push inside is found) within a generous deadline.
+    // An 8 MiB command, past the analyser's 1 MiB limit (the force push at its end is never
+    // seen): answered within a generous deadline, and asked about, saying why.
     let mut cmd = String::from("echo ");
     cmd.push_str(&"a".repeat(8 << 20));
     cmd.push_str(" && git push -f origin main");
     let out = d.hook(&bash("huge", &cmd), &["--deadline", "60s"]).unwrap();
     assert_eq!(
         decision(&out),
-        "deny",
+        "ask",
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("hookd: shell-unparsed — This command could not be analysed: input too long"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
     );
     let rows = d.events(10, &["--session", "huge"]).unwrap();
     assert_eq!(rows.len(), 1);

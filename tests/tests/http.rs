@@ -280,7 +280,7 @@ fn hook_answers_match_the_socket_path() {
     );
     assert_eq!(
         deny["hookSpecificOutput"]["permissionDecisionReason"],
-        json!("HTTP-DENY: print something else")
+        json!("hookd: deny-forbidden — HTTP-DENY: print something else")
     );
     let allow = h.post("/hook", &case("allow", "s-http-2")).json();
     assert_eq!(
@@ -296,7 +296,7 @@ fn hook_answers_match_the_socket_path() {
     // Exit 2 on the socket path (PreCompact has no verified JSON block) → legacy JSON block.
     assert_eq!(
         h.post("/hook", &case("block", "s-http-2")).json(),
-        json!({"decision": "block", "reason": "HTTP-BLOCK: not now"})
+        json!({"decision": "block", "reason": "hookd: compact-block — HTTP-BLOCK: not now"})
     );
 
     // Recorded: each kind twice in s-http-1 (the HTTP copy of hook-client's bytes is the same

@@ -407,7 +407,10 @@ fn exit_2_blocks_are_honoured_as_json_over_http() {
     );
     let result = json["result"].as_str().unwrap();
     assert!(
-        result.starts_with("UserPromptExpansion operation blocked by hook:\nXBLOCK-REASON"),
+        // The reason names hookd and the rule (`b`).
+        result.starts_with(
+            "UserPromptExpansion operation blocked by hook:\nhookd: b — XBLOCK-REASON"
+        ),
         "{json}"
     );
     assert!(model.requests().is_empty());

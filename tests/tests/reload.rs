@@ -12,7 +12,8 @@ fn rule(reason: &str) -> String {
     format!("[[rule]]\nname = 'no-ls'\ncommand = '^ls'\naction = 'deny'\nreason = '{reason}'\n")
 }
 
-/// The deny reason hookd gives `ls` now ("" when it passes).
+/// The deny reasons hookd gives `ls` now, without the `hookd: <rule> — ` each starts with
+/// ("" when it passes).
 fn reason(d: &TestDaemon) -> String {
     let ev = event_json(
         "PreToolUse",
@@ -24,10 +25,14 @@ fn reason(d: &TestDaemon) -> String {
         return String::new();
     }
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Each rule's reason is `hookd: <rule> — <reason>`: keep the rules' own text.
     v["hookSpecificOutput"]["permissionDecisionReason"]
         .as_str()
         .unwrap_or("")
-        .to_string()
+        .lines()
+        .map(|l| l.split_once(" — ").map_or(l, |(_, r)| r))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn expect(d: &TestDaemon, want: &str, step: &str) {

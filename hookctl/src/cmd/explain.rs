@@ -21,6 +21,7 @@ fn context(c: Context) -> &'static str {
         Context::ProcessSubstitution => "<( )",
         Context::ShellBody => "shell body",
         Context::Exec => "exec",
+        Context::Code => "code",
     }
 }
 
@@ -41,6 +42,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     "stdin_data": c.stdin_data,
                     "context": context(c.context),
                     "depth": c.depth,
+                    "stdin_pipe": c.stdin_pipe,
+                    "facts": c.facts.iter().map(|f| serde_json::json!({"fact": f.kind.as_str(), "detail": f.detail})).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -74,9 +77,14 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             ));
         }
         println!("   {}", notes.join("; "));
+        for f in &c.facts {
+            println!("   fact {}: {}", f.kind.as_str(), f.detail);
+        }
     }
     if let Some(why) = &a.unparsed {
-        println!("not fully analysed: {why} (rules treat this per `on_unparsed`, default: match)");
+        println!(
+            "not fully analysed: {why} (the `shell-unparsed` rule asks; your rules treat this per `on_unparsed`, default: match)"
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 
 pub mod cond;
 mod matcher;
+pub mod outputs;
 mod parse;
 pub mod runspec;
 pub mod state;
@@ -17,9 +18,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{RegexSet, RegexSetBuilder};
 
-pub use cond::{Conditions, Ctx, OnUnparsed};
+pub use cond::{Conditions, Ctx, Facts, OnUnparsed};
 pub use matcher::Matcher;
-pub use parse::{DEFAULT_PACKS, LoadReport, PACKS, Source, load, load_sources, parse_source};
+pub use parse::{
+    DEFAULT_PACKS, LoadReport, PACKS, Source, load, load_sources, parse_source, rule_definition,
+};
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
 pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
 
@@ -217,8 +220,15 @@ impl Rule {
     /// `once = "project-day"`) fail closed: the rule applies, its reason saying so, except an
     /// `allow` rule, which never approves on state hookd cannot see.
     fn matches(&self, cx: &Ctx<'_>) -> RuleMatch {
-        let Some(mut why) = cond::evaluate(&self.cond, self.unless.as_ref(), self.on_unparsed, cx)
-        else {
+        let approving = self.action == Action::Allow;
+        let found = cond::evaluate(
+            &self.cond,
+            self.unless.as_ref(),
+            self.on_unparsed,
+            approving,
+            cx,
+        );
+        let Some(cond::Found { mut why, fact }) = found else {
             return RuleMatch::default();
         };
         let mut unchecked = None;
@@ -254,6 +264,7 @@ impl Rule {
             why: Some(Self::finish_why(why, cx)),
             attempted: true,
             unchecked,
+            fact,
         }
     }
 
@@ -264,21 +275,30 @@ impl Rule {
         why.join(", ")
     }
 
-    /// The reason to show for a match, with what could not be checked (see [`Rule::matches`]).
+    /// The reason given to Claude Code for a match: `hookd: <rule> — <reason>`, with the fact
+    /// that matched in place of `{fact}` and what could not be checked (see
+    /// [`Rule::matches`]).
     fn reason_for(&self, m: &RuleMatch) -> String {
-        let reason = self.reason_text();
-        match &m.unchecked {
+        let mut reason = self.reason_text();
+        if let Some(fact) = &m.fact {
+            reason = reason.replace("{fact}", fact);
+        }
+        let reason = match &m.unchecked {
             Some(note) => format!("{reason} ({note}, so the rule applies)"),
             None => reason,
-        }
+        };
+        format!("hookd: {} — {reason}", self.name)
     }
 
-    /// The reason to show, with a default naming the rule.
+    /// The rule's reason text, with a default that says where to look the rule up.
     #[must_use]
     pub fn reason_text(&self) -> String {
-        self.reason
-            .clone()
-            .unwrap_or_else(|| format!("Blocked by hookd rule `{}`", self.name))
+        self.reason.clone().unwrap_or_else(|| {
+            format!(
+                "no reason given; `hookctl rules {}` shows the rule",
+                self.name
+            )
+        })
     }
 }
 
@@ -291,6 +311,8 @@ struct RuleMatch {
     attempted: bool,
     /// Session conditions that could not be checked, and why (the rule applies regardless).
     unchecked: Option<String>,
+    /// The fact that matched, for `{fact}` in the reason.
+    fact: Option<String>,
 }
 
 /// A compiled, immutable set of rules.
@@ -309,6 +331,11 @@ pub struct Ruleset {
     command_set: Option<RegexSet>,
     /// For each pattern of `command_set`, the rule it belongs to.
     command_rules: Vec<usize>,
+    /// Every rule's `tool` regex (a matcher that is not a list of names) in one set: one
+    /// pass over the tool name tells which can match (MCP rules are often regexes).
+    tool_set: Option<RegexSet>,
+    /// For each pattern of `tool_set`, the rule it belongs to.
+    tool_rules: Vec<usize>,
     /// Tags this set's entries in the per-thread memo of `command_set` matches.
     tag: u64,
 }
@@ -497,6 +524,19 @@ impl Ruleset {
         // A set too large to compile only costs the prefilter, never correctness.
         let command_set = RegexSetBuilder::new(&patterns)
             .size_limit(64 << 20)
+            .dot_matches_new_line(true)
+            .build()
+            .ok();
+        let (tool_rules, tool_patterns): (Vec<usize>, Vec<&str>) = rules
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| match &r.cond.tool {
+                Some(Matcher::Regex(re)) => Some((i, re.as_str())),
+                _ => None,
+            })
+            .unzip();
+        let tool_set = RegexSetBuilder::new(&tool_patterns)
+            .size_limit(64 << 20)
             .build()
             .ok();
         Self {
@@ -506,6 +546,8 @@ impl Ruleset {
             for_unknown,
             command_set,
             command_rules,
+            tool_set,
+            tool_rules,
             tag: crate::memo::new_tag(),
         }
     }
@@ -531,7 +573,8 @@ impl Ruleset {
     #[must_use]
     pub fn evaluate_in(&self, cx: &Ctx<'_>) -> Decision {
         let event = cx.event;
-        let candidates = match events::index(&event.name) {
+        let known = events::index(&event.name);
+        let candidates = match known {
             Some(i) => &self.by_event[i],
             None => &self.for_unknown,
         };
@@ -539,10 +582,27 @@ impl Ruleset {
         let perm_kind = event.spec.map_or(Permission::None, |s| s.permission);
         // Which rules' `command` regex matches some simple command (computed on first need).
         let mut command_hits: Option<Vec<bool>> = None;
+        // Which rules' `tool` regex matches the tool name (computed on first need).
+        let mut tool_hits: Option<Vec<bool>> = None;
         for &i in candidates {
             let rule = &self.rules[i];
-            if !rule.applies_to(event) {
+            // `by_event` holds only the rules of a known event.
+            if known.is_none() && !rule.applies_to(event) {
                 continue;
+            }
+            if let (Some(Matcher::Regex(_)), Some(set)) = (&rule.cond.tool, &self.tool_set) {
+                let hits = tool_hits.get_or_insert_with(|| {
+                    let mut hits = vec![false; self.rules.len()];
+                    if let Some(tool) = event.tool_name() {
+                        for m in set.matches(tool).iter() {
+                            hits[self.tool_rules[m]] = true;
+                        }
+                    }
+                    hits
+                });
+                if !hits[i] {
+                    continue;
+                }
             }
             if rule.cond.command.is_some() {
                 let Some(analysis) = cx.analysis() else {

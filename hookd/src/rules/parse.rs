@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use globset::{GlobBuilder, GlobSetBuilder};
 
-use super::cond::{Conditions, OnUnparsed, PathGlobs};
+use super::cond::{Conditions, Facts, OnUnparsed, PathGlobs};
 use super::runspec::{CommandSpec, RunKeys, TimeoutSpec};
 use super::state::{Counter, Once, Op, RateOf, SessionCond, duration_ms, parse_duration_ms};
 use super::{Action, EventFilter, Matcher, Rule, Ruleset};
@@ -33,6 +33,11 @@ pub const PACKS: &[(&str, &str)] = &[
     ),
     ("database", include_str!("../../../packs/database.toml")),
     ("system", include_str!("../../../packs/system.toml")),
+    ("shell", include_str!("../../../packs/shell.toml")),
+    ("files", include_str!("../../../packs/files.toml")),
+    ("cloud", include_str!("../../../packs/cloud.toml")),
+    ("infra", include_str!("../../../packs/infra.toml")),
+    ("containers", include_str!("../../../packs/containers.toml")),
 ];
 
 /// Packs enabled when `hookd.toml` does not say: all of them.
@@ -43,6 +48,11 @@ pub const DEFAULT_PACKS: &[&str] = &[
     "remote-exec",
     "database",
     "system",
+    "shell",
+    "files",
+    "cloud",
+    "infra",
+    "containers",
 ];
 
 /// Consecutive Stop/SubagentStop blocks a rule may cause before the loop guard lets one through.
@@ -103,6 +113,9 @@ struct RuleSpec {
     command: Option<String>,
     path: Option<OneOrMany>,
     outside_project: Option<bool>,
+    build_output: Option<bool>,
+    write: Option<bool>,
+    fact: Option<OneOrMany>,
     content: Option<String>,
     prompt: Option<String>,
     field: Option<BTreeMap<String, String>>,
@@ -158,7 +171,7 @@ fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
             let paths = list(Some(e.path)).unwrap_or_default();
             Ok((
                 globs(&paths)?,
-                regex("session.edited_since.command", &e.command)?,
+                command_regex("session.edited_since.command", &e.command)?,
             ))
         })
         .transpose()?;
@@ -229,6 +242,9 @@ struct UnlessSpec {
     command: Option<String>,
     path: Option<OneOrMany>,
     outside_project: Option<bool>,
+    build_output: Option<bool>,
+    write: Option<bool>,
+    fact: Option<OneOrMany>,
     content: Option<String>,
     prompt: Option<String>,
     field: Option<BTreeMap<String, String>>,
@@ -314,9 +330,62 @@ fn read_source(source: &Source) -> (Vec<Rule>, Option<Settings>, Vec<String>) {
     (rules, settings, errors)
 }
 
+/// The text of the `[[rule]]` table named `name` in a rule file (with the comment lines right
+/// above it), as written: what `hookctl rules NAME` shows. `None` when the file does not
+/// parse or has no such rule.
+#[must_use]
+pub fn rule_definition(text: &str, name: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        name: String,
+    }
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        rule: Vec<toml::Spanned<toml::Table>>,
+    }
+    let file: File = toml::from_str(text).ok()?;
+    let spanned = file.rule.iter().find(|r| {
+        toml::Value::Table(r.get_ref().clone())
+            .try_into::<Named>()
+            .is_ok_and(|n| n.name.trim() == name)
+    })?;
+    // The table's header is where its span starts, or the last one before its keys; the
+    // comments right above it belong to it.
+    let span = spanned.span();
+    let upto = (span.start + "[[rule]]".len()).min(text.len());
+    let header = text
+        .get(..upto)
+        .and_then(|t| t.rfind("[[rule]]"))
+        .unwrap_or(span.start);
+    let mut start = text[..header].rfind('\n').map_or(0, |i| i + 1);
+    while start > 0 {
+        let prev = text[..start - 1].rfind('\n').map_or(0, |i| i + 1);
+        if !text[prev..start].trim_start().starts_with('#') {
+            break;
+        }
+        start = prev;
+    }
+    let end = text[span.end.min(text.len())..]
+        .find("\n[[")
+        .map_or(text.len(), |i| span.end + i + 1);
+    Some(text[start..end].trim_end().to_owned())
+}
+
 fn regex(what: &str, pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
+}
+
+/// A regex matched against simple commands' texts, which span lines (heredoc code fed to an
+/// interpreter, multi-line quoted arguments): `.` matches newlines too, so `.*` sees the
+/// text whole. `(?-s)` in a pattern turns it off.
+pub(super) fn command_regex(what: &str, pattern: &str) -> Result<Regex, String> {
+    RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .dot_matches_new_line(true)
         .build()
         .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
 }
@@ -361,21 +430,41 @@ fn list(v: Option<OneOrMany>) -> Option<Vec<String>> {
     })
 }
 
-#[allow(clippy::too_many_arguments)] // one argument per condition key, shared by rule and unless
-fn conditions(
-    tool: Option<&str>,
-    command: Option<&str>,
+/// The condition keys of a rule or its `unless` table.
+struct CondKeys<'a> {
+    tool: Option<&'a str>,
+    command: Option<&'a str>,
     path: Option<OneOrMany>,
     outside_project: Option<bool>,
-    content: Option<&str>,
-    prompt: Option<&str>,
+    build_output: Option<bool>,
+    write: Option<bool>,
+    fact: Option<OneOrMany>,
+    content: Option<&'a str>,
+    prompt: Option<&'a str>,
     field: Option<BTreeMap<String, String>>,
-) -> Result<Conditions, String> {
+}
+
+fn conditions(keys: CondKeys<'_>) -> Result<Conditions, String> {
+    let CondKeys {
+        tool,
+        command,
+        path,
+        outside_project,
+        build_output,
+        write,
+        fact,
+        content,
+        prompt,
+        field,
+    } = keys;
     let tool = tool
         .map(Matcher::new)
         .transpose()
         .map_err(|e| format!("bad `tool` matcher: {e}"))?;
-    let command = command.map(|p| regex("command", p)).transpose()?;
+    let command = command.map(|p| command_regex("command", p)).transpose()?;
+    let facts = list(fact)
+        .map(|names| Facts::parse(&names).map_err(|e| format!("bad `fact`: {e}")))
+        .transpose()?;
     let content = content.map(|p| regex("content", p)).transpose()?;
     let prompt = prompt.map(|p| regex("prompt", p)).transpose()?;
     let path = list(path).map(|p| globs(&p)).transpose()?;
@@ -394,6 +483,9 @@ fn conditions(
         command,
         path,
         outside_project,
+        build_output,
+        write,
+        facts,
         content,
         prompt,
         field: fields,
@@ -421,6 +513,9 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         || spec.command.is_some()
         || spec.path.is_some()
         || spec.outside_project.is_some()
+        || spec.build_output.is_some()
+        || spec.write.is_some()
+        || spec.fact.is_some()
         || spec.content.is_some();
     let event_names: Vec<String> = match list(spec.event) {
         Some(v) => v,
@@ -514,28 +609,34 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     {
         return Err(ctx("`read_before_edit` applies to PreToolUse events".into()));
     }
-    let cond = conditions(
-        spec.tool.as_deref(),
-        spec.command.as_deref(),
-        spec.path,
-        spec.outside_project,
-        spec.content.as_deref(),
-        spec.prompt.as_deref(),
-        spec.field,
-    )
+    let cond = conditions(CondKeys {
+        tool: spec.tool.as_deref(),
+        command: spec.command.as_deref(),
+        path: spec.path,
+        outside_project: spec.outside_project,
+        build_output: spec.build_output,
+        write: spec.write,
+        fact: spec.fact,
+        content: spec.content.as_deref(),
+        prompt: spec.prompt.as_deref(),
+        field: spec.field,
+    })
     .map_err(ctx)?;
     let unless = spec
         .unless
         .map(|u| {
-            conditions(
-                u.tool.as_deref(),
-                u.command.as_deref(),
-                u.path,
-                u.outside_project,
-                u.content.as_deref(),
-                u.prompt.as_deref(),
-                u.field,
-            )
+            conditions(CondKeys {
+                tool: u.tool.as_deref(),
+                command: u.command.as_deref(),
+                path: u.path,
+                outside_project: u.outside_project,
+                build_output: u.build_output,
+                write: u.write,
+                fact: u.fact,
+                content: u.content.as_deref(),
+                prompt: u.prompt.as_deref(),
+                field: u.field,
+            })
         })
         .transpose()
         .map_err(|e| ctx(format!("in `unless`: {e}")))?;

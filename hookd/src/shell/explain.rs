@@ -1,6 +1,6 @@
 //! Human-readable rendering of an [`Analysis`], for `hookctl explain '<cmd>'`: one line per
 //! simple command (context, depth, wrappers, assignments, the text rules match, redirections,
-//! an excerpt of stdin data), then why the analysis is incomplete, if it is.
+//! an excerpt of stdin data, facts), then why the analysis is incomplete, if it is.
 
 use std::fmt::Write as _;
 
@@ -55,6 +55,10 @@ pub fn render(analysis: &Analysis) -> String {
             s.push_str(" | stdin: \"");
             one_line(&mut s, d, EXCERPT);
             s.push('"');
+        }
+        for f in &c.facts {
+            let _ = write!(s, " | {}: ", f.kind.as_str());
+            one_line(&mut s, &f.detail, usize::MAX);
         }
         s.push('\n');
     }

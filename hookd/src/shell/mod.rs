@@ -11,7 +11,9 @@
 //! Module map: [`parse`](self::parse) is the command-list parser (lists, compound commands,
 //! simple commands, redirections, heredocs); [`word`](self::word) reads one word (quoting,
 //! escapes, expansions, substitutions); [`wrappers`](self::wrappers) strips wrappers and finds
-//! the bodies and commands that a command runs; [`explain`] renders an analysis for people.
+//! the bodies and commands that a command runs; `code` finds the commands that
+//! interpreter code runs (`os.system`, `execSync`, perl backticks…); [`explain`] renders an
+//! analysis for people.
 //!
 //! Why a hand-written analyser rather than a bash parser crate: the parser crates build a full
 //! syntax tree and stop at the first syntax error, while a hook must answer for every string,
@@ -22,6 +24,7 @@
 //! heredoc-fed shell will run, and telling a heredoc given to `cat` from one given to `bash`.
 //! A single-pass lexer over bytes does both with no dependency and no regex in the hot path.
 
+mod code;
 mod explain;
 mod parse;
 mod word;
@@ -30,7 +33,9 @@ mod wrappers;
 #[cfg(test)]
 mod tests;
 
+pub use code::code_on_stdin;
 pub use explain::{explain, render};
+pub use wrappers::find_matches;
 
 /// Bounds on the analysis of hostile input.
 #[derive(Debug, Clone)]
@@ -67,6 +72,9 @@ pub enum Context {
     ShellBody,
     /// Run by another command: `find -exec`, `xargs`, `parallel`.
     Exec,
+    /// Run by interpreter code: `python -c "os.system('…')"`, `node -e "execSync('…')"`, perl
+    /// and ruby backticks, awk's `system()`.
+    Code,
 }
 
 impl Context {
@@ -79,6 +87,7 @@ impl Context {
             Self::ProcessSubstitution => "process-substitution",
             Self::ShellBody => "shell-body",
             Self::Exec => "exec",
+            Self::Code => "code",
         }
     }
 }
@@ -90,6 +99,45 @@ pub struct Redirect {
     pub op: String,
     /// The target word with quotes removed (for `<<`, the heredoc body).
     pub target: String,
+}
+
+/// What the analyser knows it cannot check about a command: facts rules can match with the
+/// `fact` condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactKind {
+    /// What runs is computed when the command runs: the command name is an expansion (`$X`,
+    /// `$(…)`, backticks, `${X:-rm}`, `"${cmd[@]}"`), or interpreter code runs a command built
+    /// at run time (`os.system(cmd)`).
+    ComputedCommand,
+    /// The command's output is run as code by a shell or an interpreter downstream of a pipe,
+    /// and hookd cannot see that text (`base64 -d | sh`, `rev | bash`, `curl … | sh`).
+    PipedCode,
+    /// A function that pipes into itself (`bomb() { bomb | bomb & }; bomb`).
+    ForkBomb,
+}
+
+impl FactKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [FactKind; 3] = [Self::ComputedCommand, Self::PipedCode, Self::ForkBomb];
+
+    /// The kind's name in rule files (`computed-command`, …).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ComputedCommand => "computed-command",
+            Self::PipedCode => "piped-code",
+            Self::ForkBomb => "fork-bomb",
+        }
+    }
+}
+
+/// One fact about a simple command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fact {
+    /// What kind of fact.
+    pub kind: FactKind,
+    /// Says it for people: ``the command name comes from `$X` ``.
+    pub detail: String,
 }
 
 /// One simple command, wrappers stripped.
@@ -113,6 +161,11 @@ pub struct SimpleCommand {
     pub context: Context,
     /// Nesting depth (0 at top level).
     pub depth: usize,
+    /// The command whose output this one reads through a pipe (an index into
+    /// [`Analysis::commands`]).
+    pub stdin_pipe: Option<usize>,
+    /// What hookd cannot check about it.
+    pub facts: Vec<Fact>,
 }
 
 impl SimpleCommand {

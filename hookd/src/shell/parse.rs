@@ -8,13 +8,16 @@
 //! `while`, `do`… are skipped where a command could start. Recursion happens only for
 //! substitutions and bodies, and each level checks [`Out::max_depth`].
 
+use super::code::{self, Lang};
 use super::wrappers::{self, Follow};
-use super::{Analysis, Context, Limits, Redirect, SimpleCommand};
+use super::{Analysis, Context, Fact, FactKind, Limits, Redirect, SimpleCommand};
 
 /// The highest `max_depth` honoured, whatever the [`Limits`] say.
 const DEPTH_CAP: usize = 100;
 /// The most heredocs waiting for their bodies at once.
 const PENDING_CAP: usize = 256;
+/// The most commands of a pipeline walked upstream from a shell reading it.
+const PIPELINE_CAP: usize = 64;
 
 /// A heredoc whose body has not been read yet (it starts after the next newline).
 pub(super) struct Heredoc {
@@ -32,6 +35,12 @@ pub(super) struct Heredoc {
     cmd: Option<usize>,
     /// The command reads shell code on stdin: the body is analysed as commands.
     shell: bool,
+    /// The command reads code of this language on stdin: the body is scanned for the commands
+    /// it runs.
+    code: Option<Lang>,
+    /// The command the body reaches through a pipe (`cat <<EOF | python3`), which gets it as
+    /// its stdin data.
+    feeds: Option<usize>,
     /// Reported depth of the command.
     depth: usize,
     /// Nesting level of the command.
@@ -53,6 +62,10 @@ pub(super) struct Out {
     pub skim_left: usize,
     pending: Vec<Heredoc>,
     next_id: u32,
+    /// A function whose body (the next compound command) is about to open.
+    defining: Option<String>,
+    /// The functions whose bodies are being read, outermost first.
+    in_functions: Vec<String>,
 }
 
 impl Out {
@@ -72,12 +85,20 @@ impl Out {
         }
         let at = at.min(self.commands.len());
         self.commands.insert(at, cmd);
-        for h in &mut self.pending {
-            if let Some(c) = &mut h.cmd
+        let shift = |c: &mut Option<usize>| {
+            if let Some(c) = c
                 && *c >= at
             {
                 *c += 1;
             }
+        };
+        for h in &mut self.pending {
+            shift(&mut h.cmd);
+            shift(&mut h.feeds);
+        }
+        // Pipes point upstream, to commands reported before: only those after `at` move.
+        for c in &mut self.commands[at + 1..] {
+            shift(&mut c.stdin_pipe);
         }
         Some(at)
     }
@@ -96,6 +117,8 @@ pub(super) fn run(src: &str, limits: &Limits) -> Analysis {
         skim_left: budget,
         pending: Vec::new(),
         next_id: 0,
+        defining: None,
+        in_functions: Vec::new(),
     };
     let mut text = src;
     if src.len() > limits.max_input {
@@ -124,10 +147,14 @@ pub(super) enum Term {
     Paren,
 }
 
-/// An open compound command.
+/// An open compound command. `func`: it is a function's body.
 enum Frame {
-    Paren,
-    Brace,
+    Paren {
+        func: bool,
+    },
+    Brace {
+        func: bool,
+    },
     /// `case … in`; `pattern` while a pattern (not a command) comes next.
     Case {
         pattern: bool,
@@ -202,6 +229,16 @@ impl<'s, 'o> Parser<'s, 'o> {
             last: None,
             pipe_from: None,
         }
+    }
+
+    /// The pipeline state of this level, to keep across a nested command list (`$( )`).
+    pub fn save_pipes(&mut self) -> (Option<usize>, Option<usize>) {
+        (self.last.take(), self.pipe_from.take())
+    }
+
+    pub fn restore_pipes(&mut self, (last, pipe_from): (Option<usize>, Option<usize>)) {
+        self.last = last;
+        self.pipe_from = pipe_from;
     }
 
     /// Ends this source: heredocs still waiting never got a body.
@@ -287,6 +324,7 @@ impl<'s, 'o> Parser<'s, 'o> {
     /// Parses commands until the end of the source or, for [`Term::Paren`], an unmatched `)`.
     pub fn parse_list(&mut self, term: Term) {
         let saved_base = self.pend_base;
+        let saved_functions = self.out.in_functions.len();
         self.pend_base = self.out.pending.len();
         let mut stack: Vec<Frame> = Vec::new();
         let mut closed = term == Term::Eof;
@@ -343,8 +381,8 @@ impl<'s, 'o> Parser<'s, 'o> {
                 }
                 b')' => {
                     self.pos += 1;
-                    if matches!(stack.last(), Some(Frame::Paren)) {
-                        stack.pop();
+                    if matches!(stack.last(), Some(Frame::Paren { .. })) {
+                        self.pop_frame(&mut stack);
                         self.trailing_redirects();
                     } else if term == Term::Paren {
                         closed = true;
@@ -358,11 +396,11 @@ impl<'s, 'o> Parser<'s, 'o> {
                     if self.peek_at(1) == Some(b'(') && self.arith_ahead(self.pos + 2) {
                         // `(( expr ))`: only its substitutions run commands.
                         self.pos += 2;
-                        self.scan_balanced(b'(', b')', 2, false);
+                        self.scan_balanced(b'(', b')', 2, false, "((");
                         self.trailing_redirects();
                     } else {
                         self.pos += 1;
-                        self.push_frame(&mut stack, Frame::Paren);
+                        self.push_frame(&mut stack, Frame::Paren { func: false });
                     }
                     continue;
                 }
@@ -386,14 +424,29 @@ impl<'s, 'o> Parser<'s, 'o> {
                 self.out.note("unterminated compound command");
             }
         }
+        self.out.in_functions.truncate(saved_functions);
         self.pend_base = saved_base;
     }
 
-    fn push_frame(&mut self, stack: &mut Vec<Frame>, frame: Frame) {
+    /// Opens a compound command; a `( )` or `{ }` right after `name ()` is that function's
+    /// body.
+    fn push_frame(&mut self, stack: &mut Vec<Frame>, mut frame: Frame) {
         if stack.len() + self.nest >= self.out.max_depth {
             self.out.note("nesting too deep");
         }
+        if let Frame::Paren { func } | Frame::Brace { func } = &mut frame
+            && let Some(name) = self.out.defining.take()
+        {
+            *func = true;
+            self.out.in_functions.push(name);
+        }
         stack.push(frame);
+    }
+
+    fn pop_frame(&mut self, stack: &mut Vec<Frame>) {
+        if let Some(Frame::Paren { func: true } | Frame::Brace { func: true }) = stack.pop() {
+            self.out.in_functions.pop();
+        }
     }
 
     /// Handles a keyword in command position; false if `kw` is not one (or `time` is not).
@@ -408,12 +461,12 @@ impl<'s, 'o> Parser<'s, 'o> {
             }
             b"{" => {
                 self.pos += 1;
-                self.push_frame(stack, Frame::Brace);
+                self.push_frame(stack, Frame::Brace { func: false });
             }
             b"}" => {
                 self.pos += 1;
-                if matches!(stack.last(), Some(Frame::Brace)) {
-                    stack.pop();
+                if matches!(stack.last(), Some(Frame::Brace { .. })) {
+                    self.pop_frame(stack);
                 }
                 self.trailing_redirects();
             }
@@ -437,7 +490,8 @@ impl<'s, 'o> Parser<'s, 'o> {
                 self.pos += kw.len();
                 self.skip_blanks();
                 if self.peek().is_some_and(|b| !is_meta(b)) {
-                    self.read_word();
+                    let name = self.read_word().text;
+                    self.out.defining = Some(name);
                 }
                 self.skip_blanks();
                 self.funcdef_parens();
@@ -550,7 +604,7 @@ impl<'s, 'o> Parser<'s, 'o> {
         self.skip_blanks();
         if self.peek() == Some(b'(') && self.peek_at(1) == Some(b'(') {
             self.pos += 2;
-            self.scan_balanced(b'(', b')', 2, false);
+            self.scan_balanced(b'(', b')', 2, false, "((");
             return;
         }
         if self.peek().is_some_and(|b| !is_meta(b)) {
@@ -618,6 +672,8 @@ impl<'s, 'o> Parser<'s, 'o> {
             stdin_data: None,
             context: self.ctx,
             depth: self.depth,
+            stdin_pipe: None,
+            facts: Vec::new(),
         };
         self.out.insert(at, cmd);
     }
@@ -716,6 +772,8 @@ impl<'s, 'o> Parser<'s, 'o> {
                     redirect: redirects.len(),
                     cmd: None,
                     shell: false,
+                    code: None,
+                    feeds: None,
                     depth: self.depth,
                     nest: self.nest,
                 });
@@ -748,9 +806,15 @@ impl<'s, 'o> Parser<'s, 'o> {
     /// A simple command (or a function definition's `name ()`).
     fn parse_simple(&mut self) {
         let at = self.out.commands.len();
+        // A function's body is a compound command, which has opened by now.
+        self.out.defining = None;
+        // Taken before the words: a substitution in them parses commands of its own.
+        let piped = self.pipe_from.take();
         self.out.next_id = self.out.next_id.wrapping_add(1).max(1);
         let id = self.out.next_id;
         let mut words: Vec<String> = Vec::new();
+        // For each word: would it be a computed command name (see `word::computed_name`)?
+        let mut computed: Vec<bool> = Vec::new();
         let mut assigns = Vec::new();
         let mut redirects = Vec::new();
         let mut here = Vec::new();
@@ -773,6 +837,7 @@ impl<'s, 'o> Parser<'s, 'o> {
                         && self.funcdef_parens()
                     {
                         // `name () body`: the body follows as commands.
+                        self.out.defining = words.pop();
                         return;
                     }
                     break;
@@ -789,10 +854,18 @@ impl<'s, 'o> Parser<'s, 'o> {
                 self.pos += 1;
                 continue;
             }
-            if words.is_empty() && is_assignment(&self.src[w.start..w.end]) {
+            let raw = &self.src[w.start..w.end];
+            if words.is_empty() && is_assignment(raw) {
                 assigns.push(w.text);
+            } else if let Some(items) = brace_list(raw) {
+                // `{rm,-rf,/}` is brace-expanded to `rm -rf /`.
+                computed.extend(items.iter().map(|_| false));
+                words.extend(items);
             } else {
-                words.push(w.text);
+                for (piece, c) in w.pieces() {
+                    words.push(piece);
+                    computed.push(c);
+                }
             }
         }
         let level = Level {
@@ -800,7 +873,6 @@ impl<'s, 'o> Parser<'s, 'o> {
             depth: self.depth,
             nest: self.nest,
         };
-        let piped = self.pipe_from.take();
         self.last = None;
         if words.is_empty() {
             if assigns.is_empty() && redirects.is_empty() {
@@ -815,40 +887,61 @@ impl<'s, 'o> Parser<'s, 'o> {
                 stdin_data: here.last().cloned(),
                 context: self.ctx,
                 depth: self.depth,
+                stdin_pipe: piped,
+                facts: Vec::new(),
             };
             let idx = self.out.insert(at, cmd);
-            self.bind_heredocs(id, idx, false, level);
+            self.bind_heredocs(id, idx, Reads::Data, level);
             return;
         }
+        // A pipe is not the command's input when a redirection replaces it.
+        let stdin_redirected = redirects
+            .iter()
+            .any(|r| matches!(r.op.as_str(), "<" | "<<" | "<<-" | "<<<" | "0<" | "<>"));
         let stdin_data = here.last().cloned();
-        let emitted = self.emit(at, words, assigns, redirects, stdin_data, level);
-        let Some((idx, reads_stdin, level)) = emitted else {
-            self.bind_heredocs(id, None, false, level);
+        let input = Input {
+            redirects,
+            stdin_data,
+            piped,
+        };
+        let emitted = self.emit(at, words, computed, assigns, input, level);
+        let Some((idx, reads, level)) = emitted else {
+            self.bind_heredocs(id, None, Reads::Data, level);
             return;
         };
-        self.bind_heredocs(id, Some(idx), reads_stdin, level);
+        self.bind_heredocs(id, Some(idx), reads, level);
         self.last = Some(idx);
-        if reads_stdin {
-            for body in &here {
-                self.analyse_source(
-                    body.as_bytes(),
-                    Context::ShellBody,
-                    level.depth + 1,
-                    level.nest + 1,
-                );
+        match reads {
+            Reads::Shell => {
+                for body in &here {
+                    self.analyse_source(
+                        body.as_bytes(),
+                        Context::ShellBody,
+                        level.depth + 1,
+                        level.nest + 1,
+                    );
+                }
             }
-            if here.is_empty()
-                && let Some(up) = piped
-            {
-                self.feed_pipe(up, level);
+            Reads::Code(lang) => {
+                for body in &here {
+                    self.scan_code(lang, body, idx, level);
+                }
             }
+            Reads::Query | Reads::Data => {}
+        }
+        if reads != Reads::Data
+            && !stdin_redirected
+            && let Some(up) = piped
+        {
+            self.feed_pipe(up, idx, reads, level);
         }
     }
 
-    /// A shell reads its commands from a pipe whose text is known here: `cat <<EOF`,
-    /// `cat <<<…`, `echo …` or `printf …` upstream. That text is shell code, analysed as the
-    /// body of the shell at `level` (a heredoc not read yet is marked and analysed when it is).
-    fn feed_pipe(&mut self, up: usize, level: Level) {
+    /// A command reads its input through a pipe, as shell code, interpreter code or a query.
+    /// When the upstream text is known here (`cat <<EOF`, `cat <<<…`, `echo …`, `printf …`),
+    /// it is analysed as that; otherwise the upstream commands are marked: what they produce
+    /// runs, and hookd cannot see it.
+    fn feed_pipe(&mut self, up: usize, consumer: usize, reads: Reads, level: Level) {
         let Some(c) = self.out.commands.get(up) else {
             return;
         };
@@ -857,7 +950,12 @@ impl<'s, 'o> Parser<'s, 'o> {
                 let mut pending = false;
                 for h in &mut self.out.pending {
                     if h.cmd == Some(up) {
-                        h.shell = true;
+                        match reads {
+                            Reads::Shell => h.shell = true,
+                            Reads::Code(lang) => h.code = Some(lang),
+                            Reads::Query | Reads::Data => {}
+                        }
+                        h.feeds = Some(consumer);
                         h.depth = level.depth;
                         h.nest = level.nest;
                         pending = true;
@@ -868,30 +966,112 @@ impl<'s, 'o> Parser<'s, 'o> {
                 }
                 c.stdin_data.clone()
             }
-            "echo" => {
-                let args = c.args.iter().skip_while(|a| {
-                    a.len() > 1 && a.starts_with('-') && a[1..].bytes().all(|b| b"neE".contains(&b))
-                });
-                Some(args.cloned().collect::<Vec<_>>().join(" "))
-            }
-            "printf" => Some(c.args.join(" ")),
+            "echo" => Some(echo_text(&c.args)),
+            "printf" => Some(printf_text(&c.args)),
             _ => None,
         };
-        if let Some(body) = body {
+        match (body, reads) {
+            (Some(body), Reads::Shell) => {
+                self.analyse_source(
+                    body.as_bytes(),
+                    Context::ShellBody,
+                    level.depth + 1,
+                    level.nest + 1,
+                );
+            }
+            (Some(body), Reads::Code(lang)) => {
+                self.give_stdin(consumer, &body);
+                self.scan_code(lang, &body, consumer, level);
+            }
+            (Some(body), _) => self.give_stdin(consumer, &body),
+            (None, Reads::Shell | Reads::Code(_)) => self.mark_piped_code(up, consumer),
+            (None, _) => {}
+        }
+    }
+
+    /// The text a command reads on stdin, when it had none.
+    fn give_stdin(&mut self, idx: usize, text: &str) {
+        if let Some(c) = self.out.commands.get_mut(idx)
+            && c.stdin_data.is_none()
+        {
+            c.stdin_data = Some(text.to_owned());
+        }
+    }
+
+    /// Marks `up` and the commands upstream of it in its pipeline: their output is code that
+    /// `consumer` runs.
+    fn mark_piped_code(&mut self, up: usize, consumer: usize) {
+        let runner = self
+            .out
+            .commands
+            .get(consumer)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let mut next = Some(up);
+        for _ in 0..PIPELINE_CAP {
+            let Some(c) = next.and_then(|i| self.out.commands.get_mut(i)) else {
+                break;
+            };
+            let detail = format!(
+                "the code `{runner}` runs comes through a pipe from `{}`",
+                excerpt(&c.text())
+            );
+            c.facts.push(Fact {
+                kind: FactKind::PipedCode,
+                detail,
+            });
+            next = c.stdin_pipe;
+        }
+    }
+
+    /// Scans interpreter code (an inline `-c`/`-e` program or its stdin) for the commands it
+    /// runs, analysed as shell code; a command built at run time marks the interpreter's
+    /// command `idx`.
+    fn scan_code(&mut self, lang: Lang, src: &str, idx: usize, level: Level) {
+        if self.out.stop {
+            return;
+        }
+        if src.len() > self.out.work_left {
+            self.out.note("work limit reached");
+            return;
+        }
+        self.out.work_left -= src.len();
+        let mut bodies = Vec::new();
+        for found in code::scan(lang, src) {
+            match found {
+                code::Found::Command(body) => bodies.push(body),
+                code::Found::Computed(call) => {
+                    if let Some(c) = self.out.commands.get_mut(idx) {
+                        c.facts.push(Fact {
+                            kind: FactKind::ComputedCommand,
+                            detail: format!(
+                                "`{}` in its code runs a command built at run time",
+                                excerpt(&call)
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        for body in bodies {
             self.analyse_source(
                 body.as_bytes(),
-                Context::ShellBody,
+                Context::Code,
                 level.depth + 1,
                 level.nest + 1,
             );
         }
     }
 
-    fn bind_heredocs(&mut self, id: u32, idx: Option<usize>, shell: bool, level: Level) {
+    fn bind_heredocs(&mut self, id: u32, idx: Option<usize>, reads: Reads, level: Level) {
         for h in &mut self.out.pending {
             if h.creator == id {
                 h.cmd = idx;
-                h.shell = shell;
+                h.shell = reads == Reads::Shell;
+                h.code = match reads {
+                    Reads::Code(lang) => Some(lang),
+                    _ => None,
+                };
                 h.depth = level.depth;
                 h.nest = level.nest;
             }
@@ -899,18 +1079,19 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Reports the command in `words` (wrappers stripped) at index `at`, then what it runs.
-    /// Returns its index, whether it reads shell code on stdin, and its level.
+    /// `computed` says, for each word, whether it would be a computed command name. Returns
+    /// its index, how it reads its stdin, and its level.
     fn emit(
         &mut self,
         at: usize,
         mut words: Vec<String>,
+        mut computed: Vec<bool>,
         mut assigns: Vec<String>,
-        redirects: Vec<Redirect>,
-        stdin_data: Option<String>,
+        input: Input,
         level: Level,
-    ) -> Option<(usize, bool, Level)> {
+    ) -> Option<(usize, Reads, Level)> {
         let room = self.out.max_depth.saturating_sub(level.nest);
-        let plan = wrappers::resolve(&mut words, room);
+        let plan = wrappers::resolve(&mut words, &mut computed, room);
         if plan.truncated {
             self.out.note("nesting too deep");
         }
@@ -924,26 +1105,79 @@ impl<'s, 'o> Parser<'s, 'o> {
             level
         };
         assigns.extend(plan.assigns);
+        let name_computed = computed.get(plan.start).copied().unwrap_or(false);
         let mut rest = words.into_iter().skip(plan.start);
-        let name = rest
-            .next()
-            .map(|w| wrappers::basename(&w).to_owned())
-            .unwrap_or_default();
+        let raw_name = rest.next().unwrap_or_default();
+        let mut facts = Vec::new();
+        if name_computed {
+            facts.push(Fact {
+                kind: FactKind::ComputedCommand,
+                detail: format!("the command name comes from `{}`", excerpt(&raw_name)),
+            });
+        }
+        // A computed name stays as written: its last `/` may be inside the expansion.
+        let name = if name_computed {
+            raw_name
+        } else {
+            wrappers::basename(&raw_name).to_owned()
+        };
+        // In a function's body, a call of the function piped from another call of it.
+        let piped_self = input
+            .piped
+            .and_then(|up| self.out.commands.get(up))
+            .is_some_and(|u| u.name == name);
+        if piped_self && self.out.in_functions.contains(&name) {
+            facts.push(Fact {
+                kind: FactKind::ForkBomb,
+                detail: format!("the function `{name}` pipes into itself"),
+            });
+        }
+        let args: Vec<String> = rest.collect();
+        let reads = match plan.follow {
+            Follow::Stdin => Reads::Shell,
+            _ => match code::stdin_of(&name, &args) {
+                code::Stdin::Code(lang) => Reads::Code(lang),
+                code::Stdin::Query => Reads::Query,
+                code::Stdin::Data => Reads::Data,
+            },
+        };
+        let inline = code::lang_of(&name).map(|lang| (lang, code::inline(lang, &args)));
         let cmd = SimpleCommand {
             name,
-            args: rest.collect(),
-            redirects,
+            args,
+            redirects: input.redirects,
             assignments: assigns,
             wrappers: plan.wrappers,
-            stdin_data,
+            stdin_data: input.stdin_data,
             context: level.ctx,
             depth: level.depth,
+            stdin_pipe: input.piped,
+            facts,
         };
         let idx = self.out.insert(at, cmd)?;
-        let mut reads_stdin = false;
+        if let Some((lang, programs)) = inline {
+            for (word, program) in &programs {
+                // The program itself comes from an expansion (`python3 -c "$CODE"`,
+                // `node -e "$(curl …)"`): hookd cannot read it.
+                let from_expansion = word
+                    .and_then(|k| computed.get(plan.start + 1 + k))
+                    .is_some_and(|&c| c)
+                    && program.starts_with(['$', '`']);
+                if from_expansion && let Some(c) = self.out.commands.get_mut(idx) {
+                    c.facts.push(Fact {
+                        kind: FactKind::ComputedCommand,
+                        detail: format!(
+                            "the code `{}` runs comes from `{}`",
+                            c.name,
+                            excerpt(program)
+                        ),
+                    });
+                }
+                self.scan_code(lang, program, idx, level);
+            }
+        }
         match plan.follow {
-            Follow::Nothing => {}
-            Follow::Stdin => reads_stdin = true,
+            Follow::Nothing | Follow::Stdin => {}
             Follow::Body(body, ctx) => {
                 self.analyse_source(body.as_bytes(), ctx, level.depth + 1, level.nest + 1);
             }
@@ -967,11 +1201,17 @@ impl<'s, 'o> Parser<'s, 'o> {
                         break;
                     }
                     let at = self.out.commands.len();
-                    self.emit(at, list, Vec::new(), Vec::new(), None, inner);
+                    let computed = vec![false; list.len()];
+                    let input = Input {
+                        redirects: Vec::new(),
+                        stdin_data: None,
+                        piped: None,
+                    };
+                    self.emit(at, list, computed, Vec::new(), input, inner);
                 }
             }
         }
-        Some((idx, reads_stdin, level))
+        Some((idx, reads, level))
     }
 
     /// Analyses `body` as shell code in a parser of its own.
@@ -1011,7 +1251,9 @@ impl<'s, 'o> Parser<'s, 'o> {
             }
             match b {
                 b'\\' => p.pos = (p.pos + 2).min(body.len()),
-                b'$' => p.dollar(&mut sink, true),
+                b'$' => {
+                    p.dollar(&mut sink, true);
+                }
                 b'`' => p.backtick(&mut sink),
                 _ => p.pos += 1,
             }
@@ -1021,7 +1263,8 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Reads the bodies of the heredocs pending at this level (after a newline), fills in
-    /// their commands, then analyses those fed to a shell.
+    /// their commands, then analyses those fed to a shell and scans those fed to an
+    /// interpreter.
     fn read_heredocs(&mut self) {
         let docs: Vec<Heredoc> = self.out.pending.drain(self.pend_base..).collect();
         let mut bodies = Vec::with_capacity(docs.len());
@@ -1036,9 +1279,26 @@ impl<'s, 'o> Parser<'s, 'o> {
             bodies.push(body);
         }
         for (d, body) in docs.iter().zip(&bodies) {
+            if !d.shell
+                && let Some(f) = d.feeds
+            {
+                self.give_stdin(f, body);
+            }
+        }
+        for (d, body) in docs.iter().zip(&bodies) {
             if d.shell {
                 self.analyse_source(body.as_bytes(), Context::ShellBody, d.depth + 1, d.nest + 1);
-            } else if !d.quoted {
+                continue;
+            }
+            if let (Some(lang), Some(idx)) = (d.code, d.feeds.or(d.cmd)) {
+                let level = Level {
+                    ctx: self.ctx,
+                    depth: d.depth,
+                    nest: d.nest,
+                };
+                self.scan_code(lang, body, idx, level);
+            }
+            if !d.quoted {
                 self.scan_expansions(body.as_bytes(), d.depth, d.nest);
             }
         }
@@ -1069,7 +1329,7 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Is the `((` whose contents start at `from` arithmetic (its match is `))`)? Bash's rule:
-    /// otherwise it is two nested subshells.
+    /// otherwise it is two nested subshells. An unterminated one counts as arithmetic.
     pub fn arith_ahead(&mut self, from: usize) -> bool {
         let mut i = from;
         let mut count = 1usize;
@@ -1098,7 +1358,8 @@ impl<'s, 'o> Parser<'s, 'o> {
             }
             i += 1;
         }
-        false
+        // Unterminated: read it as the `((` it starts with (the note will say so).
+        true
     }
 }
 
@@ -1129,4 +1390,203 @@ pub(super) fn is_assignment(raw: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// How a command reads its standard input.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reads {
+    /// As data.
+    Data,
+    /// As shell code (`bash`, `sh -s`, `sudo -s`…).
+    Shell,
+    /// As code of an interpreter (`python3 -`, `node`, `perl`).
+    Code(Lang),
+    /// As queries (`psql`, `mysql`): only added to the command's text.
+    Query,
+}
+
+/// A simple command's input: redirections, heredoc or here-string data, and the pipe.
+struct Input {
+    redirects: Vec<Redirect>,
+    stdin_data: Option<String>,
+    piped: Option<usize>,
+}
+
+/// At most 80 characters of `s` on one line, for facts.
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = s
+        .chars()
+        .take(MAX)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if s.chars().nth(MAX).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// `{a,b,c}` as written (no quotes, expansions or nested braces): its items, which bash
+/// expands to separate words. Empty items are dropped, as bash drops empty words.
+fn brace_list(raw: &[u8]) -> Option<Vec<String>> {
+    let inner = raw.strip_prefix(b"{")?.strip_suffix(b"}")?;
+    if !inner.contains(&b',')
+        || inner
+            .iter()
+            .any(|b| matches!(b, b'{' | b'}' | b'\'' | b'"' | b'\\' | b'$' | b'`'))
+    {
+        return None;
+    }
+    Some(
+        inner
+            .split(|&b| b == b',')
+            .filter(|i| !i.is_empty())
+            .map(|i| String::from_utf8_lossy(i).into_owned())
+            .collect(),
+    )
+}
+
+/// The text `echo ARGS` prints: `-n`, `-e`, `-E` flags honoured (`-e` decodes escapes).
+fn echo_text(args: &[String]) -> String {
+    let mut escapes = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let flags = a
+            .strip_prefix('-')
+            .filter(|f| !f.is_empty() && f.bytes().all(|b| matches!(b, b'n' | b'e' | b'E')));
+        let Some(flags) = flags else { break };
+        for b in flags.bytes() {
+            match b {
+                b'e' => escapes = true,
+                b'E' => escapes = false,
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    let text = args[i..].join(" ");
+    if escapes {
+        decode_escapes(&text, false).0
+    } else {
+        text
+    }
+}
+
+/// The text `printf FORMAT ARGS` prints: escapes decoded, `%s`/`%b`/`%d`… replaced by the
+/// arguments in turn, the format reused while arguments remain.
+fn printf_text(args: &[String]) -> String {
+    let Some(format) = args.first() else {
+        return String::new();
+    };
+    let (format, _) = decode_escapes(format, true);
+    let mut rest = args[1..].iter();
+    let mut out = String::new();
+    // Each pass consumes at least one argument, so this ends.
+    for _ in 0..=args.len() {
+        let mut used = false;
+        let mut chars = format.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            if chars.peek() == Some(&'%') {
+                chars.next();
+                out.push('%');
+                continue;
+            }
+            // Flags, width, precision, then the conversion.
+            let mut conv = None;
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    conv = Some(c);
+                    break;
+                }
+            }
+            let arg = rest.next();
+            used |= arg.is_some();
+            let arg = arg.map_or("", String::as_str);
+            if conv == Some('b') {
+                let (text, stop) = decode_escapes(arg, false);
+                out.push_str(&text);
+                if stop {
+                    return out;
+                }
+            } else {
+                out.push_str(arg);
+            }
+        }
+        if !used || rest.len() == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// Decodes backslash escapes as `echo -e` (`\0NNN`) or `printf`'s format (`\NNN`) does.
+/// Returns the text and whether `\c` stopped the output.
+fn decode_escapes(s: &str, printf: bool) -> (String, bool) {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let digits = |from: usize, radix: u32, max: usize| {
+        let mut v = 0u32;
+        let mut n = 0;
+        while n < max
+            && let Some(d) = b.get(from + n).and_then(|&c| char::from(c).to_digit(radix))
+        {
+            v = v * radix + d;
+            n += 1;
+        }
+        (v, n)
+    };
+    while let Some(&c) = b.get(i) {
+        if c != b'\\' {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let Some(&e) = b.get(i + 1) else {
+            out.push(b'\\');
+            break;
+        };
+        i += 2;
+        let byte = match e {
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'a' => 7,
+            b'b' => 8,
+            b'f' => 0x0c,
+            b'v' => 0x0b,
+            b'e' | b'E' => 0x1b,
+            b'\\' => b'\\',
+            b'c' => return (super::word::lossy(out), true),
+            b'x' => {
+                let (v, n) = digits(i, 16, 2);
+                if n == 0 {
+                    out.extend_from_slice(b"\\x");
+                    continue;
+                }
+                i += n;
+                (v & 0xff) as u8
+            }
+            b'0' if !printf => {
+                let (v, n) = digits(i, 8, 3);
+                i += n;
+                (v & 0xff) as u8
+            }
+            b'0'..=b'7' if printf => {
+                let (v, n) = digits(i - 1, 8, 3);
+                i += n - 1;
+                (v & 0xff) as u8
+            }
+            _ => {
+                out.push(b'\\');
+                e
+            }
+        };
+        out.push(byte);
+    }
+    (super::word::lossy(out), false)
 }

@@ -16,6 +16,67 @@ pub(super) struct Word {
     pub end: usize,
     /// Some part was quoted or escaped (a heredoc delimiter so written disables expansion).
     pub quoted: bool,
+    /// Byte ranges of `text` that are expansions (`$X`, `${…}`, `$(…)`, backticks, `<(…)`):
+    /// text bash computes when the command runs.
+    pub exps: Vec<(usize, usize)>,
+    /// Offsets in `text` of unquoted `$IFS`/`${IFS}`, where bash splits the word in two
+    /// (`rm$IFS-rf$IFS/` is `rm -rf /`).
+    pub splits: Vec<usize>,
+}
+
+impl Word {
+    /// The word's pieces after `$IFS` splitting (usually the word itself), each with whether
+    /// it would be a computed command name (see [`computed_name`]).
+    pub fn pieces(self) -> Vec<(String, bool)> {
+        if self.splits.is_empty() {
+            let computed = computed_name(self.text.as_bytes(), &self.exps, 0);
+            return vec![(self.text, computed)];
+        }
+        let mut out = Vec::new();
+        let mut from = 0;
+        for &at in self.splits.iter().chain(std::iter::once(&self.text.len())) {
+            if let Some(piece) = self.text.get(from..at)
+                && !piece.is_empty()
+            {
+                let exps: Vec<(usize, usize)> = self
+                    .exps
+                    .iter()
+                    .filter(|&&(s, e)| s >= from && e <= at)
+                    .map(|&(s, e)| (s - from, e - from))
+                    .collect();
+                out.push((piece.to_owned(), computed_name(piece.as_bytes(), &exps, 0)));
+            }
+            from = at;
+        }
+        out
+    }
+}
+
+/// Whether `text` (a word whose expansions are at `exps`, offsets from `base`), used as a
+/// command name, names a command bash only knows when it runs: an expansion reaches into
+/// the part after the last literal `/` (`$X`, `${X:-rm}`, `$(which rm)`; not `$HOME/bin/tool`,
+/// whose name is `tool`).
+pub(super) fn computed_name(text: &[u8], exps: &[(usize, usize)], base: usize) -> bool {
+    if exps.is_empty() {
+        return false;
+    }
+    let inside = |i: usize| exps.iter().any(|&(s, e)| i + base >= s && i + base < e);
+    let name_from = text
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|&(i, &b)| b == b'/' && !inside(i))
+        .map_or(0, |(i, _)| i + 1);
+    let len = text.len();
+    exps.iter()
+        .any(|&(s, e)| e > name_from + base && s < len + base)
+}
+
+/// What [`Parser::word_into`] learns about a word besides its text.
+struct Marks {
+    quoted: bool,
+    exps: Vec<(usize, usize)>,
+    splits: Vec<usize>,
 }
 
 /// Bytes to a `String`, replacing invalid UTF-8 (which `$'\xff'` can make).
@@ -28,17 +89,32 @@ impl Parser<'_, '_> {
     pub fn read_word(&mut self) -> Word {
         let start = self.pos;
         let mut buf = Vec::new();
-        let mut quoted = false;
-        self.word_into(&mut buf, &mut quoted, false);
+        let mut marks = Marks {
+            quoted: false,
+            exps: Vec::new(),
+            splits: Vec::new(),
+        };
+        self.word_into(&mut buf, &mut marks, false);
+        let text = lossy(buf);
+        if text.len() != self.pos - start && !marks.exps.is_empty() {
+            // Invalid UTF-8 was replaced: offsets may be off; keep them within the text.
+            let n = text.len();
+            for r in &mut marks.exps {
+                *r = (r.0.min(n), r.1.min(n));
+            }
+            marks.splits.retain(|&s| text.is_char_boundary(s.min(n)));
+        }
         Word {
-            text: lossy(buf),
+            text,
             start,
             end: self.pos,
-            quoted,
+            quoted: marks.quoted,
+            exps: marks.exps,
+            splits: marks.splits,
         }
     }
 
-    fn word_into(&mut self, buf: &mut Vec<u8>, quoted: &mut bool, in_array: bool) {
+    fn word_into(&mut self, buf: &mut Vec<u8>, marks: &mut Marks, in_array: bool) {
         let start = self.pos;
         while let Some(b) = self.peek() {
             match b {
@@ -47,20 +123,21 @@ impl Parser<'_, '_> {
                     if self.peek_at(1) != Some(b'(') {
                         break;
                     }
-                    let at = self.pos;
+                    let (at, from) = (self.pos, buf.len());
                     self.pos += 2;
                     self.command_subst(Context::ProcessSubstitution);
                     buf.extend_from_slice(&self.src[at..self.pos]);
+                    marks.exps.push((from, buf.len()));
                 }
                 b'(' => {
                     let raw = &self.src[start..self.pos];
                     if !in_array && raw.ends_with(b"=") && is_assignment(raw) {
-                        self.array_literal(buf, quoted);
+                        self.array_literal(buf, marks);
                     } else if matches!(raw.last(), Some(b'?' | b'*' | b'+' | b'@' | b'!')) {
                         // extglob `@(a|b)`.
                         let at = self.pos;
                         self.pos += 1;
-                        self.scan_balanced(b'(', b')', 1, false);
+                        self.scan_balanced(b'(', b')', 1, false, "@(");
                         buf.extend_from_slice(&self.src[at..self.pos]);
                     } else {
                         break;
@@ -69,7 +146,7 @@ impl Parser<'_, '_> {
                 b'\\' => match self.peek_at(1) {
                     Some(b'\n') => self.pos += 2,
                     Some(c) => {
-                        *quoted = true;
+                        marks.quoted = true;
                         buf.push(c);
                         self.pos += 2;
                     }
@@ -79,21 +156,39 @@ impl Parser<'_, '_> {
                     }
                 },
                 b'\'' => {
-                    *quoted = true;
+                    marks.quoted = true;
                     self.single_quoted(buf);
                 }
                 b'"' => {
-                    *quoted = true;
+                    marks.quoted = true;
                     self.pos += 1;
-                    self.double_quoted(buf);
+                    self.double_quoted_marked(buf, Some(&mut marks.exps));
                 }
                 b'$' => {
-                    if matches!(self.peek_at(1), Some(b'\'' | b'"')) {
-                        *quoted = true;
+                    if let Some(n) = self.ifs_at() {
+                        // Unquoted `$IFS` splits the word where it stands.
+                        self.pos += n;
+                        marks.splits.push(buf.len());
+                        continue;
                     }
-                    self.dollar(buf, false);
+                    if matches!(self.peek_at(1), Some(b'\'' | b'"')) {
+                        marks.quoted = true;
+                    }
+                    let (at, from) = (self.pos, buf.len());
+                    let expanded = self.dollar(buf, false);
+                    // `$"…"` is a quoted string; what it holds may still expand.
+                    let inner = self.src[at + 1..self.pos]
+                        .iter()
+                        .any(|&c| c == b'$' || c == b'`');
+                    if expanded || (self.src.get(at + 1) == Some(&b'"') && inner) {
+                        marks.exps.push((from, buf.len()));
+                    }
                 }
-                b'`' => self.backtick(buf),
+                b'`' => {
+                    let from = buf.len();
+                    self.backtick(buf);
+                    marks.exps.push((from, buf.len()));
+                }
                 _ => {
                     buf.push(b);
                     self.pos += 1;
@@ -102,8 +197,18 @@ impl Parser<'_, '_> {
         }
     }
 
+    /// The length of an unquoted `$IFS` or `${IFS}` at `pos`, if one is there.
+    fn ifs_at(&self) -> Option<usize> {
+        let rest = &self.src[self.pos..];
+        if rest.starts_with(b"${IFS}") {
+            return Some(6);
+        }
+        let name_char = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
+        (rest.starts_with(b"$IFS") && !rest.get(4).is_some_and(name_char)).then_some(4)
+    }
+
     /// `NAME=( … )` (at the `(`): the elements, joined by spaces.
-    fn array_literal(&mut self, buf: &mut Vec<u8>, quoted: &mut bool) {
+    fn array_literal(&mut self, buf: &mut Vec<u8>, marks: &mut Marks) {
         buf.push(b'(');
         self.pos += 1;
         let mut first = true;
@@ -129,7 +234,7 @@ impl Parser<'_, '_> {
                         buf.push(b' ');
                     }
                     first = false;
-                    self.word_into(buf, quoted, true);
+                    self.word_into(buf, marks, true);
                 }
                 Some(b) if is_meta(b) => self.pos += 1,
                 Some(_) => {
@@ -137,7 +242,7 @@ impl Parser<'_, '_> {
                         buf.push(b' ');
                     }
                     first = false;
-                    self.word_into(buf, quoted, true);
+                    self.word_into(buf, marks, true);
                 }
             }
         }
@@ -161,6 +266,15 @@ impl Parser<'_, '_> {
 
     /// The inside of `"…"` (after the opening quote), up to and including the closing quote.
     pub fn double_quoted(&mut self, buf: &mut Vec<u8>) {
+        self.double_quoted_marked(buf, None);
+    }
+
+    /// [`Self::double_quoted`], recording the ranges of expansions in `buf` in `exps`.
+    fn double_quoted_marked(
+        &mut self,
+        buf: &mut Vec<u8>,
+        mut exps: Option<&mut Vec<(usize, usize)>>,
+    ) {
         while let Some(b) = self.peek() {
             match b {
                 b'"' => {
@@ -178,8 +292,21 @@ impl Parser<'_, '_> {
                         self.pos += 1;
                     }
                 },
-                b'$' => self.dollar(buf, true),
-                b'`' => self.backtick(buf),
+                b'$' => {
+                    let from = buf.len();
+                    if self.dollar(buf, true)
+                        && let Some(e) = exps.as_deref_mut()
+                    {
+                        e.push((from, buf.len()));
+                    }
+                }
+                b'`' => {
+                    let from = buf.len();
+                    self.backtick(buf);
+                    if let Some(e) = exps.as_deref_mut() {
+                        e.push((from, buf.len()));
+                    }
+                }
                 _ => {
                     buf.push(b);
                     self.pos += 1;
@@ -190,24 +317,25 @@ impl Parser<'_, '_> {
     }
 
     /// A `$` (at it): `$'…'` and `$"…"` are decoded (outside double quotes); substitutions are
-    /// analysed; every expansion is kept in `buf` as written.
-    pub fn dollar(&mut self, buf: &mut Vec<u8>, in_dq: bool) {
+    /// analysed; every expansion is kept in `buf` as written. Returns whether it was an
+    /// expansion (not a quoted string or a lone `$`).
+    pub fn dollar(&mut self, buf: &mut Vec<u8>, in_dq: bool) -> bool {
         let start = self.pos;
         match self.peek_at(1) {
             Some(b'\'') if !in_dq => {
                 self.pos += 2;
                 self.ansi_c(buf);
-                return;
+                return false;
             }
             Some(b'"') if !in_dq => {
                 self.pos += 2;
                 self.double_quoted(buf);
-                return;
+                return false;
             }
             Some(b'(') => {
                 if self.peek_at(2) == Some(b'(') && self.arith_ahead(self.pos + 3) {
                     self.pos += 3;
-                    self.scan_balanced(b'(', b')', 2, in_dq);
+                    self.scan_balanced(b'(', b')', 2, in_dq, "$((");
                 } else {
                     self.pos += 2;
                     self.command_subst(Context::Substitution);
@@ -215,7 +343,7 @@ impl Parser<'_, '_> {
             }
             Some(b'{') => {
                 self.pos += 2;
-                self.scan_balanced(b'{', b'}', 1, in_dq);
+                self.scan_balanced(b'{', b'}', 1, in_dq, "${");
             }
             Some(c) if c.is_ascii_alphabetic() || c == b'_' => {
                 self.pos += 1;
@@ -227,9 +355,14 @@ impl Parser<'_, '_> {
                 }
             }
             Some(c) if c.is_ascii_digit() || b"@*#?$!-".contains(&c) => self.pos += 2,
-            _ => self.pos += 1,
+            _ => {
+                self.pos += 1;
+                buf.push(b'$');
+                return false;
+            }
         }
         buf.extend_from_slice(&self.src[start..self.pos]);
+        true
     }
 
     /// The commands of `$( … )` or `<( … )` (after the opening parenthesis).
@@ -240,6 +373,7 @@ impl Parser<'_, '_> {
             return;
         }
         let (saved_ctx, saved_depth) = (self.ctx, self.depth);
+        let piping = self.save_pipes();
         self.ctx = ctx;
         self.depth += 1;
         self.nest += 1;
@@ -247,6 +381,7 @@ impl Parser<'_, '_> {
         self.ctx = saved_ctx;
         self.depth = saved_depth;
         self.nest -= 1;
+        self.restore_pipes(piping);
     }
 
     /// A backtick substitution (at the opening backtick): its unescaped contents are analysed.
@@ -281,8 +416,16 @@ impl Parser<'_, '_> {
     }
 
     /// `${…}`, `$((…))`, extglob `@(…)`: scans to the matching `close` (`count` of them are
-    /// open), analysing the substitutions inside.
-    pub fn scan_balanced(&mut self, open: u8, close: u8, mut count: usize, in_dq: bool) {
+    /// open), analysing the substitutions inside. `what` names the construct for the note
+    /// when it is not closed.
+    pub fn scan_balanced(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut count: usize,
+        in_dq: bool,
+        what: &str,
+    ) {
         if self.nest >= self.out.max_depth {
             self.out.note("nesting too deep");
             let closers = vec![close; count];
@@ -302,7 +445,9 @@ impl Parser<'_, '_> {
                     self.pos += 1;
                     self.double_quoted(&mut scratch);
                 }
-                b'$' => self.dollar(&mut scratch, in_dq),
+                b'$' => {
+                    self.dollar(&mut scratch, in_dq);
+                }
                 b'`' => self.backtick(&mut scratch),
                 _ if b == open => {
                     count += 1;
@@ -320,7 +465,7 @@ impl Parser<'_, '_> {
             scratch.clear();
         }
         if count != 0 && !self.out.stop {
-            self.out.note("unterminated expansion");
+            self.out.note(&format!("unterminated `{what}`"));
         }
         self.nest -= 1;
     }

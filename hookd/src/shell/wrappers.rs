@@ -118,8 +118,9 @@ const SHELLS: &[&str] = &[
 ];
 
 /// Strips the wrappers in `words` (which must not be empty) and says what the real command
-/// runs. `room` is how many `exec_levels` the depth limit allows.
-pub(super) fn resolve(words: &mut Vec<String>, room: usize) -> Plan {
+/// runs. `room` is how many `exec_levels` the depth limit allows. `computed` holds a flag per
+/// word (see `word::computed_name`), kept in step when `env -S` splits a word.
+pub(super) fn resolve(words: &mut Vec<String>, computed: &mut Vec<bool>, room: usize) -> Plan {
     let mut plan = Plan {
         start: 0,
         wrappers: Vec::new(),
@@ -131,7 +132,7 @@ pub(super) fn resolve(words: &mut Vec<String>, room: usize) -> Plan {
     let mut i = 0;
     while let Some(w) = words.get(i) {
         let name = basename(w).to_owned();
-        let step = step(&name, words, i, &mut plan.assigns);
+        let step = step(&name, words, computed, i, &mut plan.assigns);
         match step {
             Step::Wrap(j) if j > i && j < words.len() => {
                 plan.wrappers.push(name);
@@ -172,7 +173,13 @@ fn take_assigns(words: &[String], mut i: usize, assigns: &mut Vec<String>) -> us
     i
 }
 
-fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
+fn step(
+    name: &str,
+    words: &mut Vec<String>,
+    computed: &mut Vec<bool>,
+    i: usize,
+    assigns: &mut Vec<String>,
+) -> Step {
     const NONE: Opts = Opts {
         arg: b"",
         optarg: b"",
@@ -213,7 +220,7 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
             }
             Step::Wrap(s.next)
         }
-        "env" => env(words, i, assigns),
+        "env" => env(words, computed, i, assigns),
         "command" => {
             let s = opts(&NONE);
             if s.has(b'v') || s.has(b'V') {
@@ -334,6 +341,10 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
             let body = dash_c_arg(words, i + 1, words.len());
             Step::Final(body.map_or(Follow::Stdin, |b| Follow::Body(b, Context::ShellBody)))
         }
+        "docker" | "podman" | "nerdctl" | "docker-compose" | "podman-compose" => {
+            container_exec(words, i)
+        }
+        "kubectl" | "oc" => kubectl_exec(words, i),
         "ssh" => {
             let s = opts(&Opts {
                 arg: b"BbcDEeFIiJLlmOopQRSWw",
@@ -365,6 +376,57 @@ fn step(name: &str, words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>
         }
         _ if SHELLS.contains(&name) => shell(words, i),
         _ => Step::Final(Follow::Nothing),
+    }
+}
+
+/// `docker exec [options] CONTAINER CMD…`, `docker compose [options] exec [options] SERVICE
+/// CMD…` (podman, nerdctl, docker-compose alike): CMD runs, in the container.
+fn container_exec(words: &[String], i: usize) -> Step {
+    let mut k = i + 1;
+    while let Some(w) = words.get(k) {
+        match w.as_str() {
+            "exec" => break,
+            "compose" | "container" => k += 1,
+            "-f"
+            | "--file"
+            | "-p"
+            | "--project-name"
+            | "--project-directory"
+            | "--env-file"
+            | "--profile"
+            | "-c"
+            | "--context"
+            | "-H"
+            | "--host" => k += 2,
+            _ if w.starts_with('-') => k += 1,
+            _ => return Step::Final(Follow::Nothing),
+        }
+    }
+    if words.get(k).is_none_or(|w| w != "exec") {
+        return Step::Final(Follow::Nothing);
+    }
+    let s = scan_opts(
+        words,
+        k + 1,
+        &Opts {
+            arg: b"euw",
+            optarg: b"",
+            long_arg: &["env", "env-file", "user", "workdir", "detach-keys", "index"],
+        },
+    );
+    // The container (or service) name, then the command.
+    Step::Exec(s.next + 1)
+}
+
+/// `kubectl [options] exec [options] POD -- CMD…` (and `oc`): CMD runs, in the pod.
+fn kubectl_exec(words: &[String], i: usize) -> Step {
+    let Some(e) = words[i + 1..].iter().position(|w| w == "exec") else {
+        return Step::Final(Follow::Nothing);
+    };
+    let e = i + 1 + e;
+    match words[e + 1..].iter().position(|w| w == "--") {
+        Some(d) => Step::Exec(e + 1 + d + 1),
+        None => Step::Final(Follow::Nothing),
     }
 }
 
@@ -420,7 +482,12 @@ fn shell(words: &[String], i: usize) -> Step {
 }
 
 /// `env [options] [VAR=value…] [command]`; `-S STRING` is split into words in place.
-fn env(words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
+fn env(
+    words: &mut Vec<String>,
+    computed: &mut Vec<bool>,
+    i: usize,
+    assigns: &mut Vec<String>,
+) -> Step {
     let mut j = i + 1;
     while let Some(w) = words.get(j) {
         if w == "--" {
@@ -438,7 +505,13 @@ fn env(words: &mut Vec<String>, i: usize, assigns: &mut Vec<String>) -> Step {
         };
         if let Some((n, s)) = split {
             let end = (j + n).min(words.len());
-            words.splice(j..end, split_string(&s));
+            let dynamic = computed.get(end - 1).copied().unwrap_or(false);
+            let parts = split_string(&s);
+            let flags = vec![dynamic; parts.len()];
+            words.splice(j..end, parts);
+            if end <= computed.len() {
+                computed.splice(j..end, flags);
+            }
             continue;
         }
         if w == "-" {
@@ -602,9 +675,12 @@ fn parallel(words: &[String], i: usize) -> Step {
     Step::Final(Follow::Bodies(cmds, Context::Exec))
 }
 
-/// `find … -exec CMD … ;` (and `+`, `-execdir`, `-ok`, `-okdir`).
+/// `find … -exec CMD … ;` (and `+`, `-execdir`, `-ok`, `-okdir`). In the commands, `{}`
+/// stands for what find matches ([`find_matches`]): `find . -name x -exec rm -rf {} +` runs
+/// `rm -rf ./**/x`.
 fn find(words: &[String], i: usize) -> Step {
     let mut lists = Vec::new();
+    let mut matches = None;
     let mut j = i + 1;
     while let Some(w) = words.get(j) {
         j += 1;
@@ -619,7 +695,18 @@ fn find(words: &[String], i: usize) -> Step {
             j += 1;
         }
         if j > s {
-            lists.push(words[s..j].to_vec());
+            let matches = matches.get_or_insert_with(|| find_matches(&words[i + 1..]));
+            let mut list = Vec::with_capacity(j - s);
+            for w in &words[s..j] {
+                if w == "{}" {
+                    list.extend(matches.iter().cloned());
+                } else if w.contains("{}") {
+                    list.push(w.replace("{}", matches.first().map_or("", String::as_str)));
+                } else {
+                    list.push(w.clone());
+                }
+            }
+            lists.push(list);
         }
         j += 1;
     }
@@ -628,4 +715,123 @@ fn find(words: &[String], i: usize) -> Step {
     } else {
         Follow::Exec(lists)
     })
+}
+
+/// Tests of `find` that take an argument (so the argument is not read as a test).
+const FIND_ARG_TESTS: &[&str] = &[
+    "-type",
+    "-xtype",
+    "-user",
+    "-group",
+    "-uid",
+    "-gid",
+    "-perm",
+    "-size",
+    "-mtime",
+    "-mmin",
+    "-atime",
+    "-amin",
+    "-ctime",
+    "-cmin",
+    "-newer",
+    "-anewer",
+    "-cnewer",
+    "-maxdepth",
+    "-mindepth",
+    "-fstype",
+    "-links",
+    "-inum",
+    "-samefile",
+    "-used",
+    "-printf",
+    "-fprint",
+    "-fls",
+    "-context",
+    "-regextype",
+    "-lname",
+    "-ilname",
+    "-newermt",
+];
+
+/// What `find ARGS` (the words after `find`) matches, as path patterns: `START/**/NAME` for
+/// each start path and `-name`/`-iname` pattern, each `-path` pattern as written, and
+/// `START/**` when the tests cannot be summed up by names (`-regex`, `!`/`-not`, none). A
+/// `-name`/`-path` followed by `-prune` excludes and is left out.
+#[must_use]
+pub fn find_matches(args: &[String]) -> Vec<String> {
+    let mut i = 0;
+    // Leading options: -H -L -P -D debugopts -Olevel.
+    while let Some(a) = args.get(i) {
+        match a.as_str() {
+            "-H" | "-L" | "-P" => i += 1,
+            "-D" => i += 2,
+            _ if a.starts_with("-O") && a.len() > 2 => i += 1,
+            _ => break,
+        }
+    }
+    let mut starts = Vec::new();
+    while let Some(a) = args.get(i) {
+        if a.starts_with('-') || matches!(a.as_str(), "(" | "!" | ")" | ",") {
+            break;
+        }
+        let trimmed = a.trim_end_matches('/');
+        starts.push(if trimmed.is_empty() { "/" } else { trimmed });
+        i += 1;
+    }
+    if starts.is_empty() {
+        starts.push(".");
+    }
+    let (mut names, mut paths, mut vague) = (Vec::new(), Vec::new(), false);
+    while let Some(a) = args.get(i) {
+        i += 1;
+        let pruned = || args.get(i + 1).is_some_and(|n| n == "-prune");
+        match a.as_str() {
+            "-name" | "-iname" => {
+                if let Some(n) = args.get(i) {
+                    if !pruned() {
+                        names.push(n.as_str());
+                    }
+                    i += 1;
+                }
+            }
+            "-path" | "-ipath" | "-wholename" | "-iwholename" => {
+                if let Some(p) = args.get(i) {
+                    if !pruned() {
+                        paths.push(p.as_str());
+                    }
+                    i += 1;
+                }
+            }
+            "-regex" | "-iregex" => {
+                vague = true;
+                i += 1;
+            }
+            "!" | "-not" => vague = true,
+            "-exec" | "-execdir" | "-ok" | "-okdir" => {
+                while let Some(w) = args.get(i) {
+                    i += 1;
+                    if w == ";" || (w == "+" && args.get(i - 2).is_some_and(|p| p == "{}")) {
+                        break;
+                    }
+                }
+            }
+            "-fprintf" => i += 2,
+            _ if FIND_ARG_TESTS.contains(&a.as_str()) => i += 1,
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if vague || (names.is_empty() && paths.is_empty()) {
+        for s in &starts {
+            out.push(format!("{}/**", s.trim_end_matches('/')));
+        }
+        return out;
+    }
+    for s in &starts {
+        for n in &names {
+            out.push(format!("{}/**/{n}", s.trim_end_matches('/')));
+        }
+    }
+    out.extend(paths.iter().map(|p| (*p).to_owned()));
+    out
 }
