@@ -1,6 +1,6 @@
 //! `hookctl doctor`: checks everything between Claude Code and hookd, each with a plain fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -60,7 +60,8 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     let mut socket_checks = Vec::new();
     socket_check(socket, &mut socket_checks);
     let status = daemon_checks(socket, &mut checks);
-    settings_checks(args, &mut checks);
+    let clients = settings_checks(args, &mut checks);
+    client_check(&clients, &mut checks);
     rules_check(status.as_ref(), &mut checks);
     store_check(status.as_ref(), &mut checks);
     if status.is_some() {
@@ -206,9 +207,11 @@ fn settings_files(args: &Args) -> Vec<(&'static str, PathBuf)> {
     files
 }
 
-fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
+/// Checks the settings files; returns the hook-client paths they run.
+fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
     // event -> [(file label, command)]
     let mut wired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut clients = BTreeSet::new();
     let mut any_file = false;
     for (label, path) in settings_files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -272,6 +275,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 .filter_map(Value::as_array)
                 .flatten()
             {
+                clients.extend(crate::settings::client_of(h));
                 let cmd = h.get("command").and_then(Value::as_str).unwrap_or_default();
                 let url = h.get("url").and_then(Value::as_str).unwrap_or_default();
                 if cmd.contains("hook-client") || url.contains("/hook") {
@@ -294,7 +298,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             "no Claude Code settings file found",
             Some("wire hookd in: `hookctl install`".into()),
         ));
-        return;
+        return clients;
     }
     if wired.is_empty() {
         checks.push(check(
@@ -303,7 +307,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             "no settings file sends any event to hookd",
             Some("`hookctl install` (user) or `hookctl install --project`".into()),
         ));
-        return;
+        return clients;
     }
     let mut lines = Vec::new();
     for (event, by) in &wired {
@@ -358,6 +362,43 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 missing.join(", ")
             ),
             Some("`hookctl install` wires all events; rules on these events never run".into()),
+        ));
+    }
+    clients
+}
+
+/// Whether the hook-client the settings run (else the one `hookctl install` would wire) is the
+/// fast, static build.
+fn client_check(wired: &BTreeSet<String>, checks: &mut Vec<Check>) {
+    let paths: Vec<PathBuf> = if wired.is_empty() {
+        crate::cmd::install::find_client(None).into_iter().collect()
+    } else {
+        wired.iter().map(PathBuf::from).collect()
+    };
+    let mut slow = Vec::new();
+    let mut fast = Vec::new();
+    for p in &paths {
+        match crate::linkage::slow_client_note(p) {
+            Some(note) => slow.push(note),
+            None if matches!(crate::linkage::of(p), Ok(crate::linkage::Linkage::Static)) => {
+                fast.push(p.display().to_string());
+            }
+            None => {}
+        }
+    }
+    if !slow.is_empty() {
+        checks.push(check(
+            "client",
+            Level::Warn,
+            slow.join("\n"),
+            Some(crate::linkage::HOW_TO_GET_STATIC.into()),
+        ));
+    } else if !fast.is_empty() {
+        checks.push(check(
+            "client",
+            Level::Ok,
+            format!("{}: static build (fast start)", fast.join(", ")),
+            None,
         ));
     }
 }
