@@ -46,7 +46,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
-pub use token::{Auth, TOKEN_FILE, Token};
+pub use token::{Auth, LiveToken, TOKEN_FILE, Token};
 
 use crate::{State, handler};
 
@@ -68,6 +68,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(2);
 /// `[http] auth_timeout` may not be longer than this (the idle timeout).
 const MAX_AUTH_TIMEOUT: Duration = IDLE_TIMEOUT;
+/// How often the listener looks whether the token file changed.
+const TOKEN_LOOK: Duration = Duration::from_secs(1);
+
 /// Connections without the token yet, at most, unless `[http] max_unauthenticated` says.
 pub const MAX_UNAUTHENTICATED: usize = 256;
 /// Connections that presented the token, at most, unless `[http] max_connections` says.
@@ -219,7 +222,7 @@ pub async fn start(
         return Ok(None);
     };
     let limits = Limits::from_settings(settings)?;
-    let (token, created) = Token::load_or_create(&state.config.state_dir)?;
+    let (token, created) = LiveToken::load_or_create(&state.config.state_dir)?;
     let token_path = state.config.state_dir.join(TOKEN_FILE);
     if created {
         tracing::info!(path = %token_path.display(), "HTTP token created");
@@ -456,7 +459,7 @@ impl LogLimit {
 /// What every connection task shares.
 struct Ctx {
     state: Arc<State>,
-    token: Token,
+    token: LiveToken,
     counters: Counters,
     /// Connections and evaluations; waited for (bounded) at shutdown.
     tasks: TaskTracker,
@@ -468,11 +471,19 @@ struct Ctx {
 
 async fn accept_loop(ctx: Arc<Ctx>, listener: TcpListener) {
     let shutdown = ctx.state.shutdown.clone();
+    // A rotated token file (`hookctl http rotate-token`) is taken within this long, so the old
+    // token stops working even when no request presents the new one.
+    let mut token_look = tokio::time::interval(TOKEN_LOOK);
+    token_look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Always accepting: a connection is refused a place only by the pools (admission),
         // never left in the kernel's queue behind others.
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = token_look.tick() => {
+                ctx.token.refresh();
+                continue;
+            }
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
