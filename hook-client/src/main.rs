@@ -568,7 +568,9 @@ fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
     let wait = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
-    #[allow(clippy::unnecessary_fallible_conversions)] // suseconds_t is i32 on 32-bit targets
+    // suseconds_t is i32 on 32-bit targets; on musl the libc crate marks time_t and suseconds_t
+    // deprecated ahead of their switch to 64 bits, which changes nothing here.
+    #[allow(clippy::unnecessary_fallible_conversions, deprecated)]
     let tv = libc::timeval {
         tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_usec: libc::suseconds_t::try_from(wait.subsec_micros()).unwrap_or(0),

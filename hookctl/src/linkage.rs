@@ -167,7 +167,10 @@ mod tests {
         std::fs::write(&empty, "").unwrap();
         assert_eq!(of(&empty).unwrap(), Linkage::NotElf);
         let cut = dir.join("cut");
-        std::fs::write(&cut, b"\x7fELF\x02\x01\x01").unwrap();
+        // An ELF identification followed by a cut-short header.
+        let mut bytes = b"\x7fELF\x02\x01\x01".to_vec();
+        bytes.resize(24, 0);
+        std::fs::write(&cut, bytes).unwrap();
         assert!(of(&cut).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -1,7 +1,8 @@
 //! What a user gets from the ordinary build and the release: the default `cargo build` builds
 //! the three binaries only, with the same features `cargo run -p hookd` uses (so README's
 //! commands never compile hookd twice); hook-client comes out static (the fast one); the Claude
-//! Code plugin's manifest and hooks; shell completions and man pages.
+//! Code plugin's manifest and hooks (and doctor seeing it enabled); shell completions and man
+//! pages.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -324,4 +325,160 @@ fn man_pages_cover_every_option() {
             assert!(text.contains(o), "{name}.1 lacks {o}");
         }
     }
+}
+
+#[test]
+fn doctor_counts_an_enabled_hookd_plugin_as_wiring() {
+    let d = TestDaemon::unstarted(&[]).unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().to_str().unwrap();
+    let wiring = || {
+        let out = d.hookctl(&["doctor", "--json", "--project", dir]).unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "wiring")
+            .cloned()
+            .unwrap_or_else(|| panic!("no wiring check: {v:#}"))
+    };
+    let user = d.home().join(".claude/settings.json");
+    std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+    std::fs::write(&user, r#"{"model": "opus"}"#).unwrap();
+    let c = wiring();
+    assert_eq!(c["level"], json!("fail"), "{c}");
+    assert!(c["fix"].as_str().unwrap().contains("--plugin-dir"), "{c}");
+    std::fs::write(&user, r#"{"enabledPlugins": {"hookd@tools": true}}"#).unwrap();
+    let c = wiring();
+    assert_eq!(c["level"], json!("ok"), "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("plugin"), "{c}");
+}
+
+/// A release layout as scripts/release.sh packs it, with stand-in executables (shell scripts:
+/// the install script's work does not depend on what they are), and its SHA256SUMS.
+fn fake_release(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let root = dir.join("hookd-0.0.0-test");
+    let write = |rel: &str, text: &str, mode: u32| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    for b in ["hookd", "hook-client"] {
+        write(
+            &format!("bin/{b}"),
+            &format!("#!/bin/sh\necho {b} new\n"),
+            0o755,
+        );
+        write(&format!("plugin/bin/{b}"), "#!/bin/sh\n", 0o755);
+    }
+    // hookctl: a version, and "not running" for `status`.
+    write(
+        "bin/hookctl",
+        "#!/bin/sh\n[ \"$1\" = --version ] && echo 'hookctl new' && exit 0\nexit 3\n",
+        0o755,
+    );
+    write("plugin/bin/hookctl", "#!/bin/sh\n", 0o755);
+    write("plugin/.claude-plugin/plugin.json", "{}\n", 0o644);
+    write("plugin/hooks/hooks.json", "{\"hooks\": {}}\n", 0o644);
+    write("share/man/man1/hookd.1", ".TH hookd 1\n", 0o644);
+    write("share/man/man1/hookctl.1", ".TH hookctl 1\n", 0o644);
+    write("share/completions/hookctl.bash", "# bash\n", 0o644);
+    write("share/completions/_hookctl", "# zsh\n", 0o644);
+    write("share/completions/hookctl.fish", "# fish\n", 0o644);
+    std::fs::copy(
+        workspace().join("scripts/install.sh"),
+        root.join("install.sh"),
+    )
+    .unwrap();
+    let sums = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f ! -name SHA256SUMS | LC_ALL=C sort | sed 's|^\\./||' | xargs sha256sum > SHA256SUMS")
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(sums.success());
+    root
+}
+
+#[test]
+fn the_install_script_verifies_then_installs_and_says_what_next() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    let prefix = tmp.path().join("prefix");
+    std::fs::create_dir_all(&home).unwrap();
+    let run = |release: &Path| {
+        Command::new("sh")
+            .arg(release.join("install.sh"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("PREFIX", &prefix)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+
+    // A damaged file: nothing is installed.
+    let damaged = fake_release(&tmp.path().join("damaged"));
+    std::fs::write(damaged.join("bin/hookd"), "#!/bin/sh\necho tampered\n").unwrap();
+    let out = run(&damaged);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("checksum mismatch"),
+        "{out:?}"
+    );
+    assert!(
+        !prefix.exists(),
+        "something was installed from a damaged tarball"
+    );
+
+    // A good one: binaries, man pages, completions, the plugin, and the next step.
+    let good = fake_release(&tmp.path().join("good"));
+    let out = run(&good);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for b in ["hookd", "hookctl", "hook-client"] {
+        let p = prefix.join("bin").join(b);
+        assert_eq!(
+            std::fs::read(&p).unwrap(),
+            std::fs::read(good.join("bin").join(b)).unwrap()
+        );
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+    }
+    assert!(prefix.join("share/man/man1/hookctl.1").is_file());
+    assert!(prefix.join("share/zsh/site-functions/_hookctl").is_file());
+    assert!(
+        home.join(".local/share/bash-completion/completions/hookctl")
+            .is_file()
+    );
+    assert!(home.join(".config/fish/completions/hookctl.fish").is_file());
+    assert!(prefix.join("lib/hookd/plugin/hooks/hooks.json").is_file());
+    assert!(prefix.join("lib/hookd/plugin/bin/hook-client").is_file());
+    assert!(stdout.contains("verified"), "{stdout}");
+    assert!(stdout.contains("is not on your PATH"), "{stdout}");
+    assert!(stdout.contains("next: hookctl install"), "{stdout}");
+    assert!(stdout.contains("--plugin-dir"), "{stdout}");
+    // No temporary files left beside what was installed.
+    let leftovers: Vec<_> = std::fs::read_dir(prefix.join("bin"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An upgrade while hookd runs (the installed hookctl's `status` succeeds): restart next.
+    std::fs::write(prefix.join("bin/hookctl"), "#!/bin/sh\nexit 0\n").unwrap();
+    let out = run(&good);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("next: hookctl restart"),
+        "{out:?}"
+    );
 }

@@ -56,8 +56,8 @@ pub fn man(args: &ManArgs, cli: Command) -> anyhow::Result<ExitCode> {
     // hookctl.1 and one page per subcommand (hookctl-install.1, ...).
     clap_mangen::generate_to(cli, &args.out)
         .with_context(|| format!("writing man pages into {}", args.out.display()))?;
-    write_page(&args.out, &hookd_command())?;
-    write_page(&args.out, &hook_client_command())?;
+    write_page(&args.out, &help_and_version(hookd_command()))?;
+    write_page(&args.out, &help_and_version(hook_client_command()))?;
     for entry in std::fs::read_dir(&args.out)? {
         println!("{}", entry?.path().display());
     }
@@ -78,6 +78,26 @@ fn version() -> String {
         hook_protocol::BUILD_ID,
         hook_protocol::PROTOCOL_VERSION
     )
+}
+
+/// `-h/--help` and `-V/--version` as hookd and hook-client have them (clap's own say more).
+fn help_and_version(cmd: Command) -> Command {
+    cmd.disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("help")
+                .short('h')
+                .long("help")
+                .action(ArgAction::SetTrue)
+                .help("Print the usage and exit"),
+        )
+        .arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::SetTrue)
+                .help("Print the version, build and protocol, and exit"),
+        )
 }
 
 fn flag(name: &'static str, help: &'static str) -> Arg {

@@ -190,9 +190,16 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
     Some(status)
 }
 
+/// The managed (organisation) settings file Claude Code reads on this system.
+const MANAGED_SETTINGS: &str = if cfg!(target_os = "macos") {
+    "/Library/Application Support/ClaudeCode/managed-settings.json"
+} else {
+    "/etc/claude-code/managed-settings.json"
+};
+
 /// The settings files Claude Code reads, as (label, path).
 fn settings_files(args: &Args) -> Vec<(&'static str, PathBuf)> {
-    let mut files = Vec::new();
+    let mut files = vec![("managed", PathBuf::from(MANAGED_SETTINGS))];
     if let Some(home) = std::env::var_os("HOME") {
         files.push(("user", PathBuf::from(home).join(".claude/settings.json")));
     }
@@ -213,6 +220,8 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
     let mut wired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut clients = BTreeSet::new();
     let mut any_file = false;
+    // A settings file that enables the hookd plugin (`"enabledPlugins": {"hookd@…": true}`).
+    let mut plugin = None;
     for (label, path) in settings_files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -253,6 +262,16 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
                 Some("fix the entries named above".into()),
             ));
         }
+        let enables_plugin = v
+            .get("enabledPlugins")
+            .and_then(Value::as_object)
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|(k, on)| k.starts_with("hookd@") && on == &Value::Bool(true))
+            });
+        if enables_plugin && plugin.is_none() {
+            plugin = Some(format!("{label} {}", path.display()));
+        }
         if v.get("disableAllHooks") == Some(&Value::Bool(true)) {
             checks.push(check(
                 "settings",
@@ -291,6 +310,17 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
             }
         }
     }
+    if wired.is_empty()
+        && let Some(by) = plugin
+    {
+        checks.push(check(
+            "wiring",
+            Level::Ok,
+            format!("the hookd plugin is enabled ({by}): every event goes through its hook-client"),
+            None,
+        ));
+        return clients;
+    }
     if !any_file {
         checks.push(check(
             "settings",
@@ -305,7 +335,12 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
             "wiring",
             Level::Fail,
             "no settings file sends any event to hookd",
-            Some("`hookctl install` (user) or `hookctl install --project`".into()),
+            Some(
+                "`hookctl install` (user) or `hookctl install --project`; or run Claude Code \
+                 with hookd's plugin instead (`claude --plugin-dir <plugin>`, README \"As a Claude \
+                 Code plugin\"), which no settings file shows"
+                    .into(),
+            ),
         ));
         return clients;
     }
