@@ -101,11 +101,18 @@ fn install_http_puts_the_token_where_only_the_user_reads_it() {
     assert_eq!(again["token_settings"]["change"], json!("none"), "{again}");
     assert_eq!(again["changed"], json!(false), "{again}");
 
+    // A dry run of the uninstall shows the token's line going, but not the token.
+    let out = ok(&d
+        .hookctl(&["uninstall", "--project", "--dir", dir, "--dry-run"])
+        .unwrap());
+    assert!(!out.contains(&t), "the diff shows the token: {out}");
+    assert!(out.contains("<hookd's HTTP token>"), "{out}");
+
     // Uninstall takes out the hooks and the token.
     let out = ok(&d
         .hookctl(&["uninstall", "--project", "--dir", dir])
         .unwrap());
-    assert!(out.contains("HOOKD_HTTP_BEARER in"), "{out}");
+    assert!(out.contains("HOOKD_HTTP_BEARER removed from"), "{out}");
     assert!(!has_http_hooks(&read_json(&shared)));
     assert!(
         read_json(&local).get("env").is_none(),

@@ -270,16 +270,17 @@ impl TokenSync {
         if let Some(d) = written.and_then(|w| w.diff.as_ref()) {
             print!("{d}");
         }
-        let what = match (self.change, self.present) {
-            (Change::Set, _) => "written; only you can read this file",
-            (Change::Removed, _) => "removed: no http hook of hookctl's uses it",
-            (Change::None, true) => "present",
+        let path = self.path.display();
+        match (self.change, self.present) {
+            (Change::Set, _) => println!(
+                "  token            {TOKEN_ENV} in {path} (written; only you can read this file)"
+            ),
+            (Change::Removed, _) => println!(
+                "  token            {TOKEN_ENV} removed from {path} (no http hook of hookctl's uses it)"
+            ),
+            (Change::None, true) => println!("  token            {TOKEN_ENV} in {path}"),
             (Change::None, false) => return,
-        };
-        println!(
-            "  token            {TOKEN_ENV} in {} ({what})",
-            self.path.display()
-        );
+        }
         if let Some(b) = written.and_then(|w| w.backup.as_ref()) {
             println!("  backup           {}", b.display());
         }
@@ -323,6 +324,15 @@ impl TokenSync {
             record_place(&real, holds)?;
         }
         Ok(notes)
+    }
+}
+
+/// `text` with hookd's HTTP token, wherever it appears, replaced by a placeholder: what a dry
+/// run's diff shows.
+pub(crate) fn mask(text: String) -> String {
+    match read_token() {
+        Some(t) if text.contains(&t) => text.replace(&t, PLACEHOLDER),
+        _ => text,
     }
 }
 
@@ -457,7 +467,7 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
                     "left alone: its HOOKD_HTTP_BEARER was not hookd's token (set it again with `hookctl install --http`)"
                 }
                 "no-token" => "no token in it",
-                _ => "gone",
+                _ => "no such file",
             };
             println!("  {:<16} {} ({what})", "settings", p.file);
             if let Some(b) = &p.backup {

@@ -547,7 +547,10 @@ impl SettingsFile {
             return Ok(Written {
                 changed,
                 backup: None,
-                diff: Some(settings::unified_diff(&old, &text, &old_label, &new_label)),
+                // A diff never shows the HTTP token (a removal would print its old line).
+                diff: Some(crate::cmd::http::mask(settings::unified_diff(
+                    &old, &text, &old_label, &new_label,
+                ))),
             });
         }
         let dir = self
