@@ -2,10 +2,12 @@
 //! install --path hook-client`) gives the fast client.
 //!
 //! Claude Code starts hook-client once per hook event, and a dynamically linked binary spends
-//! most of its short life in the dynamic loader: it measured 1.47-1.56x `/bin/true`, against
-//! at most 1.0x static (BENCHMARKS.md). Cargo has no per-package `-C target-feature=+crt-static`
-//! (in the workspace it would also reach the proc-macros, which cannot be static), so this
-//! script does the same at link time for the `hook-client` binary alone:
+//! much of its short life in the dynamic loader: a whole hook (spawn to exit, hookd's answer
+//! included) measured 1.34-1.39x `/bin/true` dynamic, 1.10-1.15x static glibc and 0.95-0.97x
+//! static musl (the release build; glibc's own start-up is what separates the two static
+//! ones). Cargo has no per-package `-C target-feature=+crt-static` (in the workspace it would
+//! also reach the proc-macros, which cannot be static), so this script does the same at link
+//! time for the `hook-client` binary alone:
 //!
 //! - it asks the linker for a static PIE (`-static-pie`, which the C compiler driver turns into
 //!   glibc's `rcrt1.o` start file and no dynamic loader), and
@@ -126,7 +128,8 @@ fn quote(p: &Path) -> String {
 
 fn warn_dynamic(why: &str) {
     println!(
-        "cargo:warning=hook-client is linked dynamically ({why}): it starts about 1.5x slower \
-         than the static build; `hookctl doctor` says how to get the fast one (README, Install)"
+        "cargo:warning=hook-client is linked dynamically ({why}): each hook costs about a \
+         quarter more than with the static build; `hookctl doctor` says how to get the fast one \
+         (README, Install)"
     );
 }
