@@ -47,6 +47,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=HOOK_CLIENT_DYNAMIC");
     println!("cargo:rerun-if-env-changed=CC");
+    println!("cargo:rerun-if-env-changed=TARGET_CC");
     let var = |k: &str| env::var(k).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
@@ -65,15 +66,24 @@ fn main() {
     // The C compiler rustc links with: `CC` for the target, as the cc crate would pick it, or
     // the system `cc`.
     let target = var("TARGET");
-    let cc = [
+    let target_cc = [
         format!("CC_{target}"),
         format!("CC_{}", target.replace('-', "_")),
         "TARGET_CC".into(),
-        "CC".into(),
     ]
     .iter()
-    .find_map(|k| env::var(k).ok().filter(|v| !v.is_empty()))
-    .unwrap_or_else(|| "cc".into());
+    .find_map(|k| env::var(k).ok().filter(|v| !v.is_empty()));
+    // Cross-compiling without a C compiler named for the target: the system `cc` would find
+    // this machine's archives, for another architecture.
+    if target_cc.is_none() && target != var("HOST") {
+        warn_dynamic(&format!(
+            "cross-compiling to {target} with no CC_{target} to find its static libraries"
+        ));
+        return;
+    }
+    let cc = target_cc
+        .or_else(|| env::var("CC").ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "cc".into());
     let mut found = Vec::new();
     for name in ARCHIVES.iter().chain(&["rcrt1.o"]) {
         match locate(&cc, name) {
