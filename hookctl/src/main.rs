@@ -3,13 +3,14 @@
 mod client;
 mod cmd;
 mod format;
+mod linkage;
 mod migrate;
 mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use client::Client;
 
@@ -76,6 +77,13 @@ enum Command {
     Metrics(cmd::stats::MetricsArgs),
     /// List recent executions of `run` rules (your hook scripts), newest first
     Runs(cmd::runs::Args),
+    /// The HTTP endpoint's token: `hookctl http rotate-token`
+    Http(cmd::http::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(cmd::completions::Args),
+    /// Write the man pages of hookd, hookctl and hook-client into a directory
+    #[command(hide = true)]
+    Man(cmd::completions::ManArgs),
     /// Turn the hooks in a Claude Code settings file into hookd `run` rules (and, with
     /// --replace, send those events through hookd instead); --undo reverses it
     Import(cmd::import::Args),
@@ -118,6 +126,9 @@ fn main() -> ExitCode {
         Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
         Command::Runs(a) => connect().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
+        Command::Http(a) => cmd::http::run(&a),
+        Command::Completions(a) => cmd::completions::run(&a, Cli::command()),
+        Command::Man(a) => cmd::completions::man(&a, Cli::command()),
     };
     match result {
         Ok(code) => code,

@@ -231,6 +231,23 @@ pub fn is_ours(handler: &Value, event: &str) -> bool {
     client.starts_with('/') && names_client(client) && flag == "--event" && ev == event && rest_ok
 }
 
+/// The hook-client a `command` handler runs (exec form's `command`, or the first word of a
+/// shell command), when it names one.
+#[must_use]
+pub fn client_of(handler: &Value) -> Option<String> {
+    let h = handler.as_object()?;
+    if h.get("type").and_then(Value::as_str) != Some("command") {
+        return None;
+    }
+    let command = h.get("command").and_then(Value::as_str)?;
+    let first = if h.contains_key("args") {
+        Some(command.to_string())
+    } else {
+        shell_words(command).and_then(|w| w.into_iter().next())
+    };
+    first.filter(|w| names_client(w))
+}
+
 /// A hook-client command under `event` that `install` did not write (e.g. hand-edited with
 /// extra flags), returned as its command text.
 fn foreign_client_command(handler: &Value, event: &str) -> Option<String> {

@@ -276,6 +276,9 @@ mod launchd {
 
     use super::LifecycleError;
 
+    // The workspace denies `unsafe_code`; this declaration is the one way to reach launchd's
+    // socket activation (libSystem has no Rust binding), and each call is allowed at its site.
+    #[allow(unsafe_code)]
     unsafe extern "C" {
         fn launch_activate_socket(
             name: *const libc::c_char,

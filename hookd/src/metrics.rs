@@ -24,9 +24,9 @@ struct Inner {
     by_verdict: HashMap<String, u64>,
     by_rule: HashMap<String, u64>,
     redactions: HashMap<String, u64>,
-    processing: Histogram<u64>,
-    request: Histogram<u64>,
-    store_write: Histogram<u64>,
+    processing: Summary,
+    request: Summary,
+    store_write: Summary,
     /// Events per second, a ring indexed by second since `start`.
     per_second: [u64; WINDOW_SECS],
     last_second: u64,
@@ -55,9 +55,33 @@ fn bump(map: &mut HashMap<String, u64>, key: &str) {
     }
 }
 
-fn latency(h: &Histogram<u64>) -> Latency {
+/// A latency distribution: the histogram for quantiles, and the exact sum of what was recorded
+/// (the Prometheus summary's `_sum`, which a histogram only approximates).
+struct Summary {
+    hist: Histogram<u64>,
+    sum: u64,
+}
+
+impl Summary {
+    fn new() -> Self {
+        Self {
+            hist: histogram(),
+            sum: 0,
+        }
+    }
+
+    /// Records `us` microseconds (already clamped to the histogram's range).
+    fn record(&mut self, us: u64) {
+        let _ = self.hist.record(us);
+        self.sum = self.sum.saturating_add(us);
+    }
+}
+
+fn latency(s: &Summary) -> Latency {
+    let h = &s.hist;
     Latency {
         count: h.len(),
+        sum: s.sum,
         p50: h.value_at_quantile(0.50),
         p95: h.value_at_quantile(0.95),
         p99: h.value_at_quantile(0.99),
@@ -89,9 +113,9 @@ impl Metrics {
                 by_verdict: HashMap::new(),
                 by_rule: HashMap::new(),
                 redactions: HashMap::new(),
-                processing: histogram(),
-                request: histogram(),
-                store_write: histogram(),
+                processing: Summary::new(),
+                request: Summary::new(),
+                store_write: Summary::new(),
                 per_second: [0; WINDOW_SECS],
                 last_second: 0,
                 events: 0,
@@ -147,8 +171,8 @@ impl Metrics {
                 .unwrap_or(MAX_US)
                 .clamp(1, MAX_US)
         };
-        let _ = m.processing.record(clamp(processing));
-        let _ = m.request.record(clamp(request));
+        m.processing.record(clamp(processing));
+        m.request.record(clamp(request));
         Self::advance(&mut m, now_s);
         m.per_second[(now_s % WINDOW_SECS as u64) as usize] += 1;
     }
@@ -163,7 +187,7 @@ impl Metrics {
         let us = u64::try_from(d.as_micros())
             .unwrap_or(MAX_US)
             .clamp(1, MAX_US);
-        let _ = self.lock().store_write.record(us);
+        self.lock().store_write.record(us);
     }
 
     /// A report; `health` is filled by the caller, which knows the store and rules.
@@ -374,6 +398,7 @@ pub fn prometheus(r: &StatsReport) -> String {
         ] {
             let _ = writeln!(out, "{name}{{quantile=\"{q}\"}} {v}");
         }
+        let _ = writeln!(out, "{name}_sum {}", l.sum);
         let _ = writeln!(out, "{name}_count {}", l.count);
     }
     out
@@ -410,6 +435,10 @@ mod tests {
         );
         assert_eq!(r.processing_us.max, 100);
         assert_eq!(r.store_write_us.count, 1);
+        // Exact sums: 1 + 2 + ... + 100 and 1 + 3 + ... + 199.
+        assert_eq!(r.processing_us.sum, 5050);
+        assert_eq!(r.request_us.sum, 10_000);
+        assert_eq!(r.store_write_us.sum, 50);
     }
 
     #[test]
@@ -430,6 +459,24 @@ mod tests {
         assert!(text.contains("hookd_events_by_event_total{event=\"Stop\"} 1"));
         assert!(text.contains("hookd_rule_matches_total{rule=\"gate\\\"x\"} 1"));
         assert!(text.contains("hookd_processing_microseconds{quantile=\"0.99\"}"));
+        // Every summary has its `_sum` and `_count` (the exposition format requires both).
+        for name in [
+            "hookd_processing_microseconds",
+            "hookd_request_microseconds",
+            "hookd_store_write_microseconds",
+        ] {
+            assert!(text.contains(&format!("# TYPE {name} summary\n")), "{text}");
+            assert!(text.contains(&format!("\n{name}_count ")), "{name}: {text}");
+            assert!(text.contains(&format!("\n{name}_sum ")), "{name}: {text}");
+        }
+        assert!(
+            text.contains("\nhookd_processing_microseconds_sum 5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nhookd_request_microseconds_sum 9\n"),
+            "{text}"
+        );
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.rsplit_once(' ').unwrap();
             assert!(!name.is_empty() && value.parse::<f64>().is_ok(), "{line}");

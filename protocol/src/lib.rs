@@ -31,8 +31,8 @@ pub use message::*;
 /// The protocol version carried in every frame. Bump on any incompatible change (2: `runs`
 /// requests and run counters in stats; 3: [`HookRequest::id`], the delivery's identity that
 /// makes a spooled copy of a committed event recognisable, and the store's durability fields
-/// in status and stats).
-pub const PROTOCOL_VERSION: u32 = 3;
+/// in status and stats; 4: [`Latency::sum`] in stats, for the Prometheus summaries' `_sum`).
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -124,6 +124,8 @@ pub struct TailRequest {
 pub struct Latency {
     /// Samples.
     pub count: u64,
+    /// Sum of the samples (the Prometheus summary's `_sum`; protocol 4).
+    pub sum: u64,
     /// Median.
     pub p50: u64,
     /// 95th percentile.

@@ -144,6 +144,17 @@ impl TestDaemon {
     /// # Errors
     ///
     /// When the daemon was not started here or `prlimit` fails.
+    #[cfg(not(target_os = "linux"))]
+    pub fn set_running_file_size_limit(&self, _bytes: Option<u64>) -> anyhow::Result<()> {
+        bail!("prlimit (another process's limits) needs Linux")
+    }
+
+    /// Changes the running daemon's soft `RLIMIT_FSIZE` (`None`: unlimited).
+    ///
+    /// # Errors
+    ///
+    /// When the daemon was not started here or `prlimit` fails.
+    #[cfg(target_os = "linux")]
     pub fn set_running_file_size_limit(&self, bytes: Option<u64>) -> anyhow::Result<()> {
         let pid = libc::pid_t::try_from(self.pid().context("daemon not started")?)?;
         let lim = libc::rlimit {

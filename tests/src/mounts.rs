@@ -5,17 +5,20 @@
 //! and to the processes it starts afterwards (hookd, hook-client, hookctl), so a test's mounts
 //! are invisible to the rest of the machine and vanish with it. Mounting needs root (or
 //! `CAP_SYS_ADMIN`); [`private_namespace`] says when it is not available so a test can use its
-//! fallback and say so.
+//! fallback and say so. Elsewhere (macOS) every mount fails with `Unsupported`, which the tests
+//! report as a skip like a missing permission: the crate still builds there (`.ci/darwin-check`).
 
 use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn cstr(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other)
 }
 
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
     if rc == 0 {
         Ok(())
@@ -29,7 +32,8 @@ fn check(rc: libc::c_int, what: &str) -> io::Result<()> {
 ///
 /// # Errors
 ///
-/// When not permitted (not root, or a container without `CAP_SYS_ADMIN`).
+/// When not permitted (not root, or a container without `CAP_SYS_ADMIN`), or not on Linux.
+#[cfg(target_os = "linux")]
 pub fn private_namespace() -> io::Result<()> {
     #[allow(unsafe_code)]
     // SAFETY: plain syscalls with valid, NUL-terminated arguments.
@@ -48,7 +52,35 @@ pub fn private_namespace() -> io::Result<()> {
     }
 }
 
+/// Mount namespaces are Linux's.
+///
+/// # Errors
+///
+/// Always: `Unsupported`.
+#[cfg(not(target_os = "linux"))]
+pub fn private_namespace() -> io::Result<()> {
+    Err(not_linux("a private mount namespace"))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn not_linux(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, format!("{what} needs Linux"))
+}
+
+/// `mount(2)` flags used here (none exist elsewhere: every mount fails there).
+#[cfg(target_os = "linux")]
+mod flags {
+    pub const REMOUNT: libc::c_ulong = libc::MS_REMOUNT;
+    pub const RDONLY: libc::c_ulong = libc::MS_RDONLY;
+}
+#[cfg(not(target_os = "linux"))]
+mod flags {
+    pub const REMOUNT: libc::c_ulong = 0;
+    pub const RDONLY: libc::c_ulong = 0;
+}
+
 /// `mount(2)` of a tmpfs on `path` with `flags` and the tmpfs options `opts`.
+#[cfg(target_os = "linux")]
 fn mount_tmpfs(
     path: &Path,
     flags: libc::c_ulong,
@@ -72,6 +104,16 @@ fn mount_tmpfs(
         },
         what,
     )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn mount_tmpfs(
+    _path: &Path,
+    _flags: libc::c_ulong,
+    _opts: Option<&CString>,
+    what: &str,
+) -> io::Result<()> {
+    Err(not_linux(what))
 }
 
 /// A tmpfs mounted on a directory; unmounted (lazily) on drop.
@@ -117,7 +159,7 @@ impl Tmpfs {
     ///
     /// `EBUSY` while a file on it is open for writing.
     pub fn set_read_only(&self, ro: bool) -> io::Result<()> {
-        let flags = libc::MS_REMOUNT | if ro { libc::MS_RDONLY } else { 0 };
+        let flags = flags::REMOUNT | if ro { flags::RDONLY } else { 0 };
         mount_tmpfs(&self.path, flags, None, "remounting")
     }
 
@@ -129,7 +171,7 @@ impl Tmpfs {
     /// When remounting fails (a size below what is in use).
     pub fn resize(&self, size: &str) -> io::Result<()> {
         let opts = CString::new(format!("size={size}")).map_err(io::Error::other)?;
-        mount_tmpfs(&self.path, libc::MS_REMOUNT, Some(&opts), "resizing tmpfs")
+        mount_tmpfs(&self.path, flags::REMOUNT, Some(&opts), "resizing tmpfs")
     }
 
     /// Fills the file system: writes `filler` until `ENOSPC`. Returns the bytes written.
@@ -171,6 +213,7 @@ pub fn fill(path: &Path) -> io::Result<u64> {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
         if let Ok(target) = cstr(&self.path) {
             #[allow(unsafe_code)]
             // SAFETY: a valid NUL-terminated path.
@@ -184,6 +227,7 @@ impl Drop for Tmpfs {
 /// The built binaries, opened before a mount hides them (a checkout under `/tmp` disappears
 /// when a test mounts a tmpfs over `/tmp`), to be made visible where the test needs them.
 pub struct Binaries {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     files: Vec<(String, std::fs::File)>,
 }
 
@@ -214,6 +258,16 @@ impl Binaries {
         Ok(Self { files })
     }
 
+    /// Bind mounts are Linux's.
+    ///
+    /// # Errors
+    ///
+    /// Always: `Unsupported`.
+    #[cfg(not(target_os = "linux"))]
+    pub fn install(&mut self, _dir: &Path) -> io::Result<PathBuf> {
+        Err(not_linux("bind-mounting a binary"))
+    }
+
     /// Makes them appear in `dir` (created 0755 if needed): each is bind-mounted from the file
     /// opened earlier (through `/proc/self/fd`), so nothing is copied and no file is ever open
     /// for writing while a test thread may `exec` it (that fails with `ETXTBSY`). Needs the
@@ -222,6 +276,7 @@ impl Binaries {
     /// # Errors
     ///
     /// I/O or mount errors.
+    #[cfg(target_os = "linux")]
     pub fn install(&mut self, dir: &Path) -> io::Result<PathBuf> {
         use std::os::fd::AsRawFd;
         use std::os::unix::fs::PermissionsExt;

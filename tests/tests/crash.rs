@@ -119,6 +119,11 @@ fn crash_and_restart(d: &mut TestDaemon, signal: i32, cycle: usize) {
 /// 8 clients send `events` events while hookd gets `signal` and is restarted `cycles` times;
 /// then nothing answered is lost or duplicated and nothing spooled is missing. Returns the
 /// verify report.
+///
+/// The load must outlast the cycles: while hookd is down every client falls back at once, so
+/// each restart uses up events as fast as hook-client starts. With the static client (no
+/// dynamic loader, no Rust runtime start-up) a restart of the debug hookd here took about 640
+/// of them, so `events` leaves room for several times that per cycle.
 fn crash_under_load(signal: i32, cycles: usize, events: u64) -> serde_json::Value {
     let mut d = TestDaemon::start().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -456,12 +456,21 @@ fn connect_nowait(path: &Path) -> Option<std::os::fd::OwnedFd> {
     // SAFETY: plain socket calls on a descriptor we own; sockaddr_un is zeroed then filled
     // within its bounds.
     unsafe {
+        #[cfg(target_os = "linux")]
         let fd = libc::socket(
             libc::AF_UNIX,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         );
+        // No SOCK_NONBLOCK/SOCK_CLOEXEC elsewhere (macOS): the same with fcntl.
+        #[cfg(not(target_os = "linux"))]
+        let fd = libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0);
         assert!(fd >= 0);
+        #[cfg(not(target_os = "linux"))]
+        {
+            assert_eq!(libc::fcntl(fd, libc::F_SETFL, libc::O_NONBLOCK), 0);
+            assert_eq!(libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC), 0);
+        }
         let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
         let mut addr: libc::sockaddr_un = std::mem::zeroed();
         addr.sun_family = libc::AF_UNIX as libc::sa_family_t;

@@ -2,9 +2,11 @@
 //! listener (no hook-client process), wired by `hookctl install --http`, against a fake
 //! Messages API: a PreToolUse deny reaches the model as the tool_result, a UserPromptSubmit
 //! context reaches the model's request, events are recorded with the CLI's session id, the
-//! token travels through `allowedEnvVars`, a wrong token is refused (the run goes on, nothing
-//! is recorded; with `onFailure: "block"` the guard fails closed), and blocks hookd gives as
-//! exit 2 on the socket path are honoured as JSON over HTTP.
+//! token travels through `allowedEnvVars` from the settings' `env` where install put it (no
+//! variable exported: `--project` and user installs, and again after `hookctl http
+//! rotate-token`), a wrong token is refused (the run goes on, nothing is recorded; with
+//! `onFailure: "block"` the guard fails closed), and blocks hookd gives as exit 2 on the socket
+//! path are honoured as JSON over HTTP.
 //!
 //! Skipped (loudly) only with `HOOKD_SKIP_CLAUDE=1`.
 
@@ -103,7 +105,8 @@ fn claude_code_http_hooks_reach_hookd() {
     let project = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     // The settings `hookctl install --http` writes: http hooks for every event but
-    // SessionStart and Setup (hook-client), onFailure "block" on the guard events.
+    // SessionStart and Setup (hook-client), onFailure "block" on the guard events, and the
+    // token in the personal settings.local.json: nothing is exported below.
     let install = d
         .hookctl(&[
             "install",
@@ -135,6 +138,12 @@ fn claude_code_http_hooks_reach_hookd() {
         settings["hooks"]["SessionStart"][0]["hooks"][0]["type"],
         json!("command")
     );
+    assert!(settings.get("env").is_none(), "{settings}");
+    let local: Value = serde_json::from_slice(
+        &std::fs::read(project.path().join(".claude/settings.local.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(local["env"][TOKEN_ENV], json!(token), "{local}");
     let model = FakeModel::start(vec![
         Step::bash("echo forbidden"),
         Step::bash("echo allowed-output-marker"),
@@ -147,11 +156,7 @@ fn claude_code_http_hooks_reach_hookd() {
         home.path(),
         "run the two commands",
         &model.base_url(),
-        &[
-            ("HOOKD_HOME", &hookd_home),
-            ("HOOKD_NO_AUTOSTART", "1"),
-            (TOKEN_ENV, &token),
-        ],
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
         RUN_TIMEOUT,
     )
     .unwrap();
@@ -216,6 +221,85 @@ fn claude_code_http_hooks_reach_hookd() {
     assert!(
         rows.iter()
             .any(|r| r["event"] == "UserPromptSubmit" && r["verdict"] == "context")
+    );
+    assert!(!d.log().contains("HTTP request refused"), "{}", d.log());
+
+    // (d) After `hookctl http rotate-token`, a new session gets the new token from the same
+    // settings file: still answered, nothing refused.
+    let out = d.hookctl(&["http", "rotate-token"]).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let (_, rotated) = endpoint(&d);
+    assert_ne!(rotated, token);
+    let model =
+        FakeModel::start(vec![Step::bash("echo forbidden"), Step::text("all done")]).unwrap();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "run it",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
+    run.ensure_success().unwrap();
+    assert!(
+        model
+            .tool_results()
+            .iter()
+            .any(|r| r.to_string().contains("HTTP-REAL-DENY")),
+        "{:#?}\n{run}",
+        model.tool_results()
+    );
+    assert!(!d.log().contains("HTTP request refused"), "{}", d.log());
+}
+
+/// A user install (`~/.claude/settings.json` holds the hooks and the token), nothing exported,
+/// no project settings: the guard answers over HTTP.
+#[test]
+fn a_user_install_over_http_needs_nothing_exported() {
+    if skip_claude_tests("a_user_install_over_http_needs_nothing_exported") {
+        return;
+    }
+    let d = TestDaemon::start_with(&[("hookd.toml", HOOKD_TOML)]).unwrap();
+    let (url, token) = endpoint(&d);
+    let project = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = d
+        .command("hookctl")
+        .env("HOME", home.path())
+        .args(["install", "--http", "--http-url", &url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let user = home.path().join(".claude/settings.json");
+    let settings: Value = serde_json::from_slice(&std::fs::read(&user).unwrap()).unwrap();
+    assert_eq!(settings["env"][TOKEN_ENV], json!(token), "{settings}");
+    let model =
+        FakeModel::start(vec![Step::bash("echo forbidden"), Step::text("all done")]).unwrap();
+    let hookd_home = d.home().to_str().unwrap().to_string();
+    let run = run_claude(
+        project.path(),
+        home.path(),
+        "run it",
+        &model.base_url(),
+        &[("HOOKD_HOME", &hookd_home), ("HOOKD_NO_AUTOSTART", "1")],
+        RUN_TIMEOUT,
+    )
+    .unwrap();
+    run.ensure_success().unwrap();
+    let results = model.tool_results();
+    assert!(
+        results
+            .iter()
+            .any(|r| r.to_string().contains("HTTP-REAL-DENY")),
+        "{results:#?}\n{run}"
+    );
+    let session = run.session_id().unwrap().to_string();
+    let rows = d.events(100, &["--session", &session]).unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["event"] == "PreToolUse" && r["verdict"] == "deny"),
+        "{rows:#?}"
     );
     assert!(!d.log().contains("HTTP request refused"), "{}", d.log());
 }

@@ -1,6 +1,6 @@
 //! `hookctl doctor`: checks everything between Claude Code and hookd, each with a plain fix.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -60,7 +60,8 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     let mut socket_checks = Vec::new();
     socket_check(socket, &mut socket_checks);
     let status = daemon_checks(socket, &mut checks);
-    settings_checks(args, &mut checks);
+    let clients = settings_checks(args, &mut checks);
+    client_check(&clients, &mut checks);
     rules_check(status.as_ref(), &mut checks);
     store_check(status.as_ref(), &mut checks);
     if status.is_some() {
@@ -189,9 +190,16 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
     Some(status)
 }
 
+/// The managed (organisation) settings file Claude Code reads on this system.
+const MANAGED_SETTINGS: &str = if cfg!(target_os = "macos") {
+    "/Library/Application Support/ClaudeCode/managed-settings.json"
+} else {
+    "/etc/claude-code/managed-settings.json"
+};
+
 /// The settings files Claude Code reads, as (label, path).
 fn settings_files(args: &Args) -> Vec<(&'static str, PathBuf)> {
-    let mut files = Vec::new();
+    let mut files = vec![("managed", PathBuf::from(MANAGED_SETTINGS))];
     if let Some(home) = std::env::var_os("HOME") {
         files.push(("user", PathBuf::from(home).join(".claude/settings.json")));
     }
@@ -270,10 +278,14 @@ fn deadline_checks(wired: &BTreeMap<String, Vec<(String, String)>>, checks: &mut
     }
 }
 
-fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
+/// Checks the settings files; returns the hook-client paths they run.
+fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
     // event -> [(file label, command)]
     let mut wired: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut clients = BTreeSet::new();
     let mut any_file = false;
+    // A settings file that enables the hookd plugin (`"enabledPlugins": {"hookd@…": true}`).
+    let mut plugin = None;
     for (label, path) in settings_files(args) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
@@ -314,6 +326,16 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 Some("fix the entries named above".into()),
             ));
         }
+        let enables_plugin = v
+            .get("enabledPlugins")
+            .and_then(Value::as_object)
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|(k, on)| k.starts_with("hookd@") && on == &Value::Bool(true))
+            });
+        if enables_plugin && plugin.is_none() {
+            plugin = Some(format!("{label} {}", path.display()));
+        }
         if v.get("disableAllHooks") == Some(&Value::Bool(true)) {
             checks.push(check(
                 "settings",
@@ -336,6 +358,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 .filter_map(Value::as_array)
                 .flatten()
             {
+                clients.extend(crate::settings::client_of(h));
                 let cmd = h.get("command").and_then(Value::as_str).unwrap_or_default();
                 let url = h.get("url").and_then(Value::as_str).unwrap_or_default();
                 if cmd.contains("hook-client") || url.contains("/hook") {
@@ -351,6 +374,17 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             }
         }
     }
+    if wired.is_empty()
+        && let Some(by) = plugin
+    {
+        checks.push(check(
+            "wiring",
+            Level::Ok,
+            format!("the hookd plugin is enabled ({by}): every event goes through its hook-client"),
+            None,
+        ));
+        return clients;
+    }
     if !any_file {
         checks.push(check(
             "settings",
@@ -358,16 +392,21 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
             "no Claude Code settings file found",
             Some("wire hookd in: `hookctl install`".into()),
         ));
-        return;
+        return clients;
     }
     if wired.is_empty() {
         checks.push(check(
             "wiring",
             Level::Fail,
             "no settings file sends any event to hookd",
-            Some("`hookctl install` (user) or `hookctl install --project`".into()),
+            Some(
+                "`hookctl install` (user) or `hookctl install --project`; or run Claude Code \
+                 with hookd's plugin instead (`claude --plugin-dir <plugin>`, README \"As a Claude \
+                 Code plugin\"), which no settings file shows"
+                    .into(),
+            ),
         ));
-        return;
+        return clients;
     }
     let mut lines = Vec::new();
     for (event, by) in &wired {
@@ -423,6 +462,43 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) {
                 missing.join(", ")
             ),
             Some("`hookctl install` wires all events; rules on these events never run".into()),
+        ));
+    }
+    clients
+}
+
+/// Whether the hook-client the settings run (else the one `hookctl install` would wire) is the
+/// fast, static build.
+fn client_check(wired: &BTreeSet<String>, checks: &mut Vec<Check>) {
+    let paths: Vec<PathBuf> = if wired.is_empty() {
+        crate::cmd::install::find_client(None).into_iter().collect()
+    } else {
+        wired.iter().map(PathBuf::from).collect()
+    };
+    let mut slow = Vec::new();
+    let mut fast = Vec::new();
+    for p in &paths {
+        match crate::linkage::slow_client_note(p) {
+            Some(note) => slow.push(note),
+            None if matches!(crate::linkage::of(p), Ok(crate::linkage::Linkage::Static)) => {
+                fast.push(p.display().to_string());
+            }
+            None => {}
+        }
+    }
+    if !slow.is_empty() {
+        checks.push(check(
+            "client",
+            Level::Warn,
+            slow.join("\n"),
+            Some(crate::linkage::HOW_TO_GET_STATIC.into()),
+        ));
+    } else if !fast.is_empty() {
+        checks.push(check(
+            "client",
+            Level::Ok,
+            format!("{}: static build (fast start)", fast.join(", ")),
+            None,
         ));
     }
 }

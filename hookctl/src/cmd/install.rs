@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
+use crate::cmd::http::Change as TokenChange;
 use crate::settings::{self, Document, Installed, Wiring};
 
 /// Mode of a settings file `install` creates (it may hold `env` secrets later).
@@ -167,10 +168,17 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             o
         }
     };
-    let changed = outcomes
-        .iter()
-        .any(|o| matches!(o, Installed::Added | Installed::Updated));
+    // The token for `http` entries goes into a settings file only the user reads (or out of
+    // it when no entry of ours uses it any more).
+    let token = crate::cmd::http::sync(&mut file, t.project, t.dry_run)?;
+    let token_here = token.other.is_none() && token.change != TokenChange::None;
+    let changed = token_here
+        || outcomes
+            .iter()
+            .any(|o| matches!(o, Installed::Added | Installed::Updated));
+    let token_written = token.finish_other(t.dry_run, "install")?;
     let written = file.finish(changed, t.dry_run, "install")?;
+    let mut notes = token.secure(t.dry_run)?;
 
     let pick = |want: fn(&Installed) -> bool| -> Vec<&str> {
         events
@@ -198,6 +206,12 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
                 .to_string(),
         );
     }
+    if let Some(note) = crate::linkage::slow_client_note(&client) {
+        warnings.push(format!(
+            "{note}; for the fast one: {}",
+            crate::linkage::HOW_TO_GET_STATIC
+        ));
+    }
     for (event, command) in &foreign {
         warnings.push(format!(
             "{event} already runs hook-client through an entry hookctl did not write \
@@ -208,11 +222,24 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
     if t.json {
         let mut report = written.json(&file, "install");
         report.insert("client".into(), json!(client_str));
+        report.insert(
+            "client_linkage".into(),
+            json!(match crate::linkage::of(&client) {
+                Ok(crate::linkage::Linkage::Static) => "static",
+                Ok(crate::linkage::Linkage::Dynamic { .. }) => "dynamic",
+                Ok(crate::linkage::Linkage::NotElf) | Err(_) => "unknown",
+            }),
+        );
         report.insert("fail_mode".into(), json!(args.fail_mode));
         if let Some(url) = &http_url {
             report.insert("http_url".into(), json!(url));
             report.insert("token_env".into(), json!(hookd::server::http::TOKEN_ENV));
         }
+        report.insert(
+            "token_settings".into(),
+            token.report(token_written.as_ref()),
+        );
+        warnings.append(&mut notes);
         report.insert("added".into(), json!(added));
         report.insert("updated".into(), json!(updated));
         report.insert("present".into(), json!(present));
@@ -240,15 +267,9 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         for w in &warnings {
             println!("note: {w}");
         }
-        if http_url.is_some() {
-            println!(
-                "note: Claude Code sends the token from ${env}: set it where Claude Code \
-                 starts, e.g. `export {env}=\"$(cat {token})\"` in your shell profile",
-                env = hookd::server::http::TOKEN_ENV,
-                token = hook_protocol::paths::state_dir()
-                    .join(hookd::server::http::TOKEN_FILE)
-                    .display(),
-            );
+        token.print(token_written.as_ref());
+        for n in &notes {
+            println!("note: {n}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -272,8 +293,12 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
     {
         *n += h;
     }
-    let changed = removed.iter().any(|&n| n > 0);
+    let token = crate::cmd::http::sync(&mut file, t.project, t.dry_run)?;
+    let token_here = token.other.is_none() && token.change != TokenChange::None;
+    let changed = token_here || removed.iter().any(|&n| n > 0);
     let written = file.finish(changed, t.dry_run, "uninstall")?;
+    let token_written = token.finish_other(t.dry_run, "uninstall")?;
+    let notes = token.secure(t.dry_run)?;
     let removed_from: Vec<&str> = events
         .iter()
         .zip(&removed)
@@ -285,6 +310,11 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
         let mut report = written.json(&file, "uninstall");
         report.insert("removed".into(), json!(removed_from));
         report.insert("entries_removed".into(), json!(entries));
+        report.insert(
+            "token_settings".into(),
+            token.report(token_written.as_ref()),
+        );
+        report.insert("warnings".into(), json!(notes));
         println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
     } else {
         written.print_head(&file, t.dry_run);
@@ -296,6 +326,10 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
             print_events("removed", &removed_from);
         }
         written.print_backup(&file);
+        token.print(token_written.as_ref());
+        for n in &notes {
+            println!("note: {n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -526,7 +560,10 @@ impl SettingsFile {
             return Ok(Written {
                 changed,
                 backup: None,
-                diff: Some(settings::unified_diff(&old, &text, &old_label, &new_label)),
+                // A diff never shows the HTTP token (a removal would print its old line).
+                diff: Some(crate::cmd::http::mask(settings::unified_diff(
+                    &old, &text, &old_label, &new_label,
+                ))),
             });
         }
         let dir = self
@@ -795,7 +832,7 @@ fn http_handler(event: &str, url: &str, fail_mode: Option<&str>) -> Value {
 }
 
 /// Whether `h` is an `http` entry `install --http` wrote (recognised by its token header).
-fn is_ours_http(h: &Value) -> bool {
+pub(crate) fn is_ours_http(h: &Value) -> bool {
     let env = hookd::server::http::TOKEN_ENV;
     h.get("type").and_then(Value::as_str) == Some("http")
         && h.pointer("/headers/Authorization").and_then(Value::as_str)

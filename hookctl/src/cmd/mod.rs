@@ -1,10 +1,12 @@
 //! One module per subcommand: `run(args, &mut Client) -> anyhow::Result<ExitCode>`.
 
 pub mod check;
+pub mod completions;
 pub mod doctor;
 pub mod events;
 pub mod explain;
 pub mod filters;
+pub mod http;
 pub mod import;
 pub mod install;
 pub mod reload;

@@ -46,7 +46,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
-pub use token::{Auth, TOKEN_FILE, Token};
+pub use token::{Auth, LiveToken, TOKEN_FILE, Token};
 
 use crate::{State, handler};
 
@@ -68,6 +68,8 @@ const _: () = assert!(
     crate::settings::MAX_AUTH_TIMEOUT.as_millis() <= IDLE_TIMEOUT.as_millis(),
     "auth_timeout is bounded by the idle timeout"
 );
+/// How often the listener looks whether the token file changed.
+const TOKEN_LOOK: Duration = Duration::from_secs(1);
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
 const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
@@ -127,7 +129,7 @@ pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option
         return Ok(None);
     };
     let limits = *limits;
-    let (token, created) = Token::load_or_create(&state.config.state_dir)?;
+    let (token, created) = LiveToken::load_or_create(&state.config.state_dir)?;
     let token_path = state.config.state_dir.join(TOKEN_FILE);
     if created {
         tracing::info!(path = %token_path.display(), "HTTP token created");
@@ -364,7 +366,7 @@ impl LogLimit {
 /// What every connection task shares.
 struct Listener {
     state: Arc<State>,
-    token: Token,
+    token: LiveToken,
     counters: Counters,
     /// Connections and evaluations; waited for (bounded) at shutdown.
     tasks: TaskTracker,
@@ -376,11 +378,19 @@ struct Listener {
 
 async fn accept_loop(ctx: Arc<Listener>, listener: TcpListener) {
     let shutdown = ctx.state.shutdown.clone();
+    // A rotated token file (`hookctl http rotate-token`) is taken within this long, so the old
+    // token stops working even when no request presents the new one.
+    let mut token_look = tokio::time::interval(TOKEN_LOOK);
+    token_look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         // Always accepting: a connection is refused a place only by the pools (admission),
         // never left in the kernel's queue behind others.
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
+            _ = token_look.tick() => {
+                ctx.token.refresh();
+                continue;
+            }
             a = listener.accept() => a,
         };
         let (stream, peer) = match accepted {
