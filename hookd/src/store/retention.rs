@@ -2,8 +2,10 @@
 //! limit, are pruned in short transactions (commits run between them), with the runs and
 //! sessions past the age; free pages are given back.
 //!
-//! Must not hold the write connection for more than one [`PRUNE_BATCH`] at a time, and never
-//! prunes what the policy keeps.
+//! Must not hold the write connection for more than one [`PRUNE_BATCH`] at a time, never
+//! prunes what the policy keeps, and never prunes the newest event: SQLite gives a new row the
+//! largest id plus one, so an empty table would hand out ids again from 1, and event ids must
+//! grow for the life of the file (exports, `tail`, forwarding cursors rely on it).
 
 use std::sync::atomic::Ordering;
 
@@ -64,9 +66,11 @@ impl Writer {
         let cutoff = now_ms() - self.retention.max_age_ms;
         let over_size = self.db_bytes() > self.retention.max_bytes;
         let sql = if over_size {
-            "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?1)"
+            "DELETE FROM events WHERE id IN (SELECT id FROM events \
+             WHERE id < (SELECT max(id) FROM events) ORDER BY id LIMIT ?1)"
         } else {
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 ORDER BY id LIMIT ?1)"
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 \
+             AND id < (SELECT max(id) FROM events) ORDER BY id LIMIT ?1)"
         };
         let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
             if over_size {
@@ -119,5 +123,43 @@ impl Writer {
                 |r| r.get::<_, i64>(0),
             )
             .map_or(0, |b| u64::try_from(b).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Retention;
+    use crate::store::Store;
+    use crate::store::testutil::rec;
+
+    /// Pruning every event past the age keeps the newest row, so the next event's id is larger
+    /// than every id the file handed out before (it restarted at 1 when the table emptied).
+    #[test]
+    fn ids_keep_growing_after_everything_is_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(
+            &dir.path().join("x.db"),
+            &dir.path().join("journal"),
+            0,
+            false,
+            None,
+            Retention {
+                max_age_ms: 1,
+                max_bytes: 1 << 30,
+            },
+        )
+        .unwrap();
+        let max_id = || -> i64 {
+            rusqlite::Connection::open(dir.path().join("x.db"))
+                .unwrap()
+                .query_row("SELECT max(id) FROM events", [], |r| r.get(0))
+                .unwrap()
+        };
+        // Events from 1970: all far past the one-millisecond age.
+        store.record_blocking((1..=5).map(rec).collect()).unwrap();
+        assert_eq!(max_id(), 5);
+        assert_eq!(store.maintain_blocking().unwrap(), 4, "the newest is kept");
+        store.record_blocking(vec![rec(6)]).unwrap();
+        assert_eq!(max_id(), 6, "an id was handed out again after a full prune");
     }
 }
