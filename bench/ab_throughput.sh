@@ -5,13 +5,14 @@
 # warm-up, then 200,000 events; the builds alternate in one loop.
 #
 #   bash bench/ab_throughput.sh DIR_A DIR_B [DIR_C ...]     # RUNS=6 per build by default
+#   bash bench/ab_throughput.sh DIR                         # one build: RUNS runs of it
 #
 # e.g. copy target/release/{hookd,hookctl,hook-bench} of each build to its own directory first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PAYLOAD=$PWD/bench/payloads/pre_tool_use_bash.json
 RUNS=${RUNS:-6}
-[ $# -ge 2 ] || { echo "usage: $0 DIR_A DIR_B [DIR_C ...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: $0 DIR_A [DIR_B ...]" >&2; exit 2; }
 
 HOOKD_PID=""
 HOME_DIR=""

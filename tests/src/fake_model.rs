@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -104,6 +104,8 @@ pub struct Recorded {
     /// The script step answered, or `None` for a side request. A step past the script's end
     /// (answered with the final `"done"`) is `Some(script.len())` or more.
     pub step: Option<usize>,
+    /// When the request had been read and parsed (the CLI is waiting for the answer from here).
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -495,6 +497,7 @@ fn answer_messages(out: &mut TcpStream, body: Value, shared: &Shared) -> io::Res
         .unwrap_or("claude-fake")
         .to_owned();
     let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let at = Instant::now();
     let step = offers_tools(&body).then(|| assistant_count(&body));
     let blocks: Vec<Block> = match step.map(|i| shared.script.get(i)) {
         None => vec![Block::Text(shared.config.side_reply.clone())],
@@ -514,7 +517,7 @@ fn answer_messages(out: &mut TcpStream, body: Value, shared: &Shared) -> io::Res
             })
             .collect(),
     };
-    shared.state().requests.push(Recorded { body, step });
+    shared.state().requests.push(Recorded { body, step, at });
 
     let stop_reason = if blocks.iter().any(|b| matches!(b, Block::ToolUse { .. })) {
         "tool_use"
