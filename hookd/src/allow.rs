@@ -426,10 +426,14 @@ mod tests {
             .env("CLAUDECODE", "1")
             .spawn()
             .unwrap();
-        // Until `sleep` has exec'd, /proc shows the environment of our fork.
+        // Until `sleep` has exec'd and its new environment is mapped, /proc shows our fork's
+        // environment or none.
         let comm = format!("/proc/{}/comm", child.id());
+        let environ = format!("/proc/{}/environ", child.id());
         for _ in 0..500 {
-            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep") {
+            if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "sleep")
+                && std::fs::read(&environ).is_ok_and(|e| !e.is_empty())
+            {
                 break;
             }
             #[allow(clippy::disallowed_methods)] // a bounded poll in a test

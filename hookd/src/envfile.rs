@@ -329,6 +329,9 @@ mod tests {
 
     #[test]
     fn hostile_values_reach_the_shell_unchanged() {
+        for f in ["q", "c", "b"] {
+            let _ = std::fs::remove_file(format!("/tmp/hookd-pwned-{f}"));
+        }
         let hostile = [
             "it's",
             "'; touch /tmp/hookd-pwned-q; '",

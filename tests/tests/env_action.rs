@@ -83,6 +83,9 @@ fn sourced(file: &Path, names: &[String]) -> Vec<String> {
 
 #[test]
 fn dotenv_values_reach_the_env_file_quoted_and_nowhere_else() {
+    for f in ["q", "c", "b"] {
+        let _ = std::fs::remove_file(format!("/tmp/hookd-env-int-pwned-{f}"));
+    }
     let d = TestDaemon::start_with(&[("hookd.toml", RULE)]).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let project = private_dir(tmp.path(), "project");

@@ -108,6 +108,7 @@ event = "SessionStart"
 action = "env"
 files = [".env", ".env.local"]
 "#;
+    let _ = std::fs::remove_file("/tmp/hookd-env-pwned");
     let d = TestDaemon::start_with(&[("hookd.toml", rules)]).unwrap();
     let project = tempfile::tempdir().unwrap();
     // The value in dotenv's double-quoted form.

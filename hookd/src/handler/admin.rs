@@ -279,7 +279,11 @@ pub async fn allow(state: &Arc<State>, req: AllowRequest, peer_pid: Option<i32>)
                     "refused: hookd cannot identify the process asking; approvals come only from hookctl over the socket".into(),
                 );
             }
-            if let Some(why) = allow::refusal_for_peer(peer_pid) {
+            // Reads /proc: off the async workers.
+            let refusal = tokio::task::spawn_blocking(move || allow::refusal_for_peer(peer_pid))
+                .await
+                .unwrap_or_else(|e| Some(format!("refused: cannot check the asking process: {e}")));
+            if let Some(why) = refusal {
                 tracing::warn!(pid = ?peer_pid, "allow-once grant refused: asked from inside Claude Code");
                 return Response::Error(why);
             }
