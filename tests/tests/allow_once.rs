@@ -309,6 +309,8 @@ fn grants_survive_a_restart_and_a_used_one_stays_used() {
     ok(&allow(&d, &[&once]));
     let unused = code_of(&bash(&d, "r1", p, "danger unused"));
     ok(&allow(&d, &[&unused]));
+    let session = code_of(&bash(&d, "r1", p, "danger session"));
+    ok(&allow(&d, &["--session", &session]));
     assert_eq!(permission_decision(&bash(&d, "r1", p, "danger once")), "");
     // A hard kill right after the use: the use was committed with the event.
     d.kill9().unwrap();
@@ -323,9 +325,32 @@ fn grants_survive_a_restart_and_a_used_one_stays_used() {
         permission_decision(&bash(&d, "r2", p, "danger unused")),
         "deny"
     );
+    assert_eq!(
+        permission_decision(&bash(&d, "r1", p, "danger session")),
+        ""
+    );
+    assert_eq!(
+        permission_decision(&bash(&d, "r2", p, "danger session")),
+        "deny"
+    );
     // Codes waiting for approval do not survive it.
     let code = code_of(&bash(&d, "r2", p, "danger pending"));
     d.signal_and_wait(libc::SIGTERM).unwrap();
     d.spawn().unwrap();
     assert!(!allow(&d, &[&code]).status.success());
+}
+
+#[test]
+fn the_fail_mode_is_never_allowed() {
+    // No good rules ever loaded (a typo, no last good set): PreToolUse gets the fail mode
+    // (`ask`), which offers no code; nor does anything else while the fail mode is in force.
+    let d = TestDaemon::start_with(&[(
+        "rules.d/mine.toml",
+        "[[rule]]\nname = \"typo\"\ncomand = 'x'\naction = \"deny\"\n",
+    )])
+    .unwrap();
+    let out = bash(&d, "f1", "/tmp/allow-failmode", "ls");
+    assert_eq!(permission_decision(&out), "ask", "{out:?}");
+    assert!(reason(&out).contains("no good rules"), "{}", reason(&out));
+    assert!(!reason(&out).contains("allow once"), "{}", reason(&out));
 }
