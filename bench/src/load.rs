@@ -326,6 +326,7 @@ fn via_socket(socket: &Path, event: Vec<u8>) -> Result<(), String> {
             deadline_ms: 2000,
         },
         id: Some(invocation_id()),
+        env_file: None,
     }))
     .map_err(|e| e.to_string())?;
     let mut s =

@@ -282,6 +282,7 @@ fn request_frame(event: Vec<u8>) -> Result<Vec<u8>, String> {
         },
         // What hook-client sends (its invocation id); hookd stores it with the event.
         id: Some(crate::load::invocation_id()),
+        env_file: None,
     });
     encode_message(&request).map_err(|e| e.to_string())
 }

@@ -301,6 +301,7 @@ fn exchange(opts: &Options, event: &[u8], id: &str, start: Instant) -> Result<Ho
             deadline_ms: u32::try_from(opts.deadline.as_millis()).unwrap_or(u32::MAX),
         },
         id: Some(id.to_string()),
+        env_file: std::env::var("CLAUDE_ENV_FILE").ok(),
     });
     let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
     let mismatch = match send(opts, &frame, deadline)? {

@@ -55,6 +55,8 @@ enum Command {
     Rules(cmd::rules::Args),
     /// Trust a project's .claude/hookd.toml (allow/defer rules need it), or revoke trust
     Trust(cmd::trust::Args),
+    /// Approve a command hookd refused, by the code its reason ends with (--list, --revoke)
+    Allow(cmd::allow::Args),
     /// List sessions, most recently active first
     Sessions(cmd::sessions::ListArgs),
     /// Show one session: summary, files touched, commands run, timeline
@@ -122,6 +124,7 @@ fn main() -> ExitCode {
         Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
         Command::Rules(a) => cmd::rules::run(&a, &socket),
         Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
+        Command::Allow(a) => connect().and_then(|mut c| cmd::allow::run(&a, &mut c)),
         Command::Sessions(a) => connect().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
         Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
         Command::Runs(a) => connect().and_then(|mut c| cmd::runs::run(&a, &mut c)),

@@ -218,6 +218,7 @@ pub async fn run(
         projects: project::Projects::new(project::trust_path(&config.state_dir)),
         home: std::env::var("HOME").ok().filter(|h| !h.is_empty()),
         once: OnceDays::default(),
+        allowances: crate::allow::Allowances::default(),
         session_ttl_ms: rules::state::duration_ms(settings.session.idle_ttl).unwrap_or(i64::MAX),
         redactor,
         settings: Swap::new(settings),
@@ -231,6 +232,7 @@ pub async fn run(
         config,
     });
     load_once_days(&state).await;
+    load_allowances(&state).await;
     handler::ingest_spool(&state).await;
     watcher::spawn(Arc::clone(&state));
 
@@ -320,6 +322,35 @@ pub async fn run(
     }
     tracing::info!("hookd stopped");
     Ok(())
+}
+
+/// Loads the live allow-once grants from the store into memory, off the async workers
+/// (before anything is served: the hook path never reads the store for them).
+pub async fn load_allowances(state: &Arc<State>) {
+    let st = Arc::clone(state);
+    let _ = tokio::task::spawn_blocking(move || match st.store.live_allowances(now_ms()) {
+        Ok(rows) => {
+            let grants = rows
+                .into_iter()
+                .filter_map(|l| {
+                    Some(crate::allow::Grant {
+                        id: l.row.id,
+                        scope: crate::allow::Scope::parse(&l.row.scope)?,
+                        code: l.row.code,
+                        key: l.key,
+                        session_id: l.row.session_id,
+                        expires_ms: l.row.expires_ms,
+                        uses_left: l.uses_left,
+                        user: l.row.user,
+                    })
+                })
+                .collect::<Vec<_>>();
+            tracing::info!(grants = grants.len(), "allow-once grants loaded");
+            st.allowances.load(grants);
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot load allow-once grants"),
+    })
+    .await;
 }
 
 /// Fills the `once = "project-day"` memory for today from the store, off the async workers

@@ -165,6 +165,7 @@ pub fn no_good_rules(
         Some((cur, _)) if permission_rank(*cur) > permission_rank(to) => {}
         slot => *slot = Some((to, vec![why.to_string()])),
     };
+    decision.fail_closed = true;
     match (mode, spec.permission) {
         (FailMode::Pass, _) => {}
         (FailMode::Ask, Permission::Decision { ask: true, .. }) if event.name == "PreToolUse" => {

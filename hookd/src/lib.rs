@@ -19,11 +19,13 @@
 //!   (the user's hook scripts), [`dedup`] (duplicate deliveries answered once), [`metrics`].
 
 pub mod alloc;
+pub mod allow;
 pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod decide;
 pub mod dedup;
+pub mod envfile;
 pub mod event;
 pub mod events;
 pub mod handler;

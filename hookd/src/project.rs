@@ -1,8 +1,9 @@
 //! Project rule files: `<project>/.claude/hookd.toml`, applied only to events of that project.
 //!
 //! A cloned repository must not be able to approve commands, so an untrusted project file
-//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow`, `defer` and
-//! `run` (executing a command) need `hookctl trust <dir>`, which records the file's SHA-256;
+//! may only tighten: `deny`, `ask`, `block`, `warn`, `context`, `log`. `allow`, `defer`,
+//! `run` (executing a command) and `env` (loading variables into the session) need
+//! `hookctl trust <dir>`, which records the file's SHA-256;
 //! any edit needs trusting again.
 //! Files are re-checked (one `stat`) at most once a second per project.
 
@@ -59,7 +60,10 @@ fn stamp(path: &Path) -> Option<Stamp> {
 /// Whether a project file's rule with `action` applies only once the file is trusted.
 #[must_use]
 pub fn needs_trust(action: Action) -> bool {
-    matches!(action, Action::Allow | Action::Defer | Action::Run)
+    matches!(
+        action,
+        Action::Allow | Action::Defer | Action::Run | Action::Env
+    )
 }
 
 /// Whether the project file of `dir` with content `bytes` is trusted according to the trust

@@ -41,6 +41,8 @@ pub struct State {
     pub home: Option<String>,
     /// `once = "project-day"` memory.
     pub once: OnceDays,
+    /// Allow-once codes waiting for approval and live grants ([`crate::allow`]).
+    pub allowances: crate::allow::Allowances,
     /// Idle sessions are dropped from memory after this long (ms); rebuilt on demand.
     pub session_ttl_ms: i64,
     /// Removes secrets and personal data before anything is written (swapped on reload).

@@ -391,6 +391,7 @@ mod tests {
                     deadline_ms: 2000,
                 },
                 id: Some("18a2b3c4d5e6f708-3039".into()),
+                env_file: None,
             }),
             Request::Status,
             Request::Reload,

@@ -31,8 +31,9 @@ pub use message::*;
 /// The protocol version carried in every frame. Bump on any incompatible change (2: `runs`
 /// requests and run counters in stats; 3: [`HookRequest::id`], the delivery's identity that
 /// makes a spooled copy of a committed event recognisable, and the store's durability fields
-/// in status and stats; 4: [`Latency::sum`] in stats, for the Prometheus summaries' `_sum`).
-pub const PROTOCOL_VERSION: u32 = 4;
+/// in status and stats; 4: [`Latency::sum`] in stats, for the Prometheus summaries' `_sum`; 5: [`Request::Allow`]
+/// (allow-once) and [`HookRequest::env_file`], `CLAUDE_ENV_FILE` for the `env` action).
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -46,6 +46,67 @@ pub enum Request {
     /// Lists recorded executions of `run` rules, newest first. Answered by
     /// [`Response::Runs`].
     Runs(RunQuery),
+    /// Allow-once: approves a denied or asked command by the code its reason ended with, lists
+    /// the approvals, or revokes one (protocol 5). Answered by [`Response::Allowances`].
+    Allow(AllowRequest),
+}
+
+/// A [`Request::Allow`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AllowRequest {
+    /// Approve the command behind `code`.
+    Grant {
+        /// The code from the reason (`hookctl allow CODE`).
+        code: String,
+        /// For the rest of the session the code was given in, not once.
+        session: bool,
+        /// For this many milliseconds, not once.
+        for_ms: Option<u64>,
+    },
+    /// List approvals, newest first: live ones, or with `all` every one recorded.
+    List {
+        /// Include used, expired and revoked approvals.
+        all: bool,
+    },
+    /// Revoke an approval, by its id (or the code it was granted with).
+    Revoke(String),
+}
+
+/// One allow-once approval, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct AllowanceRow {
+    /// The store's row id.
+    pub id: i64,
+    /// The code it was granted with.
+    pub code: String,
+    /// The project it applies to.
+    pub project: String,
+    /// The tool (`Bash`, `Write`…).
+    pub tool: String,
+    /// What it approves: the command or path (redacted).
+    pub summary: String,
+    /// The rules whose verdict it lifts.
+    pub rules: Vec<String>,
+    /// `once`, `session` or `window`.
+    pub scope: String,
+    /// The session a `session` approval is bound to (and the one the code was given in).
+    pub session_id: Option<String>,
+    /// When it was granted (ms since the epoch).
+    pub created_ms: i64,
+    /// When it stops applying, if it has an end.
+    pub expires_ms: Option<i64>,
+    /// Who granted it: uid.
+    pub uid: u32,
+    /// Who granted it: user name.
+    pub user: String,
+    /// Times it let the command through.
+    pub uses: u64,
+    /// The last time it did.
+    pub last_used_ms: Option<i64>,
+    /// When it was revoked.
+    pub revoked_ms: Option<i64>,
+    /// `live`, `used`, `expired` or `revoked`.
+    pub status: String,
 }
 
 /// A filter for [`Request::Runs`].
@@ -284,6 +345,8 @@ pub enum Response {
     Session(Box<SessionReport>),
     /// The answer to [`Request::Runs`].
     Runs(Vec<RunRow>),
+    /// The answer to [`Request::Allow`]: the approval granted or revoked, or the list.
+    Allowances(Vec<AllowanceRow>),
 }
 
 /// What [`Request::Test`] found.
@@ -412,6 +475,10 @@ pub struct HookRequest {
     /// event it committed and the client then spooled (the reply was lost) once. `None` from
     /// senders without one (the HTTP endpoint, `hookctl test`).
     pub id: Option<String>,
+    /// `CLAUDE_ENV_FILE`, which Claude Code sets for SessionStart, CwdChanged and
+    /// FileChanged hooks: where `export NAME=value` lines for later Bash calls go (the `env`
+    /// action). Protocol 5. Not part of [`HookEnv`], so spool records keep their format.
+    pub env_file: Option<String>,
 }
 
 /// Environment values of the hook process.

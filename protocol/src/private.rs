@@ -249,6 +249,12 @@ pub fn private_group(gid: u32) -> bool {
     primary == gid && group_entry(gid).is_some_and(|(name, members)| name == user && members == 0)
 }
 
+/// The user name of `uid` from the user database, if it has one.
+#[must_use]
+pub fn user_name(uid: u32) -> Option<String> {
+    passwd_entry(uid).map(|(name, _)| String::from_utf8_lossy(&name).into_owned())
+}
+
 /// (name, primary gid) of `uid` from the user database.
 fn passwd_entry(uid: u32) -> Option<(Vec<u8>, u32)> {
     let mut buf = vec![0u8; 4096];

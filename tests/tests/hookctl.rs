@@ -190,7 +190,11 @@ fn rules_name_shows_the_rule_a_reason_names() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(reason, "hookd: mine — not that");
+    // The reason, then the allow-once code (docs/rules.md, "Allow once").
+    assert!(
+        reason.starts_with("hookd: mine — not that (allow once: hookctl allow "),
+        "{reason}"
+    );
     let name = reason
         .strip_prefix("hookd: ")
         .and_then(|r| r.split_once(" — "))

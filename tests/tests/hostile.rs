@@ -143,6 +143,7 @@ fn thousands_of_connections_at_once_are_served_or_refused_in_bounded_memory() {
             env: hook_protocol::HookEnv::default(),
             options: hook_protocol::ClientOptions::default(),
             id: None,
+            env_file: None,
         },
     ))
     .unwrap();

@@ -278,9 +278,15 @@ fn hook_answers_match_the_socket_path() {
         deny["hookSpecificOutput"]["permissionDecision"],
         json!("deny")
     );
-    assert_eq!(
-        deny["hookSpecificOutput"]["permissionDecisionReason"],
-        json!("hookd: deny-forbidden — HTTP-DENY: print something else")
+    // The reason, then its allow-once code (docs/rules.md, "Allow once").
+    let reason = deny["hookSpecificOutput"]["permissionDecisionReason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.starts_with(
+            "hookd: deny-forbidden — HTTP-DENY: print something else (allow once: hookctl allow "
+        ),
+        "{reason}"
     );
     let allow = h.post("/hook", &case("allow", "s-http-2")).json();
     assert_eq!(

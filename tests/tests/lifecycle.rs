@@ -517,6 +517,7 @@ fn pipelined_requests_are_answered_in_order_and_duplicates_inside_one_batch_agre
                 ..ClientOptions::default()
             },
             id: None,
+            env_file: None,
         }))
         .unwrap()
     };

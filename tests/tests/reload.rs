@@ -31,6 +31,8 @@ fn reason(d: &TestDaemon) -> String {
         .unwrap_or("")
         .lines()
         .map(|l| l.split_once(" — ").map_or(l, |(_, r)| r))
+        // …without the allow-once code at the end (docs/rules.md, "Allow once").
+        .map(|r| r.rsplit_once(" (allow once: ").map_or(r, |(r, _)| r))
         .collect::<Vec<_>>()
         .join("\n")
 }

@@ -250,6 +250,7 @@ fn send_sessions(s: &mut UnixStream, n: usize, prefix: &str, cwd: &str) {
                 env: HookEnv::default(),
                 options: ClientOptions::default(),
                 id: None,
+                env_file: None,
             });
             buf.extend(encode_message(&req).unwrap());
             if buf.len() > 64 << 10 {

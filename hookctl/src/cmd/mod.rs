@@ -1,5 +1,6 @@
 //! One module per subcommand: `run(args, &mut Client) -> anyhow::Result<ExitCode>`.
 
+pub mod allow;
 pub mod check;
 pub mod completions;
 pub mod doctor;

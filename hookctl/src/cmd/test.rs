@@ -99,6 +99,7 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         },
         // Nothing is recorded for a test.
         id: None,
+        env_file: None,
     };
     let Response::Tested(r) = client.request(&Request::Test(req))? else {
         bail!("unexpected answer to test");

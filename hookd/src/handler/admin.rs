@@ -1,11 +1,11 @@
-//! Admin queries: status, stats, rules, events, sessions, runs, trust.
+//! Admin queries: status, stats, rules, events, sessions, runs, trust, allow-once.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use hook_protocol::{
-    EventQuery, Response, RuleInfo, RunQuery, SessionQuery, SessionReport, StatsReport,
-    StatusReport, TrustRequest, spool,
+    AllowRequest, AllowanceRow, EventQuery, Response, RuleInfo, RunQuery, SessionQuery,
+    SessionReport, StatsReport, StatusReport, TrustRequest, spool,
 };
 
 use super::hook::ensure_session;
@@ -233,5 +233,152 @@ pub(super) async fn runs(state: &Arc<State>, q: RunQuery) -> Response {
         Ok(Ok(rows)) => Response::Runs(rows),
         Ok(Err(e)) => Response::Error(e.to_string()),
         Err(e) => Response::Error(format!("runs query failed: {e}")),
+    }
+}
+
+/// Allow-once (`hookctl allow`): grants the call behind a code, lists grants, or revokes one.
+/// Granting and revoking are refused to a process started by Claude Code, or one hookd cannot
+/// identify (`peer_pid`: the socket peer's pid).
+pub async fn allow(state: &Arc<State>, req: AllowRequest, peer_pid: Option<i32>) -> Response {
+    use crate::allow::{self, Scope};
+    let now = now_ms();
+    match req {
+        AllowRequest::List { all } => {
+            let st = Arc::clone(state);
+            match tokio::task::spawn_blocking(move || st.store.allowances(all, now)).await {
+                Ok(Ok(rows)) => Response::Allowances(rows),
+                Ok(Err(e)) => Response::Error(e.to_string()),
+                Err(e) => Response::Error(format!("allowances query failed: {e}")),
+            }
+        }
+        AllowRequest::Revoke(id) => {
+            let st = Arc::clone(state);
+            let id2 = id.clone();
+            match tokio::task::spawn_blocking(move || st.store.revoke_allowance_blocking(&id2, now))
+                .await
+            {
+                Ok(Ok(Some(row))) => {
+                    state.allowances.remove(row.id);
+                    tracing::info!(id = row.id, code = %row.code, "allow-once grant revoked");
+                    Response::Allowances(vec![row])
+                }
+                Ok(Ok(None)) => Response::Error(format!(
+                    "no approval with id or code {id:?} that is not revoked (`hookctl allow --list --all` lists them)"
+                )),
+                Ok(Err(e)) => Response::Error(e.to_string()),
+                Err(e) => Response::Error(format!("revoke failed: {e}")),
+            }
+        }
+        AllowRequest::Grant {
+            code,
+            session,
+            for_ms,
+        } => {
+            if peer_pid.is_none() {
+                return Response::Error(
+                    "refused: hookd cannot identify the process asking; approvals come only from hookctl over the socket".into(),
+                );
+            }
+            // Reads /proc: off the async workers.
+            let refusal = tokio::task::spawn_blocking(move || allow::refusal_for_peer(peer_pid))
+                .await
+                .unwrap_or_else(|e| Some(format!("refused: cannot check the asking process: {e}")));
+            if let Some(why) = refusal {
+                tracing::warn!(pid = ?peer_pid, "allow-once grant refused: asked from inside Claude Code");
+                return Response::Error(why);
+            }
+            let code = code.trim().to_ascii_lowercase();
+            if !allow::is_code(&code) {
+                return Response::Error(format!(
+                    "{code:?} is not an allow-once code ({} letters and digits, as at the end of hookd's reason)",
+                    allow::CODE_LEN
+                ));
+            }
+            let Some(p) = state.allowances.pending(&code, now) else {
+                return Response::Error(format!(
+                    "unknown or expired code {code}: a code lasts {} min after hookd last refused the command, and not across a restart of hookd; run the command again to get a new one",
+                    allow::CODE_TTL_MS / 60_000
+                ));
+            };
+            let (scope, expires_ms, max_uses) = match (session, for_ms) {
+                (true, Some(_)) => {
+                    return Response::Error("give --session or --for, not both".into());
+                }
+                (true, None) => {
+                    if p.session_id.is_none() {
+                        return Response::Error(
+                            "the command was refused outside any session (no session id): --session cannot apply; use --for".into(),
+                        );
+                    }
+                    (Scope::Session, None, None)
+                }
+                (false, Some(ms)) => {
+                    if ms == 0 || ms > allow::MAX_WINDOW_MS {
+                        return Response::Error(format!(
+                            "--for must be more than 0 and at most {} days",
+                            allow::MAX_WINDOW_MS / 86_400_000
+                        ));
+                    }
+                    let ms = i64::try_from(ms).unwrap_or(i64::MAX);
+                    (Scope::Window, Some(now.saturating_add(ms)), None)
+                }
+                (false, None) => (Scope::Once, Some(now + allow::ONCE_TTL_MS), Some(1)),
+            };
+            let uid = crate::lifecycle::euid();
+            let user = hook_protocol::private::user_name(uid).unwrap_or_else(|| uid.to_string());
+            let rec = crate::store::allow::AllowanceRecord {
+                code: code.clone(),
+                key: p.key.clone(),
+                project: p.project.clone(),
+                tool: p.tool.clone(),
+                summary: p.summary.clone(),
+                rules: p.rules.clone(),
+                scope: scope.as_str().into(),
+                session_id: p.session_id.clone(),
+                created_ms: now,
+                expires_ms,
+                max_uses,
+                uid,
+                user: user.clone(),
+            };
+            let st = Arc::clone(state);
+            let r2 = rec.clone();
+            let id = match tokio::task::spawn_blocking(move || st.store.add_allowance_blocking(&r2))
+                .await
+            {
+                Ok(Ok(id)) => id,
+                Ok(Err(e)) => return Response::Error(format!("cannot record the approval: {e}")),
+                Err(e) => return Response::Error(format!("cannot record the approval: {e}")),
+            };
+            state.allowances.add(allow::Grant {
+                id,
+                code: code.clone(),
+                key: p.key,
+                scope,
+                session_id: p.session_id.clone(),
+                expires_ms,
+                uses_left: max_uses,
+                user: user.clone(),
+            });
+            tracing::info!(id, code = %code, scope = scope.as_str(), project = %p.project, "allow-once grant");
+            Response::Allowances(vec![AllowanceRow {
+                id,
+                code,
+                project: p.project,
+                tool: p.tool,
+                summary: p.summary,
+                rules: p.rules,
+                scope: scope.as_str().into(),
+                session_id: p.session_id,
+                created_ms: now,
+                expires_ms,
+                uid,
+                user,
+                uses: 0,
+                last_used_ms: None,
+                revoked_ms: None,
+                status: "live".into(),
+            }])
+        }
     }
 }

@@ -181,12 +181,144 @@ fn record_of(j: &Judged, env: &HookEnv, time_ms: i64, source: Source) -> EventRe
         event: j.event.name.clone(),
         project_dir: j.project_dir.clone(),
         verdict: d.verdict(),
-        reason: d.reason().or_else(|| d.loop_guard.first().cloned()),
+        reason: d
+            .reason()
+            .or_else(|| d.note.clone())
+            .or_else(|| d.loop_guard.first().cloned()),
         rules: d.matched.iter().map(|m| m.rule.clone()).collect(),
         source,
         summary: j.event.summary(),
         touch_session: j.touch_session,
         ..EventRecord::default()
+    }
+}
+
+/// Allow-once on the hook path, in memory only ([`crate::allow`]): a PreToolUse deny or ask
+/// decided by rules (not failing closed) is lifted by a live grant for this very call (the
+/// event then gets no permission decision from hookd, and the user a note), or its reason
+/// ends with the code that `hookctl allow` takes.
+fn allow_once(state: &State, j: &mut Judged, session_id: Option<&str>, time_ms: i64) {
+    let d = &mut j.decision;
+    let Some((action, reasons)) = &mut d.permission else {
+        return;
+    };
+    if !matches!(
+        action,
+        crate::rules::Action::Deny | crate::rules::Action::Ask
+    ) || d.fail_closed
+        || j.event.name != "PreToolUse"
+    {
+        return;
+    }
+    let Some(project) = j.project_dir.as_deref() else {
+        return;
+    };
+    let Some(key) = crate::allow::key(project, &j.event) else {
+        return;
+    };
+    if let Some(g) = state.allowances.take(&key, session_id, time_ms) {
+        let note = format!(
+            "hookd: allowed by `hookctl allow {}` ({}, granted by {}) although: {}",
+            g.code,
+            g.scope.as_str(),
+            g.user,
+            reasons.join("; ")
+        );
+        state.store.allowance_used(g.id, time_ms);
+        d.permission = None;
+        d.warnings.push(note.clone());
+        d.note = Some(note);
+        return;
+    }
+    let summary = j.event.summary().unwrap_or_default();
+    let summary = state.redactor().redact_text(&summary).0.into_owned();
+    let code = state.allowances.code_for(crate::allow::Pending {
+        key,
+        project: project.to_string(),
+        tool: j.event.tool_name().unwrap_or_default().to_string(),
+        summary,
+        rules: d.matched.iter().map(|m| m.rule.clone()).collect(),
+        session_id: session_id.map(str::to_string),
+        last_ms: time_ms,
+    });
+    if let Some(last) = reasons.last_mut() {
+        last.push_str(&format!(" (allow once: hookctl allow {code})"));
+    }
+}
+
+/// Carries out the `env` rules of a SessionStart ([`crate::envfile`]), off the async
+/// workers: their dotenv files go into `CLAUDE_ENV_FILE`. What is recorded and shown is the
+/// variables' names and count; problems reach the user as warnings.
+async fn load_env(j: &mut Judged, env_file: Option<String>) {
+    let calls = std::mem::take(&mut j.decision.envs);
+    let d = &mut j.decision;
+    let Some(env_file) = env_file.filter(|f| !f.is_empty()) else {
+        for c in &calls {
+            d.warnings.push(format!(
+                "hookd: {} — no CLAUDE_ENV_FILE: Claude Code gives one to SessionStart command hooks (hook-client), not to HTTP hooks",
+                c.rule
+            ));
+        }
+        return;
+    };
+    let Some(project) = j.project_dir.clone() else {
+        for c in &calls {
+            d.warnings.push(format!(
+                "hookd: {} — the event names no project directory to load the environment from",
+                c.rule
+            ));
+        }
+        return;
+    };
+    let work = calls.clone();
+    let done = tokio::task::spawn_blocking(move || {
+        work.iter()
+            .map(|c| {
+                crate::envfile::load(
+                    std::path::Path::new(&project),
+                    &c.files,
+                    std::path::Path::new(&env_file),
+                )
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    let mut notes = Vec::new();
+    for (c, r) in calls.iter().zip(done) {
+        match r {
+            Ok(l) => {
+                tracing::info!(rule = %c.rule, count = l.names.len(), names = ?l.names, "env rule loaded variables into CLAUDE_ENV_FILE");
+                notes.push(format!(
+                    "hookd: {} — loaded {} variables from {}: {}",
+                    c.rule,
+                    l.names.len(),
+                    if l.files.is_empty() {
+                        "no file".to_string()
+                    } else {
+                        l.files.join(", ")
+                    },
+                    l.names.join(", ")
+                ));
+                if !l.problems.is_empty() {
+                    d.warnings.push(format!(
+                        "hookd: {} — skipped: {}",
+                        c.rule,
+                        l.problems.join("; ")
+                    ));
+                }
+            }
+            Err(why) => {
+                tracing::warn!(rule = %c.rule, error = %why, "env rule could not write CLAUDE_ENV_FILE");
+                d.warnings.push(format!(
+                    "hookd: {} — could not load the environment: {why}",
+                    c.rule
+                ));
+            }
+        }
+    }
+    if !notes.is_empty() {
+        d.note = Some(notes.join("\n"));
     }
 }
 
@@ -222,6 +354,7 @@ async fn prepare(
         env,
         options,
         id: client_id,
+        env_file,
     } = req;
     let (parsed, session_id) =
         session_of(HookEvent::parse(&payload, options.event.as_deref()), &env);
@@ -253,6 +386,8 @@ async fn prepare(
                     true,
                     time_ms,
                 );
+                let mut j = j;
+                allow_once(state, &mut j, session_id.as_deref(), time_ms);
                 // No scripts: the verdict is final now, folded in under the same lock.
                 if j.decision.runs.is_empty()
                     && let Some(s) = guard.as_deref_mut()
@@ -261,6 +396,9 @@ async fn prepare(
                 }
                 j
             };
+            if !j.decision.envs.is_empty() {
+                load_env(&mut j, env_file).await;
+            }
             if !j.decision.runs.is_empty() {
                 let context = crate::run::EventContext {
                     payload: payload.as_slice().into(),

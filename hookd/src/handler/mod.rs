@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use hook_protocol::{Request, Response};
 
-pub use admin::stats;
+pub use admin::{allow, stats};
 pub use hook::{hook, hooks};
 pub use stream::{row_matches, stream};
 pub use upkeep::{ingest_spool, reload};
@@ -44,6 +44,8 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         Request::Sessions(q) => admin::sessions(state, q).await,
         Request::Session(id) => admin::session_report(state, &id).await,
         Request::Runs(q) => admin::runs(state, q).await,
+        // The connection passes the peer's pid ([`allow`]); without it nothing is granted.
+        Request::Allow(a) => allow(state, a, None).await,
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();

@@ -51,6 +51,8 @@ pub enum Action {
     Log,
     /// Run a command (the user's own hook script); see [`RunSpec`].
     Run,
+    /// SessionStart: load the project's dotenv files into `CLAUDE_ENV_FILE` (`crate::envfile`).
+    Env,
 }
 
 impl Action {
@@ -65,7 +67,7 @@ impl Action {
             Self::Block => Verdict::Block,
             Self::Context => Verdict::Context,
             Self::Warn => Verdict::Warn,
-            Self::Log | Self::Run => Verdict::Log,
+            Self::Log | Self::Run | Self::Env => Verdict::Log,
         }
     }
 
@@ -82,6 +84,7 @@ impl Action {
             Self::Warn => "warn",
             Self::Log => "log",
             Self::Run => "run",
+            Self::Env => "env",
         }
     }
 
@@ -98,6 +101,7 @@ impl Action {
             "warn" => Self::Warn,
             "log" => Self::Log,
             "run" => Self::Run,
+            "env" => Self::Env,
             _ => return None,
         })
     }
@@ -108,6 +112,8 @@ impl Action {
         let perm = event.permission;
         match self {
             Self::Log | Self::Run => true,
+            // Claude Code gives SessionStart hooks a `CLAUDE_ENV_FILE`.
+            Self::Env => event.name == "SessionStart",
             Self::Context | Self::Warn => event.output,
             Self::Allow | Self::Deny => perm != Permission::None,
             Self::Ask => matches!(perm, Permission::Decision { ask: true, .. }),
@@ -137,7 +143,7 @@ impl Action {
 }
 
 /// Every action, in documentation order.
-pub const ALL_ACTIONS: [Action; 9] = [
+pub const ALL_ACTIONS: [Action; 10] = [
     Action::Allow,
     Action::Deny,
     Action::Ask,
@@ -147,6 +153,7 @@ pub const ALL_ACTIONS: [Action; 9] = [
     Action::Warn,
     Action::Log,
     Action::Run,
+    Action::Env,
 ];
 
 impl fmt::Display for Action {
@@ -197,6 +204,8 @@ pub struct Rule {
     pub context: Option<String>,
     /// What an `action = "run"` rule executes.
     pub run: Option<Arc<RunSpec>>,
+    /// The dotenv files an `action = "env"` rule loads, relative to the project, in order.
+    pub env_files: Option<Arc<[String]>>,
     /// Times it matched since it was loaded (carried over across reloads by name).
     pub hits: AtomicU64,
 }
@@ -371,6 +380,15 @@ pub struct RunCall {
     pub max_blocks: u32,
 }
 
+/// An `env` rule that matched: dotenv files to load into `CLAUDE_ENV_FILE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvCall {
+    /// The rule's name.
+    pub rule: String,
+    /// The files, relative to the project, in order (a later one overrides an earlier one).
+    pub files: Arc<[String]>,
+}
+
 /// The combined outcome of every matching rule.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Decision {
@@ -390,12 +408,21 @@ pub struct Decision {
     pub attempts: Vec<String>,
     /// `run` rules that matched, in rule order (executed by `crate::run`).
     pub runs: Vec<RunCall>,
+    /// `env` rules that matched, in rule order (carried out by `crate::envfile`).
+    pub envs: Vec<EnvCall>,
     /// Top-level output keys passed through from a run's JSON (`continue`, `stopReason`,
     /// `suppressOutput`…); the first run to set a key wins.
     pub output: serde_json::Map<String, serde_json::Value>,
     /// `hookSpecificOutput` keys passed through from a run's JSON (`updatedInput`,
     /// `sessionTitle`, `watchPaths`…); the first run to set a key wins.
     pub specific: serde_json::Map<String, serde_json::Value>,
+    /// A permission decision rests on what hookd could not check (a stateful rule failing
+    /// closed, or the fail mode with no good rules): allow-once never lifts it.
+    pub fail_closed: bool,
+    /// What is recorded as the event's reason when it has no verdict reason: that an
+    /// allow-once grant lifted the rules' deny or ask, or what `env` rules loaded (names and
+    /// count, never values).
+    pub note: Option<String>,
 }
 
 impl Decision {
@@ -438,6 +465,8 @@ impl Decision {
         self.loop_guard.extend(other.loop_guard);
         self.attempts.extend(other.attempts);
         self.runs.extend(other.runs);
+        self.envs.extend(other.envs);
+        self.fail_closed |= other.fail_closed;
         for (k, v) in other.output {
             self.output.entry(k).or_insert(v);
         }
@@ -678,6 +707,9 @@ impl Ruleset {
             }
             match action {
                 Action::Allow | Action::Ask | Action::Defer | Action::Deny => {
+                    if m.unchecked.is_some() {
+                        d.fail_closed = true;
+                    }
                     let reason = rule.reason_for(&m);
                     match &mut d.permission {
                         Some((cur, reasons))
@@ -701,6 +733,14 @@ impl Ruleset {
                     }
                 }
                 Action::Log => {}
+                Action::Env => {
+                    if let Some(files) = &rule.env_files {
+                        d.envs.push(EnvCall {
+                            rule: rule.name.clone(),
+                            files: Arc::clone(files),
+                        });
+                    }
+                }
                 Action::Run => {
                     if let Some(spec) = &rule.run {
                         d.runs.push(RunCall {

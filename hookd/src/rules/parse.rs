@@ -136,6 +136,8 @@ struct RuleSpec {
     retries: Option<u32>,
     on_failure: Option<String>,
     stdout: Option<String>,
+    // The `env` action's key.
+    files: Option<OneOrMany>,
 }
 
 /// `[rule.session]`: conditions on the session's history.
@@ -500,7 +502,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     let ctx = |m: String| format!("rule `{name}`: {m}");
     let action = Action::parse(&spec.action).ok_or_else(|| {
         ctx(format!(
-            "unknown action {:?} (expected allow, deny, ask, defer, block, context, warn, log or run)",
+            "unknown action {:?} (expected allow, deny, ask, defer, block, context, warn, log, run or env)",
             spec.action
         ))
     })?;
@@ -520,6 +522,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
     let event_names: Vec<String> = match list(spec.event) {
         Some(v) => v,
         None if tool_like => vec!["PreToolUse".into()],
+        None if action == Action::Env => vec!["SessionStart".into()],
         None if spec.prompt.is_some() => vec!["UserPromptSubmit".into()],
         None => {
             return Err(ctx(
@@ -581,6 +584,32 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         return Err(ctx(
             "`run`, `mode`, `timeout`, `priority`, `env`, `pass_env`, `retries`, `on_failure` and `stdout` belong to `action = \"run\"` rules".into(),
         ));
+    } else {
+        None
+    };
+    let env_files = if action == Action::Env {
+        if source.starts_with("pack:") {
+            return Err(ctx("built-in packs never load environment files".into()));
+        }
+        let files = list(spec.files).unwrap_or_else(|| vec![".env".into()]);
+        if files.is_empty() {
+            return Err(ctx("`files` is empty: name the dotenv files to load".into()));
+        }
+        for f in &files {
+            let p = Path::new(f);
+            if f.is_empty()
+                || p.is_absolute()
+                || p.components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(ctx(format!(
+                    "bad `files` entry {f:?}: a path inside the project, like \".env\" or \"config/.env.local\" (no `..`, not absolute)"
+                )));
+            }
+        }
+        Some(files.into())
+    } else if spec.files.is_some() {
+        return Err(ctx("`files` belongs to `action = \"env\"` rules".into()));
     } else {
         None
     };
@@ -653,6 +682,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         reason: spec.reason,
         context: spec.context,
         run,
+        env_files,
         hits: AtomicU64::new(0),
     })
 }

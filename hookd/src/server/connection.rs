@@ -28,6 +28,8 @@ pub(super) async fn serve(
     conn_id: u64,
     idle_timeout: Duration,
 ) {
+    // Who is asking, for allow-once approvals (`crate::allow::refusal_for_peer`).
+    let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid());
     // Buffered: a frame's header and body arrive in one read, and pipelined frames with them.
     let mut stream = Reader::new(stream);
     let mut out = Vec::new();
@@ -89,6 +91,7 @@ pub(super) async fn serve(
                     }
                     return;
                 }
+                Ok(Request::Allow(a)) => handler::allow(&state, a, peer_pid).await,
                 Ok(req) => handler::handle(&state, req).await,
                 Err(FrameError::VersionMismatch { theirs, .. }) => {
                     tracing::warn!(conn_id, peer_protocol = theirs, "protocol version mismatch");

@@ -768,6 +768,7 @@ impl Listener {
             },
             // HTTP hooks have no client of hookd's that could spool a copy.
             id: None,
+            env_file: None,
         };
         let reply = self.evaluate(request).await;
         let mut resp = Response::new(Full::new(Bytes::from(http_body(&reply))));

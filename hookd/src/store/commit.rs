@@ -35,6 +35,9 @@ pub(super) struct Queue {
     pub(super) recs: Vec<(EventRecord, Option<Ack>)>,
     /// `run` rule executions: written with the next commit, not acknowledged.
     pub(super) runs: Vec<RunRecord>,
+    /// Allow-once grants used (row id, time): written with the next commit, before its
+    /// events.
+    pub(super) allow_uses: Vec<(i64, i64)>,
     pub(super) closed: bool,
 }
 
@@ -156,7 +159,7 @@ impl Shared {
                 return;
             };
             loop {
-                let (mut batch, runs) = {
+                let (mut batch, runs, uses) = {
                     let mut q = lock(&self.queue);
                     let batch = if q.recs.len() <= MAX_GROUP {
                         std::mem::take(&mut q.recs)
@@ -164,13 +167,20 @@ impl Shared {
                         let rest = q.recs.split_off(MAX_GROUP);
                         std::mem::replace(&mut q.recs, rest)
                     };
-                    (batch, std::mem::take(&mut q.runs))
+                    (
+                        batch,
+                        std::mem::take(&mut q.runs),
+                        std::mem::take(&mut q.allow_uses),
+                    )
                 };
-                if batch.is_empty() && runs.is_empty() {
+                if batch.is_empty() && runs.is_empty() && uses.is_empty() {
                     break;
                 }
                 if !runs.is_empty() {
                     writer.insert_runs(&runs);
+                }
+                if !uses.is_empty() {
+                    writer.write_allow_uses(&uses);
                 }
                 if !batch.is_empty() {
                     writer.commit(&mut batch);
@@ -179,7 +189,7 @@ impl Shared {
             drop(guard);
             // A record queued after the last look, whose caller found the connection busy.
             let q = lock(&self.queue);
-            if q.recs.is_empty() && q.runs.is_empty() {
+            if q.recs.is_empty() && q.runs.is_empty() && q.allow_uses.is_empty() {
                 return;
             }
         }

@@ -54,6 +54,7 @@ use std::thread::JoinHandle;
 use hook_protocol::failmode::FailMode;
 use rusqlite::Connection;
 
+pub mod allow;
 mod chores;
 mod commit;
 mod error;
@@ -365,12 +366,19 @@ impl Store {
         }
         let mut writer = lock(&self.shared.writer);
         if let Some(mut w) = writer.take() {
-            let (mut batch, runs) = {
+            let (mut batch, runs, uses) = {
                 let mut q = lock(&self.shared.queue);
-                (std::mem::take(&mut q.recs), std::mem::take(&mut q.runs))
+                (
+                    std::mem::take(&mut q.recs),
+                    std::mem::take(&mut q.runs),
+                    std::mem::take(&mut q.allow_uses),
+                )
             };
             if !runs.is_empty() {
                 w.insert_runs(&runs);
+            }
+            if !uses.is_empty() {
+                w.write_allow_uses(&uses);
             }
             if !batch.is_empty() {
                 w.commit(&mut batch);
@@ -419,6 +427,7 @@ mod tests {
     fn the_store_never_sees_hook_requests_or_spool_records() {
         let sources = [
             ("mod.rs", include_str!("mod.rs")),
+            ("allow.rs", include_str!("allow.rs")),
             ("chores.rs", include_str!("chores.rs")),
             ("commit.rs", include_str!("commit.rs")),
             ("error.rs", include_str!("error.rs")),

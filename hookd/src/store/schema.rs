@@ -19,10 +19,11 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
     (4, include_str!("migrations/0004_lean_writes.sql")),
     (5, include_str!("migrations/0005_runs.sql")),
     (6, include_str!("migrations/0006_client_id.sql")),
+    (7, include_str!("migrations/0007_allowances.sql")),
 ];
 
 /// The last migration's number (a write of it proves the store can be written again).
-pub(super) const LAST_MIGRATION: u32 = 6;
+pub(super) const LAST_MIGRATION: u32 = 7;
 
 /// The write connection's settings. Checkpoints run on their own connection (passive: they
 /// never block a commit), so no commit pays for copying the WAL back and syncing the database.

@@ -284,6 +284,7 @@ pub fn check_hook_json(data: &[u8]) {
             },
             options: options_for(i),
             id: None,
+            env_file: None,
         };
         let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
         let reply = decide::answer(&req, &[default_packs()], Some(&mut session), Some(HOME), t);
@@ -594,6 +595,7 @@ pub fn check_rule_file(data: &[u8]) {
                         },
                         options: ClientOptions::default(),
                         id: None,
+                        env_file: None,
                     };
                     let t = T0 + i64::try_from(i).unwrap_or(0) * 1000;
                     let reply = decide::answer(&req, &[&rs], Some(&mut session), Some(HOME), t);

@@ -344,6 +344,7 @@ fn socket_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summary>
             env: HookEnv::default(),
             options: hook_protocol::ClientOptions::default(),
             id: None,
+            env_file: None,
         });
         hook_protocol::write_message(&mut *s, &req)?;
         match hook_protocol::read_message::<_, Response>(&mut *s)? {
