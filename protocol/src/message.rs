@@ -113,7 +113,7 @@ pub struct RunRow {
 /// A [`Request::Tail`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct TailRequest {
-    /// Filters (and `limit`: how many recent events to send first).
+    /// Filters (and `limit`: how many recent events to send first; 0 sends none).
     pub query: EventQuery,
     /// Keep streaming new events.
     pub follow: bool,

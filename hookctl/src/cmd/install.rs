@@ -535,7 +535,12 @@ impl SettingsFile {
                 diff: dry_run.then(String::new),
             });
         }
-        let text = settings::render(&self.doc.root, &self.doc.style)?;
+        let rendered = settings::render(&self.doc.root, &self.doc.style)?;
+        // An edit that gives back an earlier version of the file (uninstall after install)
+        // writes that version's own bytes.
+        let text = earlier_version(&self.real, &self.doc.root)
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or(rendered);
         // Never write what Claude Code would skip: check the bytes as they will be read.
         let reread = settings::parse(text.as_bytes()).map_err(|e| {
             anyhow::anyhow!("internal error: the edited settings do not parse: {e}")
@@ -630,7 +635,10 @@ impl Written {
 
     pub(crate) fn print_backup(&self, file: &SettingsFile) {
         if let Some(b) = &self.backup {
-            println!("  backup           {}", b.display());
+            println!(
+                "  backup           {} (the oldest backup and the {BACKUPS_KEPT} newest are kept)",
+                b.display()
+            );
         } else if self.changed && self.diff.is_none() && file.original.is_none() {
             println!("  backup           none (the file did not exist)");
         }
@@ -667,9 +675,98 @@ fn own_dir(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many of the newest backups of a settings file are kept (besides the oldest).
+pub(crate) const BACKUPS_KEPT: usize = 4;
+
+/// The backups `write_backup` made of `file` (`<file>.hookd-backup-<stamp>[-n]`, regular files
+/// of ours), oldest first.
+pub(crate) fn backups_of(file: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.hookd-backup-", name.to_string_lossy());
+    let me = hook_protocol::private::euid();
+    let mut found: Vec<(String, u32, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let rest = n.strip_prefix(&prefix)?;
+            let (stamp, seq) = match rest.split_once('-') {
+                Some((s, k)) => (s.to_string(), k.parse().ok()?),
+                None => (rest.to_string(), 1),
+            };
+            let m = fs::symlink_metadata(e.path()).ok()?;
+            (m.is_file() && m.uid() == me).then(|| (stamp, seq, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// Removes old backups of `file`: keeps the oldest (the file as it was before hookctl first
+/// changed it), the [`BACKUPS_KEPT`] newest, and any an import record still needs for `hookctl
+/// import --undo`. Returns how many were removed.
+pub(crate) fn prune_backups(file: &Path) -> usize {
+    let all = backups_of(file);
+    if all.len() <= BACKUPS_KEPT + 1 {
+        return 0;
+    }
+    let needed = crate::cmd::import::backup_in_use(file);
+    let mut removed = 0;
+    for b in &all[1..all.len() - BACKUPS_KEPT] {
+        if needed.as_deref() == Some(b.as_path()) {
+            continue;
+        }
+        if fs::remove_file(b).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The bytes of the newest backup of `file` whose settings are exactly `root` (same keys in
+/// the same order, same values): writing them instead of a new rendering gives back the file
+/// as it was, byte for byte (its layout, inline arrays, escapes), when an edit is undone.
+fn earlier_version(file: &Path, root: &Map<String, Value>) -> Option<Vec<u8>> {
+    let want = serde_json::to_string(&tidy(root)).ok()?;
+    backups_of(file).iter().rev().find_map(|b| {
+        let bytes = fs::read(b).ok()?;
+        let doc = settings::parse(&bytes).ok()?;
+        (serde_json::to_string(&tidy(&doc.root)).ok()? == want).then_some(bytes)
+    })
+}
+
+/// `root` without the empty containers `uninstall` tidies away once it has emptied them (an
+/// event's empty list of groups, an empty `hooks`): a file that had them before `install` is
+/// still the same file after `uninstall`.
+fn tidy(root: &Map<String, Value>) -> Map<String, Value> {
+    let mut root = root.clone();
+    if let Some(Value::Object(hooks)) = root.get_mut("hooks") {
+        hooks.retain(|_, groups| groups.as_array().is_none_or(|g| !g.is_empty()));
+        if hooks.is_empty() {
+            root.shift_remove("hooks");
+        }
+    }
+    root
+}
+
 /// Copies `bytes` to `<file>.hookd-backup-<UTC yyyymmddThhmmss>` beside `file` (with `-2`,
-/// `-3`, ... when that name is taken, so a backup is never overwritten).
+/// `-3`, ... when that name is taken, so a backup is never overwritten), then prunes old ones
+/// ([`prune_backups`]).
 pub(crate) fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let saved = write_backup_only(file, bytes)?;
+    prune_backups(file);
+    Ok(saved)
+}
+
+fn write_backup_only(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     own_dir(file)?;
     let name = file
         .file_name()

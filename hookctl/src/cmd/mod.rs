@@ -8,6 +8,7 @@ pub mod explain;
 pub mod filters;
 pub mod http;
 pub mod import;
+pub mod init;
 pub mod install;
 pub mod reload;
 pub mod restart;
