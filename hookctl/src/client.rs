@@ -160,6 +160,17 @@ impl Client {
         Self::connect(socket)
     }
 
+    /// Waits at most `t` for each read and write from now on.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn set_timeout(&mut self, t: Duration) -> anyhow::Result<()> {
+        self.stream.set_read_timeout(Some(t))?;
+        self.stream.set_write_timeout(Some(t))?;
+        Ok(())
+    }
+
     /// Sends a request without reading the answer (for streams: see [`Client::recv`]).
     ///
     /// # Errors

@@ -86,6 +86,9 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Print metrics in the Prometheus text exposition format
     Metrics(cmd::stats::MetricsArgs),
+    /// Print a short line for Claude Code's statusLine (`hookd ✓ 3 denied · 1 ask`); `install
+    /// --statusline` wires it
+    Statusline(cmd::statusline::Args),
     /// List recent executions of `run` rules (your hook scripts), newest first
     Runs(cmd::runs::Args),
     /// The HTTP endpoint's token: `hookctl http rotate-token`
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
         Command::Stats(a) => start().and_then(|mut c| cmd::stats::run(&a, &mut c)),
         Command::Tail(a) => start().and_then(|mut c| cmd::events::tail(&a, &mut c)),
         Command::Export(a) => start().and_then(|mut c| cmd::events::export(&a, &mut c)),
+        Command::Statusline(a) => cmd::statusline::run(&a, &socket),
         Command::Metrics(a) => connect().and_then(|mut c| cmd::stats::metrics(&a, &mut c)),
         Command::Install(a) => cmd::install::run(&a),
         Command::Uninstall(a) => cmd::install::run_uninstall(&a),

@@ -46,6 +46,10 @@ pub enum Request {
     /// Lists recorded executions of `run` rules, newest first. Answered by
     /// [`Response::Runs`].
     Runs(RunQuery),
+    /// What Claude Code's status line shows (`hookctl statusline`): one session's verdict
+    /// counts (by its id; empty: none) and hookd's health, in one cheap round trip. Answered by
+    /// [`Response::Statusline`].
+    Statusline(String),
 }
 
 /// A filter for [`Request::Runs`].
@@ -284,6 +288,20 @@ pub enum Response {
     Session(Box<SessionReport>),
     /// The answer to [`Request::Runs`].
     Runs(Vec<RunRow>),
+    /// The answer to [`Request::Statusline`].
+    Statusline(StatuslineReport),
+}
+
+/// What [`Request::Statusline`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatuslineReport {
+    /// The session's recorded events.
+    pub events: u64,
+    /// The session's verdicts given (`deny`, `ask`, `block`, `fallback:ask`…), each with its
+    /// count; the most frequent first.
+    pub verdicts: Vec<(String, u64)>,
+    /// What is wrong with hookd, in a few words (its rules fall back, its store fails…).
+    pub problem: Option<String>,
 }
 
 /// What [`Request::Test`] found.

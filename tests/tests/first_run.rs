@@ -586,3 +586,120 @@ fn uninstall_gives_back_the_settings_file_byte_for_byte_and_backups_do_not_pile_
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), SETTINGS_CORPUS[0]);
 }
+
+fn statusline(d: &TestDaemon, input: &str) -> Output {
+    hook_tests::harness::run_with_stdin(
+        {
+            let mut c = d.command("hookctl");
+            c.arg("statusline");
+            c
+        },
+        input.as_bytes(),
+    )
+    .unwrap()
+}
+
+/// The JSON Claude Code (2.1.332) writes to a statusLine command's stdin.
+fn statusline_input(session: &str) -> String {
+    json!({
+        "session_id": session,
+        "transcript_path": "/tmp/t.jsonl",
+        "cwd": "/tmp/project",
+        "model": {"id": "claude-opus-4", "display_name": "Opus"},
+        "workspace": {"current_dir": "/tmp/project", "project_dir": "/tmp/project", "added_dirs": []},
+        "version": "2.1.332",
+        "output_style": {"name": "default"},
+        "context_window": {"total_input_tokens": 10, "total_output_tokens": 2, "context_window_size": 200000, "current_usage": null, "used_percentage": null, "remaining_percentage": null},
+        "thinking": {"enabled": false}
+    })
+    .to_string()
+}
+
+#[test]
+fn statusline_shows_the_sessions_denials_and_install_wires_it_without_clobbering() {
+    let mut d = TestDaemon::unstarted(&[]).unwrap();
+    // Not running: says so, exits 0, starts nothing.
+    let out = statusline(&d, &statusline_input("s1"));
+    assert_eq!(ok(&out).trim(), "hookd ○ not running");
+    assert_eq!(d.hookctl(&["status"]).unwrap().status.code(), Some(3));
+
+    d.spawn().unwrap();
+    for cmd in [
+        "git push -f origin main",
+        "git reset --hard",
+        "git checkout -- .",
+        "ls",
+    ] {
+        d.hook(&bash("s1", cmd), &["--no-autostart"]).unwrap();
+    }
+    d.hook(&bash("s2", "ls"), &["--no-autostart"]).unwrap();
+    assert_eq!(
+        ok(&statusline(&d, &statusline_input("s1"))).trim(),
+        "hookd ✓ 2 denied · 1 ask"
+    );
+    assert_eq!(
+        ok(&statusline(&d, &statusline_input("s2"))).trim(),
+        "hookd ✓"
+    );
+    assert_eq!(ok(&statusline(&d, "not json")).trim(), "hookd ✓");
+
+    // install --statusline wires it; an existing one is kept, with a note.
+    let client = bin("hook-client");
+    let client = client.to_str().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    let dir = project.path().to_str().unwrap();
+    let file = project.path().join(".claude/settings.json");
+    let original = "{\n  \"model\": \"opus\"\n}\n";
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, original).unwrap();
+    let args = [
+        "install",
+        "--project",
+        "--dir",
+        dir,
+        "--client",
+        client,
+        "--statusline",
+    ];
+    ok(&d.hookctl(&args).unwrap());
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let command = v["statusLine"]["command"].as_str().unwrap().to_string();
+    assert_eq!(v["statusLine"]["type"], "command");
+    assert!(command.ends_with("hookctl statusline"), "{command}");
+    // The command as Claude Code runs it (`sh -c`), with the session on stdin.
+    let out = hook_tests::harness::run_with_stdin(
+        {
+            let mut c = std::process::Command::new("/bin/sh");
+            c.env_clear()
+                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                .env("HOME", d.home())
+                .env("HOOKD_HOME", d.home())
+                .args(["-c", &command]);
+            c
+        },
+        statusline_input("s1").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(ok(&out).trim(), "hookd ✓ 2 denied · 1 ask");
+    let again = ok(&d.hookctl(&args).unwrap());
+    assert!(again.contains("already hookctl statusline"), "{again}");
+    ok(&d
+        .hookctl(&["uninstall", "--project", "--dir", dir])
+        .unwrap());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), original);
+
+    let theirs =
+        "{\n  \"statusLine\": {\"type\": \"command\", \"command\": \"~/bin/my-line\"}\n}\n";
+    std::fs::write(&file, theirs).unwrap();
+    let out = ok(&d.hookctl(&args).unwrap());
+    assert!(
+        out.contains("already sets a statusLine (~/bin/my-line); left as is"),
+        "{out}"
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["statusLine"]["command"], "~/bin/my-line");
+    ok(&d
+        .hookctl(&["uninstall", "--project", "--dir", dir])
+        .unwrap());
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), theirs);
+}

@@ -18,6 +18,7 @@ pub mod service;
 pub mod sessions;
 pub mod stats;
 pub mod status;
+pub mod statusline;
 pub mod stop;
 pub mod test;
 pub mod trust;

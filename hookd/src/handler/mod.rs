@@ -44,6 +44,7 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         Request::Sessions(q) => admin::sessions(state, q).await,
         Request::Session(id) => admin::session_report(state, &id).await,
         Request::Runs(q) => admin::runs(state, q).await,
+        Request::Statusline(id) => admin::statusline(state, id).await,
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();
