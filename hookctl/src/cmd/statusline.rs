@@ -50,14 +50,15 @@ fn session_from_stdin() -> Option<String> {
 fn line(socket: &Path, session: &str) -> String {
     let answer = Client::connect(socket).and_then(|mut c| {
         c.set_timeout(TIMEOUT)?;
-        c.request(&Request::Statusline(session.to_string()))
+        c.request_or_mismatch(&Request::Statusline(session.to_string()))
     });
     match answer {
-        Ok(Response::Statusline(r)) => render(&r),
-        Ok(_) => "hookd ? unexpected answer".into(),
+        Ok(Ok(Response::Statusline(r))) => render(&r),
+        Ok(Ok(_)) => "hookd ? unexpected answer".into(),
+        // Another protocol version: `hookctl restart` (or the next hook) hands over.
+        Ok(Err(_)) => "hookd ? other version".into(),
         Err(e) if e.downcast_ref::<NotRunning>().is_some() => "hookd ○ not running".into(),
         Err(e) if e.downcast_ref::<Untrusted>().is_some() => "hookd ✗ socket not yours".into(),
-        Err(e) if format!("{e:#}").contains("protocol") => "hookd ? other version".into(),
         Err(_) => "hookd ? no answer".into(),
     }
 }
