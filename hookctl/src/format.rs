@@ -120,6 +120,26 @@ pub use hookd::clock::now_ms;
 /// # Errors
 ///
 /// Serialisation or write errors.
+/// Whether to colour what goes to stdout: only on a terminal, and never when `NO_COLOR` is set
+/// to anything but the empty string (<https://no-color.org>) or `TERM` is `dumb`.
+#[must_use]
+pub fn color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+        && std::io::stdout().is_terminal()
+}
+
+/// `text` in the SGR colour `code` (e.g. `"31"` red) when `on`.
+#[must_use]
+pub fn paint(text: &str, code: &str, on: bool) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut out = std::io::stdout().lock();

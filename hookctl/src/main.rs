@@ -24,11 +24,20 @@ pub mod exit {
 
 /// Control and inspect hookd, the daemon that answers Claude Code hooks
 #[derive(Debug, Parser)]
-#[command(name = "hookctl", version = version_line(), about)]
+#[command(
+    name = "hookctl",
+    version = version_line(),
+    about = "Control and inspect hookd, the daemon that answers Claude Code hooks"
+)]
 struct Cli {
     /// hookd's socket (default: HOOKD_SOCKET, HOOKD_HOME or the uid-derived path)
     #[arg(long, global = true, env = "HOOKD_SOCKET")]
     socket: Option<PathBuf>,
+    /// Do not start hookd when a command needs it and it is not running (env
+    /// HOOKD_NO_AUTOSTART=1). Without it, events, tail, export, sessions, session, stats, runs,
+    /// rules, trust and test start hookd as a hook would
+    #[arg(long, global = true)]
+    no_start: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -39,12 +48,14 @@ enum Command {
     Status(cmd::status::Args),
     /// Reload rules from disk now
     Reload(cmd::reload::Args),
-    /// List recorded events, newest first
+    /// List the most recent events (the table oldest to newest; --json newest first)
     Events(cmd::events::Args),
     /// Stop hookd gracefully (in-flight events finish, the store is flushed)
     Stop(cmd::stop::Args),
     /// Stop hookd and start this build's hookd in its place (works across protocol versions)
     Restart(cmd::restart::Args),
+    /// Write a commented starter hookd.toml (packs, example rules, settings)
+    Init(cmd::init::Args),
     /// Validate rule files without loading them into hookd
     Check(cmd::check::Args),
     /// Show what hookd would answer for an event, without recording it
@@ -77,6 +88,9 @@ enum Command {
     Stats(cmd::stats::Args),
     /// Print metrics in the Prometheus text exposition format
     Metrics(cmd::stats::MetricsArgs),
+    /// Print a short line for Claude Code's statusLine (`hookd ✓ 3 denied · 1 ask`); `install
+    /// --statusline` wires it
+    Statusline(cmd::statusline::Args),
     /// List recent executions of `run` rules (your hook scripts), newest first
     Runs(cmd::runs::Args),
     /// The HTTP endpoint's token: `hookctl http rotate-token`
@@ -103,31 +117,39 @@ fn version_line() -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let socket = cli.socket.unwrap_or_else(hook_protocol::paths::socket_path);
+    // Commands that only read or change hookd's state: connect, never start it (`status` and
+    // `doctor` report that it is not running; `stop` and `reload` have nothing to do then).
     let connect = || Client::connect(&socket);
+    // Commands whose answer hookd computes: start it first as a hook would (unless --no-start
+    // or HOOKD_NO_AUTOSTART), saying so on stderr.
+    let autostart = !cli.no_start;
+    let start = || Client::connect_or_start(&socket, autostart);
     let result = match cli.command {
         // Local commands: no daemon needed.
+        Command::Init(a) => cmd::init::run(&a),
         Command::Check(a) => cmd::check::run(&a),
         Command::Explain(a) => cmd::explain::run(&a),
         Command::Service(a) => cmd::service::run(&a, &socket),
         Command::Doctor(a) => cmd::doctor::run(&a, &socket),
-        Command::Stats(a) => connect().and_then(|mut c| cmd::stats::run(&a, &mut c)),
-        Command::Tail(a) => connect().and_then(|mut c| cmd::events::tail(&a, &mut c)),
-        Command::Export(a) => connect().and_then(|mut c| cmd::events::export(&a, &mut c)),
+        Command::Stats(a) => start().and_then(|mut c| cmd::stats::run(&a, &mut c)),
+        Command::Tail(a) => start().and_then(|mut c| cmd::events::tail(&a, &mut c)),
+        Command::Export(a) => start().and_then(|mut c| cmd::events::export(&a, &mut c)),
+        Command::Statusline(a) => cmd::statusline::run(&a, &socket),
         Command::Metrics(a) => connect().and_then(|mut c| cmd::stats::metrics(&a, &mut c)),
         Command::Install(a) => cmd::install::run(&a),
         Command::Uninstall(a) => cmd::install::run_uninstall(&a),
         Command::Status(a) => connect().and_then(|mut c| cmd::status::run(&a, &mut c)),
         Command::Reload(a) => connect().and_then(|mut c| cmd::reload::run(&a, &mut c)),
-        Command::Events(a) => connect().and_then(|mut c| cmd::events::run(&a, &mut c)),
+        Command::Events(a) => start().and_then(|mut c| cmd::events::run(&a, &mut c)),
         Command::Stop(a) => connect().and_then(|mut c| cmd::stop::run(&a, &mut c)),
         Command::Restart(a) => cmd::restart::run(&a, &socket),
-        Command::Test(a) => connect().and_then(|mut c| cmd::test::run(&a, &mut c)),
-        Command::Rules(a) => cmd::rules::run(&a, &socket),
-        Command::Trust(a) => connect().and_then(|mut c| cmd::trust::run(&a, &mut c)),
+        Command::Test(a) => start().and_then(|mut c| cmd::test::run(&a, &mut c)),
+        Command::Rules(a) => cmd::rules::run(&a, &socket, start),
+        Command::Trust(a) => start().and_then(|mut c| cmd::trust::run(&a, &mut c)),
         Command::Allow(a) => connect().and_then(|mut c| cmd::allow::run(&a, &mut c)),
-        Command::Sessions(a) => connect().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
-        Command::Session(a) => connect().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
-        Command::Runs(a) => connect().and_then(|mut c| cmd::runs::run(&a, &mut c)),
+        Command::Sessions(a) => start().and_then(|mut c| cmd::sessions::list(&a, &mut c)),
+        Command::Session(a) => start().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
+        Command::Runs(a) => start().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
         Command::Http(a) => cmd::http::run(&a),
         Command::Completions(a) => cmd::completions::run(&a, Cli::command()),

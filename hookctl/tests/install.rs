@@ -935,13 +935,29 @@ fn disable_all_hooks_is_kept_and_reported() {
 }
 
 #[test]
-fn empty_hooks_object_is_dropped_on_uninstall() {
-    // Documented limit: a file records no history, so a `hooks` object that was empty before
-    // install cannot be told from one install created; uninstall drops it once emptied.
+fn empty_hooks_object_comes_back_on_uninstall() {
+    // The `hooks` object that was empty before install is given back with the rest of the
+    // file, from install's backup (byte for byte).
     let s = Sandbox::new("emptyhooks");
     let settings = s.user_settings();
     write(&settings, &fixture("empty-hooks.json"));
     s.install(&[]);
+    s.uninstall(&[]);
+    assert_eq!(fs::read(&settings).unwrap(), fixture("empty-hooks.json"));
+    // Without that backup (removed by hand), uninstall drops the `hooks` it emptied.
+    for e in fs::read_dir(settings.parent().unwrap()).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().contains(".hookd-backup-") {
+            fs::remove_file(p).unwrap();
+        }
+    }
+    s.install(&[]);
+    for e in fs::read_dir(settings.parent().unwrap()).unwrap() {
+        let p = e.unwrap().path();
+        if p.to_string_lossy().contains(".hookd-backup-") {
+            fs::remove_file(p).unwrap();
+        }
+    }
     s.uninstall(&[]);
     assert_eq!(
         fs::read_to_string(&settings).unwrap(),
@@ -961,7 +977,8 @@ fn an_empty_file_counts_as_an_empty_object() {
     let r = s.install(&["--events", "Stop"]);
     assert_eq!(fs::read(r["backup"].as_str().unwrap()).unwrap(), b"\n");
     s.uninstall(&[]);
-    assert_eq!(fs::read_to_string(&settings).unwrap(), "{}\n");
+    // Given back as it was, from install's backup.
+    assert_eq!(fs::read_to_string(&settings).unwrap(), "\n");
 }
 
 #[test]

@@ -123,6 +123,7 @@ fn stateful(c: &mut Criterion) {
                     home: None,
                     time_ms: now,
                     once: None,
+                    count_hits: true,
                 },
             );
         }
@@ -163,6 +164,7 @@ fn stateful(c: &mut Criterion) {
                     home: None,
                     time_ms: now,
                     once: None,
+                    count_hits: true,
                 },
             ))
         });

@@ -34,6 +34,9 @@ pub struct Inputs<'a> {
     pub time_ms: i64,
     /// The `once = "project-day"` memory, when the daemon keeps one.
     pub once: Option<&'a dyn OnceMemory>,
+    /// Whether the rules that match count a hit (`hookctl rules`): true for events Claude Code
+    /// sent, false for `hookctl test`, which changes nothing.
+    pub count_hits: bool,
 }
 
 /// A decision and the time it was made at (a session's clock never goes back: see
@@ -56,11 +59,13 @@ pub fn evaluate(event: &HookEvent, session: Option<&mut Session>, inputs: Inputs
         home,
         time_ms,
         once,
+        count_hits,
     } = inputs;
     let Some(session) = session else {
         let mut cx = Ctx::new(event, project_dir, home);
         cx.now_ms = time_ms;
         cx.once_memory = once;
+        cx.count_hits = count_hits;
         return Evaluated {
             decision: Ruleset::evaluate_all(rulesets, &cx),
             time_ms,
@@ -75,6 +80,7 @@ pub fn evaluate(event: &HookEvent, session: Option<&mut Session>, inputs: Inputs
     cx.session = Some(session);
     cx.now_ms = time_ms;
     cx.once_memory = once;
+    cx.count_hits = count_hits;
     Evaluated {
         decision: Ruleset::evaluate_all(rulesets, &cx),
         time_ms,
@@ -216,6 +222,7 @@ pub fn answer(
                     home,
                     time_ms,
                     once: None,
+                    count_hits: true,
                 },
             );
             render(&event, &decision)

@@ -49,6 +49,10 @@ pub enum Request {
     /// Allow-once: approves a denied or asked command by the code its reason ended with, lists
     /// the approvals, or revokes one (protocol 5). Answered by [`Response::Allowances`].
     Allow(AllowRequest),
+    /// What Claude Code's status line shows (`hookctl statusline`): one session's verdict
+    /// counts (by its id; empty: none) and hookd's health, in one cheap round trip. Answered by
+    /// [`Response::Statusline`].
+    Statusline(String),
 }
 
 /// A [`Request::Allow`].
@@ -174,7 +178,7 @@ pub struct RunRow {
 /// A [`Request::Tail`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct TailRequest {
-    /// Filters (and `limit`: how many recent events to send first).
+    /// Filters (and `limit`: how many recent events to send first; 0 sends none).
     pub query: EventQuery,
     /// Keep streaming new events.
     pub follow: bool,
@@ -347,6 +351,20 @@ pub enum Response {
     Runs(Vec<RunRow>),
     /// The answer to [`Request::Allow`]: the approval granted or revoked, or the list.
     Allowances(Vec<AllowanceRow>),
+    /// The answer to [`Request::Statusline`].
+    Statusline(StatuslineReport),
+}
+
+/// What [`Request::Statusline`] reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct StatuslineReport {
+    /// The session's recorded events.
+    pub events: u64,
+    /// The session's verdicts given (`deny`, `ask`, `block`, `fallback:ask`…), each with its
+    /// count; the most frequent first.
+    pub verdicts: Vec<(String, u64)>,
+    /// What is wrong with hookd, in a few words (its rules fall back, its store fails…).
+    pub problem: Option<String>,
 }
 
 /// What [`Request::Test`] found.

@@ -3,3 +3,4 @@ pub mod claude;
 pub mod fake_model;
 pub mod harness;
 pub mod mounts;
+pub mod pty;

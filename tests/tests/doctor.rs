@@ -67,7 +67,9 @@ fn healthy_setup_passes() {
 
 #[test]
 fn daemon_down_and_spool_backlog_are_diagnosed() {
-    let d = TestDaemon::unstarted(&[]).unwrap();
+    let mut d = TestDaemon::unstarted(&[]).unwrap();
+    // Down for good: no hook may start it (with autostart, not running is fine; first_run.rs).
+    d.set_env("HOOKD_NO_AUTOSTART", "1");
     let project = tempfile::tempdir().unwrap();
     spool::append(
         &d.home().join("state/spool"),

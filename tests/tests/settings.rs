@@ -66,7 +66,7 @@ fn hookctl_check_prints_the_same_errors_as_hookds_start() {
         format!("{toml}:6:12: [session] idle_ttl = \"30 minutes\": unknown unit"),
         format!("{toml}:7:12: [session] max_live = 0: must be from 1 to 100000000"),
         format!("{toml}:9:19: redact.disabled_kinds: unknown kind `phnoe`"),
-        format!("{toml}:13:1: unknown field `comand`, expected one of `name`"),
+        format!("{toml}:13:1: rule `no-rm`: unknown field `comand` (did you mean `command`?)"),
     ];
     let rules_d = format!(
         "{}:1:2: `store` is a daemon setting: it belongs in hookd.toml",

@@ -79,11 +79,12 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
             serde_json::to_string_pretty(&serde_json::json!({"ok": !failed, "checks": checks}))?
         );
     } else {
+        let color = crate::format::color();
         for c in &checks {
             let tag = match c.level {
-                Level::Ok => "ok  ",
-                Level::Warn => "WARN",
-                Level::Fail => "FAIL",
+                Level::Ok => crate::format::paint("ok  ", "32", color),
+                Level::Warn => crate::format::paint("WARN", "33", color),
+                Level::Fail => crate::format::paint("FAIL", "1;31", color),
             };
             println!(
                 "{tag}  {:<10} {}",
@@ -95,11 +96,11 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
             }
         }
         println!(
-            "{}",
+            "\n{}",
             if failed {
-                "\nsomething is wrong (see FAIL above)"
+                crate::format::paint("something is wrong (see FAIL above)", "1;31", color)
             } else {
-                "\nall good"
+                crate::format::paint("all good", "32", color)
             }
         );
     }
@@ -137,10 +138,39 @@ fn daemon_checks(socket: &Path, checks: &mut Vec<Check>) -> Option<StatusReport>
             return None;
         }
         Err(e) => {
+            // Not running is healthy when the next hook starts it (hook-client's autostart:
+            // the same lookup of a trusted hookd).
+            let startable = e
+                .downcast_ref::<crate::client::NotRunning>()
+                .is_some_and(crate::client::NotRunning::startable);
+            let autostart = if !startable {
+                Err(String::new())
+            } else if !crate::client::autostart_allowed() {
+                Err("autostart is off (HOOKD_NO_AUTOSTART)".to_string())
+            } else {
+                hook_protocol::paths::find_program("hookd", Some("HOOKD_BIN"))
+            };
+            if let Ok(hookd) = &autostart {
+                checks.push(check(
+                    "hookd",
+                    Level::Ok,
+                    format!(
+                        "not running; the next hook (or `hookctl test`, `events`, …) starts {} on {}",
+                        hookd.display(),
+                        socket.display()
+                    ),
+                    None,
+                ));
+                return None;
+            }
+            let why = autostart.err().filter(|w| !w.is_empty());
             checks.push(check(
                 "hookd",
                 Level::Fail,
-                format!("not reachable: {e:#}"),
+                match why {
+                    Some(why) => format!("not reachable: {e:#}; hooks cannot start it: {why}"),
+                    None => format!("not reachable: {e:#}"),
+                },
                 Some(
                     "start it: `hookd &`, or `hookctl service install`; any hook also starts it"
                         .into(),

@@ -1,6 +1,6 @@
 //! `hookctl events`, `hookctl tail [-f]` and `hookctl export`.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -10,13 +10,14 @@ use super::filters::Filters;
 use crate::client::Client;
 use crate::format;
 
-/// List recorded events, newest first
+/// List the most recent events: the table oldest to newest (the newest last, as in a log),
+/// `--json` newest first
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     filters: Filters,
-    /// At most this many events
-    #[arg(long, default_value_t = 20)]
+    /// At most this many events (the most recent ones)
+    #[arg(long, default_value_t = 20, value_parser = super::filters::limit())]
     limit: u32,
     /// Print a JSON array (with each event's redacted payload) instead of a table
     #[arg(long)]
@@ -28,8 +29,8 @@ pub struct Args {
 pub struct TailArgs {
     #[command(flatten)]
     filters: Filters,
-    /// How many recent events to show first
-    #[arg(short = 'n', long, default_value_t = 10)]
+    /// How many recent events to show first (0: none, only new ones with -f)
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
     lines: u32,
     /// Keep following new events until interrupted
     #[arg(short, long)]
@@ -58,14 +59,15 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         format::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let color = format::color();
     let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
+    let header = format!(
         "{:<19}  {:<8}  {:<18}  {:<10}  {:<10}  {:>7}  summary / rules: reason",
         "time (UTC)", "session", "event", "tool", "verdict", "µs"
-    )?;
+    );
+    writeln!(out, "{}", format::paint(&header, "1", color))?;
     for r in rows.iter().rev() {
-        writeln!(out, "{}", line(r, false))?;
+        writeln!(out, "{}", line(r, color))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -104,18 +106,14 @@ fn line(r: &EventRow, color: bool) -> String {
     {
         tail.push_str(&format!(" {}", excerpt(reason, 60)));
     }
-    let verdict = if color {
-        let code = match r.verdict.as_str() {
-            "deny" | "block" => "31",
-            "ask" | "defer" | "loop-guard" => "33",
-            "allow" => "32",
-            v if v.starts_with("fallback") || v.starts_with("error") => "35",
-            _ => "2",
-        };
-        format!("\x1b[{code}m{:<10}\x1b[0m", r.verdict)
-    } else {
-        format!("{:<10}", r.verdict)
+    let code = match r.verdict.as_str() {
+        "deny" | "block" => "31",
+        "ask" | "defer" | "loop-guard" => "33",
+        "allow" => "32",
+        v if v.starts_with("fallback") || v.starts_with("error") => "35",
+        _ => "2",
     };
+    let verdict = format::paint(&format!("{:<10}", r.verdict), code, color);
     format!(
         "{:<19}  {:<8}  {:<18}  {:<10}  {verdict}  {:>7}  {tail}",
         format::utc(r.time_ms),
@@ -132,7 +130,7 @@ pub fn tail(args: &TailArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
         query: q,
         follow: args.follow,
     }))?;
-    let color = !args.json && std::io::stdout().is_terminal();
+    let color = !args.json && format::color();
     let mut out = std::io::stdout().lock();
     let print = |r: &EventRow, out: &mut std::io::StdoutLock<'_>| -> std::io::Result<()> {
         if args.json {

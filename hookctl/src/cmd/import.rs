@@ -135,6 +135,13 @@ fn target(args: &Args) -> anyhow::Result<Target> {
     })
 }
 
+/// The backup of `settings` that its import record names (`--undo` restores it), if any.
+pub(crate) fn backup_in_use(settings: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(manifest_path(settings)).ok()?;
+    let m: Value = serde_json::from_slice(&text).ok()?;
+    m.get("backup")?.as_str().map(PathBuf::from)
+}
+
 fn manifest_path(settings: &Path) -> PathBuf {
     let key = hookd::project::sha256_hex(settings.to_string_lossy().as_bytes());
     hook_protocol::paths::state_dir()

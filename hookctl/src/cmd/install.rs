@@ -76,6 +76,70 @@ pub struct InstallArgs {
     /// entry's `timeout` is raised to match
     #[arg(long, value_name = "DURATION")]
     deadline: Option<String>,
+    /// Also set Claude Code's statusLine to `hookctl statusline` (`hookd ✓ 3 denied · 1 ask`);
+    /// an existing statusLine is kept, and install says so
+    #[arg(long)]
+    statusline: bool,
+}
+
+/// What `install --statusline` did.
+#[derive(Debug, PartialEq, Eq)]
+enum StatusLine {
+    Added(String),
+    Present,
+    /// Another statusLine is set: left alone (its command).
+    Kept(String),
+}
+
+/// The statusLine command `install --statusline` writes: this hookctl, by absolute path.
+fn statusline_command() -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("finding hookctl's own path")?;
+    let exe = exe
+        .to_str()
+        .with_context(|| format!("hookctl's path {} is not UTF-8", exe.display()))?;
+    let quoted = if exe
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-+".contains(c))
+    {
+        exe.to_string()
+    } else {
+        format!("'{}'", exe.replace('\'', "'\\''"))
+    };
+    Ok(format!("{quoted} statusline"))
+}
+
+/// Whether a `statusLine` value is one `install --statusline` wrote: a command that runs some
+/// `hookctl` with the one argument `statusline`.
+fn statusline_is_ours(v: &Value) -> bool {
+    let Some(cmd) = v.get("command").and_then(Value::as_str) else {
+        return false;
+    };
+    let Some(prog) = cmd.trim().strip_suffix(" statusline") else {
+        return false;
+    };
+    let prog = prog.trim().trim_matches('\'');
+    v.get("type").and_then(Value::as_str) == Some("command")
+        && Path::new(prog).file_name().is_some_and(|n| n == "hookctl")
+}
+
+/// Sets `statusLine` to hookctl's, unless another one is set.
+fn install_statusline(root: &mut Map<String, Value>) -> anyhow::Result<StatusLine> {
+    match root.get("statusLine") {
+        Some(v) if statusline_is_ours(v) => Ok(StatusLine::Present),
+        Some(v) => Ok(StatusLine::Kept(
+            v.get("command")
+                .and_then(Value::as_str)
+                .map_or_else(|| v.to_string(), str::to_string),
+        )),
+        None => {
+            let cmd = statusline_command()?;
+            root.insert(
+                "statusLine".into(),
+                json!({"type": "command", "command": cmd}),
+            );
+            Ok(StatusLine::Added(cmd))
+        }
+    }
 }
 
 /// Parses `--deadline` in the one duration grammar ([`hook_protocol::duration`]: `30s`, `2m`,
@@ -168,11 +232,17 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
             o
         }
     };
+    let statusline = if args.statusline {
+        Some(install_statusline(&mut file.doc.root)?)
+    } else {
+        None
+    };
     // The token for `http` entries goes into a settings file only the user reads (or out of
     // it when no entry of ours uses it any more).
     let token = crate::cmd::http::sync(&mut file, t.project, t.dry_run)?;
     let token_here = token.other.is_none() && token.change != TokenChange::None;
     let changed = token_here
+        || matches!(statusline, Some(StatusLine::Added(_)))
         || outcomes
             .iter()
             .any(|o| matches!(o, Installed::Added | Installed::Updated));
@@ -210,6 +280,13 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         warnings.push(format!(
             "{note}; for the fast one: {}",
             crate::linkage::HOW_TO_GET_STATIC
+        ));
+    }
+    if let Some(StatusLine::Kept(other)) = &statusline {
+        warnings.push(format!(
+            "this file already sets a statusLine ({other}); left as is. To show hookd's \
+             instead, set its command to `{}`",
+            statusline_command()?
         ));
     }
     for (event, command) in &foreign {
@@ -252,11 +329,25 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
                     .collect::<Vec<_>>()
             ),
         );
+        report.insert(
+            "statusline".into(),
+            match &statusline {
+                None => Value::Null,
+                Some(StatusLine::Added(c)) => json!({"outcome": "added", "command": c}),
+                Some(StatusLine::Present) => json!({"outcome": "present"}),
+                Some(StatusLine::Kept(c)) => json!({"outcome": "kept", "command": c}),
+            },
+        );
         report.insert("warnings".into(), json!(warnings));
         println!("{}", serde_json::to_string_pretty(&Value::Object(report))?);
     } else {
         written.print_head(&file, t.dry_run);
         println!("  client           {client_str}");
+        match &statusline {
+            Some(StatusLine::Added(c)) => println!("  statusLine       {c}"),
+            Some(StatusLine::Present) => println!("  statusLine       already hookctl statusline"),
+            Some(StatusLine::Kept(_)) | None => {}
+        }
         if let Some(url) = &http_url {
             println!("  http             {url}");
         }
@@ -293,9 +384,18 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
     {
         *n += h;
     }
+    // hookd's statusLine goes with the rest of what install wrote (not with `--events`);
+    // another one stays.
+    let statusline_removed = t.events.iter().all(|e| e.trim().is_empty())
+        && file
+            .doc
+            .root
+            .get("statusLine")
+            .is_some_and(statusline_is_ours)
+        && file.doc.root.shift_remove("statusLine").is_some();
     let token = crate::cmd::http::sync(&mut file, t.project, t.dry_run)?;
     let token_here = token.other.is_none() && token.change != TokenChange::None;
-    let changed = token_here || removed.iter().any(|&n| n > 0);
+    let changed = token_here || statusline_removed || removed.iter().any(|&n| n > 0);
     let written = file.finish(changed, t.dry_run, "uninstall")?;
     let token_written = token.finish_other(t.dry_run, "uninstall")?;
     let notes = token.secure(t.dry_run)?;
@@ -310,6 +410,7 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
         let mut report = written.json(&file, "uninstall");
         report.insert("removed".into(), json!(removed_from));
         report.insert("entries_removed".into(), json!(entries));
+        report.insert("statusline_removed".into(), json!(statusline_removed));
         report.insert(
             "token_settings".into(),
             token.report(token_written.as_ref()),
@@ -320,10 +421,13 @@ pub fn run_uninstall(args: &UninstallArgs) -> anyhow::Result<ExitCode> {
         written.print_head(&file, t.dry_run);
         if file.original.is_none() {
             println!("  nothing to remove: the file does not exist");
-        } else if entries == 0 {
+        } else if entries == 0 && !statusline_removed {
             println!("  nothing to remove: no entries written by hookctl install");
         } else {
             print_events("removed", &removed_from);
+        }
+        if statusline_removed {
+            println!("  removed          statusLine (hookctl statusline)");
         }
         written.print_backup(&file);
         token.print(token_written.as_ref());
@@ -535,7 +639,12 @@ impl SettingsFile {
                 diff: dry_run.then(String::new),
             });
         }
-        let text = settings::render(&self.doc.root, &self.doc.style)?;
+        let rendered = settings::render(&self.doc.root, &self.doc.style)?;
+        // An edit that gives back an earlier version of the file (uninstall after install)
+        // writes that version's own bytes.
+        let text = earlier_version(&self.real, &self.doc.root)
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or(rendered);
         // Never write what Claude Code would skip: check the bytes as they will be read.
         let reread = settings::parse(text.as_bytes()).map_err(|e| {
             anyhow::anyhow!("internal error: the edited settings do not parse: {e}")
@@ -630,7 +739,10 @@ impl Written {
 
     pub(crate) fn print_backup(&self, file: &SettingsFile) {
         if let Some(b) = &self.backup {
-            println!("  backup           {}", b.display());
+            println!(
+                "  backup           {} (the oldest backup and the {BACKUPS_KEPT} newest are kept)",
+                b.display()
+            );
         } else if self.changed && self.diff.is_none() && file.original.is_none() {
             println!("  backup           none (the file did not exist)");
         }
@@ -667,9 +779,98 @@ fn own_dir(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How many of the newest backups of a settings file are kept (besides the oldest).
+pub(crate) const BACKUPS_KEPT: usize = 4;
+
+/// The backups `write_backup` made of `file` (`<file>.hookd-backup-<stamp>[-n]`, regular files
+/// of ours), oldest first.
+pub(crate) fn backups_of(file: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (file.parent(), file.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let prefix = format!("{}.hookd-backup-", name.to_string_lossy());
+    let me = hook_protocol::private::euid();
+    let mut found: Vec<(String, u32, PathBuf)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let rest = n.strip_prefix(&prefix)?;
+            let (stamp, seq) = match rest.split_once('-') {
+                Some((s, k)) => (s.to_string(), k.parse().ok()?),
+                None => (rest.to_string(), 1),
+            };
+            let m = fs::symlink_metadata(e.path()).ok()?;
+            (m.is_file() && m.uid() == me).then(|| (stamp, seq, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, _, p)| p).collect()
+}
+
+/// Removes old backups of `file`: keeps the oldest (the file as it was before hookctl first
+/// changed it), the [`BACKUPS_KEPT`] newest, and any an import record still needs for `hookctl
+/// import --undo`. Returns how many were removed.
+pub(crate) fn prune_backups(file: &Path) -> usize {
+    let all = backups_of(file);
+    if all.len() <= BACKUPS_KEPT + 1 {
+        return 0;
+    }
+    let needed = crate::cmd::import::backup_in_use(file);
+    let mut removed = 0;
+    for b in &all[1..all.len() - BACKUPS_KEPT] {
+        if needed.as_deref() == Some(b.as_path()) {
+            continue;
+        }
+        if fs::remove_file(b).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The bytes of the newest backup of `file` whose settings are exactly `root` (same keys in
+/// the same order, same values): writing them instead of a new rendering gives back the file
+/// as it was, byte for byte (its layout, inline arrays, escapes), when an edit is undone.
+fn earlier_version(file: &Path, root: &Map<String, Value>) -> Option<Vec<u8>> {
+    let want = serde_json::to_string(&tidy(root)).ok()?;
+    backups_of(file).iter().rev().find_map(|b| {
+        let bytes = fs::read(b).ok()?;
+        let doc = settings::parse(&bytes).ok()?;
+        (serde_json::to_string(&tidy(&doc.root)).ok()? == want).then_some(bytes)
+    })
+}
+
+/// `root` without the empty containers `uninstall` tidies away once it has emptied them (an
+/// event's empty list of groups, an empty `hooks`): a file that had them before `install` is
+/// still the same file after `uninstall`.
+fn tidy(root: &Map<String, Value>) -> Map<String, Value> {
+    let mut root = root.clone();
+    if let Some(Value::Object(hooks)) = root.get_mut("hooks") {
+        hooks.retain(|_, groups| groups.as_array().is_none_or(|g| !g.is_empty()));
+        if hooks.is_empty() {
+            root.shift_remove("hooks");
+        }
+    }
+    root
+}
+
 /// Copies `bytes` to `<file>.hookd-backup-<UTC yyyymmddThhmmss>` beside `file` (with `-2`,
-/// `-3`, ... when that name is taken, so a backup is never overwritten).
+/// `-3`, ... when that name is taken, so a backup is never overwritten), then prunes old ones
+/// ([`prune_backups`]).
 pub(crate) fn write_backup(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let saved = write_backup_only(file, bytes)?;
+    prune_backups(file);
+    Ok(saved)
+}
+
+fn write_backup_only(file: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
     own_dir(file)?;
     let name = file
         .file_name()

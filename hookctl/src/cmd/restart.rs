@@ -5,14 +5,11 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use hook_protocol::{Request, Response, StatusReport, paths};
 
-use crate::client::{Client, NotRunning};
+use crate::client::{Client, NotRunning, START_WAIT};
 use crate::cmd::stop::{process_alive, wait_exit};
-
-/// How long to wait for the new hookd to answer.
-const START_WAIT: Duration = Duration::from_secs(10);
 
 /// Stop hookd and start this build's hookd in its place (works across protocol versions)
 #[derive(Debug, clap::Args)]
@@ -105,31 +102,11 @@ fn start(socket: &Path) -> anyhow::Result<StatusReport> {
             other => bail!("unexpected answer to status: {other:?}"),
         }
     };
-    let mut last = match status() {
+    match status() {
         Ok(s) => return Ok(s),
-        Err(e) if e.downcast_ref::<NotRunning>().is_some() => e,
+        Err(e) if e.downcast_ref::<NotRunning>().is_some() => {}
         Err(e) => return Err(e),
-    };
-    let hookd = paths::find_program("hookd", Some("HOOKD_BIN"))
-        .map_err(anyhow::Error::msg)
-        .context("cannot start hookd")?;
-    hook_protocol::start::spawn_detached(&hookd, socket)
-        .with_context(|| format!("starting {}", hookd.display()))?;
-    let start = Instant::now();
-    while start.elapsed() < START_WAIT {
-        #[allow(clippy::disallowed_methods)] // hookctl is synchronous; nothing else to run
-        std::thread::sleep(Duration::from_millis(20));
-        match status() {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
-        }
     }
-    Err(last).with_context(|| {
-        format!(
-            "started {} but it did not answer within {} s (see {})",
-            hookd.display(),
-            START_WAIT.as_secs(),
-            paths::state_dir().join("hookd.log").display()
-        )
-    })
+    crate::client::start_daemon(socket)?;
+    status()
 }

@@ -27,9 +27,15 @@ pub struct Args {
     config_dir: Option<PathBuf>,
 }
 
-pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
+/// `start` connects to hookd, starting it when it is not running (`rules` lists what the
+/// running hookd loaded); a single rule is looked up without starting it.
+pub fn run(
+    args: &Args,
+    socket: &Path,
+    start: impl FnOnce() -> anyhow::Result<Client>,
+) -> anyhow::Result<ExitCode> {
     match &args.name {
-        None => list(args, &mut Client::connect(socket)?),
+        None => list(args, &mut start()?),
         Some(name) => show(args, name, socket),
     }
 }

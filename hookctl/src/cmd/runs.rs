@@ -13,19 +13,19 @@ use crate::format;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Only runs for events of this session id
-    #[arg(long)]
+    #[arg(long, value_parser = super::filters::not_empty)]
     session: Option<String>,
     /// Only runs of this rule
-    #[arg(long)]
+    #[arg(long, value_parser = super::filters::not_empty)]
     rule: Option<String>,
     /// Only failures: exit other than 0 and 2, killed, timed out, could not start, dropped
     #[arg(long)]
     failed: bool,
     /// Only runs since this time: a duration ago (30m, 1h30m, 2d; a bare number is seconds), or RFC 3339
-    #[arg(long)]
+    #[arg(long, value_parser = super::filters::time)]
     since: Option<String>,
     /// At most this many runs
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::filters::limit())]
     limit: u32,
     /// Print a JSON array (with the redacted stdout and stderr tails) instead of a table
     #[arg(long)]

@@ -17,7 +17,7 @@ pub struct ListArgs {
     #[arg(long)]
     all: bool,
     /// At most this many
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 20, value_parser = super::filters::limit())]
     limit: u32,
     /// Print JSON instead of a table
     #[arg(long)]
@@ -28,6 +28,7 @@ pub struct ListArgs {
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The session id (or a unique prefix of it)
+    #[arg(value_parser = super::filters::not_empty)]
     id: String,
     /// Print JSON instead of text
     #[arg(long)]

@@ -151,6 +151,39 @@ pub fn stats(state: &State) -> StatsReport {
     r
 }
 
+/// `hookctl statusline`: one session's verdict counts and, in a few words, what is wrong with
+/// hookd (the worst first). One indexed query; nothing else waits.
+pub(super) async fn statusline(state: &Arc<State>, session: String) -> Response {
+    let store = state.store.stats();
+    let problem = if store.durability.lock().ok().is_some_and(|e| e.is_some()) {
+        Some("not durable".to_string())
+    } else if store.last_error.lock().ok().is_some_and(|e| e.is_some()) {
+        Some("store failing".to_string())
+    } else if state.fallback().is_some() {
+        Some("rules fallback".to_string())
+    } else {
+        match state.rule_errors.lock().map(|e| e.len()).unwrap_or(0) {
+            0 => None,
+            n => Some(format!("{n} rule errors")),
+        }
+    };
+    let (events, verdicts) = if session.is_empty() {
+        (0, Vec::new())
+    } else {
+        let st = Arc::clone(state);
+        match tokio::task::spawn_blocking(move || st.store.session_verdicts(&session)).await {
+            Ok(Ok(counts)) => counts,
+            Ok(Err(e)) => return Response::Error(e.to_string()),
+            Err(e) => return Response::Error(format!("statusline query failed: {e}")),
+        }
+    };
+    Response::Statusline(hook_protocol::StatuslineReport {
+        events,
+        verdicts,
+        problem,
+    })
+}
+
 pub(super) async fn events(state: &Arc<State>, q: EventQuery) -> Response {
     let st = Arc::clone(state);
     match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await {

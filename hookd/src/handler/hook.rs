@@ -138,6 +138,8 @@ fn judge(
             home: state.home.as_deref(),
             time_ms,
             once: Some(&state.once),
+            // `hookctl test` (observe off) changes nothing, hit counts included.
+            count_hits: observe,
         },
     );
     if let Some(fb) = fallback.as_deref()

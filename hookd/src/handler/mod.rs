@@ -46,6 +46,7 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         Request::Runs(q) => admin::runs(state, q).await,
         // The connection passes the peer's pid ([`allow`]); without it nothing is granted.
         Request::Allow(a) => allow(state, a, None).await,
+        Request::Statusline(id) => admin::statusline(state, id).await,
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();

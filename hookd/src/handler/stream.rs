@@ -59,16 +59,16 @@ pub async fn stream(state: &Arc<State>, req: Request, stream: &mut tokio::net::U
         Request::Tail(t) => {
             let mut live = t.follow.then(|| state.live.subscribe());
             let st = Arc::clone(state);
-            let limit = if t.query.limit == 0 {
-                10
-            } else {
-                t.query.limit
-            };
-            let q = EventQuery {
-                limit,
-                ..t.query.clone()
-            };
-            let recent = match tokio::task::spawn_blocking(move || st.store.query_events(&q)).await
+            // `tail -n 0 -f`: no recent events, only new ones.
+            let q = t.query.clone();
+            let recent = match tokio::task::spawn_blocking(move || {
+                if q.limit == 0 {
+                    Ok(Vec::new())
+                } else {
+                    st.store.query_events(&q)
+                }
+            })
+            .await
             {
                 Ok(Ok(r)) => r,
                 Ok(Err(e)) => {

@@ -147,6 +147,8 @@ pub struct Ctx<'a> {
     pub now_ms: i64,
     /// Cross-session memory for `once = "project-day"`.
     pub once_memory: Option<&'a dyn super::state::OnceMemory>,
+    /// Whether matching rules count a hit (off for `hookctl test`).
+    pub count_hits: bool,
     analysed: OnceCell<Option<Arc<Analysed>>>,
     targets: OnceCell<Vec<Target>>,
     /// `project` and `home`, normalised (computed once, shared by every rule's path test).
@@ -212,6 +214,7 @@ impl<'a> Ctx<'a> {
             session: None,
             now_ms: 0,
             once_memory: None,
+            count_hits: true,
             analysed: OnceCell::new(),
             targets: OnceCell::new(),
             roots: OnceCell::new(),

@@ -670,7 +670,9 @@ impl Ruleset {
             let Some(why) = m.why.clone() else {
                 continue;
             };
-            rule.hits.fetch_add(1, Ordering::Relaxed);
+            if cx.count_hits {
+                rule.hits.fetch_add(1, Ordering::Relaxed);
+            }
             let mut action = rule.action;
             let is_stop = crate::events::is_stop_like(&event.name);
             if action == Action::Block && is_stop {

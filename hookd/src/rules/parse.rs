@@ -88,15 +88,6 @@ pub struct LoadReport {
     pub files: Vec<Source>,
 }
 
-/// What a rule file holds for the rules: `[[rule]]` tables. The other keys of hookd.toml are
-/// settings, read by [`crate::settings`] (and refused in other files).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileSpec {
-    #[serde(default)]
-    rule: Vec<toml::Spanned<RuleSpec>>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum OneOrMany {
@@ -305,31 +296,146 @@ fn read_source(source: &Source) -> (Vec<Rule>, Option<Settings>, Vec<String>) {
         let e = crate::settings::misplaced(&source.name, &source.text, doc.get_ref());
         (None, e)
     };
-    let span = doc.span();
-    let mut rules_only = toml::de::DeTable::new();
-    if let Some((k, v)) = doc.get_mut().remove_entry("rule") {
-        rules_only.insert(k, v);
-    }
-    let rules_only = toml::Spanned::new(span, rules_only);
-    let spec = match FileSpec::deserialize(toml::de::Deserializer::from(rules_only)) {
-        Ok(spec) => spec,
-        Err(e) => {
-            errors.push(at(source, e.span(), e.message().trim()));
-            return (Vec::new(), settings, errors);
-        }
-    };
+    let entry = doc.get_mut().remove_entry("rule");
+    let all_tables = entry.as_ref().is_some_and(|(_, v)| match v.get_ref() {
+        toml::de::DeValue::Array(a) => a
+            .into_iter()
+            .all(|t| matches!(t.get_ref(), toml::de::DeValue::Table(_))),
+        _ => false,
+    });
     let mut rules = Vec::new();
-    for spanned in spec.rule {
-        let span = spanned.span();
-        match compile(spanned.into_inner(), &source.name) {
-            Ok(r) => rules.push(r),
-            Err(e) => errors.push(at(source, Some(span), &e)),
+    match entry {
+        Some((_, v)) if !all_tables => {
+            // What a rule file holds for the rules: `[[rule]]` tables. (The other keys of
+            // hookd.toml are settings, read by `crate::settings`, and refused in other files.)
+            errors.push(at(
+                source,
+                Some(v.span()),
+                "`rule` must be `[[rule]]` tables (an array of tables), one per rule",
+            ));
         }
+        Some((_, v)) => {
+            // Each `[[rule]]` table is read and compiled on its own, so that every rule's errors
+            // are reported at once, in file order (serde stops at a table's first error).
+            let toml::de::DeValue::Array(tables) = v.into_inner() else {
+                unreachable!("checked above")
+            };
+            for t in tables {
+                let Some((spec, misspelled)) = read_rule(source, t, &mut errors) else {
+                    continue;
+                };
+                let span = spec.span();
+                match compile(spec.into_inner(), &source.name) {
+                    Ok(r) if !misspelled => rules.push(r),
+                    Ok(_) => {}
+                    Err(e) => errors.push(at(source, Some(span), &e)),
+                }
+            }
+        }
+        None => {}
     }
     if !errors.is_empty() {
         rules.clear();
     }
     (rules, settings, errors)
+}
+
+/// Reads one `[[rule]]` table. Every unknown key in it is an error of its own, with the
+/// closest field name when one is close (`unknown field `comand` (did you mean `command`?)`);
+/// the rule is then read as if spelled that way. `None` on any other problem (the first is
+/// reported); else the rule, and whether a field was misspelled.
+fn read_rule(
+    source: &Source,
+    table: toml::Spanned<toml::de::DeValue<'_>>,
+    errors: &mut Vec<String>,
+) -> Option<(toml::Spanned<RuleSpec>, bool)> {
+    let span = table.span();
+    let toml::de::DeValue::Table(mut t) = table.into_inner() else {
+        return None;
+    };
+    let named = match t.get("name").map(toml::Spanned::get_ref) {
+        Some(toml::de::DeValue::String(n)) => format!("rule `{n}`: "),
+        _ => String::new(),
+    };
+    let fields = fields_of::<RuleSpec>();
+    let unknown: Vec<_> = t
+        .keys()
+        .filter(|k| !fields.contains(&k.get_ref().as_ref()))
+        .cloned()
+        .collect();
+    for key in &unknown {
+        let k: &str = key.get_ref().as_ref();
+        let suggestion = crate::settings::did_you_mean(k, fields.iter().copied());
+        let text = match suggestion {
+            Some(s) => format!("unknown field `{k}` (did you mean `{s}`?)"),
+            None => format!(
+                "unknown field `{k}` (a rule's fields: {})",
+                fields.join(", ")
+            ),
+        };
+        errors.push(at(source, Some(key.span()), &format!("{named}{text}")));
+        // Read on as if spelled right, so the rule's other problems show in this round too.
+        if let Some(value) = t.remove(key)
+            && let Some(s) = suggestion
+            && !t.contains_key(s)
+        {
+            t.insert(toml::Spanned::new(key.span(), s.into()), value);
+        }
+    }
+    let value = toml::Spanned::new(span.clone(), toml::de::DeValue::Table(t));
+    match RuleSpec::deserialize(toml::de::ValueDeserializer::from(value)) {
+        Ok(spec) => Some((toml::Spanned::new(span, spec), !unknown.is_empty())),
+        Err(e) => {
+            errors.push(at(
+                source,
+                e.span(),
+                &format!("{named}{}", e.message().trim()),
+            ));
+            None
+        }
+    }
+}
+
+/// The field names serde's derive gives struct `T`.
+fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    /// Carries the fields out of `deserialize_struct`.
+    #[derive(Debug)]
+    struct Fields(&'static [&'static str]);
+    impl std::fmt::Display for Fields {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("fields")
+        }
+    }
+    impl std::error::Error for Fields {}
+    impl serde::de::Error for Fields {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Self(&[])
+        }
+    }
+    struct Probe;
+    impl<'de> serde::Deserializer<'de> for Probe {
+        type Error = Fields;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Fields> {
+            Err(Fields(&[]))
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Fields> {
+            Err(Fields(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Fields(f)) => f,
+        Ok(_) => &[],
+    }
 }
 
 /// The text of the `[[rule]]` table named `name` in a rule file (with the comment lines right
@@ -553,11 +659,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
                 }
                 None if action == Action::Log => unknown.push(e.clone()),
                 None => {
-                    let hint = events::EVENTS
-                        .iter()
-                        .find(|s| s.name.eq_ignore_ascii_case(e))
-                        .map(|s| format!(" (did you mean {}?)", s.name))
-                        .unwrap_or_default();
+                    let hint =
+                        crate::settings::did_you_mean(e, events::EVENTS.iter().map(|s| s.name))
+                            .map(|s| format!(" (did you mean {s}?)"))
+                            .unwrap_or_default();
                     return Err(ctx(format!("unknown event {e:?}{hint}")));
                 }
             }

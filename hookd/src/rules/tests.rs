@@ -201,6 +201,59 @@ fn typos_bad_regexes_and_unknown_events_are_reported_with_positions() {
 }
 
 #[test]
+fn every_rule_error_of_a_file_is_reported_at_once_with_suggestions() {
+    let text = "\
+[[rule]]
+name = 'a'
+comand = '^rm'
+action = 'deny'
+
+[[rule]]
+name = 'b'
+command = '^ls'
+action = 'dney'
+
+[[rule]]
+name = 'c'
+event = 'PreToolUs'
+command = '^x'
+actoin = 'deny'
+resaon = 'r'
+";
+    let e = errors(text);
+    assert_eq!(e.len(), 5, "{e:#?}");
+    assert_eq!(
+        e[0],
+        "test.toml:3:1: rule `a`: unknown field `comand` (did you mean `command`?)"
+    );
+    assert!(e[1].contains("rule `b`") && e[1].contains("unknown action \"dney\""));
+    assert_eq!(
+        e[2],
+        "test.toml:15:1: rule `c`: unknown field `actoin` (did you mean `action`?)"
+    );
+    assert_eq!(
+        e[3],
+        "test.toml:16:1: rule `c`: unknown field `resaon` (did you mean `reason`?)"
+    );
+    // Read on as if spelled right: the rule's other problem shows in the same round.
+    assert!(
+        e[4].contains("rule `c`") && e[4].contains("did you mean PreToolUse?"),
+        "{e:#?}"
+    );
+    // Far from every field: the list, not a guess.
+    let e = errors("[[rule]]\nname = 'x'\nzzzzzz = 1\naction = 'deny'\ncommand = 'x'\n");
+    assert!(
+        e[0].contains("unknown field `zzzzzz` (a rule's fields: name, event,"),
+        "{e:?}"
+    );
+    let e = errors("rule = 3\n");
+    assert!(
+        e[0].starts_with("test.toml:1:8:") && e[0].contains("[[rule]]"),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn log_rules_may_watch_future_events() {
     let rs = ruleset("[[rule]]\nname='f'\nevent='FutureEvent'\naction='log'\n");
     assert_eq!(

@@ -71,6 +71,7 @@ impl Sim {
                 home: Some("/home/u"),
                 time_ms: self.now,
                 once: Some(&self.memory),
+                count_hits: true,
             },
         );
         let rules: Vec<String> = d.matched.iter().map(|m| m.rule.clone()).collect();

@@ -266,6 +266,34 @@ impl Store {
         Ok(())
     }
 
+    /// One session's verdicts with their counts, the most frequent first (on the session
+    /// index), and its number of events.
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn session_verdicts(&self, session: &str) -> Result<(u64, Vec<(String, u64)>), StoreError> {
+        let conn = self.readers.get()?;
+        let mut st = conn
+            .prepare_cached(
+                "SELECT verdict, count(*) FROM events WHERE session_id = ?1 GROUP BY verdict
+                 ORDER BY count(*) DESC, verdict",
+            )
+            .map_err(sqlite(&self.path))?;
+        let rows = st
+            .query_map([session], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .map_err(sqlite(&self.path))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sqlite(&self.path))?;
+        let rows: Vec<(String, u64)> = rows
+            .into_iter()
+            .map(|(v, n)| (v, u64::try_from(n).unwrap_or(0)))
+            .collect();
+        Ok((rows.iter().map(|(_, n)| n).sum(), rows))
+    }
+
     /// Sessions whose id starts with `prefix` (at most 2, to detect ambiguity).
     ///
     /// # Errors

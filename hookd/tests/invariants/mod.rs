@@ -450,6 +450,7 @@ pub fn bash_verdict(command: &str) -> String {
             home: Some(HOME),
             time_ms: T0,
             once: None,
+            count_hits: true,
         },
     )
     .verdict()
