@@ -15,7 +15,8 @@ import json, os, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
+# HOOKD_BIN_DIR: another build's binaries (bench/ab_renovation.sh compares builds).
+REL = os.environ.get("HOOKD_BIN_DIR") or os.path.join(ROOT, "target", "release")
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
 RULES = open(os.path.join(ROOT, "bench", "stateful-rules.toml")).read()
 
