@@ -2,14 +2,14 @@
 //! (shell analysis included), for N = 10, 100, 1,000, 10,000; and of a stateful PreToolUse
 //! (session lookup among 10,000 live sessions, fold, stateful rules, verdict fold).
 //!
-//! Run: `cargo bench -p hookd --bench evaluate`. Results go in BENCHMARKS.md.
+//! Run: `cargo bench -p hook-engine --bench evaluate`. Results go in BENCHMARKS.md.
 
 use std::fmt::Write;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use hookd::event::HookEvent;
-use hookd::rules::{Ctx, load};
+use hook_engine::event::HookEvent;
+use hook_engine::rules::{Ctx, load};
 
 /// N user rules of realistic shapes: command regexes (70%), MCP tool matchers (20%), path
 /// globs (10%). None of them matches the benchmark event, so every one is considered.
@@ -77,8 +77,8 @@ fn bench(c: &mut Criterion) {
 const STATEFUL: &str = include_str!("../../bench/stateful-rules.toml");
 
 fn stateful(c: &mut Criterion) {
-    use hookd::decide::{Inputs, step};
-    use hookd::session::SessionTable;
+    use hook_engine::decide::{Inputs, step};
+    use hook_engine::session::SessionTable;
     const SESSIONS: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("hookd.toml"), STATEFUL).unwrap();

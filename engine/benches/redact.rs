@@ -3,12 +3,12 @@
 //! one laden with secrets; plus `redact_text` on a clean log line and `redact_value` on a
 //! parsed typical payload.
 //!
-//! Run: `cargo bench -p hookd --bench redact`.
+//! Run: `cargo bench -p hook-engine --bench redact`.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use hookd::redact::Redactor;
+use hook_engine::redact::Redactor;
 use serde_json::json;
 
 fn payload(cwd: &str, command: &str) -> Vec<u8> {

@@ -12,9 +12,8 @@
 //! mode 0600, never through a symlink; it is read only if it is a regular file owned by the
 //! user that nobody else can write.
 
-use std::fs::OpenOptions;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -106,17 +105,13 @@ pub fn save(state_dir: &Path, files: &[Source], now_ms: i64) -> io::Result<bool>
 /// or not a saved set.
 pub fn load(state_dir: &Path) -> Result<Option<Saved>, String> {
     let p = path(state_dir);
-    let f = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(&p)
-    {
+    let f = match hook_protocol::private::open_nofollow(&p) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{}: cannot open: {e}", p.display())),
     };
     let m = f.metadata().map_err(|e| format!("{}: {e}", p.display()))?;
-    let me = crate::lifecycle::euid();
+    let me = hook_protocol::private::euid();
     if !m.is_file() {
         return Err(format!("{}: not a regular file; ignoring it", p.display()));
     }

@@ -17,7 +17,7 @@ use serde::{Serialize, Serializer};
 
 use crate::event::{HookEvent, Value};
 use crate::intern::intern;
-use crate::rules::cond::absolutize;
+use crate::paths::absolutize;
 use crate::verdict::Verdict;
 
 /// Commands kept per session (oldest dropped first).

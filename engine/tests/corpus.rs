@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
+use hook_engine::event::HookEvent;
+use hook_engine::rules::{Ctx, Ruleset, load};
 use hook_protocol::failmode;
-use hookd::event::HookEvent;
-use hookd::rules::{Ctx, Ruleset, load};
 
 const PROJECT: &str = "/home/user/project";
 const HOME: &str = "/home/user";

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use hookd::event::HookEvent;
-use hookd::rules::{Ctx, Ruleset, load};
+use hook_engine::event::HookEvent;
+use hook_engine::rules::{Ctx, Ruleset, load};
 
 /// Most cases a class may fail to stop, as a share.
 const STOP_TARGET: f64 = 0.95;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-pub use hookd::clock::utc;
+pub use hook_engine::clock::utc;
 
 /// Formats a duration in ms as `3d 4h`, `5m 12s`, `800ms`.
 pub fn duration(ms: u64) -> String {
@@ -112,7 +112,7 @@ pub fn parse_time(s: &str, now_ms: i64) -> Result<i64, String> {
     Ok(secs * 1000 + frac_ms)
 }
 
-pub use hookd::clock::now_ms;
+pub use hook_engine::clock::now_ms;
 
 /// Writes `v` to stdout as pretty JSON and a newline (`--json` output). A closed pipe is an
 /// error, not a panic.

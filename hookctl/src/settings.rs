@@ -53,7 +53,7 @@ pub const REPLACING_EVENTS: &[&str] = &["WorktreeCreate", "WorktreeRemove"];
 
 /// The 33 known event names, in Claude Code's `HOOK_EVENTS` order.
 pub fn event_names() -> impl Iterator<Item = &'static str> {
-    hookd::events::EVENTS.iter().map(|e| e.name)
+    hook_engine::events::EVENTS.iter().map(|e| e.name)
 }
 
 /// The timeout (seconds) `install` writes for `event`.
@@ -501,7 +501,7 @@ pub fn validate(root: &Map<String, Value>) -> Vec<SchemaError> {
     };
     for (event, groups) in hooks {
         let path = key_path("hooks", event);
-        if hookd::events::lookup(event).is_none() {
+        if hook_engine::events::lookup(event).is_none() {
             let hint = event_names()
                 .find(|n| n.eq_ignore_ascii_case(event))
                 .map(|n| format!(" (did you mean {n}?)"))

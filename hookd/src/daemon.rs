@@ -332,3 +332,21 @@ pub async fn load_once_days(state: &Arc<State>) {
     })
     .await;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_store_defaults_match_the_stores_own() {
+        let r = crate::daemon::retention(&crate::settings::StoreSettings::default());
+        let own = crate::store::Retention::default();
+        assert_eq!((r.max_age_ms, r.max_bytes), (own.max_age_ms, own.max_bytes));
+        assert_eq!(
+            crate::settings::DEFAULT_EMERGENCY_JOURNAL,
+            crate::store::journal::DEFAULT_RESERVE
+        );
+        assert_eq!(
+            crate::settings::MIN_EMERGENCY_JOURNAL,
+            crate::store::journal::MIN_RESERVE
+        );
+    }
+}

@@ -1,5 +1,5 @@
-//! The invariants the fuzz targets check, in one place: the fuzz targets (`fuzz/`) include this
-//! file, and `tests/fuzz_invariants.rs` runs the same checks on the committed fuzz corpus and
+//! The invariants the fuzz targets check, in one place: the fuzz targets (`fuzz/`) use this
+//! crate, and `tests/fuzz_invariants.rs` runs the same checks on the committed fuzz corpus and
 //! on proptest inputs in the normal test suite.
 //!
 //! Each `check_*` function takes raw bytes and panics when an invariant does not hold; a
@@ -10,6 +10,12 @@ use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll, Waker};
 
+use hook_engine::decide;
+use hook_engine::event::HookEvent;
+use hook_engine::events::{Block, EventSpec, Permission};
+use hook_engine::rules::{Ruleset, Source, load, parse_source};
+use hook_engine::session::Session;
+use hook_engine::shell::{Limits, analyze, analyze_with, render};
 use hook_protocol::frame::{
     FrameError, LEN_BYTES, VERSION_BYTES, decode_body, decode_message, encode_frame,
     encode_message, split_version,
@@ -19,12 +25,6 @@ use hook_protocol::{
     ClientOptions, HookEnv, HookReply, HookRequest, MAX_FRAME_LEN, Mismatch, PROTOCOL_VERSION,
     Request, Response, read_frame, tokio_io,
 };
-use hookd::decide;
-use hookd::event::HookEvent;
-use hookd::events::{Block, EventSpec, Permission};
-use hookd::rules::{Ruleset, Source, load, parse_source};
-use hookd::session::Session;
-use hookd::shell::{Limits, analyze, analyze_with, render};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -539,11 +539,12 @@ const PROBES: &[&str] = &[
     r#"{"hook_event_name":"FutureEvent","session_id":"s"}"#,
 ];
 
-/// Settings that validated are within the bounds [`hookd::settings`] documents.
-fn check_settings(s: &hookd::settings::Settings) {
-    use hookd::settings as st;
-    let r = hookd::daemon::retention(&s.store);
-    assert!(r.max_age_ms > 0 && r.max_bytes > 0, "{r:?}");
+/// Settings that validated are within the bounds [`hook_engine::settings`] documents.
+fn check_settings(s: &hook_engine::settings::Settings) {
+    use hook_engine::settings as st;
+    // What hookd's store gets (`hookd::daemon::retention`): an age in ms and a size, both > 0.
+    let max_age_ms = hook_engine::rules::state::duration_ms(s.store.max_age).unwrap_or(i64::MAX);
+    assert!(max_age_ms > 0 && s.store.max_size > 0, "{:?}", s.store);
     assert!(s.store.emergency_journal >= st::MIN_EMERGENCY_JOURNAL);
     assert!((st::MIN_DURATION..=st::MAX_DURATION).contains(&s.store.max_age));
     assert!(s.session.idle_ttl >= std::time::Duration::from_secs(1));

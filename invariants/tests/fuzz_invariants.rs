@@ -1,9 +1,9 @@
-//! The fuzz targets' invariants (`tests/invariants/mod.rs`, shared with `fuzz/`) in the normal
+//! The fuzz targets' invariants (the `hook-invariants` crate, shared with `fuzz/`) in the normal
 //! test suite: every file of the committed fuzz corpus and of `fuzz/regressions` (inputs that
 //! once broke an invariant) is checked again, and proptest generates structured inputs for
 //! each target. `scripts/fuzz.sh` runs the long, coverage-guided version.
 
-mod invariants;
+use hook_invariants as invariants;
 
 use std::path::{Path, PathBuf};
 
@@ -82,7 +82,7 @@ fn dangerous_commands_stay_stopped_when_rewritten() {
 #[test]
 fn replies_are_checked_against_what_each_event_accepts() {
     let deny = br#"{"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{"command":"rm -rf /"}}"#;
-    let reply = hookd::decide::answer(
+    let reply = hook_engine::decide::answer(
         &HookRequest {
             event: deny.to_vec(),
             env: HookEnv::default(),
@@ -176,7 +176,7 @@ fn shell_command() -> impl Strategy<Value = String> {
 fn hook_event() -> impl Strategy<Value = String> {
     let name = prop_oneof![
         proptest::sample::select(
-            hookd::events::EVENTS
+            hook_engine::events::EVENTS
                 .iter()
                 .map(|e| e.name)
                 .collect::<Vec<_>>()

@@ -1,26 +1,64 @@
-//! The HTTP listener's shared secret: `<state_dir>/http-token`, and checking a request's
-//! `Authorization` header against it in constant time.
+//! What hookd's HTTP listener shares with hookctl: the names of its files in the state
+//! directory ([`PORT_FILE`], [`TOKEN_FILE`]), the variable hooks expand into the header
+//! ([`TOKEN_ENV`]), the URL ([`hook_url`]), and the shared secret: `<state_dir>/http-token`, and
+//! checking a request's `Authorization` header against it in constant time.
 //!
 //! The file is created on first start with 32 random bytes from `/dev/urandom`, hex-encoded,
 //! mode 0600, never following a symlink. An existing file is used only when it is a regular
 //! file owned by the daemon's user and readable by nobody else; a user may put a token of their
 //! own there (32 to 512 characters of the RFC 7235 `token68` set).
 //!
-//! The listener holds the token as a [`LiveToken`], which re-reads the file when it changes:
-//! `hookctl http rotate-token` replaces it ([`Token::rotate`]) and the running hookd takes the
-//! new token without a restart (checked once a second, and at once when a request presents a
-//! token that is not the one held); the old one then stops working.
+//! hookd's listener holds the token as a `LiveToken` (`hookd/src/server/http/token.rs`), which
+//! re-reads the file when it changes: `hookctl http rotate-token` replaces it
+//! ([`Token::rotate`]) and the running hookd takes the new token without a restart; the old one
+//! then stops working.
 
 use std::fs::{File, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError, RwLock};
-
-use anyhow::{Context, bail};
+use std::path::Path;
 
 /// The token file's name in the state directory.
 pub const TOKEN_FILE: &str = "http-token";
+
+/// The file holding the bound port, in the state directory.
+pub const PORT_FILE: &str = "http-port";
+
+/// The environment variable `hookctl install --http` expands into the `Authorization` header.
+///
+/// Chosen by experiment with Claude Code 2.1.328 (docs/http.md): with
+/// `CLAUDE_CODE_SUBPROCESS_ENV_SCRUB` on (or under GitHub Actions) names with TOKEN, SECRET,
+/// KEY, AUTH, PASS… are refused as credentials and expand to ""; this one is not.
+pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
+
+/// The URL Claude Code should POST events to for a listener on `addr`.
+#[must_use]
+pub fn hook_url(addr: std::net::SocketAddr) -> String {
+    format!("http://{addr}/hook")
+}
+
+/// What was being done, in front of an I/O error (this crate stays std-only: no `anyhow`).
+trait Context<T> {
+    fn context(self, what: &str) -> io::Result<T>;
+    fn with_context(self, what: impl FnOnce() -> String) -> io::Result<T>;
+}
+
+impl<T> Context<T> for io::Result<T> {
+    fn context(self, what: &str) -> io::Result<T> {
+        self.with_context(|| what.to_string())
+    }
+
+    fn with_context(self, what: impl FnOnce() -> String) -> io::Result<T> {
+        self.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", what())))
+    }
+}
+
+/// Refuses a token file: an `InvalidData` error with the reason.
+macro_rules! bail {
+    ($($t:tt)*) => {
+        return Err(io::Error::new(ErrorKind::InvalidData, format!($($t)*)))
+    };
+}
 
 /// Random bytes in a generated token (64 hex characters).
 const TOKEN_BYTES: usize = 32;
@@ -48,6 +86,13 @@ impl std::fmt::Debug for Token {
     }
 }
 
+/// Compared in constant time.
+impl PartialEq for Token {
+    fn eq(&self, other: &Self) -> bool {
+        ct_eq(&self.0, &other.0)
+    }
+}
+
 impl Token {
     /// Reads `<state_dir>/http-token`, creating it first when absent. Returns the token and
     /// whether it was created now.
@@ -56,7 +101,7 @@ impl Token {
     ///
     /// A file that is not private to this user, not a regular file, or not a valid token; I/O
     /// errors.
-    pub fn load_or_create(state_dir: &Path) -> anyhow::Result<(Self, bool)> {
+    pub fn load_or_create(state_dir: &Path) -> io::Result<(Self, bool)> {
         let path = state_dir.join(TOKEN_FILE);
         let created = create(&path)?;
         let (token, _) = Self::load(&path)?;
@@ -65,15 +110,15 @@ impl Token {
 
     /// Replaces `<state_dir>/http-token` with a new random token (the shared private-file
     /// writer: a new 0600 file renamed over it, so readers see the old token or the new one), and
-    /// returns it. A running hookd takes it within a second ([`LiveToken`]).
+    /// returns it. A running hookd takes it within a second.
     ///
     /// # Errors
     ///
     /// I/O errors; the old file is then left as it was.
-    pub fn rotate(state_dir: &Path) -> anyhow::Result<Self> {
+    pub fn rotate(state_dir: &Path) -> io::Result<Self> {
         let path = state_dir.join(TOKEN_FILE);
         let token = generate().context("reading /dev/urandom")?;
-        hook_protocol::private::write_private(&path, format!("{token}\n").as_bytes())
+        crate::private::write_private(&path, format!("{token}\n").as_bytes())
             .with_context(|| format!("replacing {}", path.display()))?;
         Ok(Self::load(&path)?.0)
     }
@@ -84,8 +129,13 @@ impl Token {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
-    /// Reads and checks the token file at `path`.
-    fn load(path: &Path) -> anyhow::Result<(Self, Stamp)> {
+    /// Reads and checks the token file at `path`; the token and the version of the file it came
+    /// from.
+    ///
+    /// # Errors
+    ///
+    /// As [`Token::load_or_create`], but a missing file is an error too.
+    pub fn load(path: &Path) -> io::Result<(Self, Stamp)> {
         let f = OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW)
@@ -94,7 +144,7 @@ impl Token {
         let meta = f
             .metadata()
             .with_context(|| format!("inspecting {}", path.display()))?;
-        let me = crate::lifecycle::euid();
+        let me = crate::private::euid();
         if !meta.is_file() {
             bail!("{} is not a regular file", path.display());
         }
@@ -151,7 +201,11 @@ impl Token {
 
 /// Creates `path` with a new random token unless it exists (mode 0600, never through a link);
 /// whether it was created.
-fn create(path: &Path) -> anyhow::Result<bool> {
+///
+/// # Errors
+///
+/// I/O errors but `AlreadyExists`.
+pub fn create(path: &Path) -> io::Result<bool> {
     match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -174,7 +228,7 @@ fn create(path: &Path) -> anyhow::Result<bool> {
 /// What identifies one version of the token file: a replaced file (a rename) has another
 /// inode, an edited one another size or modification time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -183,95 +237,15 @@ struct Stamp {
 }
 
 impl Stamp {
-    fn of(m: &std::fs::Metadata) -> Self {
+    /// The version of the file `m` describes.
+    #[must_use]
+    pub fn of(m: &std::fs::Metadata) -> Self {
         Self {
             dev: m.dev(),
             ino: m.ino(),
             size: m.size(),
             mtime: (m.mtime(), m.mtime_nsec()),
             ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-}
-
-/// The token the listener checks requests against, re-read when its file changes.
-pub struct LiveToken {
-    path: PathBuf,
-    current: RwLock<Token>,
-    /// The file version `current` came from; the lock also serialises re-reads.
-    stamp: Mutex<Stamp>,
-}
-
-impl std::fmt::Debug for LiveToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LiveToken")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl LiveToken {
-    /// Reads `<state_dir>/http-token`, creating it first when absent; whether it was created.
-    ///
-    /// # Errors
-    ///
-    /// As [`Token::load_or_create`].
-    pub fn load_or_create(state_dir: &Path) -> anyhow::Result<(Self, bool)> {
-        let path = state_dir.join(TOKEN_FILE);
-        let created = create(&path)?;
-        let (token, stamp) = Token::load(&path)?;
-        Ok((
-            Self {
-                path,
-                current: RwLock::new(token),
-                stamp: Mutex::new(stamp),
-            },
-            created,
-        ))
-    }
-
-    /// Checks an `Authorization` header value against the token held. A token that is not the
-    /// one held makes the file be looked at first (it may have just been rotated).
-    pub fn check(&self, header: Option<&[u8]>) -> Auth {
-        let auth = self.held().check(header);
-        if auth == Auth::Wrong && self.refresh() {
-            return self.held().check(header);
-        }
-        auth
-    }
-
-    fn held(&self) -> std::sync::RwLockReadGuard<'_, Token> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Takes the file's token when the file changed since it was last read; whether the token
-    /// held changed. A file that is gone or unusable leaves the token held as it was (logged
-    /// once per version of the file).
-    pub fn refresh(&self) -> bool {
-        let mut stamp = self.stamp.lock().unwrap_or_else(PoisonError::into_inner);
-        let Ok(meta) = std::fs::symlink_metadata(&self.path) else {
-            return false;
-        };
-        let now = Stamp::of(&meta);
-        if now == *stamp {
-            return false;
-        }
-        *stamp = now;
-        match Token::load(&self.path) {
-            Ok((token, loaded)) => {
-                *stamp = loaded;
-                let mut held = self.current.write().unwrap_or_else(PoisonError::into_inner);
-                if ct_eq(&held.0, &token.0) {
-                    return false;
-                }
-                *held = token;
-                tracing::info!(path = %self.path.display(), "HTTP token changed: the new token is in use, the old one is refused");
-                true
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "HTTP token file changed but cannot be used; keeping the token held");
-                false
-            }
         }
     }
 }
@@ -390,49 +364,6 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let (c, _) = Token::load_or_create(other.path()).unwrap();
         assert_ne!(a.0, c.0);
-    }
-
-    #[test]
-    fn a_rotated_token_replaces_the_held_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let (live, created) = LiveToken::load_or_create(dir.path()).unwrap();
-        assert!(created);
-        let old = std::fs::read_to_string(dir.path().join(TOKEN_FILE)).unwrap();
-        let old = old.trim();
-        let bearer = |t: &str| format!("Bearer {t}").into_bytes();
-        assert_eq!(live.check(Some(&bearer(old))), Auth::Granted);
-        assert!(!live.refresh(), "an unchanged file is not re-read");
-
-        let new = Token::rotate(dir.path()).unwrap();
-        let new = new.secret().to_string();
-        assert_ne!(new, old);
-        let meta = std::fs::metadata(dir.path().join(TOKEN_FILE)).unwrap();
-        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
-        // The new token works at once (a wrong token makes the file be looked at), and the old
-        // one no longer does.
-        assert_eq!(live.check(Some(&bearer(&new))), Auth::Granted);
-        assert_eq!(live.check(Some(&bearer(old))), Auth::Wrong);
-
-        // Rotated again and found by the periodic look: the old one stops at once.
-        let third = Token::rotate(dir.path()).unwrap().secret().to_string();
-        assert!(live.refresh());
-        assert_eq!(live.check(Some(&bearer(&new))), Auth::Wrong);
-        assert_eq!(live.check(Some(&bearer(&third))), Auth::Granted);
-
-        // An unusable file keeps the held token; a fixed one is taken.
-        let path = dir.path().join(TOKEN_FILE);
-        std::fs::write(&path, "short\n").unwrap();
-        assert!(!live.refresh());
-        assert_eq!(live.check(Some(&bearer(&third))), Auth::Granted);
-        std::fs::write(&path, format!("{T}\n")).unwrap();
-        assert!(live.refresh());
-        assert_eq!(live.check(Some(&bearer(T))), Auth::Granted);
-        // No stray temporary files.
-        let names: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [TOKEN_FILE]);
     }
 
     #[test]

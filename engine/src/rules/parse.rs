@@ -665,7 +665,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
 fn foreign_writer(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
-    let me = crate::lifecycle::euid();
+    let me = hook_protocol::private::euid();
     if m.uid() != me && m.uid() != 0 {
         return Some(format!(
             "{}: refusing rules owned by uid {} (not you, uid {me}); chown it or remove it",

@@ -16,7 +16,8 @@ use std::path::Path;
 use globset::GlobSet;
 use regex::Regex;
 
-use super::cond::{Ctx, PathGlobs, normalize};
+use super::cond::{Ctx, PathGlobs};
+use crate::paths::normalize;
 use crate::session::Session;
 
 /// Session counters a rule can compare.

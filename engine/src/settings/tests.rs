@@ -586,15 +586,3 @@ fn a_reload_that_changes_a_start_only_setting_says_to_restart() {
         "{e:?}"
     );
 }
-
-#[test]
-fn the_store_defaults_match_the_stores_own() {
-    let r = crate::daemon::retention(&StoreSettings::default());
-    let own = crate::store::Retention::default();
-    assert_eq!((r.max_age_ms, r.max_bytes), (own.max_age_ms, own.max_bytes));
-    assert_eq!(
-        DEFAULT_EMERGENCY_JOURNAL,
-        crate::store::journal::DEFAULT_RESERVE
-    );
-    assert_eq!(MIN_EMERGENCY_JOURNAL, crate::store::journal::MIN_RESERVE);
-}

@@ -1,6 +1,6 @@
 //! Tests of the shell analyser: what it finds for each construct, what it must not mistake
 //! for commands, and bounds on hostile input. (The default packs' view of the same cases, and
-//! the dcg corpus, are in `hookd/tests/corpus.rs`.)
+//! the dcg corpus, are in `engine/tests/corpus.rs`.)
 
 use std::time::{Duration, Instant};
 

@@ -46,19 +46,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
-pub use token::{Auth, LiveToken, TOKEN_FILE, Token};
+pub use hook_protocol::http::{Auth, PORT_FILE, TOKEN_ENV, TOKEN_FILE, Token, hook_url};
+pub use token::LiveToken;
 
 use crate::{State, handler};
-
-/// The file holding the bound port, in the state directory.
-pub const PORT_FILE: &str = "http-port";
-
-/// The environment variable `hookctl install --http` expands into the `Authorization` header.
-///
-/// Chosen by experiment with Claude Code 2.1.328 (docs/http.md): with
-/// `CLAUDE_CODE_SUBPROCESS_ENV_SCRUB` on (or under GitHub Actions) names with TOKEN, SECRET,
-/// KEY, AUTH, PASS… are refused as credentials and expand to ""; this one is not.
-pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
 
 /// A keep-alive connection idle this long between requests is closed (also bounds how long a
 /// client that presented the token may take to send a later request's headers).
@@ -81,12 +72,6 @@ const LOG_WINDOW: Duration = Duration::from_secs(60);
 /// How many connections the listener holds, and how long one may wait for its token:
 /// `[http]` in hookd.toml (read at start, validated by [`crate::settings`]).
 pub use crate::settings::HttpSettings as Limits;
-
-/// The URL Claude Code should POST events to for a listener on `addr`.
-#[must_use]
-pub fn hook_url(addr: SocketAddr) -> String {
-    format!("http://{addr}/hook")
-}
 
 /// A running HTTP listener.
 pub struct HttpServer {
