@@ -6,7 +6,7 @@
 //! every rules.d file as they were then; not a mix of old and new files, whose rules may depend
 //! on each other) and says so: `hookctl status`, `hookctl doctor`, the log, and once per session
 //! a `systemMessage` to Claude Code. With no good set ever saved, guard events get the fail mode
-//! with the load error as the reason ([`Fallback::NoGoodSet`]).
+//! with the load error as the reason ([`FallbackKind::NoGoodSet`]).
 //!
 //! The file is written atomically (a new temp file, fsync, rename, fsync of the directory),
 //! mode 0600, never through a symlink; it is read only if it is a regular file owned by the

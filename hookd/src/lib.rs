@@ -10,7 +10,7 @@
 //! - Requests: [`server`] (Unix socket and HTTP listeners, one task per connection) and
 //!   [`handler`] (request → response: the hook path, admin queries, streams, upkeep),
 //!   [`ingest`] (spooled events → store records).
-//! - Side effects of a verdict: [`store`] (SQLite group commit, journal, queries), [`run`]
+//! - Side effects of a verdict: [`store`] (SQLite group commit, journal, queries), [`run`](mod@run)
 //!   (the user's hook scripts), [`dedup`] (duplicate deliveries answered once), [`metrics`].
 
 pub mod alloc;

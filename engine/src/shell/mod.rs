@@ -8,9 +8,9 @@
 //! `env`, `nice`, `timeout`, `xargs`…) and commands run by others (`find -exec`, `parallel`,
 //! `watch`), while keeping data as data (quoted arguments, heredoc bodies given to `cat`).
 //!
-//! Module map: [`parse`](self::parse) is the command-list parser (lists, compound commands,
-//! simple commands, redirections, heredocs); [`word`](self::word) reads one word (quoting,
-//! escapes, expansions, substitutions); [`wrappers`](self::wrappers) strips wrappers and finds
+//! Module map: `parse` is the command-list parser (lists, compound commands,
+//! simple commands, redirections, heredocs); `word` reads one word (quoting,
+//! escapes, expansions, substitutions); `wrappers` strips wrappers and finds
 //! the bodies and commands that a command runs; `code` finds the commands that
 //! interpreter code runs (`os.system`, `execSync`, perl backticks…); [`explain`] renders an
 //! analysis for people.

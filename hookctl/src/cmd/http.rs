@@ -153,7 +153,7 @@ pub(crate) enum Change {
 pub(crate) struct TokenSync {
     /// The settings file holding the token.
     pub(crate) path: PathBuf,
-    /// That file when it is not the hooks file (edited here, written by [`TokenSync::finish`]).
+    /// That file when it is not the hooks file (edited here, written by `TokenSync::finish`).
     pub(crate) other: Option<SettingsFile>,
     pub(crate) change: Change,
     /// Whether the settings hold the token after the change.

@@ -10,7 +10,7 @@
 //!
 //! Processes are spawned with tokio (never blocking a worker) in their own process group,
 //! which is killed whole on timeout and on shutdown ([`process`]). The environment is what
-//! Claude Code gives command hooks, without secret-looking variables ([`env`]).
+//! Claude Code gives command hooks, without secret-looking variables ([`env`](mod@env)).
 
 pub mod env;
 pub mod output;

@@ -4,7 +4,7 @@
 //! refused unless `allow_non_loopback = true`. hyper does the HTTP (keep-alive, framing); this
 //! module authenticates, routes, bounds and translates:
 //!
-//! - every request must carry `Authorization: Bearer <token>` ([`token`]); anything else is
+//! - every request must carry `Authorization: Bearer <token>` (`token`); anything else is
 //!   refused (401/403) before the path is even looked at, logged with the peer address, and
 //!   never evaluated;
 //! - `POST /hook` and `POST /hook/<Event>` (the event name as a hint, like hook-client's
@@ -15,7 +15,7 @@
 //!
 //! The bound address's port is written to `<state_dir>/http-port` (so `listen = "…:0"` works).
 //!
-//! A connection costs little until it proves it holds the token ([`admission`]): at most
+//! A connection costs little until it proves it holds the token (`admission`): at most
 //! `max_unauthenticated` wait for their first request (a newcomer sheds the oldest), each for
 //! at most `auth_timeout`; connections that presented the token have a pool of their own.
 
