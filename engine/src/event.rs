@@ -118,7 +118,7 @@ impl HookEvent {
     /// What is wrong with the event's `session_id` when [`Self::session_id`] has none: for
     /// reasons that name it ("the event has no session_id", "… is a number" …).
     #[must_use]
-    pub fn session_id_problem(&self) -> &'static str {
+    pub(crate) fn session_id_problem(&self) -> &'static str {
         let Some(v) = self.known[SESSION_ID].and_then(|i| self.value().member(i)) else {
             return "the event has no session_id";
         };
@@ -151,7 +151,7 @@ impl HookEvent {
 
     /// The Bash command of a Bash tool event.
     #[must_use]
-    pub fn bash_command(&self) -> Option<&str> {
+    pub(crate) fn bash_command(&self) -> Option<&str> {
         if self.tool_name() != Some("Bash") {
             return None;
         }

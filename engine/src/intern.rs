@@ -8,7 +8,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 static TABLE: LazyLock<Mutex<HashSet<Arc<str>>>> = LazyLock::new(Mutex::default);
 
 /// The shared copy of `s`.
-pub fn intern(s: &str) -> Arc<str> {
+pub(crate) fn intern(s: &str) -> Arc<str> {
     let mut table = TABLE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -23,7 +23,7 @@ pub fn intern(s: &str) -> Arc<str> {
 /// Forgets strings only the table still holds (after sessions are evicted), and gives back
 /// the table's slots once it is mostly empty: a flood of distinct projects or tools must not
 /// leave its table behind.
-pub fn purge() {
+pub(crate) fn purge() {
     let mut table = TABLE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -14,17 +14,17 @@
 //! - Deciding: [`decide`] (event + session + rules → decision), [`shell`] (the shell command
 //!   analyser), [`session`] (what hookd remembers per Claude Code session), [`render`]
 //!   (decision → Claude Code's output), [`verdict`] (the words recorded about an event).
-//! - Helpers: [`redact`] (secrets out of what is stored), [`paths`] (lexical path arithmetic),
-//!   [`memo`], [`intern`], [`clock`].
+//! - Helpers: [`redact`] (secrets out of what is stored), `paths` (lexical path arithmetic),
+//!   `memo`, `intern`, [`clock`].
 
 pub mod clock;
 pub mod decide;
 pub mod event;
 pub mod events;
-pub mod intern;
+pub(crate) mod intern;
 pub mod lastgood;
-pub mod memo;
-pub mod paths;
+pub(crate) mod memo;
+pub(crate) mod paths;
 pub mod project;
 pub mod redact;
 pub mod render;

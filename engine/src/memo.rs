@@ -80,7 +80,7 @@ impl<V> Table<V> {
 /// # Errors
 ///
 /// `compute`'s error (nothing is kept then).
-pub fn cached<V, E>(
+pub(crate) fn cached<V, E>(
     table: &'static LocalKey<RefCell<Table<V>>>,
     tag: u64,
     key: &[u8],
@@ -105,7 +105,7 @@ pub fn cached<V, E>(
 
 /// A process-wide unique tag for a compiled configuration (a redactor, a rule set), so that
 /// results computed under one are never returned under another.
-pub fn new_tag() -> u64 {
+pub(crate) fn new_tag() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }

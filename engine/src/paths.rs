@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// Expands `~`, `$HOME`, `${HOME}`, makes `p` absolute against `cwd` and normalises it.
 #[must_use]
-pub fn absolutize(p: &str, cwd: Option<&str>, home: Option<&str>) -> PathBuf {
+pub(crate) fn absolutize(p: &str, cwd: Option<&str>, home: Option<&str>) -> PathBuf {
     let tmp = ["${TMPDIR}", "$TMPDIR"]
         .iter()
         .find_map(|v| p.strip_prefix(v))
@@ -41,7 +41,7 @@ pub fn absolutize(p: &str, cwd: Option<&str>, home: Option<&str>) -> PathBuf {
 
 /// Lexical normalisation: drops `.`, resolves `..` (never above `/`).
 #[must_use]
-pub fn normalize(p: &Path) -> PathBuf {
+pub(crate) fn normalize(p: &Path) -> PathBuf {
     use std::os::unix::ffi::{OsStrExt, OsStringExt};
     // On the bytes, into one buffer: `PathBuf::push` per component cost about 1,000
     // instructions for a project path, and this runs for every target and root of every event.

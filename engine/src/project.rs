@@ -125,7 +125,7 @@ impl Projects {
     }
 
     /// The rules of the project at `dir`, if it has a rule file.
-    pub fn rules_for(&self, dir: &str) -> Option<Arc<Ruleset>> {
+    pub(crate) fn rules_for(&self, dir: &str) -> Option<Arc<Ruleset>> {
         self.lookup(dir).0
     }
 

@@ -2,7 +2,7 @@
 //!
 //! A session is a fold over its events: [`Session::observe`] before rules run (prompts, tool
 //! calls, files read and edited, commands and their exit status, subagents, turns) and
-//! [`Session::record_verdict`] after (verdicts by rule, denials, consecutive Stop blocks, rule
+//! `Session::record_verdict` after (verdicts by rule, denials, consecutive Stop blocks, rule
 //! fire times). Because every event is committed to the store before its verdict is sent, a
 //! restarted hookd, or one that evicted an idle session, rebuilds the same state by replaying
 //! the session's rows ([`SessionTable::insert_replayed`]): one mechanism, exact after `kill -9`.
@@ -63,7 +63,7 @@ pub struct Turn {
 /// What hookd knows of one Claude Code session.
 ///
 /// Laid out for 10,000s of live sessions: strings that sessions share (project, tools, rules,
-/// model) are interned ([`crate::intern`]), small keyed counts are vectors, and "fired once"
+/// model) are interned (`crate::intern`), small keyed counts are vectors, and "fired once"
 /// is read off the verdict counts.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Session {
@@ -84,17 +84,17 @@ pub struct Session {
     /// The agent type, when an event named it.
     pub agent_type: Option<Arc<str>>,
     /// SessionStart's `source` (startup, resume, …).
-    pub start_source: Option<Arc<str>>,
+    pub(crate) start_source: Option<Arc<str>>,
     /// When SessionEnd arrived.
     pub ended_ms: Option<i64>,
     /// SessionEnd's `reason`.
-    pub end_reason: Option<Arc<str>>,
+    pub(crate) end_reason: Option<Arc<str>>,
     /// Events seen.
     pub events: u64,
     /// Prompts submitted.
     pub prompts: u64,
     /// When the last prompt was submitted.
-    pub last_prompt_ms: Option<i64>,
+    pub(crate) last_prompt_ms: Option<i64>,
     /// Tool calls requested (PreToolUse), by tool.
     #[serde(serialize_with = "as_map")]
     pub tool_calls: Vec<(Arc<str>, u64)>,
@@ -107,10 +107,10 @@ pub struct Session {
     /// Subagents started.
     pub subagents_started: u64,
     /// Subagents stopped.
-    pub subagents_stopped: u64,
+    pub(crate) subagents_stopped: u64,
     /// Verdicts given, by rule (a rule listed here has fired at least once).
     #[serde(serialize_with = "as_map")]
-    pub verdicts_by_rule: Vec<(Arc<str>, u64)>,
+    pub(crate) verdicts_by_rule: Vec<(Arc<str>, u64)>,
     /// deny and ask verdicts given.
     pub denials: u64,
     /// Consecutive Stop/SubagentStop blocks (reset when a stop passes or a prompt arrives).
@@ -125,7 +125,7 @@ pub struct Session {
     pub fires: Vec<(Arc<str>, VecDeque<i64>)>,
     /// When the session's store row was last written (0: never since loaded).
     #[serde(skip)]
-    pub row_written_ms: i64,
+    pub(crate) row_written_ms: i64,
     /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
     #[serde(skip)]
     pub rules_notice: u64,
@@ -149,7 +149,7 @@ fn entry<'a, V: Default>(pairs: &'a mut Vec<(Arc<str>, V)>, key: &str) -> &'a mu
 }
 
 /// A session's store row is rewritten at most this often (ms), besides start and end.
-pub const ROW_EVERY_MS: i64 = 10_000;
+pub(crate) const ROW_EVERY_MS: i64 = 10_000;
 
 impl Session {
     /// Whether the store row should be written with this event; marks it written.
@@ -185,7 +185,7 @@ impl Session {
 
     /// Total tool calls.
     #[must_use]
-    pub fn total_tool_calls(&self) -> u64 {
+    pub(crate) fn total_tool_calls(&self) -> u64 {
         self.tool_calls.iter().map(|(_, n)| n).sum()
     }
 
@@ -291,7 +291,7 @@ impl Session {
     }
 
     /// Folds in the verdict given for an event: `rules` matched, `verdict` summarises it.
-    pub fn record_verdict(
+    pub(crate) fn record_verdict(
         &mut self,
         event_name: &str,
         verdict: &Verdict,
@@ -319,19 +319,19 @@ impl Session {
 
     /// Whether `path` (absolute) was read or written earlier in the session.
     #[must_use]
-    pub fn has_read(&self, path: &Path) -> bool {
+    pub(crate) fn has_read(&self, path: &Path) -> bool {
         self.files_read.contains_key(path)
     }
 
     /// Whether `rule` has matched before in this session.
     #[must_use]
-    pub fn has_fired(&self, rule: &str) -> bool {
+    pub(crate) fn has_fired(&self, rule: &str) -> bool {
         self.verdicts_by_rule.iter().any(|(r, _)| &**r == rule)
     }
 
     /// Fires of `rule` at or after `since_ms`.
     #[must_use]
-    pub fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
+    pub(crate) fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
         self.fires
             .iter()
             .find(|(r, _)| &**r == rule)
@@ -343,7 +343,7 @@ impl Session {
     /// Calls of `tool` requested at or after `since_ms`; tool calls are not timed individually,
     /// so this counts rule-independent calls through the fires of the pseudo-rule `tool:<name>`.
     #[must_use]
-    pub fn tool_fires_since(&self, tool: &str, since_ms: i64) -> usize {
+    pub(crate) fn tool_fires_since(&self, tool: &str, since_ms: i64) -> usize {
         self.fires_since(&format!("tool:{tool}"), since_ms)
     }
 }
@@ -356,7 +356,7 @@ fn push_bounded(q: &mut VecDeque<i64>, t: i64) {
 }
 
 /// Records that `rule`'s other conditions held now (for `rate = { of = "rule" }`).
-pub fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
+pub(crate) fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
     push_bounded(entry(&mut s.fires, &format!("attempt:{rule}")), now_ms);
 }
 
@@ -399,7 +399,7 @@ pub type SharedSession = Arc<Mutex<Session>>;
 pub use crate::event::MAX_SESSION_ID_LEN;
 
 /// Sessions kept in memory unless `[session] max_live` says.
-pub const DEFAULT_MAX_LIVE: usize = crate::settings::DEFAULT_MAX_LIVE;
+pub(crate) const DEFAULT_MAX_LIVE: usize = crate::settings::DEFAULT_MAX_LIVE;
 
 /// Every session in memory: at most `max_live`, the least recently active evicted first.
 #[derive(Debug)]

@@ -4,28 +4,28 @@
 //! sockets); this crate is everything around it that waits, writes or listens. The code map
 //! with each module's invariants is docs/architecture.md. In short:
 //!
-//! - The daemon: [`daemon`] (boot, background chores, shutdown), [`state`] (what connection
-//!   tasks share), [`lifecycle`] (private directories, pidfile, socket file), [`config`]
-//!   (paths), [`watcher`] (hot reload), [`alloc`] (giving memory back after large evictions).
-//! - Requests: [`server`] (Unix socket and HTTP listeners, one task per connection) and
-//!   [`handler`] (request → response: the hook path, admin queries, streams, upkeep),
-//!   [`ingest`] (spooled events → store records).
-//! - Side effects of a verdict: [`store`] (SQLite group commit, journal, queries), [`run`](mod@run)
-//!   (the user's hook scripts), [`dedup`] (duplicate deliveries answered once), [`metrics`].
+//! - The daemon: `daemon` (boot, background chores, shutdown), `state` (what connection
+//!   tasks share), [`lifecycle`] (private directories, pidfile, socket file), `config`
+//!   (paths), `watcher` (hot reload), [`alloc`] (giving memory back after large evictions).
+//! - Requests: `server` (Unix socket and HTTP listeners, one task per connection) and
+//!   `handler` (request → response: the hook path, admin queries, streams, upkeep),
+//!   `ingest` (spooled events → store records).
+//! - Side effects of a verdict: `store` (SQLite group commit, journal, queries), `run`
+//!   (the user's hook scripts), `dedup` (duplicate deliveries answered once), `metrics`.
 
 pub mod alloc;
-pub mod config;
-pub mod daemon;
-pub mod dedup;
-pub mod handler;
-pub mod ingest;
+mod config;
+mod daemon;
+mod dedup;
+mod handler;
+mod ingest;
 pub mod lifecycle;
-pub mod metrics;
-pub mod run;
-pub mod server;
-pub mod state;
-pub mod store;
-pub mod watcher;
+mod metrics;
+mod run;
+mod server;
+mod state;
+mod store;
+mod watcher;
 
 // The engine's modules, under the crate root as before the split: `crate::rules`,
 // `crate::session`… name the engine's.
@@ -36,4 +36,4 @@ pub(crate) use hook_engine::{
 
 pub use config::Config;
 pub use daemon::run;
-pub use state::State;
+pub(crate) use state::State;

@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 /// A parsed JSON document: its text and the tree over it.
 #[derive(Debug, Clone)]
-pub struct Doc {
+pub(crate) struct Doc {
     text: Box<str>,
     root: Node,
 }
@@ -36,7 +36,7 @@ enum Node {
     Object(Vec<(Text, Node)>),
 }
 
-/// A value inside a [`Doc`]: cheap to copy, borrowed from it.
+/// A value inside a `Doc`: cheap to copy, borrowed from it.
 #[derive(Clone, Copy)]
 pub struct Value<'a> {
     text: &'a str,
@@ -98,7 +98,7 @@ impl<'a> Value<'a> {
         self.position(key).and_then(|i| self.member(i))
     }
 
-    /// Where the member `key` is in an object (see [`Value::get`]), for [`Value::member`].
+    /// Where the member `key` is in an object (see [`Value::get`]), for `Value::member`.
     #[must_use]
     pub fn position(self, key: &str) -> Option<usize> {
         let Node::Object(entries) = self.node else {
@@ -116,7 +116,7 @@ impl<'a> Value<'a> {
 
     /// The value of an object's `i`-th member.
     #[must_use]
-    pub fn member(self, i: usize) -> Option<Self> {
+    pub(crate) fn member(self, i: usize) -> Option<Self> {
         match self.node {
             Node::Object(entries) => entries.get(i).map(|(_, v)| self.at(v)),
             _ => None,
@@ -161,7 +161,7 @@ impl<'a> Value<'a> {
 
     /// The number as an `i64`, if it is an integer in range.
     #[must_use]
-    pub fn as_i64(self) -> Option<i64> {
+    pub(crate) fn as_i64(self) -> Option<i64> {
         match self.node {
             Node::Number(n) => n.as_i64(),
             _ => None,
@@ -182,7 +182,7 @@ impl<'a> Value<'a> {
 
     /// Compact JSON text, as `serde_json` writes it (keys in document order).
     #[must_use]
-    pub fn to_json(self) -> String {
+    pub(crate) fn to_json(self) -> String {
         let mut out = String::new();
         self.write_json(&mut out);
         out
@@ -347,7 +347,7 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 /// A path's value as text for matching: strings as they are, other values as compact JSON,
 /// `null` and missing as `None`.
 #[must_use]
-pub fn text_of(v: Value<'_>) -> Option<Cow<'_, str>> {
+pub(crate) fn text_of(v: Value<'_>) -> Option<Cow<'_, str>> {
     if v.is_null() {
         return None;
     }

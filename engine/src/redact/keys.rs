@@ -8,9 +8,9 @@
 #[derive(Debug, Clone)]
 pub(crate) struct KeyStem {
     /// Normalized suffix (lower-case letters and digits only).
-    pub norm: String,
+    pub(crate) norm: String,
     /// Lower-case literal the raw key must contain (also a prefilter literal).
-    pub piece: String,
+    pub(crate) piece: String,
 }
 
 /// `(normalized suffix, piece)`: see the module docs of `redact` for the rationale.

@@ -34,7 +34,7 @@ pub struct Facts {
 
 impl Facts {
     /// The fact names rules may use, for messages.
-    pub const NAMES: &'static str = "computed-command, piped-code, fork-bomb, unparsed";
+    pub(crate) const NAMES: &'static str = "computed-command, piped-code, fork-bomb, unparsed";
 
     /// Parses fact names.
     ///
@@ -76,7 +76,7 @@ pub struct PathGlobs {
     /// `~/…` patterns, matched against paths relative to the home directory.
     pub home: GlobSet,
     /// Whether `~` itself is a pattern.
-    pub home_itself: bool,
+    pub(crate) home_itself: bool,
 }
 
 /// A set of conditions (a rule's own, or its `unless` table).
@@ -89,10 +89,10 @@ pub struct Conditions {
     /// `path`: globs on each target path.
     pub path: Option<PathGlobs>,
     /// `outside_project`: a target path resolves outside (true) / inside (false) the project.
-    pub outside_project: Option<bool>,
+    pub(crate) outside_project: Option<bool>,
     /// `build_output`: a target path is (true) / is not (false) a regenerable build output
     /// of the project ([`super::outputs::is_build_output`]).
-    pub build_output: Option<bool>,
+    pub(crate) build_output: Option<bool>,
     /// `write`: a target path is written (true) / only read (false).
     pub write: Option<bool>,
     /// `fact`: a simple command carries one of these facts, or the command was not fully
@@ -147,7 +147,7 @@ pub struct Ctx<'a> {
     /// The time of the event (ms since the epoch).
     pub now_ms: i64,
     /// Cross-session memory for `once = "project-day"`.
-    pub once_memory: Option<&'a dyn super::state::OnceMemory>,
+    pub(crate) once_memory: Option<&'a dyn super::state::OnceMemory>,
     analysed: OnceCell<Option<Arc<Analysed>>>,
     targets: OnceCell<Vec<Target>>,
     /// `project` and `home`, normalised (computed once, shared by every rule's path test).
@@ -223,7 +223,7 @@ impl<'a> Ctx<'a> {
     /// The text each simple command is matched on, in analysis order: `SimpleCommand::text`,
     /// plus the code fed on stdin for interpreters and database clients (`python - <<EOF`,
     /// `psql <<<'…'`), which is program text, not data.
-    pub fn command_texts(&self) -> &[String] {
+    pub(crate) fn command_texts(&self) -> &[String] {
         self.analysed().map_or(&[], |a| &a.texts)
     }
 

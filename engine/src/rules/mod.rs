@@ -20,11 +20,10 @@ use regex::{RegexSet, RegexSetBuilder};
 
 pub use cond::{Conditions, Ctx, Facts, OnUnparsed};
 pub use matcher::Matcher;
-pub use parse::{
-    DEFAULT_PACKS, LoadReport, PACKS, Source, load, load_sources, parse_source, rule_definition,
-};
+pub use parse::{LoadReport, PACKS, Source, load, load_sources, parse_source, rule_definition};
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};
-pub use state::{Check, Once, OnceMemory, RateOf, SessionCond};
+pub(crate) use state::RateOf;
+pub use state::{Check, Once, OnceMemory, SessionCond};
 
 use crate::event::HookEvent;
 use crate::events::{self, Block, Permission};
@@ -104,7 +103,7 @@ impl Action {
 
     /// Whether `event` can express this action.
     #[must_use]
-    pub fn supported_on(self, event: &events::EventSpec) -> bool {
+    pub(crate) fn supported_on(self, event: &events::EventSpec) -> bool {
         let perm = event.permission;
         match self {
             Self::Log | Self::Run => true,
@@ -118,7 +117,7 @@ impl Action {
 
     /// Why `event` cannot express this action, or `None` when it can.
     #[must_use]
-    pub fn unsupported_on(self, event: &events::EventSpec) -> Option<String> {
+    pub(crate) fn unsupported_on(self, event: &events::EventSpec) -> Option<String> {
         if self.supported_on(event) {
             return None;
         }
@@ -137,7 +136,7 @@ impl Action {
 }
 
 /// Every action, in documentation order.
-pub const ALL_ACTIONS: [Action; 9] = [
+pub(crate) const ALL_ACTIONS: [Action; 9] = [
     Action::Allow,
     Action::Deny,
     Action::Ask,
@@ -292,7 +291,7 @@ impl Rule {
 
     /// The rule's reason text, with a default that says where to look the rule up.
     #[must_use]
-    pub fn reason_text(&self) -> String {
+    pub(crate) fn reason_text(&self) -> String {
         self.reason.clone().unwrap_or_else(|| {
             format!(
                 "no reason given; `hookctl rules {}` shows the rule",
@@ -474,7 +473,7 @@ fn stop_blocks(cx: &Ctx<'_>) -> u32 {
 
 /// Rank of a permission decision: deny > defer > ask > allow.
 #[must_use]
-pub fn permission_rank(a: Action) -> u8 {
+pub(crate) fn permission_rank(a: Action) -> u8 {
     match a {
         Action::Deny => 4,
         Action::Defer => 3,
@@ -555,7 +554,7 @@ impl Ruleset {
     /// Evaluates the event of `cx` against several rulesets (the user's, then a project's) and
     /// merges their decisions with Claude Code's precedence.
     #[must_use]
-    pub fn evaluate_all(rulesets: &[&Ruleset], cx: &Ctx<'_>) -> Decision {
+    pub(crate) fn evaluate_all(rulesets: &[&Ruleset], cx: &Ctx<'_>) -> Decision {
         let mut d = Decision::default();
         for rs in rulesets {
             d.merge(rs.evaluate_in(cx));

@@ -1,16 +1,16 @@
 //! Build outputs: paths inside a project that a build or a package manager regenerates, so
-//! deleting them loses nothing. The `build_output` path condition asks [`is_build_output`].
+//! deleting them loses nothing. The `build_output` path condition asks `is_build_output`.
 //!
 //! A path is a build output when, relative to the project root, one of its directories (or
 //! the file itself) is:
 //!
-//! - named like a regenerable output in every ecosystem ([`OUTPUT_DIRS`], [`OUTPUT_FILES`]);
-//! - named like a common output that sometimes holds sources ([`MAYBE_OUTPUT_DIRS`]), and
+//! - named like a regenerable output in every ecosystem (`OUTPUT_DIRS`, `OUTPUT_FILES`);
+//! - named like a common output that sometimes holds sources (`MAYBE_OUTPUT_DIRS`), and
 //!   the project says it is one: a marker file of the ecosystem beside it (`build` next to
 //!   `build.gradle`), a `.gitignore` that ignores it, or a git index with nothing under it;
 //! - ignored by the project's `.gitignore` files (or `.git/info/exclude`);
 //!
-//! and it is not `.git`, not the project root, not secrets or state ([`PRECIOUS`]), and (for
+//! and it is not `.git`, not the project root, not secrets or state (`PRECIOUS`), and (for
 //! directories) the git index tracks nothing under it.
 //!
 //! I/O, bounded and cached: a few `stat`s, and reads of `.gitignore` files and `.git/index`,
@@ -26,7 +26,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 /// Directories that only ever hold regenerable output, caches or installed dependencies.
-pub const OUTPUT_DIRS: &[&str] = &[
+pub(crate) const OUTPUT_DIRS: &[&str] = &[
     // Rust (cargo), Maven, sbt
     "target",
     // JavaScript and TypeScript
@@ -91,7 +91,7 @@ pub const OUTPUT_DIRS: &[&str] = &[
 /// Common output directory names that some projects use for sources: outputs only when the
 /// project says so (a marker file of the ecosystem beside them, `.gitignore`, or the git
 /// index). Each comes with its markers.
-pub const MAYBE_OUTPUT_DIRS: &[(&str, &[&str])] = &[
+pub(crate) const MAYBE_OUTPUT_DIRS: &[(&str, &[&str])] = &[
     (
         "build",
         &[
@@ -117,7 +117,7 @@ pub const MAYBE_OUTPUT_DIRS: &[(&str, &[&str])] = &[
 
 /// Files that are always regenerable: compiled files, editor and merge leftovers, and
 /// lockfiles (the package manager writes them again).
-pub const OUTPUT_FILES: &[&str] = &[
+pub(crate) const OUTPUT_FILES: &[&str] = &[
     "*.pyc",
     "*.pyo",
     "*.class",
@@ -148,7 +148,7 @@ pub const OUTPUT_FILES: &[&str] = &[
 
 /// Never build outputs, whatever `.gitignore` says: repositories, secrets and state
 /// (`.env`, keys, Terraform state, local databases).
-pub const PRECIOUS: &[&str] = &[
+pub(crate) const PRECIOUS: &[&str] = &[
     ".git",
     ".hg",
     ".svn",
@@ -203,7 +203,7 @@ fn has_glob(s: &str) -> bool {
 /// Whether `abs` (absolute, normalised; it may hold `*` and `**` from a `find` pattern) is a
 /// build output of the project at `root` (see the module docs).
 #[must_use]
-pub fn is_build_output(root: &Path, abs: &Path) -> bool {
+pub(crate) fn is_build_output(root: &Path, abs: &Path) -> bool {
     let Ok(rel) = abs.strip_prefix(root) else {
         return false;
     };

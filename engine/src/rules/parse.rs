@@ -41,7 +41,7 @@ pub const PACKS: &[(&str, &str)] = &[
 ];
 
 /// Packs enabled when `hookd.toml` does not say: all of them.
-pub const DEFAULT_PACKS: &[&str] = &[
+pub(crate) const DEFAULT_PACKS: &[&str] = &[
     "git",
     "filesystem",
     "secrets",
@@ -56,7 +56,7 @@ pub const DEFAULT_PACKS: &[&str] = &[
 ];
 
 /// Consecutive Stop/SubagentStop blocks a rule may cause before the loop guard lets one through.
-pub const DEFAULT_MAX_STOP_BLOCKS: u32 = 3;
+pub(crate) const DEFAULT_MAX_STOP_BLOCKS: u32 = 3;
 
 /// The largest compiled regex, in bytes: bounds memory and build time on hostile rules.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

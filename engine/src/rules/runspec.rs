@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 /// A run's timeout when the rule gives none.
-pub const DEFAULT_TIMEOUT_MS: u64 = 60_000;
+pub(crate) const DEFAULT_TIMEOUT_MS: u64 = 60_000;
 /// The longest timeout a rule may set (Claude Code's own default for command hooks).
-pub const MAX_TIMEOUT_MS: u64 = 600_000;
+pub(crate) const MAX_TIMEOUT_MS: u64 = 600_000;
 /// The most retries a background run may ask for.
-pub const MAX_RETRIES: u32 = 10;
+pub(crate) const MAX_RETRIES: u32 = 10;
 
 /// What a `run` rule executes.
 #[derive(Debug, Clone, PartialEq, Eq)]

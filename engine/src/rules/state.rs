@@ -22,7 +22,7 @@ use crate::session::Session;
 
 /// Session counters a rule can compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
+pub(crate) enum Counter {
     /// Tool calls requested in the session.
     ToolCalls,
     /// deny and ask verdicts given in the session.
@@ -45,7 +45,7 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter name, for error messages.
-    pub const NAMES: &'static str = "tool_calls, denials, edits, prompts, turn_tool_calls, turn_edits, stop_blocks, events, subagents";
+    pub(crate) const NAMES: &'static str = "tool_calls, denials, edits, prompts, turn_tool_calls, turn_edits, stop_blocks, events, subagents";
 
     /// Parses a counter name.
     #[must_use]
@@ -98,7 +98,7 @@ pub enum Op {
 impl Op {
     /// Parses `">= 3"` into an operator and a value.
     #[must_use]
-    pub fn parse_comparison(s: &str) -> Option<(Self, i64)> {
+    pub(crate) fn parse_comparison(s: &str) -> Option<(Self, i64)> {
         let s = s.trim();
         let (op, rest) = [
             (">=", Self::Ge),
@@ -126,7 +126,7 @@ impl Op {
 
 /// What a `rate` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RateOf {
+pub(crate) enum RateOf {
     /// Calls of this event's tool in the session.
     Tool,
     /// Times this rule's other conditions held.
@@ -150,9 +150,9 @@ pub struct SessionCond {
     /// `edited_since = { path, command }`.
     pub edited_since: Option<(PathGlobs, Regex)>,
     /// `rate = { max, window, of }`: (max, window in ms, what).
-    pub rate: Option<(u64, i64, RateOf)>,
+    pub(crate) rate: Option<(u64, i64, RateOf)>,
     /// `counters = { name = "op value" }`.
-    pub counters: Vec<(Counter, Op, i64)>,
+    pub(crate) counters: Vec<(Counter, Op, i64)>,
     /// `once`.
     pub once: Option<Once>,
 }
@@ -366,7 +366,7 @@ pub enum Check {
 /// [`hook_protocol::duration`] (`30s`, `10m`, `1m30s`, `0.5s`; a bare number is seconds) into
 /// whole milliseconds, rounded up. `None` when it does not parse or is zero.
 #[must_use]
-pub fn parse_duration_ms(s: &str) -> Option<i64> {
+pub(crate) fn parse_duration_ms(s: &str) -> Option<i64> {
     hook_protocol::duration::parse(s).ok().and_then(duration_ms)
 }
 

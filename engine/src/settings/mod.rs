@@ -35,8 +35,13 @@ use hook_protocol::duration;
 
 use crate::redact::{RedactConfig, Redactor};
 
-pub use parse::{misplaced, parse, parse_text};
-pub use reader::{did_you_mean, parse_size};
+pub(crate) use parse::misplaced;
+pub use parse::parse;
+#[cfg(test)]
+pub(crate) use parse::parse_text;
+pub(crate) use reader::did_you_mean;
+#[cfg(test)]
+pub(crate) use reader::parse_size;
 
 /// The top-level keys of hookd.toml that are settings (`rule` is the rules').
 pub const TOP_KEYS: &[&str] = &[

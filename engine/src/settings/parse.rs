@@ -66,8 +66,9 @@ pub fn parse(file: &str, text: &str, doc: &DeTable<'_>) -> (Settings, Vec<String
 }
 
 /// [`parse`] from the text: a TOML syntax error is the only error then.
+#[cfg(test)]
 #[must_use]
-pub fn parse_text(file: &str, text: &str) -> (Settings, Vec<String>) {
+pub(crate) fn parse_text(file: &str, text: &str) -> (Settings, Vec<String>) {
     match DeTable::parse(text) {
         Ok(doc) => parse(file, text, doc.get_ref()),
         Err(e) => {
@@ -84,7 +85,7 @@ pub fn parse_text(file: &str, text: &str) -> (Settings, Vec<String>) {
 /// One error per top-level key of a rule file other than hookd.toml (`file`, text `text`)
 /// that is not `rule`: settings belong in hookd.toml, anything else is unknown.
 #[must_use]
-pub fn misplaced(file: &str, text: &str, doc: &DeTable<'_>) -> Vec<String> {
+pub(crate) fn misplaced(file: &str, text: &str, doc: &DeTable<'_>) -> Vec<String> {
     let r = Reader::new(file, text);
     doc.iter()
         .filter(|(k, _)| k.get_ref() != RULE_KEY)

@@ -19,7 +19,7 @@ pub(super) const RULE_KEY: &str = "rule";
 /// is close enough to be a likely misspelling: at most a third of the word's length apart
 /// (at least one edit).
 #[must_use]
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
@@ -71,7 +71,7 @@ pub(super) fn hint(suggestion: Option<&str>) -> String {
 /// units are powers of 1000, binary ones (`KiB`, `MiB`, `GiB`, `TiB`) powers of 1024; case
 /// ignored. `None` for anything else, 0 included.
 #[must_use]
-pub fn parse_size(s: &str) -> Option<u64> {
+pub(crate) fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let n: u64 = s[..split].parse().ok()?;

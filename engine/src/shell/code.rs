@@ -83,7 +83,7 @@ fn base_name(name: &str) -> &str {
 /// Whether `name` reads program text or queries on stdin (which rules see as part of its
 /// text).
 #[must_use]
-pub fn code_on_stdin(name: &str) -> bool {
+pub(crate) fn code_on_stdin(name: &str) -> bool {
     CODE_ON_STDIN.contains(&name) || CODE_ON_STDIN.contains(&base_name(name))
 }
 

@@ -33,9 +33,9 @@ mod wrappers;
 #[cfg(test)]
 mod tests;
 
-pub use code::code_on_stdin;
+pub(crate) use code::code_on_stdin;
 pub use explain::{explain, render};
-pub use wrappers::find_matches;
+pub(crate) use wrappers::find_matches;
 
 /// Bounds on the analysis of hostile input.
 #[derive(Debug, Clone)]

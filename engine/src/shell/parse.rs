@@ -59,7 +59,7 @@ pub(super) struct Out {
     /// Bytes of bodies (`bash -c` strings, backtick contents…) that may still be parsed.
     work_left: usize,
     /// Bytes that look-ahead scans (arithmetic detection) may still read.
-    pub skim_left: usize,
+    pub(crate) skim_left: usize,
     pending: Vec<Heredoc>,
     next_id: u32,
     /// A function whose body (the next compound command) is about to open.
@@ -232,11 +232,11 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// The pipeline state of this level, to keep across a nested command list (`$( )`).
-    pub fn save_pipes(&mut self) -> (Option<usize>, Option<usize>) {
+    pub(crate) fn save_pipes(&mut self) -> (Option<usize>, Option<usize>) {
         (self.last.take(), self.pipe_from.take())
     }
 
-    pub fn restore_pipes(&mut self, (last, pipe_from): (Option<usize>, Option<usize>)) {
+    pub(crate) fn restore_pipes(&mut self, (last, pipe_from): (Option<usize>, Option<usize>)) {
         self.last = last;
         self.pipe_from = pipe_from;
     }
@@ -251,11 +251,11 @@ impl<'s, 'o> Parser<'s, 'o> {
         }
     }
 
-    pub fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.src.get(self.pos).copied()
     }
 
-    pub fn peek_at(&self, k: usize) -> Option<u8> {
+    pub(crate) fn peek_at(&self, k: usize) -> Option<u8> {
         self.src.get(self.pos + k).copied()
     }
 
@@ -269,7 +269,7 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Skips spaces, tabs and line continuations.
-    pub fn skip_blanks(&mut self) {
+    pub(crate) fn skip_blanks(&mut self) {
         loop {
             match self.peek() {
                 Some(b' ' | b'\t') => self.pos += 1,
@@ -322,7 +322,7 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Parses commands until the end of the source or, for [`Term::Paren`], an unmatched `)`.
-    pub fn parse_list(&mut self, term: Term) {
+    pub(crate) fn parse_list(&mut self, term: Term) {
         let saved_base = self.pend_base;
         let saved_functions = self.out.in_functions.len();
         self.pend_base = self.out.pending.len();
@@ -1215,7 +1215,7 @@ impl<'s, 'o> Parser<'s, 'o> {
     }
 
     /// Analyses `body` as shell code in a parser of its own.
-    pub fn analyse_source(&mut self, body: &[u8], ctx: Context, depth: usize, nest: usize) {
+    pub(crate) fn analyse_source(&mut self, body: &[u8], ctx: Context, depth: usize, nest: usize) {
         if self.out.stop {
             return;
         }
@@ -1330,7 +1330,7 @@ impl<'s, 'o> Parser<'s, 'o> {
 
     /// Is the `((` whose contents start at `from` arithmetic (its match is `))`)? Bash's rule:
     /// otherwise it is two nested subshells. An unterminated one counts as arithmetic.
-    pub fn arith_ahead(&mut self, from: usize) -> bool {
+    pub(crate) fn arith_ahead(&mut self, from: usize) -> bool {
         let mut i = from;
         let mut count = 1usize;
         while let Some(&b) = self.src.get(i) {

@@ -18,10 +18,10 @@ pub(super) struct Word {
     pub quoted: bool,
     /// Byte ranges of `text` that are expansions (`$X`, `${…}`, `$(…)`, backticks, `<(…)`):
     /// text bash computes when the command runs.
-    pub exps: Vec<(usize, usize)>,
+    pub(crate) exps: Vec<(usize, usize)>,
     /// Offsets in `text` of unquoted `$IFS`/`${IFS}`, where bash splits the word in two
     /// (`rm$IFS-rf$IFS/` is `rm -rf /`).
-    pub splits: Vec<usize>,
+    pub(crate) splits: Vec<usize>,
 }
 
 impl Word {
@@ -86,7 +86,7 @@ pub(super) fn lossy(bytes: Vec<u8>) -> String {
 
 impl Parser<'_, '_> {
     /// Reads the word at `pos` (which must not be a metacharacter, except `<(`/`>(`).
-    pub fn read_word(&mut self) -> Word {
+    pub(crate) fn read_word(&mut self) -> Word {
         let start = self.pos;
         let mut buf = Vec::new();
         let mut marks = Marks {
@@ -265,7 +265,7 @@ impl Parser<'_, '_> {
     }
 
     /// The inside of `"…"` (after the opening quote), up to and including the closing quote.
-    pub fn double_quoted(&mut self, buf: &mut Vec<u8>) {
+    pub(crate) fn double_quoted(&mut self, buf: &mut Vec<u8>) {
         self.double_quoted_marked(buf, None);
     }
 
@@ -319,7 +319,7 @@ impl Parser<'_, '_> {
     /// A `$` (at it): `$'…'` and `$"…"` are decoded (outside double quotes); substitutions are
     /// analysed; every expansion is kept in `buf` as written. Returns whether it was an
     /// expansion (not a quoted string or a lone `$`).
-    pub fn dollar(&mut self, buf: &mut Vec<u8>, in_dq: bool) -> bool {
+    pub(crate) fn dollar(&mut self, buf: &mut Vec<u8>, in_dq: bool) -> bool {
         let start = self.pos;
         match self.peek_at(1) {
             Some(b'\'') if !in_dq => {
@@ -366,7 +366,7 @@ impl Parser<'_, '_> {
     }
 
     /// The commands of `$( … )` or `<( … )` (after the opening parenthesis).
-    pub fn command_subst(&mut self, ctx: Context) {
+    pub(crate) fn command_subst(&mut self, ctx: Context) {
         if self.nest >= self.out.max_depth {
             self.out.note("nesting too deep");
             self.skim(b")");
@@ -385,7 +385,7 @@ impl Parser<'_, '_> {
     }
 
     /// A backtick substitution (at the opening backtick): its unescaped contents are analysed.
-    pub fn backtick(&mut self, buf: &mut Vec<u8>) {
+    pub(crate) fn backtick(&mut self, buf: &mut Vec<u8>) {
         let start = self.pos;
         self.pos += 1;
         let mut inner = Vec::new();
@@ -418,7 +418,7 @@ impl Parser<'_, '_> {
     /// `${…}`, `$((…))`, extglob `@(…)`: scans to the matching `close` (`count` of them are
     /// open), analysing the substitutions inside. `what` names the construct for the note
     /// when it is not closed.
-    pub fn scan_balanced(
+    pub(crate) fn scan_balanced(
         &mut self,
         open: u8,
         close: u8,
@@ -473,7 +473,7 @@ impl Parser<'_, '_> {
     /// Skips, without analysing, to the end of a construct too deep to analyse: `closers` are
     /// the closing bytes still expected (innermost last). Quotes and nested `$(`, `${`,
     /// backticks are followed on an explicit stack.
-    pub fn skim(&mut self, closers: &[u8]) {
+    pub(crate) fn skim(&mut self, closers: &[u8]) {
         let src = self.src;
         let mut stack = closers.to_vec();
         while let Some(&top) = stack.last() {

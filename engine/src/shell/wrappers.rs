@@ -27,9 +27,9 @@ pub(super) struct Plan {
     /// Wrapper names, outermost first.
     pub wrappers: Vec<String>,
     /// `VAR=value` words given to `env` or `sudo`.
-    pub assigns: Vec<String>,
+    pub(crate) assigns: Vec<String>,
     /// Wrappers that run the command as a separate process (`xargs`, `watch -x`).
-    pub exec_levels: usize,
+    pub(crate) exec_levels: usize,
     pub follow: Follow,
     /// Stopped early at the depth limit.
     pub truncated: bool,
@@ -758,7 +758,7 @@ const FIND_ARG_TESTS: &[&str] = &[
 /// `START/**` when the tests cannot be summed up by names (`-regex`, `!`/`-not`, none). A
 /// `-name`/`-path` followed by `-prune` excludes and is left out.
 #[must_use]
-pub fn find_matches(args: &[String]) -> Vec<String> {
+pub(crate) fn find_matches(args: &[String]) -> Vec<String> {
     let mut i = 0;
     // Leading options: -H -L -P -D debugopts -Olevel.
     while let Some(a) = args.get(i) {

@@ -20,7 +20,7 @@ use hook_protocol::{Request, Response};
 
 pub use admin::stats;
 pub use hook::{hook, hooks};
-pub use stream::{row_matches, stream};
+pub use stream::stream;
 pub use upkeep::{ingest_spool, reload};
 
 use crate::state::State;

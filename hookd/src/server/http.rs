@@ -46,7 +46,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
-pub use hook_protocol::http::{Auth, PORT_FILE, TOKEN_ENV, TOKEN_FILE, Token, hook_url};
+pub use hook_protocol::http::{Auth, PORT_FILE, TOKEN_FILE, hook_url};
 pub use token::LiveToken;
 
 use crate::{State, handler};
@@ -70,23 +70,16 @@ const LOG_BURST: u32 = 20;
 const LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// How many connections the listener holds, and how long one may wait for its token:
-/// `[http]` in hookd.toml (read at start, validated by [`crate::settings`]).
-pub use crate::settings::HttpSettings as Limits;
+/// `[http]` in hookd.toml (read at start, validated by `hook_engine::settings`).
+pub use hook_engine::settings::HttpSettings as Limits;
 
 /// A running HTTP listener.
 pub struct HttpServer {
-    addr: SocketAddr,
     port_file: PathBuf,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl HttpServer {
-    /// The bound address.
-    #[must_use]
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Waits until the listener has stopped (it stops when `state.shutdown` is cancelled and
     /// its in-flight requests are answered, bounded by [`crate::daemon::DRAIN_GRACE`]), then removes
     /// the port file.
@@ -146,11 +139,7 @@ pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option
         limits,
     });
     let task = tokio::spawn(accept_loop(ctx, listener));
-    Ok(Some(HttpServer {
-        addr,
-        port_file,
-        task,
-    }))
+    Ok(Some(HttpServer { port_file, task }))
 }
 
 /// Binds the listener with a deep accept queue: connections opened faster than hookd accepts

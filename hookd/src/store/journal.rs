@@ -31,6 +31,7 @@ use super::EventRecord;
 
 /// Bytes set aside for the journal unless `[store] emergency_journal` says otherwise: about
 /// 4,000 events of 1 KiB.
+#[cfg(test)]
 pub const DEFAULT_RESERVE: u64 = 4 << 20;
 /// The smallest reserve accepted, in bytes.
 pub const MIN_RESERVE: u64 = 64 << 10;
