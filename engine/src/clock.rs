@@ -3,28 +3,16 @@
 //! The one place hookd reads the wall clock for event times; everything else takes a time as
 //! an argument, so rules, sessions and tests stay deterministic.
 
-/// Formats ms since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+/// Formats ms since the epoch as `YYYY-MM-DD HH:MM:SS` UTC (a time outside jiff's range,
+/// years -9999 to 9999, is shown at that range's end).
 #[must_use]
 pub fn utc(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let t = jiff::Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        jiff::Timestamp::MIN
+    } else {
+        jiff::Timestamp::MAX
+    });
+    t.strftime("%Y-%m-%d %H:%M:%S").to_string()
 }
 
 /// Now, in ms since the epoch (0 if the clock is before 1970).
