@@ -122,15 +122,7 @@ pub(super) const PRESSURE_FREE_BYTES: u64 = 2 * WAL_RESET_BYTES;
 
 /// Bytes available to this user on the file system holding `path`.
 pub(super) fn free_bytes(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    #[allow(unsafe_code)]
-    // SAFETY: statvfs is plain old data (all-zero is valid); the path is NUL-terminated and the
-    // struct outlives the call.
-    let st = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        (libc::statvfs(c.as_ptr(), &raw mut st) == 0).then_some(st)
-    }?;
+    let st = rustix::fs::statvfs(path).ok()?;
     #[allow(clippy::useless_conversion)] // 64-bit on Linux, 32-bit fields on macOS
     Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }
