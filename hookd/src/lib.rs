@@ -25,6 +25,7 @@ mod run;
 mod server;
 mod state;
 mod store;
+mod swap;
 mod watcher;
 
 // The engine's modules, under the crate root as before the split: `crate::rules`,

@@ -21,7 +21,7 @@ use hook_protocol::{Request, Response};
 pub use admin::stats;
 pub use hook::{hook, hooks};
 pub use stream::stream;
-pub use upkeep::{ingest_spool, reload};
+pub use upkeep::{ingest_spool, reload, save_last_good};
 
 use crate::state::State;
 use crate::store::EventRecord;

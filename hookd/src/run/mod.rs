@@ -30,8 +30,8 @@ use crate::event::HookEvent;
 use crate::redact::Redactor;
 use crate::rules::{Decision, RunCall, RunCommand, RunMode};
 use crate::settings::RunSettings;
-use crate::state::Swap;
 use crate::store::{RunRecord, Store};
+use crate::swap::Swap;
 use crate::verdict::{RunOutcome, Verdict};
 use process::{Exit, Invocation, Status};
 

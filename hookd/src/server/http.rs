@@ -83,7 +83,7 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Waits until the listener has stopped (it stops when `state.shutdown` is cancelled and
-    /// its in-flight requests are answered, bounded by [`crate::daemon::DRAIN_GRACE`]), then removes
+    /// its in-flight requests are answered, bounded by [`super::DRAIN_GRACE`]), then removes
     /// the port file.
     pub async fn stopped(self) {
         if let Err(e) = self.task.await {
@@ -224,7 +224,7 @@ async fn accept_loop(ctx: Arc<Listener>, listener: TcpListener) {
     }
     drop(listener);
     ctx.tasks.close();
-    if tokio::time::timeout(crate::daemon::DRAIN_GRACE, ctx.tasks.wait())
+    if tokio::time::timeout(super::DRAIN_GRACE, ctx.tasks.wait())
         .await
         .is_err()
     {
