@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the starting inputs of each fuzz target into <out>/<target>/.
 
-Sources: the dcg command corpus (hookd/tests/data/dcg), hookd's own bypass
+Sources: the dcg command corpus (engine/tests/data/dcg), hookd's own bypass
 cases, the built-in packs and the TOML examples of docs/rules.md, and hand-encoded postcard
 frames of the control messages. scripts/fuzz.sh merges these into fuzz/corpus/<target> and
 minimizes; the committed corpus is the result.
@@ -21,7 +21,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DCG = ROOT / "hookd" / "tests" / "data" / "dcg"
 PROJECT = "/home/user/project"
 
-# Shell analyser bypass classes and data-not-command cases (as in hookd/tests/corpus.rs).
+# Shell analyser bypass classes and data-not-command cases (as in engine/tests/corpus.rs).
 EXTRA_COMMANDS = [
     "true; git reset --hard",
     "echo $(git reset --hard)",

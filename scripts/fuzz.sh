@@ -10,7 +10,7 @@
 # committed), the committed fuzz/corpus/<target> and fresh seeds (scripts/fuzz-seeds.py); new
 # inputs land in the working corpus, which is then minimized (`-merge=1`). The committed corpus
 # is rewritten as the smallest set covering the same edges (`-set_cover_merge=1
-# -use_counters=0`), which the normal test suite replays (hookd/tests/fuzz_invariants.rs).
+# -use_counters=0`), which the normal test suite replays (invariants/tests/fuzz_invariants.rs).
 # A crash stops that target and leaves its input in fuzz/artifacts/<target>/; the script goes
 # on with the next target and exits 1 at the end. The summary table at the end is the one in
 # RELIABILITY.md; full logs are in fuzz/logs/.

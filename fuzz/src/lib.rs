@@ -1,5 +1,5 @@
-//! The invariants the fuzz targets check, shared with hookd's normal test suite
-//! (`hookd/tests/fuzz_invariants.rs` runs them on the committed corpus and on proptest input).
+//! The invariants the fuzz targets check: the `hook-invariants` crate (`invariants/`), shared
+//! with the normal test suite (`invariants/tests/fuzz_invariants.rs` runs them on the committed
+//! corpus and on proptest input).
 
-#[path = "../../hookd/tests/invariants/mod.rs"]
-pub mod invariants;
+pub use hook_invariants as invariants;

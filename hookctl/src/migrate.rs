@@ -139,7 +139,7 @@ fn is_hookd_entry(h: &Value) -> bool {
     let http_to_hookd = h.get("type").and_then(Value::as_str) == Some("http")
         && h.pointer("/headers/Authorization")
             .and_then(Value::as_str)
-            .is_some_and(|a| a.contains(hookd::server::http::TOKEN_ENV));
+            .is_some_and(|a| a.contains(hook_protocol::http::TOKEN_ENV));
     client || http_to_hookd
 }
 
@@ -252,12 +252,13 @@ fn conditions(
     lines: &mut Vec<String>,
     notes: &mut Vec<String>,
 ) -> Result<(), String> {
-    let spec = hookd::events::lookup(event).ok_or_else(|| format!("unknown event {event}"))?;
+    let spec =
+        hook_engine::events::lookup(event).ok_or_else(|| format!("unknown event {event}"))?;
     let any = matches!(matcher, "" | "*" | ".*");
     let tool_event = spec.match_field == Some("tool_name");
     let mut tool: Option<String> = None;
     if tool_event && !any {
-        hookd::rules::Matcher::new(matcher)
+        hook_engine::rules::Matcher::new(matcher)
             .map_err(|e| format!("matcher {matcher:?} is not a regex hookd accepts: {e}"))?;
         tool = Some(matcher.to_string());
     } else if let (Some(field), false) = (spec.match_field, any) {
@@ -310,7 +311,7 @@ fn conditions(
                 ));
             }
             let matcher_allows = |t: &str| {
-                hookd::rules::Matcher::new(if any { "" } else { matcher })
+                hook_engine::rules::Matcher::new(if any { "" } else { matcher })
                     .is_ok_and(|m| m.matches(Some(t)))
             };
             let tools: &[&str] = match name {
@@ -486,12 +487,13 @@ fn rule_for(
         notes.push(format!("statusMessage {m:?} dropped (hookd shows none)"));
     }
     // Only what hookd itself loads is offered.
-    let src = hookd::rules::Source {
+    let src = hook_engine::rules::Source {
         name: format!("import of {event}"),
         text: toml.clone(),
         is_main: false,
     };
-    hookd::rules::parse_source(&src).map_err(|e| format!("cannot translate: {}", e.join("; ")))?;
+    hook_engine::rules::parse_source(&src)
+        .map_err(|e| format!("cannot translate: {}", e.join("; ")))?;
     names.insert(name.clone());
     Ok(ImportedRule {
         name,

@@ -53,7 +53,7 @@ pub const REPLACING_EVENTS: &[&str] = &["WorktreeCreate", "WorktreeRemove"];
 
 /// The 33 known event names, in Claude Code's `HOOK_EVENTS` order.
 pub fn event_names() -> impl Iterator<Item = &'static str> {
-    hookd::events::EVENTS.iter().map(|e| e.name)
+    hook_engine::events::EVENTS.iter().map(|e| e.name)
 }
 
 /// The timeout (seconds) `install` writes for `event`.
@@ -501,7 +501,7 @@ pub fn validate(root: &Map<String, Value>) -> Vec<SchemaError> {
     };
     for (event, groups) in hooks {
         let path = key_path("hooks", event);
-        if hookd::events::lookup(event).is_none() {
+        if hook_engine::events::lookup(event).is_none() {
             let hint = event_names()
                 .find(|n| n.eq_ignore_ascii_case(event))
                 .map(|n| format!(" (did you mean {n}?)"))
@@ -909,124 +909,25 @@ pub fn uninstall(root: &mut Map<String, Value>, events: &[&str]) -> Result<Vec<u
 
 /// Lines of context around each change in [`unified_diff`].
 const DIFF_CONTEXT: usize = 3;
-/// Above this many (old × new) middle lines the diff is shown as a whole replacement.
-const DIFF_MAX_CELLS: usize = 16_000_000;
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Op {
-    Same,
-    Del,
-    Add,
-}
-
-fn line_ops<'a>(a: &[&'a str], b: &[&'a str]) -> Vec<(Op, &'a str)> {
-    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let suffix = a[prefix..]
-        .iter()
-        .rev()
-        .zip(b[prefix..].iter().rev())
-        .take_while(|(x, y)| x == y)
-        .count();
-    let (am, bm) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
-    let mut ops: Vec<(Op, &str)> = a[..prefix].iter().map(|l| (Op::Same, *l)).collect();
-    if am.len().saturating_mul(bm.len()) > DIFF_MAX_CELLS {
-        ops.extend(am.iter().map(|l| (Op::Del, *l)));
-        ops.extend(bm.iter().map(|l| (Op::Add, *l)));
-    } else {
-        // lcs[i][j]: longest common subsequence of am[i..] and bm[j..].
-        let w = bm.len() + 1;
-        let mut lcs = vec![0u32; (am.len() + 1) * w];
-        for i in (0..am.len()).rev() {
-            for j in (0..bm.len()).rev() {
-                lcs[i * w + j] = if am[i] == bm[j] {
-                    lcs[(i + 1) * w + j + 1] + 1
-                } else {
-                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < am.len() || j < bm.len() {
-            if i < am.len() && j < bm.len() && am[i] == bm[j] {
-                ops.push((Op::Same, am[i]));
-                i += 1;
-                j += 1;
-            } else if i < am.len() && (j == bm.len() || lcs[(i + 1) * w + j] >= lcs[i * w + j + 1])
-            {
-                ops.push((Op::Del, am[i]));
-                i += 1;
-            } else {
-                ops.push((Op::Add, bm[j]));
-                j += 1;
-            }
-        }
-    }
-    ops.extend(a[a.len() - suffix..].iter().map(|l| (Op::Same, *l)));
-    ops
-}
+/// Past this, the diff is finished coarsely (larger hunks) instead of minimally: settings
+/// files are small, but a hand-edited one may not be (the old hand-written LCS was O(n·m)).
+const DIFF_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A unified-style line diff (`---`/`+++` headers, `@@` hunks, 3 lines of context); empty
 /// when the texts have the same lines.
 #[must_use]
 pub fn unified_diff(old: &str, new: &str, old_label: &str, new_label: &str) -> String {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let ops = line_ops(&a, &b);
-    if ops.iter().all(|(op, _)| *op == Op::Same) {
+    if old.lines().eq(new.lines()) {
         return String::new();
     }
-    // Old and new line counts before each op.
-    let mut before = Vec::with_capacity(ops.len() + 1);
-    let (mut o, mut n) = (0, 0);
-    for (op, _) in &ops {
-        before.push((o, n));
-        match op {
-            Op::Same => {
-                o += 1;
-                n += 1;
-            }
-            Op::Del => o += 1,
-            Op::Add => n += 1,
-        }
-    }
-    before.push((o, n));
-    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
-    let mut k = 0;
-    while let Some(first) = (k..ops.len()).find(|&i| ops[i].0 != Op::Same) {
-        let start = first.saturating_sub(DIFF_CONTEXT).max(k);
-        let mut last = first;
-        let mut i = first;
-        while i < ops.len() && i - last <= 2 * DIFF_CONTEXT + 1 {
-            if ops[i].0 != Op::Same {
-                last = i;
-            }
-            i += 1;
-        }
-        let end = (last + DIFF_CONTEXT + 1).min(ops.len());
-        let (o0, n0) = before[start];
-        let (o1, n1) = before[end];
-        let range = |from: usize, count: usize| {
-            let from = if count == 0 { from } else { from + 1 };
-            format!("{from},{count}")
-        };
-        out.push_str(&format!(
-            "@@ -{} +{} @@\n",
-            range(o0, o1 - o0),
-            range(n0, n1 - n0)
-        ));
-        for (op, line) in &ops[start..end] {
-            let sign = match op {
-                Op::Same => ' ',
-                Op::Del => '-',
-                Op::Add => '+',
-            };
-            out.push(sign);
-            out.push_str(line);
-            out.push('\n');
-        }
-        k = end;
-    }
-    out
+    similar::TextDiff::configure()
+        .algorithm(similar::Algorithm::Myers)
+        .timeout(DIFF_DEADLINE)
+        .diff_lines(old, new)
+        .unified_diff()
+        .context_radius(DIFF_CONTEXT)
+        .header(old_label, new_label)
+        .to_string()
 }
 
 #[cfg(test)]

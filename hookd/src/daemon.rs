@@ -20,9 +20,6 @@ use crate::{
 /// How long an autostarted hookd waits for the pidfile lock of a hookd that is exiting.
 pub const PIDFILE_WAIT: Duration = Duration::from_secs(2);
 
-/// How long in-flight requests may take to finish after a shutdown request.
-pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
-
 /// How often idle sessions are swept from memory: a quarter of the idle TTL
 /// (`[session] idle_ttl`), between 1 s and 60 s.
 #[must_use]
@@ -114,19 +111,6 @@ fn load_at_start(config: &Config) -> (rules::LoadReport, Option<lastgood::Fallba
     (loaded, Some(fallback), 0)
 }
 
-/// Saves a load without errors as the last good rules; a failure is logged, never fatal.
-pub fn save_last_good(state_dir: &std::path::Path, files: &[rules::Source]) {
-    match lastgood::save(state_dir, files, now_ms()) {
-        Ok(true) => tracing::debug!(files = files.len(), "saved as the last good rules"),
-        Ok(false) => {}
-        Err(e) => tracing::warn!(
-            error = %e,
-            dir = %state_dir.display(),
-            "cannot save the last good rules"
-        ),
-    }
-}
-
 /// Runs the daemon until `shutdown` is cancelled; `reload` triggers a rules reload.
 ///
 /// # Errors
@@ -202,7 +186,7 @@ pub async fn run(
         "rules loaded"
     );
     if load_errors.is_empty() && fallback.is_none() {
-        save_last_good(&config.state_dir, &loaded.files);
+        handler::save_last_good(&config.state_dir, &loaded.files);
     }
     let server_limits = settings.server;
     let http_settings = settings.http;
@@ -231,7 +215,7 @@ pub async fn run(
         shutdown: shutdown.clone(),
         config,
     });
-    load_once_days(&state).await;
+    crate::state::load_once_days(&state).await;
     load_allowances(&state).await;
     handler::ingest_spool(&state).await;
     watcher::spawn(Arc::clone(&state));
@@ -353,13 +337,20 @@ pub async fn load_allowances(state: &Arc<State>) {
     .await;
 }
 
-/// Fills the `once = "project-day"` memory for today from the store, off the async workers
-/// (at start, and after each reload: new rules may ask).
-pub async fn load_once_days(state: &Arc<State>) {
-    let st = Arc::clone(state);
-    let _ = tokio::task::spawn_blocking(move || {
-        let rules = st.ruleset();
-        st.once.load(&st.store, &[&rules], now_ms());
-    })
-    .await;
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_store_defaults_match_the_stores_own() {
+        let r = crate::daemon::retention(&crate::settings::StoreSettings::default());
+        let own = crate::store::Retention::default();
+        assert_eq!((r.max_age_ms, r.max_bytes), (own.max_age_ms, own.max_bytes));
+        assert_eq!(
+            crate::settings::DEFAULT_EMERGENCY_JOURNAL,
+            crate::store::journal::DEFAULT_RESERVE
+        );
+        assert_eq!(
+            crate::settings::MIN_EMERGENCY_JOURNAL,
+            crate::store::journal::MIN_RESERVE
+        );
+    }
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+pub use crate::swap::Swap;
 use crate::{dedup, lastgood, metrics, project, redact, rules, run, session, settings, store};
 
 /// Everything the connection tasks share.
@@ -66,45 +67,6 @@ pub struct State {
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
-}
-
-/// A value swapped whole on reload and read as an `Arc` clone (the ruleset, the redactor).
-/// Cloning the handle shares the value.
-pub struct Swap<T>(Arc<RwLock<Arc<T>>>);
-
-impl<T> Clone for Swap<T> {
-    fn clone(&self) -> Self {
-        Self(Arc::clone(&self.0))
-    }
-}
-
-impl<T> Swap<T> {
-    /// A handle to `value`.
-    pub fn new(value: T) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(value))))
-    }
-
-    /// A handle to a value already shared.
-    pub fn from_arc(value: Arc<T>) -> Self {
-        Self(Arc::new(RwLock::new(value)))
-    }
-
-    /// The value now.
-    #[must_use]
-    pub fn get(&self) -> Arc<T> {
-        // A poisoned lock still holds a valid Arc: a panic cannot leave it half-written.
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Replaces the value; readers holding the old one keep it until they drop it.
-    pub fn set(&self, value: T) {
-        self.set_arc(Arc::new(value));
-    }
-
-    /// Replaces the value with one already shared.
-    pub fn set_arc(&self, value: Arc<T>) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = value;
-    }
 }
 
 /// `once = "project-day"` memory, all in memory: (rule, project) → the last UTC day the rule
@@ -209,4 +171,15 @@ impl State {
     pub fn ruleset(&self) -> Arc<rules::Ruleset> {
         self.rules.get()
     }
+}
+
+/// Fills the `once = "project-day"` memory for today from the store, off the async workers
+/// (at start, and after each reload: new rules may ask).
+pub async fn load_once_days(state: &Arc<State>) {
+    let st = Arc::clone(state);
+    let _ = tokio::task::spawn_blocking(move || {
+        let rules = st.ruleset();
+        st.once.load(&st.store, &[&rules], crate::clock::now_ms());
+    })
+    .await;
 }

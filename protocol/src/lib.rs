@@ -1,10 +1,12 @@
 //! The contract shared by `hookd`, `hook-client` and `hookctl`.
 //!
 //! - [`duration`]: the one duration grammar (`30s`, `1m30s`; a bare number is seconds).
+//! - [`http`]: the HTTP listener's token file, port file and URL, shared with hookctl.
 //! - [`frame`]: length-prefixed frames (u32 big-endian length, then the protocol version, then
 //!   a postcard body), with the maximum checked before anything is allocated.
 //! - [`message`]: the [`Request`] and [`Response`] enums and their payloads.
 //! - [`paths`]: where the socket, configuration, store and spool live.
+//! - [`prometheus`]: a [`StatsReport`] in the Prometheus text format.
 //! - [`private`]: what is trusted: private directories and files, the peer on the socket.
 //! - [`start`]: how hookd is started in the background.
 //! - [`spool`]: the append-only file where `hook-client` keeps events hookd could not take.
@@ -17,9 +19,11 @@
 pub mod duration;
 pub mod failmode;
 pub mod frame;
+pub mod http;
 pub mod message;
 pub mod paths;
 pub mod private;
+pub mod prometheus;
 pub mod spool;
 pub mod start;
 

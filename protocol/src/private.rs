@@ -461,6 +461,19 @@ pub fn open_private(path: &Path, access: Access, what: &'static str) -> io::Resu
     Ok(file)
 }
 
+/// Opens a file for reading without following a symlink, and without blocking on a FIFO put
+/// in its place; the caller checks what it opened (owner, mode, type) on the open file.
+///
+/// # Errors
+///
+/// I/O errors (`ELOOP` for a symlink).
+pub fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+}
+
 /// The checks of [`open_private`] on an open file: regular, ours, one link, no group or other
 /// access (removed when present).
 fn check_file(file: &File, path: &Path, what: &'static str) -> Result<(), Untrusted> {

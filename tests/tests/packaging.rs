@@ -89,7 +89,16 @@ fn the_default_build_is_the_binaries_and_shares_hookds_build() {
         .collect();
     assert_eq!(
         defaults,
-        BTreeSet::from(["hook-client", "hook-protocol", "hookctl", "hookd"].map(String::from)),
+        BTreeSet::from(
+            [
+                "hook-client",
+                "hook-engine",
+                "hook-protocol",
+                "hookctl",
+                "hookd"
+            ]
+            .map(String::from)
+        ),
     );
 
     // `cargo run --release -p hookd` (README's first command) and the default `cargo build
@@ -106,6 +115,53 @@ fn the_default_build_is_the_binaries_and_shares_hookds_build() {
         differ.is_empty(),
         "crates hookd would be built with twice:\n{}",
         differ.join("\n")
+    );
+}
+
+#[test]
+fn hookctl_and_the_engine_build_without_the_daemons_crates() {
+    // The engine (pure: rules, settings, sessions, rendering) and hookctl, which uses it, link
+    // no async runtime, no HTTP server, no SQLite and nothing of the daemon's
+    // (docs/architecture.md).
+    let daemon_only = [
+        "hookd",
+        "tokio",
+        "hyper",
+        "rusqlite",
+        "libsqlite3-sys",
+        "notify",
+        "mimalloc",
+        "hdrhistogram",
+    ];
+    for package in ["hookctl", "hook-engine"] {
+        let tree = features(&["-p", package]);
+        let found: Vec<&str> = daemon_only
+            .iter()
+            .copied()
+            .filter(|c| tree.contains_key(*c))
+            .collect();
+        assert!(found.is_empty(), "{package} depends on {found:?}");
+    }
+    // The engine makes no system calls of its own: what it needs of the OS (whose file it is,
+    // the user's private group) goes through hook-protocol's `private` module.
+    let direct = cargo(&[
+        "tree",
+        "--locked",
+        "--offline",
+        "-e",
+        "normal",
+        "--depth",
+        "1",
+        "--prefix",
+        "none",
+        "-f",
+        "{p}",
+        "-p",
+        "hook-engine",
+    ]);
+    assert!(
+        !direct.lines().any(|l| l.starts_with("libc ")),
+        "hook-engine depends on libc directly:\n{direct}"
     );
 }
 

@@ -69,7 +69,7 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
         format::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let now = hookd::clock::now_ms();
+    let now = hook_engine::clock::now_ms();
     if args.list {
         if rows.is_empty() {
             println!("no approvals{}", if args.all { "" } else { " live" });

@@ -1,12 +1,12 @@
 //! `hookctl check [FILE]`: validate rule files and hookd.toml's settings locally, with precise
 //! errors: the same functions, so the same errors, as hookd's start and reload
-//! (`hookd::rules::load` for the directory, `load_sources` for hookd.toml alone).
+//! (`hook_engine::rules::load` for the directory, `load_sources` for hookd.toml alone).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use hookd::rules::{Rule, Source, load, load_sources, parse_source};
+use hook_engine::rules::{Rule, Source, load, load_sources, parse_source};
 
 /// Validate rule files and settings without loading them into hookd
 #[derive(Debug, clap::Args)]
@@ -84,8 +84,8 @@ fn untrusted(file: &std::path::Path, text: &str, rules: &[Rule]) -> Vec<String> 
     } else {
         project
     };
-    let trust = hookd::project::trust_path(&hook_protocol::paths::state_dir());
-    if hookd::project::is_trusted(&trust, project, text.as_bytes()) {
+    let trust = hook_engine::project::trust_path(&hook_protocol::paths::state_dir());
+    if hook_engine::project::is_trusted(&trust, project, text.as_bytes()) {
         return Vec::new();
     }
     let shown = project
@@ -93,7 +93,7 @@ fn untrusted(file: &std::path::Path, text: &str, rules: &[Rule]) -> Vec<String> 
         .unwrap_or_else(|_| project.to_path_buf());
     rules
         .iter()
-        .filter(|r| hookd::project::needs_trust(r.action))
+        .filter(|r| hook_engine::project::needs_trust(r.action))
         .map(|r| {
             format!(
                 "{}: rule `{}`: `{}` in a project file is refused until you run `hookctl trust {}`{}",
@@ -101,7 +101,7 @@ fn untrusted(file: &std::path::Path, text: &str, rules: &[Rule]) -> Vec<String> 
                 r.name,
                 r.action,
                 shown.display(),
-                if r.action == hookd::rules::Action::Run {
+                if r.action == hook_engine::rules::Action::Run {
                     " (hookd never runs commands from a file you have not trusted)"
                 } else {
                     ""

@@ -477,7 +477,7 @@ fn settings_checks(args: &Args, checks: &mut Vec<Check>) -> BTreeSet<String> {
     deadline_checks(&wired, checks);
     // WorktreeCreate/WorktreeRemove hooks replace Claude Code's own worktree handling, so
     // `hookctl install` leaves them out on purpose: not a problem when unwired.
-    let missing: Vec<&str> = hookd::events::EVENTS
+    let missing: Vec<&str> = hook_engine::events::EVENTS
         .iter()
         .map(|e| e.name)
         .filter(|e| !wired.contains_key(*e) && !crate::settings::REPLACING_EVENTS.contains(e))
@@ -541,13 +541,13 @@ fn rules_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
             s.rules_fallback.clone(),
         ),
         None => {
-            let r = hookd::rules::load(&hook_protocol::paths::config_dir());
+            let r = hook_engine::rules::load(&hook_protocol::paths::config_dir());
             // What a hookd started now would use instead (hookd::lastgood).
             let fallback = (!r.errors.is_empty()).then(|| {
-                match hookd::lastgood::load(&hook_protocol::paths::state_dir()) {
+                match hook_engine::lastgood::load(&hook_protocol::paths::state_dir()) {
                     Ok(Some(saved)) => format!(
                         "hookd would use the last good rules saved {} UTC",
-                        hookd::clock::utc(saved.saved_ms)
+                        hook_engine::clock::utc(saved.saved_ms)
                     ),
                     Ok(None) => "no good rules were ever saved: hookd would answer guard events \
                                  with the fail mode"

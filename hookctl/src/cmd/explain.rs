@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use hookd::shell::{Context, analyze};
+use hook_engine::shell::{Context, analyze};
 
 /// Show the simple commands the shell analyser finds in a command
 #[derive(Debug, clap::Args)]

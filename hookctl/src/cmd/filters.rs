@@ -39,7 +39,7 @@ pub struct Filters {
     pub text: Option<String>,
 }
 
-/// Every verdict hookd records (`hookd::verdict::Verdict::as_str`).
+/// Every verdict hookd records (`hook_engine::verdict::Verdict::as_str`).
 pub const VERDICTS: &[&str] = &[
     "allow",
     "deny",
@@ -80,7 +80,7 @@ fn verdict(s: &str) -> Result<String, String> {
         return Ok(format!("{kind}:"));
     }
     // A close spelling, or the verdict a word like `denied`, `allowed`, `blocked` starts as.
-    let hint = hookd::settings::did_you_mean(s, VERDICTS.iter().copied())
+    let hint = hook_engine::settings::did_you_mean(s, VERDICTS.iter().copied())
         .or_else(|| {
             let stem = s.get(..3)?;
             VERDICTS.iter().copied().find(|v| v.starts_with(stem))
@@ -96,11 +96,11 @@ fn verdict(s: &str) -> Result<String, String> {
 /// A known event name, or one shaped like an event name (`FutureEvent`: hookd records events
 /// this build does not know yet) that is not a near miss of a known one.
 fn event_name(s: &str) -> Result<String, String> {
-    let names = hookd::events::EVENTS.iter().map(|e| e.name);
+    let names = hook_engine::events::EVENTS.iter().map(|e| e.name);
     if names.clone().any(|n| n == s) {
         return Ok(s.to_string());
     }
-    if let Some(v) = hookd::settings::did_you_mean(s, names.clone()) {
+    if let Some(v) = hook_engine::settings::did_you_mean(s, names.clone()) {
         return Err(format!("not an event name (did you mean {v}?)"));
     }
     let shaped = s.starts_with(|c: char| c.is_ascii_uppercase())

@@ -30,7 +30,7 @@ use serde_json::{Map, Value, json};
 use crate::cmd::install::{SettingsFile, is_ours_http};
 
 /// The environment variable the `Authorization` header expands.
-pub(crate) const TOKEN_ENV: &str = hookd::server::http::TOKEN_ENV;
+pub(crate) const TOKEN_ENV: &str = hook_protocol::http::TOKEN_ENV;
 
 /// The list of settings files holding the token, in the state directory.
 const PLACES_FILE: &str = "http-token-settings";
@@ -153,7 +153,7 @@ pub(crate) enum Change {
 pub(crate) struct TokenSync {
     /// The settings file holding the token.
     pub(crate) path: PathBuf,
-    /// That file when it is not the hooks file (edited here, written by [`TokenSync::finish`]).
+    /// That file when it is not the hooks file (edited here, written by `TokenSync::finish`).
     pub(crate) other: Option<SettingsFile>,
     pub(crate) change: Change,
     /// Whether the settings hold the token after the change.
@@ -338,7 +338,7 @@ pub(crate) fn mask(text: String) -> String {
 
 /// `<state_dir>/http-token`'s token, if the file exists and is usable.
 fn read_token() -> Option<String> {
-    let text = fs::read_to_string(state_dir().join(hookd::server::http::TOKEN_FILE)).ok()?;
+    let text = fs::read_to_string(state_dir().join(hook_protocol::http::TOKEN_FILE)).ok()?;
     let t = text.trim();
     (!t.is_empty()).then(|| t.to_string())
 }
@@ -348,7 +348,7 @@ fn load_or_create_token() -> anyhow::Result<String> {
     let dir = state_dir();
     hook_protocol::private::ensure_private_dir(&dir, "state directory")
         .map_err(|u| anyhow::anyhow!("{u}"))?;
-    let (token, _) = hookd::server::http::Token::load_or_create(&dir)?;
+    let (token, _) = hook_protocol::http::Token::load_or_create(&dir)?;
     Ok(token.secret().to_string())
 }
 
@@ -406,7 +406,7 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
     hook_protocol::private::ensure_private_dir(&dir, "state directory")
         .map_err(|u| anyhow::anyhow!("{u}"))?;
     let old = read_token();
-    let new = hookd::server::http::Token::rotate(&dir)?;
+    let new = hook_protocol::http::Token::rotate(&dir)?;
     let new = new.secret().to_string();
 
     // Every file install gave the token, and the user settings in any case.
@@ -448,7 +448,7 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
         println!(
             "{}",
             serde_json::to_string_pretty(&json!({
-                "token_file": dir.join(hookd::server::http::TOKEN_FILE).display().to_string(),
+                "token_file": dir.join(hook_protocol::http::TOKEN_FILE).display().to_string(),
                 "settings": report,
                 "hookd": daemon,
                 "errors": failures,
@@ -457,7 +457,7 @@ fn rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!(
             "{}: new token",
-            dir.join(hookd::server::http::TOKEN_FILE).display()
+            dir.join(hook_protocol::http::TOKEN_FILE).display()
         );
         for p in &report {
             let what = match p.state {
@@ -535,12 +535,12 @@ fn confirm_daemon(token: &str) -> String {
 /// The running listener's address: `[http] listen` from hookd.toml with the bound port from
 /// `<state_dir>/http-port`.
 fn listener_addr() -> Option<SocketAddr> {
-    let port: u16 = fs::read_to_string(state_dir().join(hookd::server::http::PORT_FILE))
+    let port: u16 = fs::read_to_string(state_dir().join(hook_protocol::http::PORT_FILE))
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    let loaded = hookd::rules::load(&hook_protocol::paths::config_dir());
+    let loaded = hook_engine::rules::load(&hook_protocol::paths::config_dir());
     let mut addr = loaded.settings.http.listen?;
     if addr.ip().is_unspecified() {
         addr.set_ip(if addr.is_ipv4() {

@@ -143,7 +143,7 @@ pub(crate) fn backup_in_use(settings: &Path) -> Option<PathBuf> {
 }
 
 fn manifest_path(settings: &Path) -> PathBuf {
-    let key = hookd::project::sha256_hex(settings.to_string_lossy().as_bytes());
+    let key = hook_engine::project::sha256_hex(settings.to_string_lossy().as_bytes());
     hook_protocol::paths::state_dir()
         .join("imports")
         .join(format!("{}.json", &key[..16]))
@@ -157,7 +157,7 @@ fn user_rules_file(settings: &Path) -> PathBuf {
     if home_settings.as_deref() == Some(settings) {
         dir.join("imported.toml")
     } else {
-        let key = hookd::project::sha256_hex(settings.to_string_lossy().as_bytes());
+        let key = hook_engine::project::sha256_hex(settings.to_string_lossy().as_bytes());
         dir.join(format!("imported-{}.toml", &key[..8]))
     }
 }
@@ -192,7 +192,7 @@ fn import(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
     // Rule names already used where the rules will live.
     let (rules_file, existing) = match &t.project {
         Some(dir) => {
-            let f = dir.join(hookd::project::PROJECT_FILE);
+            let f = dir.join(hook_engine::project::PROJECT_FILE);
             let text = match std::fs::read_to_string(&f) {
                 Ok(s) => Some(s),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -219,17 +219,17 @@ fn import(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
                     rules_file.display()
                 );
             }
-            let src = hookd::rules::Source {
+            let src = hook_engine::rules::Source {
                 name: rules_file.display().to_string(),
                 text: text.clone(),
                 is_main: false,
             };
-            hookd::rules::parse_source(&src)
+            hook_engine::rules::parse_source(&src)
                 .map(|(rules, _)| rules.into_iter().map(|r| r.name).collect())
                 .unwrap_or_default()
         }
         (Some(_), None) => HashSet::new(),
-        (None, _) => hookd::rules::load(&hook_protocol::paths::config_dir())
+        (None, _) => hook_engine::rules::load(&hook_protocol::paths::config_dir())
             .ruleset
             .rules
             .iter()
@@ -295,9 +295,10 @@ fn import(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
         match &t.project {
             Some(dir) => {
                 let before = existing.clone().unwrap_or_default();
-                let trust_file = hookd::project::trust_path(&hook_protocol::paths::state_dir());
+                let trust_file =
+                    hook_engine::project::trust_path(&hook_protocol::paths::state_dir());
                 trust_before = existing.is_some()
-                    && hookd::project::is_trusted(&trust_file, dir, before.as_bytes());
+                    && hook_engine::project::is_trusted(&trust_file, dir, before.as_bytes());
                 let mut text = before;
                 if !text.is_empty() && !text.ends_with('\n') {
                     text.push('\n');
@@ -345,11 +346,11 @@ fn import(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
             "settings_real": file.real,
             "replaced": written.as_ref().is_some_and(|w| w.changed),
             "backup": written.as_ref().and_then(|w| w.backup.clone()),
-            "settings_sha256": hookd::project::sha256_hex(&settings_now),
+            "settings_sha256": hook_engine::project::sha256_hex(&settings_now),
             "rules_file": rules_file,
             "rules_kind": if t.project.is_some() { "block" } else { "file" },
             "rules_file_created": existing.is_none(),
-            "rules_sha256": hookd::project::sha256_hex(&rules_now),
+            "rules_sha256": hook_engine::project::sha256_hex(&rules_now),
             "project": t.project,
             "trusted_by_import": trusted_by_import,
             "trust_before": trust_before,
@@ -393,11 +394,11 @@ fn trust(socket: &Path, dir: &Path, revoke: bool) -> anyhow::Result<()> {
         c.request(&req)?;
         return Ok(());
     }
-    let trust_file = hookd::project::trust_path(&hook_protocol::paths::state_dir());
+    let trust_file = hook_engine::project::trust_path(&hook_protocol::paths::state_dir());
     if let Some(parent) = trust_file.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    hookd::project::Projects::new(trust_file)
+    hook_engine::project::Projects::new(trust_file)
         .trust(&dir.display().to_string(), revoke)
         .map_err(|e| anyhow::anyhow!(e))?;
     Ok(())
@@ -571,7 +572,9 @@ fn undo(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
     let restore = if replaced {
         let now = std::fs::read(&settings_real)
             .with_context(|| format!("reading {}", settings_real.display()))?;
-        if hookd::project::sha256_hex(&now) != str_at(&m, "settings_sha256").unwrap_or_default() {
+        if hook_engine::project::sha256_hex(&now)
+            != str_at(&m, "settings_sha256").unwrap_or_default()
+        {
             problems.push(format!(
                 "{} was edited after the import; restoring the backup would lose those edits",
                 settings_real.display()
@@ -613,7 +616,7 @@ fn undo(args: &Args, t: &Target, socket: &Path) -> anyhow::Result<ExitCode> {
             Some(kept)
         }
         (Some(text), _) => {
-            if hookd::project::sha256_hex(text.as_bytes())
+            if hook_engine::project::sha256_hex(text.as_bytes())
                 != str_at(&m, "rules_sha256").unwrap_or_default()
             {
                 problems.push(format!(

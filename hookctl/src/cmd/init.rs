@@ -26,7 +26,7 @@ pub struct Args {
 /// The starter `hookd.toml`, with every built-in pack listed.
 #[must_use]
 pub fn starter() -> String {
-    let packs: Vec<String> = hookd::rules::PACKS
+    let packs: Vec<String> = hook_engine::rules::PACKS
         .iter()
         .map(|(name, _)| format!("\"{name}\""))
         .collect();
@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookd::rules::{Source, load_sources};
+    use hook_engine::rules::{Source, load_sources};
 
     /// The file with every `#key`/`#[section]` line turned on.
     fn uncommented(text: &str) -> String {
@@ -110,7 +110,7 @@ mod tests {
     fn the_starter_loads_as_written_and_with_everything_turned_on() {
         let text = starter();
         assert!(!text.contains("@PACKS@"));
-        for (pack, _) in hookd::rules::PACKS {
+        for (pack, _) in hook_engine::rules::PACKS {
             assert!(text.contains(&format!("\"{pack}\"")), "{pack}");
         }
         let (n, e) = errors(text.clone());

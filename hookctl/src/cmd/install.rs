@@ -310,7 +310,7 @@ pub fn run(args: &InstallArgs) -> anyhow::Result<ExitCode> {
         report.insert("fail_mode".into(), json!(args.fail_mode));
         if let Some(url) = &http_url {
             report.insert("http_url".into(), json!(url));
-            report.insert("token_env".into(), json!(hookd::server::http::TOKEN_ENV));
+            report.insert("token_env".into(), json!(hook_protocol::http::TOKEN_ENV));
         }
         report.insert(
             "token_settings".into(),
@@ -965,7 +965,7 @@ fn http_url(explicit: Option<&str>) -> anyhow::Result<String> {
     }
     let config_dir = hook_protocol::paths::config_dir();
     let toml = config_dir.join(hook_protocol::paths::CONFIG_FILE);
-    let loaded = hookd::rules::load(&config_dir);
+    let loaded = hook_engine::rules::load(&config_dir);
     let addr = loaded.settings.http.listen.with_context(|| {
         let errors = loaded.errors.join("\n  ");
         format!(
@@ -997,7 +997,7 @@ fn http_url(explicit: Option<&str>) -> anyhow::Result<String> {
     } else {
         addr
     };
-    Ok(hookd::server::http::hook_url(addr))
+    Ok(hook_protocol::http::hook_url(addr))
 }
 
 /// Whether the `http` entry for `event` gets `onFailure: "block"`: when hook-client, with the
@@ -1006,8 +1006,8 @@ fn http_url(explicit: Option<&str>) -> anyhow::Result<String> {
 /// Only for events that can block and whose `onFailure` Claude Code honours.
 fn fails_closed(event: &str, fail_mode: Option<&str>) -> bool {
     use hook_protocol::failmode::{FailMode, mode_for};
-    let can_block =
-        hookd::events::lookup(event).is_some_and(|s| s.block != hookd::events::Block::None);
+    let can_block = hook_engine::events::lookup(event)
+        .is_some_and(|s| s.block != hook_engine::events::Block::None);
     let closed = match mode_for(event, fail_mode) {
         FailMode::Deny => true,
         FailMode::Ask => matches!(event, "PreToolUse" | "PermissionRequest"),
@@ -1018,7 +1018,7 @@ fn fails_closed(event: &str, fail_mode: Option<&str>) -> bool {
 
 /// The `http` handler `install --http` writes for `event`.
 fn http_handler(event: &str, url: &str, fail_mode: Option<&str>) -> Value {
-    let env = hookd::server::http::TOKEN_ENV;
+    let env = hook_protocol::http::TOKEN_ENV;
     let mut h = json!({
         "type": "http",
         "url": url,
@@ -1034,7 +1034,7 @@ fn http_handler(event: &str, url: &str, fail_mode: Option<&str>) -> Value {
 
 /// Whether `h` is an `http` entry `install --http` wrote (recognised by its token header).
 pub(crate) fn is_ours_http(h: &Value) -> bool {
-    let env = hookd::server::http::TOKEN_ENV;
+    let env = hook_protocol::http::TOKEN_ENV;
     h.get("type").and_then(Value::as_str) == Some("http")
         && h.pointer("/headers/Authorization").and_then(Value::as_str)
             == Some(format!("Bearer ${env}").as_str())

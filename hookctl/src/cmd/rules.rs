@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
+use hook_engine::rules::{EventFilter, PACKS, Rule, Source, load, parse_source, rule_definition};
 use hook_protocol::{Request, Response, RuleInfo};
-use hookd::rules::{EventFilter, PACKS, Rule, Source, load, parse_source, rule_definition};
 
 use crate::client::Client;
 
@@ -189,7 +189,7 @@ fn info(r: &Rule) -> RuleInfo {
             EventFilter::All => vec!["*".into()],
             EventFilter::Some { known, unknown } => known
                 .iter()
-                .map(|&i| hookd::events::EVENTS[i].name.to_owned())
+                .map(|&i| hook_engine::events::EVENTS[i].name.to_owned())
                 .chain(unknown.iter().cloned())
                 .collect(),
         },

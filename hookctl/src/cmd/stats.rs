@@ -86,6 +86,6 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
 }
 
 pub fn metrics(_args: &MetricsArgs, client: &mut Client) -> anyhow::Result<ExitCode> {
-    print!("{}", hookd::metrics::prometheus(&fetch(client)?));
+    print!("{}", hook_protocol::prometheus::render(&fetch(client)?));
     Ok(ExitCode::SUCCESS)
 }

@@ -2,9 +2,9 @@
 //!
 //! [`handle`] dispatches; each kind of request lives in its own room:
 //! - [`hook`]: the hook path (the hot path; see its header for the order of steps);
-//! - [`admin`]: status, stats, rules, events, sessions, runs, trust;
+//! - `admin`: status, stats, rules, events, sessions, runs, trust;
 //! - [`stream`]: `tail` and `export`, answered by many frames;
-//! - [`upkeep`]: rule reloads and spool ingestion.
+//! - `upkeep`: rule reloads and spool ingestion.
 //!
 //! Blocking work (SQLite queries, file reads) runs on tokio's blocking pool, never on an async
 //! worker; the hook path's only wait is the store's group commit.
@@ -20,8 +20,8 @@ use hook_protocol::{Request, Response};
 
 pub use admin::{allow, stats};
 pub use hook::{hook, hooks};
-pub use stream::{row_matches, stream};
-pub use upkeep::{ingest_spool, reload};
+pub use stream::stream;
+pub use upkeep::{ingest_spool, reload, save_last_good};
 
 use crate::state::State;
 use crate::store::EventRecord;

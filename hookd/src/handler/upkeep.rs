@@ -50,13 +50,12 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
         let n = loaded.ruleset.rules.len();
         loaded.ruleset.inherit_hits(&state.ruleset());
         state.rules.set(loaded.ruleset);
-        crate::daemon::load_once_days(state).await;
+        crate::state::load_once_days(state).await;
         publish(state, &errors);
         state.good_since_ms.store(now_ms(), Ordering::Relaxed);
         // Saved on each success: the rules in force while the files fail.
         let (dir, files) = (state.config.state_dir.clone(), loaded.files);
-        let _ =
-            tokio::task::spawn_blocking(move || crate::daemon::save_last_good(&dir, &files)).await;
+        let _ = tokio::task::spawn_blocking(move || save_last_good(&dir, &files)).await;
         tracing::info!(rules = n, "rules reloaded");
         ReloadReport {
             rules_loaded: n as u64,
@@ -162,5 +161,18 @@ pub async fn ingest_spool(state: &Arc<State>) {
         Ok(Ok(n)) => tracing::info!(events = n, "spooled events recorded"),
         Ok(Err(e)) => tracing::error!(error = %e, "spool ingestion failed; will retry"),
         Err(e) => tracing::error!(error = %e, "spool ingestion task failed"),
+    }
+}
+
+/// Saves a load without errors as the last good rules; a failure is logged, never fatal.
+pub fn save_last_good(state_dir: &std::path::Path, files: &[crate::rules::Source]) {
+    match crate::lastgood::save(state_dir, files, now_ms()) {
+        Ok(true) => tracing::debug!(files = files.len(), "saved as the last good rules"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(
+            error = %e,
+            dir = %state_dir.display(),
+            "cannot save the last good rules"
+        ),
     }
 }

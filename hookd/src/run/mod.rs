@@ -10,7 +10,7 @@
 //!
 //! Processes are spawned with tokio (never blocking a worker) in their own process group,
 //! which is killed whole on timeout and on shutdown ([`process`]). The environment is what
-//! Claude Code gives command hooks, without secret-looking variables ([`env`]).
+//! Claude Code gives command hooks, without secret-looking variables ([`env`](mod@env)).
 
 pub mod env;
 pub mod output;
@@ -30,8 +30,8 @@ use crate::event::HookEvent;
 use crate::redact::Redactor;
 use crate::rules::{Decision, RunCall, RunCommand, RunMode};
 use crate::settings::RunSettings;
-use crate::state::Swap;
 use crate::store::{RunRecord, Store};
+use crate::swap::Swap;
 use crate::verdict::{RunOutcome, Verdict};
 use process::{Exit, Invocation, Status};
 

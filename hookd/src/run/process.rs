@@ -130,12 +130,13 @@ fn kill_group(pgid: i32, sig: i32) {
     if pgid <= 1 {
         return;
     }
-    #[allow(unsafe_code)]
-    // SAFETY: killpg takes plain integers and touches no memory. `pgid` is the process group
-    // of our own child, created with process_group(0), whose leader we have not reaped yet, so
-    // the id cannot have been reused by an unrelated group.
-    unsafe {
-        libc::killpg(pgid, sig);
+    // `pgid` is the process group of our own child, created with process_group(0), whose
+    // leader we have not reaped yet, so the id cannot have been reused by an unrelated group.
+    if let (Some(pgid), Some(sig)) = (
+        rustix::process::Pid::from_raw(pgid),
+        rustix::process::Signal::from_named_raw(sig),
+    ) {
+        let _ = rustix::process::kill_process_group(pgid, sig);
     }
 }
 

@@ -4,7 +4,7 @@
 //! refused unless `allow_non_loopback = true`. hyper does the HTTP (keep-alive, framing); this
 //! module authenticates, routes, bounds and translates:
 //!
-//! - every request must carry `Authorization: Bearer <token>` ([`token`]); anything else is
+//! - every request must carry `Authorization: Bearer <token>` (`token`); anything else is
 //!   refused (401/403) before the path is even looked at, logged with the peer address, and
 //!   never evaluated;
 //! - `POST /hook` and `POST /hook/<Event>` (the event name as a hint, like hook-client's
@@ -15,11 +15,13 @@
 //!
 //! The bound address's port is written to `<state_dir>/http-port` (so `listen = "…:0"` works).
 //!
-//! A connection costs little until it proves it holds the token ([`admission`]): at most
+//! A connection costs little until it proves it holds the token (`admission`): at most
 //! `max_unauthenticated` wait for their first request (a newcomer sheds the oldest), each for
 //! at most `auth_timeout`; connections that presented the token have a pool of their own.
 
 mod admission;
+mod refusal;
+mod reply;
 mod token;
 
 use std::convert::Infallible;
@@ -29,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -46,19 +48,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
-pub use token::{Auth, LiveToken, TOKEN_FILE, Token};
+pub use hook_protocol::http::{Auth, PORT_FILE, TOKEN_FILE, hook_url};
+use refusal::{Counters, LogLimit, Refusal, Unproven};
+pub use reply::http_body;
+use reply::{Reply, Route, json_response, route};
+pub use token::LiveToken;
 
 use crate::{State, handler};
-
-/// The file holding the bound port, in the state directory.
-pub const PORT_FILE: &str = "http-port";
-
-/// The environment variable `hookctl install --http` expands into the `Authorization` header.
-///
-/// Chosen by experiment with Claude Code 2.1.328 (docs/http.md): with
-/// `CLAUDE_CODE_SUBPROCESS_ENV_SCRUB` on (or under GitHub Actions) names with TOKEN, SECRET,
-/// KEY, AUTH, PASS… are refused as credentials and expand to ""; this one is not.
-pub const TOKEN_ENV: &str = "HOOKD_HTTP_BEARER";
 
 /// A keep-alive connection idle this long between requests is closed (also bounds how long a
 /// client that presented the token may take to send a later request's headers).
@@ -74,36 +70,20 @@ const TOKEN_LOOK: Duration = Duration::from_secs(1);
 const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
 const MAX_BUF: usize = 64 * 1024;
-/// At most this many refusals are logged per [`LOG_WINDOW`]; the rest are counted.
-const LOG_BURST: u32 = 20;
-const LOG_WINDOW: Duration = Duration::from_secs(60);
 
 /// How many connections the listener holds, and how long one may wait for its token:
-/// `[http]` in hookd.toml (read at start, validated by [`crate::settings`]).
-pub use crate::settings::HttpSettings as Limits;
-
-/// The URL Claude Code should POST events to for a listener on `addr`.
-#[must_use]
-pub fn hook_url(addr: SocketAddr) -> String {
-    format!("http://{addr}/hook")
-}
+/// `[http]` in hookd.toml (read at start, validated by `hook_engine::settings`).
+pub use hook_engine::settings::HttpSettings as Limits;
 
 /// A running HTTP listener.
 pub struct HttpServer {
-    addr: SocketAddr,
     port_file: PathBuf,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl HttpServer {
-    /// The bound address.
-    #[must_use]
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
-    }
-
     /// Waits until the listener has stopped (it stops when `state.shutdown` is cancelled and
-    /// its in-flight requests are answered, bounded by [`crate::daemon::DRAIN_GRACE`]), then removes
+    /// its in-flight requests are answered, bounded by [`super::DRAIN_GRACE`]), then removes
     /// the port file.
     pub async fn stopped(self) {
         if let Err(e) = self.task.await {
@@ -161,11 +141,7 @@ pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option
         limits,
     });
     let task = tokio::spawn(accept_loop(ctx, listener));
-    Ok(Some(HttpServer {
-        addr,
-        port_file,
-        task,
-    }))
+    Ok(Some(HttpServer { port_file, task }))
 }
 
 /// Binds the listener with a deep accept queue: connections opened faster than hookd accepts
@@ -192,174 +168,6 @@ fn remove_file(path: &Path) {
             tracing::warn!(path = %path.display(), error = %e, "cannot remove");
         }
         _ => {}
-    }
-}
-
-/// Why a request was refused without evaluation (the `reason` label of
-/// `hookd_http_refused_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
-    Unauthorized,
-    Forbidden,
-    NotFound,
-    MethodNotAllowed,
-    TooLarge,
-    UnsupportedEncoding,
-    BadBody,
-    /// The right token, but the pool of authenticated connections is full.
-    Busy,
-}
-
-impl Refusal {
-    const ALL: [Self; 8] = [
-        Self::Unauthorized,
-        Self::Forbidden,
-        Self::NotFound,
-        Self::MethodNotAllowed,
-        Self::TooLarge,
-        Self::UnsupportedEncoding,
-        Self::BadBody,
-        Self::Busy,
-    ];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Unauthorized => "missing_token",
-            Self::Forbidden => "wrong_token",
-            Self::NotFound => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::TooLarge => "too_large",
-            Self::UnsupportedEncoding => "unsupported_encoding",
-            Self::BadBody => "bad_body",
-            Self::Busy => "busy",
-        }
-    }
-
-    fn status(self) -> StatusCode {
-        match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedEncoding => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::BadBody => StatusCode::BAD_REQUEST,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-}
-
-/// Why a connection was closed before it presented the token (the `reason` label of
-/// `hookd_http_unauthenticated_closed_total`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Unproven {
-    /// No request with the token within `auth_timeout`.
-    Timeout,
-    /// Shed to make room for a newer connection (`max_unauthenticated`).
-    Shed,
-}
-
-impl Unproven {
-    const ALL: [Self; 2] = [Self::Timeout, Self::Shed];
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Timeout => "timeout",
-            Self::Shed => "shed",
-        }
-    }
-}
-
-/// The HTTP listener's own counters (events, verdicts and latencies are in
-/// [`crate::metrics`], shared with the socket path).
-#[derive(Default)]
-struct Counters {
-    connections: AtomicU64,
-    hook_requests: AtomicU64,
-    refused: [AtomicU64; Refusal::ALL.len()],
-    unproven: [AtomicU64; Unproven::ALL.len()],
-}
-
-impl Counters {
-    fn refuse(&self, r: Refusal) {
-        self.refused[r as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// `open`: the connections held now, (authenticated, not yet).
-    fn prometheus(&self, out: &mut String, open: (usize, usize)) {
-        use std::fmt::Write as _;
-        let _ = writeln!(
-            out,
-            "# HELP hookd_http_connections_total TCP connections accepted by the HTTP listener.\n\
-             # TYPE hookd_http_connections_total counter\n\
-             hookd_http_connections_total {}\n\
-             # HELP hookd_http_hook_requests_total POST /hook requests evaluated.\n\
-             # TYPE hookd_http_hook_requests_total counter\n\
-             hookd_http_hook_requests_total {}\n\
-             # HELP hookd_http_refused_total HTTP requests refused without evaluation, by reason.\n\
-             # TYPE hookd_http_refused_total counter",
-            self.connections.load(Ordering::Relaxed),
-            self.hook_requests.load(Ordering::Relaxed),
-        );
-        for r in Refusal::ALL {
-            let _ = writeln!(
-                out,
-                "hookd_http_refused_total{{reason=\"{}\"}} {}",
-                r.as_str(),
-                self.refused[r as usize].load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP hookd_http_unauthenticated_closed_total Connections closed before a request \
-             with the token: no such request within auth_timeout, or shed for a newer one.\n\
-             # TYPE hookd_http_unauthenticated_closed_total counter"
-        );
-        for u in Unproven::ALL {
-            let _ = writeln!(
-                out,
-                "hookd_http_unauthenticated_closed_total{{reason=\"{}\"}} {}",
-                u.as_str(),
-                self.unproven[u as usize].load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP hookd_http_connections_open HTTP connections held now, by whether a request \
-             on them has carried the token.\n\
-             # TYPE hookd_http_connections_open gauge\n\
-             hookd_http_connections_open{{state=\"authenticated\"}} {}\n\
-             hookd_http_connections_open{{state=\"unauthenticated\"}} {}",
-            open.0, open.1
-        );
-    }
-}
-
-/// Bounds refusal warnings: a local process hammering the port must not flood the log.
-#[derive(Default)]
-struct LogLimit {
-    window: Option<Instant>,
-    logged: u32,
-    suppressed: u64,
-}
-
-impl LogLimit {
-    /// Whether to log now, and how many were suppressed since the last logged one.
-    fn admit(&mut self, now: Instant) -> Option<u64> {
-        if self
-            .window
-            .is_none_or(|w| now.duration_since(w) >= LOG_WINDOW)
-        {
-            self.window = Some(now);
-            self.logged = 0;
-        }
-        if self.logged < LOG_BURST {
-            self.logged += 1;
-            Some(std::mem::take(&mut self.suppressed))
-        } else {
-            self.suppressed += 1;
-            None
-        }
     }
 }
 
@@ -416,7 +224,7 @@ async fn accept_loop(ctx: Arc<Listener>, listener: TcpListener) {
     }
     drop(listener);
     ctx.tasks.close();
-    if tokio::time::timeout(crate::daemon::DRAIN_GRACE, ctx.tasks.wait())
+    if tokio::time::timeout(super::DRAIN_GRACE, ctx.tasks.wait())
         .await
         .is_err()
     {
@@ -569,35 +377,6 @@ impl tokio::io::AsyncWrite for Watched {
         cx: &mut std::task::Context<'_>,
     ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-type Reply = Response<Full<Bytes>>;
-
-/// A route, from the request path.
-#[derive(Debug, PartialEq, Eq)]
-enum Route {
-    /// `/hook` or `/hook/<Event>`.
-    Hook(Option<String>),
-    Health,
-    Metrics,
-    NotFound,
-}
-
-fn route(path: &str) -> Route {
-    match path {
-        "/hook" | "/hook/" => Route::Hook(None),
-        "/health" => Route::Health,
-        "/metrics" => Route::Metrics,
-        _ => match path.strip_prefix("/hook/") {
-            Some(name)
-                if (1..=64).contains(&name.len())
-                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
-            {
-                Route::Hook(Some(name.to_string()))
-            }
-            _ => Route::NotFound,
-        },
     }
 }
 
@@ -880,35 +659,6 @@ impl Drop for Completing<'_> {
     }
 }
 
-fn json_response(status: StatusCode, v: &serde_json::Value) -> Reply {
-    let mut resp = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(v).unwrap_or_default(),
-    )));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp
-}
-
-/// The HTTP body for a hook reply: what Claude Code would read from a command hook's stdout,
-/// with the trailing newline trimmed (empty = no decision). HTTP has no exit code, so an exit-2
-/// reply (a block carried on stderr) becomes the legacy `{"decision":"block","reason":…}`.
-#[must_use]
-pub fn http_body(reply: &HookReply) -> Vec<u8> {
-    if reply.exit_code == 2 {
-        let stderr = String::from_utf8_lossy(&reply.stderr);
-        let reason = match stderr.trim() {
-            "" => "blocked by hookd",
-            r => r,
-        };
-        return serde_json::to_vec(&serde_json::json!({"decision": "block", "reason": reason}))
-            .unwrap_or_default();
-    }
-    reply.stdout.trim_ascii_end().to_vec()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -920,85 +670,5 @@ mod tests {
             "http://127.0.0.1:9/hook"
         );
         assert_eq!(hook_url("[::1]:9".parse().unwrap()), "http://[::1]:9/hook");
-    }
-
-    #[test]
-    fn routes() {
-        assert_eq!(route("/hook"), Route::Hook(None));
-        assert_eq!(route("/hook/"), Route::Hook(None));
-        assert_eq!(
-            route("/hook/PreToolUse"),
-            Route::Hook(Some("PreToolUse".into()))
-        );
-        assert_eq!(route("/hook/Pre/ToolUse"), Route::NotFound);
-        assert_eq!(route("/hook/%41"), Route::NotFound);
-        assert_eq!(route("/health"), Route::Health);
-        assert_eq!(route("/metrics"), Route::Metrics);
-        assert_eq!(route("/"), Route::NotFound);
-        assert_eq!(route("/hooks"), Route::NotFound);
-    }
-
-    #[test]
-    fn replies_translate_to_http_bodies() {
-        let json = HookReply {
-            exit_code: 0,
-            stdout: b"{\"a\":1}\n".to_vec(),
-            stderr: Vec::new(),
-        };
-        assert_eq!(http_body(&json), b"{\"a\":1}");
-        assert!(http_body(&HookReply::default()).is_empty());
-        let exit2 = HookReply {
-            exit_code: 2,
-            stdout: Vec::new(),
-            stderr: b"run the \"tests\" first\n".to_vec(),
-        };
-        let v: serde_json::Value = serde_json::from_slice(&http_body(&exit2)).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"decision": "block", "reason": "run the \"tests\" first"})
-        );
-        let bare = HookReply {
-            exit_code: 2,
-            ..HookReply::default()
-        };
-        let v: serde_json::Value = serde_json::from_slice(&http_body(&bare)).unwrap();
-        assert_eq!(v["decision"], "block");
-        assert_eq!(v["reason"], "blocked by hookd");
-    }
-
-    #[test]
-    fn refusal_logging_is_bounded() {
-        let mut l = LogLimit::default();
-        let t0 = Instant::now();
-        for _ in 0..LOG_BURST {
-            assert_eq!(l.admit(t0), Some(0));
-        }
-        assert_eq!(l.admit(t0), None);
-        assert_eq!(l.admit(t0), None);
-        assert_eq!(l.admit(t0 + LOG_WINDOW), Some(2));
-    }
-
-    #[test]
-    fn counters_render_as_prometheus() {
-        let c = Counters::default();
-        c.refuse(Refusal::Forbidden);
-        c.refuse(Refusal::Forbidden);
-        c.unproven[Unproven::Shed as usize].fetch_add(3, Ordering::Relaxed);
-        let mut out = String::new();
-        c.prometheus(&mut out, (2, 5));
-        assert!(
-            out.contains("hookd_http_refused_total{reason=\"wrong_token\"} 2\n"),
-            "{out}"
-        );
-        assert!(out.contains("hookd_http_refused_total{reason=\"missing_token\"} 0\n"));
-        assert!(out.contains("hookd_http_refused_total{reason=\"busy\"} 0\n"));
-        assert!(out.contains("hookd_http_unauthenticated_closed_total{reason=\"shed\"} 3\n"));
-        assert!(out.contains("hookd_http_unauthenticated_closed_total{reason=\"timeout\"} 0\n"));
-        assert!(out.contains("hookd_http_connections_open{state=\"authenticated\"} 2\n"));
-        assert!(out.contains("hookd_http_connections_open{state=\"unauthenticated\"} 5\n"));
-        for line in out.lines().filter(|l| !l.starts_with('#')) {
-            let (_, value) = line.rsplit_once(' ').unwrap();
-            assert!(value.parse::<f64>().is_ok(), "{line}");
-        }
     }
 }

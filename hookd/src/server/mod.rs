@@ -18,8 +18,11 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_util::task::TaskTracker;
 
-use crate::lifecycle::euid;
 use crate::state::State;
+use hook_protocol::private::euid;
+
+/// How long in-flight requests may take to finish after a shutdown request.
+pub const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Limits on the socket's connections: `[server]` in hookd.toml (read at start).
 pub use crate::settings::ServerSettings as Limits;
@@ -90,7 +93,7 @@ pub async fn serve(
     }
     drop(listener);
     tracker.close();
-    if tokio::time::timeout(crate::daemon::DRAIN_GRACE, tracker.wait())
+    if tokio::time::timeout(DRAIN_GRACE, tracker.wait())
         .await
         .is_err()
     {

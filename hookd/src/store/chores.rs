@@ -12,11 +12,14 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
+#[cfg(test)]
 use tokio::sync::oneshot;
 
+#[cfg(test)]
+use super::StoreError;
 use super::commit::{Shared, Writer};
 use super::recover::file_id;
-use super::{Store, StoreError, StoreStats, lock};
+use super::{Store, StoreStats, lock};
 
 /// How often the writer prunes, vacuums and optimizes.
 pub(super) const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
@@ -24,15 +27,17 @@ pub(super) const MAINTENANCE_EVERY: std::time::Duration = std::time::Duration::f
 /// Requests to the background thread.
 pub(super) enum Chore {
     /// Prune and vacuum now; answers the rows deleted.
+    #[cfg(test)]
     Maintain(oneshot::Sender<u64>),
 }
 
 impl Store {
-    /// Runs retention now and returns the events pruned (tests, `hookctl` maintenance).
+    /// Runs retention now and returns the events pruned (tests).
     ///
     /// # Errors
     ///
     /// [`StoreError::Stopped`].
+    #[cfg(test)]
     pub fn maintain_blocking(&self) -> Result<u64, StoreError> {
         super::assert_may_block();
         let (tx, rx) = oneshot::channel();
@@ -117,15 +122,7 @@ pub(super) const PRESSURE_FREE_BYTES: u64 = 2 * WAL_RESET_BYTES;
 
 /// Bytes available to this user on the file system holding `path`.
 pub(super) fn free_bytes(path: &Path) -> Option<u64> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    #[allow(unsafe_code)]
-    // SAFETY: statvfs is plain old data (all-zero is valid); the path is NUL-terminated and the
-    // struct outlives the call.
-    let st = unsafe {
-        let mut st: libc::statvfs = std::mem::zeroed();
-        (libc::statvfs(c.as_ptr(), &raw mut st) == 0).then_some(st)
-    }?;
+    let st = rustix::fs::statvfs(path).ok()?;
     #[allow(clippy::useless_conversion)] // 64-bit on Linux, 32-bit fields on macOS
     Some(u64::from(st.f_bavail).saturating_mul(u64::from(st.f_frsize)))
 }
@@ -210,6 +207,7 @@ pub(super) fn spawn_chores(
             loop {
                 let wake = next_checkpoint.min(next_maintenance);
                 match rx.recv_timeout(wake.saturating_duration_since(std::time::Instant::now())) {
+                    #[cfg(test)]
                     Ok(Chore::Maintain(done)) => {
                         let n = shared.maintain().0;
                         let _ = done.send(n);

@@ -74,6 +74,7 @@ impl Store {
     ///
     /// Why the event is not durable (neither committed nor journaled: the caller must not
     /// claim it is; it is held in memory and retried), or [`StoreError::Stopped`].
+    #[cfg(test)]
     pub async fn record(&self, rec: EventRecord) -> Result<Recorded, StoreError> {
         self.record_many(vec![rec]).await
     }

@@ -31,6 +31,7 @@ use super::EventRecord;
 
 /// Bytes set aside for the journal unless `[store] emergency_journal` says otherwise: about
 /// 4,000 events of 1 KiB.
+#[cfg(test)]
 pub const DEFAULT_RESERVE: u64 = 4 << 20;
 /// The smallest reserve accepted, in bytes.
 pub const MIN_RESERVE: u64 = 64 << 10;
@@ -384,17 +385,11 @@ impl Journal {
 fn preallocate(file: &File, len: u64) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        let n = libc::off_t::try_from(len).map_err(io::Error::other)?;
-        #[allow(unsafe_code)]
-        // SAFETY: fallocate on a descriptor we own; mode 0 allocates (and extends) the range.
-        let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, n) };
-        if rc == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EOPNOTSUPP) {
-            return Err(e);
+        // Mode 0 allocates (and extends) the range.
+        match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), 0, len) {
+            Ok(()) => return Ok(()),
+            Err(rustix::io::Errno::OPNOTSUPP) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     // No fallocate here: write zeros over what is not written yet (all of it is ours anyway).

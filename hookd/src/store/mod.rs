@@ -69,7 +69,6 @@ mod schema;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use commit::Expected;
 pub use error::StoreError;
 pub use retention::Retention;
 pub use runs::RunRecord;
@@ -198,6 +197,7 @@ impl Store {
     /// stand-in): a database that cannot be opened (read-only or full file system,
     /// permissions) does not fail `open` (events are answered and journaled until it opens,
     /// and `status` says why), and a corrupt one is moved aside and a new one started.
+    #[cfg(test)]
     pub fn open(
         path: &Path,
         journal_path: &Path,

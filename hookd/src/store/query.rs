@@ -6,7 +6,7 @@
 //! [`super`]).
 
 use hook_protocol::{EventQuery, EventRow, SessionRow};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use super::{Store, StoreError, sqlite};
 use crate::verdict::Verdict;
@@ -322,7 +322,9 @@ impl Store {
     /// # Errors
     ///
     /// SQLite errors.
+    #[cfg(test)]
     pub fn count_spool_id(&self, id: &str) -> Result<u64, StoreError> {
+        use rusqlite::OptionalExtension as _;
         let conn = self.readers.get()?;
         conn.query_row(
             "SELECT count(*) FROM events WHERE spool_id = ?1",

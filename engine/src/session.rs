@@ -1,0 +1,604 @@
+//! Per-session state: what a stateless hook script cannot know.
+//!
+//! A session is a fold over its events: [`Session::observe`] before rules run (prompts, tool
+//! calls, files read and edited, commands and their exit status, subagents, turns) and
+//! `Session::record_verdict` after (verdicts by rule, denials, consecutive Stop blocks, rule
+//! fire times). Because every event is committed to the store before its verdict is sent, a
+//! restarted hookd, or one that evicted an idle session, rebuilds the same state by replaying
+//! the session's rows ([`SessionTable::insert_replayed`]): one mechanism, exact after `kill -9`.
+//!
+//! Pure: no I/O here; the handler loads rows and checks the filesystem.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Serialize, Serializer};
+
+use crate::event::{HookEvent, Value};
+use crate::intern::intern;
+use crate::paths::absolutize;
+use crate::verdict::Verdict;
+
+/// Commands kept per session (oldest dropped first).
+const MAX_COMMANDS: usize = 512;
+/// Fire times kept per rule (for rate limits).
+const MAX_FIRES: usize = 1024;
+/// Files kept per list.
+const MAX_FILES: usize = 4096;
+
+/// One Bash command the session ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandRun {
+    /// The command string.
+    pub command: String,
+    /// When it finished (ms since the epoch).
+    pub time_ms: i64,
+    /// Whether it succeeded (PostToolUse) or failed (PostToolUseFailure).
+    pub ok: bool,
+    /// The exit code, when Claude Code reported one.
+    pub exit_code: Option<i64>,
+}
+
+/// A file the session touched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileTouch {
+    /// When (ms since the epoch).
+    pub time_ms: i64,
+    /// By which tool.
+    pub tool: Arc<str>,
+}
+
+/// The current turn: since the last UserPromptSubmit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Turn {
+    /// When it started.
+    pub started_ms: i64,
+    /// Tool calls in it.
+    pub tool_calls: u64,
+    /// Edits in it.
+    pub edits: u64,
+}
+
+/// What hookd knows of one Claude Code session.
+///
+/// Laid out for 10,000s of live sessions: strings that sessions share (project, tools, rules,
+/// model) are interned (`crate::intern`), small keyed counts are vectors, and "fired once"
+/// is read off the verdict counts.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Session {
+    /// The session id.
+    pub id: Arc<str>,
+    /// When it was first seen (ms since the epoch).
+    pub started_ms: i64,
+    /// The last event's time.
+    pub last_ms: i64,
+    /// `CLAUDE_PROJECT_DIR`, else the first cwd seen.
+    pub project_dir: Option<Arc<str>>,
+    /// The last cwd seen.
+    pub cwd: Option<Arc<str>>,
+    /// The transcript path.
+    pub transcript_path: Option<Box<str>>,
+    /// The model, when an event named it.
+    pub model: Option<Arc<str>>,
+    /// The agent type, when an event named it.
+    pub agent_type: Option<Arc<str>>,
+    /// SessionStart's `source` (startup, resume, …).
+    pub(crate) start_source: Option<Arc<str>>,
+    /// When SessionEnd arrived.
+    pub ended_ms: Option<i64>,
+    /// SessionEnd's `reason`.
+    pub(crate) end_reason: Option<Arc<str>>,
+    /// Events seen.
+    pub events: u64,
+    /// Prompts submitted.
+    pub prompts: u64,
+    /// When the last prompt was submitted.
+    pub(crate) last_prompt_ms: Option<i64>,
+    /// Tool calls requested (PreToolUse), by tool.
+    #[serde(serialize_with = "as_map")]
+    pub tool_calls: Vec<(Arc<str>, u64)>,
+    /// Files read (or written, which also shows their content), by absolute path.
+    pub files_read: HashMap<PathBuf, FileTouch>,
+    /// Files edited or written, by absolute path.
+    pub files_edited: HashMap<PathBuf, FileTouch>,
+    /// Bash commands run, oldest first.
+    pub commands: VecDeque<CommandRun>,
+    /// Subagents started.
+    pub subagents_started: u64,
+    /// Subagents stopped.
+    pub(crate) subagents_stopped: u64,
+    /// Verdicts given, by rule (a rule listed here has fired at least once).
+    #[serde(serialize_with = "as_map")]
+    pub(crate) verdicts_by_rule: Vec<(Arc<str>, u64)>,
+    /// deny and ask verdicts given.
+    pub denials: u64,
+    /// Consecutive Stop/SubagentStop blocks (reset when a stop passes or a prompt arrives).
+    pub stop_blocks: u32,
+    /// Stops the loop guard let through.
+    pub loop_guard_releases: u64,
+    /// The current turn.
+    pub turn: Turn,
+    /// Match times per rule (and per `tool:<name>`, `attempt:<rule>`), newest last (rate
+    /// limits).
+    #[serde(skip)]
+    pub fires: Vec<(Arc<str>, VecDeque<i64>)>,
+    /// When the session's store row was last written (0: never since loaded).
+    #[serde(skip)]
+    pub(crate) row_written_ms: i64,
+    /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
+    #[serde(skip)]
+    pub rules_notice: u64,
+}
+
+/// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.
+fn as_map<S: Serializer, V: Serialize>(pairs: &[(Arc<str>, V)], ser: S) -> Result<S::Ok, S::Error> {
+    ser.collect_map(pairs.iter().map(|(k, v)| (&**k, v)))
+}
+
+/// The value under `key` in a small keyed vector, added with `V::default()` if missing.
+fn entry<'a, V: Default>(pairs: &'a mut Vec<(Arc<str>, V)>, key: &str) -> &'a mut V {
+    let i = match pairs.iter().position(|(k, _)| &**k == key) {
+        Some(i) => i,
+        None => {
+            pairs.push((intern(key), V::default()));
+            pairs.len() - 1
+        }
+    };
+    &mut pairs[i].1
+}
+
+/// A session's store row is rewritten at most this often (ms), besides start and end.
+pub(crate) const ROW_EVERY_MS: i64 = 10_000;
+
+impl Session {
+    /// Whether the store row should be written with this event; marks it written.
+    pub fn take_row_update(&mut self, event: &str, now_ms: i64) -> bool {
+        let due = self.row_written_ms == 0
+            || matches!(event, "SessionStart" | "SessionEnd")
+            || now_ms - self.row_written_ms >= ROW_EVERY_MS;
+        if due {
+            self.row_written_ms = now_ms;
+        }
+        due
+    }
+}
+
+fn str_at<'a>(v: Value<'a>, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+impl Session {
+    /// A new session first seen at `now_ms`.
+    #[must_use]
+    pub fn new(id: &str, now_ms: i64) -> Self {
+        Self {
+            id: Arc::from(id),
+            started_ms: now_ms,
+            turn: Turn {
+                started_ms: now_ms,
+                ..Turn::default()
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Total tool calls.
+    #[must_use]
+    pub(crate) fn total_tool_calls(&self) -> u64 {
+        self.tool_calls.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Folds in one event, before rules run. `home` resolves `~` in paths.
+    pub fn observe(
+        &mut self,
+        event: &HookEvent,
+        project_dir: Option<&str>,
+        home: Option<&str>,
+        now_ms: i64,
+    ) {
+        let v = event.value();
+        self.events += 1;
+        self.last_ms = self.last_ms.max(now_ms);
+        if let Some(cwd) = event.cwd()
+            && self.cwd.as_deref() != Some(cwd)
+        {
+            self.cwd = Some(intern(cwd));
+        }
+        if self.project_dir.is_none() {
+            self.project_dir = project_dir.map(intern).or_else(|| self.cwd.clone());
+        }
+        if let Some(t) = str_at(v, "transcript_path")
+            && self.transcript_path.as_deref() != Some(t)
+        {
+            self.transcript_path = Some(t.into());
+        }
+        if let Some(m) = str_at(v, "model").or_else(|| str_at(v, "to_model"))
+            && self.model.as_deref() != Some(m)
+        {
+            self.model = Some(intern(m));
+        }
+        if self.agent_type.is_none()
+            && let Some(a) = str_at(v, "agent_type")
+        {
+            self.agent_type = Some(intern(a));
+        }
+        let tool = event.tool_name().unwrap_or("");
+        let input = v.get("tool_input");
+        let file = input
+            .and_then(|i| str_at(i, "file_path").or_else(|| str_at(i, "notebook_path")))
+            .map(|p| absolutize(p, event.cwd().or(self.cwd.as_deref()), home));
+        match event.name.as_str() {
+            "SessionStart" => {
+                self.ended_ms = None;
+                self.end_reason = None;
+                self.start_source = str_at(v, "source").map(intern);
+            }
+            "SessionEnd" => {
+                self.ended_ms = Some(now_ms);
+                self.end_reason = str_at(v, "reason").map(intern);
+            }
+            "UserPromptSubmit" => {
+                self.prompts += 1;
+                self.last_prompt_ms = Some(now_ms);
+                self.turn = Turn {
+                    started_ms: now_ms,
+                    ..Turn::default()
+                };
+                self.stop_blocks = 0;
+            }
+            "PreToolUse" => {
+                *entry(&mut self.tool_calls, tool) += 1;
+                self.turn.tool_calls += 1;
+                push_bounded(entry(&mut self.fires, &format!("tool:{tool}")), now_ms);
+            }
+            "PostToolUse" | "PostToolUseFailure" => {
+                let ok = event.name == "PostToolUse";
+                if ok && let Some(path) = file {
+                    let touch = FileTouch {
+                        time_ms: now_ms,
+                        tool: intern(tool),
+                    };
+                    match tool {
+                        "Read" => insert_bounded(&mut self.files_read, path, touch),
+                        "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
+                            insert_bounded(&mut self.files_read, path.clone(), touch.clone());
+                            insert_bounded(&mut self.files_edited, path, touch);
+                            self.turn.edits += 1;
+                        }
+                        _ => {}
+                    }
+                }
+                if tool == "Bash"
+                    && let Some(cmd) = input.and_then(|i| str_at(i, "command"))
+                {
+                    let exit_code = exit_code(v);
+                    self.commands.push_back(CommandRun {
+                        command: cmd.to_string(),
+                        time_ms: now_ms,
+                        ok: ok && exit_code.is_none_or(|c| c == 0),
+                        exit_code,
+                    });
+                    if self.commands.len() > MAX_COMMANDS {
+                        self.commands.pop_front();
+                    }
+                }
+            }
+            "SubagentStart" => self.subagents_started += 1,
+            "SubagentStop" => self.subagents_stopped += 1,
+            _ => {}
+        }
+    }
+
+    /// Folds in the verdict given for an event: `rules` matched, `verdict` summarises it.
+    pub(crate) fn record_verdict(
+        &mut self,
+        event_name: &str,
+        verdict: &Verdict,
+        rules: &[String],
+        now_ms: i64,
+    ) {
+        for r in rules {
+            *entry(&mut self.verdicts_by_rule, r) += 1;
+            push_bounded(entry(&mut self.fires, r), now_ms);
+        }
+        if verdict.is_denial() {
+            self.denials += 1;
+        }
+        if crate::events::is_stop_like(event_name) {
+            match verdict {
+                Verdict::Block => self.stop_blocks += 1,
+                Verdict::LoopGuard => {
+                    self.loop_guard_releases += 1;
+                    self.stop_blocks = 0;
+                }
+                _ => self.stop_blocks = 0,
+            }
+        }
+    }
+
+    /// Whether `path` (absolute) was read or written earlier in the session.
+    #[must_use]
+    pub(crate) fn has_read(&self, path: &Path) -> bool {
+        self.files_read.contains_key(path)
+    }
+
+    /// Whether `rule` has matched before in this session.
+    #[must_use]
+    pub(crate) fn has_fired(&self, rule: &str) -> bool {
+        self.verdicts_by_rule.iter().any(|(r, _)| &**r == rule)
+    }
+
+    /// Fires of `rule` at or after `since_ms`.
+    #[must_use]
+    pub(crate) fn fires_since(&self, rule: &str, since_ms: i64) -> usize {
+        self.fires
+            .iter()
+            .find(|(r, _)| &**r == rule)
+            .map_or(0, |(_, q)| {
+                q.iter().rev().take_while(|t| **t >= since_ms).count()
+            })
+    }
+
+    /// Calls of `tool` requested at or after `since_ms`; tool calls are not timed individually,
+    /// so this counts rule-independent calls through the fires of the pseudo-rule `tool:<name>`.
+    #[must_use]
+    pub(crate) fn tool_fires_since(&self, tool: &str, since_ms: i64) -> usize {
+        self.fires_since(&format!("tool:{tool}"), since_ms)
+    }
+}
+
+fn push_bounded(q: &mut VecDeque<i64>, t: i64) {
+    q.push_back(t);
+    if q.len() > MAX_FIRES {
+        q.pop_front();
+    }
+}
+
+/// Records that `rule`'s other conditions held now (for `rate = { of = "rule" }`).
+pub(crate) fn record_attempt(s: &mut Session, rule: &str, now_ms: i64) {
+    push_bounded(entry(&mut s.fires, &format!("attempt:{rule}")), now_ms);
+}
+
+fn insert_bounded(map: &mut HashMap<PathBuf, FileTouch>, path: PathBuf, touch: FileTouch) {
+    if map.len() >= MAX_FILES && !map.contains_key(&path) {
+        // Drop the oldest entry: a long session keeps its recent files.
+        if let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, t)| t.time_ms)
+            .map(|(p, _)| p.clone())
+        {
+            map.remove(&oldest);
+        }
+    }
+    map.insert(path, touch);
+}
+
+/// The exit code of a Bash PostToolUse/PostToolUseFailure, where Claude Code reports one.
+fn exit_code(v: Value<'_>) -> Option<i64> {
+    let resp = v.get("tool_response");
+    if let Some(code) = resp
+        .and_then(|r| r.get("exitCode").or_else(|| r.get("exit_code")))
+        .and_then(Value::as_i64)
+    {
+        return Some(code);
+    }
+    // PostToolUseFailure: "error": "Exit code 1\n…"
+    let err = str_at(v, "error")?;
+    let rest = err.split("Exit code ").nth(1)?;
+    rest.split(|c: char| !c.is_ascii_digit() && c != '-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A session behind its own lock: events of one session are handled in order, sessions in
+/// parallel.
+pub type SharedSession = Arc<Mutex<Session>>;
+
+pub use crate::event::MAX_SESSION_ID_LEN;
+
+/// Sessions kept in memory unless `[session] max_live` says.
+pub(crate) const DEFAULT_MAX_LIVE: usize = crate::settings::DEFAULT_MAX_LIVE;
+
+/// Every session in memory: at most `max_live`, the least recently active evicted first.
+#[derive(Debug)]
+pub struct SessionTable {
+    /// Keyed by the session's own id (one allocation for both).
+    sessions: HashMap<Arc<str>, SharedSession>,
+    /// The most sessions kept in memory.
+    max_live: usize,
+}
+
+impl Default for SessionTable {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_LIVE)
+    }
+}
+
+impl SessionTable {
+    /// An empty table keeping at most `max_live` sessions (at least 1).
+    #[must_use]
+    pub fn new(max_live: usize) -> Self {
+        Self {
+            sessions: HashMap::new(),
+            max_live: max_live.max(1),
+        }
+    }
+
+    /// The most sessions kept in memory.
+    #[must_use]
+    pub fn max_live(&self) -> usize {
+        self.max_live
+    }
+
+    /// The session, if it is in memory.
+    #[must_use]
+    pub fn get(&self, id: &str) -> Option<SharedSession> {
+        self.sessions.get(id).cloned()
+    }
+
+    /// Whether the session is in memory.
+    #[must_use]
+    pub fn contains(&self, id: &str) -> bool {
+        self.sessions.contains_key(id)
+    }
+
+    /// The session, created empty if unknown (evicting the least recently active sessions
+    /// when the table is full).
+    pub fn get_or_create(&mut self, id: &str, now_ms: i64) -> SharedSession {
+        if let Some(s) = self.sessions.get(id) {
+            return Arc::clone(s);
+        }
+        self.make_room();
+        let s = Session::new(id, now_ms);
+        let key = Arc::clone(&s.id);
+        let shared = Arc::new(Mutex::new(s));
+        self.sessions.insert(key, Arc::clone(&shared));
+        shared
+    }
+
+    /// Adds a session rebuilt from the store, unless one appeared meanwhile.
+    pub fn insert_replayed(&mut self, s: Session) {
+        if self.sessions.contains_key(&s.id) {
+            return;
+        }
+        self.make_room();
+        self.sessions
+            .insert(Arc::clone(&s.id), Arc::new(Mutex::new(s)));
+    }
+
+    /// With the table full, evicts the least recently active sessions not in use: a batch of
+    /// 1/64 of the cap at once, so a stream of new sessions costs one scan per batch, not one
+    /// per session. Evicted sessions are rebuilt from the store if they come back.
+    fn make_room(&mut self) -> usize {
+        if self.sessions.len() < self.max_live {
+            return 0;
+        }
+        let want = (self.sessions.len() + 1 - self.max_live)
+            .max(self.max_live / 64)
+            .max(1);
+        // (last activity, id) of sessions no event is using (the table holds the only handle).
+        let mut idle: Vec<(i64, Arc<str>)> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| Arc::strong_count(s) == 1)
+            .map(|(k, s)| {
+                let last = s.lock().map_or(i64::MIN, |s| s.last_ms.max(s.started_ms));
+                (last, Arc::clone(k))
+            })
+            .collect();
+        let n = want.min(idle.len());
+        if n == 0 {
+            return 0;
+        }
+        if n < idle.len() {
+            idle.select_nth_unstable_by_key(n - 1, |(t, _)| *t);
+        }
+        for (_, k) in idle.iter().take(n) {
+            self.sessions.remove(k);
+        }
+        drop(idle);
+        self.after_eviction();
+        n
+    }
+
+    /// Sessions in memory and not ended.
+    #[must_use]
+    pub fn active(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.lock().map(|s| s.ended_ms.is_none()).unwrap_or(false))
+            .count()
+    }
+
+    /// Sessions in memory.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Whether no session is in memory.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+    }
+
+    /// The table's capacity (for tests: it shrinks after evictions).
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.sessions.capacity()
+    }
+
+    /// Drops sessions idle for `ttl_ms` (they are rebuilt from the store if they come back).
+    pub fn evict_idle(&mut self, now_ms: i64, ttl_ms: i64) -> usize {
+        let before = self.sessions.len();
+        self.sessions.retain(|_, s| {
+            Arc::strong_count(s) > 1
+                || s.lock()
+                    .map(|s| now_ms - s.last_ms < ttl_ms)
+                    .unwrap_or(false)
+        });
+        let evicted = before - self.sessions.len();
+        if evicted > 0 {
+            self.after_eviction();
+        }
+        evicted
+    }
+
+    /// Gives back what evicted sessions held: strings only they used, and the table's own
+    /// slots once it is mostly empty (a `HashMap` never shrinks by itself: after a flood of
+    /// 100,000 sessions its 100,000 slots would stay).
+    fn after_eviction(&mut self) {
+        crate::intern::purge();
+        let len = self.sessions.len();
+        if self.sessions.capacity() > 1024 && len * 4 < self.sessions.capacity() {
+            self.sessions.shrink_to((len * 2).max(1024));
+        }
+    }
+}
+
+/// One stored event as replay needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    /// When it was answered (ms since the epoch).
+    pub time_ms: i64,
+    /// The stored (redacted) event JSON.
+    pub payload: Vec<u8>,
+    /// What hookd answered.
+    pub verdict: Verdict,
+    /// The rules that matched.
+    pub rules: Vec<String>,
+    /// Its project directory.
+    pub project_dir: Option<String>,
+}
+
+/// Rebuilds a session from its stored rows (oldest first). `home` turns `/home/[USER]/`
+/// (redacted paths) back into the real home.
+#[must_use]
+pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
+    let mut s = Session::new(id, rows.first().map_or(0, |r| r.time_ms));
+    for StoredEvent {
+        time_ms,
+        payload,
+        verdict,
+        rules,
+        project_dir: project,
+    } in rows
+    {
+        let text = String::from_utf8_lossy(payload);
+        let text = match home {
+            Some(h) => text.replace("/home/[USER]", h.trim_end_matches('/')),
+            None => text.into_owned(),
+        };
+        let Ok(event) = HookEvent::parse(text.as_bytes(), None) else {
+            continue;
+        };
+        s.observe(&event, project.as_deref(), home, *time_ms);
+        s.record_verdict(&event.name, verdict, rules, *time_ms);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests;
