@@ -64,6 +64,8 @@ pub fn retention(s: &settings::StoreSettings) -> store::Retention {
 /// fallback in force, and when the rules in force were loaded without errors (0: never).
 fn load_at_start(config: &Config) -> (rules::LoadReport, Option<lastgood::Fallback>, i64) {
     let loaded = rules::load(&config.config_dir);
+    // Compiling freed several times what the rules keep, on this thread.
+    crate::alloc::collect_here();
     if loaded.errors.is_empty() {
         return (loaded, None, now_ms());
     }

@@ -141,6 +141,7 @@ fn init_logging(config: &Config) {
 
 fn main() -> ExitCode {
     tune_allocator();
+    hookd::alloc::set_collector(collect_freed_memory);
     let config = match parse_args() {
         Ok(Some(c)) => c,
         Ok(None) => return ExitCode::SUCCESS,

@@ -1058,3 +1058,29 @@ fn tool_regexes_are_matched_through_one_set() {
             .is_empty()
     );
 }
+
+#[test]
+fn command_regexes_use_the_shells_classes() {
+    use super::parse::shell_classes;
+    assert_eq!(
+        shell_classes(r"^rm\s+-rf\b"),
+        r"^rm[\t\n\x0B\x0C\r ]+-rf(?-u:\b)"
+    );
+    assert_eq!(
+        shell_classes(r"[^-\s]\S*"),
+        r"[^-[\t\n\x0B\x0C\r ]][^\t\n\x0B\x0C\r ]*"
+    );
+    assert_eq!(shell_classes(r"\\s\w\d"), r"\\s[0-9A-Za-z_][0-9]");
+    // In a class `\b` is a backspace; `]` first in a class is a literal.
+    assert_eq!(
+        shell_classes(r"[\b]\b[]\s]"),
+        r"[\b](?-u:\b)[][\t\n\x0B\x0C\r ]]"
+    );
+    assert_eq!(shell_classes(r"\B\p{L}\."), r"\B\p{L}\.");
+    // Unicode blanks are not the shell's: a no-break space does not split words.
+    let re = super::parse::command_regex("t", r"^rm\s+-rf\b").unwrap();
+    assert!(re.is_match("rm \t-rf /"));
+    assert!(!re.is_match("rm\u{a0}-rf /"));
+    assert!(re.is_match("rm -rf"));
+    assert!(!re.is_match("rm -rfx"));
+}

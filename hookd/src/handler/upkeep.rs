@@ -16,7 +16,13 @@ pub async fn reload(state: &Arc<State>) -> ReloadReport {
     // One at a time, each reading the files after the one before it finished.
     let _one_at_a_time = state.reloading.lock().await;
     let dir = state.config.config_dir.clone();
-    let loaded = match tokio::task::spawn_blocking(move || crate::rules::load(&dir)).await {
+    let loaded = match tokio::task::spawn_blocking(move || {
+        let loaded = crate::rules::load(&dir);
+        crate::alloc::collect_here();
+        loaded
+    })
+    .await
+    {
         Ok(l) => l,
         Err(e) => {
             return ReloadReport {
