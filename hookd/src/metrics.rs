@@ -32,6 +32,7 @@ struct Inner {
     last_second: u64,
     events: u64,
     deduplicated: u64,
+    bypasses: u64,
 }
 
 /// The daemon's metrics.
@@ -120,6 +121,7 @@ impl Metrics {
                 last_second: 0,
                 events: 0,
                 deduplicated: 0,
+                bypasses: 0,
             }),
         }
     }
@@ -182,6 +184,11 @@ impl Metrics {
         self.lock().deduplicated += 1;
     }
 
+    /// Records tool calls that ran without a PreToolUse (bypass alarms).
+    pub fn record_bypasses(&self, n: u64) {
+        self.lock().bypasses += n;
+    }
+
     /// Records one store commit's duration.
     pub fn record_store_write(&self, d: Duration) {
         let us = u64::try_from(d.as_micros())
@@ -220,6 +227,7 @@ impl Metrics {
             rate_1m: F64(sum(60)),
             rate_5m: F64(sum(300)),
             deduplicated: m.deduplicated,
+            bypasses: m.bypasses,
             ..StatsReport::default()
         }
     }
@@ -306,6 +314,12 @@ pub fn prometheus(r: &StatsReport) -> String {
         "counter",
         "Duplicate deliveries answered from the dedup window.",
         r.deduplicated.to_string(),
+    );
+    simple(
+        "hookd_bypasses_total",
+        "counter",
+        "Tool calls that ran without a PreToolUse (bypass alarms).",
+        r.bypasses.to_string(),
     );
     simple(
         "hookd_duplicates_dropped_total",

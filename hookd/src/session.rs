@@ -26,6 +26,76 @@ const MAX_COMMANDS: usize = 512;
 const MAX_FIRES: usize = 1024;
 /// Files kept per list.
 const MAX_FILES: usize = 4096;
+/// Tool calls kept per session that had a PreToolUse and no post event yet (oldest dropped
+/// first). A call leaves when its PostToolUse, PostToolUseFailure or PostToolBatch arrives, so
+/// only calls in flight (and denied calls before their batch ends) stay.
+const MAX_IN_FLIGHT: usize = 256;
+/// Tool calls kept per session whose PostToolUse (or PostToolBatch) was seen, so the batch's
+/// PostToolBatch and duplicate deliveries find them.
+const MAX_FINISHED: usize = 64;
+
+/// A tool call that ran without a PreToolUse in its session ([`Session::observe`] finds them;
+/// the handler records, counts and reports them: docs/operations.md, "Bypass alarm").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bypass {
+    /// The tool.
+    pub tool: Arc<str>,
+    /// The call's `tool_use_id`.
+    pub tool_use_id: Box<str>,
+    /// The event that showed it (PostToolUse, PostToolUseFailure, PostToolBatch).
+    pub seen_in: &'static str,
+}
+
+/// The bounded memory of a session's tool calls by `tool_use_id` (as 64-bit hashes): those
+/// that passed PreToolUse and have not finished, and those recently finished. A few hundred
+/// bytes per session at most (10,000 live sessions: BENCHMARKS.md).
+#[derive(Debug, Clone, Default)]
+pub struct CallIds {
+    in_flight: Vec<u64>,
+    finished: VecDeque<u64>,
+}
+
+fn id_hash(id: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // SipHash with fixed keys: the same in every process (replay rebuilds the same set).
+    let mut h = std::hash::DefaultHasher::new();
+    id.hash(&mut h);
+    h.finish()
+}
+
+impl CallIds {
+    /// A PreToolUse for `id`.
+    fn pre(&mut self, id: &str) {
+        let h = id_hash(id);
+        if self.in_flight.contains(&h) {
+            return;
+        }
+        if self.in_flight.len() >= MAX_IN_FLIGHT {
+            self.in_flight.remove(0);
+        }
+        self.in_flight.push(h);
+    }
+
+    /// A post event for `id`: false when the call never had a PreToolUse (a bypass).
+    fn post(&mut self, id: &str) -> bool {
+        let h = id_hash(id);
+        if self.finished.contains(&h) {
+            return true;
+        }
+        let known = match self.in_flight.iter().position(|x| *x == h) {
+            Some(i) => {
+                self.in_flight.swap_remove(i);
+                true
+            }
+            None => false,
+        };
+        if self.finished.len() >= MAX_FINISHED {
+            self.finished.pop_front();
+        }
+        self.finished.push_back(h);
+        known
+    }
+}
 
 /// One Bash command the session ran.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -129,6 +199,18 @@ pub struct Session {
     /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
     #[serde(skip)]
     pub rules_notice: u64,
+    /// Tool calls that ran without a PreToolUse (bypass alarms), in all.
+    pub bypasses: u64,
+    /// Tool calls by `tool_use_id`, for the bypass alarm.
+    #[serde(skip)]
+    pub call_ids: CallIds,
+    /// Bypasses the last [`Session::observe`] found (the handler takes them).
+    #[serde(skip)]
+    pub new_bypasses: Vec<Bypass>,
+    /// Bypasses not yet told to the model and the user (the next event that can carry a
+    /// context tells them).
+    #[serde(skip)]
+    pub untold_bypasses: Vec<Bypass>,
 }
 
 /// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.
@@ -199,6 +281,7 @@ impl Session {
     ) {
         let v = event.value();
         self.events += 1;
+        self.new_bypasses.clear();
         self.last_ms = self.last_ms.max(now_ms);
         if let Some(cwd) = event.cwd()
             && self.cwd.as_deref() != Some(cwd)
@@ -248,11 +331,15 @@ impl Session {
                 self.stop_blocks = 0;
             }
             "PreToolUse" => {
+                if let Some(id) = str_at(v, "tool_use_id") {
+                    self.call_ids.pre(id);
+                }
                 *entry(&mut self.tool_calls, tool) += 1;
                 self.turn.tool_calls += 1;
                 push_bounded(entry(&mut self.fires, &format!("tool:{tool}")), now_ms);
             }
             "PostToolUse" | "PostToolUseFailure" => {
+                self.check_call(tool, str_at(v, "tool_use_id"), event);
                 let ok = event.name == "PostToolUse";
                 if ok && let Some(path) = file {
                     let touch = FileTouch {
@@ -284,9 +371,42 @@ impl Session {
                     }
                 }
             }
+            "PostToolBatch" => {
+                for call in v
+                    .get("tool_calls")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let tool = str_at(call, "tool_name").unwrap_or("");
+                    self.check_call(tool, str_at(call, "tool_use_id"), event);
+                }
+            }
             "SubagentStart" => self.subagents_started += 1,
             "SubagentStop" => self.subagents_stopped += 1,
             _ => {}
+        }
+    }
+
+    /// A post event for the call `id` of `tool`: a bypass when the call never had a PreToolUse.
+    /// Only in a session whose PreToolUse events reach hookd at all (one was seen), so a
+    /// set-up that sends hookd PostToolUse alone raises no alarm.
+    fn check_call(&mut self, tool: &str, id: Option<&str>, event: &HookEvent) {
+        let Some(id) = id.filter(|id| !id.is_empty()) else {
+            return;
+        };
+        if !self.call_ids.post(id) && !self.tool_calls.is_empty() {
+            self.bypasses += 1;
+            let seen_in = match event.name.as_str() {
+                "PostToolUse" => "PostToolUse",
+                "PostToolUseFailure" => "PostToolUseFailure",
+                _ => "PostToolBatch",
+            };
+            self.new_bypasses.push(Bypass {
+                tool: intern(tool),
+                tool_use_id: id.into(),
+                seen_in,
+            });
         }
     }
 
@@ -558,6 +678,9 @@ impl SessionTable {
     }
 }
 
+/// The event name of a bypass record in the store (`hookctl events --event bypass`).
+pub const BYPASS_EVENT: &str = "bypass";
+
 /// One stored event as replay needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
@@ -594,9 +717,14 @@ pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
         let Ok(event) = HookEvent::parse(text.as_bytes(), None) else {
             continue;
         };
+        if event.name == BYPASS_EVENT {
+            continue;
+        }
         s.observe(&event, project.as_deref(), home, *time_ms);
         s.record_verdict(&event.name, verdict, rules, *time_ms);
     }
+    // Bypasses found again while replaying were recorded and told when they happened.
+    s.new_bypasses.clear();
     s
 }
 
