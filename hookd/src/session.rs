@@ -46,54 +46,91 @@ pub struct Bypass {
     pub seen_in: &'static str,
 }
 
-/// The bounded memory of a session's tool calls by `tool_use_id` (as 64-bit hashes): those
-/// that passed PreToolUse and have not finished, and those recently finished. A few hundred
-/// bytes per session at most (10,000 live sessions: BENCHMARKS.md).
+/// A session's bypasses: allocated at its first one (most sessions never have one).
 #[derive(Debug, Clone, Default)]
-pub struct CallIds {
-    in_flight: Vec<u64>,
-    finished: VecDeque<u64>,
+pub struct BypassLog {
+    /// Bypasses in all.
+    pub total: u64,
+    /// Found by the last [`Session::observe`] (the handler takes them).
+    pub new: Vec<Bypass>,
+    /// Not yet told to the model and the user (the next event that can carry a context tells
+    /// them).
+    pub untold: Vec<Bypass>,
 }
 
-fn id_hash(id: &str) -> u64 {
+/// The bounded memory of a session's tool calls by `tool_use_id`: those that passed
+/// PreToolUse and have not finished, and those recently finished, as 32-bit hashes (the low
+/// bit marks a finished call) in one vector, oldest first: 4 bytes a call, at most
+/// [`MAX_IN_FLIGHT`] + [`MAX_FINISHED`] of them (10,000 live sessions: BENCHMARKS.md).
+#[derive(Debug, Clone, Default)]
+pub struct CallIds(Vec<u32>);
+
+const FINISHED: u32 = 1;
+
+fn call_key(id: &str) -> u32 {
     use std::hash::{Hash, Hasher};
     // SipHash with fixed keys: the same in every process (replay rebuilds the same set).
     let mut h = std::hash::DefaultHasher::new();
     id.hash(&mut h);
-    h.finish()
+    let h = h.finish();
+    #[allow(clippy::cast_possible_truncation)] // folding 64 bits into 32 on purpose
+    let folded = (h ^ (h >> 32)) as u32;
+    folded & !FINISHED
 }
 
 impl CallIds {
-    /// A PreToolUse for `id`.
-    fn pre(&mut self, id: &str) {
-        let h = id_hash(id);
-        if self.in_flight.contains(&h) {
-            return;
-        }
-        if self.in_flight.len() >= MAX_IN_FLIGHT {
-            self.in_flight.remove(0);
-        }
-        self.in_flight.push(h);
+    fn find(&self, key: u32) -> Option<usize> {
+        self.0.iter().position(|e| e & !FINISHED == key)
     }
 
-    /// A post event for `id`: false when the call never had a PreToolUse (a bypass).
-    fn post(&mut self, id: &str) -> bool {
-        let h = id_hash(id);
-        if self.finished.contains(&h) {
-            return true;
+    /// Adds `entry`, dropping the oldest finished call past [`MAX_FINISHED`] and the oldest
+    /// call in flight past [`MAX_IN_FLIGHT`].
+    fn push(&mut self, entry: u32) {
+        let finished = entry & FINISHED != 0;
+        let (limit, same_kind) = if finished {
+            (MAX_FINISHED, FINISHED)
+        } else {
+            (MAX_IN_FLIGHT, 0)
+        };
+        if self.0.iter().filter(|e| *e & FINISHED == same_kind).count() >= limit
+            && let Some(i) = self.0.iter().position(|e| e & FINISHED == same_kind)
+        {
+            self.0.remove(i);
         }
-        let known = match self.in_flight.iter().position(|x| *x == h) {
+        self.0.push(entry);
+    }
+
+    /// A PreToolUse for `id`.
+    fn pre(&mut self, id: &str) {
+        let key = call_key(id);
+        if self.find(key).is_none() {
+            self.push(key);
+        }
+    }
+
+    /// A post event for `id`: false when the call never had a PreToolUse (a bypass). Either
+    /// way the call is finished now.
+    fn post(&mut self, id: &str) -> bool {
+        let key = call_key(id);
+        match self.find(key) {
+            Some(i) if self.0[i] & FINISHED != 0 => true,
             Some(i) => {
-                self.in_flight.swap_remove(i);
+                self.0.remove(i);
+                self.push(key | FINISHED);
                 true
             }
-            None => false,
-        };
-        if self.finished.len() >= MAX_FINISHED {
-            self.finished.pop_front();
+            None => {
+                self.push(key | FINISHED);
+                false
+            }
         }
-        self.finished.push_back(h);
-        known
+    }
+
+    /// (calls in flight, finished calls) remembered.
+    #[must_use]
+    pub fn counts(&self) -> (usize, usize) {
+        let finished = self.0.iter().filter(|e| *e & FINISHED != 0).count();
+        (self.0.len() - finished, finished)
     }
 }
 
@@ -199,18 +236,16 @@ pub struct Session {
     /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
     #[serde(skip)]
     pub rules_notice: u64,
-    /// Tool calls that ran without a PreToolUse (bypass alarms), in all.
-    pub bypasses: u64,
+    /// Tool calls that ran without a PreToolUse (bypass alarms); shown as their count.
+    #[serde(rename = "bypasses", serialize_with = "bypass_count")]
+    pub bypass: Option<Box<BypassLog>>,
     /// Tool calls by `tool_use_id`, for the bypass alarm.
     #[serde(skip)]
     pub call_ids: CallIds,
-    /// Bypasses the last [`Session::observe`] found (the handler takes them).
-    #[serde(skip)]
-    pub new_bypasses: Vec<Bypass>,
-    /// Bypasses not yet told to the model and the user (the next event that can carry a
-    /// context tells them).
-    #[serde(skip)]
-    pub untold_bypasses: Vec<Bypass>,
+}
+
+fn bypass_count<S: Serializer>(log: &Option<Box<BypassLog>>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_u64(log.as_ref().map_or(0, |l| l.total))
 }
 
 /// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.
@@ -281,7 +316,9 @@ impl Session {
     ) {
         let v = event.value();
         self.events += 1;
-        self.new_bypasses.clear();
+        if let Some(log) = self.bypass.as_deref_mut() {
+            log.new.clear();
+        }
         self.last_ms = self.last_ms.max(now_ms);
         if let Some(cwd) = event.cwd()
             && self.cwd.as_deref() != Some(cwd)
@@ -396,18 +433,33 @@ impl Session {
             return;
         };
         if !self.call_ids.post(id) && !self.tool_calls.is_empty() {
-            self.bypasses += 1;
             let seen_in = match event.name.as_str() {
                 "PostToolUse" => "PostToolUse",
                 "PostToolUseFailure" => "PostToolUseFailure",
                 _ => "PostToolBatch",
             };
-            self.new_bypasses.push(Bypass {
+            let log = self.bypass.get_or_insert_with(Box::default);
+            log.total += 1;
+            log.new.push(Bypass {
                 tool: intern(tool),
                 tool_use_id: id.into(),
                 seen_in,
             });
         }
+    }
+
+    /// Tool calls that ran without a PreToolUse in this session.
+    #[must_use]
+    pub fn bypasses(&self) -> u64 {
+        self.bypass.as_ref().map_or(0, |l| l.total)
+    }
+
+    /// The bypasses the last [`Session::observe`] found.
+    pub fn take_new_bypasses(&mut self) -> Vec<Bypass> {
+        self.bypass
+            .as_deref_mut()
+            .map(|l| std::mem::take(&mut l.new))
+            .unwrap_or_default()
     }
 
     /// Folds in the verdict given for an event: `rules` matched, `verdict` summarises it.
@@ -724,7 +776,7 @@ pub fn replay(id: &str, rows: &[StoredEvent], home: Option<&str>) -> Session {
         s.record_verdict(&event.name, verdict, rules, *time_ms);
     }
     // Bypasses found again while replaying were recorded and told when they happened.
-    s.new_bypasses.clear();
+    s.take_new_bypasses();
     s
 }
 

@@ -52,9 +52,12 @@ fn a_tool_call_without_pre_tool_use_is_recorded_counted_and_told() {
 
     // A call Claude Code ran without PreToolUse: the PostToolUse that shows it tells both.
     let v = send(&d, "PostToolUse", s, &post("toolu_sneaky")).expect("an alarm");
-    let msg = v["systemMessage"].as_str().unwrap();
-    assert!(
-        msg.contains("bypass alarm") && msg.contains("Bash `toolu_sneaky`"),
+    assert_eq!(
+        v["systemMessage"],
+        json!(
+            "hookd: bypass alarm: Claude Code ran Bash `toolu_sneaky` without the PreToolUse \
+             hook, so no guard rule checked it (see `hookctl events --event bypass`)"
+        ),
         "{v}"
     );
     let ctx = v["hookSpecificOutput"]["additionalContext"]

@@ -188,7 +188,7 @@ fn bypass_alarm(
     event: &HookEvent,
     decision: &mut Decision,
 ) -> Vec<Bypass> {
-    let found = std::mem::take(&mut session.new_bypasses);
+    let found = session.take_new_bypasses();
     if !found.is_empty() && state.settings.get().session.bypass_alarm {
         for b in &found {
             tracing::warn!(
@@ -199,25 +199,30 @@ fn bypass_alarm(
                 "bypass: a tool call ran without a PreToolUse"
             );
         }
-        session.untold_bypasses.extend(found.iter().cloned());
-        // A runaway stream of them is told as a count.
-        let n = session.untold_bypasses.len();
-        if n > 16 {
-            session.untold_bypasses.drain(..n - 16);
+        if let Some(log) = session.bypass.as_deref_mut() {
+            log.untold.extend(found.iter().cloned());
+            // A runaway stream of them is told as the last few.
+            let n = log.untold.len();
+            if n > 16 {
+                log.untold.drain(..n - 16);
+            }
         }
     }
-    if !session.untold_bypasses.is_empty() && event.spec.is_some_and(|sp| sp.output && sp.context) {
-        let told = std::mem::take(&mut session.untold_bypasses);
+    if let Some(log) = session.bypass.as_deref_mut()
+        && !log.untold.is_empty()
+        && event.spec.is_some_and(|sp| sp.output && sp.context)
+    {
+        let told = std::mem::take(&mut log.untold);
         let calls: Vec<String> = told
             .iter()
             .map(|b| format!("{} `{}`", b.tool, b.tool_use_id))
             .collect();
         let calls = calls.join(", ");
         decision.warnings.push(format!(
-            "hookd: bypass alarm: Claude Code ran {calls} without the PreToolUse hook, so no              guard rule checked it (see `hookctl events --event bypass`)"
+            "hookd: bypass alarm: Claude Code ran {calls} without the PreToolUse hook, so no guard rule checked it (see `hookctl events --event bypass`)"
         ));
         decision.contexts.push(format!(
-            "hookd bypass alarm: the tool call {calls} ran without passing hookd's PreToolUse              checks (Claude Code did not send it). Tell the user, and do not treat it as              checked."
+            "hookd bypass alarm: the tool call {calls} ran without passing hookd's PreToolUse checks (Claude Code did not send it). Tell the user, and do not treat it as checked."
         ));
     }
     found

@@ -721,7 +721,7 @@ fn observe(s: &mut Session, name: &str, extra: Value, now: i64) -> Vec<Bypass> {
         .extend(extra.as_object().unwrap().clone());
     let e = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
     s.observe(&e, None, None, now);
-    std::mem::take(&mut s.new_bypasses)
+    s.take_new_bypasses()
 }
 
 fn call(id: &str) -> Value {
@@ -755,7 +755,7 @@ fn post_events_for_calls_that_had_no_pre_tool_use_are_bypasses() {
     assert!(observe(&mut s, "PreToolUse", call("t4"), 7).is_empty());
     let batch = json!({"tool_calls": [call("t4")]});
     assert!(observe(&mut s, "PostToolBatch", batch, 8).is_empty());
-    assert_eq!(s.bypasses, 2);
+    assert_eq!(s.bypasses(), 2);
     // A failure counts like a success.
     assert_eq!(
         observe(&mut s, "PostToolUseFailure", call("t5"), 9).len(),
@@ -778,8 +778,7 @@ fn a_call_in_flight_while_hundreds_of_others_come_and_go_is_remembered() {
     for i in 0..10_000 {
         observe(&mut s, "PreToolUse", call(&format!("denied{i}")), 3000 + i);
     }
-    assert!(s.call_ids.in_flight.len() <= MAX_IN_FLIGHT);
-    assert!(s.call_ids.finished.len() <= MAX_FINISHED);
+    assert_eq!(s.call_ids.counts(), (MAX_IN_FLIGHT, MAX_FINISHED));
 }
 
 #[test]
@@ -803,8 +802,8 @@ fn replay_rebuilds_the_calls_without_raising_old_bypasses_again() {
         row(BYPASS_EVENT, json!({"tool_use_id": "x"}), 2),
     ];
     let mut s = replay("r", &rows, None);
-    assert!(s.new_bypasses.is_empty());
-    assert_eq!((s.bypasses, s.events), (1, 2));
+    assert!(s.take_new_bypasses().is_empty());
+    assert_eq!((s.bypasses(), s.events), (1, 2));
     // `a` passed PreToolUse before the restart; `x` was already reported.
     assert!(observe(&mut s, "PostToolUse", call("a"), 3).is_empty());
     assert!(observe(&mut s, "PostToolUse", call("x"), 4).is_empty());
