@@ -191,7 +191,8 @@ fn bypass_alarm(
     let found = session.take_new_bypasses();
     if !found.is_empty() && state.settings.get().session.bypass_alarm {
         for b in &found {
-            tracing::warn!(
+            // The store row is the record; a flood of them must not flood the log.
+            tracing::debug!(
                 session = %session.id,
                 tool = %b.tool,
                 tool_use_id = %b.tool_use_id,
