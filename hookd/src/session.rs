@@ -46,7 +46,17 @@ pub struct Bypass {
     pub seen_in: &'static str,
 }
 
-/// A session's bypasses: allocated at its first one (most sessions never have one).
+/// What the bypass alarm keeps of a session: allocated at its first tool call with an id, so a
+/// session without any costs one pointer.
+#[derive(Debug, Clone, Default)]
+pub struct Calls {
+    /// Its tool calls by `tool_use_id`.
+    pub ids: CallIds,
+    /// Its bypasses, allocated at the first one (most sessions never have one).
+    pub bypass: Option<Box<BypassLog>>,
+}
+
+/// A session's bypasses.
 #[derive(Debug, Clone, Default)]
 pub struct BypassLog {
     /// Bypasses in all.
@@ -236,16 +246,20 @@ pub struct Session {
     /// The last rules notice this session was told (`lastgood::notice_id`; 0: none).
     #[serde(skip)]
     pub rules_notice: u64,
-    /// Tool calls that ran without a PreToolUse (bypass alarms); shown as their count.
+    /// Tool calls by `tool_use_id` and those that ran without a PreToolUse (the bypass
+    /// alarm); shown as the count of bypasses.
     #[serde(rename = "bypasses", serialize_with = "bypass_count")]
-    pub bypass: Option<Box<BypassLog>>,
-    /// Tool calls by `tool_use_id`, for the bypass alarm.
-    #[serde(skip)]
-    pub call_ids: CallIds,
+    pub calls: Option<Box<Calls>>,
 }
 
-fn bypass_count<S: Serializer>(log: &Option<Box<BypassLog>>, ser: S) -> Result<S::Ok, S::Error> {
-    ser.serialize_u64(log.as_ref().map_or(0, |l| l.total))
+#[allow(clippy::ref_option)] // serde's serialize_with passes `&Option<…>`
+fn bypass_count<S: Serializer>(calls: &Option<Box<Calls>>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_u64(
+        calls
+            .as_ref()
+            .and_then(|c| c.bypass.as_ref())
+            .map_or(0, |l| l.total),
+    )
 }
 
 /// Serializes `(key, value)` pairs as a JSON object, as the maps they stand for.
@@ -316,7 +330,7 @@ impl Session {
     ) {
         let v = event.value();
         self.events += 1;
-        if let Some(log) = self.bypass.as_deref_mut() {
+        if let Some(log) = self.bypass_log() {
             log.new.clear();
         }
         self.last_ms = self.last_ms.max(now_ms);
@@ -369,7 +383,7 @@ impl Session {
             }
             "PreToolUse" => {
                 if let Some(id) = str_at(v, "tool_use_id") {
-                    self.call_ids.pre(id);
+                    self.calls.get_or_insert_with(Box::default).ids.pre(id);
                 }
                 *entry(&mut self.tool_calls, tool) += 1;
                 self.turn.tool_calls += 1;
@@ -432,13 +446,14 @@ impl Session {
         let Some(id) = id.filter(|id| !id.is_empty()) else {
             return;
         };
-        if !self.call_ids.post(id) && !self.tool_calls.is_empty() {
+        let calls = self.calls.get_or_insert_with(Box::default);
+        if !calls.ids.post(id) && !self.tool_calls.is_empty() {
             let seen_in = match event.name.as_str() {
                 "PostToolUse" => "PostToolUse",
                 "PostToolUseFailure" => "PostToolUseFailure",
                 _ => "PostToolBatch",
             };
-            let log = self.bypass.get_or_insert_with(Box::default);
+            let log = calls.bypass.get_or_insert_with(Box::default);
             log.total += 1;
             log.new.push(Bypass {
                 tool: intern(tool),
@@ -451,13 +466,20 @@ impl Session {
     /// Tool calls that ran without a PreToolUse in this session.
     #[must_use]
     pub fn bypasses(&self) -> u64 {
-        self.bypass.as_ref().map_or(0, |l| l.total)
+        self.calls
+            .as_ref()
+            .and_then(|c| c.bypass.as_ref())
+            .map_or(0, |l| l.total)
+    }
+
+    /// The session's bypass log, if it has had a bypass.
+    pub fn bypass_log(&mut self) -> Option<&mut BypassLog> {
+        self.calls.as_deref_mut()?.bypass.as_deref_mut()
     }
 
     /// The bypasses the last [`Session::observe`] found.
     pub fn take_new_bypasses(&mut self) -> Vec<Bypass> {
-        self.bypass
-            .as_deref_mut()
+        self.bypass_log()
             .map(|l| std::mem::take(&mut l.new))
             .unwrap_or_default()
     }

@@ -200,7 +200,7 @@ fn bypass_alarm(
                 "bypass: a tool call ran without a PreToolUse"
             );
         }
-        if let Some(log) = session.bypass.as_deref_mut() {
+        if let Some(log) = session.bypass_log() {
             log.untold.extend(found.iter().cloned());
             // A runaway stream of them is told as the last few.
             let n = log.untold.len();
@@ -209,9 +209,10 @@ fn bypass_alarm(
             }
         }
     }
-    if let Some(log) = session.bypass.as_deref_mut()
+    let carries = event.spec.is_some_and(|sp| sp.output && sp.context);
+    if carries
+        && let Some(log) = session.bypass_log()
         && !log.untold.is_empty()
-        && event.spec.is_some_and(|sp| sp.output && sp.context)
     {
         let told = std::mem::take(&mut log.untold);
         let calls: Vec<String> = told
