@@ -209,7 +209,9 @@ fn bypass_alarm(
             }
         }
     }
-    let carries = event.spec.is_some_and(|sp| sp.output && sp.context);
+    // Not a Stop: a context there would make the turn go on.
+    let carries = event.spec.is_some_and(|sp| sp.output && sp.context)
+        && !crate::events::is_stop_like(&event.name);
     if carries
         && let Some(log) = session.bypass_log()
         && !log.untold.is_empty()
