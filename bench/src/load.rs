@@ -414,8 +414,11 @@ fn store_counts(db: &Path) -> Result<Counts, String> {
             .map_err(|e| format!("{}: {e}", db.display()))?;
     let mut stmt = conn
         .prepare(
-            "SELECT json_extract(CAST(payload AS TEXT), '$.hookd_load_id') AS id, source
-             FROM events WHERE id IS NOT NULL",
+            // Only the load's own events: hookd also records rows of its own, such as the
+            // `bypass` rows of calls whose PreToolUse it never saw (the load's PostToolUse
+            // events have tool_use_ids of their own).
+            "SELECT json_extract(CAST(payload AS TEXT), '$.hookd_load_id') AS load_id, source
+             FROM events WHERE load_id IS NOT NULL",
         )
         .map_err(|e| e.to_string())?;
     let mut rows = stmt.query([]).map_err(|e| e.to_string())?;

@@ -1,4 +1,4 @@
-//! The catalogue of Claude Code hook events (2.1.328) and what each one can express.
+//! The catalogue of Claude Code hook events (2.1.332) and what each one can express.
 //!
 //! One table drives rule validation (which actions an event accepts) and rendering (which
 //! output form carries a decision), so the two can never disagree. docs/claude-code-hooks.md describes the format; a test keeps its
@@ -74,8 +74,8 @@ const FULL: Permission = Permission::Decision {
     defer: true,
 };
 
-/// Every event of Claude Code 2.1.328, in `HOOK_EVENTS` order.
-pub const EVENTS: [EventSpec; 33] = [
+/// Every event of Claude Code 2.1.332, in `HOOK_EVENTS` order.
+pub const EVENTS: [EventSpec; 34] = [
     spec(
         "PreToolUse",
         FULL,
@@ -175,6 +175,16 @@ pub const EVENTS: [EventSpec; 33] = [
     spec("FileChanged", NONE, Block::None, false, Some("file_path")),
     spec("DirectoryAdded", NONE, Block::None, false, Some("source")),
     spec("MessageDisplay", NONE, Block::None, false, None),
+    // 2.1.332: before each shell command embedded in a skill or slash command. Its
+    // hookSpecificOutput takes no additionalContext; deny, ask and defer all keep the command
+    // from running.
+    spec(
+        "PreSkillShellCommand",
+        FULL,
+        Block::Permission,
+        false,
+        Some("tool_name"),
+    ),
 ];
 
 /// Whether `name` is a Stop-like event: the end of a turn (Stop) or of a subagent's
@@ -257,6 +267,6 @@ mod tests {
         let mut names: Vec<_> = EVENTS.iter().map(|e| e.name).collect();
         names.sort_unstable();
         names.dedup();
-        assert_eq!(names.len(), 33);
+        assert_eq!(names.len(), 34);
     }
 }

@@ -182,6 +182,24 @@ mod tests {
     }
 
     #[test]
+    fn pre_skill_shell_command_takes_a_permission_decision_and_no_context() {
+        // 2.1.332's schema: permissionDecision (allow, deny, ask, defer) and its reason; no
+        // additionalContext, so contexts go to the user.
+        for action in [Action::Deny, Action::Ask, Action::Defer] {
+            let d = decision(|d| d.permission = Some((action, vec!["no".into()])));
+            let v = out(&render(&ev("PreSkillShellCommand"), &d));
+            assert_eq!(
+                v,
+                json!({"hookSpecificOutput": {"hookEventName": "PreSkillShellCommand",
+                    "permissionDecision": action.as_str(), "permissionDecisionReason": "no"}})
+            );
+        }
+        let d = decision(|d| d.contexts.push("c".into()));
+        let v = out(&render(&ev("PreSkillShellCommand"), &d));
+        assert_eq!(v, json!({"systemMessage": "c"}));
+    }
+
+    #[test]
     fn permission_request_uses_decision_behavior() {
         let d = decision(|d| d.permission = Some((Action::Deny, vec!["no".into()])));
         let v = out(&render(&ev("PermissionRequest"), &d));

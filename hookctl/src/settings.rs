@@ -31,7 +31,7 @@ pub const CLIENT_NAME: &str = "hook-client";
 /// waits only as long as the client actually runs.
 pub const SESSION_END_TIMEOUT_SECS: u64 = 5;
 
-/// Timeout (seconds) for guard events (PreToolUse, PermissionRequest).
+/// Timeout (seconds) for guard events (PreToolUse, PermissionRequest, PreSkillShellCommand).
 ///
 /// hook-client gives up after 2 s (autostart included) and then answers with its fail mode
 /// itself, so 10 s is never reached in normal operation; it leaves room for a slow spawn on a
@@ -51,7 +51,7 @@ pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// WorktreeRemove hook it leaves removal to the hook. hook-client does neither.
 pub const REPLACING_EVENTS: &[&str] = &["WorktreeCreate", "WorktreeRemove"];
 
-/// The 33 known event names, in Claude Code's `HOOK_EVENTS` order.
+/// The 34 known event names, in Claude Code's `HOOK_EVENTS` order.
 pub fn event_names() -> impl Iterator<Item = &'static str> {
     hook_engine::events::EVENTS.iter().map(|e| e.name)
 }
@@ -61,7 +61,7 @@ pub fn event_names() -> impl Iterator<Item = &'static str> {
 pub fn timeout_secs(event: &str) -> u64 {
     match event {
         "SessionEnd" => SESSION_END_TIMEOUT_SECS,
-        "PreToolUse" | "PermissionRequest" => GUARD_TIMEOUT_SECS,
+        "PreToolUse" | "PermissionRequest" | "PreSkillShellCommand" => GUARD_TIMEOUT_SECS,
         _ => DEFAULT_TIMEOUT_SECS,
     }
 }
@@ -1046,7 +1046,7 @@ mod tests {
         assert_eq!(timeout_secs("PreToolUse"), 10);
         assert_eq!(timeout_secs("PermissionRequest"), 10);
         assert_eq!(timeout_secs("Stop"), 10);
-        assert_eq!(event_names().count(), 33);
+        assert_eq!(event_names().count(), 34);
     }
 
     #[test]

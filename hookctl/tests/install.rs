@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
-/// Events a default install wires: all 33 but WorktreeCreate and WorktreeRemove.
-const INSTALLED: usize = 31;
+/// Events a default install wires: all 34 but WorktreeCreate and WorktreeRemove.
+const INSTALLED: usize = 32;
 
 /// The fake hook-client: records its arguments, one per line, in `$ARGV_FILE`.
 const FAKE_CLIENT: &str = "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$ARGV_FILE\"\n";

@@ -31,6 +31,7 @@ struct Inner {
     last_second: u64,
     events: u64,
     deduplicated: u64,
+    bypasses: u64,
 }
 
 /// The daemon's metrics.
@@ -119,6 +120,7 @@ impl Metrics {
                 last_second: 0,
                 events: 0,
                 deduplicated: 0,
+                bypasses: 0,
             }),
         }
     }
@@ -181,6 +183,11 @@ impl Metrics {
         self.lock().deduplicated += 1;
     }
 
+    /// Records tool calls that ran without a PreToolUse (bypass alarms).
+    pub fn record_bypasses(&self, n: u64) {
+        self.lock().bypasses += n;
+    }
+
     /// Records one store commit's duration.
     pub fn record_store_write(&self, d: Duration) {
         let us = u64::try_from(d.as_micros())
@@ -219,6 +226,7 @@ impl Metrics {
             rate_1m: F64(sum(60)),
             rate_5m: F64(sum(300)),
             deduplicated: m.deduplicated,
+            bypasses: m.bypasses,
             ..StatsReport::default()
         }
     }

@@ -6,8 +6,8 @@
 //!
 //! A specification is a comma list of `MODE` or `Event=MODE` items, e.g.
 //! `PreToolUse=deny,Stop=pass`; a bare `MODE` sets the default for events not named.
-//! Without one, guard events (PreToolUse, PermissionRequest) answer `ask` and every other
-//! event passes.
+//! Without one, guard events (PreToolUse, PermissionRequest, PreSkillShellCommand) answer
+//! `ask` and every other event passes.
 
 use crate::message::HookReply;
 
@@ -16,7 +16,9 @@ use crate::message::HookReply;
 pub enum FailMode {
     /// Exit 0 with empty stdout: Claude Code goes ahead as if there were no hook.
     Pass,
-    /// Let a human decide: PreToolUse answers `ask`; PermissionRequest shows its prompt.
+    /// Let a human decide: PreToolUse answers `ask`; PermissionRequest shows its prompt;
+    /// PreSkillShellCommand answers `ask`, which keeps the command from running (a skill cannot
+    /// wait for a human).
     /// On other events this is the same as [`FailMode::Pass`].
     Ask,
     /// Fail closed: deny guard events, block (exit 2) events that can block.
@@ -48,7 +50,7 @@ impl FailMode {
 #[must_use]
 pub fn default_mode(event: &str) -> FailMode {
     match event {
-        "PreToolUse" | "PermissionRequest" => FailMode::Ask,
+        "PreToolUse" | "PermissionRequest" | "PreSkillShellCommand" => FailMode::Ask,
         _ => FailMode::Pass,
     }
 }
@@ -167,6 +169,14 @@ pub fn fallback_reply(event: &str, mode: FailMode, why: &str, spooled: Option<&s
             push_json_string(&mut out, &format!("{why}; a human decides"));
             out.push_str("}}");
         }
+        // Claude Code cannot ask about a skill's shell command: `ask` keeps it from running.
+        (FailMode::Ask, "PreSkillShellCommand") => {
+            out.push_str(
+                r#"{"hookSpecificOutput":{"hookEventName":"PreSkillShellCommand","permissionDecision":"ask","permissionDecisionReason":"#,
+            );
+            push_json_string(&mut out, &format!("{why}; the command was not run"));
+            out.push_str("}}");
+        }
         (FailMode::Ask, "PermissionRequest") => {
             // No decision: Claude Code shows its own permission prompt.
             out.push_str(r#"{"systemMessage":"#);
@@ -177,6 +187,13 @@ pub fn fallback_reply(event: &str, mode: FailMode, why: &str, spooled: Option<&s
         (FailMode::Deny, "PreToolUse") => {
             out.push_str(
                 r#"{"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":"deny","permissionDecisionReason":"#,
+            );
+            push_json_string(&mut out, why);
+            out.push_str("}}");
+        }
+        (FailMode::Deny, "PreSkillShellCommand") => {
+            out.push_str(
+                r#"{"hookSpecificOutput":{"hookEventName":"PreSkillShellCommand","permissionDecision":"deny","permissionDecisionReason":"#,
             );
             push_json_string(&mut out, why);
             out.push_str("}}");
@@ -276,5 +293,21 @@ mod tests {
         let mut s = String::new();
         push_json_string(&mut s, "a\"b\\c\nd\u{1}");
         assert_eq!(s, r#""a\"b\\c\nd\u0001""#);
+    }
+
+    #[test]
+    fn skill_shell_commands_fail_closed_by_default() {
+        assert_eq!(mode_for("PreSkillShellCommand", None), FailMode::Ask);
+        for (mode, word) in [(FailMode::Ask, "ask"), (FailMode::Deny, "deny")] {
+            let r = fallback_reply("PreSkillShellCommand", mode, "hookd is down", None);
+            let out = String::from_utf8(r.stdout).unwrap();
+            assert_eq!(r.exit_code, 0, "{out}");
+            assert!(
+                out.starts_with(&format!(
+                    r#"{{"hookSpecificOutput":{{"hookEventName":"PreSkillShellCommand","permissionDecision":"{word}""#
+                )),
+                "{out}"
+            );
+        }
     }
 }

@@ -254,6 +254,9 @@ pub struct StatsReport {
     /// Events answered by their fail mode since start because neither the store nor the
     /// emergency journal could record them.
     pub not_durable: u64,
+    /// Tool calls seen in a post event without a PreToolUse in their session, since start
+    /// (bypass alarms).
+    pub bypasses: u64,
 }
 
 /// An `f64` that keeps `Eq` for the report types (compared by bits).

@@ -88,6 +88,12 @@ pub fn render(r: &StatsReport) -> String {
         r.deduplicated.to_string(),
     );
     simple(
+        "hookd_bypasses_total",
+        "counter",
+        "Tool calls that ran without a PreToolUse (bypass alarms).",
+        r.bypasses.to_string(),
+    );
+    simple(
         "hookd_duplicates_dropped_total",
         "counter",
         "Spooled copies of events already in the store, dropped.",

@@ -12,7 +12,7 @@
 # resort use the platform package's binary directly.
 set -euo pipefail
 
-VERSION="2.1.328"
+VERSION="2.1.332"
 PKG="@anthropic-ai/claude-code"
 CACHE_ROOT="${HOOKD_TEST_CACHE:-$HOME/.cache/hookd-tests}"
 PREFIX="$CACHE_ROOT/claude-code-$VERSION"

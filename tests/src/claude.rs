@@ -15,7 +15,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 
 /// The pinned CLI version (see `tests/claude/install.sh`).
-pub const CLAUDE_VERSION: &str = "2.1.328";
+pub const CLAUDE_VERSION: &str = "2.1.332";
 
 /// `PATH` used when the test process has none.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -381,7 +381,7 @@ pub fn read_jsonl(path: &Path) -> anyhow::Result<Vec<Value>> {
         .collect()
 }
 
-/// Every hook event name known to CLI 2.1.328 (`HOOK_EVENTS` order).
+/// Every hook event name known to CLI 2.1.332 (`HOOK_EVENTS` order).
 pub const ALL_HOOK_EVENTS: &[&str] = &[
     "PreToolUse",
     "PostToolUse",
@@ -416,6 +416,7 @@ pub const ALL_HOOK_EVENTS: &[&str] = &[
     "FileChanged",
     "DirectoryAdded",
     "MessageDisplay",
+    "PreSkillShellCommand",
 ];
 
 /// The `tool_result` blocks of every user message in a Messages API request body.

@@ -1,4 +1,4 @@
-//! Every one of the 33 events, through the real hook-client and hookd, answered with output
+//! Every one of the 34 events, through the real hook-client and hookd, answered with output
 //! that matches docs/claude-code-hooks.md: exactly one JSON document or nothing on stdout, the right
 //! `hookEventName`, the right decision form, and exit 2 only for exit-2 blocks.
 
@@ -55,17 +55,24 @@ fn sample(name: &str) -> Value {
         "DirectoryAdded" => json!({"directory": "/d", "source": "add_dir"}),
         "MessageDisplay" => json!({"turn_id": "t", "message_id": "m", "index": 0, "final": true,
             "delta": "hi"}),
+        "PreSkillShellCommand" => {
+            json!({"tool_name": "Bash", "tool_input": {"command": "git status"},
+            "tool_use_id": "9f1c:inner:preamble-0", "command_name": "status",
+            "command_source": "projectSettings", "invoked_by": "user"})
+        }
         other => panic!("no sample for {other}"),
     }
 }
 
-/// Every event of Claude Code 2.1.328, in `HOOK_EVENTS` order.
+/// Every event of Claude Code 2.1.332, in `HOOK_EVENTS` order.
 const EVENTS: &[&str] = hook_tests::claude::ALL_HOOK_EVENTS;
 
 /// One rule per event with an action that event can express; the expected result kind.
 fn rule_for(name: &str) -> (&'static str, Expect) {
     match name {
-        "PreToolUse" | "PermissionRequest" => ("deny", Expect::Permission("deny")),
+        "PreToolUse" | "PermissionRequest" | "PreSkillShellCommand" => {
+            ("deny", Expect::Permission("deny"))
+        }
         "PreModelSwitch" => ("ask", Expect::Permission("ask")),
         "PostToolUse" | "UserPromptSubmit" | "Stop" | "SubagentStop" => {
             ("block", Expect::JsonBlock)
@@ -136,6 +143,9 @@ fn allowed_specific_keys(name: &str) -> BTreeSet<&'static str> {
             "additionalContext",
         ],
         "PreModelSwitch" => &["permissionDecision", "permissionDecisionReason"],
+        // 2.1.332: updatedInput is accepted but never applied (it keeps the command from
+        // running); hookd never writes it.
+        "PreSkillShellCommand" => &["permissionDecision", "permissionDecisionReason"],
         "PermissionRequest" => &["decision"],
         "PostToolUse" => &[
             "additionalContext",
@@ -264,11 +274,11 @@ fn check(name: &str, expect: Expect, out: &std::process::Output) {
 }
 
 #[test]
-fn all_33_events_are_answered_in_the_form_each_accepts() {
+fn all_34_events_are_answered_in_the_form_each_accepts() {
     let d = TestDaemon::start_with(&[("hookd.toml", &rules_toml())]).unwrap();
     let status = d.status().unwrap();
     assert_eq!(status["hookd"]["rule_errors"], json!([]), "{status}");
-    assert_eq!(status["hookd"]["rules_loaded"], json!(33));
+    assert_eq!(status["hookd"]["rules_loaded"], json!(34));
     for name in EVENTS.iter().copied() {
         let out = d
             .hook(&event_json(name, "sess-all", &sample(name)), &[])
@@ -276,7 +286,7 @@ fn all_33_events_are_answered_in_the_form_each_accepts() {
         check(name, rule_for(name).1, &out);
     }
     let rows = d.events(100, &["--session", "sess-all"]).unwrap();
-    assert_eq!(rows.len(), 33);
+    assert_eq!(rows.len(), 34);
     for row in &rows {
         let name = row["event"].as_str().unwrap();
         assert_eq!(row["rules"], json!([format!("r-{name}")]), "{row}");
@@ -297,7 +307,7 @@ fn with_no_rules_every_event_passes_silently_and_is_recorded() {
         );
     }
     let rows = d.events(100, &["--session", "sess-none"]).unwrap();
-    assert_eq!(rows.len(), 33);
+    assert_eq!(rows.len(), 34);
     assert!(rows.iter().all(|r| r["verdict"] == json!("none")));
 }
 
@@ -371,4 +381,53 @@ fn a_duplicate_delivery_is_recorded_once_and_answered_identically() {
     );
     d.hook(&other, &[]).unwrap();
     assert_eq!(d.events(10, &["--session", "dup"]).unwrap().len(), 2);
+}
+
+#[test]
+fn the_default_bash_packs_guard_skill_shell_commands() {
+    let d = TestDaemon::start().unwrap();
+    let skill = |command: &str| {
+        json!({"tool_name": "Bash", "tool_input": {"command": command},
+            "tool_use_id": "9f1c:inner:preamble-0", "command_name": "deploy",
+            "command_source": "projectSettings", "invoked_by": "claude"})
+    };
+    let out = d
+        .hook(
+            &event_json(
+                "PreSkillShellCommand",
+                "sess-skill",
+                &skill("git push -f origin main"),
+            ),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spec = &v["hookSpecificOutput"];
+    assert_eq!(spec["hookEventName"], json!("PreSkillShellCommand"), "{v}");
+    assert_eq!(spec["permissionDecision"], json!("deny"), "{v}");
+    assert!(
+        spec["permissionDecisionReason"]
+            .as_str()
+            .unwrap()
+            .contains("git-push-force"),
+        "{v}"
+    );
+    let out = d
+        .hook(
+            &event_json("PreSkillShellCommand", "sess-skill", &skill("git status")),
+            &[],
+        )
+        .unwrap();
+    assert!(
+        out.stdout.is_empty() && out.status.code() == Some(0),
+        "{out:?}"
+    );
+    // A PowerShell command is not a Bash command: the Bash packs leave it alone.
+    let mut ps = skill("git push -f origin main");
+    ps["tool_name"] = json!("PowerShell");
+    let out = d
+        .hook(&event_json("PreSkillShellCommand", "sess-skill", &ps), &[])
+        .unwrap();
+    assert!(out.stdout.is_empty(), "{out:?}");
 }

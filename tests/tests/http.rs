@@ -1293,7 +1293,7 @@ fn install_http_wires_every_event_from_hookd_toml() {
     assert_eq!(report["http_url"], json!("http://127.0.0.1:8787/hook"));
     assert_eq!(report["token_env"], json!("HOOKD_HTTP_BEARER"));
     let hooks = wired(project.path());
-    assert_eq!(hooks.len(), 31, "{hooks:#?}");
+    assert_eq!(hooks.len(), 32, "{hooks:#?}");
     for (event, ty, on_failure) in &hooks {
         let want = if ["SessionStart", "Setup"].contains(&event.as_str()) {
             "command"
@@ -1301,21 +1301,22 @@ fn install_http_wires_every_event_from_hookd_toml() {
             "http"
         };
         assert_eq!(ty, want, "{event}");
-        let guard = ["PreToolUse", "PermissionRequest"].contains(&event.as_str());
+        let guard =
+            ["PreToolUse", "PermissionRequest", "PreSkillShellCommand"].contains(&event.as_str());
         assert_eq!(on_failure.as_deref(), guard.then_some("block"), "{event}");
     }
     // Idempotent.
     let again = install(&["--http"]);
     assert_eq!(again["changed"], json!(false), "{again}");
-    assert_eq!(again["present"].as_array().unwrap().len(), 31);
+    assert_eq!(again["present"].as_array().unwrap().len(), 32);
     // Back to hook-client: the http entries give way (never both for one event).
     install(&[]);
     let hooks = wired(project.path());
-    assert_eq!(hooks.len(), 31);
+    assert_eq!(hooks.len(), 32);
     assert!(hooks.iter().all(|(_, ty, _)| ty == "command"), "{hooks:#?}");
     // And to http again, then uninstall removes everything install wrote.
     install(&["--http"]);
-    assert_eq!(wired(project.path()).len(), 31);
+    assert_eq!(wired(project.path()).len(), 32);
     let out = d
         .hookctl(&["uninstall", "--project", "--dir", dir])
         .unwrap();

@@ -3,6 +3,7 @@
 //! module; `cargo test -p hook-tests --test integration NAME::` runs one file's tests.
 
 mod allow_once;
+mod bypass;
 mod claude_harness;
 mod crash;
 mod doctor;
@@ -26,6 +27,7 @@ mod real_client_http;
 mod real_client_plugin;
 mod real_client_runs;
 mod real_client_sessions;
+mod real_client_skills;
 mod reload;
 mod runs;
 mod security;

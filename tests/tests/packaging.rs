@@ -301,7 +301,8 @@ fn the_plugin_wires_every_event_to_the_static_client() {
         .collect();
     assert_eq!(hooks.keys().map(String::as_str).collect::<Vec<_>>(), want);
     for (event, groups) in hooks {
-        let guard = ["PreToolUse", "PermissionRequest"].contains(&event.as_str());
+        let guard =
+            ["PreToolUse", "PermissionRequest", "PreSkillShellCommand"].contains(&event.as_str());
         let mut handler = json!({
             "type": "command",
             "command": "${CLAUDE_PLUGIN_ROOT}/bin/hook-client",

@@ -1,5 +1,5 @@
-//! The real Claude Code CLI (2.1.328) against a fake Messages API, with hook-client wired for
-//! all 33 events in the project's `.claude/settings.json`, talking to a real hookd.
+//! The real Claude Code CLI (2.1.332) against a fake Messages API, with hook-client wired for
+//! all 34 events in the project's `.claude/settings.json`, talking to a real hookd.
 //!
 //! Skipped (loudly) only with `HOOKD_SKIP_CLAUDE=1`.
 

@@ -1,4 +1,4 @@
-//! The real Claude Code CLI (2.1.328) with `http` hooks pointed straight at hookd's HTTP
+//! The real Claude Code CLI (2.1.332) with `http` hooks pointed straight at hookd's HTTP
 //! listener (no hook-client process), wired by `hookctl install --http`, against a fake
 //! Messages API: a PreToolUse deny reaches the model as the tool_result, a UserPromptSubmit
 //! context reaches the model's request, events are recorded with the CLI's session id, the

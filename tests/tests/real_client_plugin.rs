@@ -1,4 +1,4 @@
-//! The real Claude Code CLI (2.1.328) with hookd as a plugin: `claude --plugin-dir <plugin>`,
+//! The real Claude Code CLI (2.1.332) with hookd as a plugin: `claude --plugin-dir <plugin>`,
 //! no hooks in any settings file. The plugin is the source tree's `plugin/` (manifest and
 //! `hooks/hooks.json`) with `bin/` filled as scripts/release.sh fills it; its hooks run the
 //! plugin's own hook-client in exec form through `${CLAUDE_PLUGIN_ROOT}`. A session's events

@@ -1,4 +1,4 @@
-//! The real Claude Code CLI (2.1.328): a user's existing "lint after Write" hook, migrated
+//! The real Claude Code CLI (2.1.332): a user's existing "lint after Write" hook, migrated
 //! with `hookctl import --replace`, runs through hookd after the model writes a file, and its
 //! output reaches the model.
 //!

@@ -1084,3 +1084,39 @@ fn command_regexes_use_the_shells_classes() {
     assert!(re.is_match("rm -rf"));
     assert!(!re.is_match("rm -rfx"));
 }
+
+#[test]
+fn every_pack_rule_guarding_bash_also_guards_skill_shell_commands() {
+    // docs/rules.md, "Packs": a Bash command embedded in a skill or slash command is checked
+    // like one the model runs.
+    let pre = crate::events::index("PreToolUse").unwrap();
+    let skill = crate::events::index("PreSkillShellCommand").unwrap();
+    let mut bash_rules = 0;
+    for (pack, text) in PACKS {
+        let src = Source {
+            name: format!("pack:{pack}"),
+            text: (*text).to_owned(),
+            is_main: false,
+        };
+        for r in parse_source(&src).unwrap().0 {
+            let EventFilter::Some { known, .. } = &r.events else {
+                continue;
+            };
+            let guards_bash = known.contains(&pre)
+                && r.cond
+                    .tool
+                    .as_ref()
+                    .is_some_and(|t| t.matches(Some("Bash")));
+            if guards_bash {
+                bash_rules += 1;
+            }
+            assert_eq!(
+                known.contains(&skill),
+                guards_bash,
+                "{pack}/{}: PreSkillShellCommand exactly when the rule guards Bash",
+                r.name
+            );
+        }
+    }
+    assert!(bash_rules > 50, "{bash_rules}");
+}

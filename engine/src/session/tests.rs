@@ -714,3 +714,113 @@ once = "project-day"
         d.reason()
     );
 }
+
+fn observe(s: &mut Session, name: &str, extra: Value, now: i64) -> Vec<Bypass> {
+    let mut v = json!({"session_id": s.id, "hook_event_name": name});
+    v.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    let e = HookEvent::parse(v.to_string().as_bytes(), None).unwrap();
+    s.observe(&e, None, None, now);
+    s.take_new_bypasses()
+}
+
+fn call(id: &str) -> Value {
+    json!({"tool_name": "Bash", "tool_input": {"command": "ls"}, "tool_use_id": id})
+}
+
+#[test]
+fn post_events_for_calls_that_had_no_pre_tool_use_are_bypasses() {
+    let mut s = Session::new("b", 0);
+    // Before any PreToolUse reaches hookd, nothing is a bypass (PreToolUse may not be wired).
+    assert!(observe(&mut s, "PostToolUse", call("t0"), 1).is_empty());
+    assert!(observe(&mut s, "PreToolUse", call("t1"), 2).is_empty());
+    assert!(observe(&mut s, "PostToolUse", call("t1"), 3).is_empty());
+    let found = observe(&mut s, "PostToolUse", call("t2"), 4);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (&*found[0].tool, &*found[0].tool_use_id, found[0].seen_in),
+        ("Bash", "t2", "PostToolUse")
+    );
+    // The batch names both again: neither is new.
+    let batch = json!({"tool_calls": [call("t1"), call("t2")]});
+    assert!(observe(&mut s, "PostToolBatch", batch, 5).is_empty());
+    // A call only the batch shows.
+    let batch = json!({"tool_calls": [call("t3")]});
+    let found = observe(&mut s, "PostToolBatch", batch, 6);
+    assert_eq!(
+        (&*found[0].tool_use_id, found[0].seen_in),
+        ("t3", "PostToolBatch")
+    );
+    // A denied call (no PostToolUse) leaves with its batch.
+    assert!(observe(&mut s, "PreToolUse", call("t4"), 7).is_empty());
+    let batch = json!({"tool_calls": [call("t4")]});
+    assert!(observe(&mut s, "PostToolBatch", batch, 8).is_empty());
+    assert_eq!(s.bypasses(), 2);
+    // A failure counts like a success.
+    assert_eq!(
+        observe(&mut s, "PostToolUseFailure", call("t5"), 9).len(),
+        1
+    );
+}
+
+#[test]
+fn a_call_in_flight_while_hundreds_of_others_come_and_go_is_remembered() {
+    // A subagent's Task call stays in flight while the subagent makes many calls.
+    let mut s = Session::new("b", 0);
+    observe(&mut s, "PreToolUse", call("task"), 1);
+    for i in 0..1000 {
+        let id = format!("inner{i}");
+        observe(&mut s, "PreToolUse", call(&id), 2 + i);
+        assert!(observe(&mut s, "PostToolUse", call(&id), 2 + i).is_empty());
+    }
+    assert!(observe(&mut s, "PostToolUse", call("task"), 2000).is_empty());
+    // Memory stays bounded however many calls stay unanswered.
+    for i in 0..10_000 {
+        observe(&mut s, "PreToolUse", call(&format!("denied{i}")), 3000 + i);
+    }
+    assert_eq!(
+        s.calls.as_ref().unwrap().ids.counts(),
+        (MAX_IN_FLIGHT, MAX_FINISHED)
+    );
+}
+
+#[test]
+fn replay_rebuilds_the_calls_without_raising_old_bypasses_again() {
+    let row = |name: &str, extra: Value, t: i64| {
+        let mut v = json!({"session_id": "r", "hook_event_name": name});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        StoredEvent {
+            time_ms: t,
+            payload: v.to_string().into_bytes(),
+            verdict: Verdict::None,
+            rules: vec![],
+            project_dir: None,
+        }
+    };
+    let rows = vec![
+        row("PreToolUse", call("a"), 1),
+        row("PostToolUse", call("x"), 2),
+        row(BYPASS_EVENT, json!({"tool_use_id": "x"}), 2),
+    ];
+    let mut s = replay("r", &rows, None);
+    assert!(s.take_new_bypasses().is_empty());
+    assert_eq!((s.bypasses(), s.events), (1, 2));
+    // `a` passed PreToolUse before the restart; `x` was already reported.
+    assert!(observe(&mut s, "PostToolUse", call("a"), 3).is_empty());
+    assert!(observe(&mut s, "PostToolUse", call("x"), 4).is_empty());
+}
+
+#[test]
+fn the_bypass_memory_costs_a_session_without_tool_calls_one_pointer() {
+    // 10,000 live sessions (BENCHMARKS.md): a session lives in one `Arc<Mutex<Session>>`
+    // allocation, which must stay in the 512-byte size class.
+    assert!(
+        std::mem::size_of::<std::sync::Mutex<Session>>() + 16 <= 512,
+        "{}",
+        std::mem::size_of::<Session>()
+    );
+    assert_eq!(std::mem::size_of::<Option<Box<Calls>>>(), 8);
+}

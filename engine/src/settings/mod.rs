@@ -11,8 +11,8 @@
 //! and the error makes the whole load fail like a rule error: the daemon keeps the last good
 //! set, settings included (docs/rules.md, "When rule files fail to load").
 //!
-//! `packs`, `disable_rules`, `[redact]` and `[run]` apply on each reload; `[store]`,
-//! `[session]`, `[server]` and `[http]` are read only at start ([`Settings::start_only`]): a
+//! `packs`, `disable_rules`, `[redact]`, `[run]` and `[session] bypass_alarm` apply on each
+//! reload; `[store]`, the rest of `[session]`, `[server]` and `[http]` are read only at start ([`Settings::start_only`]): a
 //! reload that would change one of those is refused with an error saying to restart
 //! ([`Settings::changes_needing_restart`]), so what runs never silently differs from the file.
 //!
@@ -170,7 +170,7 @@ impl Default for StoreSettings {
     }
 }
 
-/// `[session]`: sessions in memory (read at start).
+/// `[session]`: sessions in memory (read at start), and the bypass alarm (applied on reload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionSettings {
     /// Idle sessions leave memory after this long (rebuilt from the store when they come
@@ -178,6 +178,9 @@ pub struct SessionSettings {
     pub idle_ttl: Duration,
     /// The most sessions kept in memory; past it the least recently active leave first.
     pub max_live: usize,
+    /// Whether a tool call that ran without a PreToolUse is told to the model and the user
+    /// (it is recorded and counted either way; docs/operations.md, "Bypass alarm").
+    pub bypass_alarm: bool,
 }
 
 impl Default for SessionSettings {
@@ -185,6 +188,7 @@ impl Default for SessionSettings {
         Self {
             idle_ttl: DEFAULT_IDLE_TTL,
             max_live: DEFAULT_MAX_LIVE,
+            bypass_alarm: true,
         }
     }
 }

@@ -17,7 +17,7 @@ use super::{
 use crate::redact::{ExtraPattern, RedactConfig, Redactor};
 
 const STORE_KEYS: &[&str] = &["synchronous", "max_age", "max_size", "emergency_journal"];
-const SESSION_KEYS: &[&str] = &["idle_ttl", "max_live"];
+const SESSION_KEYS: &[&str] = &["idle_ttl", "max_live", "bypass_alarm"];
 const SERVER_KEYS: &[&str] = &["max_connections", "idle_timeout"];
 const HTTP_KEYS: &[&str] = &[
     "listen",
@@ -74,6 +74,11 @@ pub(super) fn session(r: &mut Reader<'_>, table: &DeTable<'_>) -> SessionSetting
             "max_live" => {
                 if let Some(x) = r.count(key, v, 1, MAX_MAX_LIVE) {
                     s.max_live = x;
+                }
+            }
+            "bypass_alarm" => {
+                if let Some(x) = r.boolean(key, v) {
+                    s.bypass_alarm = x;
                 }
             }
             _ => return false,

@@ -49,6 +49,7 @@ fn no_file_and_an_empty_file_are_the_defaults() {
     assert_eq!(s.store.emergency_journal, 4 << 20);
     assert_eq!(s.session.idle_ttl, secs(30 * 60));
     assert_eq!(s.session.max_live, 50_000);
+    assert!(s.session.bypass_alarm);
     assert_eq!(s.server.max_connections, 1024);
     assert_eq!(s.server.idle_timeout, secs(60));
     assert_eq!(s.http.listen, None);
@@ -149,6 +150,15 @@ fn table() -> Vec<Row> {
                 ("1", |s| s.session.max_live == 1),
             ],
             vec!["0", "-1", "\"64\"", "1.5", "100000001"],
+        ),
+        (
+            "session",
+            "bypass_alarm",
+            vec![
+                ("false", |s| !s.session.bypass_alarm),
+                ("true", |s| s.session.bypass_alarm),
+            ],
+            vec!["\"no\"", "0", "\"false\""],
         ),
         (
             "server",
@@ -565,6 +575,9 @@ fn a_reload_that_changes_a_start_only_setting_says_to_restart() {
     let at_start = good("[store]\nmax_age = \"7d\"\n[run]\nmax_background = 2\n");
     // [run] applies on reload; an equal start-only value written differently is no change.
     let reloaded = good("[store]\nmax_age = \"168h\"\n[run]\nmax_background = 8\n");
+    assert!(at_start.changes_needing_restart(&reloaded).is_empty());
+    // So does `[session] bypass_alarm`, though the rest of [session] is read at start.
+    let reloaded = good("[store]\nmax_age = \"7d\"\n[session]\nbypass_alarm = false\n");
     assert!(at_start.changes_needing_restart(&reloaded).is_empty());
     let reloaded = good("[session]\nidle_ttl = \"2s\"\n[store]\nmax_age = \"1d\"\n");
     assert_eq!(

@@ -70,6 +70,7 @@ pub fn run(args: &Args, socket: &Path) -> anyhow::Result<ExitCode> {
     checks.append(&mut socket_checks);
     spool_check(socket, status.as_ref(), &mut checks);
     runs_check(socket, status.as_ref(), &mut checks);
+    bypass_check(socket, status.as_ref(), &mut checks);
     service_check(&mut checks);
 
     let failed = checks.iter().any(|c| c.level == Level::Fail);
@@ -826,6 +827,64 @@ fn runs_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Che
         Level::Warn,
         detail,
         Some("see `hookctl runs --failed` (stderr tails included with --json); fix the script or the rule's timeout".into()),
+    ));
+}
+
+/// Tool calls that ran without a PreToolUse in the last 24 hours (the bypass alarm's records).
+fn bypass_check(socket: &Path, status: Option<&StatusReport>, checks: &mut Vec<Check>) {
+    if status.is_none() {
+        return;
+    }
+    let since = crate::format::now_ms() - RUN_FAILURE_WINDOW_MS;
+    let rows = Client::connect(socket).and_then(|mut c| {
+        match c.request(&Request::Events(EventQuery {
+            event: Some("bypass".into()),
+            since_ms: Some(since),
+            limit: 1000,
+            ..EventQuery::default()
+        }))? {
+            Response::Events(rows) => Ok(rows),
+            other => anyhow::bail!("unexpected answer {other:?}"),
+        }
+    });
+    let rows = match rows {
+        Ok(r) => r,
+        Err(e) => {
+            checks.push(check(
+                "bypasses",
+                Level::Warn,
+                format!("cannot list bypasses: {e:#}"),
+                None,
+            ));
+            return;
+        }
+    };
+    if rows.is_empty() {
+        checks.push(check(
+            "bypasses",
+            Level::Ok,
+            "every tool call seen in the last 24 hours had a PreToolUse",
+            None,
+        ));
+        return;
+    }
+    let mut detail = format!(
+        "{} tool calls ran without a PreToolUse in the last 24 hours: no guard rule checked them",
+        rows.len()
+    );
+    for r in rows.iter().take(3) {
+        detail.push_str(&format!(
+            "\nlast: {} session {}: {}",
+            crate::format::utc(r.time_ms),
+            r.session_id.as_deref().unwrap_or("-"),
+            r.reason.as_deref().unwrap_or("-")
+        ));
+    }
+    checks.push(check(
+        "bypasses",
+        Level::Warn,
+        detail,
+        Some("see `hookctl events --event bypass`; Claude Code skipped the hook (often inside subagents): check that PreToolUse is wired for every agent, and update Claude Code".into()),
     ));
 }
 

@@ -1010,7 +1010,10 @@ fn fails_closed(event: &str, fail_mode: Option<&str>) -> bool {
         .is_some_and(|s| s.block != hook_engine::events::Block::None);
     let closed = match mode_for(event, fail_mode) {
         FailMode::Deny => true,
-        FailMode::Ask => matches!(event, "PreToolUse" | "PermissionRequest"),
+        FailMode::Ask => matches!(
+            event,
+            "PreToolUse" | "PermissionRequest" | "PreSkillShellCommand"
+        ),
         FailMode::Pass => false,
     };
     can_block && closed && !NO_ON_FAILURE.contains(&event)
@@ -1198,7 +1201,7 @@ mod tests {
     fn events_resolve_in_claude_code_order() {
         let got = resolve_events(&["Stop".into(), "PreToolUse".into(), "Stop".into()]).unwrap();
         assert_eq!(got, ["PreToolUse", "Stop"]);
-        assert_eq!(resolve_events(&[]).unwrap().len(), 33);
+        assert_eq!(resolve_events(&[]).unwrap().len(), 34);
         let e = resolve_events(&["pretooluse".into()])
             .unwrap_err()
             .to_string();

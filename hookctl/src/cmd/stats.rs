@@ -76,6 +76,10 @@ pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
             "durability  {} spooled copies of recorded events dropped; {} in the emergency journal; {} answered by the fail mode (not recordable)",
             r.duplicates_dropped, r.journal_events, r.not_durable
         );
+        println!(
+            "bypasses    {} tool calls ran without a PreToolUse (`hookctl events --event bypass`)",
+            r.bypasses
+        );
         println!("redactions  {}", top(&r.redactions, 10));
     }
     Ok(if r.health == "unhealthy" {

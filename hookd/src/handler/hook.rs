@@ -20,7 +20,7 @@ use crate::decide::{self, Inputs, Rejected};
 use crate::event::{EventError, HookEvent};
 use crate::render::render;
 use crate::rules::{Decision, Ruleset};
-use crate::session::{Session, SharedSession};
+use crate::session::{BYPASS_EVENT, Bypass, Session, SharedSession};
 use crate::state::State;
 use crate::store::EventRecord;
 use crate::verdict::{Source, Verdict};
@@ -65,6 +65,8 @@ pub async fn hooks(state: &Arc<State>, reqs: Vec<HookRequest>, source: Source) -
 struct Evaluated {
     /// Redacted, ready to store.
     record: EventRecord,
+    /// The `bypass` records of tool calls this event showed ran without a PreToolUse.
+    bypasses: Vec<EventRecord>,
     after: Publish,
 }
 
@@ -84,6 +86,8 @@ struct Publish {
     verdict: Verdict,
     rules: Vec<String>,
     redacted: Vec<String>,
+    /// Bypasses recorded with it (counted once committed).
+    bypasses: usize,
 }
 
 /// The rules' part of one event: everything decided before `run` scripts execute.
@@ -97,6 +101,8 @@ struct Judged {
     project_rules: bool,
     /// Whether the session's row in the store is due an update.
     touch_session: bool,
+    /// Tool calls this event showed ran without a PreToolUse.
+    bypasses: Vec<Bypass>,
 }
 
 /// Evaluates a parsed event against the live ruleset and the project's rules, in `session`
@@ -147,6 +153,10 @@ fn judge(
     {
         decide::no_good_rules(&mut decision, &event, options, &fb.reason());
     }
+    let bypasses = match session.as_deref_mut() {
+        Some(s) if observe => bypass_alarm(state, s, &event, &mut decision),
+        _ => Vec::new(),
+    };
     // Rule files failing to load: each session is told once (per distinct notice).
     if observe
         && let Some(s) = session
@@ -166,6 +176,89 @@ fn judge(
         project_dir,
         project_rules: project.is_some(),
         touch_session,
+        bypasses,
+    }
+}
+
+/// The bypass alarm (docs/operations.md): takes the tool calls `event` showed ran without a
+/// PreToolUse in `session`, and tells the model and the user about the untold ones on the
+/// first event that can carry both a context and a message (usually the very PostToolUse or
+/// PostToolBatch that showed them), unless `[session] bypass_alarm = false`.
+fn bypass_alarm(
+    state: &State,
+    session: &mut Session,
+    event: &HookEvent,
+    decision: &mut Decision,
+) -> Vec<Bypass> {
+    let found = session.take_new_bypasses();
+    if !found.is_empty() && state.settings.get().session.bypass_alarm {
+        for b in &found {
+            // The store row is the record; a flood of them must not flood the log.
+            tracing::debug!(
+                session = %session.id,
+                tool = %b.tool,
+                tool_use_id = %b.tool_use_id,
+                seen_in = b.seen_in,
+                "bypass: a tool call ran without a PreToolUse"
+            );
+        }
+        if let Some(log) = session.bypass_log() {
+            log.untold.extend(found.iter().cloned());
+            // A runaway stream of them is told as the last few.
+            let n = log.untold.len();
+            if n > 16 {
+                log.untold.drain(..n - 16);
+            }
+        }
+    }
+    // Not a Stop: a context there would make the turn go on.
+    let carries = event.spec.is_some_and(|sp| sp.output && sp.context)
+        && !crate::events::is_stop_like(&event.name);
+    if carries
+        && let Some(log) = session.bypass_log()
+        && !log.untold.is_empty()
+    {
+        let told = std::mem::take(&mut log.untold);
+        let calls: Vec<String> = told
+            .iter()
+            .map(|b| format!("{} `{}`", b.tool, b.tool_use_id))
+            .collect();
+        let calls = calls.join(", ");
+        decision.warnings.push(format!(
+            "hookd: bypass alarm: Claude Code ran {calls} without the PreToolUse hook, so no guard rule checked it (see `hookctl events --event bypass`)"
+        ));
+        decision.contexts.push(format!(
+            "hookd bypass alarm: the tool call {calls} ran without passing hookd's PreToolUse checks (Claude Code did not send it). Tell the user, and do not treat it as checked."
+        ));
+    }
+    found
+}
+
+/// The `bypass` record of `b`, found by the event `j` (docs/operations.md, "Bypass alarm").
+fn bypass_record(b: &Bypass, j: &Judged, record: &EventRecord) -> EventRecord {
+    let payload = serde_json::json!({
+        "hook_event_name": BYPASS_EVENT,
+        "session_id": record.session_id,
+        "tool_name": &*b.tool,
+        "tool_use_id": &*b.tool_use_id,
+        "seen_in": b.seen_in,
+        "agent_id": j.event.value().get("agent_id").and_then(crate::event::Value::as_str),
+    });
+    EventRecord {
+        time_ms: record.time_ms,
+        session_id: record.session_id.clone(),
+        event: BYPASS_EVENT.to_string(),
+        tool: Some(b.tool.to_string()),
+        project_dir: record.project_dir.clone(),
+        payload: serde_json::to_vec(&payload).unwrap_or_default(),
+        verdict: Verdict::Warn,
+        reason: Some(format!(
+            "{} call {} ran without a PreToolUse (seen in {})",
+            b.tool, b.tool_use_id, b.seen_in
+        )),
+        source: record.source,
+        summary: Some(format!("{} {}", b.tool, b.tool_use_id)),
+        ..EventRecord::default()
     }
 }
 
@@ -375,7 +468,7 @@ async fn prepare(
         None => None,
     };
     let time_ms = now_ms();
-    let (reply, record) = match parsed {
+    let (reply, record, bypasses) = match parsed {
         Ok(event) => {
             let mut j = {
                 let mut guard = session.as_ref().map(lock);
@@ -433,16 +526,19 @@ async fn prepare(
                 let rules: Vec<&str> = j.decision.matched.iter().map(|m| m.rule.as_str()).collect();
                 state.once.remember(&rules, p, time_ms);
             }
-            (
-                render(&j.event, &j.decision),
-                record_of(&j, &env, time_ms, source),
-            )
+            let record = record_of(&j, &env, time_ms, source);
+            let bypasses = j
+                .bypasses
+                .iter()
+                .map(|b| bypass_record(b, &j, &record))
+                .collect();
+            (render(&j.event, &j.decision), record, bypasses)
         }
         Err(e) => {
             let r = decide::rejected(&e, &payload, &options);
             tracing::warn!(event = %r.name, error = %e, "malformed event");
             let record = rejected_record(&r, &env, time_ms, source);
-            (r.reply, record)
+            (r.reply, record, Vec::new())
         }
     };
     let processing = started.elapsed();
@@ -470,8 +566,18 @@ async fn prepare(
         verdict: record.verdict.clone(),
         rules: record.rules.clone(),
         redacted: record.redacted.clone(),
+        bypasses: bypasses.len(),
     };
-    Evaluated { record, after }
+    let redactor = state.redactor();
+    let bypasses = bypasses
+        .into_iter()
+        .map(|b| redact_record(&redactor, b))
+        .collect();
+    Evaluated {
+        record,
+        bypasses,
+        after,
+    }
 }
 
 /// A session's lock (a poisoned one is taken over: every section leaves the session whole).
@@ -489,10 +595,13 @@ async fn record_group(
     if group.is_empty() {
         return;
     }
-    let (records, after): (Vec<EventRecord>, Vec<(usize, Publish)>) = group
-        .drain(..)
-        .map(|(i, e)| (e.record, (i, e.after)))
-        .unzip();
+    let mut records = Vec::with_capacity(group.len());
+    let mut after = Vec::with_capacity(group.len());
+    for (i, e) in group.drain(..) {
+        records.push(e.record);
+        records.extend(e.bypasses);
+        after.push((i, e.after));
+    }
     state
         .events_since_start
         .fetch_add(records.len() as u64, Ordering::Relaxed);
@@ -527,6 +636,9 @@ async fn record_group(
             p.processing,
             p.started.elapsed(),
         );
+        if p.bypasses > 0 {
+            state.metrics.record_bypasses(p.bypasses as u64);
+        }
         crate::dedup::Dedup::finish(&p.dedup, &p.reply);
         replies[i] = Some(p.reply);
     }
