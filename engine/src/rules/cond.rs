@@ -95,9 +95,22 @@ pub struct Conditions {
     pub(crate) build_output: Option<bool>,
     /// `write`: a target path is written (true) / only read (false).
     pub write: Option<bool>,
+    /// `redirect`: a target path is a redirection's file (true) / an argument (false).
+    pub redirect: Option<bool>,
     /// `fact`: a simple command carries one of these facts, or the command was not fully
     /// analysed.
     pub facts: Option<Facts>,
+    /// `to_terminal`: a simple command's output reaches only the terminal (true), through
+    /// local filters at most, or goes elsewhere (false): a file, another program, the
+    /// network, a substitution.
+    pub to_terminal: Option<bool>,
+    /// `piped_from`: regex on the commands upstream of a simple command in its pipeline (what
+    /// it reads through `|`, directly or through other commands).
+    pub piped_from: Option<Regex>,
+    /// `clobber`: a target path is written in a way that can destroy what it holds (true: an
+    /// existing file overwritten, moved or deleted) or not (false: created, appended to,
+    /// touched).
+    pub clobber: Option<bool>,
     /// `content`: regex on the text being written.
     pub content: Option<Regex>,
     /// `prompt`: regex on the prompt.
@@ -116,7 +129,11 @@ impl Conditions {
             && self.outside_project.is_none()
             && self.build_output.is_none()
             && self.write.is_none()
+            && self.redirect.is_none()
+            && self.clobber.is_none()
             && self.facts.is_none()
+            && self.to_terminal.is_none()
+            && self.piped_from.is_none()
             && self.content.is_none()
             && self.prompt.is_none()
             && self.field.is_empty()
@@ -127,10 +144,37 @@ impl Conditions {
             || self.outside_project.is_some()
             || self.build_output.is_some()
             || self.write.is_some()
+            || self.redirect.is_some()
+            || self.clobber.is_some()
     }
 
     fn has_command_items(&self) -> bool {
-        self.command.is_some() || self.facts.is_some()
+        self.command.is_some()
+            || self.facts.is_some()
+            || self.to_terminal.is_some()
+            || self.piped_from.is_some()
+    }
+
+    /// `command`, `fact`, `to_terminal` and `piped_from` on simple command `i` (`texts` are
+    /// the match texts of the analysis's commands).
+    fn command_holds(&self, a: &Analysis, i: usize, texts: &[String]) -> bool {
+        let (Some(c), Some(text)) = (a.commands.get(i), texts.get(i)) else {
+            return false;
+        };
+        self.command_ok(text)
+            && self.facts.as_ref().is_none_or(|f| f.on(c).is_some())
+            && self.to_terminal.is_none_or(|w| to_terminal(a, i) == w)
+            && self.piped_from.as_ref().is_none_or(|re| {
+                let mut up = c.stdin_pipe;
+                for _ in 0..TERMINAL_CAP {
+                    let Some(u) = up else { return false };
+                    if texts.get(u).is_some_and(|t| re.is_match(t)) {
+                        return true;
+                    }
+                    up = a.commands.get(u).and_then(|c| c.stdin_pipe);
+                }
+                false
+            })
     }
 }
 
@@ -183,6 +227,12 @@ pub struct Target {
     pub cmd: Option<usize>,
     /// It is written (created, changed, moved or deleted), not only read.
     pub write: bool,
+    /// It is a redirection's file (`> out.log`, `2>>err`), not an argument of the command.
+    pub redirect: bool,
+    /// The write keeps what the file holds: an append (`>>`, `tee -a`), `touch`, `mkdir`.
+    pub keeps: bool,
+    /// Whether the write can destroy content (computed on first need).
+    clobbers: OnceCell<bool>,
     /// `abs` with symlinks resolved (computed on first need, for `outside_project`).
     resolved: OnceCell<PathBuf>,
 }
@@ -194,8 +244,19 @@ impl Target {
             abs,
             cmd,
             write,
+            redirect: false,
+            keeps: false,
+            clobbers: OnceCell::new(),
             resolved: OnceCell::new(),
         }
+    }
+
+    /// Whether writing it can destroy content: it is written, not only appended to or
+    /// touched, and something is there (a `stat`, on first need).
+    fn clobbers(&self) -> bool {
+        *self.clobbers.get_or_init(|| {
+            self.write && !self.keeps && std::fs::symlink_metadata(&self.abs).is_ok()
+        })
     }
 
     /// `abs` with symlinks resolved.
@@ -282,21 +343,34 @@ impl<'a> Ctx<'a> {
             };
             let mut cwds: Vec<String> = Vec::new();
             let mut paths = Vec::new();
+            let mut appends = Vec::new();
             for (i, c) in a.commands.iter().enumerate() {
                 paths.clear();
+                appends.clear();
+                redirect_paths(c, &mut paths, &mut appends);
+                let redirects = paths.len();
                 bash_paths(c, &mut paths);
-                for (raw, write) in paths.drain(..) {
-                    if raw.is_empty() {
+                let args_keep = keeps_content(c);
+                for (k, (raw, write)) in paths.drain(..).enumerate() {
+                    if raw.is_empty() || is_stream_device(&raw) {
                         continue;
                     }
+                    let redirect = k < redirects;
+                    let keeps = if redirect { appends[k] } else { args_keep };
                     let abs = absolutize(&raw, self.cwd(), self.home);
                     for cwd in &cwds {
                         let other = absolutize(&raw, Some(cwd), self.home);
                         if other != abs {
-                            out.push(Target::new(raw.clone(), other, Some(i), write));
+                            let mut t = Target::new(raw.clone(), other, Some(i), write);
+                            t.redirect = redirect;
+                            t.keeps = keeps;
+                            out.push(t);
                         }
                     }
-                    out.push(Target::new(raw, abs, Some(i), write));
+                    let mut t = Target::new(raw, abs, Some(i), write);
+                    t.redirect = redirect;
+                    t.keeps = keeps;
+                    out.push(t);
                 }
                 if let Some(dir) = cd_target(c)
                     && cwds.len() < CD_CAP
@@ -364,7 +438,19 @@ fn match_text(c: &SimpleCommand) -> String {
 
 /// Commands whose non-option arguments are all written (created, changed or deleted).
 const WRITE_COMMANDS: &[&str] = &[
-    "rm", "rmdir", "unlink", "touch", "mkdir", "tee", "truncate", "shred", "srm", "wipe",
+    "rm",
+    "rmdir",
+    "unlink",
+    "touch",
+    "mkdir",
+    "tee",
+    "truncate",
+    "shred",
+    "srm",
+    "wipe",
+    "rimraf",
+    "del-cli",
+    "trash-put",
 ];
 /// Commands whose last operand is written and the others read (`mv` also removes its
 /// sources, so they count as written).
@@ -422,15 +508,108 @@ const PATTERN_COMMANDS: &[&str] = &["grep", "egrep", "fgrep", "rg", "sed", "awk"
 /// Commands taking an octal/symbolic mode or owner first, then paths they change.
 const MODE_COMMANDS: &[&str] = &["chmod", "chown", "chgrp"];
 
-/// The paths `c` touches, each with whether it is written.
-fn bash_paths(c: &SimpleCommand, out: &mut Vec<(String, bool)>) {
+/// Device files that are streams, never files whose content can be lost or leaked:
+/// `/dev/null`, `/dev/zero`, the standard streams, `/dev/fd/N`, the terminal, the random
+/// sources. Redirecting to or from them (`2>/dev/null`, `</dev/null`) or naming them
+/// (`cp /dev/null log`) touches no file, so they are never targets. (Disks, `/dev/sd*`, and
+/// bash's `/dev/tcp/…` are not in this list.)
+fn is_stream_device(p: &str) -> bool {
+    let Some(dev) = p.strip_prefix("/dev/") else {
+        return false;
+    };
+    matches!(
+        dev,
+        "null" | "zero" | "full" | "stdin" | "stdout" | "stderr" | "tty" | "random" | "urandom"
+    ) || dev
+        .strip_prefix("fd/")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The files `c`'s redirections open, each with whether it is written, and in `appends`
+/// whether it is appended to (`>>`).
+fn redirect_paths(c: &SimpleCommand, out: &mut Vec<(String, bool)>, appends: &mut Vec<bool>) {
     for r in &c.redirects {
         let is_file = matches!(r.op.as_str(), ">" | ">>" | "<" | "&>" | "&>>" | ">|" | "<>")
             || (r.op.ends_with('>') && r.op.len() <= 3 && !r.op.starts_with('<'));
         if is_file && !r.target.starts_with('&') && !r.target.is_empty() {
             out.push((r.target.clone(), !r.op.ends_with('<')));
+            appends.push(r.op.ends_with(">>"));
         }
     }
+}
+
+/// Whether the paths `c`'s arguments write keep what they hold: `touch`, `mkdir`,
+/// `tee -a`.
+fn keeps_content(c: &SimpleCommand) -> bool {
+    match c.name.as_str() {
+        "touch" | "mkdir" => true,
+        "tee" => c.args.iter().any(|a| {
+            a == "--append" || (a.starts_with('-') && !a.starts_with("--") && a.contains('a'))
+        }),
+        _ => false,
+    }
+}
+
+/// Most simple commands a dump's output is followed through, downstream.
+const TERMINAL_CAP: usize = 16;
+
+/// Commands that only filter or page what they read, to their output: no files written, no
+/// commands run, no network.
+const LOCAL_FILTERS: &[&str] = &[
+    "grep", "egrep", "fgrep", "rg", "ag", "sort", "uniq", "head", "tail", "wc", "cut", "tr",
+    "less", "more", "column", "nl", "cat", "tac", "fold", "fmt", "comm", "jq", "bat",
+];
+
+/// Whether a redirection sends the command's output to a file (not a stream device, not
+/// stderr alone).
+fn output_to_file(c: &SimpleCommand) -> bool {
+    c.redirects.iter().any(|r| {
+        matches!(
+            r.op.as_str(),
+            ">" | ">>" | ">|" | "&>" | "&>>" | "1>" | "1>>"
+        ) && !r.target.starts_with('&')
+            && !is_stream_device(&r.target)
+    })
+}
+
+/// Whether the output of simple command `i` reaches only the terminal: it is not in a
+/// substitution, not redirected to a file, and every command downstream of it in its
+/// pipeline is a local filter ([`LOCAL_FILTERS`]) that does not write a file either.
+fn to_terminal(a: &Analysis, i: usize) -> bool {
+    let Some(c) = a.commands.get(i) else {
+        return false;
+    };
+    if !matches!(
+        c.context,
+        shell::Context::TopLevel | shell::Context::ShellBody
+    ) || output_to_file(c)
+    {
+        return false;
+    }
+    let mut at = i;
+    for _ in 0..TERMINAL_CAP {
+        let Some((j, next)) = a
+            .commands
+            .iter()
+            .enumerate()
+            .skip(at + 1)
+            .find(|(_, n)| n.stdin_pipe == Some(at))
+        else {
+            return true;
+        };
+        if !LOCAL_FILTERS.contains(&next.name.as_str())
+            || !next.wrappers.is_empty()
+            || output_to_file(next)
+        {
+            return false;
+        }
+        at = j;
+    }
+    false
+}
+
+/// The paths `c`'s arguments name, each with whether it is written.
+fn bash_paths(c: &SimpleCommand, out: &mut Vec<(String, bool)>) {
     let name = c.name.as_str();
     match name {
         "dd" => {
@@ -453,13 +632,23 @@ fn bash_paths(c: &SimpleCommand, out: &mut Vec<(String, bool)>) {
             upload_paths(name, &c.args, out);
             return;
         }
+        _ if shell::code_on_stdin(name) => {
+            // Interpreter code: the paths its delete calls name.
+            out.extend(shell::code_deleted_paths(c).into_iter().map(|p| (p, true)));
+            return;
+        }
+        "aws" | "gcloud" | "gsutil" | "rclone" | "azcopy" | "s3cmd" | "mc" | "az" | "gh"
+        | "croc" | "wormhole" | "ffsend" => {
+            cloud_copy_paths(name, &c.args, out);
+            return;
+        }
         "openssl" => {
             let mut it = c.args.iter();
             while let Some(a) = it.next() {
-                if matches!(a.as_str(), "-in" | "-inkey" | "-key" | "-out")
+                if matches!(a.as_str(), "-in" | "-inkey" | "-key" | "-out" | "-keyout")
                     && let Some(p) = it.next()
                 {
-                    out.push((p.clone(), a == "-out"));
+                    out.push((p.clone(), matches!(a.as_str(), "-out" | "-keyout")));
                 }
             }
             return;
@@ -595,6 +784,95 @@ fn find_deletes(args: &[String]) -> bool {
     })
 }
 
+/// curl's short options that take an argument.
+const CURL_ARG: &str = "AbcCdDeEFHKmoPQrtTuUwxXyYz";
+
+/// Whether `p` names a place in cloud storage or on a remote (`s3://b/k`, `gs://b`,
+/// `remote:path`), not a local path.
+fn cloud_path(p: &str) -> bool {
+    p.contains("://") || remote_path(p)
+}
+
+/// The local paths a cloud-storage, sync or sharing tool copies (`aws s3 cp`, `gsutil cp`,
+/// `gcloud storage cp`, `rclone copy`, `azcopy copy`, `s3cmd put`, `mc cp`, `az storage … upload
+/// -f FILE`, `gh gist create`, `gh release upload`, `croc send`, `wormhole send`): sources are read (uploaded), a local last operand after a remote source is
+/// written (downloaded). Options' values may be counted as paths too; they only ever add
+/// read targets.
+fn cloud_copy_paths(name: &str, args: &[String], out: &mut Vec<(String, bool)>) {
+    let copy_at = match name {
+        "aws" => args
+            .windows(2)
+            .position(|w| w[0] == "s3" && matches!(w[1].as_str(), "cp" | "mv" | "sync"))
+            .map(|k| k + 2),
+        "gcloud" => args
+            .windows(2)
+            .position(|w| w[0] == "storage" && matches!(w[1].as_str(), "cp" | "mv" | "rsync"))
+            .map(|k| k + 2),
+        // Sharing tools: what they send is read.
+        "gh" => (args.len() >= 2
+            && matches!(
+                (args[0].as_str(), args[1].as_str()),
+                ("gist", "create" | "edit") | ("release", "upload" | "create")
+            ))
+        .then_some(2),
+        "croc" | "wormhole" | "ffsend" => args
+            .iter()
+            .position(|a| matches!(a.as_str(), "send" | "upload"))
+            .map(|k| k + 1),
+        "gsutil" | "rclone" | "azcopy" | "s3cmd" | "mc" => args
+            .iter()
+            .position(|a| {
+                matches!(
+                    a.as_str(),
+                    "cp" | "mv"
+                        | "rsync"
+                        | "copy"
+                        | "copyto"
+                        | "sync"
+                        | "move"
+                        | "moveto"
+                        | "put"
+                        | "mirror"
+                        | "bisync"
+                )
+            })
+            .map(|k| k + 1),
+        "az" => {
+            // `az storage blob upload -f FILE`, `upload-batch -s DIR`, `az storage file upload
+            // --source FILE`.
+            if !args.iter().any(|a| a.starts_with("upload")) {
+                return;
+            }
+            let mut it = args.iter();
+            while let Some(a) = it.next() {
+                let (opt, v) = match a.split_once('=') {
+                    Some((o, v)) => (o, Some(v.to_owned())),
+                    None => (a.as_str(), None),
+                };
+                if matches!(opt, "-f" | "--file" | "-s" | "--source")
+                    && let Some(v) = v.or_else(|| it.next().cloned())
+                {
+                    out.push((v, false));
+                }
+            }
+            return;
+        }
+        _ => None,
+    };
+    let Some(at) = copy_at else { return };
+    let ops: Vec<&String> = args[at.min(args.len())..]
+        .iter()
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let remote_source = ops.len() > 1 && ops[..ops.len() - 1].iter().any(|p| cloud_path(p));
+    for (k, p) in ops.iter().enumerate() {
+        if !cloud_path(p) {
+            let download = remote_source && k + 1 == ops.len();
+            out.push(((*p).clone(), download));
+        }
+    }
+}
+
 /// Files `curl`, `wget` or `httpie` send (read): `-F name=@file`, `-d @file`,
 /// `--data-binary @file`, `-T file`, `--post-file=file`, `field@file`.
 fn upload_paths(name: &str, args: &[String], out: &mut Vec<(String, bool)>) {
@@ -607,14 +885,27 @@ fn upload_paths(name: &str, args: &[String], out: &mut Vec<(String, bool)>) {
     while let Some(a) = it.next() {
         match name {
             "curl" => {
+                let short;
                 let (opt, attached) = if a.starts_with("--") {
                     match a.split_once('=') {
                         Some((o, v)) => (o, Some(v.to_owned())),
                         None => (a.as_str(), None),
                     }
-                } else if a.len() > 2 && a.starts_with('-') && matches!(&a[..2], "-F" | "-d" | "-T")
-                {
-                    (&a[..2], Some(a[2..].to_owned()))
+                } else if a.len() > 2 && a.starts_with('-') {
+                    // A cluster of short flags (`-sSLT file`, `-sd@.env`): the first option
+                    // that takes an argument takes the rest of the word, or the next word.
+                    match a
+                        .char_indices()
+                        .skip(1)
+                        .find(|(_, c)| CURL_ARG.contains(*c))
+                    {
+                        Some((k, c)) => {
+                            short = format!("-{c}");
+                            let rest = &a[k + c.len_utf8()..];
+                            (short.as_str(), (!rest.is_empty()).then(|| rest.to_owned()))
+                        }
+                        None => continue,
+                    }
                 } else {
                     (a.as_str(), None)
                 };
@@ -845,6 +1136,12 @@ impl Conditions {
         if self.write.is_some_and(|w| w != t.write) {
             return false;
         }
+        if self.redirect.is_some_and(|r| r != t.redirect) {
+            return false;
+        }
+        if self.clobber.is_some_and(|c| c != t.clobbers()) {
+            return false;
+        }
         if let Some(want) = self.build_output {
             let is = cx
                 .project_root()
@@ -909,9 +1206,7 @@ pub fn evaluate(
             .iter()
             .zip(texts)
             .enumerate()
-            .filter(|(_, (c, t))| {
-                cond.command_ok(t) && cond.facts.as_ref().is_none_or(|f| f.on(c).is_some())
-            })
+            .filter(|(i, _)| cond.command_holds(analysis, *i, texts))
             .map(|(i, _)| Some(i))
             .collect();
         if let Some(reason) = &analysis.unparsed {
@@ -960,10 +1255,7 @@ pub fn evaluate(
         }
         let command_holds = |i: usize, u: &Conditions| {
             let Some(a) = cx.analysis() else { return false };
-            let (Some(cmd), Some(text)) = (a.commands.get(i), texts.get(i)) else {
-                return false;
-            };
-            u.command_ok(text) && u.facts.as_ref().is_none_or(|f| f.on(cmd).is_some())
+            u.command_holds(a, i, texts)
         };
         if u.has_command_items() {
             // The witness command, or the command the witness path belongs to.

@@ -220,6 +220,10 @@ pub(crate) fn is_build_output(root: &Path, abs: &Path) -> bool {
         if k == last && OUTPUT_FILE_SET.is_match(c) {
             return true;
         }
+        // A `find` name pattern (`*.log`) that a top-level ignore pattern names as such.
+        if k == last && has_glob(c) && project.ignores_pattern(root, &comps) {
+            return !project.tracks(root, &comps);
+        }
         let output = OUTPUT_DIR_SET.is_match(c)
             || (k >= 1 && OUTPUT_DIR_SET.is_match(format!("{}/{c}", comps[k - 1])))
             || maybe_output(root, &project, &comps, k)
@@ -326,6 +330,38 @@ impl Project {
         }
     }
 
+    /// Whether every file `root/comps` (a `find` pattern such as `./**/*.log`: `**` or plain
+    /// directories, then a name pattern) can match is ignored: the repository's top
+    /// `.gitignore` or `.git/info/exclude` has the same name pattern, unanchored, and no
+    /// negation (`!keep.log`) that could re-include one.
+    fn ignores_pattern(&self, root: &Path, comps: &[&str]) -> bool {
+        let Some((name, dirs)) = comps.split_last() else {
+            return false;
+        };
+        if dirs.iter().any(|d| has_glob(d) && *d != "**") {
+            return false;
+        }
+        let load = |p: &Path| cached(p, IGNORE_MAX, |b| Some(Parsed::Ignore(Ignore::parse(b))));
+        let files = [
+            self.git_dir
+                .as_ref()
+                .and_then(|g| load(&g.join("info/exclude"))),
+            load(&self.top.join(".gitignore")),
+            (root != self.top)
+                .then(|| load(&root.join(".gitignore")))
+                .flatten(),
+        ];
+        let mut named = false;
+        for f in files.iter().flatten() {
+            let Parsed::Ignore(ig) = &**f else { continue };
+            if ig.has_negation {
+                return false;
+            }
+            named |= ig.bare.iter().any(|b| b == name);
+        }
+        named
+    }
+
     /// Whether `.gitignore` (or `.git/info/exclude`) ignores `root/comps`, which is a
     /// directory when `dir`.
     fn ignored(&self, root: &Path, comps: &[&str], dir: bool) -> bool {
@@ -402,6 +438,10 @@ fn git_dir_of(dot_git: &Path) -> Option<PathBuf> {
 #[derive(Debug)]
 struct Ignore {
     set: GlobSet,
+    /// The patterns that apply in every directory and to files (no `/`), as written.
+    bare: Vec<String>,
+    /// Some pattern is a negation (`!pat`).
+    has_negation: bool,
     /// For each glob of `set`: negated (`!pat`), directories only (`pat/`).
     flags: Vec<(bool, bool)>,
 }
@@ -411,6 +451,8 @@ impl Ignore {
         let text = String::from_utf8_lossy(bytes);
         let mut b = GlobSetBuilder::new();
         let mut flags = Vec::new();
+        let mut bare = Vec::new();
+        let mut has_negation = false;
         for line in text.lines() {
             let line = line.trim_end();
             if line.is_empty() || line.starts_with('#') {
@@ -426,6 +468,10 @@ impl Ignore {
             };
             if pat.is_empty() {
                 continue;
+            }
+            has_negation |= neg;
+            if !neg && !dir_only && !pat.contains('/') {
+                bare.push(pat.to_owned());
             }
             let glob = if pat.contains('/') {
                 pat.trim_start_matches('/').to_owned()
@@ -444,6 +490,8 @@ impl Ignore {
         }
         Self {
             set: b.build().unwrap_or_else(|_| GlobSet::empty()),
+            bare,
+            has_negation,
             flags,
         }
     }

@@ -106,6 +106,10 @@ struct RuleSpec {
     outside_project: Option<bool>,
     build_output: Option<bool>,
     write: Option<bool>,
+    redirect: Option<bool>,
+    clobber: Option<bool>,
+    to_terminal: Option<bool>,
+    piped_from: Option<String>,
     fact: Option<OneOrMany>,
     content: Option<String>,
     prompt: Option<String>,
@@ -237,6 +241,10 @@ struct UnlessSpec {
     outside_project: Option<bool>,
     build_output: Option<bool>,
     write: Option<bool>,
+    redirect: Option<bool>,
+    clobber: Option<bool>,
+    to_terminal: Option<bool>,
+    piped_from: Option<String>,
     fact: Option<OneOrMany>,
     content: Option<String>,
     prompt: Option<String>,
@@ -602,6 +610,10 @@ struct CondKeys<'a> {
     outside_project: Option<bool>,
     build_output: Option<bool>,
     write: Option<bool>,
+    redirect: Option<bool>,
+    clobber: Option<bool>,
+    to_terminal: Option<bool>,
+    piped_from: Option<&'a str>,
     fact: Option<OneOrMany>,
     content: Option<&'a str>,
     prompt: Option<&'a str>,
@@ -616,6 +628,10 @@ fn conditions(keys: CondKeys<'_>) -> Result<Conditions, String> {
         outside_project,
         build_output,
         write,
+        redirect,
+        clobber,
+        to_terminal,
+        piped_from,
         fact,
         content,
         prompt,
@@ -626,6 +642,9 @@ fn conditions(keys: CondKeys<'_>) -> Result<Conditions, String> {
         .transpose()
         .map_err(|e| format!("bad `tool` matcher: {e}"))?;
     let command = command.map(|p| command_regex("command", p)).transpose()?;
+    let piped_from = piped_from
+        .map(|p| command_regex("piped_from", p))
+        .transpose()?;
     let facts = list(fact)
         .map(|names| Facts::parse(&names).map_err(|e| format!("bad `fact`: {e}")))
         .transpose()?;
@@ -649,6 +668,10 @@ fn conditions(keys: CondKeys<'_>) -> Result<Conditions, String> {
         outside_project,
         build_output,
         write,
+        redirect,
+        clobber,
+        to_terminal,
+        piped_from,
         facts,
         content,
         prompt,
@@ -679,6 +702,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         || spec.outside_project.is_some()
         || spec.build_output.is_some()
         || spec.write.is_some()
+        || spec.redirect.is_some()
+        || spec.clobber.is_some()
+        || spec.to_terminal.is_some()
+        || spec.piped_from.is_some()
         || spec.fact.is_some()
         || spec.content.is_some();
     let event_names: Vec<String> = match list(spec.event) {
@@ -806,6 +833,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
         outside_project: spec.outside_project,
         build_output: spec.build_output,
         write: spec.write,
+        redirect: spec.redirect,
+        clobber: spec.clobber,
+        to_terminal: spec.to_terminal,
+        piped_from: spec.piped_from.as_deref(),
         fact: spec.fact,
         content: spec.content.as_deref(),
         prompt: spec.prompt.as_deref(),
@@ -822,6 +853,10 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, String> {
                 outside_project: u.outside_project,
                 build_output: u.build_output,
                 write: u.write,
+                redirect: u.redirect,
+                clobber: u.clobber,
+                to_terminal: u.to_terminal,
+                piped_from: u.piped_from.as_deref(),
                 fact: u.fact,
                 content: u.content.as_deref(),
                 prompt: u.prompt.as_deref(),

@@ -22,6 +22,15 @@ pub(super) enum Lang {
     Ruby,
     Php,
     Awk,
+    Lua,
+    /// R (`Rscript -e`, `R -e`).
+    R,
+    /// Julia (`julia -e`): backticks are commands.
+    Julia,
+    /// AppleScript and JXA (`osascript -e`): `do shell script "…"`, `doShellScript(…)`.
+    AppleScript,
+    /// Tcl (`tclsh`, `expect`): `exec CMD ARGS`.
+    Tcl,
 }
 
 /// What a program runs.
@@ -31,6 +40,54 @@ pub(super) enum Found {
     Command(String),
     /// A call whose command is built at run time (the call, as written).
     Computed(String),
+    /// A call that deletes these paths (each a literal, or `$__` when it is not one).
+    Delete(Vec<String>),
+}
+
+impl Found {
+    /// The shell command a finding stands for: the command itself, or `rm -rf -- PATHS` for a
+    /// delete (so the rules on `rm` judge its paths).
+    pub(super) fn shell(&self) -> Option<String> {
+        match self {
+            Self::Command(c) => Some(c.clone()),
+            Self::Computed(_) => None,
+            Self::Delete(paths) => {
+                let mut s = String::from("rm -rf --");
+                for p in paths {
+                    s.push(' ');
+                    if p == "$__" {
+                        s.push_str("\"$__\"");
+                    } else {
+                        s.push('\'');
+                        s.push_str(&p.replace('\'', "'\\''"));
+                        s.push('\'');
+                    }
+                }
+                Some(s)
+            }
+        }
+    }
+}
+
+/// The paths the interpreter code of command `name ARGS` deletes (its inline programs, and
+/// `stdin` when it reads its program there), each a literal or `$__`.
+pub(super) fn deleted_paths(name: &str, args: &[String], stdin: Option<&str>) -> Vec<String> {
+    let Some(lang) = lang_of(name) else {
+        return Vec::new();
+    };
+    let mut programs: Vec<String> = inline(lang, args).into_iter().map(|(_, p)| p).collect();
+    if let (Some(code), Stdin::Code(_)) = (stdin, stdin_of(name, args)) {
+        programs.push(code.to_owned());
+    }
+    let mut out = Vec::new();
+    for p in programs {
+        for f in scan(lang, &p) {
+            if let Found::Delete(paths) = f {
+                out.extend(paths);
+            }
+        }
+    }
+    out
 }
 
 /// How a command reads its stdin.
@@ -56,7 +113,14 @@ const CODE_ON_STDIN: &[&str] = &[
     "ruby",
     "php",
     "lua",
+    "luajit",
     "Rscript",
+    "R",
+    "julia",
+    "osascript",
+    "tclsh",
+    "wish",
+    "expect",
     "psql",
     "mysql",
     "mariadb",
@@ -96,6 +160,11 @@ pub(super) fn lang_of(name: &str) -> Option<Lang> {
         "ruby" => Lang::Ruby,
         "php" => Lang::Php,
         "awk" | "gawk" | "mawk" | "nawk" => Lang::Awk,
+        "lua" | "luajit" => Lang::Lua,
+        "Rscript" | "R" => Lang::R,
+        "julia" => Lang::Julia,
+        "osascript" => Lang::AppleScript,
+        "tclsh" | "wish" | "expect" => Lang::Tcl,
         _ => return None,
     })
 }
@@ -134,6 +203,11 @@ fn invocation(lang: Lang, name: &str, args: &[String]) -> Invocation {
         Lang::Perl => (b"eE", b"IMmxFCdD0li"),
         Lang::Ruby => (b"e", b"rICEFKTWx0li"),
         Lang::Php => (b"rBRE", b"dcfz"),
+        Lang::Lua => (b"e", b"l"),
+        Lang::R => (b"e", b"f"),
+        Lang::Julia => (b"eE", b"LJpCtOg"),
+        Lang::AppleScript => (b"e", b"ls"),
+        Lang::Tcl => (b"c", b""),
         Lang::Node | Lang::Awk => (b"", b""),
     };
     if lang == Lang::Node && base_name(name) == "deno" {
@@ -379,9 +453,96 @@ const PHP: &[(&str, Form)] = &[
 
 const AWK: &[(&str, Form)] = &[("system", Form::Shell)];
 
+const LUA: &[(&str, Form)] = &[("os.execute", Form::Shell), ("io.popen", Form::Shell)];
+
+const R: &[(&str, Form)] = &[
+    ("system", Form::Shell),
+    ("shell", Form::Shell),
+    ("pipe", Form::Shell),
+    ("system2", Form::Argv),
+    ("processx::run", Form::Argv),
+];
+
+const JULIA: &[(&str, Form)] = &[];
+
+const APPLESCRIPT: &[(&str, Form)] = &[("doShellScript", Form::Shell)];
+
+const TCL: &[(&str, Form)] = &[];
+
+/// Functions that delete files or trees, by language: a call is reported as the `rm -rf` of
+/// its path arguments, so the same rules judge it as a shell delete (a build output passes,
+/// sources ask, home and system directories are denied). A path that is not a literal is
+/// `"$__"`, which no rule takes for a build output.
+const DELETES: &[(Lang, &str)] = &[
+    (Lang::Python, "shutil.rmtree"),
+    (Lang::Python, "os.remove"),
+    (Lang::Python, "os.unlink"),
+    (Lang::Python, "os.rmdir"),
+    (Lang::Python, "os.removedirs"),
+    (Lang::Node, "rmSync"),
+    (Lang::Node, "rmdirSync"),
+    (Lang::Node, "unlinkSync"),
+    (Lang::Node, "fs.rm"),
+    (Lang::Node, "fs.rmdir"),
+    (Lang::Node, "fs.unlink"),
+    (Lang::Node, "promises.rm"),
+    (Lang::Node, "promises.rmdir"),
+    (Lang::Node, "promises.unlink"),
+    (Lang::Node, "fsPromises.rm"),
+    (Lang::Node, "fsPromises.rmdir"),
+    (Lang::Node, "fsPromises.unlink"),
+    (Lang::Node, "rimraf"),
+    (Lang::Node, "rimrafSync"),
+    (Lang::Node, "fse.remove"),
+    (Lang::Node, "fse.removeSync"),
+    (Lang::Node, "Deno.remove"),
+    (Lang::Node, "Deno.removeSync"),
+    (Lang::Perl, "rmtree"),
+    (Lang::Perl, "remove_tree"),
+    (Lang::Perl, "File::Path::rmtree"),
+    (Lang::Perl, "File::Path::remove_tree"),
+    (Lang::Perl, "unlink"),
+    (Lang::Ruby, "FileUtils.rm_rf"),
+    (Lang::Ruby, "FileUtils.rm_r"),
+    (Lang::Ruby, "FileUtils.rm"),
+    (Lang::Ruby, "FileUtils.rm_f"),
+    (Lang::Ruby, "FileUtils.remove_dir"),
+    (Lang::Ruby, "FileUtils.remove_entry"),
+    (Lang::Ruby, "FileUtils.rmtree"),
+    (Lang::Ruby, "File.delete"),
+    (Lang::Ruby, "File.unlink"),
+    (Lang::Php, "unlink"),
+    (Lang::Php, "rmdir"),
+    (Lang::Lua, "os.remove"),
+    (Lang::R, "unlink"),
+    (Lang::R, "file.remove"),
+    (Lang::Julia, "rm"),
+];
+
+/// Functions that run a string as code of the same language (`exec("…")`, `eval "…"`): a
+/// literal argument is scanned like the program itself.
+const EVALS: &[(Lang, &str)] = &[
+    (Lang::Python, "exec"),
+    (Lang::Python, "eval"),
+    (Lang::Node, "eval"),
+    (Lang::Perl, "eval"),
+    (Lang::Ruby, "eval"),
+    (Lang::Php, "eval"),
+    (Lang::Lua, "load"),
+    (Lang::Lua, "loadstring"),
+];
+
+/// How deep `exec("exec(\"…\")")` is followed.
+const EVAL_DEPTH: u8 = 4;
+
 /// Finds the commands `src`, a program in `lang`, runs.
 pub(super) fn scan(lang: Lang, src: &str) -> Vec<Found> {
+    scan_at(lang, src, 0)
+}
+
+fn scan_at(lang: Lang, src: &str, depth: u8) -> Vec<Found> {
     let mut s = Scanner {
+        depth,
         src: src.as_bytes(),
         pos: 0,
         lang,
@@ -403,7 +564,7 @@ pub(super) fn scan(lang: Lang, src: &str) -> Vec<Found> {
 /// `from subprocess import run as r` (`r` → `subprocess.run`), for the modules that run
 /// commands.
 fn python_aliases(src: &str) -> Vec<(String, String)> {
-    const MODULES: &[&str] = &["os", "subprocess", "pty", "commands", "asyncio"];
+    const MODULES: &[&str] = &["os", "subprocess", "pty", "commands", "asyncio", "shutil"];
     let mut out = Vec::new();
     for line in src.lines().take(10_000) {
         let line = line.trim();
@@ -513,6 +674,8 @@ impl Arg {
 }
 
 struct Scanner<'a> {
+    /// How many `exec("…")` levels this program is inside.
+    depth: u8,
     src: &'a [u8],
     pos: usize,
     lang: Lang,
@@ -558,7 +721,7 @@ impl Scanner<'_> {
                     }
                 }
                 b'`' => match self.lang {
-                    Lang::Perl | Lang::Ruby | Lang::Php => {
+                    Lang::Perl | Lang::Ruby | Lang::Php | Lang::Julia => {
                         let text = self.string(b'`');
                         self.push(Found::Command(text.shell_text()));
                     }
@@ -598,6 +761,18 @@ impl Scanner<'_> {
             self.lang,
             Lang::Python | Lang::Perl | Lang::Ruby | Lang::Php | Lang::Awk
         );
+        let hash = hash
+            || matches!(
+                self.lang,
+                Lang::R | Lang::Julia | Lang::AppleScript | Lang::Tcl
+            );
+        if matches!(self.lang, Lang::Lua | Lang::AppleScript)
+            && b == Some(b'-')
+            && next == Some(b'-')
+        {
+            self.skip_line();
+            return true;
+        }
         let slashes = matches!(self.lang, Lang::Node | Lang::Php);
         let prev = self.pos.checked_sub(1).and_then(|p| self.src.get(p));
         if b == Some(b'#') && hash && prev != Some(&b'$') {
@@ -645,7 +820,16 @@ impl Scanner<'_> {
                 break;
             }
         }
-        let name = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
+        let mut name = String::from_utf8_lossy(&self.src[start..self.pos]).into_owned();
+        if self.lang == Lang::Python
+            && matches!(name.as_str(), "__import__" | "importlib.import_module")
+        {
+            // `__import__('os').system(…)` is `os.system(…)`.
+            let Some(module) = self.imported_module() else {
+                return;
+            };
+            name = module;
+        }
         // A string prefix (`f"…"`, `r'…'`) is part of the string.
         if self.lang == Lang::Python
             && name.len() <= 2
@@ -674,8 +858,46 @@ impl Scanner<'_> {
                 _ => {}
             }
         }
+        if self.lang == Lang::AppleScript && name == "do" {
+            // `do shell script "…"`.
+            let rest = &self.src[self.pos..];
+            let words: Vec<&[u8]> = rest
+                .split(u8::is_ascii_whitespace)
+                .filter(|w| !w.is_empty())
+                .take(2)
+                .collect();
+            if words == [b"shell".as_slice(), b"script".as_slice()] {
+                let at = rest
+                    .windows(6)
+                    .position(|w| w == b"script")
+                    .map_or(rest.len(), |k| k + 6);
+                self.pos += at;
+                let args = self.args(None);
+                self.command_of(Form::Shell, &args, "do shell script".to_owned());
+            }
+            return;
+        }
+        if self.lang == Lang::Tcl && matches!(name.as_str(), "exec" | "spawn") && !after_dot {
+            // `exec CMD ARGS` up to the end of the command: Tcl words read as shell words.
+            let rest = &self.src[self.pos..];
+            let end = rest
+                .iter()
+                .position(|&b| matches!(b, b'\n' | b';' | b']'))
+                .unwrap_or(rest.len());
+            let text = String::from_utf8_lossy(&rest[..end]).trim().to_owned();
+            self.pos += end;
+            if text.starts_with('$') || text.starts_with('[') {
+                self.push(Found::Computed(format!("exec {text}")));
+            } else if !text.is_empty() {
+                self.push(Found::Command(text));
+            }
+            return;
+        }
         if self.lang == Lang::Ruby && name == "__END__" {
             self.pos = self.src.len();
+            return;
+        }
+        if self.delete_or_eval(&name, after_dot) {
             return;
         }
         let Some(form) = self.form_of(&name, after_dot) else {
@@ -701,6 +923,131 @@ impl Scanner<'_> {
         self.command_of(form, &args, call);
     }
 
+    /// After `__import__`: `('mod')` and the attribute chain that follows (`.system`), as
+    /// `mod.system`; `None` (nothing consumed past the call) for anything else.
+    fn imported_module(&mut self) -> Option<String> {
+        let save = self.pos;
+        let mut module = None;
+        if self.peek() == Some(b'(') {
+            self.pos += 1;
+            self.skip_space();
+            if let Some(q @ (b'\'' | b'"')) = self.peek()
+                && let Arg::Str(parts) = self.string(q)
+                && let [Part::Lit(m)] = parts.as_slice()
+            {
+                self.skip_space();
+                if self.peek() == Some(b')') && self.at(1) == Some(b'.') {
+                    self.pos += 2;
+                    let from = self.pos;
+                    while self.peek().is_some_and(|b| {
+                        is_ident(b) || (b == b'.' && self.at(1).is_some_and(is_ident))
+                    }) {
+                        self.pos += 1;
+                    }
+                    let attr = String::from_utf8_lossy(&self.src[from..self.pos]);
+                    if !attr.is_empty() {
+                        module = Some(format!("{m}.{attr}"));
+                    }
+                }
+            }
+        }
+        if module.is_none() {
+            self.pos = save;
+        }
+        module
+    }
+
+    /// A call of a function that deletes files (reported as `rm -rf -- PATHS`) or that runs a
+    /// string as code (scanned); true when `name` was one and its call was read.
+    fn delete_or_eval(&mut self, name: &str, after_dot: bool) -> bool {
+        // Python import aliases: `from shutil import rmtree` makes `rmtree` `shutil.rmtree`.
+        let aliased;
+        let name = if self.lang == Lang::Python && !after_dot {
+            let (head, rest) = name.split_once('.').unwrap_or((name, ""));
+            match self.aliases.iter().find(|(a, _)| a == head) {
+                Some((_, full)) if rest.is_empty() => full.as_str(),
+                Some((_, full)) => {
+                    aliased = format!("{full}.{rest}");
+                    aliased.as_str()
+                }
+                None => name,
+            }
+        } else {
+            name
+        };
+        let tail = |n: &str| n.rsplit_once('.').map_or(n, |(_, t)| t).to_owned();
+        let delete = DELETES.iter().any(|(l, f)| {
+            *l == self.lang
+                && (*f == name
+                    || (self.lang == Lang::Node
+                        && after_dot
+                        && !f.contains('.')
+                        && *f == tail(name))
+                    || (self.lang == Lang::Node && name.ends_with(&format!(".{f}"))))
+        });
+        let eval = !after_dot && EVALS.iter().any(|(l, f)| *l == self.lang && *f == name);
+        if !delete && !eval {
+            return false;
+        }
+        let save = self.pos;
+        while self.peek().is_some_and(|b| b == b' ' || b == b'\t') {
+            self.pos += 1;
+        }
+        let bare = matches!(self.lang, Lang::Perl | Lang::Ruby);
+        let args = match self.peek() {
+            Some(b'(') => {
+                self.pos += 1;
+                self.args(Some(b')'))
+            }
+            // Perl and ruby calls without parentheses: `unlink glob("~/*")`,
+            // `FileUtils.rm_r Dir.home`.
+            Some(b)
+                if bare
+                    && self.pos > save
+                    && (is_ident(b) || matches!(b, b'\'' | b'"' | b'[' | b'@' | b'%')) =>
+            {
+                self.args(None)
+            }
+            _ => {
+                self.pos = save;
+                return false;
+            }
+        };
+        if eval {
+            if let Some(code) = args.first().filter(|a| a.is_literal())
+                && self.depth < EVAL_DEPTH
+            {
+                for f in scan_at(self.lang, &code.shell_text(), self.depth + 1) {
+                    self.push(f);
+                }
+            }
+            return true;
+        }
+        let all = matches!(self.lang, Lang::Perl | Lang::Ruby);
+        let path = |a: &Arg| match a {
+            Arg::Str(parts) if a.is_literal() => parts
+                .iter()
+                .map(|p| match p {
+                    Part::Lit(t) => t.as_str(),
+                    Part::Other => "",
+                })
+                .collect(),
+            _ => "$__".to_owned(),
+        };
+        let mut paths = Vec::new();
+        for a in args.iter().take(if all { ARGS_CAP } else { 1 }) {
+            match a {
+                Arg::List(items) => paths.extend(items.iter().map(path)),
+                _ => paths.push(path(a)),
+            }
+        }
+        if paths.is_empty() {
+            paths.push("$__".to_owned());
+        }
+        self.push(Found::Delete(paths));
+        true
+    }
+
     /// The form of a function that runs commands, if `name` is one.
     fn form_of(&self, name: &str, after_dot: bool) -> Option<Form> {
         let table = match self.lang {
@@ -710,6 +1057,11 @@ impl Scanner<'_> {
             Lang::Ruby => RUBY,
             Lang::Php => PHP,
             Lang::Awk => AWK,
+            Lang::Lua => LUA,
+            Lang::R => R,
+            Lang::Julia => JULIA,
+            Lang::AppleScript => APPLESCRIPT,
+            Lang::Tcl => TCL,
         };
         let lookup = |n: &str| table.iter().find(|(f, _)| *f == n).map(|(_, form)| *form);
         match self.lang {
@@ -735,6 +1087,7 @@ impl Scanner<'_> {
                 }
                 lookup(name).or_else(|| lookup(name.rsplit('.').next().unwrap_or(name)))
             }
+            Lang::AppleScript => lookup(name.rsplit('.').next().unwrap_or(name)),
             _ if after_dot => None,
             _ => lookup(name),
         }
@@ -885,6 +1238,17 @@ impl Scanner<'_> {
                         }
                         continue;
                     }
+                    if self.lang == Lang::R
+                        && word == b"c"
+                        && self.peek() == Some(b'(')
+                        && parts.is_empty()
+                        && list.is_none()
+                    {
+                        // R's vector `c("-rf", "x")` is a list.
+                        self.pos += 1;
+                        list = Some(self.args(Some(b')')));
+                        continue;
+                    }
                     if self.peek() == Some(b'=') && self.at(1) != Some(b'=') && parts.is_empty() {
                         self.pos += 1;
                         continue;
@@ -940,7 +1304,8 @@ impl Scanner<'_> {
             Lang::Python => fstring,
             Lang::Node => q == b'`',
             Lang::Ruby | Lang::Perl | Lang::Php => q != b'\'',
-            Lang::Awk => false,
+            Lang::Awk | Lang::Lua | Lang::R | Lang::AppleScript | Lang::Tcl => false,
+            Lang::Julia => true,
         };
         let mut parts = Vec::new();
         let mut lit = Vec::new();

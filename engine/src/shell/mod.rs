@@ -34,6 +34,14 @@ mod wrappers;
 mod tests;
 
 pub(crate) use code::code_on_stdin;
+
+/// The paths interpreter code in `c` deletes (`shutil.rmtree('build')`, `fs.rmSync('dist')`,
+/// `FileUtils.rm_rf`…, in an inline program or one read on stdin): each a literal, or `$__`
+/// when the code computes it. Empty for other commands.
+#[must_use]
+pub fn code_deleted_paths(c: &SimpleCommand) -> Vec<String> {
+    code::deleted_paths(&c.name, &c.args, c.stdin_data.as_deref())
+}
 pub use explain::{explain, render};
 pub(crate) use wrappers::find_matches;
 

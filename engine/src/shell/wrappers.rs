@@ -292,6 +292,35 @@ fn step(
             Step::Wrap(s.next + 1)
         }
         "setsid" | "unbuffer" => Step::Wrap(opts(&NONE).next),
+        // Package runners run a package's command: `npx rimraf dist` is `rimraf dist`.
+        "npx" | "bunx" | "pnpx" => {
+            let s = opts(&Opts {
+                arg: b"pc",
+                optarg: b"",
+                long_arg: &["package", "call", "node-options", "cache", "registry"],
+            });
+            if s.has(b'c') {
+                return Step::Final(Follow::Nothing);
+            }
+            Step::Wrap(s.next)
+        }
+        // `pnpm dlx X`, `pnpm exec X`, `yarn dlx X`, `npm exec -- X`, `bun x X`.
+        "pnpm" | "yarn" | "npm" | "bun"
+            if words.get(i + 1).is_some_and(|w| {
+                matches!(w.as_str(), "dlx" | "exec" | "x")
+                    && (name != "bun" || w == "x")
+                    && (name != "npm" || w != "dlx")
+            }) =>
+        {
+            let mut j = i + 2;
+            while words.get(j).is_some_and(|w| w.starts_with('-')) {
+                j += 1;
+                if words[j - 1] == "--" {
+                    break;
+                }
+            }
+            Step::Wrap(j)
+        }
         "caffeinate" => Step::Wrap(opts(&Opts { arg: b"tw", ..NONE }).next),
         "chroot" => {
             let s = opts(&Opts {
@@ -784,7 +813,14 @@ pub(crate) fn find_matches(args: &[String]) -> Vec<String> {
     let (mut names, mut paths, mut vague) = (Vec::new(), Vec::new(), false);
     while let Some(a) = args.get(i) {
         i += 1;
-        let pruned = || args.get(i + 1).is_some_and(|n| n == "-prune");
+        // `-name X -prune -o …`: what X matches is skipped, not acted on. (`-name X -prune
+        // -exec rm -rf {} +` acts on X itself.)
+        let pruned = || {
+            args.get(i + 1).is_some_and(|n| n == "-prune")
+                && args
+                    .get(i + 2)
+                    .is_some_and(|n| matches!(n.as_str(), "-o" | "-or" | ","))
+        };
         match a.as_str() {
             "-name" | "-iname" => {
                 if let Some(n) = args.get(i) {
