@@ -93,10 +93,14 @@ fn verdict(s: &str) -> Result<String, String> {
     ))
 }
 
-/// A known event name, or one shaped like an event name (`FutureEvent`: hookd records events
-/// this build does not know yet) that is not a near miss of a known one.
+/// A known event name, one of hookd's own records (`bypass`), or one shaped like an event name
+/// (`FutureEvent`: hookd records events this build does not know yet) that is not a near miss
+/// of a known one.
 fn event_name(s: &str) -> Result<String, String> {
-    let names = hook_engine::events::EVENTS.iter().map(|e| e.name);
+    let names = hook_engine::events::EVENTS
+        .iter()
+        .map(|e| e.name)
+        .chain([hook_engine::session::BYPASS_EVENT]);
     if names.clone().any(|n| n == s) {
         return Ok(s.to_string());
     }
