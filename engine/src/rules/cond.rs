@@ -85,7 +85,7 @@ pub struct Conditions {
     /// `tool`: Claude Code matcher on the tool name.
     pub tool: Option<Matcher>,
     /// `command`: regex on each simple command's text.
-    pub command: Option<Regex>,
+    pub command: Option<super::CommandRegex>,
     /// `path`: globs on each target path.
     pub path: Option<PathGlobs>,
     /// `outside_project`: a target path resolves outside (true) / inside (false) the project.
@@ -106,7 +106,7 @@ pub struct Conditions {
     pub to_terminal: Option<bool>,
     /// `piped_from`: regex on the commands upstream of a simple command in its pipeline (what
     /// it reads through `|`, directly or through other commands).
-    pub piped_from: Option<Regex>,
+    pub piped_from: Option<super::CommandRegex>,
     /// `clobber`: a target path is written in a way that can destroy what it holds (true: an
     /// existing file overwritten, moved or deleted) or not (false: created, appended to,
     /// touched).

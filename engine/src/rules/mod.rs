@@ -3,6 +3,7 @@
 //! Pure: no I/O beyond reading the files handed to [`load`], no async, no store. The live
 //! ruleset is an immutable [`Ruleset`], swapped whole on reload.
 
+mod cmdregex;
 pub mod cond;
 mod matcher;
 pub mod outputs;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{RegexSet, RegexSetBuilder};
+
+pub use cmdregex::CommandRegex;
 
 pub use cond::{Conditions, Ctx, Facts, OnUnparsed};
 pub use matcher::Matcher;
@@ -336,7 +339,7 @@ pub struct Ruleset {
     for_unknown: Vec<usize>,
     /// Every rule's `command` regex in one set: one pass over each simple command tells which
     /// rules can match, so cost stays flat as rules grow.
-    command_set: Option<RegexSet>,
+    command_set: Option<regex::bytes::RegexSet>,
     /// For each pattern of `command_set`, the rule it belongs to.
     command_rules: Vec<usize>,
     /// Every rule's `tool` regex (a matcher that is not a list of names) in one set: one
@@ -544,17 +547,13 @@ impl Ruleset {
                 }
             }
         }
-        let (command_rules, patterns): (Vec<usize>, Vec<&str>) = rules
+        let (command_rules, patterns): (Vec<usize>, Vec<&CommandRegex>) = rules
             .iter()
             .enumerate()
-            .filter_map(|(i, r)| r.cond.command.as_ref().map(|re| (i, re.as_str())))
+            .filter_map(|(i, r)| r.cond.command.as_ref().map(|re| (i, re)))
             .unzip();
         // A set too large to compile only costs the prefilter, never correctness.
-        let command_set = RegexSetBuilder::new(&patterns)
-            .size_limit(64 << 20)
-            .dot_matches_new_line(true)
-            .build()
-            .ok();
+        let command_set = cmdregex::set(&patterns, 64 << 20);
         let (tool_rules, tool_patterns): (Vec<usize>, Vec<&str>) = rules
             .iter()
             .enumerate()
@@ -648,7 +647,7 @@ impl Ruleset {
                                 &SET_MATCHES,
                                 self.tag,
                                 t.as_bytes(),
-                                || Ok(set.matches(t).iter().collect()),
+                                || Ok(set.matches(t.as_bytes()).iter().collect()),
                             )
                             .unwrap_or_else(|e| match e {});
                             for &m in matched.iter() {

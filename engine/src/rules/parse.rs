@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use regex::{Regex, RegexBuilder};
+
+use super::cmdregex::CommandRegex;
 use serde::Deserialize;
 
 use globset::{GlobBuilder, GlobSetBuilder};
@@ -497,69 +499,10 @@ fn regex(what: &str, pattern: &str) -> Result<Regex, String> {
 
 /// A regex matched against simple commands' texts, which span lines (heredoc code fed to an
 /// interpreter, multi-line quoted arguments): `.` matches newlines too, so `.*` sees the
-/// text whole. `(?-s)` in a pattern turns it off.
-///
-/// Its classes are the shell's: `\s` is a blank of the shell (space, tab, newline, CR, FF, VT),
-/// `\S` anything else, `\b` an ASCII word boundary, `\w` and `\d` ASCII word characters and
-/// digits ([`shell_classes`]). Bash splits words on ASCII blanks only, so Unicode's larger
-/// classes matched nothing more that matters, and compiled into automata several times larger
-/// (the default packs' command regexes kept about 2 MB more).
-pub(super) fn command_regex(what: &str, pattern: &str) -> Result<Regex, String> {
-    RegexBuilder::new(&shell_classes(pattern))
-        .size_limit(REGEX_SIZE_LIMIT)
-        .dot_matches_new_line(true)
-        .build()
+/// text whole. `(?-s)` in a pattern turns it off. Its classes are ASCII ([`CommandRegex`]).
+pub(super) fn command_regex(what: &str, pattern: &str) -> Result<CommandRegex, String> {
+    CommandRegex::new(pattern, REGEX_SIZE_LIMIT)
         .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
-}
-
-/// `pattern` with the Perl classes `\s`, `\S`, `\b`, `\w`, `\d` spelled as their ASCII
-/// (shell) sets; everything else, escaped backslashes included, as written.
-pub(super) fn shell_classes(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 16);
-    // Nesting of `[...]` classes, and where the current one's first member is (a `]` there is
-    // a literal).
-    let mut depth = 0usize;
-    let mut class_start = false;
-    let mut chars = pattern.chars().peekable();
-    while let Some(c) = chars.next() {
-        let first = std::mem::take(&mut class_start);
-        match c {
-            '\\' => {}
-            '[' => {
-                depth += 1;
-                out.push(c);
-                if chars.peek() == Some(&'^') {
-                    out.push('^');
-                    chars.next();
-                }
-                class_start = true;
-                continue;
-            }
-            ']' if depth > 0 && !first => {
-                depth -= 1;
-                out.push(c);
-                continue;
-            }
-            _ => {
-                out.push(c);
-                continue;
-            }
-        }
-        match chars.next() {
-            Some('s') => out.push_str("[\\t\\n\\x0B\\x0C\\r ]"),
-            Some('S') => out.push_str("[^\\t\\n\\x0B\\x0C\\r ]"),
-            // In a class, `\b` is a backspace.
-            Some('b') if depth == 0 => out.push_str("(?-u:\\b)"),
-            Some('w') => out.push_str("[0-9A-Za-z_]"),
-            Some('d') => out.push_str("[0-9]"),
-            Some(other) => {
-                out.push('\\');
-                out.push(other);
-            }
-            None => out.push('\\'),
-        }
-    }
-    out
 }
 
 fn globs(patterns: &[String]) -> Result<PathGlobs, String> {

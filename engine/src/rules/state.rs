@@ -14,7 +14,6 @@
 use std::path::Path;
 
 use globset::GlobSet;
-use regex::Regex;
 
 use super::cond::{Ctx, PathGlobs};
 use crate::paths::normalize;
@@ -148,7 +147,7 @@ pub struct SessionCond {
     /// `read_before_edit = true`.
     pub read_before_edit: bool,
     /// `edited_since = { path, command }`.
-    pub edited_since: Option<(PathGlobs, Regex)>,
+    pub edited_since: Option<(PathGlobs, super::CommandRegex)>,
     /// `rate = { max, window, of }`: (max, window in ms, what).
     pub(crate) rate: Option<(u64, i64, RateOf)>,
     /// `counters = { name = "op value" }`.

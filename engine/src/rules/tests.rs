@@ -1060,29 +1060,28 @@ fn tool_regexes_are_matched_through_one_set() {
 }
 
 #[test]
-fn command_regexes_use_the_shells_classes() {
-    use super::parse::shell_classes;
-    assert_eq!(
-        shell_classes(r"^rm\s+-rf\b"),
-        r"^rm[\t\n\x0B\x0C\r ]+-rf(?-u:\b)"
-    );
-    assert_eq!(
-        shell_classes(r"[^-\s]\S*"),
-        r"[^-[\t\n\x0B\x0C\r ]][^\t\n\x0B\x0C\r ]*"
-    );
-    assert_eq!(shell_classes(r"\\s\w\d"), r"\\s[0-9A-Za-z_][0-9]");
-    // In a class `\b` is a backspace; `]` first in a class is a literal.
-    assert_eq!(
-        shell_classes(r"[\b]\b[]\s]"),
-        r"[\b](?-u:\b)[][\t\n\x0B\x0C\r ]]"
-    );
-    assert_eq!(shell_classes(r"\B\p{L}\."), r"\B\p{L}\.");
-    // Unicode blanks are not the shell's: a no-break space does not split words.
-    let re = super::parse::command_regex("t", r"^rm\s+-rf\b").unwrap();
+fn command_regexes_use_ascii_classes() {
+    use super::cmdregex::CommandRegex;
+    let re = CommandRegex::new(r"^rm\s+-rf\b", 1 << 20).unwrap();
     assert!(re.is_match("rm \t-rf /"));
-    assert!(!re.is_match("rm\u{a0}-rf /"));
     assert!(re.is_match("rm -rf"));
     assert!(!re.is_match("rm -rfx"));
+    // A no-break space is not a shell blank: bash does not split words on it.
+    assert!(!re.is_match("rm\u{a0}-rf /"));
+    // `.` and negated classes still step over non-ASCII text.
+    let re = CommandRegex::new(r"^echo [^x]+ done$", 1 << 20).unwrap();
+    assert!(re.is_match("echo héllo wörld ✓ done"));
+    assert!(
+        CommandRegex::new("(?i)^drop", 1 << 20)
+            .unwrap()
+            .is_match("DROP table")
+    );
+    // A pattern that needs Unicode still compiles, with it, and cannot join a set.
+    let uni = CommandRegex::new(r"^\p{Greek}+$", 1 << 20).unwrap();
+    assert!(uni.is_match("αβγ"));
+    let ascii = CommandRegex::new("^ls", 1 << 20).unwrap();
+    assert!(super::cmdregex::set(&[&ascii], 1 << 20).is_some());
+    assert!(super::cmdregex::set(&[&ascii, &uni], 1 << 20).is_none());
 }
 
 #[test]
