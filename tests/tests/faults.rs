@@ -130,10 +130,22 @@ fn full_disk_keeps_verdicts_flowing_journals_and_recovers_when_space_returns() {
         }
         None => d.set_running_file_size_limit(Some(64 * 1024)).unwrap(),
     }
-    // Enough events that the WAL must grow past what is left.
-    let n = if fs.is_some() { 40 } else { 200 };
-    send_denied(&d, "full", n);
-    let err = store_error(&d).expect("status names the store error");
+    // Until the WAL must grow past what is left: how many events that takes depends on the
+    // WAL space the checkpointer freed after the disk filled (it truncates the WAL every 100 ms
+    // under pressure), so send batches until a commit fails, at most 20.
+    let batch = if fs.is_some() { 40 } else { 200 };
+    let mut sent = 0;
+    let err = loop {
+        send_denied(&d, &format!("full{sent}"), batch);
+        sent += batch;
+        if let Some(e) = store_error(&d) {
+            break e;
+        }
+        assert!(
+            sent < 20 * batch,
+            "status names no store error after {sent} events on a full disk"
+        );
+    };
     assert!(
         err.contains("full") || err.contains("too large") || err.contains("I/O"),
         "{err}"
@@ -162,7 +174,9 @@ fn full_disk_keeps_verdicts_flowing_journals_and_recovers_when_space_returns() {
     wait_for(Duration::from_secs(30), "recovery", || recovered(&d)).unwrap();
     assert_eq!(d.status().unwrap()["hookd"]["fallbacks_recorded"], json!(0));
     each_stored_once(&d, "before", 3);
-    each_stored_once(&d, "full", n);
+    for b in (0..sent).step_by(batch) {
+        each_stored_once(&d, &format!("full{b}"), batch);
+    }
     each_stored_once(&d, "after", 3);
     drop(d);
     drop(fs);
@@ -187,8 +201,19 @@ fn store_and_spool_on_one_full_disk_journal_events_and_lose_none() {
     d.spawn().unwrap();
     send_denied(&d, "before", 2);
     fs.fill("filler").unwrap();
-    send_denied(&d, "full", 40);
-    let err = store_error(&d).expect("status names the store error");
+    // Batches until a commit fails (see full_disk_keeps_verdicts_flowing…).
+    let mut sent = 0;
+    let err = loop {
+        send_denied(&d, &format!("full{sent}"), 40);
+        sent += 40;
+        if let Some(e) = store_error(&d) {
+            break e;
+        }
+        assert!(
+            sent < 800,
+            "status names no store error after {sent} events on a full disk"
+        );
+    };
     assert!(
         err.contains("answered events kept in the emergency journal"),
         "{err}"
@@ -197,7 +222,9 @@ fn store_and_spool_on_one_full_disk_journal_events_and_lose_none() {
     wait_for(Duration::from_secs(30), "recovery", || recovered(&d))
         .unwrap_or_else(|e| panic!("{e}: {:#}\n{}", d.status().unwrap(), d.log()));
     each_stored_once(&d, "before", 2);
-    each_stored_once(&d, "full", 40);
+    for b in (0..sent).step_by(40) {
+        each_stored_once(&d, &format!("full{b}"), 40);
+    }
     drop(d);
     drop(fs);
 }
