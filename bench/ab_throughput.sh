@@ -6,6 +6,7 @@
 #
 #   bash bench/ab_throughput.sh DIR_A DIR_B [DIR_C ...]     # RUNS=6 per build by default
 #   bash bench/ab_throughput.sh DIR                         # one build: RUNS runs of it
+#   HOOKD_TOML='packs = []' bash bench/ab_throughput.sh …   # each hookd with this hookd.toml
 #
 # e.g. copy target/release/{hookd,hookctl,hook-bench} of each build to its own directory first.
 set -euo pipefail
@@ -29,6 +30,7 @@ one() {
     local bin=$1
     HOME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hookd-ab.XXXXXX")
     mkdir -p "$HOME_DIR/data"
+    if [ -n "${HOOKD_TOML:-}" ]; then printf '%s\n' "$HOOKD_TOML" >"$HOME_DIR/hookd.toml"; fi
     export HOOKD_HOME=$HOME_DIR HOOKD_DB=$HOME_DIR/data/hookd.db HOOKD_NO_AUTOSTART=1 HOOKD_LOG=warn
     "$bin/hookd" 2>"$HOME_DIR/hookd.log" &
     HOOKD_PID=$!
