@@ -81,7 +81,14 @@ fn stateful(c: &mut Criterion) {
     use hook_engine::session::SessionTable;
     const SESSIONS: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hookd.toml"), STATEFUL).unwrap();
+    // BENCH_TOML_PREFIX: settings put before the stateful rules (`packs = []` measures the
+    // session machinery without the packs).
+    let prefix = std::env::var("BENCH_TOML_PREFIX").unwrap_or_default();
+    std::fs::write(
+        dir.path().join("hookd.toml"),
+        format!("{prefix}\n{STATEFUL}"),
+    )
+    .unwrap();
     let file = dir.path().join("lib.rs");
     std::fs::write(&file, "x\n").unwrap();
     let report = load(dir.path());
