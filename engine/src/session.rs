@@ -71,7 +71,7 @@ pub struct BypassLog {
 /// The bounded memory of a session's tool calls by `tool_use_id`: those that passed
 /// PreToolUse and have not finished, and those recently finished, as 32-bit hashes (the low
 /// bit marks a finished call) in one vector, oldest first: 4 bytes a call, at most
-/// [`MAX_IN_FLIGHT`] + [`MAX_FINISHED`] of them (10,000 live sessions: BENCHMARKS.md).
+/// `MAX_IN_FLIGHT` + `MAX_FINISHED` of them (10,000 live sessions: BENCHMARKS.md).
 #[derive(Debug, Clone, Default)]
 pub struct CallIds(Vec<u32>);
 
