@@ -77,6 +77,30 @@ pub struct PathGlobs {
     pub home: GlobSet,
     /// Whether `~` itself is a pattern.
     pub(crate) home_itself: bool,
+    /// For each pattern of `absolute`, the directory its literal part names (`/tmp` for
+    /// `/tmp/**`, `/` for `/**/.env`): see [`PathGlobs::absolute_hit`].
+    pub(crate) absolute_dirs: Vec<PathBuf>,
+}
+
+impl PathGlobs {
+    /// Whether an absolute pattern matches `path`. A pattern that names a place (`/tmp/**`,
+    /// `/usr/**`) does not reach into the home directory or the project when that place holds
+    /// them: with `HOME=/tmp/ci/home`, `~/other-project` is the user's, not scratch space, and
+    /// `/tmp/**` exempting scratch space must not exempt it. Patterns that name files anywhere
+    /// (`/**/.aws/credentials`) and places inside the home or the project match as written.
+    fn absolute_hit(&self, path: &Path, roots: [Option<&Path>; 2]) -> bool {
+        if !self.absolute.is_match(path) {
+            return false;
+        }
+        self.absolute.matches(path).into_iter().any(|i| {
+            let dir = &self.absolute_dirs[i];
+            dir.as_os_str() == "/"
+                || !roots
+                    .into_iter()
+                    .flatten()
+                    .any(|root| root.starts_with(dir) && path.starts_with(root))
+        })
+    }
 }
 
 /// A set of conditions (a rule's own, or its `unless` table).
@@ -1116,7 +1140,7 @@ impl Conditions {
                     && base.is_some_and(|b| t.abs.strip_prefix(b).is_ok_and(|r| set.is_match(r)))
             };
             let home = cx.home_dir();
-            let hit = g.absolute.is_match(&t.abs)
+            let hit = g.absolute_hit(&t.abs, [cx.project_root(), home])
                 || under(cx.project_root(), &g.relative)
                 || (g.home_itself && home.is_some_and(|h| *h == t.abs))
                 || under(home, &g.home);

@@ -510,6 +510,7 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
     let mut relative = GlobSetBuilder::new();
     let mut home = GlobSetBuilder::new();
     let mut home_itself = false;
+    let mut absolute_dirs = Vec::new();
     for p in patterns {
         if matches!(p.as_str(), "~" | "~/") {
             home_itself = true;
@@ -518,6 +519,16 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
         let (set, pattern) = if let Some(rest) = p.strip_prefix("~/") {
             (&mut home, rest)
         } else if p.starts_with('/') {
+            // The directory its literal components name, up to the first with a wildcard.
+            let dir: std::path::PathBuf = std::path::Path::new(p)
+                .components()
+                .take_while(|c| {
+                    !c.as_os_str()
+                        .to_string_lossy()
+                        .contains(['*', '?', '[', '{'])
+                })
+                .collect();
+            absolute_dirs.push(dir);
             (&mut absolute, p.as_str())
         } else {
             (&mut relative, p.trim_start_matches("./"))
@@ -535,6 +546,7 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
         relative: build(relative)?,
         home: build(home)?,
         home_itself,
+        absolute_dirs,
     })
 }
 

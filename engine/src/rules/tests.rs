@@ -1235,3 +1235,43 @@ fn piped_from_matches_what_a_command_reads_through_pipes() {
         assert_eq!(ctx_eval(&rs, &bash(cmd), "/p").verdict(), want, "{cmd}");
     }
 }
+
+/// `/tmp/**` exempts scratch space, not a home directory or project that lives under /tmp (CI
+/// containers with `HOME=/tmp/…`): there `rm -rf ~/x` is the user's, and is denied.
+#[test]
+fn places_named_by_absolute_globs_do_not_reach_into_a_home_or_project_under_them() {
+    let rs = ruleset(
+        r#"
+        [[rule]]
+        name = "rm-anything"
+        tool = "Bash"
+        command = '^rm\b'
+        path = ["/**"]
+        unless = { path = ["/tmp/**", "/tmp/ci/home/keep/**"] }
+        action = "deny"
+
+        [[rule]]
+        name = "creds"
+        tool = "Bash"
+        path = ["/**/.aws/credentials"]
+        action = "deny"
+        "#,
+    );
+    let at = |cmd: &str| {
+        let e = bash(cmd);
+        rs.evaluate_in(&Ctx::new(&e, Some("/tmp/ci/home/p"), Some("/tmp/ci/home")))
+            .permission
+            .is_some()
+    };
+    assert!(at("rm -rf ~/other-project"));
+    assert!(at("rm -rf /tmp/ci/home/p/src"));
+    assert!(!at("rm -rf /tmp/scratch"), "scratch space is still exempt");
+    assert!(
+        !at("rm -rf ~/keep/x"),
+        "a place inside the home matches as written"
+    );
+    assert!(
+        at("cat ~/.aws/credentials"),
+        "names anywhere match in the home too"
+    );
+}
