@@ -18,33 +18,16 @@ RUNS_SPAWN=${RUNS_SPAWN:-500}
 SESSIONS=${SESSIONS:-10000}
 [ $# -ge 2 ] || { echo "usage: $0 DIR_A DIR_B [...]" >&2; exit 2; }
 
-HOOKD_PID=""
-HOME_DIR=""
-cleanup() {
-    if [ -n "$HOOKD_PID" ] && kill -0 "$HOOKD_PID" 2>/dev/null; then
-        kill "$HOOKD_PID" 2>/dev/null || true
-        wait "$HOOKD_PID" 2>/dev/null || true
-    fi
-    [ -n "$HOME_DIR" ] && rm -rf "$HOME_DIR"
-    HOOKD_PID="" HOME_DIR=""
-}
-trap cleanup EXIT
+# shellcheck source=bench/private-hookd.sh
+source bench/private-hookd.sh
 
 spawn_ratio() {
     local bin=$1
-    HOME_DIR=$(mktemp -d "${TMPDIR:-/tmp}/hookd-abr.XXXXXX")
-    mkdir -p "$HOME_DIR/data"
-    HOOKD_HOME=$HOME_DIR HOOKD_DB=$HOME_DIR/data/hookd.db HOOKD_NO_AUTOSTART=1 HOOKD_LOG=warn \
-        "$bin/hookd" 2>"$HOME_DIR/hookd.log" &
-    HOOKD_PID=$!
-    for _ in $(seq 1 2000); do
-        HOOKD_HOME=$HOME_DIR "$bin/hookctl" status >/dev/null 2>&1 && break
-        sleep 0.01
-    done
+    start_private_hookd "$bin"
     HOOKD_HOME=$HOME_DIR HOOKD_NO_AUTOSTART=1 "$bin/hook-bench" spawn --runs "$RUNS_SPAWN" \
         --warmup 30 --input "$PAYLOAD" --cmd /bin/true --cmd "$bin/hook-client" 2>&1 |
         tail -3 | sed "s|^|    |"
-    cleanup
+    stop_private_hookd
 }
 
 for r in $(seq 1 "$ROUNDS"); do
