@@ -90,6 +90,32 @@ fn each_stored_once(d: &TestDaemon, prefix: &str, n: usize) {
     }
 }
 
+/// Sends denied events in batches of `batch` (sessions `full{first}-{i}`) on a full disk until
+/// hookd's status names a store error; returns it and the events sent. How many it takes
+/// depends on the WAL space the checkpointer freed after the disk filled (under pressure it
+/// truncates the WAL every 100 ms): at most 20 batches.
+fn send_until_store_error(d: &TestDaemon, batch: usize) -> (String, usize) {
+    let mut sent = 0;
+    loop {
+        send_denied(d, &format!("full{sent}"), batch);
+        sent += batch;
+        if let Some(e) = store_error(d) {
+            return (e, sent);
+        }
+        assert!(
+            sent < 20 * batch,
+            "status names no store error after {sent} events on a full disk"
+        );
+    }
+}
+
+/// [`each_stored_once`] for every batch [`send_until_store_error`] sent.
+fn each_batch_stored_once(d: &TestDaemon, sent: usize, batch: usize) {
+    for first in (0..sent).step_by(batch) {
+        each_stored_once(d, &format!("full{first}"), batch);
+    }
+}
+
 fn store_error(d: &TestDaemon) -> Option<String> {
     d.status().unwrap()["hookd"]["store_error"]
         .as_str()
@@ -130,22 +156,8 @@ fn full_disk_keeps_verdicts_flowing_journals_and_recovers_when_space_returns() {
         }
         None => d.set_running_file_size_limit(Some(64 * 1024)).unwrap(),
     }
-    // Until the WAL must grow past what is left: how many events that takes depends on the
-    // WAL space the checkpointer freed after the disk filled (it truncates the WAL every 100 ms
-    // under pressure), so send batches until a commit fails, at most 20.
     let batch = if fs.is_some() { 40 } else { 200 };
-    let mut sent = 0;
-    let err = loop {
-        send_denied(&d, &format!("full{sent}"), batch);
-        sent += batch;
-        if let Some(e) = store_error(&d) {
-            break e;
-        }
-        assert!(
-            sent < 20 * batch,
-            "status names no store error after {sent} events on a full disk"
-        );
-    };
+    let (err, sent) = send_until_store_error(&d, batch);
     assert!(
         err.contains("full") || err.contains("too large") || err.contains("I/O"),
         "{err}"
@@ -174,9 +186,7 @@ fn full_disk_keeps_verdicts_flowing_journals_and_recovers_when_space_returns() {
     wait_for(Duration::from_secs(30), "recovery", || recovered(&d)).unwrap();
     assert_eq!(d.status().unwrap()["hookd"]["fallbacks_recorded"], json!(0));
     each_stored_once(&d, "before", 3);
-    for b in (0..sent).step_by(batch) {
-        each_stored_once(&d, &format!("full{b}"), batch);
-    }
+    each_batch_stored_once(&d, sent, batch);
     each_stored_once(&d, "after", 3);
     drop(d);
     drop(fs);
@@ -201,19 +211,7 @@ fn store_and_spool_on_one_full_disk_journal_events_and_lose_none() {
     d.spawn().unwrap();
     send_denied(&d, "before", 2);
     fs.fill("filler").unwrap();
-    // Batches until a commit fails (see full_disk_keeps_verdicts_flowing…).
-    let mut sent = 0;
-    let err = loop {
-        send_denied(&d, &format!("full{sent}"), 40);
-        sent += 40;
-        if let Some(e) = store_error(&d) {
-            break e;
-        }
-        assert!(
-            sent < 800,
-            "status names no store error after {sent} events on a full disk"
-        );
-    };
+    let (err, sent) = send_until_store_error(&d, 40);
     assert!(
         err.contains("answered events kept in the emergency journal"),
         "{err}"
@@ -222,9 +220,7 @@ fn store_and_spool_on_one_full_disk_journal_events_and_lose_none() {
     wait_for(Duration::from_secs(30), "recovery", || recovered(&d))
         .unwrap_or_else(|e| panic!("{e}: {:#}\n{}", d.status().unwrap(), d.log()));
     each_stored_once(&d, "before", 2);
-    for b in (0..sent).step_by(40) {
-        each_stored_once(&d, &format!("full{b}"), 40);
-    }
+    each_batch_stored_once(&d, sent, 40);
     drop(d);
     drop(fs);
 }
