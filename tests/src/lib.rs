@@ -1,4 +1,5 @@
 //! Test harness shared by the integration tests.
+pub mod bench_daemon;
 pub mod claude;
 pub mod fake_model;
 pub mod harness;

@@ -46,10 +46,11 @@
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
+use hook_tests::bench_daemon::BenchDaemon;
 use hook_tests::claude::{claude_binary, run_claude};
 use hook_tests::fake_model::{FakeModel, Step};
 use hook_tests::harness::pause;
@@ -177,109 +178,6 @@ fn default_python() -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// A private hookd: default packs, store in `data/`, HTTP listener on an ephemeral port.
-struct Daemon {
-    child: Child,
-    home: tempfile::TempDir,
-    url: String,
-    token: String,
-}
-
-impl Daemon {
-    fn start(binary: &Path) -> anyhow::Result<Self> {
-        let home = tempfile::Builder::new()
-            .prefix("cli-bench-hookd-")
-            .tempdir()?;
-        std::fs::create_dir_all(home.path().join("data"))?;
-        std::fs::write(
-            home.path().join("hookd.toml"),
-            "[http]\nlisten = \"127.0.0.1:0\"\n",
-        )?;
-        let child = Command::new(binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("HOOKD_HOME", home.path())
-            .env("HOOKD_DB", home.path().join("data/hookd.db"))
-            .env("HOOKD_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(home.path().join("hookd.stderr"))?)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut d = Self {
-            child,
-            home,
-            url: String::new(),
-            token: String::new(),
-        };
-        let port_file = d.home.path().join("state/http-port");
-        let start = Instant::now();
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file)
-                && p.ends_with('\n')
-                && std::os::unix::net::UnixStream::connect(d.home.path().join("hookd.sock")).is_ok()
-            {
-                break p.trim().parse::<u16>()?;
-            }
-            if let Some(status) = d.child.try_wait()? {
-                bail!("hookd exited with {status}:\n{}", d.log());
-            }
-            ensure!(
-                start.elapsed() < Duration::from_secs(20),
-                "hookd was not ready in 20 s:\n{}",
-                d.log()
-            );
-            pause(Duration::from_millis(10));
-        };
-        d.url = format!("http://127.0.0.1:{port}/hook");
-        d.token = std::fs::read_to_string(d.home.path().join("state/http-token"))?
-            .trim()
-            .to_owned();
-        Ok(d)
-    }
-
-    fn home(&self) -> &Path {
-        self.home.path()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.home.path().join("hookd.stderr")).unwrap_or_default()
-    }
-
-    fn rss_kb(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            })
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            #[allow(unsafe_code)]
-            // SAFETY: a signal to our own child, which we have not reaped yet.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            pause(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The hook script of the `python` configuration: what a user writes for a Bash guard.
 const PYTHON_HOOK: &str = r#"import json
 import re
@@ -382,7 +280,7 @@ fn script(project: &Path, calls: usize) -> Vec<Step> {
 /// Runs `hookctl install` into `home`'s user settings and returns the file's JSON.
 fn hookctl_install(
     hookctl: &Path,
-    daemon: &Daemon,
+    daemon: &BenchDaemon,
     home: &Path,
     extra: &[String],
 ) -> anyhow::Result<Value> {
@@ -473,7 +371,7 @@ fn wait_for_load(max: f64, limit: Duration) -> f64 {
 
 struct Bench<'a> {
     a: &'a Args,
-    daemon: &'a Daemon,
+    daemon: &'a BenchDaemon,
     hookctl: PathBuf,
     work: PathBuf,
     runs: usize,
@@ -664,7 +562,12 @@ impl Binaries {
 }
 
 /// The configurations named in `--configs`, their settings written by `hookctl install`.
-fn configs(a: &Args, b: &Binaries, daemon: &Daemon, work: &Path) -> anyhow::Result<Vec<Config>> {
+fn configs(
+    a: &Args,
+    b: &Binaries,
+    daemon: &BenchDaemon,
+    work: &Path,
+) -> anyhow::Result<Vec<Config>> {
     let hook_py = work.join("hook.py");
     hook_tests::claude::write_script(
         &hook_py,
@@ -718,7 +621,7 @@ fn configs(a: &Args, b: &Binaries, daemon: &Daemon, work: &Path) -> anyhow::Resu
                 args.extend([
                     "--http".to_owned(),
                     "--http-url".to_owned(),
-                    daemon.url.clone(),
+                    format!("http://{}/hook", daemon.addr),
                 ]);
                 (
                     Some(install(name, &args)?),
@@ -905,18 +808,13 @@ fn main() -> anyhow::Result<()> {
     let b = Binaries::find(&a)?;
     let claude = claude_binary()?;
     let work = tempfile::Builder::new().prefix("cli-bench-").tempdir()?;
-    let daemon = Daemon::start(&b.hookd)?;
+    let daemon = BenchDaemon::start(&b.hookd, "cli-bench-hookd-", "")?;
     let configs = configs(&a, &b, &daemon, work.path())?;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "machine: {}", machine())?;
     writeln!(out, "claude:  {}", claude.display())?;
-    writeln!(
-        out,
-        "hookd:   {} (pid {})",
-        b.hookd.display(),
-        daemon.child.id()
-    )?;
+    writeln!(out, "hookd:   {} (pid {})", b.hookd.display(), daemon.pid())?;
     writeln!(
         out,
         "session: {} tool calls (Bash, Read, Write, Edit) then an answer; {} warm-up run(s) \

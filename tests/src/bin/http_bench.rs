@@ -34,13 +34,15 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hook_protocol::{HookEnv, HookRequest, Request, Response};
+use hook_tests::bench_daemon::BenchDaemon;
+use hook_tests::harness::pause;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::client::conn::http1;
@@ -116,95 +118,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-/// A hookd of our own; stopped (SIGTERM, then SIGKILL) on drop.
-struct Daemon {
-    child: Child,
-    home: tempfile::TempDir,
-    addr: SocketAddr,
-    token: String,
-}
-
-impl Daemon {
-    fn start(binary: &Path, http_settings: &str) -> anyhow::Result<Self> {
-        let home = tempfile::Builder::new().prefix("http-bench-").tempdir()?;
-        std::fs::write(
-            home.path().join("hookd.toml"),
-            format!("[http]\nlisten = \"127.0.0.1:0\"\n{http_settings}"),
-        )?;
-        let child = Command::new(binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("HOOKD_HOME", home.path())
-            .env("HOOKD_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(home.path().join("hookd.stderr"))?)
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let mut d = Self {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            token: String::new(),
-            home,
-        };
-        let port_file = d.home.path().join("state/http-port");
-        let start = Instant::now();
-        let port = loop {
-            if let Ok(p) = std::fs::read_to_string(&port_file)
-                && p.ends_with('\n')
-            {
-                break p.trim().parse::<u16>()?;
-            }
-            if let Some(status) = d.child.try_wait()? {
-                bail!(
-                    "hookd exited with {status}:\n{}",
-                    std::fs::read_to_string(d.home.path().join("hookd.stderr"))?
-                );
-            }
-            if start.elapsed() > Duration::from_secs(20) {
-                bail!("hookd did not write {} in 20 s", port_file.display());
-            }
-            pause(Duration::from_millis(10));
-        };
-        d.addr = SocketAddr::from(([127, 0, 0, 1], port));
-        d.token = std::fs::read_to_string(d.home.path().join("state/http-token"))?
-            .trim()
-            .to_string();
-        Ok(d)
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.home.path().join("hookd.sock")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
-            #[allow(unsafe_code)]
-            // SAFETY: a signal to our own child.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            pause(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pause(d: Duration) {
-    #[allow(clippy::disallowed_methods)] // a synchronous tool polling its child, no runtime here
-    std::thread::sleep(d);
-}
-
 /// A PreToolUse event for a harmless Bash command (the default packs evaluate it, no rule
 /// matches: the common case). `n` makes the `tool_use_id` unique, as Claude Code's are: hookd
 /// answers byte-identical deliveries from a short dedup window instead of evaluating them.
@@ -255,7 +168,7 @@ impl Conn {
 }
 
 /// `GET path` with the token, on a fresh connection.
-async fn get(d: &Daemon, path: &str) -> anyhow::Result<String> {
+async fn get(d: &BenchDaemon, path: &str) -> anyhow::Result<String> {
     let mut conn = Conn::open(d.addr, &d.token).await?;
     let req = hyper::Request::get(path)
         .header("host", "127.0.0.1")
@@ -310,7 +223,7 @@ fn nanos(d: Duration) -> u64 {
 /// Round trips of `POST /hook` on one keep-alive connection. With `unique`, every event is
 /// new (evaluated and recorded); without, the same bytes are sent again and again and hookd
 /// answers them from its dedup window: what is left is the transport.
-async fn http_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summary> {
+async fn http_latency(d: &BenchDaemon, a: &Args, unique: bool) -> anyhow::Result<Summary> {
     let mut conn = Conn::open(d.addr, &d.token).await?;
     let session = format!("bench-latency-http-{unique}");
     let mut n = 0;
@@ -331,7 +244,7 @@ async fn http_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summ
 
 /// The same round trips over the Unix socket, as hook-client frames them (one connection
 /// reused).
-fn socket_latency(d: &Daemon, a: &Args, unique: bool) -> anyhow::Result<Summary> {
+fn socket_latency(d: &BenchDaemon, a: &Args, unique: bool) -> anyhow::Result<Summary> {
     let mut s = UnixStream::connect(d.socket())?;
     let session = format!("bench-latency-socket-{unique}");
     let mut n = 0;
@@ -404,7 +317,7 @@ fn tcp_floor(a: &Args) -> anyhow::Result<Summary> {
     Ok(summarize(rtt))
 }
 
-async fn throughput(d: &Daemon, a: &Args) -> anyhow::Result<(f64, Summary)> {
+async fn throughput(d: &BenchDaemon, a: &Args) -> anyhow::Result<(f64, Summary)> {
     let deadline = Duration::from_secs(a.seconds);
     let start = Arc::new(tokio::sync::Barrier::new(a.connections));
     let mut tasks = Vec::new();
@@ -615,7 +528,12 @@ struct Attacker {
 }
 
 impl Attacker {
-    fn start(d: &Daemon, connections: usize, uid: Option<u32>, rate: u32) -> anyhow::Result<Self> {
+    fn start(
+        d: &BenchDaemon,
+        connections: usize,
+        uid: Option<u32>,
+        rate: u32,
+    ) -> anyhow::Result<Self> {
         use std::io::BufRead;
         use std::os::unix::process::CommandExt;
         // The open-file limit the attacker raises to may be above our hard limit: as root,
@@ -672,7 +590,7 @@ impl Drop for Attacker {
 /// on one keep-alive connection, or on a fresh connection each (timed from the connect).
 /// Returns the answered round trips and the number not answered.
 async fn token_requests(
-    d: &Daemon,
+    d: &BenchDaemon,
     n: usize,
     fresh: bool,
     session: &str,
@@ -757,7 +675,7 @@ fn proc_status(pid: u32, key: &str) -> String {
 const SETTLE: Duration = Duration::from_secs(3);
 
 /// `--slowloris N`: token-holding requests without, during and after a slowloris.
-fn slowloris_bench(d: &Daemon, a: &Args, out: &mut impl Write) -> anyhow::Result<()> {
+fn slowloris_bench(d: &BenchDaemon, a: &Args, out: &mut impl Write) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -770,7 +688,7 @@ fn slowloris_bench(d: &Daemon, a: &Args, out: &mut impl Write) -> anyhow::Result
         "loris-warmup",
         &mut next_id,
     ));
-    let hookd_pid = d.child.id();
+    let hookd_pid = d.pid();
     let phase = |what: &str, out: &mut dyn Write, next_id: &mut u64| {
         let mut results = Vec::new();
         for (fresh, n, how) in [
@@ -904,7 +822,7 @@ fn main() -> anyhow::Result<()> {
             .context("no directory")?
             .join("hookd"),
     };
-    let d = Daemon::start(&binary, &a.http_settings)?;
+    let d = BenchDaemon::start(&binary, "http-bench-", &a.http_settings)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "machine: {}", machine())?;
     writeln!(out, "hookd: {} (listening on {})", binary.display(), d.addr)?;
