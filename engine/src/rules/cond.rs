@@ -89,17 +89,22 @@ impl PathGlobs {
     /// `/tmp/**` exempting scratch space must not exempt it. Patterns that name files anywhere
     /// (`/**/.aws/credentials`) and places inside the home or the project match as written.
     fn absolute_hit(&self, path: &Path, roots: [Option<&Path>; 2]) -> bool {
-        if !self.absolute.is_match(path) {
-            return false;
-        }
-        self.absolute.matches(path).into_iter().any(|i| {
-            let dir = &self.absolute_dirs[i];
-            dir.as_os_str() == "/"
-                || !roots
+        // Whether the place `dir` holds a root that holds `path`.
+        let shadowed = |dir: &PathBuf| {
+            dir.as_os_str() != "/"
+                && roots
                     .into_iter()
                     .flatten()
                     .any(|root| root.starts_with(dir) && path.starts_with(root))
-        })
+        };
+        // Usually no pattern is shadowed: one pass of the set, without listing its matches.
+        if !self.absolute_dirs.iter().any(shadowed) {
+            return self.absolute.is_match(path);
+        }
+        self.absolute
+            .matches(path)
+            .into_iter()
+            .any(|i| !shadowed(&self.absolute_dirs[i]))
     }
 }
 
