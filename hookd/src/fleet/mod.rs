@@ -1,0 +1,80 @@
+//! Forwarding stored events to the central systems teams run (OTLP, PostgreSQL).
+//!
+//! This file is the contract between the forwarder and its sinks. The forwarder reads batches
+//! of stored (already redacted) events after a sink's cursor with short read-only queries, hands
+//! each batch to the sink, and moves the cursor only on [`Outcome::Delivered`]. A sink never
+//! reads the store, never sees a verdict being made and never holds more than the batch it was
+//! given. Central deduplication rests on the key `(host, store_id, id)`: every event is
+//! delivered at least once with it, so a sink that inserts with "on conflict do nothing" (or a
+//! receiver that dedups on the key) stores each event exactly once.
+
+use std::time::Duration;
+
+/// Where a batch comes from. `(host, store_id, id)` is an event's idempotency key centrally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `[fleet] host`, defaulting to the machine's host name.
+    pub host: String,
+    /// The store file's identity: new for every new database file (random, 32 hex digits).
+    pub store_id: String,
+    /// Bumped when the store file is seen on a machine with a different machine id (a cloned
+    /// image), so two clones of one file stay apart centrally: `store_id` + `epoch`.
+    pub epoch: u32,
+    /// `[fleet] labels`, in the order the configuration lists them.
+    pub labels: Vec<(String, String)>,
+}
+
+/// One stored event as a sink sees it. Everything here is as the store holds it: redacted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutEvent {
+    /// The event's id in this store file (monotonic for the file's life).
+    pub id: i64,
+    /// When hookd received it, in milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    pub session_id: Option<String>,
+    /// The hook event name (`PreToolUse`, …).
+    pub event: String,
+    pub tool: Option<String>,
+    pub project_dir: Option<String>,
+    /// `allow`, `deny`, `ask`, `block`, `context`, `none`, `error`, `fallback:<mode>`, …
+    pub verdict: String,
+    pub reason: Option<String>,
+    /// Names of the rules that matched.
+    pub rules: Vec<String>,
+    pub latency_us: i64,
+    /// `socket`, `http` or `spool`.
+    pub source: String,
+    /// Command / path / prompt excerpt (redacted).
+    pub summary: Option<String>,
+    /// Kinds of secret redacted from this event, if any.
+    pub redacted: Vec<String>,
+    /// From the payload, when present (Claude Code's own OTel events use these names).
+    pub prompt_id: Option<String>,
+    pub tool_use_id: Option<String>,
+    /// The uid of the user whose hookd stored it.
+    pub uid: u32,
+    /// The redacted payload (JSON text), only when the sink's configuration asks for it.
+    pub payload: Option<String>,
+}
+
+/// What became of one batch handed to a sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every event of the batch is stored centrally (already-present keys count as delivered).
+    Delivered,
+    /// Nothing was stored, or not knowably: send the same batch again after a backoff (network
+    /// errors, timeouts, 5xx, 429, connection refused, `partial_success` that asks for a retry).
+    /// `after` is the receiver's `Retry-After`, when it gave one.
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    /// The receiver refuses the batch for its size (HTTP 413): split it in halves and retry.
+    TooLarge,
+    /// The receiver permanently refuses the batch's content (a data error). The forwarder
+    /// bisects; a single event refused this way is counted as rejected and skipped.
+    Rejected { why: String },
+    /// Authentication, authorisation or configuration failure: keep every event, back off and
+    /// retry, and report the sink as failing (never skip data for this).
+    Hold { why: String },
+}
