@@ -80,6 +80,8 @@ pub struct PathGlobs {
     /// For each pattern of `absolute`, the directory its literal part names (`/tmp` for
     /// `/tmp/**`, `/` for `/**/.env`): see [`PathGlobs::absolute_hit`].
     pub(crate) absolute_dirs: Vec<PathBuf>,
+    /// Those directories once each, `/` left out: the places a root could sit in.
+    pub(crate) places: Vec<PathBuf>,
 }
 
 impl PathGlobs {
@@ -89,16 +91,17 @@ impl PathGlobs {
     /// `/tmp/**` exempting scratch space must not exempt it. Patterns that name files anywhere
     /// (`/**/.aws/credentials`) and places inside the home or the project match as written.
     fn absolute_hit(&self, path: &Path, roots: [Option<&Path>; 2]) -> bool {
+        // The roots that hold `path` (usually none, or the project, or the home).
+        let holders = roots
+            .into_iter()
+            .flatten()
+            .filter(|root| rel_under(path, root).is_some());
         // Whether the place `dir` holds a root that holds `path`.
-        let shadowed = |dir: &PathBuf| {
-            dir.as_os_str() != "/"
-                && roots
-                    .into_iter()
-                    .flatten()
-                    .any(|root| root.starts_with(dir) && path.starts_with(root))
+        let shadowed = |dir: &Path| {
+            dir.as_os_str() != "/" && holders.clone().any(|root| rel_under(root, dir).is_some())
         };
         // Usually no pattern is shadowed: one pass of the set, without listing its matches.
-        if !self.absolute_dirs.iter().any(shadowed) {
+        if !self.places.iter().any(|d| shadowed(d)) {
             return self.absolute.is_match(path);
         }
         self.absolute
@@ -108,6 +111,23 @@ impl PathGlobs {
     }
 }
 
+/// `path` relative to `root`, when `root` holds it. Both are absolute and lexically normalised
+/// (what targets and roots are here), so comparing bytes up to a separator says what
+/// `Path::strip_prefix` says component by component, for a fraction of its cost: it runs for
+/// every target of every rule with a `path` condition.
+fn rel_under<'p>(path: &'p Path, root: &Path) -> Option<&'p Path> {
+    use std::os::unix::ffi::OsStrExt;
+    let (p, r) = (path.as_os_str().as_bytes(), root.as_os_str().as_bytes());
+    let rest = p.strip_prefix(r)?;
+    let rest = match rest {
+        _ if r.ends_with(b"/") => rest,
+        [] => rest,
+        [b'/', tail @ ..] => tail,
+        _ => return None,
+    };
+    Some(Path::new(std::ffi::OsStr::from_bytes(rest)))
+}
+
 /// A set of conditions (a rule's own, or its `unless` table).
 #[derive(Debug, Clone, Default)]
 pub struct Conditions {
@@ -115,8 +135,8 @@ pub struct Conditions {
     pub tool: Option<Matcher>,
     /// `command`: regex on each simple command's text.
     pub command: Option<super::CommandRegex>,
-    /// `path`: globs on each target path.
-    pub path: Option<PathGlobs>,
+    /// `path`: globs on each target path (shared by the rules of a load that list the same).
+    pub path: Option<Arc<PathGlobs>>,
     /// `outside_project`: a target path resolves outside (true) / inside (false) the project.
     pub(crate) outside_project: Option<bool>,
     /// `build_output`: a target path is (true) / is not (false) a regenerable build output
@@ -1099,37 +1119,48 @@ fn excerpt(s: &str) -> String {
 
 impl Conditions {
     /// Event-level conditions: `tool`, `prompt`, `content`, `field`.
-    fn event_level(&self, cx: &Ctx<'_>, why: &mut Why) -> bool {
+    /// Whether the event-level conditions hold (tool, prompt, content, fields). With `why`,
+    /// also says what matched: only for a rule that matched as a whole, so the many rules
+    /// that fail a later condition build no text.
+    fn event_level(&self, cx: &Ctx<'_>, mut why: Option<&mut Why>) -> bool {
         let event = cx.event;
         if let Some(m) = &self.tool {
             let tool = event.tool_name();
             if !m.matches(tool) {
                 return false;
             }
-            why.push(format!("tool {}", tool.unwrap_or("-")));
+            if let Some(why) = why.as_deref_mut() {
+                why.push(format!("tool {}", tool.unwrap_or("-")));
+            }
         }
         if let Some(re) = &self.prompt {
             let Some(m) = event.prompt().and_then(|p| re.find(p)) else {
                 return false;
             };
-            why.push(format!("prompt matched {:?}", excerpt(m.as_str())));
+            if let Some(why) = why.as_deref_mut() {
+                why.push(format!("prompt matched {:?}", excerpt(m.as_str())));
+            }
         }
         if let Some(re) = &self.content {
             let Some(m) = written_texts(event).into_iter().find_map(|t| re.find(t)) else {
                 return false;
             };
-            why.push(format!("content matched {:?}", excerpt(m.as_str())));
+            if let Some(why) = why.as_deref_mut() {
+                why.push(format!("content matched {:?}", excerpt(m.as_str())));
+            }
         }
         for (path, re) in &self.field {
             let Some(v) = field_value(event.value(), path) else {
                 return false;
             };
             let Some(m) = re.find(&v) else { return false };
-            why.push(format!(
-                "{} matched {:?}",
-                path.join("."),
-                excerpt(m.as_str())
-            ));
+            if let Some(why) = why.as_deref_mut() {
+                why.push(format!(
+                    "{} matched {:?}",
+                    path.join("."),
+                    excerpt(m.as_str())
+                ));
+            }
         }
         true
     }
@@ -1142,7 +1173,7 @@ impl Conditions {
         if let Some(g) = &self.path {
             let under = |base: Option<&Path>, set: &GlobSet| {
                 !set.is_empty()
-                    && base.is_some_and(|b| t.abs.strip_prefix(b).is_ok_and(|r| set.is_match(r)))
+                    && base.is_some_and(|b| rel_under(&t.abs, b).is_some_and(|r| set.is_match(r)))
             };
             let home = cx.home_dir();
             let hit = g.absolute_hit(&t.abs, [cx.project_root(), home])
@@ -1213,10 +1244,11 @@ pub fn evaluate(
     approving: bool,
     cx: &Ctx<'_>,
 ) -> Option<Found> {
-    let mut why = Why::new();
-    if !cond.event_level(cx, &mut why) {
+    if !cond.event_level(cx, None) {
         return None;
     }
+    // What matched beyond the event-level conditions (those are described once it matched).
+    let mut why = Why::new();
     // Witness commands (indices into the analysis), or `None`: no command to bind to.
     let mut commands: Vec<Option<usize>> = vec![None];
     let mut unparsed_hit = false;
@@ -1278,8 +1310,7 @@ pub fn evaluate(
         if u.is_empty() {
             return false;
         }
-        let mut scratch = Why::new();
-        if !u.event_level(cx, &mut scratch) {
+        if !u.event_level(cx, None) {
             return false;
         }
         let command_holds = |i: usize, u: &Conditions| {
@@ -1350,7 +1381,10 @@ pub fn evaluate(
             if let Some(f) = &fact {
                 why.push(f.clone());
             }
-            return Some(Found { why, fact });
+            let mut all = Why::new();
+            cond.event_level(cx, Some(&mut all));
+            all.append(&mut why);
+            return Some(Found { why: all, fact });
         }
     }
     None
@@ -1359,6 +1393,26 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rel_under_agrees_with_strip_prefix_on_normalised_paths() {
+        let paths = [
+            "/",
+            "/a",
+            "/ab",
+            "/a/b",
+            "/a/b/c",
+            "/ab/c",
+            "/a/bc",
+            "/tmp/x/.env",
+        ];
+        for p in paths {
+            for r in paths {
+                let (p, r) = (Path::new(p), Path::new(r));
+                assert_eq!(rel_under(p, r), p.strip_prefix(r).ok(), "{p:?} under {r:?}");
+            }
+        }
+    }
 
     #[test]
     fn field_values_follow_dotted_paths_and_indexes() {

@@ -11,8 +11,6 @@ mod parse;
 pub mod runspec;
 pub mod state;
 
-use std::cell::RefCell;
-use std::convert::Infallible;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -213,6 +211,25 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Every command regex of the rule: its own and its `unless` table's `command` and
+    /// `piped_from`, and `session.edited_since.command`.
+    fn command_regexes_mut(&mut self) -> impl Iterator<Item = &mut CommandRegex> {
+        let unless = self.unless.as_mut();
+        let (uc, up) = match unless {
+            Some(u) => (u.command.as_mut(), u.piped_from.as_mut()),
+            None => (None, None),
+        };
+        [
+            self.cond.command.as_mut(),
+            self.cond.piped_from.as_mut(),
+            uc,
+            up,
+            self.session.edited_since.as_mut().map(|(_, re)| re),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     fn applies_to(&self, event: &HookEvent) -> bool {
         match &self.events {
             EventFilter::All => true,
@@ -337,25 +354,20 @@ pub struct Ruleset {
     by_event: Vec<Vec<usize>>,
     /// Rules that apply to unknown events (`"*"` or named unknown events).
     for_unknown: Vec<usize>,
-    /// Every rule's `command` regex in one set: one pass over each simple command tells which
-    /// rules can match, so cost stays flat as rules grow.
-    command_set: Option<regex::bytes::RegexSet>,
-    /// For each pattern of `command_set`, the rule it belongs to.
-    command_rules: Vec<usize>,
+    /// Every command regex of the rules (`command`, `piped_from`, `unless`, `edited_since`) in
+    /// one set, which answers for each of them ([`cmdregex::share`]): one pass over each simple
+    /// command tells which rules' `command` can match, so cost stays flat as rules grow.
+    command_set: Option<Arc<cmdregex::SharedSet>>,
+    /// For each pattern of `command_set`, the rules whose `command` it is.
+    command_rules: Vec<Vec<usize>>,
+    /// Rules whose `command` is not in `command_set` (a pattern that needs Unicode): the
+    /// prefilter cannot rule them out.
+    command_unshared: Vec<usize>,
     /// Every rule's `tool` regex (a matcher that is not a list of names) in one set: one
     /// pass over the tool name tells which can match (MCP rules are often regexes).
     tool_set: Option<RegexSet>,
     /// For each pattern of `tool_set`, the rule it belongs to.
     tool_rules: Vec<usize>,
-    /// Tags this set's entries in the per-thread memo of `command_set` matches.
-    tag: u64,
-}
-
-thread_local! {
-    /// Which patterns of a rule set's `command_set` match a simple command's text, by rule set
-    /// and text (256 slots, texts up to 1 KiB).
-    static SET_MATCHES: RefCell<crate::memo::Table<Box<[usize]>>> =
-        RefCell::new(crate::memo::Table::new(256, 1, 1024));
 }
 
 /// One rule that matched, and why.
@@ -547,13 +559,24 @@ impl Ruleset {
                 }
             }
         }
-        let (command_rules, patterns): (Vec<usize>, Vec<&CommandRegex>) = rules
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| r.cond.command.as_ref().map(|re| (i, re)))
-            .unzip();
-        // A set too large to compile only costs the prefilter, never correctness.
-        let command_set = cmdregex::set(&patterns, 64 << 20);
+        let mut rules = rules;
+        let mut regexes: Vec<&mut CommandRegex> = rules
+            .iter_mut()
+            .flat_map(Rule::command_regexes_mut)
+            .collect();
+        // A set too large to compile only costs the prefilter and the sharing, never
+        // correctness.
+        let command_set = cmdregex::share(&mut regexes, 64 << 20);
+        drop(regexes);
+        let mut command_rules = vec![Vec::new(); command_set.as_ref().map_or(0, |s| s.len())];
+        let mut command_unshared = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            let Some(re) = &r.cond.command else { continue };
+            match command_set.as_ref().and_then(|set| re.index_in(set)) {
+                Some(k) => command_rules[k].push(i),
+                None => command_unshared.push(i),
+            }
+        }
         let (tool_rules, tool_patterns): (Vec<usize>, Vec<&str>) = rules
             .iter()
             .enumerate()
@@ -573,9 +596,9 @@ impl Ruleset {
             for_unknown,
             command_set,
             command_rules,
+            command_unshared,
             tool_set,
             tool_rules,
-            tag: crate::memo::new_tag(),
         }
     }
 
@@ -642,16 +665,14 @@ impl Ruleset {
                 {
                     let hits = command_hits.get_or_insert_with(|| {
                         let mut hits = vec![false; self.rules.len()];
+                        for &r in &self.command_unshared {
+                            hits[r] = true;
+                        }
                         for t in cx.command_texts() {
-                            let matched = crate::memo::cached::<_, Infallible>(
-                                &SET_MATCHES,
-                                self.tag,
-                                t.as_bytes(),
-                                || Ok(set.matches(t.as_bytes()).iter().collect()),
-                            )
-                            .unwrap_or_else(|e| match e {});
-                            for &m in matched.iter() {
-                                hits[self.command_rules[m]] = true;
+                            for &m in set.matches(t.as_bytes()).iter() {
+                                for &r in &self.command_rules[m] {
+                                    hits[r] = true;
+                                }
                             }
                         }
                         hits

@@ -5,9 +5,11 @@
 //! keys of `hookd.toml` are settings: [`crate::settings`] reads them from the same parsed
 //! document.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use regex::{Regex, RegexBuilder};
@@ -505,6 +507,44 @@ pub(super) fn command_regex(what: &str, pattern: &str) -> Result<CommandRegex, S
         .map_err(|e| format!("bad `{what}` regex {pattern:?}: {e}"))
 }
 
+thread_local! {
+    /// Glob lists compiled during one [`compile_sources`] (rules and packs repeat lists:
+    /// `unless` exemptions, the secret paths of the file tools and of Bash), so that each is
+    /// compiled and kept once. `None` outside a load.
+    static GLOB_CACHE: RefCell<Option<HashMap<Vec<String>, Arc<PathGlobs>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Keeps [`GLOB_CACHE`] for the load it is made for and empties it after.
+struct GlobCacheScope;
+
+impl GlobCacheScope {
+    fn enter() -> Self {
+        GLOB_CACHE.with_borrow_mut(|c| *c = Some(HashMap::new()));
+        Self
+    }
+}
+
+impl Drop for GlobCacheScope {
+    fn drop(&mut self) {
+        GLOB_CACHE.with_borrow_mut(|c| *c = None);
+    }
+}
+
+/// The compiled form of a `path` list, shared with any identical list of the same load.
+fn shared_globs(patterns: &[String]) -> Result<Arc<PathGlobs>, String> {
+    if let Some(g) = GLOB_CACHE.with_borrow(|c| c.as_ref().and_then(|c| c.get(patterns).cloned())) {
+        return Ok(g);
+    }
+    let g = Arc::new(globs(patterns)?);
+    GLOB_CACHE.with_borrow_mut(|c| {
+        if let Some(c) = c {
+            c.insert(patterns.to_vec(), Arc::clone(&g));
+        }
+    });
+    Ok(g)
+}
+
 fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
     let mut absolute = GlobSetBuilder::new();
     let mut relative = GlobSetBuilder::new();
@@ -540,6 +580,12 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
         set.add(glob);
     }
     let build = |b: GlobSetBuilder| b.build().map_err(|e| format!("bad `path` globs: {e}"));
+    let mut places: Vec<std::path::PathBuf> = Vec::new();
+    for d in &absolute_dirs {
+        if d.as_os_str() != "/" && !places.contains(d) {
+            places.push(d.clone());
+        }
+    }
     Ok(PathGlobs {
         patterns: patterns.to_vec(),
         absolute: build(absolute)?,
@@ -547,6 +593,7 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
         home: build(home)?,
         home_itself,
         absolute_dirs,
+        places,
     })
 }
 
@@ -605,7 +652,7 @@ fn conditions(keys: CondKeys<'_>) -> Result<Conditions, String> {
         .transpose()?;
     let content = content.map(|p| regex("content", p)).transpose()?;
     let prompt = prompt.map(|p| regex("prompt", p)).transpose()?;
-    let path = list(path).map(|p| globs(&p)).transpose()?;
+    let path = list(path).map(|p| shared_globs(&p)).transpose()?;
     let mut fields = Vec::new();
     for (k, v) in field.unwrap_or_default() {
         let keys: Vec<String> = k.split('.').map(str::to_string).collect();
@@ -957,6 +1004,7 @@ fn compile_sources(
     extra: Vec<Source>,
     mut errors: Vec<String>,
 ) -> LoadReport {
+    let _globs = GlobCacheScope::enter();
     let files: Vec<Source> = main.iter().chain(&extra).cloned().collect();
     let mut settings = Settings::default();
     let mut main_rules = Vec::new();

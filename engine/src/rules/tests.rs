@@ -1076,12 +1076,20 @@ fn command_regexes_use_ascii_classes() {
             .unwrap()
             .is_match("DROP table")
     );
-    // A pattern that needs Unicode still compiles, with it, and cannot join a set.
-    let uni = CommandRegex::new(r"^\p{Greek}+$", 1 << 20).unwrap();
-    assert!(uni.is_match("αβγ"));
-    let ascii = CommandRegex::new("^ls", 1 << 20).unwrap();
-    assert!(super::cmdregex::set(&[&ascii], 1 << 20).is_some());
-    assert!(super::cmdregex::set(&[&ascii, &uni], 1 << 20).is_none());
+    // A pattern that needs Unicode still compiles, with it, and keeps its own automaton when
+    // the ASCII ones join a set; a pattern given twice is in the set once.
+    let mut uni = CommandRegex::new(r"^\p{Greek}+$", 1 << 20).unwrap();
+    let mut ls = CommandRegex::new("^ls", 1 << 20).unwrap();
+    let mut ls2 = CommandRegex::new("^ls", 1 << 20).unwrap();
+    let mut rm = CommandRegex::new(r"^rm\s", 1 << 20).unwrap();
+    let set = super::cmdregex::share(&mut [&mut uni, &mut ls, &mut ls2, &mut rm], 1 << 20)
+        .expect("the ASCII patterns form a set");
+    assert_eq!(set.len(), 2);
+    assert_eq!(uni.index_in(&set), None);
+    assert_eq!(ls.index_in(&set), ls2.index_in(&set));
+    assert!(uni.is_match("αβγ") && !uni.is_match("abc"));
+    assert!(ls.is_match("ls -la") && ls2.is_match("ls") && !ls.is_match("rm ls"));
+    assert!(rm.is_match("rm x") && !rm.is_match("ls x"));
 }
 
 #[test]
@@ -1274,4 +1282,22 @@ fn places_named_by_absolute_globs_do_not_reach_into_a_home_or_project_under_them
         at("cat ~/.aws/credentials"),
         "names anywhere match in the home too"
     );
+}
+
+#[test]
+fn identical_path_lists_of_a_load_are_compiled_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = crate::rules::load(dir.path()).ruleset;
+    let path = |name: &str| {
+        let r = rules.rules.iter().find(|r| r.name == name).expect(name);
+        std::sync::Arc::clone(r.cond.path.as_ref().expect("a path list"))
+    };
+    assert!(std::sync::Arc::ptr_eq(
+        &path("secrets-files"),
+        &path("secrets-files-bash")
+    ));
+    assert!(!std::sync::Arc::ptr_eq(
+        &path("secrets-files"),
+        &path("secrets-files-overwrite")
+    ));
 }
