@@ -569,7 +569,15 @@ fn globs(patterns: &[String]) -> Result<PathGlobs, String> {
                 })
                 .collect();
             absolute_dirs.push(dir);
-            (&mut absolute, p.as_str())
+            // `/**/x` and `**/x` match the same absolute paths (targets are absolute), and
+            // globset matches the latter by its basename, extension or suffix instead of
+            // compiling it into a regex (each `/**/*.ext` was one regex of its own).
+            (
+                &mut absolute,
+                p.strip_prefix('/')
+                    .filter(|r| r.starts_with("**/"))
+                    .unwrap_or(p),
+            )
         } else {
             (&mut relative, p.trim_start_matches("./"))
         };

@@ -1301,3 +1301,66 @@ fn identical_path_lists_of_a_load_are_compiled_once() {
         &path("secrets-files-overwrite")
     ));
 }
+
+#[test]
+fn a_leading_recursive_wildcard_matches_the_same_absolute_paths_without_its_slash() {
+    // parse::globs compiles `/**/x` as `**/x`: the pack patterns over paths at several depths,
+    // each checked against globset's own matching of the pattern as written.
+    let paths = [
+        "/.env",
+        "/a/.env",
+        "/a/b/.env.local",
+        "/a/x.env",
+        "/k.pem",
+        "/a/b/k.pem",
+        "/a/.ssh/id_rsa",
+        "/a/b/.aws/credentials",
+        "/.aws/credentials",
+        "/a/service-account-1.json",
+        "/a/.config/gcloud/x/y",
+        "/a/.git/hooks/pre-commit",
+        "/a/.git/config",
+        "/a/b",
+        "/a/.password-store/p.gpg",
+        "/etc/shadow",
+        "/a/envs",
+        "/a/.envrc",
+    ];
+    let mut patterns: Vec<String> = Vec::new();
+    for (_, text) in crate::rules::PACKS {
+        let doc: toml::Value = toml::from_str(text).unwrap();
+        for rule in doc["rule"].as_array().unwrap() {
+            for t in [Some(rule), rule.get("unless")].into_iter().flatten() {
+                if let Some(list) = t.get("path").and_then(toml::Value::as_array) {
+                    patterns.extend(list.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+                }
+            }
+        }
+    }
+    let patterns: Vec<&String> = patterns.iter().filter(|p| p.starts_with("/**/")).collect();
+    assert!(
+        patterns.len() > 40,
+        "the packs' `/**/` patterns: {}",
+        patterns.len()
+    );
+    let glob = |p: &str| {
+        globset::GlobBuilder::new(p)
+            .literal_separator(true)
+            .build()
+            .unwrap()
+            .compile_matcher()
+    };
+    let mut hits = 0;
+    for p in patterns {
+        let (written, compiled) = (glob(p), glob(&p[1..]));
+        for path in paths {
+            assert_eq!(
+                written.is_match(path),
+                compiled.is_match(path),
+                "{p} on {path}"
+            );
+            hits += usize::from(written.is_match(path));
+        }
+    }
+    assert!(hits >= 20, "the sample paths match few patterns ({hits})");
+}
