@@ -46,8 +46,6 @@ pub struct OutboxBatch {
     pub cursor: Cursor,
     /// The events after the cursor, oldest first.
     pub events: Vec<OutEvent>,
-    /// The newest event id in the file (0: none).
-    pub max_id: i64,
 }
 
 /// The machine's identity: `/etc/machine-id` (systemd), else the host name.
@@ -186,9 +184,6 @@ impl Store {
             Some((store_id, id)) if store_id == identity.store_id => id.max(cursor.acked_id),
             _ => cursor.acked_id,
         };
-        let max_id: i64 = tx
-            .query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))
-            .map_err(sqlite(&path))?;
         let mut events = Vec::new();
         {
             let mut st = tx
@@ -249,7 +244,6 @@ impl Store {
             identity,
             cursor,
             events,
-            max_id,
         })
     }
 
@@ -433,7 +427,6 @@ mod tests {
         assert_eq!(s.outbox_cursor("pg").unwrap().1.acked_id, 0);
         let b = s.outbox_read("otel", None, 10, 1 << 20).unwrap();
         assert_eq!(b.events.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 5]);
-        assert_eq!(b.max_id, 5);
         assert_eq!(s.last_id(), 5);
         // The caller ahead of the stored cursor (delivered, not persisted yet).
         let b = s
