@@ -13,6 +13,7 @@ mod events;
 mod faults;
 mod first_run;
 mod fleet_otlp;
+mod fleet_rotel;
 mod hookctl;
 mod hostile;
 mod http;
