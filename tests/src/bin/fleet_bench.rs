@@ -11,6 +11,10 @@
 //!    receiver: the time until the sink's lag is 0 (events/s = forwarding throughput), and
 //!    hookd's peak RSS meanwhile against its RSS with the same store and no sink.
 //!
+//! 3. **reliability**: `--requests` events answered while the receiver is down, then hookd
+//!    killed (-9) twice while batches are in flight (a slow receiver) and more events answered
+//!    in between: events acknowledged, delivered (distinct keys), sent more than once, lost.
+//!
 //! Relative figures are what it reports: the machine is shared. Build in release:
 //! `cargo build --release -p hookd -p hook-tests --bin fleet-bench --bin hookd`, then
 //! `target/release/fleet-bench [--requests N (5000)] [--rounds R (3)] [--backlog N]`.
@@ -216,7 +220,11 @@ fn hwm_kb(pid: u32) -> u64 {
 
 fn catch_up(backlog: u64) -> anyhow::Result<()> {
     // A store with the schema (hookd made it), then the backlog inserted directly.
-    let seed = BenchDaemon::start(&hookd_binary(), "hookd-fleet-backlog-", "")?;
+    let keep = tempfile::Builder::new()
+        .prefix("hookd-fleet-db-")
+        .tempdir()?;
+    let db = keep.path().join("hookd.db");
+    let seed = BenchDaemon::start_with_db(&hookd_binary(), "hookd-fleet-backlog-", "", &db)?;
     let mut s = UnixStream::connect(seed.socket())?;
     let req = Request::Hook(HookRequest {
         event: event("seed", 0),
@@ -227,14 +235,7 @@ fn catch_up(backlog: u64) -> anyhow::Result<()> {
     });
     request(&mut s, &req)?;
     drop(s);
-    let home = seed.home().to_path_buf();
-    let keep = tempfile::Builder::new()
-        .prefix("hookd-fleet-db-")
-        .tempdir()?;
     drop(seed); // SIGTERM: the store is closed and checkpointed
-    pause(Duration::from_millis(200));
-    let db = keep.path().join("hookd.db");
-    std::fs::copy(home.join("data/hookd.db"), &db).context("copy the seeded store")?;
     let t0 = Instant::now();
     {
         let mut conn = rusqlite::Connection::open(&db)?;
@@ -305,6 +306,105 @@ fn catch_up(backlog: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sends `n` new events over one socket connection; returns how many were answered (each
+/// answer means committed: acknowledged).
+fn send_events(d: &BenchDaemon, session: &str, n: u64) -> anyhow::Result<u64> {
+    let mut s = UnixStream::connect(d.socket())?;
+    let mut acked = 0;
+    for i in 0..n {
+        let req = Request::Hook(HookRequest {
+            event: event(session, i),
+            env: HookEnv::default(),
+            options: hook_protocol::ClientOptions::default(),
+            id: None,
+            env_file: None,
+        });
+        if matches!(request(&mut s, &req)?, Response::Verdict(_)) {
+            acked += 1;
+        }
+    }
+    Ok(acked)
+}
+
+fn lag(d: &BenchDaemon) -> anyhow::Result<u64> {
+    let mut s = UnixStream::connect(d.socket())?;
+    let Response::Stats(st) = request(&mut s, &Request::Stats)? else {
+        bail!("no stats");
+    };
+    Ok(st.sinks.first().map_or(u64::MAX, |s| s.lag_events))
+}
+
+fn kill9(d: BenchDaemon) {
+    if let Ok(pid) = libc::pid_t::try_from(d.pid()) {
+        #[allow(unsafe_code)]
+        // SAFETY: a signal to our own child, not reaped yet (the drop below reaps it).
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+    drop(d);
+}
+
+/// Outage then kill -9 twice while batches are in flight: events acknowledged, delivered
+/// (distinct keys), sent more than once, lost.
+fn reliability(n: u64) -> anyhow::Result<()> {
+    let dir = tempfile::Builder::new()
+        .prefix("hookd-fleet-rel-")
+        .tempdir()?;
+    let db = dir.path().join("hookd.db");
+    let port = hook_tests::otlp::free_port();
+    let settings = sink(
+        &format!("http://127.0.0.1:{port}"),
+        "backoff_min = \"10ms\"\nbackoff_max = \"100ms\"\nbatch_events = 64\n",
+    );
+    let start = |tag: &str| BenchDaemon::start_with_db(&hookd_binary(), tag, &settings, &db);
+    // The receiver is down while the first half is answered.
+    let d = start("hookd-fleet-rel-1-")?;
+    let mut acked = send_events(&d, "rel-a", n / 2)?;
+    let outage_lag = lag(&d)?;
+    let rx = Receiver::start_on(port, Mode::Slow(Duration::from_millis(20)));
+    // Up: killed -9 while it catches up (a batch in flight, its cursor not yet stored).
+    let t0 = Instant::now();
+    while rx.received().len() < (n / 4) as usize && t0.elapsed() < Duration::from_secs(600) {
+        pause(Duration::from_millis(5));
+    }
+    kill9(d);
+    let d = start("hookd-fleet-rel-2-")?;
+    acked += send_events(&d, "rel-b", n - n / 2)?;
+    let t0 = Instant::now();
+    while rx.received().len() < (3 * n / 4) as usize && t0.elapsed() < Duration::from_secs(600) {
+        pause(Duration::from_millis(5));
+    }
+    kill9(d);
+    let d = start("hookd-fleet-rel-3-")?;
+    let t0 = Instant::now();
+    while lag(&d)? > 0 {
+        if t0.elapsed() > Duration::from_secs(900) {
+            bail!("not delivered within 15 min");
+        }
+        pause(Duration::from_millis(50));
+    }
+    let received = rx.received();
+    let keys: std::collections::BTreeSet<(String, i64)> = received
+        .iter()
+        .map(|r| (r.store_id.clone(), r.id))
+        .collect();
+    let stored: u64 =
+        rusqlite::Connection::open(&db)?
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))?;
+    println!(
+        "reliability: {acked} events acknowledged ({stored} in the store; lag {outage_lag} during \
+         the outage); delivered {} distinct keys ({} records received, {} sent again after the two \
+         kill -9); lost {}",
+        keys.len(),
+        received.len(),
+        received.len() - keys.len(),
+        acked.saturating_sub(keys.len() as u64)
+    );
+    drop(d);
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let mut requests = 5000;
     let mut rounds = 3;
@@ -319,15 +419,19 @@ fn main() -> anyhow::Result<()> {
             "--backlog" => backlog = val()?.parse()?,
             "--only" => only = Some(val()?),
             _ => bail!(
-                "usage: fleet-bench [--requests N (5000)] [--rounds R (3)] [--backlog N (1000000)] [--only isolation|catch-up]"
+                "usage: fleet-bench [--requests N (5000)] [--rounds R (3)] [--backlog N (1000000)] [--only isolation|catch-up|reliability]"
             ),
         }
     }
-    if only.as_deref() != Some("catch-up") {
-        isolation(requests, rounds)?;
-    }
-    if only.as_deref() != Some("isolation") {
-        catch_up(backlog)?;
+    match only.as_deref() {
+        Some("isolation") => isolation(requests, rounds)?,
+        Some("catch-up") => catch_up(backlog)?,
+        Some("reliability") => reliability(requests as u64)?,
+        _ => {
+            isolation(requests, rounds)?;
+            catch_up(backlog)?;
+            reliability(requests as u64)?;
+        }
     }
     Ok(())
 }
