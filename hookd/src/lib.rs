@@ -20,7 +20,6 @@ mod config;
 mod daemon;
 mod dedup;
 mod envfile;
-#[allow(dead_code)] // the contract lands before the forwarder that uses it (issue 20)
 mod fleet;
 mod handler;
 mod ingest;

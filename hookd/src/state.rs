@@ -70,6 +70,8 @@ pub struct State {
     /// The dashboard, once its listener is up (`[ui] listen`): `hookctl ui` asks it for
     /// login codes.
     pub ui: std::sync::OnceLock<Arc<crate::ui::UiHandle>>,
+    /// The fleet sinks and their forwarder (issue 20).
+    pub fleet: Arc<crate::fleet::Fleet>,
 }
 
 /// `once = "project-day"` memory, all in memory: (rule, project) → the last UTC day the rule

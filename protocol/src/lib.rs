@@ -37,7 +37,8 @@ pub use message::*;
 /// makes a spooled copy of a committed event recognisable, and the store's durability fields
 /// in status and stats; 4: [`Latency::sum`] in stats, for the Prometheus summaries' `_sum`; 5: [`Request::Allow`]
 /// (allow-once) and [`HookRequest::env_file`], `CLAUDE_ENV_FILE` for the `env` action; 6:
-/// [`Request::UiLogin`] and [`StatusReport::ui_url`], the dashboard).
+/// [`Request::UiLogin`] and [`StatusReport::ui_url`], the dashboard; [`Request::SinkFlush`] and
+/// the `sinks` of status and stats, the fleet).
 pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).

@@ -58,6 +58,9 @@ pub enum Request {
     /// socket's peer check). Answered by [`Response::UiLogin`], or an error naming `[ui]
     /// listen` when the dashboard is off.
     UiLogin,
+    /// Waits until every fleet sink has delivered every stored event (lag 0), or the timeout
+    /// (ms) passes (`hookctl sink flush`). Answered by [`Response::SinkFlushed`].
+    SinkFlush(u64),
 }
 
 /// A [`Request::Allow`].
@@ -262,6 +265,8 @@ pub struct StatsReport {
     /// Tool calls seen in a post event without a PreToolUse in their session, since start
     /// (bypass alarms).
     pub bypasses: u64,
+    /// Fleet sinks (`[sink.NAME]`).
+    pub sinks: Vec<SinkReport>,
 }
 
 /// An `f64` that keeps `Eq` for the report types (compared by bits).
@@ -363,6 +368,9 @@ pub enum Response {
     Statusline(StatuslineReport),
     /// The answer to [`Request::UiLogin`].
     UiLogin(UiLogin),
+    /// The answer to [`Request::SinkFlush`]: each sink as it stands when the flush ended
+    /// (every lag 0: flushed).
+    SinkFlushed(Vec<SinkReport>),
 }
 
 /// What [`Request::UiLogin`] answers: where to log in to the dashboard.
@@ -372,6 +380,42 @@ pub struct UiLogin {
     pub url: String,
     /// When the code stops working, ms since the epoch.
     pub expires_ms: i64,
+}
+
+/// One fleet sink (`[sink.NAME]`) as `status`, `stats` and the metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SinkReport {
+    /// `NAME`.
+    pub name: String,
+    /// `otlp` or `postgres`.
+    pub kind: String,
+    /// Where it sends (the endpoint, or the URL without a password).
+    pub target: String,
+    /// Running and its last request succeeded (or none was needed).
+    pub ok: bool,
+    /// Why not: a configuration error (the sink is not running), an authentication failure, or
+    /// the last failed request.
+    pub error: Option<String>,
+    /// The error is a configuration or authentication problem (doctor FAIL; events are held).
+    pub config_error: bool,
+    /// Stored events not delivered yet.
+    pub lag_events: u64,
+    /// Age of the oldest undelivered event (ms; 0: none).
+    pub lag_ms: u64,
+    /// `lag_warn` (ms): past it hookd reports itself degraded.
+    pub lag_warn_ms: u64,
+    /// Events delivered since start.
+    pub sent: u64,
+    /// Requests since start by outcome (`ok`, `retry`, `too_large`, `rejected`, `hold`).
+    pub requests: Vec<(String, u64)>,
+    /// Requests retried since start.
+    pub retries: u64,
+    /// Events the receiver refused permanently (skipped, counted) since start.
+    pub rejected: u64,
+    /// Events the store's size cap pruned before this sink delivered them (this store file).
+    pub dropped: u64,
+    /// The last successful delivery (ms since the epoch), if any since start.
+    pub last_success_ms: Option<i64>,
 }
 
 /// What [`Request::Statusline`] reports.
@@ -614,6 +658,8 @@ pub struct StatusReport {
     /// The dashboard's address (`http://127.0.0.1:PORT/ui/`) when `[ui] listen` is set
     /// (protocol 6).
     pub ui_url: Option<String>,
+    /// Fleet sinks (`[sink.NAME]`).
+    pub sinks: Vec<SinkReport>,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.

@@ -12,6 +12,8 @@ mod env_action;
 mod events;
 mod faults;
 mod first_run;
+mod fleet_otlp;
+mod fleet_rotel;
 mod hookctl;
 mod hostile;
 mod http;
