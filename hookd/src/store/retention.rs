@@ -33,6 +33,9 @@ impl Default for Retention {
     }
 }
 
+/// Whether any event is older than `?1` (a lookup in the `time_ms` index).
+const ANY_PAST_AGE: &str = "SELECT EXISTS (SELECT 1 FROM events WHERE time_ms < ?1)";
+
 /// Rows deleted per prune transaction (keeps each write short so verdicts never wait long).
 pub(super) const PRUNE_BATCH: i64 = 2000;
 
@@ -83,6 +86,17 @@ impl Writer {
         } else {
             self.hold_from()?
         };
+        // Nothing past the age (the usual case): the `time_ms` index says so in a lookup,
+        // where the scan below would read every row in id order to find none, under the
+        // write lock (a second or more with millions of events).
+        if !over_size {
+            let any_old: bool = self
+                .conn
+                .query_row(ANY_PAST_AGE, params![cutoff], |r| r.get(0))?;
+            if !any_old {
+                return Ok(0);
+            }
+        }
         let tx = self.conn.unchecked_transaction()?;
         // The newest id this step deletes (never the newest event: ids must keep growing).
         // One statement per case, each with the plan it had before the outbox (the age case
@@ -194,6 +208,35 @@ mod tests {
         assert_eq!(store.maintain_blocking().unwrap(), 4, "the newest is kept");
         store.record_blocking(vec![rec(6)]).unwrap();
         assert_eq!(max_id(), 6, "an id was handed out again after a full prune");
+    }
+
+    /// Age pruning first asks the `time_ms` index whether anything is past the age: with
+    /// nothing old (the usual case) it never scans the table under the write lock.
+    #[test]
+    fn the_age_check_is_an_index_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = Store::open_with(
+            &dir.path().join("x.db"),
+            &dir.path().join("journal"),
+            0,
+            false,
+            None,
+            Retention::default(),
+        )
+        .unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("x.db")).unwrap();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", super::ANY_PAST_AGE))
+            .unwrap()
+            .query_map([0], |r| r.get(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|p| p.contains("USING COVERING INDEX events_time")),
+            "{plan:?}"
+        );
     }
 }
 
