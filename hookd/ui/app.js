@@ -548,6 +548,9 @@
     let buffered = [];
     let active = {}; // the applied filters
     let selected = null;
+    const shown = new Map(); // id -> tr of the rows in the table
+    let queue = [];
+    let flushTimer = null;
     const recent = []; // the last live rows, whatever the filters: a reload keeps them
 
     form.addEventListener("submit", (e) => {
@@ -561,7 +564,7 @@
       if (!paused) {
         const rows = buffered;
         buffered = [];
-        for (const r of rows) addRow(r);
+        for (const r of rows) enqueue(r);
       }
       pending.textContent = "";
     });
@@ -600,17 +603,33 @@
     }
 
     // Rows are kept newest first, ordered by id.
-    function addRow(r) {
-      if (tbody.querySelector('tr[data-id="' + r.id + '"]')) return;
+    function addRow(r, fresh) {
+      if (shown.has(r.id)) return;
       const tr = rowFor(r);
+      shown.set(r.id, tr);
+      // Newest first: a streamed row almost always goes on top, so the walk is short.
       let before = tbody.firstChild;
       while (before && Number(before.getAttribute("data-id")) > r.id) before = before.nextSibling;
+      if (fresh) tr.classList.add("new"); // the flash plays once, on insertion
       tbody.insertBefore(tr, before);
-      if (before === tbody.firstChild || tr === tbody.firstChild) {
-        tr.classList.add("new");
-        setTimeout(() => tr.classList.remove("new"), 1200);
+      while (tbody.childNodes.length > MAX_ROWS) {
+        shown.delete(Number(tbody.lastChild.getAttribute("data-id")));
+        tbody.removeChild(tbody.lastChild);
       }
-      while (tbody.childNodes.length > MAX_ROWS) tbody.removeChild(tbody.lastChild);
+    }
+
+    // Streamed rows are inserted in batches (at most one per 50 ms), not one DOM update each.
+    function enqueue(r) {
+      queue.push(r);
+      if (queue.length > MAX_ROWS) queue.shift();
+      if (!flushTimer) flushTimer = setTimeout(flush, 50);
+    }
+
+    function flush() {
+      flushTimer = null;
+      const rows = queue;
+      queue = [];
+      for (const r of rows) addRow(r, true);
     }
 
     function live(r) {
@@ -623,7 +642,7 @@
         pending.textContent = buffered.length + " new while paused";
         return;
       }
-      addRow(r);
+      enqueue(r);
     }
 
     async function load() {
@@ -632,13 +651,14 @@
       const res = await api("/ui/api/events" + qs(Object.assign({ limit: 200 }, active)));
       clearError(root);
       clear(tbody);
+      shown.clear();
       for (const r of (res.events || []).slice().reverse()) {
         // History: the page holds these ids now (the stream starts after the newest).
         remember(r);
-        tbody.insertBefore(rowFor(r), tbody.firstChild);
+        addRow(r, false);
       }
       // Rows streamed while the history was on its way (newer than it, or stored after it).
-      for (const r of recent) if (matches(r) && !(paused && buffered.includes(r))) addRow(r);
+      for (const r of recent) if (matches(r) && !(paused && buffered.includes(r))) addRow(r, false);
     }
 
     async function open(id, tr) {
