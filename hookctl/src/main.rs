@@ -95,6 +95,8 @@ enum Command {
     Runs(cmd::runs::Args),
     /// The HTTP endpoint's token: `hookctl http rotate-token`
     Http(cmd::http::Args),
+    /// Open the dashboard in a browser, logged in with a one-time code (--print-url prints it)
+    Ui(cmd::ui::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(cmd::completions::Args),
     /// Write the man pages of hookd, hookctl and hook-client into a directory
@@ -152,6 +154,7 @@ fn main() -> ExitCode {
         Command::Runs(a) => start().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
         Command::Http(a) => cmd::http::run(&a),
+        Command::Ui(a) => start().and_then(|mut c| cmd::ui::run(&a, &mut c)),
         Command::Completions(a) => cmd::completions::run(&a, Cli::command()),
         Command::Man(a) => cmd::completions::man(&a, Cli::command()),
     };

@@ -192,6 +192,7 @@ pub async fn run(
     }
     let server_limits = settings.server;
     let http_settings = settings.http;
+    let ui_settings = settings.ui;
     let state = Arc::new(State {
         started: Instant::now(),
         rules: Swap::new(loaded.ruleset),
@@ -215,6 +216,7 @@ pub async fn run(
         runner,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
+        ui: std::sync::OnceLock::new(),
         config,
     });
     crate::state::load_once_days(&state).await;
@@ -236,6 +238,16 @@ pub async fn run(
     // The opt-in HTTP listener (`[http]` in hookd.toml); failing to bind it stops the start.
     let http = match server::http::start(&state, &http_settings).await {
         Ok(h) => h,
+        Err(e) => {
+            if let Some(id) = socket_id {
+                lifecycle::remove_socket(&state.config.socket, id);
+            }
+            return Err(e);
+        }
+    };
+    // The dashboard (`[ui]`), off by default; failing to bind it stops the start too.
+    let ui = match crate::ui::start(&state, &ui_settings).await {
+        Ok(u) => u,
         Err(e) => {
             if let Some(id) = socket_id {
                 lifecycle::remove_socket(&state.config.socket, id);
@@ -290,6 +302,9 @@ pub async fn run(
     // Both listeners drain on the same cancellation; the HTTP one is waited for here.
     if let Some(h) = http {
         h.stopped().await;
+    }
+    if let Some(u) = ui {
+        u.stopped().await;
     }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     background.abort();

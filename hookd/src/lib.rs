@@ -7,7 +7,8 @@
 //! - The daemon: `daemon` (boot, background chores, shutdown), `state` (what connection
 //!   tasks share), [`lifecycle`] (private directories, pidfile, socket file), `config`
 //!   (paths), `watcher` (hot reload), [`alloc`] (giving memory back after large evictions).
-//! - Requests: `server` (Unix socket and HTTP listeners, one task per connection) and
+//! - Requests: `server` (Unix socket and HTTP listeners, one task per connection), `ui`
+//!   (the dashboard's listener, off by default) and
 //!   `handler` (request → response: the hook path, admin queries, streams, upkeep),
 //!   `ingest` (spooled events → store records).
 //! - Side effects of a verdict: `store` (SQLite group commit, journal, queries), `run`
@@ -30,6 +31,7 @@ mod server;
 mod state;
 mod store;
 mod swap;
+mod ui;
 mod watcher;
 
 // The engine's modules, under the crate root as before the split: `crate::rules`,

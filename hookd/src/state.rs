@@ -67,6 +67,9 @@ pub struct State {
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
+    /// The dashboard, once its listener is up (`[ui] listen`): `hookctl ui` asks it for
+    /// login codes.
+    pub ui: std::sync::OnceLock<Arc<crate::ui::UiHandle>>,
 }
 
 /// `once = "project-day"` memory, all in memory: (rule, project) → the last UTC day the rule

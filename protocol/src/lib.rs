@@ -36,8 +36,9 @@ pub use message::*;
 /// requests and run counters in stats; 3: [`HookRequest::id`], the delivery's identity that
 /// makes a spooled copy of a committed event recognisable, and the store's durability fields
 /// in status and stats; 4: [`Latency::sum`] in stats, for the Prometheus summaries' `_sum`; 5: [`Request::Allow`]
-/// (allow-once) and [`HookRequest::env_file`], `CLAUDE_ENV_FILE` for the `env` action).
-pub const PROTOCOL_VERSION: u32 = 5;
+/// (allow-once) and [`HookRequest::env_file`], `CLAUDE_ENV_FILE` for the `env` action; 6:
+/// [`Request::UiLogin`] and [`StatusReport::ui_url`], the dashboard).
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The version of the packages built from this workspace (hookd, hookctl, hook-client).
 pub const PACKAGE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -53,6 +53,11 @@ pub enum Request {
     /// counts (by its id; empty: none) and hookd's health, in one cheap round trip. Answered by
     /// [`Response::Statusline`].
     Statusline(String),
+    /// A one-time login code for the dashboard (`hookctl ui`; protocol 6): 128 random bits,
+    /// valid for at most 60 s and one use, minted only for a peer of hookd's own uid (the
+    /// socket's peer check). Answered by [`Response::UiLogin`], or an error naming `[ui]
+    /// listen` when the dashboard is off.
+    UiLogin,
 }
 
 /// A [`Request::Allow`].
@@ -356,6 +361,17 @@ pub enum Response {
     Allowances(Vec<AllowanceRow>),
     /// The answer to [`Request::Statusline`].
     Statusline(StatuslineReport),
+    /// The answer to [`Request::UiLogin`].
+    UiLogin(UiLogin),
+}
+
+/// What [`Request::UiLogin`] answers: where to log in to the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct UiLogin {
+    /// `http://127.0.0.1:PORT/ui/login?code=…`: the one-time code is in the URL.
+    pub url: String,
+    /// When the code stops working, ms since the epoch.
+    pub expires_ms: i64,
 }
 
 /// What [`Request::Statusline`] reports.
@@ -595,6 +611,9 @@ pub struct StatusReport {
     /// Set while the rule files fail to load: what is in force instead (the last good rules,
     /// or, when none were ever loaded, the fail mode for guard events).
     pub rules_fallback: Option<String>,
+    /// The dashboard's address (`http://127.0.0.1:PORT/ui/`) when `[ui] listen` is set
+    /// (protocol 6).
+    pub ui_url: Option<String>,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.

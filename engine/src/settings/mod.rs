@@ -12,7 +12,7 @@
 //! set, settings included (docs/rules.md, "When rule files fail to load").
 //!
 //! `packs`, `disable_rules`, `[redact]`, `[run]` and `[session] bypass_alarm` apply on each
-//! reload; `[store]`, the rest of `[session]`, `[server]` and `[http]` are read only at start ([`Settings::start_only`]): a
+//! reload; `[store]`, the rest of `[session]`, `[server]`, `[http]` and `[ui]` are read only at start ([`Settings::start_only`]): a
 //! reload that would change one of those is refused with an error saying to restart
 //! ([`Settings::changes_needing_restart`]), so what runs never silently differs from the file.
 //!
@@ -53,6 +53,7 @@ pub const TOP_KEYS: &[&str] = &[
     "http",
     "run",
     "server",
+    "ui",
 ];
 
 // Defaults and bounds, in one place. docs/operations.md lists them for users.
@@ -84,6 +85,10 @@ pub const MAX_AUTH_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_UNAUTHENTICATED: usize = 256;
 /// `[http] max_connections`: HTTP connections that presented the token, at most.
 pub const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 1024;
+/// `[ui] keepalive`: an open dashboard stream gets a comment this often when nothing happens.
+pub const DEFAULT_UI_KEEPALIVE: Duration = Duration::from_secs(15);
+/// `[ui] code_ttl`: a dashboard login code works for this long, and never longer.
+pub const MAX_UI_CODE_TTL: Duration = Duration::from_secs(60);
 /// `[run] max_background`: background runs executing at once.
 pub const DEFAULT_MAX_BACKGROUND: usize = 4;
 /// `[run] max_background` at most.
@@ -240,6 +245,28 @@ impl Default for HttpSettings {
     }
 }
 
+/// `[ui]`: the dashboard, a web page served by hookd on loopback (read at start; docs/ui.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UiSettings {
+    /// The loopback address to listen on; `None`: no dashboard. Never outside the loopback
+    /// range (no override: the page shows every event).
+    pub listen: Option<SocketAddr>,
+    /// An open event stream gets a keepalive comment this often.
+    pub keepalive: Duration,
+    /// A login code from `hookctl ui` works for this long (at most [`MAX_UI_CODE_TTL`]).
+    pub code_ttl: Duration,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            keepalive: DEFAULT_UI_KEEPALIVE,
+            code_ttl: MAX_UI_CODE_TTL,
+        }
+    }
+}
+
 /// `[run]`: background slots and retries of `run` rules (applied on reload).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunSettings {
@@ -301,6 +328,8 @@ pub struct Settings {
     pub run: RunSettings,
     /// `[server]`.
     pub server: ServerSettings,
+    /// `[ui]`.
+    pub ui: UiSettings,
     /// Where each key given was written, by `section.key` (or the top-level key).
     locations: BTreeMap<String, Location>,
 }
@@ -333,7 +362,7 @@ impl Settings {
         self.locations.get(key).copied()
     }
 
-    /// The settings read only at start (`[store]`, `[session]`, `[server]`, `[http]`; the
+    /// The settings read only at start (`[store]`, `[session]`, `[server]`, `[http]`, `[ui]`; the
     /// others apply on each reload), as (`section.key`, the value as hookd.toml writes it),
     /// for the log and for [`Settings::changes_needing_restart`].
     #[must_use]
@@ -364,6 +393,14 @@ impl Settings {
                 h.max_unauthenticated.to_string(),
             ),
             ("http.max_connections", h.max_connections.to_string()),
+            (
+                "ui.listen",
+                self.ui
+                    .listen
+                    .map_or_else(|| "(none)".to_string(), |a| format!("\"{a}\"")),
+            ),
+            ("ui.keepalive", d(self.ui.keepalive)),
+            ("ui.code_ttl", d(self.ui.code_ttl)),
         ]
     }
 

@@ -4,7 +4,7 @@
 use toml::de::DeTable;
 
 use super::reader::{Key, RULE_KEY, Reader, did_you_mean, hint};
-use super::sections::{http, redact, run, server, session, store};
+use super::sections::{http, redact, run, server, session, store, ui};
 use super::{Settings, TOP_KEYS};
 
 /// Reads the settings of hookd.toml (`file`, whose text is `text`) from its parsed `doc`;
@@ -45,6 +45,11 @@ pub fn parse(file: &str, text: &str, doc: &DeTable<'_>) -> (Settings, Vec<String
             "http" => {
                 if let Some(t) = r.table(&Key::top(key), value) {
                     s.http = http(&mut r, t);
+                }
+            }
+            "ui" => {
+                if let Some(t) = r.table(&Key::top(key), value) {
+                    s.ui = ui(&mut r, t);
                 }
             }
             "run" => {

@@ -11,8 +11,9 @@ use toml::de::{DeTable, DeValue};
 use super::reader::{Key, Reader};
 use super::{
     HttpSettings, MAX_AUTH_TIMEOUT, MAX_CONNECTION_COUNT, MAX_DURATION, MAX_MAX_BACKGROUND,
-    MAX_MAX_LIVE, MAX_RETRY_BACKOFF, MIN_DURATION, MIN_EMERGENCY_JOURNAL, RedactSettings,
-    RunSettings, ServerSettings, SessionSettings, StoreSettings, Synchronous,
+    MAX_MAX_LIVE, MAX_RETRY_BACKOFF, MAX_UI_CODE_TTL, MIN_DURATION, MIN_EMERGENCY_JOURNAL,
+    RedactSettings, RunSettings, ServerSettings, SessionSettings, StoreSettings, Synchronous,
+    UiSettings,
 };
 use crate::redact::{ExtraPattern, RedactConfig, Redactor};
 
@@ -26,6 +27,7 @@ const HTTP_KEYS: &[&str] = &[
     "max_unauthenticated",
     "max_connections",
 ];
+const UI_KEYS: &[&str] = &["listen", "keepalive", "code_ttl"];
 const RUN_KEYS: &[&str] = &["max_background", "retry_backoff"];
 const REDACT_KEYS: &[&str] = &["enabled", "disabled_kinds", "extra", "extra_keys"];
 const REDACT_EXTRA_KEYS: &[&str] = &["kind", "pattern"];
@@ -167,6 +169,46 @@ pub(super) fn http(r: &mut Reader<'_>, table: &DeTable<'_>) -> HttpSettings {
             );
         }
     }
+    s
+}
+
+pub(super) fn ui(r: &mut Reader<'_>, table: &DeTable<'_>) -> UiSettings {
+    let mut s = UiSettings::default();
+    r.section("ui", UI_KEYS, table, |r, key, v| {
+        match key.name {
+            "listen" => {
+                if let Some(text) = r.string(key, v) {
+                    match text.trim().parse::<SocketAddr>() {
+                        Ok(addr) if addr.ip().is_loopback() => s.listen = Some(addr),
+                        Ok(_) => r.bad(
+                            key,
+                            v,
+                            "not a loopback address: the dashboard shows every event and is \
+                             for this machine only (there is no override); use 127.0.0.1 or \
+                             [::1], and `ssh -L` to see it from elsewhere",
+                        ),
+                        Err(_) => r.bad(
+                            key,
+                            v,
+                            "not an IP address and port; use e.g. \"127.0.0.1:8766\"",
+                        ),
+                    }
+                }
+            }
+            "keepalive" => {
+                if let Some(x) = r.duration(key, v, MIN_DURATION, Duration::from_secs(3600)) {
+                    s.keepalive = x;
+                }
+            }
+            "code_ttl" => {
+                if let Some(x) = r.duration(key, v, MIN_DURATION, MAX_UI_CODE_TTL) {
+                    s.code_ttl = x;
+                }
+            }
+            _ => return false,
+        }
+        true
+    });
     s
 }
 

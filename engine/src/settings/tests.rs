@@ -228,6 +228,43 @@ fn table() -> Vec<Row> {
             vec!["0", "1000001"],
         ),
         (
+            "ui",
+            "listen",
+            vec![
+                ("\"127.0.0.1:8766\"", |s| {
+                    s.ui.listen == Some("127.0.0.1:8766".parse().unwrap())
+                }),
+                ("\"[::1]:0\"", |s| {
+                    s.ui.listen == Some("[::1]:0".parse().unwrap())
+                }),
+            ],
+            vec![
+                "\"localhost:8766\"",
+                "\"0.0.0.0:8766\"",
+                "\"192.168.1.2:8766\"",
+                "\"127.0.0.1\"",
+                "8766",
+            ],
+        ),
+        (
+            "ui",
+            "keepalive",
+            vec![
+                ("\"15s\"", |s| s.ui.keepalive == secs(15)),
+                ("\"200ms\"", |s| s.ui.keepalive == ms(200)),
+            ],
+            vec!["\"0s\"", "\"2h\"", "true"],
+        ),
+        (
+            "ui",
+            "code_ttl",
+            vec![
+                ("\"60s\"", |s| s.ui.code_ttl == secs(60)),
+                ("\"300ms\"", |s| s.ui.code_ttl == ms(300)),
+            ],
+            vec!["\"0s\"", "\"61s\"", "\"10m\""],
+        ),
+        (
             "run",
             "max_background",
             vec![
@@ -361,7 +398,7 @@ completely_different = 1
         e,
         [
             format!(
-                "{FILE}:1:1: unknown key `pakcs` (did you mean `packs`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, and [[rule]] tables"
+                "{FILE}:1:1: unknown key `pakcs` (did you mean `packs`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, ui, and [[rule]] tables"
             ),
             format!(
                 "{FILE}:3:1: unknown key `sychronous` in [store] (did you mean `synchronous`?); [store] takes: synchronous, max_age, max_size, emergency_journal"
@@ -370,7 +407,7 @@ completely_different = 1
                 "{FILE}:4:1: unknown key `max_agee` in [store] (did you mean `max_age`?); [store] takes: synchronous, max_age, max_size, emergency_journal"
             ),
             format!(
-                "{FILE}:5:2: unknown key `sesion` (did you mean `session`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, and [[rule]] tables"
+                "{FILE}:5:2: unknown key `sesion` (did you mean `session`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, ui, and [[rule]] tables"
             ),
             format!(
                 "{FILE}:8:1: unknown key `listne` in [http] (did you mean `listen`?); [http] takes: listen, allow_non_loopback, auth_timeout, max_unauthenticated, max_connections"
@@ -485,6 +522,26 @@ fn the_http_listener_must_be_loopback_unless_allowed() {
     }
     let e = bad("[http]\nlisten = \"localhost:8787\"\n");
     assert!(e[0].contains("not an IP address and port"), "{e:?}");
+}
+
+#[test]
+fn the_dashboard_listens_on_loopback_only_with_no_override() {
+    let e = bad("[ui]\nlisten = \"0.0.0.0:8766\"\n");
+    assert!(e[0].contains("not a loopback address"), "{e:?}");
+    assert!(e[0].contains("no override"), "{e:?}");
+    // `[http] allow_non_loopback` does not reach it, and `[ui]` has no such key.
+    let e = bad("[http]\nallow_non_loopback = true\n[ui]\nlisten = \"0.0.0.0:8766\"\n");
+    assert!(e[0].contains("not a loopback address"), "{e:?}");
+    let e = bad("[ui]\nallow_non_loopback = true\n");
+    assert!(
+        e[0].contains("unknown key `allow_non_loopback` in [ui]"),
+        "{e:?}"
+    );
+    let s = good("");
+    assert_eq!(s.ui, UiSettings::default());
+    assert_eq!(s.ui.listen, None, "off by default");
+    assert_eq!(s.ui.code_ttl, secs(60));
+    assert_eq!(s.ui.keepalive, secs(15));
 }
 
 #[test]

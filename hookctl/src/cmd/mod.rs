@@ -23,3 +23,4 @@ pub mod statusline;
 pub mod stop;
 pub mod test;
 pub mod trust;
+pub mod ui;

@@ -75,6 +75,9 @@ fn print_human(s: &StatusReport) {
         s.events_total, s.events_since_start
     );
     println!("sessions   {} active", s.sessions_active);
+    if let Some(url) = &s.ui_url {
+        println!("dashboard  {url} (log in: hookctl ui)");
+    }
     println!(
         "rules      {} loaded from {}",
         s.rules_loaded,

@@ -83,6 +83,7 @@ pub(super) async fn status(state: &Arc<State>) -> StatusReport {
         durability_error: stats.durability.lock().ok().and_then(|e| e.clone()),
         not_durable: stats.not_durable.load(Ordering::Relaxed),
         duplicates_dropped: stats.duplicates_dropped.load(Ordering::Relaxed),
+        ui_url: state.ui.get().map(|u| u.url()),
     }
 }
 

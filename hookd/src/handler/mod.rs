@@ -47,6 +47,7 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         // The connection passes the peer's pid ([`allow`]); without it nothing is granted.
         Request::Allow(a) => allow(state, a, None).await,
         Request::Statusline(id) => admin::statusline(state, id).await,
+        Request::UiLogin => crate::ui::login(state),
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();

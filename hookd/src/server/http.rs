@@ -19,8 +19,9 @@
 //! `max_unauthenticated` wait for their first request (a newcomer sheds the oldest), each for
 //! at most `auth_timeout`; connections that presented the token have a pool of their own.
 
-mod admission;
-mod refusal;
+// The dashboard's listener (`crate::ui`) admits and logs its connections the same way.
+pub(crate) mod admission;
+pub(crate) mod refusal;
 mod reply;
 mod token;
 
@@ -58,7 +59,7 @@ use crate::{State, handler};
 
 /// A keep-alive connection idle this long between requests is closed (also bounds how long a
 /// client that presented the token may take to send a later request's headers).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `[http] auth_timeout` may not be longer than the idle timeout.
 const _: () = assert!(
     crate::settings::MAX_AUTH_TIMEOUT.as_millis() <= IDLE_TIMEOUT.as_millis(),
@@ -67,9 +68,9 @@ const _: () = assert!(
 /// How often the listener looks whether the token file changed.
 const TOKEN_LOOK: Duration = Duration::from_secs(1);
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
-const LISTEN_BACKLOG: u32 = 4096;
+pub(crate) const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
-const MAX_BUF: usize = 64 * 1024;
+pub(crate) const MAX_BUF: usize = 64 * 1024;
 
 /// How many connections the listener holds, and how long one may wait for its token:
 /// `[http]` in hookd.toml (read at start, validated by `hook_engine::settings`).
@@ -147,7 +148,7 @@ pub async fn start(state: &Arc<State>, limits: &Limits) -> anyhow::Result<Option
 /// Binds the listener with a deep accept queue: connections opened faster than hookd accepts
 /// them (someone opening many at once) wait there instead of overflowing it, which would make
 /// a token holder's connection retry its handshake after a second.
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+pub(crate) fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let socket = if addr.is_ipv4() {
         tokio::net::TcpSocket::new_v4()?
     } else {
@@ -323,9 +324,9 @@ async fn serve_connection(
 
 /// The TCP stream as hyper reads it, telling the connection's [`Standing`] when bytes arrive
 /// before a request with the token: such a connection is shed first ([`admission`]).
-struct Watched {
-    stream: TcpStream,
-    standing: Arc<Standing>,
+pub(crate) struct Watched {
+    pub(crate) stream: TcpStream,
+    pub(crate) standing: Arc<Standing>,
 }
 
 impl tokio::io::AsyncRead for Watched {

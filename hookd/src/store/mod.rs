@@ -57,6 +57,7 @@ use rusqlite::Connection;
 pub mod allow;
 mod chores;
 mod commit;
+pub mod dash;
 mod error;
 mod insert;
 pub mod journal;
@@ -70,6 +71,7 @@ mod schema;
 pub(crate) mod testutil;
 
 pub use error::StoreError;
+pub use query::IdRange;
 pub use retention::Retention;
 pub use runs::RunRecord;
 
@@ -430,6 +432,7 @@ mod tests {
             ("allow.rs", include_str!("allow.rs")),
             ("chores.rs", include_str!("chores.rs")),
             ("commit.rs", include_str!("commit.rs")),
+            ("dash.rs", include_str!("dash.rs")),
             ("error.rs", include_str!("error.rs")),
             ("insert.rs", include_str!("insert.rs")),
             ("journal.rs", include_str!("journal.rs")),

@@ -11,6 +11,15 @@ use rusqlite::{Connection, params};
 use super::{Store, StoreError, sqlite};
 use crate::verdict::Verdict;
 
+/// Bounds on event ids (both exclusive; `None`: unbounded).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdRange {
+    /// Only rows with an id above this.
+    pub after: Option<i64>,
+    /// Only rows with an id below this.
+    pub before: Option<i64>,
+}
+
 impl Store {
     /// Lists events, newest first (blocks: call off the async workers).
     ///
@@ -40,6 +49,23 @@ impl Store {
     pub fn for_each_event(
         &self,
         q: &EventQuery,
+        ascending: bool,
+        limit: Option<u32>,
+        f: impl FnMut(EventRow) -> bool,
+    ) -> Result<(), StoreError> {
+        self.for_each_event_in(q, IdRange::default(), ascending, limit, f)
+    }
+
+    /// [`Store::for_each_event`] on the rows whose id is within `ids` (the dashboard's pages
+    /// and its event stream read by id).
+    ///
+    /// # Errors
+    ///
+    /// SQLite errors.
+    pub fn for_each_event_in(
+        &self,
+        q: &EventQuery,
+        ids: IdRange,
         ascending: bool,
         limit: Option<u32>,
         mut f: impl FnMut(EventRow) -> bool,
@@ -83,6 +109,14 @@ impl Store {
         if let Some(text) = &q.text {
             conds.push("instr(payload, ?) > 0");
             args.push(rusqlite::types::Value::Blob(text.as_bytes().to_vec()));
+        }
+        if let Some(id) = ids.after {
+            conds.push("id > ?");
+            args.push(id.into());
+        }
+        if let Some(id) = ids.before {
+            conds.push("id < ?");
+            args.push(id.into());
         }
         let mut sql = String::from(
             "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason, rules,

@@ -153,7 +153,7 @@ impl Counters {
 
 /// Bounds refusal warnings: a local process hammering the port must not flood the log.
 #[derive(Default)]
-pub(super) struct LogLimit {
+pub(crate) struct LogLimit {
     window: Option<Instant>,
     logged: u32,
     suppressed: u64,
@@ -161,7 +161,7 @@ pub(super) struct LogLimit {
 
 impl LogLimit {
     /// Whether to log now, and how many were suppressed since the last logged one.
-    pub(super) fn admit(&mut self, now: Instant) -> Option<u64> {
+    pub(crate) fn admit(&mut self, now: Instant) -> Option<u64> {
         if self
             .window
             .is_none_or(|w| now.duration_since(w) >= LOG_WINDOW)
