@@ -508,7 +508,7 @@
       const groups = (den.groups || []).slice().sort((a, b) => b.count - a.count).slice(0, 10);
       const [dt, dtb] = table(["rule", "verdict", "count", "last", "reason"], "denials-top");
       for (const g of groups) {
-        dtb.appendChild(el("tr", { class: verdictClass(g.verdict) }, el("td", { text: g.rule }), el("td", { text: g.verdict }), el("td", { class: "num", text: String(g.count) }), el("td", { text: fmtDateTime(g.last_ms) }), el("td", { text: g.reason || "" })));
+        dtb.appendChild(el("tr", { class: verdictClass(g.verdict) }, el("td", { class: "rule", text: g.rule || "(no rule)" }), el("td", { text: g.verdict }), el("td", { class: "num", text: String(g.count) }), el("td", { class: "when", text: fmtDateTime(g.last_ms) }), el("td", { title: g.reason || "" }, el("div", { class: "clamp3", text: g.reason || "" }))));
       }
       const errors = [].concat(status.rule_errors || []);
       if (status.rules_fallback) errors.push(status.rules_fallback);
@@ -734,7 +734,7 @@
           el("td", { class: "mono", text: s.id }),
           el("td", { text: s.ended_ms ? "ended" : "active" }),
           el("td", { text: s.project_dir || "-" }),
-          el("td", { text: fmtDateTime(s.started_ms) }),
+          el("td", { class: "when", text: fmtDateTime(s.started_ms) }),
           el("td", { text: fmtAgo(s.last_ms) }),
           el("td", { class: "num", text: String(s.events) }),
           el("td", { class: "num" + (s.denials ? " bad" : ""), text: String(s.denials) }),
@@ -849,7 +849,7 @@
       for (const g of groups) {
         const ex = g.examples || [];
         list.appendChild(el("div", { class: "group " + verdictClass(g.verdict), "data-rule": g.rule },
-          el("h2", null, el("span", { class: "rule", text: g.rule }), " ", el("span", { class: "verdict", text: g.verdict }), " ", el("span", { class: "muted", text: g.count + "×, last " + fmtDateTime(g.last_ms) })),
+          el("h2", null, el("span", { class: "rule", text: g.rule || "(no rule: a fail mode)" }), " ", el("span", { class: "verdict", text: g.verdict }), " ", el("span", { class: "muted", text: g.count + "×, last " + fmtDateTime(g.last_ms) })),
           g.reason ? el("p", { class: "reason", text: g.reason }) : null,
           el("ul", { class: "examples" }, ex.map((x) => el("li", null,
             el("div", null, el("span", { class: "time", text: fmtDateTime(x.time_ms) }), " ", el("span", { class: "mono muted", text: x.session_id || "" })),
@@ -935,7 +935,7 @@
         const bad = !(r.outcome === "ok" || r.outcome === "blocked");
         const tail = r.stderr_tail || r.error || "";
         tbody.appendChild(el("tr", { class: "run" + (bad ? " failed" : "") },
-          el("td", { text: fmtDateTime(r.time_ms) }),
+          el("td", { class: "when", text: fmtDateTime(r.time_ms) }),
           el("td", { class: "rule", text: r.rule }),
           el("td", { text: r.event + (r.tool ? " · " + r.tool : "") }),
           el("td", { text: r.mode }),
