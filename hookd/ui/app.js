@@ -265,7 +265,6 @@
       conn.historyLoaded = true;
     }
     connect();
-    refreshCurrent();
   }
 
   function retryLater() {
@@ -283,7 +282,7 @@
         return;
       }
       conn.loggedOut = false;
-      resume().catch(() => retryLater());
+      resume().then(refreshCurrent, () => retryLater());
     }, delay);
   }
 
@@ -705,7 +704,7 @@
       );
     }
 
-    return { root, refresh: () => (Object.keys(active).length || !tbody.firstChild ? load() : Promise.resolve()), live, load, openEvent: open };
+    return { root, refresh: () => (Object.keys(active).length || (conn.historyLoaded && !tbody.firstChild) ? load() : Promise.resolve()), live, load, openEvent: open };
   })();
 
   function dl(pairs) {
