@@ -892,7 +892,7 @@
   views.rules = (function () {
     const root = section("rules");
     const errs = el("div");
-    const [t, tbody] = table(["rule", "source", "event", "action", "hits (24 h)", "per hour, last 24 h"], "rules");
+    const [t, tbody] = table(["rule", "source", "event", "action", "hits since loaded", "hits, 24 h", "per hour, last 24 h"], "rules");
     root.append(errs, el("div", { class: "scroll" }, t));
 
     async function refresh() {
@@ -901,13 +901,17 @@
       clear(errs);
       if ((res.errors || []).length) errs.appendChild(panel("Rule load errors", el("ul", { class: "errors" }, res.errors.map((e) => el("li", { text: e })))));
       clear(tbody);
-      for (const r of res.rules || []) {
+      const sum = (r) => (r.hourly || []).reduce((a, b) => a + b, 0);
+      // The rules that fired lately first (then by hits since loaded; file order otherwise).
+      const rules = (res.rules || []).map((r, i) => [r, sum(r), i]).sort((a, b) => b[1] - a[1] || b[0].hits - a[0].hits || a[2] - b[2]);
+      for (const [r, day] of rules) {
         tbody.appendChild(el("tr", { "data-rule": r.name },
           el("td", { class: "rule", text: r.name }),
           el("td", { class: "mono", text: r.source ? r.source + (r.line ? ":" + r.line : "") : "-" }),
           el("td", { text: (r.event || []).join(", ") || "any" }),
           el("td", { class: "action " + verdictClass(r.action), text: r.action }),
           el("td", { class: "num", text: String(r.hits) }),
+          el("td", { class: "num", text: String(day) }),
           el("td", null, sparkline(r.hourly || [])),
         ));
       }
