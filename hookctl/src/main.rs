@@ -35,7 +35,7 @@ struct Cli {
     socket: Option<PathBuf>,
     /// Do not start hookd when a command needs it and it is not running (env
     /// HOOKD_NO_AUTOSTART=1). Without it, events, tail, export, sessions, session, stats, runs,
-    /// rules, trust and test start hookd as a hook would
+    /// rules, trust, test and ui start hookd as a hook would
     #[arg(long, global = true)]
     no_start: bool,
     #[command(subcommand)]

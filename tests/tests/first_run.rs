@@ -407,6 +407,7 @@ fn top_level_help_names_every_command() {
         "completions",
         "import",
         "statusline",
+        "ui",
     ] {
         assert!(
             help.lines()

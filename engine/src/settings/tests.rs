@@ -656,3 +656,17 @@ fn a_reload_that_changes_a_start_only_setting_says_to_restart() {
         "{e:?}"
     );
 }
+
+#[test]
+fn the_dashboard_is_refused_in_rule_and_project_files() {
+    let text = "[ui]\nlisten = \"127.0.0.1:8766\"\n";
+    let doc = toml::de::DeTable::parse(text).unwrap();
+    for file in ["/cfg/rules.d/x.toml", "/work/project/.claude/hookd.toml"] {
+        let e = misplaced(file, text, doc.get_ref());
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with(&format!("{file}:1:2: `ui` is a daemon setting")),
+            "{e:?}"
+        );
+    }
+}

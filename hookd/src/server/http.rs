@@ -68,7 +68,7 @@ const _: () = assert!(
 /// How often the listener looks whether the token file changed.
 const TOKEN_LOOK: Duration = Duration::from_secs(1);
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
-pub(crate) const LISTEN_BACKLOG: u32 = 4096;
+const LISTEN_BACKLOG: u32 = 4096;
 /// hyper's read buffer per connection (request heads are far smaller).
 pub(crate) const MAX_BUF: usize = 64 * 1024;
 
