@@ -13,6 +13,8 @@ echo "==> Claude Code CLI for the real-client tests"
 bash tests/claude/install.sh
 echo "==> rotel for the OTLP conformance test"
 bash tests/fleet/install-otlp.sh
+echo "==> chromium and Playwright for the dashboard browser test"
+bash tests/ui/install.sh >/dev/null || echo "tests/ui/install.sh failed: the dashboard browser test will print SKIPPED"
 echo "==> build"
 cargo build --workspace --bins --locked
 echo "==> test"

@@ -40,6 +40,7 @@ mod settings;
 mod store;
 mod trust;
 mod ui;
+mod ui_browser;
 
 /// A test file that is not declared above would silently never run.
 #[test]
