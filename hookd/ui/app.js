@@ -344,6 +344,22 @@
     return [t, tb];
   }
 
+  // One row per fleet sink (`[sink.NAME]`): state, lag in events and age, delivered, last success.
+  function sinkTable(sinks, now) {
+    const [t, tb] = table(["sink", "state", "lag", "oldest undelivered", "sent", "last success"], "sinks");
+    for (const s of sinks) {
+      const state = s.ok ? "ok" : "error: " + (s.error || "failing");
+      tb.appendChild(el("tr", { class: s.ok ? "v-allow" : "v-fallback" },
+        el("td", { title: (s.kind || "") + " " + (s.target || "") }, s.name || ""),
+        el("td", { text: state }),
+        el("td", { class: "num", text: String(s.lag_events || 0) + " events" }),
+        el("td", { class: "num", text: s.lag_ms ? fmtMs(s.lag_ms) : "-" }),
+        el("td", { class: "num", text: String(s.sent || 0) + " events" }),
+        el("td", { class: "when", text: s.last_success_ms ? fmtAgo(s.last_success_ms, now) : "never" })));
+    }
+    return t;
+  }
+
   function panel(title, ...kids) {
     return el("div", { class: "panel" }, el("h2", { text: title }), kids);
   }
@@ -517,7 +533,7 @@
         panel("Top denials by rule (24 h)", groups.length ? dt : el("p", { class: "muted", text: "no denials in the last 24 h" })),
         el("div", null,
           panel("Rule load errors", errors.length ? el("ul", { class: "errors" }, errors.map((e) => el("li", { text: e }))) : el("p", { class: "muted", text: "none: " + (status.rules_loaded || 0) + " rules loaded" })),
-          panel("Fleet sinks", sinks.length ? el("ul", null, sinks.map((s) => el("li", { text: typeof s === "string" ? s : JSON.stringify(s) }))) : el("p", { class: "muted", text: "no sinks configured" })),
+          panel("Fleet sinks", sinks.length ? sinkTable(sinks, ov.now_ms) : el("p", { class: "muted", text: "no sinks configured" })),
         ),
       );
     }

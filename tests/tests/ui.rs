@@ -826,3 +826,24 @@ fn another_user_cannot_get_a_login_code() {
     let _ = ui.login();
     assert!(ui.d.log().contains("dashboard login code issued"));
 }
+
+#[test]
+fn the_overview_lists_the_fleet_sinks_with_their_lag() {
+    // Port 9 (discard) on loopback: nothing listens, so the sink fails and its events wait.
+    let ui = Ui::start(
+        "[sink.central]\nkind = \"otlp\"\nendpoint = \"http://127.0.0.1:9/v1/logs\"\nlinger = \"10ms\"\n",
+    );
+    let cookie = ui.login();
+    ui.hook("sess-s", "ls -la");
+    let r = ui.get("/ui/api/overview", &cookie);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let o = r.json();
+    let sinks = o["sinks"].as_array().expect("sinks");
+    assert_eq!(sinks.len(), 1, "{o}");
+    assert_eq!(sinks[0]["name"], "central");
+    assert_eq!(sinks[0]["kind"], "otlp");
+    assert_eq!(
+        sinks[0], o["status"]["sinks"][0],
+        "the same report as hookctl status"
+    );
+}

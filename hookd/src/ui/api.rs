@@ -155,9 +155,9 @@ async fn overview(state: &Arc<State>) -> Answer {
         "tz_offset_min": 0,
         "sessions_active": status.sessions_active,
         "store_bytes": status.store_bytes,
+        "sinks": status.sinks,
         "stats": stats,
         "status": status,
-        "sinks": [],
     }))
 }
 
