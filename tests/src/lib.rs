@@ -4,4 +4,5 @@ pub mod claude;
 pub mod fake_model;
 pub mod harness;
 pub mod mounts;
+pub mod pg;
 pub mod pty;

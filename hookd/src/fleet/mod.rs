@@ -10,6 +10,8 @@
 
 use std::time::Duration;
 
+pub mod postgres;
+
 /// Where a batch comes from. `(host, store_id, id)` is an event's idempotency key centrally.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
