@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 cargo --version
 echo "==> Claude Code CLI for the real-client tests"
 bash tests/claude/install.sh
+echo "==> PostgreSQL 15 and promtool for the fleet sink tests"; bash tests/fleet/install-pg.sh
 echo "==> build"
 cargo build --workspace --bins --locked
 echo "==> test"

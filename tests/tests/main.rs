@@ -12,6 +12,7 @@ mod env_action;
 mod events;
 mod faults;
 mod first_run;
+mod fleet_deploy;
 mod fleet_pg;
 mod hookctl;
 mod hostile;
