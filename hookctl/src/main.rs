@@ -103,6 +103,8 @@ enum Command {
     /// Turn the hooks in a Claude Code settings file into hookd `run` rules (and, with
     /// --replace, send those events through hookd instead); --undo reverses it
     Import(cmd::import::Args),
+    /// Fleet sinks: `hookctl sink init pg` creates (or --print-s) the PostgreSQL sink's schema
+    Sink(cmd::sink_init::SinkArgs),
 }
 
 fn version_line() -> String {
@@ -152,6 +154,7 @@ fn main() -> ExitCode {
         Command::Runs(a) => start().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
         Command::Http(a) => cmd::http::run(&a),
+        Command::Sink(a) => cmd::sink_init::run_sink(&a),
         Command::Completions(a) => cmd::completions::run(&a, Cli::command()),
         Command::Man(a) => cmd::completions::man(&a, Cli::command()),
     };

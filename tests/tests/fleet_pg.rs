@@ -330,3 +330,83 @@ fn sqlstates_decide_retry_reject_or_hold_and_the_sink_reconnects() {
     );
     assert_eq!(count(&pg), 40, "nothing held went in");
 }
+
+#[test]
+fn hookctl_sink_init_pg_prints_and_creates_a_schema_the_writer_role_can_use() {
+    let Some(pg) = PgServer::start() else { return };
+    pg.query("postgres", &format!("CREATE DATABASE {DB}"));
+    pg.query(
+        "postgres",
+        &format!("CREATE ROLE {WRITER} LOGIN PASSWORD '{PASSWORD}'"),
+    );
+    let secrets = tempfile::tempdir().unwrap();
+    let pw = password_file(secrets.path(), PASSWORD);
+    let toml = format!(
+        "[sink.central]\nkind = \"postgres\"\nurl = \"{}\"\npassword_file = \"{}\"\n\
+         schema = \"fleet\"\ntable = \"agent_events\"\n",
+        pg.url(WRITER, DB),
+        pw.display()
+    );
+    let home = hook_tests::harness::TestDaemon::unstarted(&[("hookd.toml", &toml)]).unwrap();
+    let hookctl = |args: &[&str]| {
+        let out = home.command("hookctl").args(args).output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+
+    let (ok, printed, err) = hookctl(&["sink", "init", "pg", "--print"]);
+    assert!(ok, "{err}");
+    for needle in [
+        "CREATE SCHEMA IF NOT EXISTS \"fleet\"",
+        "CREATE TABLE IF NOT EXISTS \"fleet\".\"agent_events\"",
+        "PRIMARY KEY (host, store_id, local_id)",
+        "\"agent_events_session_idx\" ON \"fleet\".\"agent_events\" (session_id, time)",
+        "GRANT INSERT ON \"fleet\".\"agent_events\" TO \"hookd_writer\"",
+        "GRANT SELECT (host, store_id, local_id) ON \"fleet\".\"agent_events\" TO \"hookd_writer\"",
+    ] {
+        assert!(printed.contains(needle), "{needle} not in:\n{printed}");
+    }
+
+    // The least-privilege role itself cannot create it: a clear error, nothing half-made.
+    let (ok, _, err) = hookctl(&["sink", "init", "pg", "--sink", "central"]);
+    assert!(!ok);
+    assert!(err.contains("permission denied"), "{err}");
+
+    // As an admin: created and granted, twice (idempotent).
+    let admin = pg.url("postgres", DB);
+    for _ in 0..2 {
+        let (ok, out, err) = hookctl(&["sink", "init", "pg", "--admin-url", &admin]);
+        assert!(ok, "{err}");
+        assert!(out.contains("fleet.agent_events ready"), "{out}");
+        assert!(out.contains("role       hookd_writer: INSERT"), "{out}");
+    }
+    let sink_cfg = PgConfig {
+        url: pg.url(WRITER, DB),
+        password_file: Some(pw),
+        ca_file: None,
+        table: "agent_events".into(),
+        schema: Some("fleet".into()),
+    };
+    let mut sink = PgSink::new(&sink_cfg).unwrap();
+    let out = rt().block_on(sink.send(&origin(), &events(1..6)));
+    assert!(is(&out, "delivered"), "{out:?}");
+    assert_eq!(pg.query(DB, "SELECT count(*) FROM fleet.agent_events"), "5");
+    let (ok, err) = {
+        let out = pg
+            .psql_as(
+                WRITER,
+                PASSWORD,
+                DB,
+                "SELECT summary FROM fleet.agent_events",
+            )
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    assert!(!ok && err.contains("permission denied"), "{err}");
+}
