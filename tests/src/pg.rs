@@ -39,6 +39,8 @@ pub struct PgServer {
     as_postgres: bool,
     /// The process that started the postmaster (runuser, or postgres itself), to reap it.
     child: Option<Child>,
+    /// Extra `-c name=value` settings for the postmaster (TLS).
+    settings: Vec<String>,
 }
 
 impl PgServer {
@@ -87,6 +89,7 @@ impl PgServer {
             port,
             as_postgres,
             child: None,
+            settings: Vec::new(),
         };
         let hba = "local all all trust\n\
                    host all postgres 127.0.0.1/32 trust\n\
@@ -142,6 +145,7 @@ impl PgServer {
             .arg(format!("unix_socket_directories={}", self.sock().display()))
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=50", "-c", "shared_buffers=16MB"])
+            .args(self.settings.iter().flat_map(|kv| ["-c", kv.as_str()]))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -248,6 +252,102 @@ impl PgServer {
     /// When it does not come up.
     pub fn start_again(&mut self) -> anyhow::Result<()> {
         self.spawn()
+    }
+
+    /// Turns TLS on: a throw-away CA (openssl) signs a server certificate for `127.0.0.1` and
+    /// `localhost`; the server restarts with `ssl=on`. Returns the CA certificate's path, or
+    /// `None` after printing `SKIPPED: …` when openssl is missing.
+    ///
+    /// # Errors
+    ///
+    /// openssl failing, or the server not coming back.
+    pub fn enable_tls(&mut self) -> anyhow::Result<Option<PathBuf>> {
+        let dir = self.data();
+        let openssl = |args: &[&str]| -> anyhow::Result<bool> {
+            match Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+            {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+                Err(e) => Err(e.into()),
+                Ok(out) if out.status.success() => Ok(true),
+                Ok(out) => bail!(
+                    "openssl {}: {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            }
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        let ca: Vec<&str> = ["req", "-x509", "-days", "2", "-subj", "/CN=hookd test CA"]
+            .into_iter()
+            .chain(ec)
+            .chain(["-keyout", "ca.key", "-out", "ca.crt"])
+            .chain(["-addext", "basicConstraints=critical,CA:TRUE"])
+            .chain(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            .collect();
+        if !openssl(&ca)? {
+            eprintln!("SKIPPED: openssl is missing (the TLS test makes its certificates with it)");
+            return Ok(None);
+        }
+        let csr: Vec<&str> = ["req", "-subj", "/CN=localhost"]
+            .into_iter()
+            .chain(ec)
+            .chain(["-keyout", "server.key", "-out", "server.csr"])
+            .collect();
+        openssl(&csr)?;
+        std::fs::write(
+            dir.join("server.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n\
+             basicConstraints=CA:FALSE\n",
+        )?;
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+            "-out",
+            "server.crt",
+        ])?;
+        if self.as_postgres {
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()?;
+            if !status.success() {
+                bail!("chown postgres {}: {status}", dir.display());
+            }
+        }
+        let key = dir.join("server.key");
+        let mut perms = std::fs::metadata(&key)?.permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(&key, perms)?;
+        // The test reads the CA as root or as itself: copy it out of the private data dir.
+        let ca_copy = self.dir.path().join("ca.crt");
+        std::fs::copy(dir.join("ca.crt"), &ca_copy)?;
+        self.settings = vec![
+            "ssl=on".into(),
+            format!("ssl_cert_file={}", dir.join("server.crt").display()),
+            format!("ssl_key_file={}", key.display()),
+        ];
+        self.restart()?;
+        Ok(Some(ca_copy))
     }
 
     /// Runs SQL as the superuser over the Unix socket in database `postgres`.

@@ -410,3 +410,73 @@ fn hookctl_sink_init_pg_prints_and_creates_a_schema_the_writer_role_can_use() {
     };
     assert!(!ok && err.contains("permission denied"), "{err}");
 }
+
+#[test]
+fn sslmode_is_honoured_and_tls_verifies_the_server() {
+    let Some(mut pg) = server_with_schema() else {
+        return;
+    };
+    let Some(ca) = pg.enable_tls().unwrap() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let base = writer_config(&pg, dir.path());
+    let rt = rt();
+    let o = origin();
+    let url = |mode: &str| {
+        base.url
+            .replace("sslmode=disable", &format!("sslmode={mode}"))
+    };
+    // Whether the writer's open connection is encrypted, as the server sees it.
+    let ssl_in_use = |pg: &PgServer| {
+        pg.query(
+            "postgres",
+            &format!(
+                "SELECT bool_or(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+                 WHERE a.usename = '{WRITER}'"
+            ),
+        )
+    };
+    let mut next = 1;
+    let mut deliver = |cfg: PgConfig, expect_tls: &str| {
+        let mut sink = PgSink::new(&cfg).unwrap();
+        let out = rt.block_on(sink.send(&o, &events(next..next + 3)));
+        next += 3;
+        assert!(is(&out, "delivered"), "{}: {out:?}", cfg.url);
+        assert_eq!(ssl_in_use(&pg), expect_tls, "{}", cfg.url);
+    };
+    for mode in ["verify-full", "verify-ca", "require", "prefer"] {
+        deliver(
+            PgConfig {
+                url: url(mode),
+                ca_file: Some(ca.clone()),
+                ..base.clone()
+            },
+            "t",
+        );
+    }
+    deliver(base.clone(), "f");
+    assert_eq!(count(&pg), 15);
+
+    // TLS always verifies: the system roots do not know this CA, so `require` holds the data
+    // (a configuration error), and so does a host name the certificate does not cover.
+    for (u, ca_file) in [
+        (url("require"), None),
+        (
+            // Connects to 127.0.0.1 but expects the certificate to name `db.example`.
+            url("verify-full").replace("127.0.0.1", "db.example") + "&hostaddr=127.0.0.1",
+            Some(ca),
+        ),
+    ] {
+        let mut sink = PgSink::new(&PgConfig {
+            url: u.clone(),
+            ca_file,
+            ..base.clone()
+        })
+        .unwrap();
+        let out = rt.block_on(sink.send(&o, &events(100..101)));
+        assert!(is(&out, "hold"), "{u}: {out:?}");
+        assert!(format!("{out:?}").contains("certificate"), "{u}: {out:?}");
+    }
+    assert_eq!(count(&pg), 15);
+}
