@@ -103,8 +103,9 @@ enum Command {
     /// Turn the hooks in a Claude Code settings file into hookd `run` rules (and, with
     /// --replace, send those events through hookd instead); --undo reverses it
     Import(cmd::import::Args),
-    /// Fleet sinks: `hookctl sink init pg` creates (or --print-s) the PostgreSQL sink's schema
-    Sink(cmd::sink_init::SinkArgs),
+    /// Fleet sinks: `hookctl sink flush [--timeout 30s]` waits until every event is delivered;
+    /// `hookctl sink init pg` creates the PostgreSQL sink's schema
+    Sink(cmd::sink::Args),
 }
 
 fn version_line() -> String {
@@ -153,8 +154,11 @@ fn main() -> ExitCode {
         Command::Session(a) => start().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
         Command::Runs(a) => start().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
+        Command::Sink(a) => match a.init() {
+            Some(init) => cmd::sink_init::run(init),
+            None => connect().and_then(|mut c| cmd::sink::run(&a, &mut c)),
+        },
         Command::Http(a) => cmd::http::run(&a),
-        Command::Sink(a) => cmd::sink_init::run_sink(&a),
         Command::Completions(a) => cmd::completions::run(&a, Cli::command()),
         Command::Man(a) => cmd::completions::man(&a, Cli::command()),
     };

@@ -190,6 +190,8 @@ pub async fn run(
     if load_errors.is_empty() && fallback.is_none() {
         handler::save_last_good(&config.state_dir, &loaded.files);
     }
+    // The forwarder to fleet sinks: its own thread; a bad sink is reported, never fatal.
+    let fleet = crate::fleet::Fleet::start(Arc::clone(&store), &settings.fleet, &settings.sinks);
     let server_limits = settings.server;
     let http_settings = settings.http;
     let state = Arc::new(State {
@@ -215,6 +217,7 @@ pub async fn run(
         runner,
         events_since_start: AtomicU64::new(0),
         shutdown: shutdown.clone(),
+        fleet,
         config,
     });
     crate::state::load_once_days(&state).await;
@@ -297,9 +300,13 @@ pub async fn run(
     state.runner.shutdown().await;
     tracing::info!("draining done; flushing store");
     let st = Arc::clone(&state);
-    tokio::task::spawn_blocking(move || st.store.close())
-        .await
-        .ok();
+    tokio::task::spawn_blocking(move || {
+        // The sinks' bounded flush first: their cursors go through the store's writer.
+        st.fleet.stop();
+        st.store.close();
+    })
+    .await
+    .ok();
     let last_id = *socket_id
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

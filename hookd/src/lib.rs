@@ -19,7 +19,6 @@ mod config;
 mod daemon;
 mod dedup;
 mod envfile;
-#[allow(dead_code)] // the contract lands before the forwarder that uses it (issue 20)
 mod fleet;
 /// The PostgreSQL sink and the contract it implements, for `hookctl sink init pg` (the schema,
 /// its grants) and the integration tests that drive the sink directly against a real server.

@@ -67,6 +67,8 @@ pub struct State {
     pub events_since_start: AtomicU64,
     /// Cancelled to shut down.
     pub shutdown: CancellationToken,
+    /// The fleet sinks and their forwarder (issue 20).
+    pub fleet: Arc<crate::fleet::Fleet>,
 }
 
 /// `once = "project-day"` memory, all in memory: (rule, project) → the last UTC day the rule

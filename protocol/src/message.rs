@@ -53,6 +53,9 @@ pub enum Request {
     /// counts (by its id; empty: none) and hookd's health, in one cheap round trip. Answered by
     /// [`Response::Statusline`].
     Statusline(String),
+    /// Waits until every fleet sink has delivered every stored event (lag 0), or the timeout
+    /// (ms) passes (`hookctl sink flush`). Answered by [`Response::SinkFlushed`].
+    SinkFlush(u64),
 }
 
 /// A [`Request::Allow`].
@@ -257,6 +260,8 @@ pub struct StatsReport {
     /// Tool calls seen in a post event without a PreToolUse in their session, since start
     /// (bypass alarms).
     pub bypasses: u64,
+    /// Fleet sinks (`[sink.NAME]`).
+    pub sinks: Vec<SinkReport>,
 }
 
 /// An `f64` that keeps `Eq` for the report types (compared by bits).
@@ -356,6 +361,45 @@ pub enum Response {
     Allowances(Vec<AllowanceRow>),
     /// The answer to [`Request::Statusline`].
     Statusline(StatuslineReport),
+    /// The answer to [`Request::SinkFlush`]: each sink as it stands when the flush ended
+    /// (every lag 0: flushed).
+    SinkFlushed(Vec<SinkReport>),
+}
+
+/// One fleet sink (`[sink.NAME]`) as `status`, `stats` and the metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SinkReport {
+    /// `NAME`.
+    pub name: String,
+    /// `otlp` or `postgres`.
+    pub kind: String,
+    /// Where it sends (the endpoint, or the URL without a password).
+    pub target: String,
+    /// Running and its last request succeeded (or none was needed).
+    pub ok: bool,
+    /// Why not: a configuration error (the sink is not running), an authentication failure, or
+    /// the last failed request.
+    pub error: Option<String>,
+    /// The error is a configuration or authentication problem (doctor FAIL; events are held).
+    pub config_error: bool,
+    /// Stored events not delivered yet.
+    pub lag_events: u64,
+    /// Age of the oldest undelivered event (ms; 0: none).
+    pub lag_ms: u64,
+    /// `lag_warn` (ms): past it hookd reports itself degraded.
+    pub lag_warn_ms: u64,
+    /// Events delivered since start.
+    pub sent: u64,
+    /// Requests since start by outcome (`ok`, `retry`, `too_large`, `rejected`, `hold`).
+    pub requests: Vec<(String, u64)>,
+    /// Requests retried since start.
+    pub retries: u64,
+    /// Events the receiver refused permanently (skipped, counted) since start.
+    pub rejected: u64,
+    /// Events the store's size cap pruned before this sink delivered them (this store file).
+    pub dropped: u64,
+    /// The last successful delivery (ms since the epoch), if any since start.
+    pub last_success_ms: Option<i64>,
 }
 
 /// What [`Request::Statusline`] reports.
@@ -595,6 +639,8 @@ pub struct StatusReport {
     /// Set while the rule files fail to load: what is in force instead (the last good rules,
     /// or, when none were ever loaded, the fail mode for guard events).
     pub rules_fallback: Option<String>,
+    /// Fleet sinks (`[sink.NAME]`).
+    pub sinks: Vec<SinkReport>,
 }
 
 /// A project's `.claude/hookd.toml` as hookd sees it.

@@ -187,5 +187,83 @@ pub fn render(r: &StatsReport) -> String {
         let _ = writeln!(out, "{name}_sum {}", l.sum);
         let _ = writeln!(out, "{name}_count {}", l.count);
     }
+    sinks(&mut out, &r.sinks);
     out
+}
+
+/// The fleet sinks' series, one per sink (`sink` label); a family is written only when a sink
+/// is configured. Alert rules (docs/fleet.md) use exactly these names.
+fn sinks(out: &mut String, sinks: &[crate::SinkReport]) {
+    if sinks.is_empty() {
+        return;
+    }
+    let mut family =
+        |name: &str, kind: &str, help: &str, value: &dyn Fn(&crate::SinkReport) -> String| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+            for s in sinks {
+                let _ = writeln!(
+                    out,
+                    "{name}{{sink=\"{}\"}} {}",
+                    escape_label(&s.name),
+                    value(s)
+                );
+            }
+        };
+    family(
+        "hookd_sink_lag_events",
+        "gauge",
+        "Stored events the sink has not delivered.",
+        &|s| s.lag_events.to_string(),
+    );
+    family(
+        "hookd_sink_lag_seconds",
+        "gauge",
+        "Age of the oldest event the sink has not delivered (0: none).",
+        &|s| format!("{:.3}", s.lag_ms as f64 / 1000.0),
+    );
+    family(
+        "hookd_sink_sent_total",
+        "counter",
+        "Events the sink delivered since start.",
+        &|s| s.sent.to_string(),
+    );
+    family(
+        "hookd_sink_retries_total",
+        "counter",
+        "Requests the sink retried since start.",
+        &|s| s.retries.to_string(),
+    );
+    family(
+        "hookd_sink_rejected_total",
+        "counter",
+        "Events the receiver refused permanently (skipped) since start.",
+        &|s| s.rejected.to_string(),
+    );
+    family(
+        "hookd_sink_dropped_total",
+        "counter",
+        "Events the store's size cap pruned before the sink delivered them.",
+        &|s| s.dropped.to_string(),
+    );
+    family(
+        "hookd_sink_last_success_timestamp_seconds",
+        "gauge",
+        "When the sink last delivered (seconds since the epoch; 0: not since start).",
+        &|s| format!("{:.3}", s.last_success_ms.unwrap_or(0) as f64 / 1000.0),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hookd_sink_requests_total Requests to the sink since start, by outcome.\n\
+         # TYPE hookd_sink_requests_total counter"
+    );
+    for s in sinks {
+        for (outcome, n) in &s.requests {
+            let _ = writeln!(
+                out,
+                "hookd_sink_requests_total{{sink=\"{}\",outcome=\"{}\"}} {n}",
+                escape_label(&s.name),
+                escape_label(outcome)
+            );
+        }
+    }
 }

@@ -19,6 +19,7 @@
 //! Pure: no I/O, no async. Depends on [`crate::redact`] (to compile `[redact]`) and the
 //! protocol crate's duration grammar only.
 
+mod fleet;
 mod parse;
 mod reader;
 mod sections;
@@ -35,6 +36,10 @@ use hook_protocol::duration;
 
 use crate::redact::{RedactConfig, Redactor};
 
+pub use fleet::{
+    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_EVENTS,
+    DEFAULT_LAG_WARN, DEFAULT_LINGER, DEFAULT_SINK_TIMEOUT, FleetSettings, SinkKind, SinkSettings,
+};
 pub(crate) use parse::misplaced;
 pub use parse::parse;
 #[cfg(test)]
@@ -53,6 +58,8 @@ pub const TOP_KEYS: &[&str] = &[
     "http",
     "run",
     "server",
+    "fleet",
+    "sink",
 ];
 
 // Defaults and bounds, in one place. docs/operations.md lists them for users.
@@ -301,6 +308,10 @@ pub struct Settings {
     pub run: RunSettings,
     /// `[server]`.
     pub server: ServerSettings,
+    /// `[fleet]` (read at start).
+    pub fleet: FleetSettings,
+    /// `[sink.NAME]` tables, in the file's order (read at start).
+    pub sinks: Vec<SinkSettings>,
     /// Where each key given was written, by `section.key` (or the top-level key).
     locations: BTreeMap<String, Location>,
 }
@@ -364,6 +375,8 @@ impl Settings {
                 h.max_unauthenticated.to_string(),
             ),
             ("http.max_connections", h.max_connections.to_string()),
+            ("fleet", format!("{:?}", self.fleet)),
+            ("sink", format!("{:?}", self.sinks)),
         ]
     }
 

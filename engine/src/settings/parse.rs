@@ -57,6 +57,22 @@ pub fn parse(file: &str, text: &str, doc: &DeTable<'_>) -> (Settings, Vec<String
                     s.redact = redact(&mut r, t, value.span());
                 }
             }
+            "fleet" => match value.get_ref() {
+                toml::de::DeValue::Table(t) => {
+                    let errors = std::mem::take(&mut s.fleet.errors);
+                    s.fleet = super::fleet::fleet(file, text, t);
+                    s.fleet.errors.splice(0..0, errors);
+                }
+                _ => s.fleet.errors.push(format!(
+                    "{}`fleet` must be a table ([fleet])",
+                    r.prefix(value.span().start)
+                )),
+            },
+            "sink" => {
+                let mut errors = Vec::new();
+                s.sinks = super::fleet::sinks(file, text, value, &mut errors);
+                s.fleet.errors.extend(errors);
+            }
             _ => r.unknown(None, key),
         }
     }

@@ -361,7 +361,7 @@ completely_different = 1
         e,
         [
             format!(
-                "{FILE}:1:1: unknown key `pakcs` (did you mean `packs`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, and [[rule]] tables"
+                "{FILE}:1:1: unknown key `pakcs` (did you mean `packs`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, fleet, sink, and [[rule]] tables"
             ),
             format!(
                 "{FILE}:3:1: unknown key `sychronous` in [store] (did you mean `synchronous`?); [store] takes: synchronous, max_age, max_size, emergency_journal"
@@ -370,7 +370,7 @@ completely_different = 1
                 "{FILE}:4:1: unknown key `max_agee` in [store] (did you mean `max_age`?); [store] takes: synchronous, max_age, max_size, emergency_journal"
             ),
             format!(
-                "{FILE}:5:2: unknown key `sesion` (did you mean `session`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, and [[rule]] tables"
+                "{FILE}:5:2: unknown key `sesion` (did you mean `session`?); hookd.toml takes: packs, disable_rules, store, session, redact, http, run, server, fleet, sink, and [[rule]] tables"
             ),
             format!(
                 "{FILE}:8:1: unknown key `listne` in [http] (did you mean `listen`?); [http] takes: listen, allow_non_loopback, auth_timeout, max_unauthenticated, max_connections"

@@ -627,6 +627,42 @@ fn store_check(status: Option<&StatusReport>, checks: &mut Vec<Check>) {
         )),
     }
     journal_check(s, checks);
+    sink_checks(s, checks);
+}
+
+/// Fleet sinks: FAIL on a configuration or authentication error and on events the size cap
+/// pruned before delivery; WARN on lag past `lag_warn` or a failing receiver.
+fn sink_checks(s: &StatusReport, checks: &mut Vec<Check>) {
+    for sink in &s.sinks {
+        let detail = crate::cmd::sink::line(sink);
+        if sink.config_error {
+            checks.push(check(
+                "sink",
+                Level::Fail,
+                detail,
+                Some(format!(
+                    "fix [sink.{}] in hookd.toml (or its token/password file, 0600) and `hookctl restart`; its events wait in the store meanwhile",
+                    sink.name
+                )),
+            ));
+        } else if sink.dropped > 0 {
+            checks.push(check(
+                "sink",
+                Level::Fail,
+                detail,
+                Some("the store's size cap pruned events before this sink got them: raise `[store] max_size` or fix the sink sooner".into()),
+            ));
+        } else if sink.error.is_some() || sink.lag_ms > sink.lag_warn_ms {
+            checks.push(check(
+                "sink",
+                Level::Warn,
+                detail,
+                Some("hookd retries by itself; check that the receiver is up and reachable".into()),
+            ));
+        } else {
+            checks.push(check("sink", Level::Ok, detail, None));
+        }
+    }
 }
 
 /// The emergency journal: events waiting in it, and whether answered events are durable.

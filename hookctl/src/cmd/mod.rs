@@ -17,6 +17,7 @@ pub mod rules;
 pub mod runs;
 pub mod service;
 pub mod sessions;
+pub mod sink;
 pub mod sink_init;
 pub mod stats;
 pub mod status;

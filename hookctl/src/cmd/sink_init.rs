@@ -16,30 +16,6 @@ use hookd::fleet_pg::{PgConfig, apply_sql, grants_sql, schema_sql, url_user};
 /// The role the grants name when neither `--role` nor the sink's URL says.
 const DEFAULT_ROLE: &str = "hookd_writer";
 
-/// Fleet sinks
-#[derive(Debug, clap::Args)]
-pub struct SinkArgs {
-    #[command(subcommand)]
-    command: SinkCommand,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum SinkCommand {
-    /// Create (or --print) a sink's central schema and its least-privilege grants
-    Init(InitArgs),
-}
-
-/// Runs `hookctl sink …`.
-///
-/// # Errors
-///
-/// What the subcommand reports.
-pub fn run_sink(args: &SinkArgs) -> anyhow::Result<ExitCode> {
-    match &args.command {
-        SinkCommand::Init(a) => run(a),
-    }
-}
-
 /// Create (or print) a sink's central schema
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {

@@ -99,6 +99,9 @@ fn print_human(s: &StatusReport) {
             String::new()
         }
     );
+    for sink in &s.sinks {
+        println!("{}", crate::cmd::sink::line(sink));
+    }
     for p in &s.projects {
         println!(
             "project    {} ({} rules, {})",

@@ -10,7 +10,11 @@
 
 use std::time::Duration;
 
+pub mod forwarder;
+pub mod otlp;
 pub mod postgres;
+
+pub use forwarder::Fleet;
 
 /// Where a batch comes from. `(host, store_id, id)` is an event's idempotency key centrally.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +26,7 @@ pub struct Origin {
     /// Bumped when the store file is seen on a machine with a different machine id (a cloned
     /// image), so two clones of one file stay apart centrally: `store_id` + `epoch`.
     pub epoch: u32,
-    /// `[fleet] labels`, in the order the configuration lists them.
+    /// `[fleet] labels`, sorted by name.
     pub labels: Vec<(String, String)>,
 }
 
@@ -79,4 +83,80 @@ pub enum Outcome {
     /// Authentication, authorisation or configuration failure: keep every event, back off and
     /// retry, and report the sink as failing (never skip data for this).
     Hold { why: String },
+    /// The batch is stored except `rejected` events the receiver refused permanently (OTLP
+    /// `partial_success`): the cursor moves past the batch, the refused ones are counted as
+    /// rejected and not sent again (the receiver does not say which they were).
+    Partial { rejected: u64, why: String },
+}
+
+/// A configured sink, by kind. Each kind's `send` takes one batch and says what became of it;
+/// the forwarder ([`forwarder`]) does the batching, retries, splitting and cursor.
+pub enum Sink {
+    /// OTLP/HTTP protobuf logs ([`otlp`]).
+    Otlp(otlp::OtlpSink),
+    /// Rows of one central PostgreSQL table ([`postgres`]).
+    Postgres(postgres::PgSink),
+}
+
+impl Sink {
+    /// Builds the sink `s` describes.
+    ///
+    /// # Errors
+    ///
+    /// A configuration problem: the sink is not started; status and doctor show it.
+    pub fn build(s: &crate::settings::SinkSettings) -> Result<Self, String> {
+        use crate::settings::SinkKind;
+        match s.kind {
+            Some(SinkKind::Otlp) => otlp::OtlpSink::new(s).map(Self::Otlp),
+            Some(SinkKind::Postgres) => postgres::PgSink::from_settings(s).map(Self::Postgres),
+            None => Err("no kind".into()),
+        }
+    }
+
+    /// Where it sends (no secrets).
+    #[must_use]
+    pub fn target(&self) -> String {
+        match self {
+            Self::Otlp(s) => s.target(),
+            Self::Postgres(s) => s.target(),
+        }
+    }
+
+    /// Sends one batch.
+    pub async fn send(&mut self, origin: &Origin, batch: &[OutEvent]) -> Outcome {
+        match self {
+            Self::Otlp(s) => s.send(origin, batch).await,
+            Self::Postgres(s) => s.send(origin, batch).await,
+        }
+    }
+}
+
+/// An event as read from the store made ready for a sink: `prompt_id` and `tool_use_id` taken
+/// from its (redacted) payload, which is kept only when the sink asks for it.
+#[must_use]
+pub fn prepare(mut e: OutEvent, with_payload: bool) -> OutEvent {
+    #[derive(serde::Deserialize)]
+    struct Ids {
+        prompt_id: Option<String>,
+        tool_use_id: Option<String>,
+    }
+    if let Some(p) = &e.payload
+        && let Ok(ids) = serde_json::from_str::<Ids>(p)
+    {
+        e.prompt_id = ids.prompt_id;
+        e.tool_use_id = ids.tool_use_id;
+    }
+    if !with_payload {
+        e.payload = None;
+    }
+    e
+}
+
+/// `~/…` in a configured path, from `$HOME`.
+#[must_use]
+pub fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => std::path::PathBuf::from(path),
+    }
 }

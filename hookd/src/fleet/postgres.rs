@@ -47,8 +47,9 @@ pub const GRANTS_SQL: &str = include_str!("postgres-grants.sql");
 
 /// How long opening a connection (TCP, TLS, authentication) may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one batch may take, connection included; past it the connection is dropped and
-/// the batch retried (a server that accepts and never answers must not stall the sink).
+/// How long one batch may take by default (`timeout` in `[sink.NAME]` sets it), connection
+/// included; past it the connection is dropped and the batch retried (a server that accepts and
+/// never answers must not stall the sink).
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// `[sink.NAME]` with `kind = "postgres"`: the PostgreSQL-specific settings.
@@ -80,12 +81,21 @@ fn default_table() -> String {
 
 /// A PostgreSQL sink: lazily connected, reconnecting after errors.
 pub struct PgSink {
-    config: tokio_postgres::Config,
+    /// Boxed: tokio-postgres's settings are large, and `Sink` holds one sink of either kind.
+    config: Box<tokio_postgres::Config>,
     tls: TlsMode,
     password_file: Option<PathBuf>,
     ca_file: Option<PathBuf>,
     insert_sql: String,
     conn: Option<Conn>,
+    /// Where it sends, for status (the URL carries no password).
+    target: String,
+    /// The bound on one batch (connection included).
+    timeout: Duration,
+    /// A send is under way. Still set when the next one starts, the previous future was
+    /// dropped mid-request (the forwarder's own timeout): its connection may be stuck behind
+    /// that request, so the next send starts on a fresh one.
+    in_flight: bool,
 }
 
 /// What `sslmode` asked for (tokio-postgres knows disable/prefer/require; verify-ca and
@@ -123,13 +133,51 @@ impl PgSink {
         let (config, tls) = parse_url(&cfg.url)?;
         let insert_sql = insert_sql(&qualified_table(cfg)?);
         Ok(Self {
-            config,
+            config: Box::new(config),
             tls,
             password_file: cfg.password_file.clone(),
             ca_file: cfg.ca_file.clone(),
             insert_sql,
             conn: None,
+            target: cfg.url.clone(),
+            timeout: SEND_TIMEOUT,
+            in_flight: false,
         })
+    }
+
+    /// The sink `[sink.NAME]` with `kind = "postgres"` describes (hookd.toml's settings).
+    ///
+    /// # Errors
+    ///
+    /// What [`PgSink::new`] refuses, and settings a PostgreSQL sink cannot use (client
+    /// certificates, gzip, headers).
+    pub fn from_settings(s: &crate::settings::SinkSettings) -> Result<Self, String> {
+        if s.cert_file.is_some() || s.key_file.is_some() {
+            return Err(
+                "a postgres sink does not take cert_file/key_file (client certificates \
+                        are not supported; use password_file)"
+                    .into(),
+            );
+        }
+        if !s.headers.is_empty() || s.gzip {
+            return Err("headers and compression are for otlp sinks".into());
+        }
+        let cfg = PgConfig {
+            url: s.endpoint.clone().ok_or("a postgres sink needs `url`")?,
+            password_file: s.secret_file.as_deref().map(super::expand_home),
+            ca_file: s.ca_file.as_deref().map(super::expand_home),
+            table: s.table.clone().unwrap_or_else(default_table),
+            schema: s.schema.clone(),
+        };
+        let mut sink = Self::new(&cfg).map_err(|e| format!("{e:#}"))?;
+        sink.timeout = s.timeout;
+        Ok(sink)
+    }
+
+    /// Where it sends (the URL; it never carries a password).
+    #[must_use]
+    pub fn target(&self) -> String {
+        self.target.clone()
     }
 
     /// Inserts `batch`; every event whose key is already present counts as delivered.
@@ -137,7 +185,13 @@ impl PgSink {
         if batch.is_empty() {
             return Outcome::Delivered;
         }
-        match tokio::time::timeout(SEND_TIMEOUT, self.try_send(origin, batch)).await {
+        if self.in_flight {
+            self.conn = None;
+        }
+        self.in_flight = true;
+        let result = tokio::time::timeout(self.timeout, self.try_send(origin, batch)).await;
+        self.in_flight = false;
+        match result {
             Ok(Ok(())) => Outcome::Delivered,
             Ok(Err(failure)) => {
                 let outcome = failure.outcome();
@@ -152,10 +206,7 @@ impl PgSink {
                 self.conn = None;
                 Outcome::Retry {
                     after: None,
-                    why: format!(
-                        "no answer from PostgreSQL within {} s",
-                        SEND_TIMEOUT.as_secs()
-                    ),
+                    why: format!("no answer from PostgreSQL within {:?}", self.timeout),
                 }
             }
         }

@@ -83,6 +83,7 @@ pub(super) async fn status(state: &Arc<State>) -> StatusReport {
         durability_error: stats.durability.lock().ok().and_then(|e| e.clone()),
         not_durable: stats.not_durable.load(Ordering::Relaxed),
         duplicates_dropped: stats.duplicates_dropped.load(Ordering::Relaxed),
+        sinks: state.fleet.reports(),
     }
 }
 
@@ -131,6 +132,27 @@ pub fn stats(state: &State) -> StatsReport {
         degraded.push(format!(
             "{rule_errors} rule load errors (previous rules active)"
         ));
+    }
+    // Fleet sinks degrade (never make unhealthy): the local guard is fine without them.
+    r.sinks = state.fleet.reports();
+    for s in &r.sinks {
+        if let Some(e) = s.error.as_ref().filter(|_| s.config_error) {
+            degraded.push(format!("sink {}: {e}", s.name));
+        }
+        if s.lag_ms > s.lag_warn_ms {
+            degraded.push(format!(
+                "sink {}: {} events undelivered, the oldest {} s old",
+                s.name,
+                s.lag_events,
+                s.lag_ms / 1000
+            ));
+        }
+        if s.dropped > 0 {
+            degraded.push(format!(
+                "sink {}: {} events pruned by the size cap before delivery",
+                s.name, s.dropped
+            ));
+        }
     }
     if r.request_us.count >= 100 && r.request_us.p99 > 50_000 {
         degraded.push(format!(

@@ -47,6 +47,12 @@ pub async fn handle(state: &Arc<State>, req: Request) -> Response {
         // The connection passes the peer's pid ([`allow`]); without it nothing is granted.
         Request::Allow(a) => allow(state, a, None).await,
         Request::Statusline(id) => admin::statusline(state, id).await,
+        Request::SinkFlush(timeout_ms) => Response::SinkFlushed(
+            state
+                .fleet
+                .flush(std::time::Duration::from_millis(timeout_ms))
+                .await,
+        ),
         Request::Stop => {
             tracing::info!("stop requested over the socket");
             state.shutdown.cancel();

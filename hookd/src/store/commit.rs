@@ -38,6 +38,9 @@ pub(super) struct Queue {
     /// Allow-once grants used (row id, time): written with the next commit, before its
     /// events.
     pub(super) allow_uses: Vec<(i64, i64)>,
+    /// Fleet sink cursors (sink → (store_id, last delivered id)): written with the next
+    /// commit, not acknowledged ([`super::outbox`]).
+    pub(super) cursors: HashMap<String, (String, i64)>,
     pub(super) closed: bool,
 }
 
@@ -160,7 +163,7 @@ impl Shared {
                 return;
             };
             loop {
-                let (mut batch, runs, uses) = {
+                let (mut batch, runs, uses, cursors) = {
                     let mut q = lock(&self.queue);
                     let batch = if q.recs.len() <= MAX_GROUP {
                         std::mem::take(&mut q.recs)
@@ -172,10 +175,14 @@ impl Shared {
                         batch,
                         std::mem::take(&mut q.runs),
                         std::mem::take(&mut q.allow_uses),
+                        std::mem::take(&mut q.cursors),
                     )
                 };
-                if batch.is_empty() && runs.is_empty() && uses.is_empty() {
+                if batch.is_empty() && runs.is_empty() && uses.is_empty() && cursors.is_empty() {
                     break;
+                }
+                if !cursors.is_empty() {
+                    writer.write_cursors(&cursors);
                 }
                 if !runs.is_empty() {
                     writer.insert_runs(&runs);
@@ -190,7 +197,11 @@ impl Shared {
             drop(guard);
             // A record queued after the last look, whose caller found the connection busy.
             let q = lock(&self.queue);
-            if q.recs.is_empty() && q.runs.is_empty() && q.allow_uses.is_empty() {
+            if q.recs.is_empty()
+                && q.runs.is_empty()
+                && q.allow_uses.is_empty()
+                && q.cursors.is_empty()
+            {
                 return;
             }
         }
@@ -232,6 +243,10 @@ pub(super) struct Writer {
     pub(super) undurable: Option<String>,
     /// The read connections, closed whenever this connection is opened again.
     pub(super) readers: Arc<super::Readers>,
+    /// The fleet sinks configured (retention holds what they have not delivered).
+    pub(super) sinks: Vec<String>,
+    /// Poked after each commit that added events (the forwarder's sinks).
+    pub(super) wake: Vec<Arc<tokio::sync::Notify>>,
 }
 
 impl Writer {
@@ -263,6 +278,12 @@ impl Writer {
 
     /// Counts what a successful insert did and clears the store error.
     pub(super) fn inserted(&mut self, done: Inserted) {
+        if done.inserted > 0 {
+            self.stats
+                .last_id
+                .store(self.conn.last_insert_rowid(), Ordering::Relaxed);
+            self.wake_sinks();
+        }
         self.stats
             .events_total
             .fetch_add(done.inserted, Ordering::Relaxed);

@@ -60,6 +60,7 @@ mod commit;
 mod error;
 mod insert;
 pub mod journal;
+pub mod outbox;
 mod query;
 mod read;
 mod recover;
@@ -158,6 +159,8 @@ pub struct StoreStats {
     pub journal_reserved: AtomicU64,
     /// Why an answered event may not survive a crash now, if so.
     pub durability: Mutex<Option<String>>,
+    /// The newest event id committed to the file open now (the forwarder's lag).
+    pub last_id: std::sync::atomic::AtomicI64,
 }
 
 impl StoreStats {
@@ -267,6 +270,9 @@ impl Store {
         let (conn, file) = match opened {
             Ok((conn, total, fallbacks)) => {
                 stats.events_total.store(total, Ordering::Relaxed);
+                stats
+                    .last_id
+                    .store(outbox::max_id(&conn), Ordering::Relaxed);
                 stats.fallbacks.store(fallbacks, Ordering::Relaxed);
                 (conn, file_id(path))
             }
@@ -309,6 +315,8 @@ impl Store {
             ingested: HashMap::new(),
             undurable: None,
             readers: Arc::clone(&readers),
+            sinks: Vec::new(),
+            wake: Vec::new(),
         };
         // Events answered before a crash while the store could not take them.
         while let Ok(true) = writer.move_journal() {}
@@ -366,14 +374,18 @@ impl Store {
         }
         let mut writer = lock(&self.shared.writer);
         if let Some(mut w) = writer.take() {
-            let (mut batch, runs, uses) = {
+            let (mut batch, runs, uses, cursors) = {
                 let mut q = lock(&self.shared.queue);
                 (
                     std::mem::take(&mut q.recs),
                     std::mem::take(&mut q.runs),
                     std::mem::take(&mut q.allow_uses),
+                    std::mem::take(&mut q.cursors),
                 )
             };
+            if !cursors.is_empty() {
+                w.write_cursors(&cursors);
+            }
             if !runs.is_empty() {
                 w.insert_runs(&runs);
             }
@@ -433,6 +445,7 @@ mod tests {
             ("error.rs", include_str!("error.rs")),
             ("insert.rs", include_str!("insert.rs")),
             ("journal.rs", include_str!("journal.rs")),
+            ("outbox.rs", include_str!("outbox.rs")),
             ("query.rs", include_str!("query.rs")),
             ("read.rs", include_str!("read.rs")),
             ("recover.rs", include_str!("recover.rs")),

@@ -63,33 +63,53 @@ impl Writer {
     /// database is over its size limit, else events past the maximum age. Returns the rows
     /// deleted, `None` on error.
     pub(super) fn prune_step(&mut self) -> Option<u64> {
-        let cutoff = now_ms() - self.retention.max_age_ms;
-        let over_size = self.db_bytes() > self.retention.max_bytes;
-        let sql = if over_size {
-            "DELETE FROM events WHERE id IN (SELECT id FROM events \
-             WHERE id < (SELECT max(id) FROM events) ORDER BY id LIMIT ?1)"
-        } else {
-            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ?2 \
-             AND id < (SELECT max(id) FROM events) ORDER BY id LIMIT ?1)"
-        };
-        let n = match self.conn.prepare_cached(sql).and_then(|mut st| {
-            if over_size {
-                st.execute(params![PRUNE_BATCH])
-            } else {
-                st.execute(params![PRUNE_BATCH, cutoff])
-            }
-        }) {
-            Ok(n) => n as u64,
+        match self.prune_tx() {
+            Ok(n) => Some(n),
             Err(e) => {
                 tracing::warn!(error = %e, "pruning the store failed");
-                return None;
+                None
             }
+        }
+    }
+
+    /// [`Writer::prune_step`]'s transaction. Age pruning keeps every event a configured fleet
+    /// sink has not delivered (a long outage loses nothing); the size cap still wins (the disk
+    /// bound is a promise), and what it prunes undelivered is counted per sink first.
+    fn prune_tx(&mut self) -> rusqlite::Result<u64> {
+        let cutoff = now_ms() - self.retention.max_age_ms;
+        let over_size = self.db_bytes() > self.retention.max_bytes;
+        let hold = if over_size {
+            i64::MAX
+        } else {
+            self.hold_from()?
         };
+        let tx = self.conn.unchecked_transaction()?;
+        // The newest id this step deletes (never the newest event: ids must keep growing).
+        let through: Option<i64> = tx.query_row(
+            "SELECT max(id) FROM (SELECT id FROM events
+               WHERE id < (SELECT max(id) FROM events) AND id <= ?3
+                 AND (?4 OR time_ms < ?2)
+               ORDER BY id LIMIT ?1)",
+            params![PRUNE_BATCH, cutoff, hold, over_size],
+            |r| r.get(0),
+        )?;
+        let Some(through) = through else {
+            return Ok(0);
+        };
+        if over_size {
+            self.count_dropped(&tx, through)?;
+        }
+        let n = tx.execute(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events
+               WHERE id <= ?3 AND (?2 OR time_ms < ?1) ORDER BY id LIMIT ?4)",
+            params![cutoff, over_size, through, PRUNE_BATCH],
+        )? as u64;
+        tx.commit()?;
         if over_size && n > 0 {
             // Freed pages only shrink the file after a vacuum step.
             let _ = self.conn.execute_batch("PRAGMA incremental_vacuum(2000);");
         }
-        Some(n)
+        Ok(n)
     }
 
     /// After pruning `deleted` events: drop runs and sessions past the maximum age, give free
@@ -161,5 +181,76 @@ mod tests {
         assert_eq!(store.maintain_blocking().unwrap(), 4, "the newest is kept");
         store.record_blocking(vec![rec(6)]).unwrap();
         assert_eq!(max_id(), 6, "an id was handed out again after a full prune");
+    }
+}
+
+#[cfg(test)]
+mod outbox_tests {
+    use std::sync::atomic::Ordering;
+
+    use super::Retention;
+    use crate::store::Store;
+    use crate::store::testutil::rec;
+
+    fn open(dir: &std::path::Path, retention: Retention) -> Store {
+        Store::open_with(
+            &dir.join("x.db"),
+            &dir.join("journal"),
+            0,
+            false,
+            None,
+            retention,
+        )
+        .unwrap()
+    }
+
+    /// Age pruning stops at the slowest configured sink's cursor: an outage loses nothing.
+    #[test]
+    fn age_pruning_keeps_what_a_sink_has_not_delivered() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(
+            dir.path(),
+            Retention {
+                max_age_ms: 1,
+                max_bytes: 1 << 30,
+            },
+        );
+        s.set_sinks(vec!["a".into(), "b".into()], Vec::new());
+        s.record_blocking((1..=10).map(rec).collect()).unwrap();
+        let (id, _, _) = s.outbox_cursor("a").unwrap();
+        s.ack_cursor("a", &id.store_id, 8);
+        s.ack_cursor("b", &id.store_id, 3);
+        assert_eq!(s.maintain_blocking().unwrap(), 3, "up to b's cursor");
+        s.ack_cursor("b", &id.store_id, 10);
+        assert_eq!(s.maintain_blocking().unwrap(), 5, "up to a's cursor");
+        assert_eq!(s.outbox_cursor("a").unwrap().1.dropped, 0);
+    }
+
+    /// The size cap still wins, and counts per sink what it pruned before delivery.
+    #[test]
+    fn the_size_cap_wins_and_counts_what_it_dropped_per_sink() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(
+            dir.path(),
+            Retention {
+                max_age_ms: i64::MAX / 2,
+                max_bytes: 1,
+            },
+        );
+        s.set_sinks(vec!["a".into(), "b".into()], Vec::new());
+        s.record_blocking((1..=10).map(rec).collect()).unwrap();
+        let (id, _, _) = s.outbox_cursor("a").unwrap();
+        s.ack_cursor("a", &id.store_id, 4);
+        assert_eq!(s.maintain_blocking().unwrap(), 9);
+        let (a, b) = (
+            s.outbox_cursor("a").unwrap().1,
+            s.outbox_cursor("b").unwrap().1,
+        );
+        assert_eq!((a.dropped, b.dropped), (5, 9));
+        assert_eq!((a.acked_id, b.acked_id), (9, 9));
+        assert_eq!(s.stats().events_total.load(Ordering::Relaxed), 1);
+        // What is left is still delivered.
+        let left = s.outbox_read("b", None, 10, 1 << 20).unwrap();
+        assert_eq!(left.events.iter().map(|e| e.id).collect::<Vec<_>>(), [10]);
     }
 }

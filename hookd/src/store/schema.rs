@@ -20,10 +20,11 @@ pub(super) const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("migrations/0005_runs.sql")),
     (6, include_str!("migrations/0006_client_id.sql")),
     (7, include_str!("migrations/0007_allowances.sql")),
+    (8, include_str!("migrations/0008_outbox.sql")),
 ];
 
 /// The last migration's number (a write of it proves the store can be written again).
-pub(super) const LAST_MIGRATION: u32 = 7;
+pub(super) const LAST_MIGRATION: u32 = 8;
 
 /// The write connection's settings. Checkpoints run on their own connection (passive: they
 /// never block a commit), so no commit pays for copying the WAL back and syncing the database.
@@ -79,6 +80,9 @@ pub fn open_connection(path: &Path, synchronous_full: bool) -> Result<Connection
     ))
     .map_err(sqlite(path))?;
     migrate(&mut conn).map_err(sqlite(path))?;
+    if let Some(machine) = super::outbox::machine_id() {
+        super::outbox::claim_machine(&conn, &machine).map_err(sqlite(path))?;
+    }
     Ok(conn)
 }
 

@@ -1,0 +1,722 @@
+//! The forwarder: one OS thread with its own current-thread tokio runtime, one task per sink.
+//! No task of it runs on the runtime that answers hooks, so TLS handshakes, encoding and DNS
+//! never take a worker, and the hook path only pokes a `Notify` after its commit (the store's
+//! writer does, [`crate::store::Store::set_sinks`]).
+//!
+//! Each sink task reads a batch after its cursor with one short read-only query on the
+//! blocking pool (never a read transaction across network I/O), lingers up to `linger` for a
+//! batch that is not full, sends it (one request in flight per sink), and on success queues
+//! the cursor for the store's writer. Retries back off exponentially with full jitter
+//! (`Retry-After` honoured); 413 splits the batch, a rejected batch is bisected down to the
+//! single event, which is counted and skipped; an authentication failure holds every event.
+//! On SIGTERM the sinks get a short bounded flush ([`Fleet::stop`]); the rest waits on disk.
+//!
+//! Memory: one batch per sink at most (≤ `batch_events`, ≈ ≤ `batch_bytes`).
+
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use hook_protocol::SinkReport;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::{Origin, OutEvent, Outcome, Sink};
+use crate::clock::now_ms;
+use crate::settings::{FleetSettings, SinkSettings};
+use crate::store::Store;
+
+/// How long a stopping hookd gives its sinks to deliver what is left (inside its grace
+/// period); whatever is not delivered by then waits on disk for the next start.
+pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// A sink's status and counters: written by its task, read by status, stats and metrics (atomics
+/// and short locks only; nothing here waits on the sink).
+pub struct SinkState {
+    pub name: String,
+    pub kind: String,
+    pub target: String,
+    pub lag_warn_ms: u64,
+    /// The sink could not be built (it is not running): why.
+    pub config_error: Option<String>,
+    /// The last failure, cleared by the next success.
+    error: Mutex<Option<String>>,
+    /// The last failure was an authentication / configuration refusal (events held).
+    held: AtomicBool,
+    /// Delivered through this id of the file `store_id`.
+    acked: AtomicI64,
+    store_id: Mutex<String>,
+    /// Time (ms) of the oldest event waiting, 0: none known.
+    oldest_ms: AtomicI64,
+    dropped: AtomicU64,
+    sent: AtomicU64,
+    retries: AtomicU64,
+    rejected: AtomicU64,
+    /// Requests by outcome: ok, retry, too_large, rejected, hold.
+    requests: [AtomicU64; 5],
+    last_success_ms: AtomicI64,
+    /// Poked by the store's writer after each commit that added events.
+    wake: Arc<Notify>,
+}
+
+const OUTCOMES: [&str; 5] = ["ok", "retry", "too_large", "rejected", "hold"];
+
+impl SinkState {
+    fn new(s: &SinkSettings, target: String, config_error: Option<String>) -> Self {
+        Self {
+            name: s.name.clone(),
+            kind: s.kind.map_or("?", |k| k.as_str()).to_string(),
+            target,
+            lag_warn_ms: u64::try_from(s.lag_warn.as_millis()).unwrap_or(u64::MAX),
+            config_error,
+            error: Mutex::new(None),
+            held: AtomicBool::new(false),
+            acked: AtomicI64::new(0),
+            store_id: Mutex::new(String::new()),
+            oldest_ms: AtomicI64::new(0),
+            dropped: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            requests: Default::default(),
+            last_success_ms: AtomicI64::new(0),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    fn count(&self, outcome: usize) {
+        self.requests[outcome].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn fail(&self, why: &str, held: bool) {
+        let mut e = lock(&self.error);
+        if e.as_deref() != Some(why) {
+            tracing::warn!(sink = %self.name, error = %why, held, "sink request failed");
+        }
+        *e = Some(why.to_string());
+        self.held.store(held, Ordering::Relaxed);
+    }
+
+    fn succeed(&self) {
+        *lock(&self.error) = None;
+        self.held.store(false, Ordering::Relaxed);
+        self.last_success_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Events stored and not delivered: the store's newest id minus the cursor.
+    #[must_use]
+    pub fn lag_events(&self, last_id: i64) -> u64 {
+        u64::try_from(last_id - self.acked.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// The report for status, stats and metrics.
+    #[must_use]
+    pub fn report(&self, last_id: i64) -> SinkReport {
+        let lag_events = self.lag_events(last_id);
+        let oldest = self.oldest_ms.load(Ordering::Relaxed);
+        let lag_ms = if lag_events > 0 && oldest > 0 {
+            u64::try_from(now_ms() - oldest).unwrap_or(0)
+        } else {
+            0
+        };
+        let error = self
+            .config_error
+            .clone()
+            .or_else(|| lock(&self.error).clone());
+        let last = self.last_success_ms.load(Ordering::Relaxed);
+        SinkReport {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            target: self.target.clone(),
+            ok: error.is_none(),
+            config_error: self.config_error.is_some() || self.held.load(Ordering::Relaxed),
+            error,
+            lag_events,
+            lag_ms,
+            lag_warn_ms: self.lag_warn_ms,
+            sent: self.sent.load(Ordering::Relaxed),
+            requests: OUTCOMES
+                .iter()
+                .zip(&self.requests)
+                .map(|(n, c)| ((*n).to_string(), c.load(Ordering::Relaxed)))
+                .collect(),
+            retries: self.retries.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            last_success_ms: (last > 0).then_some(last),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The configured sinks and the forwarder thread running the ones that could be built.
+pub struct Fleet {
+    pub sinks: Vec<Arc<SinkState>>,
+    store: Arc<Store>,
+    stop: CancellationToken,
+    /// Set while someone waits for a flush: sinks send without lingering.
+    flushing: Arc<AtomicU64>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Exponential backoff with full jitter: the n-th delay is uniform in [0, min(max, min·2ⁿ)],
+/// and at least the receiver's `Retry-After` (capped at `max`).
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    attempt: u32,
+    seed: u64,
+}
+
+impl Backoff {
+    #[must_use]
+    pub fn new(min: Duration, max: Duration) -> Self {
+        let seed = u64::from(std::process::id())
+            ^ u64::try_from(now_ms()).unwrap_or(1).rotate_left(17)
+            ^ (std::ptr::from_ref(&min) as usize as u64);
+        Self {
+            min,
+            max,
+            attempt: 0,
+            seed: seed | 1,
+        }
+    }
+
+    fn random(&mut self) -> u64 {
+        // xorshift64*: enough for jitter.
+        self.seed ^= self.seed >> 12;
+        self.seed ^= self.seed << 25;
+        self.seed ^= self.seed >> 27;
+        self.seed.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// The bound of the next delay (before jitter).
+    #[must_use]
+    pub fn ceiling(&self) -> Duration {
+        self.min
+            .saturating_mul(1u32 << self.attempt.min(30))
+            .min(self.max)
+    }
+
+    /// The next delay.
+    pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let ceiling = self.ceiling();
+        self.attempt = self.attempt.saturating_add(1);
+        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
+        let jitter = Duration::from_nanos(self.random() % nanos.saturating_add(1));
+        match retry_after {
+            Some(a) => jitter.max(a.min(self.max)),
+            None => jitter,
+        }
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}
+
+/// The host name events are sent with: `[fleet] host`, else the machine's.
+fn host(fleet: &FleetSettings) -> String {
+    fleet.host.clone().unwrap_or_else(|| {
+        ["/proc/sys/kernel/hostname", "/etc/hostname"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|s| s.trim().to_string())
+            .find(|s| !s.is_empty())
+            .unwrap_or_else(|| "unknown".into())
+    })
+}
+
+impl Fleet {
+    /// Builds the configured sinks and starts the forwarder thread for those that could be
+    /// built. A sink that cannot be built is reported (status, doctor) and not run; nothing
+    /// here can stop hookd from answering.
+    #[must_use]
+    pub fn start(store: Arc<Store>, fleet: &FleetSettings, sinks: &[SinkSettings]) -> Arc<Self> {
+        let mut states = Vec::new();
+        let mut running = Vec::new();
+        for s in sinks {
+            let built = if s.errors.is_empty() {
+                Sink::build(s)
+            } else {
+                Err(s.errors.join("; "))
+            };
+            match built {
+                Ok(sink) => {
+                    let st = Arc::new(SinkState::new(s, sink.target(), None));
+                    running.push((Arc::clone(&st), sink, s.clone()));
+                    states.push(st);
+                }
+                Err(e) => {
+                    tracing::error!(sink = %s.name, error = %e, "sink not started");
+                    let target = s.endpoint.clone().unwrap_or_default();
+                    states.push(Arc::new(SinkState::new(s, redact_url(&target), Some(e))));
+                }
+            }
+        }
+        if !fleet.errors.is_empty() {
+            tracing::error!(errors = ?fleet.errors, "[fleet]/[sink] settings have errors");
+        }
+        // Every configured sink holds age pruning (one with a configuration error too: its
+        // events wait for the fix; the size cap still bounds the store).
+        store.set_sinks(
+            states.iter().map(|s| s.name.clone()).collect(),
+            states.iter().map(|s| Arc::clone(&s.wake)).collect(),
+        );
+        let me = Arc::new(Self {
+            sinks: states,
+            store,
+            stop: CancellationToken::new(),
+            flushing: Arc::new(AtomicU64::new(0)),
+            thread: Mutex::new(None),
+        });
+        if me.sinks.is_empty() {
+            return me;
+        }
+        let origin_host = host(fleet);
+        let labels = fleet.labels.clone();
+        let f = Arc::clone(&me);
+        let spawned = std::thread::Builder::new()
+            .name("hookd-fleet".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .max_blocking_threads(2)
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the forwarder cannot start its runtime");
+                        return;
+                    }
+                };
+                rt.block_on(f.run(running, origin_host, labels));
+                // Tasks still sending past the flush are dropped with the runtime: their
+                // events wait on disk.
+                rt.shutdown_timeout(Duration::from_millis(100));
+            });
+        match spawned {
+            Ok(h) => *lock(&me.thread) = Some(h),
+            Err(e) => tracing::error!(error = %e, "the forwarder thread cannot start"),
+        }
+        me
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        running: Vec<(Arc<SinkState>, Sink, SinkSettings)>,
+        host: String,
+        labels: Vec<(String, String)>,
+    ) {
+        // Cursors as stored, for every sink (lag is known before anything is sent).
+        let store = Arc::clone(&self.store);
+        let names: Vec<(String, Arc<SinkState>)> = self
+            .sinks
+            .iter()
+            .map(|s| (s.name.clone(), Arc::clone(s)))
+            .collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for (name, st) in names {
+                if let Ok((id, c, oldest)) = store.outbox_cursor(&name) {
+                    st.acked.store(c.acked_id, Ordering::Relaxed);
+                    st.dropped.store(c.dropped, Ordering::Relaxed);
+                    st.oldest_ms.store(oldest.unwrap_or(0), Ordering::Relaxed);
+                    *lock(&st.store_id) = id.store_id;
+                }
+            }
+        })
+        .await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for (st, sink, settings) in running {
+            let task = SinkTask {
+                fleet: Arc::clone(&self),
+                st,
+                sink,
+                settings,
+                host: host.clone(),
+                labels: labels.clone(),
+                deadline: None,
+            };
+            tasks.spawn(task.run());
+        }
+        self.stop.cancelled().await;
+        // The bounded flush: the tasks see the cancellation and deliver what they can.
+        let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        tasks.abort_all();
+    }
+
+    /// Stops the forwarder after a bounded flush ([`SHUTDOWN_FLUSH`]); blocks until its thread
+    /// has ended. Call before the store closes (acks go through its writer).
+    pub fn stop(&self) {
+        self.stop.cancel();
+        if let Some(h) = lock(&self.thread).take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Each sink's report.
+    #[must_use]
+    pub fn reports(&self) -> Vec<SinkReport> {
+        let last = self.store.last_id();
+        self.sinks.iter().map(|s| s.report(last)).collect()
+    }
+
+    /// Waits until every sink has delivered every stored event, or `timeout`; the reports as
+    /// they stand then. Sinks send without lingering meanwhile.
+    pub async fn flush(&self, timeout: Duration) -> Vec<SinkReport> {
+        self.flushing.fetch_add(1, Ordering::Relaxed);
+        for s in &self.sinks {
+            s.wake.notify_one();
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let last = self.store.last_id();
+            if self.sinks.iter().all(|s| s.lag_events(last) == 0)
+                || tokio::time::Instant::now() >= deadline
+                || self.stop.is_cancelled()
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.flushing.fetch_sub(1, Ordering::Relaxed);
+        self.reports()
+    }
+}
+
+/// `scheme://user:password@host/…` without the password.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Why a delivery stopped before the batch was done.
+enum Stopped {
+    /// hookd is stopping and the flush window is over (or the sink is failing).
+    Shutdown,
+}
+
+struct SinkTask {
+    fleet: Arc<Fleet>,
+    st: Arc<SinkState>,
+    sink: Sink,
+    settings: SinkSettings,
+    host: String,
+    labels: Vec<(String, String)>,
+    /// Set once hookd is stopping: the end of the flush window.
+    deadline: Option<Instant>,
+}
+
+impl SinkTask {
+    fn stopping(&mut self) -> bool {
+        if self.fleet.stop.is_cancelled() && self.deadline.is_none() {
+            self.deadline = Some(Instant::now() + SHUTDOWN_FLUSH);
+        }
+        self.deadline.is_some()
+    }
+
+    async fn run(mut self) {
+        let mut backoff = Backoff::new(self.settings.backoff_min, self.settings.backoff_max);
+        let mut lingered = false;
+        loop {
+            if self.stopping() && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                return;
+            }
+            let after = {
+                let id = lock(&self.st.store_id).clone();
+                (id, self.st.acked.load(Ordering::Relaxed))
+            };
+            let store = Arc::clone(&self.fleet.store);
+            let name = self.st.name.clone();
+            let (limit, bytes) = (
+                self.settings.batch_events,
+                usize::try_from(self.settings.batch_bytes).unwrap_or(usize::MAX),
+            );
+            let read = tokio::task::spawn_blocking(move || {
+                store.outbox_read(&name, Some((&after.0, after.1)), limit, bytes)
+            })
+            .await;
+            let batch = match read {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    tracing::warn!(sink = %self.st.name, error = %e, "cannot read the outbox");
+                    if self.stopping() || !self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(_) => return,
+            };
+            {
+                let mut id = lock(&self.st.store_id);
+                if *id != batch.identity.store_id {
+                    if !id.is_empty() {
+                        tracing::warn!(
+                            sink = %self.st.name,
+                            store_id = %batch.identity.store_id,
+                            "the store file is another one: delivering from its cursor"
+                        );
+                    }
+                    id.clone_from(&batch.identity.store_id);
+                    self.st
+                        .acked
+                        .store(batch.cursor.acked_id, Ordering::Relaxed);
+                }
+            }
+            self.st
+                .dropped
+                .store(batch.cursor.dropped, Ordering::Relaxed);
+            let Some(first) = batch.events.first() else {
+                self.st.oldest_ms.store(0, Ordering::Relaxed);
+                lingered = false;
+                if self.stopping() || !self.idle().await {
+                    return;
+                }
+                continue;
+            };
+            self.st.oldest_ms.store(first.time_ms, Ordering::Relaxed);
+            // A batch that is not full waits (at most `linger` after its oldest event) for
+            // more, unless someone waits for a flush or hookd is stopping.
+            let age = Duration::from_millis(u64::try_from(now_ms() - first.time_ms).unwrap_or(0));
+            if !lingered
+                && batch.events.len() < self.settings.batch_events
+                && age < self.settings.linger
+                && !self.stopping()
+                && self.fleet.flushing.load(Ordering::Relaxed) == 0
+            {
+                lingered = true;
+                let from = batch.events.last().map_or(0, |e| e.id);
+                self.linger(self.settings.linger - age, from).await;
+                continue;
+            }
+            lingered = false;
+            let origin = Origin {
+                host: self.host.clone(),
+                store_id: batch.identity.store_id.clone(),
+                epoch: batch.identity.epoch,
+                labels: self.labels.clone(),
+            };
+            let events: Vec<OutEvent> = batch
+                .events
+                .into_iter()
+                .map(|e| super::prepare(e, self.settings.payload))
+                .collect();
+            if matches!(
+                self.deliver(&origin, &events, &mut backoff).await,
+                Err(Stopped::Shutdown)
+            ) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for new events (or a flush, or the stop). False: stop.
+    async fn idle(&self) -> bool {
+        tokio::select! {
+            () = self.st.wake.notified() => true,
+            () = tokio::time::sleep(Duration::from_secs(5)) => true,
+            () = self.fleet.stop.cancelled() => false,
+        }
+    }
+
+    /// Sleeps `d` unless hookd stops. False: stop.
+    async fn pause(&self, d: Duration) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(d) => true,
+            () = self.fleet.stop.cancelled() => false,
+        }
+    }
+
+    /// Waits up to `d` for the batch after `from` to fill up.
+    async fn linger(&self, d: Duration, from: i64) {
+        let until = tokio::time::Instant::now() + d;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return,
+                () = self.fleet.stop.cancelled() => return,
+                () = self.st.wake.notified() => {
+                    let waiting = self.fleet.store.last_id() - from;
+                    if waiting >= i64::try_from(self.settings.batch_events).unwrap_or(i64::MAX)
+                        || self.fleet.flushing.load(Ordering::Relaxed) > 0
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Notes `events[..=last]` delivered: the cursor moves (in memory now, in the store with
+    /// the writer's next commit).
+    async fn ack(&self, store_id: &str, id: i64) {
+        self.st.acked.fetch_max(id, Ordering::Relaxed);
+        let store = Arc::clone(&self.fleet.store);
+        let (name, sid) = (self.st.name.clone(), store_id.to_string());
+        let _ = tokio::task::spawn_blocking(move || store.ack_cursor(&name, &sid, id)).await;
+    }
+
+    /// Sends `events` in order, splitting on 413, bisecting on a rejection, retrying
+    /// (backoff) on transient failures and holding on authentication failures.
+    async fn deliver(
+        &mut self,
+        origin: &Origin,
+        events: &[OutEvent],
+        backoff: &mut Backoff,
+    ) -> Result<(), Stopped> {
+        let mut parts: VecDeque<Range<usize>> = VecDeque::new();
+        parts.push_back(0..events.len());
+        while let Some(r) = parts.pop_front() {
+            loop {
+                if self.stopping() && self.deadline.is_some_and(|d| Instant::now() >= d) {
+                    return Err(Stopped::Shutdown);
+                }
+                let part = &events[r.clone()];
+                let last = part[part.len() - 1].id;
+                let outcome =
+                    match tokio::time::timeout(self.settings.timeout, self.sink.send(origin, part))
+                        .await
+                    {
+                        Ok(o) => o,
+                        Err(_) => Outcome::Retry {
+                            after: None,
+                            why: format!(
+                                "no answer within {}",
+                                hook_protocol::duration::Display(self.settings.timeout)
+                            ),
+                        },
+                    };
+                match outcome {
+                    Outcome::Delivered => {
+                        self.st.count(0);
+                        self.st.sent.fetch_add(part.len() as u64, Ordering::Relaxed);
+                        self.st.succeed();
+                        backoff.reset();
+                        self.ack(&origin.store_id, last).await;
+                        break;
+                    }
+                    Outcome::Partial { rejected, why } => {
+                        self.st.count(0);
+                        let rejected = rejected.min(part.len() as u64);
+                        self.st
+                            .sent
+                            .fetch_add(part.len() as u64 - rejected, Ordering::Relaxed);
+                        self.st.rejected.fetch_add(rejected, Ordering::Relaxed);
+                        tracing::warn!(
+                            sink = %self.st.name,
+                            rejected,
+                            first = part[0].id,
+                            last,
+                            error = %why,
+                            "the receiver refused some events of a batch (counted, not retried)"
+                        );
+                        self.st.succeed();
+                        backoff.reset();
+                        self.ack(&origin.store_id, last).await;
+                        break;
+                    }
+                    Outcome::TooLarge | Outcome::Rejected { .. } if part.len() > 1 => {
+                        let idx = if outcome == Outcome::TooLarge { 2 } else { 3 };
+                        self.st.count(idx);
+                        let mid = r.start + part.len() / 2;
+                        parts.push_front(mid..r.end);
+                        parts.push_front(r.start..mid);
+                        break;
+                    }
+                    Outcome::TooLarge | Outcome::Rejected { .. } => {
+                        let why = match &outcome {
+                            Outcome::Rejected { why } => why.clone(),
+                            _ => "too large even alone".to_string(),
+                        };
+                        self.st
+                            .count(if outcome == Outcome::TooLarge { 2 } else { 3 });
+                        self.st.rejected.fetch_add(1, Ordering::Relaxed);
+                        tracing::error!(
+                            sink = %self.st.name,
+                            uid = %format!("{}-{}-{last}", origin.store_id, origin.epoch),
+                            error = %why,
+                            "the receiver refused an event permanently: counted and skipped"
+                        );
+                        self.ack(&origin.store_id, last).await;
+                        break;
+                    }
+                    Outcome::Retry { after, why } => {
+                        self.st.count(1);
+                        self.st.retries.fetch_add(1, Ordering::Relaxed);
+                        self.st.fail(&why, false);
+                        if self.stopping() {
+                            return Err(Stopped::Shutdown);
+                        }
+                        let d = backoff.next(after);
+                        if !self.pause(d).await {
+                            self.stopping();
+                            return Err(Stopped::Shutdown);
+                        }
+                    }
+                    Outcome::Hold { why } => {
+                        self.st.count(4);
+                        self.st.retries.fetch_add(1, Ordering::Relaxed);
+                        self.st.fail(&why, true);
+                        if self.stopping() {
+                            return Err(Stopped::Shutdown);
+                        }
+                        let d = backoff.next(None);
+                        if !self.pause(d).await {
+                            self.stopping();
+                            return Err(Stopped::Shutdown);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_stays_within_its_jitter_bounds_and_honours_retry_after() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+        for n in 0..12 {
+            let ceiling = b.ceiling();
+            assert_eq!(
+                ceiling,
+                Duration::from_millis(100 * (1u64 << n)).min(Duration::from_secs(2))
+            );
+            assert!(b.next(None) <= ceiling);
+        }
+        b.reset();
+        assert_eq!(b.ceiling(), Duration::from_millis(100));
+        assert!(b.next(Some(Duration::from_secs(1))) >= Duration::from_secs(1));
+        // A Retry-After past the maximum is capped at it.
+        assert!(b.next(Some(Duration::from_secs(3600))) <= Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_password() {
+        assert_eq!(
+            redact_url("postgres://w:secret@db:5432/x"),
+            "postgres://w:***@db:5432/x"
+        );
+        assert_eq!(redact_url("https://otel:4318"), "https://otel:4318");
+    }
+}
