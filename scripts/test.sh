@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 cargo --version
 echo "==> Claude Code CLI for the real-client tests"
 bash tests/claude/install.sh
+echo "==> rotel for the OTLP conformance test"
+bash tests/fleet/install-otlp.sh
 echo "==> PostgreSQL 15 and promtool for the fleet sink tests"; bash tests/fleet/install-pg.sh
 echo "==> build"
 cargo build --workspace --bins --locked

@@ -30,6 +30,30 @@ impl BenchDaemon {
     ///
     /// Starting it, or it exited or was not ready in time (with its log).
     pub fn start(binary: &Path, prefix: &str, settings: &str) -> anyhow::Result<Self> {
+        Self::start_inner(binary, prefix, settings, None)
+    }
+
+    /// [`BenchDaemon::start`] with the store at `db` (an existing file: `fleet-bench`'s
+    /// backlog) instead of a new one in `data/`.
+    ///
+    /// # Errors
+    ///
+    /// As [`BenchDaemon::start`].
+    pub fn start_with_db(
+        binary: &Path,
+        prefix: &str,
+        settings: &str,
+        db: &Path,
+    ) -> anyhow::Result<Self> {
+        Self::start_inner(binary, prefix, settings, Some(db))
+    }
+
+    fn start_inner(
+        binary: &Path,
+        prefix: &str,
+        settings: &str,
+        db: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let home = tempfile::Builder::new().prefix(prefix).tempdir()?;
         std::fs::create_dir_all(home.path().join("data"))?;
         std::fs::write(
@@ -41,7 +65,10 @@ impl BenchDaemon {
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", home.path())
             .env("HOOKD_HOME", home.path())
-            .env("HOOKD_DB", home.path().join("data/hookd.db"))
+            .env(
+                "HOOKD_DB",
+                db.map_or_else(|| home.path().join("data/hookd.db"), Path::to_path_buf),
+            )
             .env("HOOKD_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -4,5 +4,6 @@ pub mod claude;
 pub mod fake_model;
 pub mod harness;
 pub mod mounts;
+pub mod otlp;
 pub mod pg;
 pub mod pty;

@@ -314,24 +314,19 @@ impl Fleet {
         host: String,
         labels: Vec<(String, String)>,
     ) {
-        // Cursors as stored, for every sink (lag is known before anything is sent).
-        let store = Arc::clone(&self.store);
-        let names: Vec<(String, Arc<SinkState>)> = self
-            .sinks
-            .iter()
-            .map(|s| (s.name.clone(), Arc::clone(s)))
-            .collect();
-        let _ = tokio::task::spawn_blocking(move || {
-            for (name, st) in names {
-                if let Ok((id, c, oldest)) = store.outbox_cursor(&name) {
-                    st.acked.store(c.acked_id, Ordering::Relaxed);
-                    st.dropped.store(c.dropped, Ordering::Relaxed);
-                    st.oldest_ms.store(oldest.unwrap_or(0), Ordering::Relaxed);
-                    *lock(&st.store_id) = id.store_id;
+        // Cursors as stored, for every sink (lag is known before anything is sent), and again
+        // every second: what the size cap dropped (and the cursor it moved), and the oldest
+        // waiting event of a sink that is not running or is stuck retrying one batch.
+        self.refresh().await;
+        let me = Arc::clone(&self);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => me.refresh().await,
+                    () = me.stop.cancelled() => return,
                 }
             }
-        })
-        .await;
+        });
         let mut tasks = tokio::task::JoinSet::new();
         for (st, sink, settings) in running {
             let task = SinkTask {
@@ -352,6 +347,35 @@ impl Fleet {
         })
         .await;
         tasks.abort_all();
+    }
+
+    /// Reads every sink's stored cursor (blocking pool): dropped counts, a cursor the size cap
+    /// moved past pruned events, and the oldest event waiting.
+    async fn refresh(&self) {
+        let store = Arc::clone(&self.store);
+        let sinks: Vec<Arc<SinkState>> = self.sinks.iter().map(Arc::clone).collect();
+        let _ = tokio::task::spawn_blocking(move || {
+            for st in sinks {
+                let (id, acked) = {
+                    let id = lock(&st.store_id).clone();
+                    (id, st.acked.load(Ordering::Relaxed))
+                };
+                let Ok((identity, c, oldest)) = store.outbox_cursor(&st.name, Some((&id, acked)))
+                else {
+                    continue;
+                };
+                st.dropped.store(c.dropped, Ordering::Relaxed);
+                let mut sid = lock(&st.store_id);
+                if sid.is_empty() {
+                    sid.clone_from(&identity.store_id);
+                }
+                if *sid == identity.store_id {
+                    st.acked.fetch_max(c.acked_id, Ordering::Relaxed);
+                    st.oldest_ms.store(oldest.unwrap_or(0), Ordering::Relaxed);
+                }
+            }
+        })
+        .await;
     }
 
     /// Stops the forwarder after a bounded flush ([`SHUTDOWN_FLUSH`]); blocks until its thread
@@ -563,6 +587,12 @@ impl SinkTask {
         }
     }
 
+    /// The size cap pruned (and counted) events of the batch being retried: read again from
+    /// the moved cursor rather than send what was counted as dropped.
+    fn moved_past(&self, first: i64) -> bool {
+        self.st.acked.load(Ordering::Relaxed) >= first
+    }
+
     /// Notes `events[..=last]` delivered: the cursor moves (in memory now, in the store with
     /// the writer's next commit).
     async fn ack(&self, store_id: &str, id: i64) {
@@ -668,6 +698,9 @@ impl SinkTask {
                             self.stopping();
                             return Err(Stopped::Shutdown);
                         }
+                        if self.moved_past(part[0].id) {
+                            return Ok(());
+                        }
                     }
                     Outcome::Hold { why } => {
                         self.st.count(4);
@@ -680,6 +713,9 @@ impl SinkTask {
                         if !self.pause(d).await {
                             self.stopping();
                             return Err(Stopped::Shutdown);
+                        }
+                        if self.moved_past(part[0].id) {
+                            return Ok(());
                         }
                     }
                 }

@@ -248,21 +248,30 @@ impl Store {
     }
 
     /// `sink`'s stored cursor in the file now, the file's identity and, when events wait
-    /// after the cursor, the time (ms) of the oldest. Blocking.
+    /// after the cursor (or after `after`, the caller's own position in the file `store_id`,
+    /// when it is ahead), the time (ms) of the oldest. Blocking.
     ///
     /// # Errors
     ///
     /// SQLite errors.
-    pub fn outbox_cursor(&self, sink: &str) -> Result<(Identity, Cursor, Option<i64>), StoreError> {
+    pub fn outbox_cursor(
+        &self,
+        sink: &str,
+        after: Option<(&str, i64)>,
+    ) -> Result<(Identity, Cursor, Option<i64>), StoreError> {
         let mut conn = self.readers.get()?;
         let path = self.path.clone();
         let tx = conn.transaction().map_err(sqlite(&path))?;
         let identity = identity(&tx).map_err(sqlite(&path))?;
         let cursor = cursor(&tx, sink).map_err(sqlite(&path))?;
+        let from = match after {
+            Some((store_id, id)) if store_id == identity.store_id => id.max(cursor.acked_id),
+            _ => cursor.acked_id,
+        };
         let oldest: Option<i64> = tx
             .query_row(
                 "SELECT time_ms FROM events WHERE id > ?1 ORDER BY id LIMIT 1",
-                [cursor.acked_id],
+                [from],
                 |r| r.get(0),
             )
             .optional()
@@ -406,8 +415,8 @@ mod tests {
         let (_d1, a) = temp_store();
         let (_d2, b) = temp_store();
         a.record_blocking(vec![rec(now_ms())]).unwrap();
-        let (ia, ca, oldest) = a.outbox_cursor("otel").unwrap();
-        let (ib, _, _) = b.outbox_cursor("otel").unwrap();
+        let (ia, ca, oldest) = a.outbox_cursor("otel", None).unwrap();
+        let (ib, _, _) = b.outbox_cursor("otel", None).unwrap();
         assert_eq!(ia.store_id.len(), 32);
         assert_ne!(ia.store_id, ib.store_id);
         assert_eq!(ca, Cursor::default());
@@ -419,12 +428,12 @@ mod tests {
         let (_d, s) = temp_store();
         s.record_blocking((0..5).map(|i| rec(now_ms() + i)).collect())
             .unwrap();
-        let (id, _, _) = s.outbox_cursor("otel").unwrap();
+        let (id, _, _) = s.outbox_cursor("otel", None).unwrap();
         s.ack_cursor("otel", &id.store_id, 3);
         s.ack_cursor("otel", &id.store_id, 2);
         s.ack_cursor("pg", "another-file", 5);
-        assert_eq!(s.outbox_cursor("otel").unwrap().1.acked_id, 3);
-        assert_eq!(s.outbox_cursor("pg").unwrap().1.acked_id, 0);
+        assert_eq!(s.outbox_cursor("otel", None).unwrap().1.acked_id, 3);
+        assert_eq!(s.outbox_cursor("pg", None).unwrap().1.acked_id, 0);
         let b = s.outbox_read("otel", None, 10, 1 << 20).unwrap();
         assert_eq!(b.events.iter().map(|e| e.id).collect::<Vec<_>>(), [4, 5]);
         assert_eq!(s.last_id(), 5);

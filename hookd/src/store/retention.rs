@@ -217,13 +217,13 @@ mod outbox_tests {
         );
         s.set_sinks(vec!["a".into(), "b".into()], Vec::new());
         s.record_blocking((1..=10).map(rec).collect()).unwrap();
-        let (id, _, _) = s.outbox_cursor("a").unwrap();
+        let (id, _, _) = s.outbox_cursor("a", None).unwrap();
         s.ack_cursor("a", &id.store_id, 8);
         s.ack_cursor("b", &id.store_id, 3);
         assert_eq!(s.maintain_blocking().unwrap(), 3, "up to b's cursor");
         s.ack_cursor("b", &id.store_id, 10);
         assert_eq!(s.maintain_blocking().unwrap(), 5, "up to a's cursor");
-        assert_eq!(s.outbox_cursor("a").unwrap().1.dropped, 0);
+        assert_eq!(s.outbox_cursor("a", None).unwrap().1.dropped, 0);
     }
 
     /// The size cap still wins, and counts per sink what it pruned before delivery.
@@ -239,12 +239,12 @@ mod outbox_tests {
         );
         s.set_sinks(vec!["a".into(), "b".into()], Vec::new());
         s.record_blocking((1..=10).map(rec).collect()).unwrap();
-        let (id, _, _) = s.outbox_cursor("a").unwrap();
+        let (id, _, _) = s.outbox_cursor("a", None).unwrap();
         s.ack_cursor("a", &id.store_id, 4);
         assert_eq!(s.maintain_blocking().unwrap(), 9);
         let (a, b) = (
-            s.outbox_cursor("a").unwrap().1,
-            s.outbox_cursor("b").unwrap().1,
+            s.outbox_cursor("a", None).unwrap().1,
+            s.outbox_cursor("b", None).unwrap().1,
         );
         assert_eq!((a.dropped, b.dropped), (5, 9));
         assert_eq!((a.acked_id, b.acked_id), (9, 9));
