@@ -72,6 +72,9 @@ struct Inner {
     requests: u64,
     /// Authorization headers seen.
     auth: Vec<Option<String>>,
+    /// Keep only each stored record's key, and no `received` list (a 1,000,000-event bench
+    /// would otherwise hold gigabytes of attributes).
+    keys_only: bool,
 }
 
 /// A running receiver; stops when dropped.
@@ -195,8 +198,10 @@ async fn handle(
     let mode = {
         let mut g = inner.lock().unwrap();
         g.requests += 1;
-        g.auth.push(auth);
-        g.received.extend(records.iter().cloned());
+        if !g.keys_only {
+            g.auth.push(auth);
+            g.received.extend(records.iter().cloned());
+        }
         let mode = g.mode.clone().unwrap_or(Mode::Ok);
         if let Mode::Unavailable { count, retry_after } = &mode
             && *count > 0
@@ -213,7 +218,20 @@ async fn handle(
         mode
     };
     let ok = |inner: &Arc<Mutex<Inner>>, records: Vec<Record>| {
-        inner.lock().unwrap().stored.extend(records);
+        let mut g = inner.lock().unwrap();
+        if g.keys_only {
+            g.stored.extend(records.into_iter().map(|r| Record {
+                attrs: BTreeMap::new(),
+                resource: BTreeMap::new(),
+                body: None,
+                event_name: String::new(),
+                host: String::new(),
+                ..r
+            }));
+        } else {
+            g.stored.extend(records);
+        }
+        drop(g);
         reply(
             StatusCode::OK,
             ExportLogsServiceResponse::default().encode_to_vec(),
@@ -339,6 +357,17 @@ impl Receiver {
     #[must_use]
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// Keeps only the keys of what it stores from now on (benchmarks with many events).
+    pub fn keys_only(&self) {
+        self.inner.lock().unwrap().keys_only = true;
+    }
+
+    /// How many records it stored.
+    #[must_use]
+    pub fn stored_count(&self) -> usize {
+        self.inner.lock().unwrap().stored.len()
     }
 
     pub fn set_mode(&self, mode: Mode) {

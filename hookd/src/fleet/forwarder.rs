@@ -405,6 +405,11 @@ impl Fleet {
         loop {
             let last = self.store.last_id();
             if self.sinks.iter().all(|s| s.lag_events(last) == 0)
+                // A sink that is not running (configuration error) cannot catch up: say so now.
+                || self
+                    .sinks
+                    .iter()
+                    .any(|s| s.config_error.is_some() && s.lag_events(last) > 0)
                 || tokio::time::Instant::now() >= deadline
                 || self.stop.is_cancelled()
             {

@@ -85,25 +85,38 @@ impl Writer {
         };
         let tx = self.conn.unchecked_transaction()?;
         // The newest id this step deletes (never the newest event: ids must keep growing).
-        let through: Option<i64> = tx.query_row(
-            "SELECT max(id) FROM (SELECT id FROM events
-               WHERE id < (SELECT max(id) FROM events) AND id <= ?3
-                 AND (?4 OR time_ms < ?2)
-               ORDER BY id LIMIT ?1)",
-            params![PRUNE_BATCH, cutoff, hold, over_size],
-            |r| r.get(0),
-        )?;
+        // One statement per case, each with the plan it had before the outbox (the age case
+        // is also bounded by the slowest sink's cursor, `id <= hold`).
+        let through: Option<i64> = if over_size {
+            tx.query_row(
+                "SELECT max(id) FROM (SELECT id FROM events
+                   WHERE id < (SELECT max(id) FROM events) ORDER BY id LIMIT ?1)",
+                params![PRUNE_BATCH],
+                |r| r.get(0),
+            )?
+        } else {
+            tx.query_row(
+                "SELECT max(id) FROM (SELECT id FROM events
+                   WHERE time_ms < ?2 AND id < (SELECT max(id) FROM events) AND id <= ?3
+                   ORDER BY id LIMIT ?1)",
+                params![PRUNE_BATCH, cutoff, hold],
+                |r| r.get(0),
+            )?
+        };
         let Some(through) = through else {
             return Ok(0);
         };
         if over_size {
             self.count_dropped(&tx, through)?;
         }
-        let n = tx.execute(
-            "DELETE FROM events WHERE id IN (SELECT id FROM events
-               WHERE id <= ?3 AND (?2 OR time_ms < ?1) ORDER BY id LIMIT ?4)",
-            params![cutoff, over_size, through, PRUNE_BATCH],
-        )? as u64;
+        let n = if over_size {
+            tx.execute("DELETE FROM events WHERE id <= ?1", params![through])?
+        } else {
+            tx.execute(
+                "DELETE FROM events WHERE id <= ?1 AND time_ms < ?2",
+                params![through, cutoff],
+            )?
+        } as u64;
         tx.commit()?;
         if over_size && n > 0 {
             // Freed pages only shrink the file after a vacuum step.

@@ -271,6 +271,7 @@ fn catch_up(backlog: u64) -> anyhow::Result<()> {
         hwm_kb(d.pid())
     };
     let rx = Receiver::start(Mode::Ok);
+    rx.keys_only();
     let d = BenchDaemon::start_with_db(
         &hookd_binary(),
         "hookd-fleet-catchup-",
@@ -293,7 +294,7 @@ fn catch_up(backlog: u64) -> anyhow::Result<()> {
         pause(Duration::from_millis(100));
     }
     let took = t0.elapsed().as_secs_f64();
-    let delivered = rx.stored().len() as u64;
+    let delivered = rx.stored_count() as u64;
     println!(
         "catch-up: {backlog} events ({:.0} MB store) delivered in {took:.1} s = {:.0} events/s \
          ({delivered} records received); hookd peak RSS {} kB with the sink catching up vs {} kB \
