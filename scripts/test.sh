@@ -15,6 +15,8 @@ echo "==> rotel for the OTLP conformance test"
 bash tests/fleet/install-otlp.sh
 echo "==> chromium and Playwright for the dashboard browser test"
 bash tests/ui/install.sh >/dev/null || echo "tests/ui/install.sh failed: the dashboard browser test will print SKIPPED"
+echo "==> PostgreSQL 15 and promtool for the fleet sink tests"
+bash tests/fleet/install-pg.sh
 echo "==> build"
 cargo build --workspace --bins --locked
 echo "==> test"

@@ -105,7 +105,8 @@ enum Command {
     /// Turn the hooks in a Claude Code settings file into hookd `run` rules (and, with
     /// --replace, send those events through hookd instead); --undo reverses it
     Import(cmd::import::Args),
-    /// Fleet sinks: `hookctl sink flush [--timeout 30s]` waits until every event is delivered
+    /// Fleet sinks: `hookctl sink flush [--timeout 30s]` waits until every event is delivered;
+    /// `hookctl sink init pg` creates the PostgreSQL sink's schema
     Sink(cmd::sink::Args),
 }
 
@@ -155,7 +156,10 @@ fn main() -> ExitCode {
         Command::Session(a) => start().and_then(|mut c| cmd::sessions::show(&a, &mut c)),
         Command::Runs(a) => start().and_then(|mut c| cmd::runs::run(&a, &mut c)),
         Command::Import(a) => cmd::import::run(&a, &socket),
-        Command::Sink(a) => connect().and_then(|mut c| cmd::sink::run(&a, &mut c)),
+        Command::Sink(a) => match a.init() {
+            Some(init) => cmd::sink_init::run(init),
+            None => connect().and_then(|mut c| cmd::sink::run(&a, &mut c)),
+        },
         Command::Http(a) => cmd::http::run(&a),
         Command::Ui(a) => start().and_then(|mut c| cmd::ui::run(&a, &mut c)),
         Command::Completions(a) => cmd::completions::run(&a, Cli::command()),

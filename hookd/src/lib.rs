@@ -21,6 +21,15 @@ mod daemon;
 mod dedup;
 mod envfile;
 mod fleet;
+/// The PostgreSQL sink and the contract it implements, for `hookctl sink init pg` (the schema,
+/// its grants) and the integration tests that drive the sink directly against a real server.
+pub mod fleet_pg {
+    pub use crate::fleet::postgres::{
+        GRANTS_SQL, PgConfig, PgSink, SCHEMA_SQL, apply_sql, classify, grants_sql, schema_sql,
+        url_user,
+    };
+    pub use crate::fleet::{Origin, OutEvent, Outcome};
+}
 mod handler;
 mod ingest;
 pub mod lifecycle;

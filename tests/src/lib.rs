@@ -5,4 +5,5 @@ pub mod fake_model;
 pub mod harness;
 pub mod mounts;
 pub mod otlp;
+pub mod pg;
 pub mod pty;

@@ -51,6 +51,7 @@ const SINK_KEYS: &[&str] = &[
     "lag_warn",
     "allow_plaintext",
     "table",
+    "schema",
 ];
 
 /// `[fleet]`.
@@ -117,6 +118,8 @@ pub struct SinkSettings {
     pub allow_plaintext: bool,
     /// The central table (PostgreSQL).
     pub table: Option<String>,
+    /// The central table's schema (PostgreSQL; default: the role's search_path).
+    pub schema: Option<String>,
     /// Problems found reading it: the sink is not started while there are any.
     pub errors: Vec<String>,
 }
@@ -145,6 +148,7 @@ impl SinkSettings {
             lag_warn: DEFAULT_LAG_WARN,
             allow_plaintext: false,
             table: None,
+            schema: None,
             errors: Vec::new(),
         }
     }
@@ -260,6 +264,7 @@ pub(super) fn sinks(
                 "payload" => s.payload = r.boolean(key, v).unwrap_or(false),
                 "allow_plaintext" => s.allow_plaintext = r.boolean(key, v).unwrap_or(false),
                 "table" => s.table = r.string(key, v).map(str::to_string),
+                "schema" => s.schema = r.string(key, v).map(str::to_string),
                 "batch_events" => {
                     if let Some(n) = r.count(key, v, 1, DEFAULT_BATCH_EVENTS) {
                         s.batch_events = n;

@@ -18,6 +18,7 @@ pub mod runs;
 pub mod service;
 pub mod sessions;
 pub mod sink;
+pub mod sink_init;
 pub mod stats;
 pub mod status;
 pub mod statusline;

@@ -9,7 +9,8 @@ use hook_protocol::{Request, Response, SinkReport};
 use crate::client::Client;
 use crate::format;
 
-/// Fleet sinks: `hookctl sink flush` waits until every stored event is delivered
+/// Fleet sinks: `hookctl sink flush` waits until every stored event is delivered; `hookctl
+/// sink init pg` creates the PostgreSQL sink's schema
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -21,6 +22,20 @@ enum Command {
     /// Wait until every sink has delivered every stored event (lag 0); exits non-zero when the
     /// timeout passes first (run it before a container or CI job ends)
     Flush(FlushArgs),
+    /// Create (or --print) the PostgreSQL sink's central table and its least-privilege grants
+    /// (`hookctl sink init pg`); needs no running hookd
+    Init(crate::cmd::sink_init::InitArgs),
+}
+
+impl Args {
+    /// `sink init …`, which runs without hookd.
+    #[must_use]
+    pub fn init(&self) -> Option<&crate::cmd::sink_init::InitArgs> {
+        match &self.command {
+            Command::Init(a) => Some(a),
+            Command::Flush(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -34,7 +49,9 @@ struct FlushArgs {
 }
 
 pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
-    let Command::Flush(a) = &args.command;
+    let Command::Flush(a) = &args.command else {
+        bail!("`sink init` runs without hookd (hookctl's dispatch)");
+    };
     let timeout = hook_protocol::duration::parse(&a.timeout)
         .map_err(|e| anyhow::anyhow!("--timeout {:?}: {e}", a.timeout))?;
     let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 pub mod forwarder;
 pub mod otlp;
+pub mod postgres;
 
 pub use forwarder::Fleet;
 
@@ -93,6 +94,8 @@ pub enum Outcome {
 pub enum Sink {
     /// OTLP/HTTP protobuf logs ([`otlp`]).
     Otlp(otlp::OtlpSink),
+    /// Rows of one central PostgreSQL table ([`postgres`]).
+    Postgres(postgres::PgSink),
 }
 
 impl Sink {
@@ -105,9 +108,7 @@ impl Sink {
         use crate::settings::SinkKind;
         match s.kind {
             Some(SinkKind::Otlp) => otlp::OtlpSink::new(s).map(Self::Otlp),
-            Some(SinkKind::Postgres) => {
-                Err("kind = \"postgres\" is not available in this build".into())
-            }
+            Some(SinkKind::Postgres) => postgres::PgSink::from_settings(s).map(Self::Postgres),
             None => Err("no kind".into()),
         }
     }
@@ -117,6 +118,7 @@ impl Sink {
     pub fn target(&self) -> String {
         match self {
             Self::Otlp(s) => s.target(),
+            Self::Postgres(s) => s.target(),
         }
     }
 
@@ -124,6 +126,7 @@ impl Sink {
     pub async fn send(&mut self, origin: &Origin, batch: &[OutEvent]) -> Outcome {
         match self {
             Self::Otlp(s) => s.send(origin, batch).await,
+            Self::Postgres(s) => s.send(origin, batch).await,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! protobuf (`POST …/v1/logs`) to any OpenTelemetry Collector or OTLP endpoint, with the hyper
 //! client over rustls (ring). No OTel SDK (its queue drops data): the forwarder is the queue.
 //!
-//! Mapping (docs/fleet-otlp.md): resource `service.name=hookd`, `service.version`,
+//! Mapping (docs/fleet.md): resource `service.name=hookd`, `service.version`,
 //! `host.name`, `hookd.store_id`, `hookd.epoch` and `[fleet] labels`; per record Claude Code's
 //! own attribute names where they overlap (`session.id`, `prompt.id`, `tool_use_id`,
 //! `tool_name`, `hook_event`), hookd's under `hookd.*`, the severity from the verdict and the
