@@ -167,7 +167,7 @@ pub struct FileTouch {
 }
 
 /// Files by absolute path (read, edited). Most sessions touch a few files: up to
-/// [`SMALL_FILES`] they sit in a vector sized to fit (48 bytes a file), past that in a hash
+/// 16 (`SMALL_FILES`) they sit in a vector sized to fit (48 bytes a file), past that in a hash
 /// table. A table's smallest allocation was 224 bytes, and each session had two: with 10,000
 /// live sessions, about a quarter of their memory (BENCHMARKS.md, issue 18).
 #[derive(Debug, Clone)]
