@@ -106,16 +106,27 @@ impl SinkState {
         self.last_success_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    /// Events stored and not delivered: the store's newest id minus the cursor.
+    /// Events stored and not delivered: the newest id of the file open now (`file`, its
+    /// store id) minus the cursor, when the cursor is in that file. A cursor still in a file
+    /// that was replaced counts nothing of the new one as delivered: comparing ids across files
+    /// had `sink flush` report 0 while the new file's first events waited.
     #[must_use]
-    pub fn lag_events(&self, last_id: i64) -> u64 {
-        u64::try_from(last_id - self.acked.load(Ordering::Relaxed)).unwrap_or(0)
+    pub fn lag_events(&self, last_id: i64, file: &str) -> u64 {
+        let acked = {
+            let sid = lock(&self.store_id);
+            if !sid.is_empty() && !file.is_empty() && *sid != file {
+                0
+            } else {
+                self.acked.load(Ordering::Relaxed)
+            }
+        };
+        u64::try_from(last_id - acked).unwrap_or(0)
     }
 
     /// The report for status, stats and metrics.
     #[must_use]
-    pub fn report(&self, last_id: i64) -> SinkReport {
-        let lag_events = self.lag_events(last_id);
+    pub fn report(&self, last_id: i64, file: &str) -> SinkReport {
+        let lag_events = self.lag_events(last_id, file);
         let oldest = self.oldest_ms.load(Ordering::Relaxed);
         let lag_ms = if lag_events > 0 && oldest > 0 {
             u64::try_from(now_ms() - oldest).unwrap_or(0)
@@ -390,8 +401,8 @@ impl Fleet {
     /// Each sink's report.
     #[must_use]
     pub fn reports(&self) -> Vec<SinkReport> {
-        let last = self.store.last_id();
-        self.sinks.iter().map(|s| s.report(last)).collect()
+        let (last, file) = (self.store.last_id(), self.store.store_id());
+        self.sinks.iter().map(|s| s.report(last, &file)).collect()
     }
 
     /// Waits until every sink has delivered every stored event, or `timeout`; the reports as
@@ -403,13 +414,13 @@ impl Fleet {
         }
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let last = self.store.last_id();
-            if self.sinks.iter().all(|s| s.lag_events(last) == 0)
+            let (last, file) = (self.store.last_id(), self.store.store_id());
+            if self.sinks.iter().all(|s| s.lag_events(last, &file) == 0)
                 // A sink that is not running (configuration error) cannot catch up: say so now.
                 || self
                     .sinks
                     .iter()
-                    .any(|s| s.config_error.is_some() && s.lag_events(last) > 0)
+                    .any(|s| s.config_error.is_some() && s.lag_events(last, &file) > 0)
                 || tokio::time::Instant::now() >= deadline
                 || self.stop.is_cancelled()
             {
@@ -733,6 +744,23 @@ impl SinkTask {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lag compares ids within one file: a cursor still in a replaced file counts nothing
+    /// of the new file as delivered (it had `sink flush` report 0 while events waited).
+    #[test]
+    fn lag_counts_a_new_file_from_its_start() {
+        let st = SinkState::new(&SinkSettings::new("central"), String::new(), None);
+        assert_eq!(st.lag_events(7, "file-a"), 7, "nothing delivered yet");
+        *lock(&st.store_id) = "file-a".into();
+        st.acked.store(5, Ordering::Relaxed);
+        assert_eq!(st.lag_events(7, "file-a"), 2);
+        assert_eq!(
+            st.lag_events(4, "file-b"),
+            4,
+            "the new file's 4 events all wait"
+        );
+        assert_eq!(st.lag_events(5, "file-a"), 0);
+    }
 
     #[test]
     fn backoff_stays_within_its_jitter_bounds_and_honours_retry_after() {

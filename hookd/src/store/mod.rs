@@ -163,6 +163,8 @@ pub struct StoreStats {
     pub durability: Mutex<Option<String>>,
     /// The newest event id committed to the file open now (the forwarder's lag).
     pub last_id: std::sync::atomic::AtomicI64,
+    /// The store id of the file open now (empty before one is open): `last_id` is in it.
+    pub store_id: Mutex<String>,
 }
 
 impl StoreStats {
@@ -272,9 +274,7 @@ impl Store {
         let (conn, file) = match opened {
             Ok((conn, total, fallbacks)) => {
                 stats.events_total.store(total, Ordering::Relaxed);
-                stats
-                    .last_id
-                    .store(outbox::max_id(&conn), Ordering::Relaxed);
+                outbox::publish_file(&stats, &conn);
                 stats.fallbacks.store(fallbacks, Ordering::Relaxed);
                 (conn, file_id(path))
             }

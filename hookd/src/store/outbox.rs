@@ -107,6 +107,16 @@ pub(super) fn claim_machine(conn: &Connection, machine: &str) -> rusqlite::Resul
     }
 }
 
+/// Publishes the file `conn` has open as the store's current one: its store id first, then its
+/// newest id. A reader between the two sees the old file's newest id under the new store id,
+/// which no cursor of the old file matches: it counts lag, never less.
+pub(super) fn publish_file(stats: &super::StoreStats, conn: &Connection) {
+    if let (Ok(identity), Ok(mut sid)) = (identity(conn), stats.store_id.lock()) {
+        *sid = identity.store_id;
+    }
+    stats.last_id.store(max_id(conn), Ordering::Relaxed);
+}
+
 /// The newest event id in the file `conn` has open (0: none).
 pub(super) fn max_id(conn: &Connection) -> i64 {
     conn.query_row("SELECT coalesce(max(id), 0) FROM events", [], |r| r.get(0))
@@ -316,6 +326,16 @@ impl Store {
     #[must_use]
     pub fn last_id(&self) -> i64 {
         self.stats.last_id.load(Ordering::Relaxed)
+    }
+
+    /// The store id of the file open now (empty before one is open).
+    #[must_use]
+    pub fn store_id(&self) -> String {
+        self.stats
+            .store_id
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -148,9 +148,7 @@ impl Writer {
             .map_err(sqlite(&self.path))?;
         self.stats.events_total.store(total, Ordering::Relaxed);
         self.stats.fallbacks.store(fallbacks, Ordering::Relaxed);
-        self.stats
-            .last_id
-            .store(super::outbox::max_id(&conn), Ordering::Relaxed);
+        super::outbox::publish_file(&self.stats, &conn);
         self.conn = conn;
         self.file = file_id(&self.path);
         self.stale = false;
