@@ -1,5 +1,6 @@
 //! Test harness shared by the integration tests.
 pub mod bench_daemon;
+pub mod certs;
 pub mod claude;
 pub mod fake_model;
 pub mod harness;

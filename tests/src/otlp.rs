@@ -80,6 +80,8 @@ struct Inner {
 /// A running receiver; stops when dropped.
 pub struct Receiver {
     pub addr: SocketAddr,
+    /// `http` or, for [`Receiver::start_tls`], `https`.
+    scheme: &'static str,
     inner: Arc<Mutex<Inner>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -308,6 +310,51 @@ impl Receiver {
     /// When it cannot bind or start.
     #[must_use]
     pub fn start_on(port: u16, mode: Mode) -> Self {
+        Self::serve(port, mode, None)
+    }
+
+    /// Starts over TLS on any port of 127.0.0.1 with `certs`' server certificate; with
+    /// `client_auth`, only clients with a certificate signed by `certs`' CA are served (mTLS).
+    ///
+    /// # Panics
+    ///
+    /// When the certificates do not load, or it cannot bind or start.
+    #[must_use]
+    pub fn start_tls(mode: Mode, certs: &crate::certs::Certs, client_auth: bool) -> Self {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        #[allow(deprecated)] // ring, as hookd uses (see fleet/otlp.rs)
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let chain = CertificateDer::pem_file_iter(&certs.server_cert)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .expect("server certificate");
+        let key = PrivateKeyDer::from_pem_file(&certs.server_key).expect("server key");
+        let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions");
+        let builder = if client_auth {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in CertificateDer::pem_file_iter(&certs.ca).expect("CA") {
+                roots.add(c.expect("CA certificate")).expect("CA added");
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .expect("client verifier");
+            builder.with_client_cert_verifier(verifier)
+        } else {
+            builder.with_no_client_auth()
+        };
+        let config = builder.with_single_cert(chain, key).expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut r = Self::serve(0, mode, Some(acceptor));
+        r.scheme = "https";
+        r
+    }
+
+    fn serve(port: u16, mode: Mode, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the receiver");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
@@ -331,13 +378,26 @@ impl Receiver {
                         accepted = listener.accept() => {
                             let Ok((stream, _)) = accepted else { continue };
                             let inner = Arc::clone(&shared);
+                            let tls = tls.clone();
                             conns.spawn(async move {
                                 let svc = hyper::service::service_fn(move |req| {
                                     handle(Arc::clone(&inner), req)
                                 });
-                                let _ = hyper::server::conn::http1::Builder::new()
-                                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                                    .await;
+                                let http = hyper::server::conn::http1::Builder::new();
+                                match tls {
+                                    None => {
+                                        let io = hyper_util::rt::TokioIo::new(stream);
+                                        let _ = http.serve_connection(io, svc).await;
+                                    }
+                                    // A failed handshake (an untrusted or missing client
+                                    // certificate) ends the connection unserved.
+                                    Some(tls) => {
+                                        if let Ok(stream) = tls.accept(stream).await {
+                                            let io = hyper_util::rt::TokioIo::new(stream);
+                                            let _ = http.serve_connection(io, svc).await;
+                                        }
+                                    }
+                                }
                             });
                         }
                     }
@@ -347,16 +407,17 @@ impl Receiver {
         });
         Self {
             addr,
+            scheme: "http",
             inner,
             stop: Some(stop),
             thread: Some(thread),
         }
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` for [`Receiver::start_tls`]).
     #[must_use]
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 
     /// Keeps only the keys of what it stores from now on (benchmarks with many events).

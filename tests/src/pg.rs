@@ -263,68 +263,9 @@ impl PgServer {
     /// openssl failing, or the server not coming back.
     pub fn enable_tls(&mut self) -> anyhow::Result<Option<PathBuf>> {
         let dir = self.data();
-        let openssl = |args: &[&str]| -> anyhow::Result<bool> {
-            match Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-            {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-                Err(e) => Err(e.into()),
-                Ok(out) if out.status.success() => Ok(true),
-                Ok(out) => bail!(
-                    "openssl {}: {}",
-                    args.join(" "),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            }
-        };
-        let ec = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-        ];
-        let ca: Vec<&str> = ["req", "-x509", "-days", "2", "-subj", "/CN=hookd test CA"]
-            .into_iter()
-            .chain(ec)
-            .chain(["-keyout", "ca.key", "-out", "ca.crt"])
-            .chain(["-addext", "basicConstraints=critical,CA:TRUE"])
-            .chain(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-            .collect();
-        if !openssl(&ca)? {
-            eprintln!("SKIPPED: openssl is missing (the TLS test makes its certificates with it)");
+        let Some(certs) = crate::certs::make(&dir)? else {
             return Ok(None);
-        }
-        let csr: Vec<&str> = ["req", "-subj", "/CN=localhost"]
-            .into_iter()
-            .chain(ec)
-            .chain(["-keyout", "server.key", "-out", "server.csr"])
-            .collect();
-        openssl(&csr)?;
-        std::fs::write(
-            dir.join("server.ext"),
-            "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n\
-             basicConstraints=CA:FALSE\n",
-        )?;
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "server.ext",
-            "-out",
-            "server.crt",
-        ])?;
+        };
         if self.as_postgres {
             let status = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -334,17 +275,13 @@ impl PgServer {
                 bail!("chown postgres {}: {status}", dir.display());
             }
         }
-        let key = dir.join("server.key");
-        let mut perms = std::fs::metadata(&key)?.permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
-        std::fs::set_permissions(&key, perms)?;
         // The test reads the CA as root or as itself: copy it out of the private data dir.
         let ca_copy = self.dir.path().join("ca.crt");
-        std::fs::copy(dir.join("ca.crt"), &ca_copy)?;
+        std::fs::copy(&certs.ca, &ca_copy)?;
         self.settings = vec![
             "ssl=on".into(),
-            format!("ssl_cert_file={}", dir.join("server.crt").display()),
-            format!("ssl_key_file={}", key.display()),
+            format!("ssl_cert_file={}", certs.server_cert.display()),
+            format!("ssl_key_file={}", certs.server_key.display()),
         ];
         self.restart()?;
         Ok(Some(ca_copy))

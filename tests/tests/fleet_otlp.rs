@@ -394,3 +394,57 @@ fn fleet_settings_in_rules_d_are_refused() {
     assert!(errors.contains("`sink` is a daemon setting"), "{errors}");
     assert!(st["hookd"]["sinks"].as_array().unwrap().is_empty(), "{st}");
 }
+
+/// OTLP over TLS: with the receiver's CA in `ca_file` every event arrives; a receiver hookd
+/// cannot verify (no `ca_file`: the system roots do not know the test CA) gets nothing and the
+/// sink says why, events waiting; a receiver that asks for a client certificate (mTLS) gets
+/// the events only from the sink configured with `cert_file`/`key_file`.
+#[test]
+fn https_verifies_the_receiver_and_mtls_presents_the_client_certificate() {
+    let certs_dir = tempfile::tempdir().unwrap();
+    let Some(certs) = hook_tests::certs::make(certs_dir.path()).unwrap() else {
+        return;
+    };
+    let ca = format!("ca_file = \"{}\"\n", certs.ca.display());
+    let client = format!(
+        "cert_file = \"{}\"\nkey_file = \"{}\"\n",
+        certs.client_cert.display(),
+        certs.client_key.display()
+    );
+    let delivered = |extra: &str, client_auth: bool| {
+        let rx = Receiver::start_tls(Mode::Ok, &certs, client_auth);
+        assert!(rx.endpoint().starts_with("https://"));
+        let d = TestDaemon::start_with(&[("hookd.toml", &config(&rx.endpoint(), extra))]).unwrap();
+        send(&d, 5, "tls");
+        let (code, text) = flush(&d, "30s");
+        assert_eq!(code, 0, "{extra}: {text}");
+        let ids: Vec<i64> = rx.stored().iter().map(|r| r.id).collect();
+        assert_eq!(ids, stored_ids(&d), "{extra}");
+        assert_eq!(rx.stored()[0].attrs["session.id"], "tls");
+    };
+    delivered(&ca, false);
+    delivered(&format!("{ca}{client}"), true);
+
+    // Not verifiable: nothing is sent, the events wait, the sink says why.
+    let rx = Receiver::start_tls(Mode::Ok, &certs, false);
+    let d = TestDaemon::start_with(&[("hookd.toml", &config(&rx.endpoint(), ""))]).unwrap();
+    send(&d, 4, "untrusted");
+    wait_for(DEADLINE, "the TLS failure reported", || {
+        sink(&d)["error"].as_str().is_some_and(|e| !e.is_empty())
+    })
+    .unwrap();
+    let s = sink(&d);
+    assert_eq!(s["lag_events"], 4, "{s}");
+    assert_eq!(s["sent"], 0, "{s}");
+    assert_eq!(rx.stored_count(), 0);
+    drop(d);
+
+    // mTLS without a client certificate: refused in the handshake, nothing delivered.
+    let rx = Receiver::start_tls(Mode::Ok, &certs, true);
+    let d = TestDaemon::start_with(&[("hookd.toml", &config(&rx.endpoint(), &ca))]).unwrap();
+    send(&d, 3, "no-client-cert");
+    let (code, text) = flush(&d, "1s");
+    assert_ne!(code, 0, "{text}");
+    assert_eq!(rx.stored_count(), 0);
+    assert_eq!(sink(&d)["lag_events"], 3);
+}
