@@ -63,6 +63,33 @@ pub struct OutEvent {
     pub payload: Option<String>,
 }
 
+impl OutEvent {
+    /// A stored event as read from the store (`row`, its payload included) for a sink, by the
+    /// user `uid`; `prompt_id` and `tool_use_id` are filled by `prepare`.
+    #[must_use]
+    pub fn from_row(row: hook_protocol::EventRow, uid: u32) -> Self {
+        Self {
+            id: row.id,
+            time_ms: row.time_ms,
+            session_id: row.session_id,
+            event: row.event,
+            tool: row.tool,
+            project_dir: row.project_dir,
+            verdict: row.verdict,
+            reason: row.reason,
+            rules: row.rules,
+            latency_us: row.latency_us,
+            source: row.source,
+            summary: row.summary,
+            redacted: row.redacted,
+            prompt_id: None,
+            tool_use_id: None,
+            uid,
+            payload: row.payload,
+        }
+    }
+}
+
 /// What became of one batch handed to a sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {

@@ -197,11 +197,10 @@ impl Store {
         let mut events = Vec::new();
         {
             let mut st = tx
-                .prepare_cached(
-                    "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason,
-                            rules, latency_us, source, summary, redacted, payload
-                     FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
-                )
+                .prepare_cached(&format!(
+                    "SELECT {} FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+                    super::query::EVENT_COLUMNS
+                ))
                 .map_err(sqlite(&path))?;
             let mut rows = st
                 .query(params![from, i64::try_from(limit).unwrap_or(i64::MAX)])
@@ -209,39 +208,8 @@ impl Store {
             let uid = rustix::process::getuid().as_raw();
             let mut bytes = 0;
             while let Some(r) = rows.next().map_err(sqlite(&path))? {
-                let text = |i: usize| -> rusqlite::Result<Option<String>> { r.get(i) };
-                let payload = match r.get_ref(13).map_err(sqlite(&path))? {
-                    rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
-                        Some(String::from_utf8_lossy(b).into_owned())
-                    }
-                    _ => None,
-                };
-                let rules: String = r.get(8).map_err(sqlite(&path))?;
-                let redacted: Option<String> = r.get(12).map_err(sqlite(&path))?;
-                let e = (|| -> rusqlite::Result<OutEvent> {
-                    Ok(OutEvent {
-                        id: r.get(0)?,
-                        time_ms: r.get(1)?,
-                        session_id: text(2)?,
-                        event: r.get(3)?,
-                        tool: text(4)?,
-                        project_dir: text(5)?,
-                        verdict: r.get(6)?,
-                        reason: text(7)?,
-                        rules: serde_json::from_str(&rules).unwrap_or_default(),
-                        latency_us: r.get(9)?,
-                        source: r.get(10)?,
-                        summary: text(11)?,
-                        redacted: redacted
-                            .map(|s| s.split(',').map(str::to_string).collect())
-                            .unwrap_or_default(),
-                        prompt_id: None,
-                        tool_use_id: None,
-                        uid,
-                        payload,
-                    })
-                })()
-                .map_err(sqlite(&path))?;
+                let row = super::query::event_row(r, true).map_err(sqlite(&path))?;
+                let e = OutEvent::from_row(row, uid);
                 bytes += approx_bytes(&e);
                 if !events.is_empty() && bytes > max_bytes {
                     break;

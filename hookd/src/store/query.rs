@@ -118,10 +118,7 @@ impl Store {
             conds.push("id < ?");
             args.push(id.into());
         }
-        let mut sql = String::from(
-            "SELECT id, time_ms, session_id, event, tool, project_dir, verdict, reason, rules,
-                    latency_us, source, summary, redacted, payload FROM events",
-        );
+        let mut sql = format!("SELECT {EVENT_COLUMNS} FROM events");
         if !conds.is_empty() {
             sql.push_str(" WHERE ");
             sql.push_str(&conds.join(" AND "));
@@ -139,34 +136,7 @@ impl Store {
             .query(rusqlite::params_from_iter(args))
             .map_err(sqlite(&self.path))?;
         while let Some(r) = rows.next().map_err(sqlite(&self.path))? {
-            let row = (|| -> rusqlite::Result<EventRow> {
-                let rules: String = r.get(8)?;
-                let redacted: Option<String> = r.get(12)?;
-                let payload = if q.with_payload {
-                    bytes_at(r, 13)?
-                } else {
-                    None
-                };
-                Ok(EventRow {
-                    id: r.get(0)?,
-                    time_ms: r.get(1)?,
-                    session_id: r.get(2)?,
-                    event: r.get(3)?,
-                    tool: r.get(4)?,
-                    project_dir: r.get(5)?,
-                    verdict: r.get(6)?,
-                    reason: r.get(7)?,
-                    rules: serde_json::from_str(&rules).unwrap_or_default(),
-                    latency_us: r.get(9)?,
-                    source: r.get(10)?,
-                    summary: r.get(11)?,
-                    redacted: redacted
-                        .map(|k| k.split(',').map(str::to_string).collect())
-                        .unwrap_or_default(),
-                    payload: payload.map(|p| String::from_utf8_lossy(&p).into_owned()),
-                })
-            })()
-            .map_err(sqlite(&self.path))?;
+            let row = event_row(r, q.with_payload).map_err(sqlite(&self.path))?;
             if !f(row) {
                 break;
             }
@@ -381,6 +351,45 @@ impl Store {
 
 /// A BLOB or TEXT column as bytes (payloads are written as BLOB; accept TEXT from rows
 /// written by other tools).
+/// The columns of `events` that [`event_row`] reads, in its order.
+pub(super) const EVENT_COLUMNS: &str = "id, time_ms, session_id, event, tool, project_dir, \
+     verdict, reason, rules, latency_us, source, summary, redacted, payload";
+
+/// An [`EventRow`] from a row of [`EVENT_COLUMNS`] (the payload only `with_payload`).
+pub(super) fn event_row(r: &rusqlite::Row<'_>, with_payload: bool) -> rusqlite::Result<EventRow> {
+    let rules: String = r.get(8)?;
+    let redacted: Option<String> = r.get(12)?;
+    let payload = if with_payload {
+        use rusqlite::types::ValueRef;
+        match r.get_ref(13)? {
+            ValueRef::Null => None,
+            ValueRef::Blob(b) | ValueRef::Text(b) => Some(String::from_utf8_lossy(b).into_owned()),
+            ValueRef::Integer(n) => Some(n.to_string()),
+            ValueRef::Real(f) => Some(f.to_string()),
+        }
+    } else {
+        None
+    };
+    Ok(EventRow {
+        id: r.get(0)?,
+        time_ms: r.get(1)?,
+        session_id: r.get(2)?,
+        event: r.get(3)?,
+        tool: r.get(4)?,
+        project_dir: r.get(5)?,
+        verdict: r.get(6)?,
+        reason: r.get(7)?,
+        rules: serde_json::from_str(&rules).unwrap_or_default(),
+        latency_us: r.get(9)?,
+        source: r.get(10)?,
+        summary: r.get(11)?,
+        redacted: redacted
+            .map(|k| k.split(',').map(str::to_string).collect())
+            .unwrap_or_default(),
+        payload,
+    })
+}
+
 pub(super) fn bytes_at(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<Vec<u8>>> {
     use rusqlite::types::ValueRef;
     Ok(match r.get_ref(i)? {
