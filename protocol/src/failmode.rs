@@ -102,7 +102,13 @@ pub fn mode_for(event: &str, spec: Option<&str>) -> FailMode {
 #[must_use]
 pub fn scan_event_name(bytes: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"hook_event_name\"";
-    let at = bytes.windows(KEY.len()).position(|w| w == KEY)?;
+    // Compared only where a quote starts (a few dozen places in an event), not at every byte.
+    let at = bytes
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b == b'"')
+        .map(|(i, _)| i)
+        .find(|&i| bytes[i..].starts_with(KEY))?;
     let mut rest = &bytes[at + KEY.len()..];
     rest = rest.trim_ascii_start();
     rest = rest.strip_prefix(b":")?.trim_ascii_start();
