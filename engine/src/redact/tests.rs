@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 
 use proptest::prelude::*;
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::*;

@@ -1,5 +1,6 @@
 #![allow(clippy::needless_pass_by_value, clippy::type_complexity)] // test helpers take json!() values
 use super::*;
+use crate::event::HookEvent;
 
 fn ruleset(toml: &str) -> Ruleset {
     let src = Source {

@@ -19,13 +19,13 @@
 //! `max_unauthenticated` wait for their first request (a newcomer sheds the oldest), each for
 //! at most `auth_timeout`; connections that presented the token have a pool of their own.
 
-// The dashboard's listener (`crate::ui`) admits and logs its connections the same way.
+// The dashboard's listener (`crate::ui`) admits, serves and logs its connections the same way.
 pub(crate) mod admission;
+pub(crate) mod conn;
 pub(crate) mod refusal;
 mod reply;
 mod token;
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -41,14 +41,12 @@ use hook_protocol::{ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LE
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use admission::{Admission, Standing};
+use conn::{Ended, Watch};
 pub use hook_protocol::http::{Auth, PORT_FILE, TOKEN_FILE, hook_url};
 use refusal::{Counters, LogLimit, Refusal, Unproven};
 pub use reply::http_body;
@@ -57,20 +55,15 @@ pub use token::LiveToken;
 
 use crate::{State, handler};
 
-/// A keep-alive connection idle this long between requests is closed (also bounds how long a
-/// client that presented the token may take to send a later request's headers).
-pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// `[http] auth_timeout` may not be longer than the idle timeout.
 const _: () = assert!(
-    crate::settings::MAX_AUTH_TIMEOUT.as_millis() <= IDLE_TIMEOUT.as_millis(),
+    crate::settings::MAX_AUTH_TIMEOUT.as_millis() <= conn::IDLE_TIMEOUT.as_millis(),
     "auth_timeout is bounded by the idle timeout"
 );
 /// How often the listener looks whether the token file changed.
 const TOKEN_LOOK: Duration = Duration::from_secs(1);
 /// The accept queue's length (the kernel caps it at `net.core.somaxconn`, 4096 by default).
 const LISTEN_BACKLOG: u32 = 4096;
-/// hyper's read buffer per connection (request heads are far smaller).
-pub(crate) const MAX_BUF: usize = 64 * 1024;
 
 /// How many connections the listener holds, and how long one may wait for its token:
 /// `[http]` in hookd.toml (read at start, validated by `hook_engine::settings`).
@@ -234,80 +227,28 @@ async fn accept_loop(ctx: Arc<Listener>, listener: TcpListener) {
     tracing::debug!("HTTP listener stopped");
 }
 
-/// How a connection's task ended its watch.
-enum Ended {
-    /// hyper finished the connection.
-    Done(Result<(), hyper::Error>),
-    Shutdown,
-    /// Closed before a request with the token.
-    Unproven(Unproven),
-}
-
 async fn serve_connection(
     ctx: Arc<Listener>,
     stream: TcpStream,
     peer: SocketAddr,
     standing: Arc<Standing>,
 ) {
-    let _ = stream.set_nodelay(true);
     let shutdown = ctx.state.shutdown.clone();
+    let watch = Watch {
+        auth_timeout: ctx.limits.auth_timeout,
+        drain_unproven: false,
+    };
     // One reference counted per request, as before there was a standing.
     let shared = Arc::new((Arc::clone(&ctx), Arc::clone(&standing)));
-    let svc = service_fn(move |req| {
+    let respond = move |req| {
         let shared = Arc::clone(&shared);
         async move {
             let (ctx, standing) = &*shared;
-            Ok::<_, Infallible>(ctx.respond(req, peer, standing).await)
+            ctx.respond(req, peer, standing).await
         }
-    });
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(IDLE_TIMEOUT)
-        .keep_alive(true)
-        .max_buf_size(MAX_BUF);
-    let watched = Watched {
-        stream,
-        standing: Arc::clone(&standing),
     };
-    let conn = builder.serve_connection(TokioIo::new(watched), svc);
-    tokio::pin!(conn);
-    // Until a request carries the token, the connection is closed at its deadline or when
-    // shed for a newer one; once one has, this never resolves and costs one load per poll.
-    // Requests are read and authenticated inside `conn`, on this same task and polled first,
-    // so a request with the token that has arrived always counts before the watch is asked.
-    let deadline = tokio::time::sleep(ctx.limits.auth_timeout);
-    let shed = standing.shed.notified();
-    tokio::pin!(deadline, shed);
-    let watch = std::future::poll_fn(|cx| {
-        if standing.is_authenticated() {
-            return Poll::Pending;
-        }
-        if deadline.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Unproven::Timeout);
-        }
-        if shed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Unproven::Shed);
-        }
-        Poll::Pending
-    });
-    // From here on it may be shed: `conn` reads what the client sent in this same poll.
-    standing.start();
-    let ended = tokio::select! {
-        biased;
-        r = conn.as_mut() => Ended::Done(r),
-        () = shutdown.cancelled() => Ended::Shutdown,
-        why = watch => Ended::Unproven(why),
-    };
-    let result = match ended {
-        Ended::Done(r) => r,
-        // Finish the request in flight, if any, then close; a connection that never
-        // presented the token has nothing in flight worth waiting for.
-        Ended::Shutdown if standing.is_authenticated() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-        Ended::Shutdown => Ok(()),
+    let result = match conn::serve(stream, &standing, &shutdown, watch, respond).await {
+        Ended::Done(r) | Ended::Shutdown(r) => r,
         Ended::Unproven(why) => {
             if why == Unproven::Timeout {
                 ctx.counters.unproven[Unproven::Timeout as usize].fetch_add(1, Ordering::Relaxed);
@@ -319,65 +260,6 @@ async fn serve_connection(
     ctx.admission.leave(&standing);
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "HTTP connection ended with an error");
-    }
-}
-
-/// The TCP stream as hyper reads it, telling the connection's [`Standing`] when bytes arrive
-/// before a request with the token: such a connection is shed first ([`admission`]).
-pub(crate) struct Watched {
-    pub(crate) stream: TcpStream,
-    pub(crate) standing: Arc<Standing>,
-}
-
-impl tokio::io::AsyncRead for Watched {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = &mut *self;
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
-        if buf.filled().len() > before && !this.standing.is_authenticated() {
-            this.standing.heard();
-        }
-        polled
-    }
-}
-
-impl tokio::io::AsyncWrite for Watched {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

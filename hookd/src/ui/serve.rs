@@ -8,28 +8,23 @@
 //! first, and closed after [`AUTH_TIMEOUT`].
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use super::{UiHandle, api, assets, auth, sse};
 use crate::State;
 use crate::server::http::admission::{Admission, Standing};
+use crate::server::http::conn::{self, Ended, Watch};
 use crate::server::http::refusal::LogLimit;
-use crate::server::http::{IDLE_TIMEOUT, MAX_BUF, Watched};
 
 /// Every response's body.
 pub type Body = BoxBody<Bytes, Infallible>;
@@ -109,56 +104,24 @@ async fn serve_connection(
     peer: SocketAddr,
     standing: Arc<Standing>,
 ) {
-    let _ = stream.set_nodelay(true);
     let shutdown = ctx.state.shutdown.clone();
+    // Until a request shows a live session, the connection is closed at its deadline or when
+    // shed for a newer one (the page's files need no session, but hold no place either).
+    // Streams end on the same cancellation; the response in flight is finished.
+    let watch = Watch {
+        auth_timeout: AUTH_TIMEOUT,
+        drain_unproven: true,
+    };
     let shared = Arc::new((Arc::clone(&ctx), Arc::clone(&standing)));
-    let svc = service_fn(move |req| {
+    let respond = move |req| {
         let shared = Arc::clone(&shared);
         async move {
             let (ctx, standing) = &*shared;
-            Ok::<_, Infallible>(ctx.respond(req, peer, standing).await)
+            ctx.respond(req, peer, standing).await
         }
-    });
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(IDLE_TIMEOUT)
-        .keep_alive(true)
-        .max_buf_size(MAX_BUF);
-    let watched = Watched {
-        stream,
-        standing: Arc::clone(&standing),
     };
-    let conn = builder.serve_connection(TokioIo::new(watched), svc);
-    tokio::pin!(conn);
-    let deadline = tokio::time::sleep(AUTH_TIMEOUT);
-    let shed = standing.shed.notified();
-    tokio::pin!(deadline, shed);
-    // Until a request shows a live session, the connection is closed at its deadline or when
-    // shed for a newer one (the page's files need no session, but hold no place either).
-    let watch = std::future::poll_fn(|cx| {
-        if standing.is_authenticated() {
-            return Poll::Pending;
-        }
-        if deadline.as_mut().poll(cx).is_ready() || shed.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(());
-        }
-        Poll::Pending
-    });
-    standing.start();
-    tokio::select! {
-        biased;
-        r = conn.as_mut() => {
-            if let Err(e) = r {
-                tracing::debug!(%peer, error = %e, "dashboard connection ended with an error");
-            }
-        }
-        // Streams end on the same cancellation; the response in flight is finished.
-        () = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
-        }
-        () = watch => {}
+    if let Ended::Done(Err(e)) = conn::serve(stream, &standing, &shutdown, watch, respond).await {
+        tracing::debug!(%peer, error = %e, "dashboard connection ended with an error");
     }
     ctx.admission.leave(&standing);
 }

@@ -6,7 +6,7 @@
 //!
 //! - **waiting**: accepted, no request with the token yet. At most `max_unauthenticated`; a new
 //!   connection past that sheds an old waiting one, and each must present the token within
-//!   `auth_timeout` (enforced by the connection's task, `super::serve_connection`). Shedding
+//!   `auth_timeout` (enforced by the connection's task, `super::conn::serve`). Shedding
 //!   the old rather than refusing the new is what keeps token holders in: whoever holds the
 //!   pool full cannot keep a new connection out, because a newcomer is shed only after
 //!   `max_unauthenticated` later arrivals, and Claude Code's request is normally in the socket
@@ -19,7 +19,7 @@
 //!   late (its process preempted between connect and write) is not shed while dripping
 //!   connections remain, and one not read yet (its task not polled yet) is passed over.
 //! - **authenticated**: a request on it carried the token. It keeps its place (keep-alive)
-//!   until it closes or idles out (`super::IDLE_TIMEOUT`); at most `max_connections`, past
+//!   until it closes or idles out (`super::conn::IDLE_TIMEOUT`); at most `max_connections`, past
 //!   which a token-holding request is answered 503. Only token holders can fill this pool, so
 //!   it is the reserve that keeps Claude Code served whatever others do.
 //!

@@ -68,7 +68,7 @@ impl Refusal {
 /// Why a connection was closed before it presented the token (the `reason` label of
 /// `hookd_http_unauthenticated_closed_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Unproven {
+pub(crate) enum Unproven {
     /// No request with the token within `auth_timeout`.
     Timeout,
     /// Shed to make room for a newer connection (`max_unauthenticated`).
