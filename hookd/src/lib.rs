@@ -21,8 +21,9 @@ mod daemon;
 mod dedup;
 mod envfile;
 mod fleet;
-/// The PostgreSQL sink and the contract it implements, for `hookctl sink init pg` (the schema,
-/// its grants) and the integration tests that drive the sink directly against a real server.
+/// The PostgreSQL sink and the contract it implements: the test suite's surface (tests/ drives
+/// the sink directly against a real server, and its benchmark too). Nothing else uses it:
+/// `hookd sink-init` ([`sink_init`]) is inside the crate.
 pub mod fleet_pg {
     pub use crate::fleet::postgres::{
         GRANTS_SQL, PgConfig, PgSink, SCHEMA_SQL, apply_sql, classify, grants_sql, schema_sql,
@@ -51,4 +52,5 @@ pub(crate) use hook_engine::{
 
 pub use config::Config;
 pub use daemon::run;
+pub use fleet::init as sink_init;
 pub(crate) use state::State;

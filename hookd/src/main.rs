@@ -68,10 +68,14 @@ const USAGE: &str = "\
 hookd: the per-user daemon that answers Claude Code hook events
 
 usage: hookd [--socket PATH] [--config-dir DIR] [--db FILE] [--state-dir DIR]
+       hookd sink-init pg [--sink NAME] [--print] ... (see hookd sink-init --help)
 
 Runs in the foreground until SIGTERM/SIGINT (or `hookctl stop`); SIGHUP reloads rules.
 Paths default from HOOKD_HOME, HOOKD_SOCKET, HOOKD_CONFIG_DIR, HOOKD_DB, HOOKD_STATE_DIR and
 the XDG directories. Logging: HOOKD_LOG (default info) to stderr.
+
+`hookd sink-init pg` creates (or prints) the PostgreSQL sink's central table and grants, then
+exits; `hookctl sink init pg` runs it.
 ";
 
 fn parse_args() -> Result<Option<Config>, String> {
@@ -140,6 +144,10 @@ fn init_logging(config: &Config) {
 }
 
 fn main() -> ExitCode {
+    // A one-shot mode, not the daemon: no allocator tuning, logging or pidfile.
+    if std::env::args().nth(1).as_deref() == Some("sink-init") {
+        return hookd::sink_init::main(std::env::args().skip(2));
+    }
     tune_allocator();
     hookd::alloc::set_collector(collect_freed_memory);
     let config = match parse_args() {

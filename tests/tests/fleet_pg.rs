@@ -1,6 +1,7 @@
 //! The PostgreSQL sink against a real PostgreSQL 15 (tests/src/pg.rs), driven directly with
 //! crafted batches: exactly once on re-send, one statement for any batch size, the SQLSTATE
-//! classes, reconnection, the least-privilege role, TLS. Skips loudly without PostgreSQL.
+//! classes, reconnection, the least-privilege role, TLS. Skips loudly without PostgreSQL
+//! (`hookctl sink init pg`'s settings and hookd look-up tests need no server and always run).
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -410,6 +411,98 @@ fn hookctl_sink_init_pg_prints_and_creates_a_schema_the_writer_role_can_use() {
         )
     };
     assert!(!ok && err.contains("permission denied"), "{err}");
+}
+
+/// `hookctl sink init` reads hookd.toml through hookd's own settings parse (it runs `hookd
+/// sink-init`): a bad value or a misspelt kind is the daemon's error at its line and column,
+/// and nothing is printed, where an ad-hoc reading took the defaults and printed SQL for them.
+#[test]
+fn hookctl_sink_init_reports_the_settings_errors_hookd_reports() {
+    for (toml, at, what) in [
+        (
+            "[sink.central]\nkind = \"postgres\"\nurl = \"postgres://w@db/agents\"\ntable = 5\n",
+            "4:9",
+            "table",
+        ),
+        (
+            "[sink.central]\nkind = \"postgress\"\nurl = \"postgres://w@db/agents\"\n",
+            "2:8",
+            "did you mean \"postgres\"",
+        ),
+    ] {
+        let home = hook_tests::harness::TestDaemon::unstarted(&[("hookd.toml", toml)]).unwrap();
+        let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            out.stdout.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let file = home.home().join("hookd.toml");
+        assert!(
+            err.contains(&format!("{}:{at}: ", file.display())) && err.contains(what),
+            "{err}"
+        );
+    }
+}
+
+/// `hookctl sink init` runs only a hookd it may trust (as when it starts one): a hookd that
+/// others may write is not run, and with none beside hookctl or in PATH the error says where
+/// it looked and names HOOKD_BIN. Non-zero exit, nothing on stdout.
+#[test]
+fn hookctl_sink_init_without_a_trusted_hookd_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let toml = "[sink.central]\nkind = \"postgres\"\nurl = \"postgres://w@db/agents\"\n";
+    let mut home = hook_tests::harness::TestDaemon::unstarted(&[("hookd.toml", toml)]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // A "hookd" anyone may rewrite: it would print if it ran.
+    let fake = dir.path().join("hookd");
+    std::fs::write(&fake, "#!/bin/sh\necho RAN\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o777)).unwrap();
+    home.set_env("HOOKD_BIN", &fake.display().to_string());
+    let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains(&fake.display().to_string()) && err.contains("HOOKD_BIN"),
+        "{err}"
+    );
+
+    // hookctl alone in a directory, PATH without hookd, no HOOKD_BIN.
+    let alone = dir.path().join("bin");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::set_permissions(&alone, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let hookctl = alone.join("hookctl");
+    std::fs::copy(hook_tests::harness::bin("hookctl"), &hookctl).unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = std::process::Command::new(&hookctl)
+        .args(["sink", "init", "pg", "--print"])
+        .env_clear()
+        .env("PATH", &empty)
+        .env("HOOKD_HOME", home.home())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for needle in [
+        "no hookd executable beside this program or in an absolute PATH entry",
+        &alone.display().to_string(),
+        "HOOKD_BIN=",
+    ] {
+        assert!(err.contains(needle), "{needle} not in: {err}");
+    }
 }
 
 #[test]

@@ -41,9 +41,7 @@ pub use fleet::{
     DEFAULT_LAG_WARN, DEFAULT_LINGER, DEFAULT_SINK_TIMEOUT, FleetSettings, SinkKind, SinkSettings,
 };
 pub(crate) use parse::misplaced;
-pub use parse::parse;
-#[cfg(test)]
-pub(crate) use parse::parse_text;
+pub use parse::{parse, parse_text};
 pub use reader::did_you_mean;
 #[cfg(test)]
 pub(crate) use reader::parse_size;

@@ -86,10 +86,11 @@ pub fn parse(file: &str, text: &str, doc: &DeTable<'_>) -> (Settings, Vec<String
     (s, errors)
 }
 
-/// [`parse`] from the text: a TOML syntax error is the only error then.
-#[cfg(test)]
+/// [`parse`] from the text: a TOML syntax error is the only error then, at its
+/// `file:line:column` like every other. For tools that need hookd.toml's settings without its
+/// rules (`hookd sink-init`).
 #[must_use]
-pub(crate) fn parse_text(file: &str, text: &str) -> (Settings, Vec<String>) {
+pub fn parse_text(file: &str, text: &str) -> (Settings, Vec<String>) {
     match DeTable::parse(text) {
         Ok(doc) => parse(file, text, doc.get_ref()),
         Err(e) => {

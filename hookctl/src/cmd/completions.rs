@@ -137,7 +137,13 @@ fn hookd_command() -> Command {
             "The state directory (spool, pidfile, logs, HTTP token)",
         ))
         .after_long_help(
-            "ENVIRONMENT\n\
+            "SINK-INIT\n\
+             hookd sink-init pg [--sink NAME] [--print] [--admin-url URL] \
+             [--admin-password-file FILE] [--role NAME] [--config-dir DIR] creates (or, with \
+             --print, prints) the PostgreSQL sink's central table and its least-privilege \
+             grants from the [sink.NAME] in hookd.toml, then exits; `hookctl sink init pg` \
+             runs it (see hookctl-sink-init(1), docs/fleet.md).\n\n\
+             ENVIRONMENT\n\
              HOOKD_HOME=DIR puts everything in one directory: hookd.sock, hookd.toml, rules.d/, \
              hookd.db and state/. HOOKD_SOCKET, HOOKD_CONFIG_DIR, HOOKD_DB and HOOKD_STATE_DIR \
              set one path each; otherwise the XDG directories are used \

@@ -23,12 +23,12 @@ enum Command {
     /// timeout passes first (run it before a container or CI job ends)
     Flush(FlushArgs),
     /// Create (or --print) the PostgreSQL sink's central table and its least-privilege grants
-    /// (`hookctl sink init pg`); needs no running hookd
+    /// (`hookctl sink init pg`); needs no running hookd (it runs `hookd sink-init`)
     Init(crate::cmd::sink_init::InitArgs),
 }
 
 impl Args {
-    /// `sink init …`, which runs without hookd.
+    /// `sink init …`, which needs no running hookd (it runs `hookd sink-init`, which exits).
     #[must_use]
     pub fn init(&self) -> Option<&crate::cmd::sink_init::InitArgs> {
         match &self.command {
@@ -50,7 +50,7 @@ struct FlushArgs {
 
 pub fn run(args: &Args, client: &mut Client) -> anyhow::Result<ExitCode> {
     let Command::Flush(a) = &args.command else {
-        bail!("`sink init` runs without hookd (hookctl's dispatch)");
+        bail!("`sink init` needs no running hookd (hookctl's dispatch)");
     };
     let timeout = hook_protocol::duration::parse(&a.timeout)
         .map_err(|e| anyhow::anyhow!("--timeout {:?}: {e}", a.timeout))?;

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 pub mod forwarder;
+pub mod init;
 pub mod otlp;
 pub mod postgres;
 
