@@ -447,6 +447,29 @@ fn hookctl_sink_init_reports_the_settings_errors_hookd_reports() {
     }
 }
 
+/// `sink init` trusts hookd.toml only as hookd does: a file anyone may write (which could point
+/// the admin's connection, and its password, at another server) is refused before it is read.
+#[test]
+fn hookctl_sink_init_refuses_a_hookd_toml_others_may_write() {
+    use std::os::unix::fs::PermissionsExt;
+    let toml = "[sink.central]\nkind = \"postgres\"\nurl = \"postgres://w@db/agents\"\n";
+    let home = hook_tests::harness::TestDaemon::unstarted(&[("hookd.toml", toml)]).unwrap();
+    let file = home.home().join("hookd.toml");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        err.contains(&file.display().to_string()) && err.contains("anyone can write"),
+        "{err}"
+    );
+}
+
 /// `hookctl sink init` runs only a hookd it may trust (as when it starts one): a hookd that
 /// others may write is not run, and with none beside hookctl or in PATH the error says where
 /// it looked and names HOOKD_BIN. Non-zero exit, nothing on stdout.

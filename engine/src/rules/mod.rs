@@ -26,7 +26,9 @@ pub use cmdregex::CommandRegex;
 pub use cond::{Conditions, Ctx, Facts, OnUnparsed};
 pub use decision::{Decision, EnvCall, Matched, RunCall};
 pub use matcher::Matcher;
-pub use parse::{LoadReport, PACKS, Source, load, load_sources, parse_source, rule_definition};
+pub use parse::{
+    LoadReport, PACKS, Source, foreign_writer, load, load_sources, parse_source, rule_definition,
+};
 pub use rule::{EventFilter, Rule};
 pub use ruleset::Ruleset;
 pub use runspec::{OnFailure, RunCommand, RunMode, RunSpec, StdoutUse};

@@ -183,6 +183,11 @@ fn run(args: &Args) -> anyhow::Result<()> {
 /// the file's other settings (a file with errors is not one hookd would start with) and of
 /// any sink whose kind is unreadable (it may be the one meant).
 fn find_sink(path: &Path, name: Option<&str>) -> anyhow::Result<Option<PgConfig>> {
+    // Trusted as hookd trusts it: a file another user can write could send the admin's
+    // password to a server of their choosing.
+    if let Some(why) = crate::rules::foreign_writer(path) {
+        bail!("{why}");
+    }
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && name.is_none() => return Ok(None),

@@ -79,8 +79,8 @@ pub struct LoadReport {
 /// commands. It must be owned by us or root and writable by neither others nor the group,
 /// except the group when it is our own private group (the "user private group" scheme: named
 /// like us, our primary group, no other members). Symlinks are followed: their target is what
-/// counts.
-fn foreign_writer(path: &Path) -> Option<String> {
+/// counts. Used for hookd.toml wherever it is read (rules, settings, `hookd sink-init`).
+pub fn foreign_writer(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(path).ok()?;
     let me = hook_protocol::private::euid();

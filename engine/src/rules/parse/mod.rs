@@ -16,5 +16,5 @@ mod globs;
 mod load;
 mod syntax;
 
-pub use load::{LoadReport, PACKS, Source, load, load_sources};
+pub use load::{LoadReport, PACKS, Source, foreign_writer, load, load_sources};
 pub use syntax::{parse_source, rule_definition};
