@@ -413,6 +413,18 @@ fn hookctl_sink_init_pg_prints_and_creates_a_schema_the_writer_role_can_use() {
     assert!(!ok && err.contains("permission denied"), "{err}");
 }
 
+/// A `hookctl sink init` that refused: exit 1 and nothing on stdout. Returns its stderr.
+fn refused(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    err
+}
+
 /// `hookctl sink init` reads hookd.toml through hookd's own settings parse (it runs `hookd
 /// sink-init`): a bad value or a misspelt kind is the daemon's error at its line and column,
 /// and nothing is printed, where an ad-hoc reading took the defaults and printed SQL for them.
@@ -432,13 +444,7 @@ fn hookctl_sink_init_reports_the_settings_errors_hookd_reports() {
     ] {
         let home = hook_tests::harness::TestDaemon::unstarted(&[("hookd.toml", toml)]).unwrap();
         let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(
-            out.stdout.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let err = refused(&out);
         let file = home.home().join("hookd.toml");
         assert!(
             err.contains(&format!("{}:{at}: ", file.display())) && err.contains(what),
@@ -457,13 +463,7 @@ fn hookctl_sink_init_refuses_a_hookd_toml_others_may_write() {
     let file = home.home().join("hookd.toml");
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o666)).unwrap();
     let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let err = refused(&out);
     assert!(
         err.contains(&file.display().to_string()) && err.contains("anyone can write"),
         "{err}"
@@ -485,13 +485,7 @@ fn hookctl_sink_init_without_a_trusted_hookd_is_a_clear_error() {
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o777)).unwrap();
     home.set_env("HOOKD_BIN", &fake.display().to_string());
     let out = home.hookctl(&["sink", "init", "pg", "--print"]).unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let err = refused(&out);
     assert!(
         err.contains(&fake.display().to_string()) && err.contains("HOOKD_BIN"),
         "{err}"
@@ -512,13 +506,7 @@ fn hookctl_sink_init_without_a_trusted_hookd_is_a_clear_error() {
         .env("HOOKD_HOME", home.home())
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        out.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let err = refused(&out);
     for needle in [
         "no hookd executable beside this program or in an absolute PATH entry",
         &alone.display().to_string(),

@@ -165,7 +165,10 @@ fn session_cond(spec: SessionSpec) -> Result<SessionCond, String> {
     })
 }
 
-/// The conditions an `unless` table may hold (the same as a rule's).
+/// The conditions an `unless` table may hold (the same as a rule's). The fields repeat
+/// [`RuleSpec`]'s condition fields on purpose: `#[serde(flatten)]` of one shared struct would
+/// cost `deny_unknown_fields` (serde does not support the two together), and with it the
+/// misspelt-key errors both tables give.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct UnlessSpec {

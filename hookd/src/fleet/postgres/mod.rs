@@ -335,17 +335,10 @@ fn labels_json(labels: &[(String, String)]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::config::default_table;
     use super::*;
 
     fn cfg(url: &str) -> PgConfig {
-        PgConfig {
-            url: url.to_string(),
-            password_file: None,
-            ca_file: None,
-            table: default_table(),
-            schema: None,
-        }
+        PgConfig::with_url(url)
     }
 
     #[test]
