@@ -2,7 +2,10 @@
 # Interleaved A/B of hookd's throughput (BENCHMARKS.md's 64 x 64 pipelined command) between
 # builds: each DIR holds hookd, hookctl and hook-bench of one build (its hook-bench speaks that
 # build's protocol). Per run: a fresh HOOKD_HOME with the store in data/, a 30,000-event
-# warm-up, then 200,000 events; the builds alternate in one loop.
+# warm-up, then EVENTS events (200,000 by default, about 2 s); the builds alternate in one loop.
+# A 2 s run sees one or two of the store's once-a-second checkpoints, and whether one of them
+# has to bring a long WAL back to its start inside the run decides much of its figure;
+# EVENTS=1000000 (about 10 s) gives the steady state, checkpoints included.
 #
 #   bash bench/ab_throughput.sh DIR_A DIR_B [DIR_C ...]     # RUNS=6 per build by default
 #   bash bench/ab_throughput.sh DIR                         # one build: RUNS runs of it
@@ -25,7 +28,7 @@ one() {
         --clients 64 --events 30000 --reuse --pipeline 64 --warmup 0 >/dev/null
     local out
     out=$(HOOKD_HOME=$HOME_DIR HOOKD_NO_AUTOSTART=1 "$bin/hook-bench" throughput \
-        --payload "$PAYLOAD" --clients 64 --events 200000 --reuse --pipeline 64 --warmup 0 \
+        --payload "$PAYLOAD" --clients 64 --events "${EVENTS:-200000}" --reuse --pipeline 64 --warmup 0 \
         --server-pid "$HOOKD_PID" 2>&1 | tr '\n' ' ')
     echo "$bin (loadavg $(cut -d' ' -f1-3 /proc/loadavg)): $out"
     stop_private_hookd

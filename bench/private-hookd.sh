@@ -14,6 +14,8 @@ stop_private_hookd() {
         wait "$HOOKD_PID" 2>/dev/null || true
     fi
     [ -n "$HOME_DIR" ] && rm -rf "$HOME_DIR"
+    # The next run must not pay for this one's writeback (and discards) of its store.
+    sync
     HOOKD_PID="" HOME_DIR=""
 }
 trap stop_private_hookd EXIT

@@ -57,7 +57,7 @@ def main():
         list(pool.map(session, range(N)))
     took = time.time() - t0
     status = open(f"/proc/{daemon.pid}/status").read()
-    rss = {l.split(":")[0]: l.split()[1] for l in status.splitlines() if l.startswith(("VmRSS", "VmHWM"))}
+    rss = {l.split(":")[0]: l.split()[1] for l in status.splitlines() if l.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile"))}
     stats = json.loads(subprocess.run([os.path.join(REL, "hookctl"), "stats", "--json"], env=env,
                                       capture_output=True, check=True).stdout)
     # PreToolUse alone (the bar): each event's processing time is in its store row.
@@ -70,6 +70,7 @@ def main():
     print(json.dumps({
         "sessions": N, "events": stats["events"], "wall_s": round(took, 1),
         "hookd_vm_rss_kb": int(rss["VmRSS"]), "hookd_vm_hwm_kb": int(rss["VmHWM"]),
+        "hookd_rss_anon_kb": int(rss["RssAnon"]), "hookd_rss_file_kb": int(rss["RssFile"]),
         "processing_us": stats["processing_us"], "request_us": stats["request_us"],
         "pre_tool_use_processing_us": {"count": len(pre), "p50": pct(0.5), "p95": pct(0.95),
                                        "p99": pct(0.99)},
