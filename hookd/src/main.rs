@@ -117,9 +117,25 @@ fn parse_args() -> Result<Option<Config>, String> {
     Ok(Some(config))
 }
 
+/// The log filter for `HOOKD_LOG` (default `info`). The PostgreSQL client logs every
+/// statement's parameters at debug level, which for the fleet sink is whole batches of events:
+/// it stays at info unless `HOOKD_LOG` names it (`tokio_postgres=debug`).
+fn log_filter(hookd_log: Option<&str>) -> String {
+    let spec = hookd_log
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("info");
+    if spec.contains("tokio_postgres") {
+        spec.to_string()
+    } else {
+        format!("{spec},tokio_postgres=info")
+    }
+}
+
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("HOOKD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = log_filter(std::env::var("HOOKD_LOG").ok().as_deref());
+    let filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new(log_filter(None)));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
@@ -245,6 +261,20 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_postgres_client_logs_at_info_unless_named() {
+        assert_eq!(super::log_filter(None), "info,tokio_postgres=info");
+        assert_eq!(super::log_filter(Some(" ")), "info,tokio_postgres=info");
+        assert_eq!(
+            super::log_filter(Some("debug")),
+            "debug,tokio_postgres=info"
+        );
+        assert_eq!(
+            super::log_filter(Some("debug,tokio_postgres=debug")),
+            "debug,tokio_postgres=debug"
+        );
+    }
+
     /// The option number names `purge_delay`: its default in mimalloc v3 is 1000 ms, and the
     /// setter takes effect.
     #[test]

@@ -714,4 +714,12 @@ fn events_through_hook_client_arrive_once_across_a_postgres_restart_mid_stream()
     assert!(value("hookd_sink_retries_total") > 0, "{metrics}");
     assert_eq!(value("hookd_sink_rejected_total"), 0);
     assert_eq!(value("hookd_sink_dropped_total"), 0);
+    // hookd runs with HOOKD_LOG=debug here: the PostgreSQL client's own debug lines (every
+    // statement with its parameters, i.e. whole batches of events) stay out of hookd's log.
+    let log = d.log();
+    assert!(
+        !log.contains("executing statement") && !log.contains("echo 17"),
+        "the PostgreSQL client logged the batches:\n{}",
+        &log[log.len().saturating_sub(2000)..]
+    );
 }
