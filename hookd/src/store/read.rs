@@ -112,7 +112,8 @@ impl Readers {
     }
 
     /// Closes the kept connections, and those checked out once they come back. The writer
-    /// calls it before it opens the database again.
+    /// calls it before it opens the database again, and after `PRAGMA optimize` (a connection
+    /// plans with the statistics it loaded when it opened).
     pub(super) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let stale = std::mem::take(&mut *lock(&self.idle));
