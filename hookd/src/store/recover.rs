@@ -333,6 +333,9 @@ impl Writer {
             outcome[i] = Some(result);
         }
         let mut dropped = 0u64;
+        // Answered once the store's error says why (below): a caller told `Journaled` may look
+        // at the status at once.
+        let mut answers = Vec::new();
         for (k, ((mut rec, ack), lost)) in batch.drain(..).zip(lost).enumerate() {
             if lost {
                 if let Some(mode) = rec.fail_mode {
@@ -348,7 +351,7 @@ impl Writer {
                 }
             }
             if let (Some(a), Some(o)) = (ack, outcome[k].take()) {
-                let _ = a.send(o);
+                answers.push((a, o));
             }
         }
         let held = self.journal.as_ref().map_or(0, journal::Journal::held);
@@ -381,6 +384,9 @@ impl Writer {
             self.undurable = None;
         }
         *lock(&self.stats.last_error) = Some(msg);
+        for (a, o) in answers {
+            let _ = a.send(o);
+        }
     }
 }
 
