@@ -150,6 +150,23 @@ fn cursor(conn: &Connection, sink: &str) -> rusqlite::Result<Cursor> {
         .unwrap_or_default())
 }
 
+/// The file's identity, `sink`'s stored cursor in it, and where to read from: after the
+/// cursor, or after `after` (the caller's own position in the file `store_id`) when that is
+/// ahead of it.
+fn position(
+    conn: &Connection,
+    sink: &str,
+    after: Option<(&str, i64)>,
+) -> rusqlite::Result<(Identity, Cursor, i64)> {
+    let identity = identity(conn)?;
+    let cursor = cursor(conn, sink)?;
+    let from = match after {
+        Some((store_id, id)) if store_id == identity.store_id => id.max(cursor.acked_id),
+        _ => cursor.acked_id,
+    };
+    Ok((identity, cursor, from))
+}
+
 /// Bytes an event adds to a batch, roughly (its text fields plus a fixed overhead): the
 /// forwarder's `batch_bytes` bound.
 #[must_use]
@@ -188,12 +205,7 @@ impl Store {
         let mut conn = self.readers.get()?;
         let path = self.path.clone();
         let tx = conn.transaction().map_err(sqlite(&path))?;
-        let identity = identity(&tx).map_err(sqlite(&path))?;
-        let cursor = cursor(&tx, sink).map_err(sqlite(&path))?;
-        let from = match after {
-            Some((store_id, id)) if store_id == identity.store_id => id.max(cursor.acked_id),
-            _ => cursor.acked_id,
-        };
+        let (identity, cursor, from) = position(&tx, sink, after).map_err(sqlite(&path))?;
         let mut events = Vec::new();
         {
             let mut st = tx
@@ -240,12 +252,7 @@ impl Store {
         let mut conn = self.readers.get()?;
         let path = self.path.clone();
         let tx = conn.transaction().map_err(sqlite(&path))?;
-        let identity = identity(&tx).map_err(sqlite(&path))?;
-        let cursor = cursor(&tx, sink).map_err(sqlite(&path))?;
-        let from = match after {
-            Some((store_id, id)) if store_id == identity.store_id => id.max(cursor.acked_id),
-            _ => cursor.acked_id,
-        };
+        let (identity, cursor, from) = position(&tx, sink, after).map_err(sqlite(&path))?;
         let oldest: Option<i64> = tx
             .query_row(
                 "SELECT time_ms FROM events WHERE id > ?1 ORDER BY id LIMIT 1",
