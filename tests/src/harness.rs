@@ -515,6 +515,32 @@ pub fn raw_event_json(name: &str, session: &str, extra: &Value) -> Vec<u8> {
     bytes
 }
 
+/// Sends `frame` to `d`'s socket as uid 65534 (the caller must be root), with `d`'s home and
+/// socket opened to everyone so that only hookd's own check of its peer stands in the way.
+/// Returns what that client saw: `closed`, or `answered: <hex>`; its stderr on failure.
+pub fn send_as_another_uid(d: &TestDaemon, frame: &[u8]) -> (String, String) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(d.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
+    let mut cmd = Command::new("python3");
+    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+    cmd.env_clear().args([
+        "-c",
+        "import socket,sys\n\
+         s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n\
+         try:\n s.sendall(bytes.fromhex(sys.argv[2])); got=s.recv(65536)\n\
+         except OSError: got=b''\n\
+         print('answered: '+got.hex() if got else 'closed')",
+        d.socket().to_str().unwrap(),
+        &frame.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+    ]);
+    let out = cmd.output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Waits (bounded) until `cond` holds.
 ///
 /// # Errors

@@ -271,9 +271,6 @@ fn socket_and_directory_are_private_and_other_users_are_refused() {
         eprintln!("not root: skipping the other-uid part of this test");
         return;
     }
-    // Open the file modes up so only SO_PEERCRED stands between uid 65534 and the daemon.
-    std::fs::set_permissions(d.home(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(d.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
     // hook-client as uid 65534 refuses a directory it does not own before connecting (its
     // side: tests/trust.rs); a raw client shows what hookd itself does with such a peer.
     let frame = hook_protocol::frame::encode_message(&hook_protocol::Request::Hook(
@@ -283,25 +280,8 @@ fn socket_and_directory_are_private_and_other_users_are_refused() {
         },
     ))
     .unwrap();
-    let mut cmd = Command::new("python3");
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    cmd.env_clear().args([
-        "-c",
-        "import socket,sys\n\
-         s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n\
-         try:\n s.sendall(bytes.fromhex(sys.argv[2])); got=s.recv(65536)\n\
-         except OSError: got=b''\n\
-         print('answered' if got else 'closed')",
-        d.socket().to_str().unwrap(),
-        &frame.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-    ]);
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "closed",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (seen, stderr) = hook_tests::harness::send_as_another_uid(&d, &frame);
+    assert_eq!(seen, "closed", "{stderr}");
     wait_for(Duration::from_secs(5), "refusal logged", || {
         d.log().contains("refused a connection from another user")
     })

@@ -783,35 +783,14 @@ fn streams_are_capped_and_end_when_hookd_shuts_down() {
 
 #[test]
 fn another_user_cannot_get_a_login_code() {
-    use std::os::unix::fs::PermissionsExt;
     if hook_protocol::paths::uid() != 0 {
         eprintln!("SKIPPED: needs root to act as another uid");
         return;
     }
     let ui = Ui::start("");
-    // Open the file modes up so only SO_PEERCRED stands between uid 65534 and the daemon.
-    std::fs::set_permissions(ui.d.home(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(ui.d.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
     let frame = hook_protocol::frame::encode_message(&hook_protocol::Request::UiLogin).unwrap();
-    let mut cmd = std::process::Command::new("python3");
-    std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
-    cmd.env_clear().args([
-        "-c",
-        "import socket,sys\n\
-         s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])\n\
-         try:\n s.sendall(bytes.fromhex(sys.argv[2])); got=s.recv(65536)\n\
-         except OSError: got=b''\n\
-         print('answered: '+got.hex() if got else 'closed')",
-        ui.d.socket().to_str().unwrap(),
-        &frame.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-    ]);
-    let out = cmd.output().unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "closed",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (seen, stderr) = hook_tests::harness::send_as_another_uid(&ui.d, &frame);
+    assert_eq!(seen, "closed", "{stderr}");
     wait_for(Duration::from_secs(5), "refusal logged", || {
         ui.d.log()
             .contains("refused a connection from another user")
