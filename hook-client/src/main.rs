@@ -137,6 +137,12 @@ fn run(args: Vec<String>) -> ! {
         }
         Err((o, e)) => (o, Some(e)),
     };
+    // Connected before the event is read, so that hookd wakes and accepts while this process
+    // reads stdin ([`Early`]).
+    let early = match usage_error {
+        None => Early::connect(&opts, start + opts.deadline),
+        Some(_) => None,
+    };
     let (event, oversized) = read_stdin();
     let id = invocation_id();
     let reply = match usage_error {
@@ -146,7 +152,7 @@ fn run(args: Vec<String>) -> ! {
             oversized.unwrap_or_default(),
             MAX_EVENT_LEN
         ))),
-        None => exchange(&opts, &event, &id, start),
+        None => exchange(&opts, &event, &id, start, early),
     };
     let reply = reply.unwrap_or_else(|f| fall_back(&opts, event, oversized, id, &f.0));
     emit(&reply);
@@ -297,7 +303,13 @@ fn invocation_id() -> String {
 /// Sends the event to hookd and returns its reply. An older hookd (another protocol version)
 /// is asked to hand over once ([`hand_over`]); the event then goes to the hookd started in its
 /// place, or gets the fail mode.
-fn exchange(opts: &Options, event: &[u8], id: &str, start: Instant) -> Result<HookReply, Failure> {
+fn exchange(
+    opts: &Options,
+    event: &[u8],
+    id: &str,
+    start: Instant,
+    early: Option<Early>,
+) -> Result<HookReply, Failure> {
     let deadline = start + opts.deadline;
     let request = Request::Hook(HookRequest {
         event: event.to_vec(),
@@ -317,7 +329,7 @@ fn exchange(opts: &Options, event: &[u8], id: &str, start: Instant) -> Result<Ho
         env_file: std::env::var("CLAUDE_ENV_FILE").ok(),
     });
     let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
-    let mismatch = match send(opts, &frame, deadline)? {
+    let mismatch = match send(opts, &frame, deadline, early)? {
         Answer::Reply(r) => return Ok(r),
         Answer::Mismatch(m) => m,
     };
@@ -332,7 +344,7 @@ fn exchange(opts: &Options, event: &[u8], id: &str, start: Instant) -> Result<Ho
         opts.deadline.as_millis()
     ));
     while Instant::now() < deadline {
-        match send(opts, &frame, deadline) {
+        match send(opts, &frame, deadline, None) {
             Ok(Answer::Reply(r)) => return Ok(r),
             Ok(Answer::Mismatch(_)) => {}
             Err(f) => last = f,
@@ -351,8 +363,16 @@ enum Answer {
 }
 
 /// One request and its answer on a new connection.
-fn send(opts: &Options, frame: &[u8], deadline: Instant) -> Result<Answer, Failure> {
-    let mut stream = connect(opts, deadline)?;
+fn send(
+    opts: &Options,
+    frame: &[u8],
+    deadline: Instant,
+    early: Option<Early>,
+) -> Result<Answer, Failure> {
+    let mut stream = match early.and_then(Early::take) {
+        Some(s) => s,
+        None => connect(opts, deadline, opts.autostart)?,
+    };
     let remaining = deadline
         .saturating_duration_since(Instant::now())
         .max(Duration::from_millis(1));
@@ -384,6 +404,9 @@ fn send(opts: &Options, frame: &[u8], deadline: Instant) -> Result<Answer, Failu
     // A daemon refusing the connection (at its connection cap) says why and closes, maybe
     // before the request is written: its answer is read even when the write failed.
     let written = stream.write_all(frame);
+    if written.is_ok() {
+        await_reply(&stream, deadline);
+    }
     let reply = match read_frame(&mut stream, MAX_FRAME_LEN) {
         Ok(f) => f,
         Err(_) if written.is_err() => {
@@ -413,6 +436,93 @@ fn send(opts: &Options, frame: &[u8], deadline: Instant) -> Result<Answer, Failu
             ))),
         },
         Err(e) => Err(Failure(format!("bad reply from hookd: {e}"))),
+    }
+}
+
+/// A connection to hookd opened before the event is read.
+///
+/// Connecting first lets hookd's side (waking a worker, accepting, checking the peer) run while
+/// this process reads stdin and encodes the request, instead of after: about 2% of a whole
+/// hook (`hook-bench spawn`, BENCHMARKS.md). It is only an optimisation: no autostart here,
+/// any failure is forgotten, and the request goes over a new connection (made as before, with
+/// autostart and its errors) unless this one is young and still open with nothing said on it:
+/// hookd closes connections that stay silent past its idle timeout, and one refused at
+/// hookd's connection cap carries the refusal.
+struct Early {
+    stream: UnixStream,
+    opened: Instant,
+}
+
+/// The oldest an early connection may be when the request is ready (hookd's idle timeout is
+/// seconds; reading a Claude Code event takes microseconds).
+const EARLY_MAX_AGE: Duration = Duration::from_millis(200);
+
+impl Early {
+    fn connect(opts: &Options, deadline: Instant) -> Option<Self> {
+        let stream = connect(opts, deadline, false).ok()?;
+        Some(Self {
+            stream,
+            opened: Instant::now(),
+        })
+    }
+
+    /// The connection, if it can carry the request.
+    fn take(self) -> Option<UnixStream> {
+        let fresh = self.opened.elapsed() <= EARLY_MAX_AGE;
+        (fresh && peek(&self.stream) == Peek::Nothing).then_some(self.stream)
+    }
+}
+
+/// How long hook-client polls for hookd's answer before it sleeps in `read`.
+const SPIN_FOR: Duration = Duration::from_micros(500);
+
+/// Polls, for at most [`SPIN_FOR`], until hookd's answer (or the end of the connection) can be
+/// read; the blocking read with the deadline follows either way.
+///
+/// hookd usually answers within a few hundred microseconds. A process that sleeps in `read`
+/// for that long lets its CPU go idle, and on virtual machines waking an idle CPU (an
+/// inter-processor interrupt through the hypervisor) is one of the slowest steps of the whole
+/// hook: polling made a hook about 2% faster on the project's VM (`hook-bench spawn`,
+/// BENCHMARKS.md). Each try is a non-blocking `recv` with `MSG_PEEK` (nothing is consumed),
+/// with `sched_yield` between tries so that a runnable hookd, or anything else, on this CPU
+/// runs first. The cost is CPU time while waiting, at most [`SPIN_FOR`] per hook.
+fn await_reply(stream: &UnixStream, deadline: Instant) {
+    let until = deadline.min(Instant::now() + SPIN_FOR);
+    while peek(stream) == Peek::Nothing && Instant::now() < until {
+        // SAFETY: no arguments; gives the CPU to another runnable thread, if there is one.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::sched_yield();
+        }
+    }
+}
+
+#[derive(PartialEq, Eq)]
+enum Peek {
+    /// Open, nothing to read yet.
+    Nothing,
+    /// Bytes to read, the end of the connection, or an error: a read would not block.
+    Readable,
+}
+
+/// Whether a read on `stream` would block, without reading or blocking.
+fn peek(stream: &UnixStream) -> Peek {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: a one-byte peek into a local, on a descriptor `stream` keeps open.
+    #[allow(unsafe_code)]
+    let n = unsafe {
+        libc::recv(
+            stream.as_raw_fd(),
+            std::ptr::from_mut(&mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock {
+        Peek::Nothing
+    } else {
+        Peek::Readable
     }
 }
 
@@ -476,10 +586,10 @@ fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
     }
 }
 
-/// Connects to hookd, starting it when it is not running (unless disabled). Nothing is sent
+/// Connects to hookd, starting it when it is not running and `autostart` is on. Nothing is sent
 /// to a socket in a directory that is not private to us, or served by another user's process
 /// ([`private`]): that event gets the fail mode, with the reason.
-fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
+fn connect(opts: &Options, deadline: Instant, autostart: bool) -> Result<UnixStream, Failure> {
     private::check_socket_dir_if_present(&opts.socket, opts.socket_dir_owned)
         .map_err(|u| Failure(u.to_string()))?;
     let trusted = |s: UnixStream| {
@@ -509,7 +619,7 @@ fn connect(opts: &Options, deadline: Instant) -> Result<UnixStream, Failure> {
             opts.socket.display()
         )));
     }
-    if !opts.autostart {
+    if !autostart {
         return Err(Failure(format!(
             "hookd is not running at {} ({first}) and autostart is off",
             opts.socket.display()

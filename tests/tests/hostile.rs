@@ -329,3 +329,39 @@ fn regex_heavy_rules_are_refused_at_load_and_huge_inputs_match_in_linear_time() 
         .unwrap();
     assert_eq!(decision(&out), "deny");
 }
+
+/// hook-client connects before it reads the event (to let hookd accept meanwhile). When the
+/// event comes slowly, hookd's idle timeout closes that connection first; the event must still
+/// get hookd's verdict, on a new connection, and be recorded once: not the fail mode, not an
+/// "idle connection" error.
+#[test]
+fn an_event_written_after_the_idle_timeout_still_gets_hookds_verdict() {
+    use std::process::Stdio;
+    let d =
+        TestDaemon::start_with(&[("hookd.toml", "[server]\nidle_timeout = \"100ms\"\n")]).unwrap();
+    // 150 ms: the early connection is young but hookd has closed it (and said why on it);
+    // 400 ms: it is past the age hook-client trusts at all.
+    for (i, delay) in [150u64, 400].into_iter().enumerate() {
+        let session = format!("slow-stdin-{i}");
+        let mut child = d
+            .command("hook-client")
+            .arg("--no-autostart")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        pause(Duration::from_millis(delay));
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(&bash(&session, "git push -f origin main"))
+            .unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(decision(&out), "deny", "after {delay} ms: {err}");
+        assert!(!err.contains("idle_timeout"), "after {delay} ms: {err}");
+        let events = d.events(10, &["--session", &session]).unwrap();
+        assert_eq!(events.len(), 1, "after {delay} ms: {events:?}");
+    }
+}

@@ -465,8 +465,10 @@ fn hookctl_restart_replaces_a_running_hookd() {
     assert_eq!(d.hookctl(&["stop"]).unwrap().status.code(), Some(0));
 }
 
-#[test]
-fn a_hookd_that_dies_mid_request_is_not_blamed_on_another_user() {
+/// A stand-in hookd on a private socket that accepts one connection and hangs up on it, after
+/// reading the request if `read_request`, as a crashing hookd would; hook-client runs against
+/// it with autostart off.
+fn against_a_hookd_that_hangs_up(read_request: bool) -> (Output, usize) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let sock = dir.path().join("hookd.sock");
@@ -474,10 +476,14 @@ fn a_hookd_that_dies_mid_request_is_not_blamed_on_another_user() {
     let accepted = Arc::new(Mutex::new(0));
     let count = Arc::clone(&accepted);
     let server = std::thread::spawn(move || {
-        // Accept and hang up without answering, as a crashing hookd would.
-        let (s, _) = listener.accept().unwrap();
+        let (mut s, _) = listener.accept().unwrap();
         *count.lock().unwrap() += 1;
+        if read_request {
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            read_frame(&mut s, MAX_FRAME_LEN).unwrap();
+        }
         drop(s);
+        // The listener goes with the thread: nothing accepts after this.
     });
     let mut cmd = Command::new(bin("hook-client"));
     cmd.env_clear()
@@ -486,11 +492,31 @@ fn a_hookd_that_dies_mid_request_is_not_blamed_on_another_user() {
         .args(["--socket", sock.to_str().unwrap()]);
     let out = run_with_stdin(cmd, &force_push("died")).unwrap();
     server.join().unwrap();
+    let accepted = *accepted.lock().unwrap();
+    (out, accepted)
+}
+
+#[test]
+fn a_hookd_that_dies_mid_request_is_not_blamed_on_another_user() {
+    let (out, accepted) = against_a_hookd_that_hangs_up(true);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(permission_decision(&out), "ask", "{err}");
     assert!(err.contains("may have stopped or crashed"), "{err}");
     assert!(!err.contains("another user"), "{err}");
-    assert_eq!(*accepted.lock().unwrap(), 1);
+    assert_eq!(accepted, 1);
+    // hook-client connects before it reads the event: a hookd that hangs up before the request
+    // is sent is, when hook-client sees it first, not sent it (hook-client connects again and
+    // reports what it finds then: nothing listening); when the hang-up comes while the request
+    // goes out, it is the crash above.
+    let (out, accepted) = against_a_hookd_that_hangs_up(false);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(permission_decision(&out), "ask", "{err}");
+    assert!(
+        err.contains("hookd is not running") || err.contains("may have stopped or crashed"),
+        "{err}"
+    );
+    assert!(!err.contains("another user"), "{err}");
+    assert_eq!(accepted, 1);
 }
 
 #[test]
