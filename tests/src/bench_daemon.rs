@@ -1,7 +1,7 @@
 //! A release hookd for the bench tools (`http-bench`, `cli-bench`): a private `HOOKD_HOME` (a
 //! temporary directory, the store in `data/`), the HTTP listener on `127.0.0.1:0`, ready once
 //! it wrote its port and its socket takes connections; stopped with SIGTERM (then SIGKILL
-//! after 10 s) when dropped.
+//! after 10 s) when dropped. Also the percentile the bench tools report.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -165,4 +165,14 @@ impl Drop for BenchDaemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `p` quantile (0.0-1.0, nearest rank) of `sorted` (ascending); 0 when it is empty.
+#[must_use]
+pub fn percentile(sorted: &[u64], p: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hook_protocol::{HookEnv, HookRequest, Request, Response};
-use hook_tests::bench_daemon::BenchDaemon;
+use hook_tests::bench_daemon::{BenchDaemon, percentile};
 use hook_tests::harness::pause;
 use hook_tests::otlp::{Mode, Receiver};
 
@@ -50,14 +50,6 @@ fn event(session: &str, n: u64) -> Vec<u8> {
 fn request(s: &mut UnixStream, req: &Request) -> anyhow::Result<Response> {
     hook_protocol::write_message(&mut *s, req)?;
     Ok(hook_protocol::read_message::<_, Response>(&mut *s)?)
-}
-
-fn pct(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 /// One figure of a [`Round`].
@@ -111,8 +103,8 @@ fn latency_round(
         .flat_map(|s| s.requests.iter().map(|(_, n)| *n))
         .sum();
     Ok(Round {
-        rtt_p50: pct(&rtt, 0.5) / 1000,
-        rtt_p99: pct(&rtt, 0.99) / 1000,
+        rtt_p50: percentile(&rtt, 0.5) / 1000,
+        rtt_p99: percentile(&rtt, 0.99) / 1000,
         proc_p50: st.processing_us.p50,
         proc_p99: st.processing_us.p99,
         req_p50: st.request_us.p50,

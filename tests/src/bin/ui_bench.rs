@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hook_protocol::{HookEnv, HookRequest, Request, Response};
-use hook_tests::bench_daemon::BenchDaemon;
+use hook_tests::bench_daemon::{BenchDaemon, percentile};
 use hook_tests::harness::pause;
 
 struct Args {
@@ -202,11 +202,6 @@ fn paced(s: &mut UnixStream, n: &mut u64, rate: u64, seconds: u64) -> anyhow::Re
     Ok(rtt)
 }
 
-fn pct(sorted: &[u64], p: f64) -> u64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 fn main() -> anyhow::Result<()> {
     let a = parse_args()?;
     let hookd = match &a.hookd {
@@ -255,7 +250,7 @@ fn main() -> anyhow::Result<()> {
                 anyhow::ensure!(*g >= sent, "a stream received {g} of {sent} events");
             }
             rtt.sort_unstable();
-            let (p50, p99) = (pct(&rtt, 0.50), pct(&rtt, 0.99));
+            let (p50, p99) = (percentile(&rtt, 0.50), percentile(&rtt, 0.99));
             by_streams.entry(streams).or_default().push((p50, p99));
             println!(
                 "round {round}      {streams:>3}   {p50:>7}  {p99:>7}  {:>7}   {:>6.1}   {}",
