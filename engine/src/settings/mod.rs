@@ -1,7 +1,7 @@
 //! hookd.toml's settings: one typed [`Settings`], its defaults, and its parse and validation.
 //!
 //! Every top-level key of `hookd.toml` but `[[rule]]` (the rules' own, [`crate::rules`]) is a
-//! setting. [`parse`] reads them once from toml's spanned tree into typed values — durations
+//! setting. [`parse`](fn@parse) reads them once from toml's spanned tree into typed values — durations
 //! as [`Duration`] in the one grammar of [`hook_protocol::duration`] (a bare number is
 //! seconds), sizes as bytes, choices as enums, addresses as [`SocketAddr`] — and reports every
 //! problem at once, each as `file:line:column: what`, an unknown key with a "did you mean".

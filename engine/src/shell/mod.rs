@@ -12,7 +12,7 @@
 //! simple commands, redirections, heredocs); `word` reads one word (quoting,
 //! escapes, expansions, substitutions); `wrappers` strips wrappers and finds
 //! the bodies and commands that a command runs; `code` finds the commands that
-//! interpreter code runs (`os.system`, `execSync`, perl backticks…); [`explain`] renders an
+//! interpreter code runs (`os.system`, `execSync`, perl backticks…); [`explain`](fn@explain) renders an
 //! analysis for people.
 //!
 //! Why a hand-written analyser rather than a bash parser crate: the parser crates build a full

@@ -1,9 +1,9 @@
 //! Request → response: the one place that touches every subsystem.
 //!
 //! [`handle`] dispatches; each kind of request lives in its own room:
-//! - [`hook`]: the hook path (the hot path; see its header for the order of steps);
+//! - [`hook`](mod@hook): the hook path (the hot path; see its header for the order of steps);
 //! - `admin`: status, stats, rules, events, sessions, runs, trust;
-//! - [`stream`]: `tail` and `export`, answered by many frames;
+//! - [`stream`](mod@stream): `tail` and `export`, answered by many frames;
 //! - `upkeep`: rule reloads and spool ingestion.
 //!
 //! Blocking work (SQLite queries, file reads) runs on tokio's blocking pool, never on an async

@@ -69,24 +69,25 @@ impl Drop for Expected<'_> {
 }
 
 impl Store {
-    /// Records one event and waits until it is committed (or, after a failed commit, in the
-    /// emergency journal). Commits on the calling thread when no other commit is running (tens
-    /// of µs without fsync); otherwise the running commit's owner takes it in its next group.
+    /// [`Store::record_many`] for one event (the tests' shorthand).
     ///
     /// # Errors
     ///
-    /// Why the event is not durable (neither committed nor journaled: the caller must not
-    /// claim it is; it is held in memory and retried), or [`StoreError::Stopped`].
+    /// As [`Store::record_many`].
     #[cfg(test)]
     pub async fn record(&self, rec: EventRecord) -> Result<Recorded, StoreError> {
         self.record_many(vec![rec]).await
     }
 
-    /// Records events (in order, one ack) and waits until all are committed.
+    /// Records events (in order, one ack) and waits until all are committed (or, after a
+    /// failed commit, in the emergency journal). Commits on the calling thread when no other
+    /// commit is running (tens of µs without fsync); otherwise the running commit's owner
+    /// takes them in its next group.
     ///
     /// # Errors
     ///
-    /// As [`Store::record`].
+    /// Why the events are not durable (neither committed nor journaled: the caller must not
+    /// claim they are; they are held in memory and retried), or [`StoreError::Stopped`].
     pub async fn record_many(&self, recs: Vec<EventRecord>) -> Result<Recorded, StoreError> {
         let done = self.enqueue(recs)?;
         if self.shared.expected.load(Ordering::Relaxed) > 0 {
@@ -115,7 +116,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// As [`Store::record`].
+    /// As [`Store::record_many`].
     pub fn record_blocking(&self, recs: Vec<EventRecord>) -> Result<Recorded, StoreError> {
         super::assert_may_block();
         let done = self.enqueue(recs)?;

@@ -3,7 +3,7 @@
 //! survives `kill -9` even then.
 //!
 //! Space for it is set aside when hookd starts (`[store] emergency_journal`, default
-//! [`DEFAULT_RESERVE`]): the file is preallocated, so appending within that size needs no new
+//! [`hook_engine::settings::DEFAULT_EMERGENCY_JOURNAL`]): the file is preallocated, so appending within that size needs no new
 //! blocks and succeeds on a full disk. It may grow past the reserve while the disk has room.
 //! Appends are written at the end with one `pwrite` and, with `synchronous = "full"`, synced
 //! (the store commit's discipline: without it, both survive a crash of hookd but not of the

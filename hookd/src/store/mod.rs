@@ -24,8 +24,8 @@
 //! SQLite calls block the calling thread (file I/O, fsync, `busy_timeout` waits of up to 5 s).
 //! Which [`Store`] methods may run where:
 //!
-//! - **On an async worker, by design**: the group-commit path, [`Store::record`],
-//!   [`Store::record_many`] and [`Store::record_runs`]. An uncontended commit runs on the task
+//! - **On an async worker, by design**: the group-commit path, [`Store::record_many`] and
+//!   [`Store::record_runs`]. An uncontended commit runs on the task
 //!   that evaluated the event (tens of µs without fsync: cheaper than handing it to another
 //!   thread), and a busy write connection is never waited for (`try_lock`: its holder commits
 //!   the queued events). Also [`Store::expect`], [`Store::stats`], [`Store::path`] and
@@ -34,9 +34,9 @@
 //!   runtime serves): everything else. The queries ([`Store::query_events`],
 //!   [`Store::for_each_event`], [`Store::session_rows`], [`Store::projects_matched_since`],
 //!   [`Store::sessions`], [`Store::active_sessions`], [`Store::sessions_by_prefix`],
-//!   [`Store::query_runs`], [`Store::count_spool_id`], [`Store::drop_recorded`]), the waits
-//!   ([`Store::record_blocking`], [`Store::move_journal_blocking`],
-//!   [`Store::maintain_blocking`]), [`Store::open`] and [`Store::close`].
+//!   [`Store::query_runs`], [`Store::drop_recorded`]), the waits ([`Store::record_blocking`],
+//!   [`Store::move_journal_blocking`]), [`Store::open_with`] and [`Store::close`], and the
+//!   tests' helpers (`open`, `record`, `count_spool_id`, `maintain_blocking`).
 //!
 //! Enforced by `assert_may_block`, which every method of the second kind except `open` and
 //! `close` calls first (the queries through `read::Readers::get`): in debug builds, the whole
@@ -195,15 +195,12 @@ fn sqlite(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
 }
 
 impl Store {
-    /// Opens the store and starts its background thread. Events whose commit fails go to the
-    /// emergency journal at `journal_path` (with the default reserve).
+    /// [`Store::open_with`] with the default journal reserve and retention (the tests'
+    /// shorthand).
     ///
     /// # Errors
     ///
-    /// Only when the background thread cannot start (or SQLite cannot even open an in-memory
-    /// stand-in): a database that cannot be opened (read-only or full file system,
-    /// permissions) does not fail `open` (events are answered and journaled until it opens,
-    /// and `status` says why), and a corrupt one is moved aside and a new one started.
+    /// As [`Store::open_with`].
     #[cfg(test)]
     pub fn open(
         path: &Path,
@@ -221,12 +218,16 @@ impl Store {
         )
     }
 
-    /// [`Store::open`] with the emergency journal's reserve (bytes) and a retention policy.
-    /// Events left in the journal by an earlier run are moved into the store first.
+    /// Opens (or creates) the store at `path` and starts its background thread, with the
+    /// emergency journal at `journal_path` (`journal_reserve` bytes set aside) and a retention
+    /// policy. Events left in the journal by an earlier run are moved into the store first.
     ///
     /// # Errors
     ///
-    /// As [`Store::open`].
+    /// Only when the background thread cannot start (or SQLite cannot even open an in-memory
+    /// stand-in): a database that cannot be opened (read-only or full file system,
+    /// permissions) does not fail `open_with` (events are answered and journaled until it
+    /// opens, and `status` says why), and a corrupt one is moved aside and a new one started.
     pub fn open_with(
         path: &Path,
         journal_path: &Path,
