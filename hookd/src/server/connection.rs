@@ -21,15 +21,15 @@ use crate::{State, handler};
 const MAX_PIPELINE: usize = 64;
 
 /// Serves one connection; one silent for `idle_timeout` (no whole frame arriving: an idle or a
-/// slow client) is closed.
+/// slow client) is closed. `peer_pid`: who is asking, as the accept loop read it with the
+/// peer's uid, for allow-once approvals (`crate::allow::refusal_for_peer`).
 pub(super) async fn serve(
     state: Arc<State>,
     stream: UnixStream,
+    peer_pid: Option<i32>,
     conn_id: u64,
     idle_timeout: Duration,
 ) {
-    // Who is asking, for allow-once approvals (`crate::allow::refusal_for_peer`).
-    let peer_pid = stream.peer_cred().ok().and_then(|c| c.pid());
     // Buffered: a frame's header and body arrive in one read, and pipelined frames with them.
     let mut stream = Reader::new(stream);
     let mut out = Vec::new();

@@ -65,8 +65,8 @@ pub async fn serve(
                 continue;
             }
         };
-        match stream.peer_cred() {
-            Ok(cred) if cred.uid() == me => {}
+        let peer_pid = match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => cred.pid(),
             Ok(cred) => {
                 tracing::warn!(
                     peer_uid = cred.uid(),
@@ -79,7 +79,7 @@ pub async fn serve(
                 tracing::warn!(error = %e, "refused a connection whose peer cannot be identified");
                 continue;
             }
-        }
+        };
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
             refuse_busy(&stream, limits.max_connections);
             continue;
@@ -87,7 +87,7 @@ pub async fn serve(
         conn_id += 1;
         let state = Arc::clone(&state);
         tracker.spawn(async move {
-            connection::serve(state, stream, conn_id, limits.idle_timeout).await;
+            connection::serve(state, stream, peer_pid, conn_id, limits.idle_timeout).await;
             drop(permit);
         });
     }
