@@ -4,10 +4,14 @@
 against one private release hookd per build directory given, run side by side and alternated
 (each daemon gets one event every GAP seconds), so that the builds see the same host.
 
-Usage: python3 bench/spaced.py [--events N] [--gap SECONDS] [--client PATH] DIR [DIR ...]
+Usage: python3 bench/spaced.py [--events N] [--gap SECONDS] [--client PATH] [--baseline CMD]
+                               DIR [DIR ...]
   DIR: a directory with hookd and hookctl (default: target/release); --client: the hook-client
-  every build is driven with (default: DIR's own, the first DIR's when given once).
-Prints, per build, the median, p90 and max of the per-hook wall time in microseconds.
+  every build is driven with (default: the first DIR's); --baseline: a command run the same
+  way in the same rotation, with the same stdin (e.g. /bin/true: what a hook costs that does
+  nothing, started just as cold).
+Prints, per build (and the baseline), the median, p90 and max of the per-hook wall time in
+microseconds, and the ratio of each median to the baseline's.
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time
 
@@ -35,34 +39,43 @@ def main():
     p.add_argument("--events", type=int, default=20)
     p.add_argument("--gap", type=float, default=1.5)
     p.add_argument("--client")
+    p.add_argument("--baseline")
     p.add_argument("dirs", nargs="*")
     a = p.parse_args()
     dirs = a.dirs or [os.path.join(ROOT, "target", "release")]
     client = a.client or os.path.join(dirs[0], "hook-client")
     daemons = [start(d) for d in dirs]
-    times = {d: [] for d in dirs}
+    # (name, command, environment) in rotation; the baseline needs no daemon.
+    runs = [(d, [client], env) for d, (_, env, _) in zip(dirs, daemons)]
+    if a.baseline:
+        runs.append((a.baseline, [a.baseline], dict(os.environ)))
+    times = {name: [] for name, _, _ in runs}
     try:
         # A first event each (start-up work), not counted.
         for _, env, _ in daemons:
             subprocess.run([client], input=PAYLOAD, env=env, capture_output=True)
         for _ in range(a.events):
-            for d, (_, env, _) in zip(dirs, daemons):
-                time.sleep(a.gap / len(dirs))
+            for name, cmd, env in runs:
+                time.sleep(a.gap / len(runs))
                 t0 = time.perf_counter()
-                out = subprocess.run([client], input=PAYLOAD, env=env, capture_output=True)
-                times[d].append((time.perf_counter() - t0) * 1e6)
+                out = subprocess.run(cmd, input=PAYLOAD, env=env, capture_output=True)
+                times[name].append((time.perf_counter() - t0) * 1e6)
                 if out.returncode != 0 or out.stderr:
-                    sys.exit(f"{d}: hook-client failed: {out.stderr.decode()}")
+                    sys.exit(f"{name}: failed: {out.stderr.decode()}")
     finally:
         for daemon, _, home in daemons:
             daemon.terminate()
             daemon.wait(timeout=20)
             subprocess.run(["rm", "-rf", home])
-    for d in dirs:
-        t = sorted(times[d])
-        print(json.dumps({"build": d, "events": len(t), "gap_s": a.gap,
-                          "median_us": round(statistics.median(t)),
-                          "p90_us": round(t[int(0.9 * (len(t) - 1))]), "max_us": round(t[-1])}))
+    base = statistics.median(times[a.baseline]) if a.baseline else None
+    for name, _, _ in runs:
+        t = sorted(times[name])
+        row = {"run": name, "events": len(t), "gap_s": a.gap,
+               "median_us": round(statistics.median(t)),
+               "p90_us": round(t[int(0.9 * (len(t) - 1))]), "max_us": round(t[-1])}
+        if base:
+            row["median_vs_baseline"] = round(statistics.median(t) / base, 3)
+        print(json.dumps(row))
 
 
 if __name__ == "__main__":
