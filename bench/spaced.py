@@ -13,7 +13,7 @@ Usage: python3 bench/spaced.py [--events N] [--gap SECONDS] [--client PATH] [--b
 Prints, per build (and the baseline), the median, p90 and max of the per-hook wall time in
 microseconds, and the ratio of each median to the baseline's.
 """
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAYLOAD = open(os.path.join(ROOT, "bench", "payloads", "pre_tool_use_bash.json"), "rb").read()
@@ -66,7 +66,7 @@ def main():
         for daemon, _, home in daemons:
             daemon.terminate()
             daemon.wait(timeout=20)
-            subprocess.run(["rm", "-rf", home])
+            shutil.rmtree(home, ignore_errors=True)
     base = statistics.median(times[a.baseline]) if a.baseline else None
     for name, _, _ in runs:
         t = sorted(times[name])
