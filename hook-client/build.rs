@@ -48,7 +48,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HOOK_CLIENT_DYNAMIC");
     println!("cargo:rerun-if-env-changed=CC");
     println!("cargo:rerun-if-env-changed=TARGET_CC");
+    println!("cargo:rustc-check-cfg=cfg(nolibc)");
     let var = |k: &str| env::var(k).unwrap_or_default();
+    if no_libc(&var) {
+        return;
+    }
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
     }
@@ -114,6 +118,39 @@ fn main() {
     // Only the hook-client binary: its unit tests and anything else link as usual.
     println!("cargo:rustc-link-arg-bin=hook-client=-static-pie");
     println!("cargo:rustc-link-arg-bin=hook-client=-L{}", dir.display());
+}
+
+/// The release build on Linux x86_64 and aarch64 links no C library (src/rt.rs): the program
+/// starts at its own `_start` and is linked as a static position-independent executable with
+/// nothing but itself (`-nostartfiles -nostdlib -static-pie`). Sets `cfg(nolibc)` and returns
+/// true when that applies.
+///
+/// A program without the standard library cannot unwind, so this needs `panic = "abort"`,
+/// which the workspace's release profile (and those inheriting it) sets and its debug profile
+/// does not. Cargo does not tell build scripts the panic strategy (`CARGO_CFG_PANIC` is the
+/// target's default), so the profile stands for it, and src/main.rs refuses to compile a
+/// `nolibc` build that would unwind.
+fn no_libc(var: &impl Fn(&str) -> String) -> bool {
+    let arch = var("CARGO_CFG_TARGET_ARCH");
+    if var("CARGO_CFG_TARGET_OS") != "linux"
+        || !(arch == "x86_64" || arch == "aarch64")
+        || var("PROFILE") != "release"
+    {
+        return false;
+    }
+    println!("cargo:rustc-cfg=nolibc");
+    // The entry point has its own name: on musl, rustc links the C library's start files
+    // (`rcrt1.o`, with its `_start`) whatever the link arguments say; unreferenced, they are
+    // dropped with the rest of the unused sections.
+    for arg in [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static-pie",
+        "-Wl,--entry=hook_client_start",
+    ] {
+        println!("cargo:rustc-link-arg-bin=hook-client={arg}");
+    }
+    true
 }
 
 /// The absolute path the C compiler driver would link for `name`, if it has one.
