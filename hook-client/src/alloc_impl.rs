@@ -46,7 +46,9 @@ impl Bump {
         let align = layout.align();
         let mut start = self.next.load(Relaxed).next_multiple_of(align);
         if self.next.load(Relaxed) == 0
-            || start.checked_add(layout.size()).is_none_or(|e| e > self.end.load(Relaxed))
+            || start
+                .checked_add(layout.size())
+                .is_none_or(|e| e > self.end.load(Relaxed))
         {
             let Ok(chunk) = sys::map(CHUNK) else {
                 return ptr::null_mut();
@@ -105,7 +107,8 @@ unsafe impl GlobalAlloc for Bump {
             return ptr;
         }
         // SAFETY: the new layout has the old alignment and a non-zero size.
-        let new = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
+        let new =
+            unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
         if !new.is_null() {
             // SAFETY: both blocks are valid for the smaller size and do not overlap.
             unsafe {
@@ -153,7 +156,7 @@ mod tests {
                 .map(|_| a.alloc(Layout::from_size_align(BIG - 1, 8).unwrap()) as usize)
                 .collect();
             assert!(many.iter().all(|&p| p != 0 && p % 8 == 0));
-            let mut sorted = many.clone();
+            let mut sorted = many;
             sorted.sort_unstable();
             assert!(sorted.windows(2).all(|w| w[1] - w[0] >= BIG - 1));
         }

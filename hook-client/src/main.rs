@@ -9,7 +9,7 @@
 //! A whole hook is this program's start-up, its exchange with hookd and its exit, and it must
 //! cost no more than `/bin/true`. So hook-client does without the standard library: `core` and
 //! `alloc`, the protocol's `no_std` core (`hook-protocol-core`) and its own system calls
-//! ([`sys`]). The release build on Linux links no C library at all ([`rt`]: its own start-up,
+//! ([`sys`]). The release build on Linux links no C library at all (`rt.rs`: its own start-up,
 //! relocation and allocator); other builds start from the C library's `main` below, with the
 //! standard library linked only for what their panic strategy or platform needs. Either way the
 //! same code runs from [`start`] on, which also does what Rust's runtime start-up would have
@@ -383,9 +383,7 @@ fn exchange(
 
 /// What is left of `deadline`, at least a millisecond.
 fn remaining(deadline: Duration) -> Duration {
-    deadline
-        .saturating_sub(now())
-        .max(Duration::from_millis(1))
+    deadline.saturating_sub(now()).max(Duration::from_millis(1))
 }
 
 /// What hookd answered a hook request with.
@@ -445,8 +443,8 @@ fn send(
         }
         Err(ReadError::Bad(e)) => return Err(Failure(format!("bad reply from hookd: {e}"))),
     };
-    let (version, body) = split_version(&reply)
-        .map_err(|e| Failure(format!("bad reply from hookd: {e}")))?;
+    let (version, body) =
+        split_version(&reply).map_err(|e| Failure(format!("bad reply from hookd: {e}")))?;
     let answer = wire::decode_answer(body);
     if version != PROTOCOL_VERSION {
         // Response::Mismatch has the same shape in every protocol version.
@@ -464,7 +462,9 @@ fn send(
         Ok(Answer::Other(variant)) => Err(Failure(format!(
             "unexpected reply from hookd (response variant {variant})"
         ))),
-        Err(e) => Err(Failure(format!("bad reply from hookd: malformed message: {e}"))),
+        Err(e) => Err(Failure(format!(
+            "bad reply from hookd: malformed message: {e}"
+        ))),
     }
 }
 

@@ -68,15 +68,16 @@ pub fn default_socket_dir(uid: u32) -> Vec<u8> {
     }
     let fits = |dir: &[u8]| dir.len() + 1 + SOCKET_FILE.len() <= MAX_SOCKET_PATH;
     if cfg!(target_os = "macos")
-        && let Some(tmp) = env::non_empty("TMPDIR")
-            .filter(|t| t.starts_with(b"/") && owned_dir(t, uid, true))
+        && let Some(tmp) =
+            env::non_empty("TMPDIR").filter(|t| t.starts_with(b"/") && owned_dir(t, uid, true))
     {
         let dir = join(tmp, format!("hookd-{uid}").as_bytes());
         if fits(&dir) {
             return dir;
         }
     }
-    if let Some(h) = env::non_empty("HOME").filter(|h| h.starts_with(b"/") && owned_dir(h, uid, true))
+    if let Some(h) =
+        env::non_empty("HOME").filter(|h| h.starts_with(b"/") && owned_dir(h, uid, true))
     {
         let dir = join(&join(&join(h, b".local"), b"state"), b"hookd");
         if fits(&dir) {

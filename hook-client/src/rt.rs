@@ -5,7 +5,7 @@
 //! about a hundred `cpuid` instructions, each a trip to the hypervisor on a virtual machine:
 //! alone, that kept the static glibc build above `/bin/true` (BENCHMARKS.md). So the release
 //! build (`panic = "abort"`, which a program without the standard library needs) links no C
-//! library: the kernel starts [`_start`] below, which relocates the program (it is a static
+//! library: the kernel starts `hook_client_start` below, which relocates the program (it is a static
 //! position-independent executable, so its address is randomised like any other), makes its
 //! relocated data read-only, and calls [`crate::start`] with the arguments and environment
 //! from the initial stack. System calls are made directly (`sys`), memory comes from `mmap`
@@ -69,7 +69,7 @@ const AT_PAGESZ: usize = 6;
 const PT_GNU_RELRO: u32 = 0x6474_e552;
 const ET_DYN: u16 = 3;
 
-/// Called by [`_start`] with the initial stack (`argc`, `argv`, NULL, `envp`, NULL, auxv),
+/// Called by `hook_client_start` with the initial stack (`argc`, `argv`, NULL, `envp`, NULL, auxv),
 /// the address of the program's dynamic section (null in a position-dependent build, which
 /// needs no relocation: the aarch64 musl target links those) and of its ELF header.
 ///

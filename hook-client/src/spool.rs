@@ -15,8 +15,8 @@ use crate::trust::{self, Error};
 ///
 /// The system's, a refusal (saying why), or a record too large to encode.
 pub fn append(path: &[u8], record: &SpoolRecord<'_>) -> Result<(), Error> {
-    let frame =
-        wire::encode_spool_record(record).map_err(|e| Error::Other(alloc::string::ToString::to_string(&e)))?;
+    let frame = wire::encode_spool_record(record)
+        .map_err(|e| Error::Other(alloc::string::ToString::to_string(&e)))?;
     if let Some(dir) = parent(path).filter(|d| !d.is_empty()) {
         trust::ensure_private_dir(dir, "spool directory")?;
     }

@@ -238,7 +238,9 @@ pub fn private_group(gid: u32) -> bool {
     let Some(user) = db_line(b"/etc/passwd", sys::geteuid()) else {
         return false;
     };
-    let primary = user.get(3).and_then(|g| core::str::from_utf8(g).ok()?.parse::<u32>().ok());
+    let primary = user
+        .get(3)
+        .and_then(|g| core::str::from_utf8(g).ok()?.parse::<u32>().ok());
     if primary != Some(gid) {
         return false;
     }
@@ -362,7 +364,8 @@ pub fn ensure_private_dir(dir: &[u8], what: &'static str) -> Result<(), Untruste
 ///
 /// The system's (`ELOOP` for a symlink is reported as [`Untrusted::Symlink`]), or a refusal.
 pub fn open_private_append(path: &[u8], what: &'static str) -> Result<Fd, Error> {
-    let flags = libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let flags =
+        libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     let file = sys::open(path, flags, 0o600).map_err(|e| {
         if e.0 == libc::ELOOP {
             Error::Untrusted(Untrusted::Symlink {

@@ -433,7 +433,15 @@ pub fn sleep(d: Duration) {
         tv_nsec: libc::c_long::from(d.subsec_nanos().cast_signed()),
     };
     // SAFETY: ts is valid; no remainder is asked for.
-    let _ = unsafe { sys!(libc::SYS_clock_nanosleep, libc::CLOCK_MONOTONIC, 0, &raw const ts, 0) };
+    let _ = unsafe {
+        sys!(
+            libc::SYS_clock_nanosleep,
+            libc::CLOCK_MONOTONIC,
+            0,
+            &raw const ts,
+            0
+        )
+    };
 }
 
 /// This process's id.

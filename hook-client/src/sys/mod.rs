@@ -3,7 +3,7 @@
 //! On Linux x86_64 and aarch64 they are made directly ([`linux`]: a `syscall`/`svc`
 //! instruction each, no C library), in every build: the release build has no C library to call
 //! (see `rt.rs`) and the debug build runs the same code. Elsewhere (macOS, other
-//! architectures) they go through the standard library ([`portable`]).
+//! architectures) they go through the standard library (`portable.rs`).
 //!
 //! Paths are bytes (Unix paths need not be UTF-8) and errors are [`Errno`]s whose `Display` is
 //! the standard library's (`No such file or directory (os error 2)`), so what hook-client
@@ -123,6 +123,12 @@ fn describe(n: i32) -> &'static str {
     }
 }
 
+// File types in `st_mode`: the same numbers on every Unix (libc's constants differ in type).
+const S_IFMT: u32 = 0o170_000;
+const S_IFDIR: u32 = 0o040_000;
+const S_IFREG: u32 = 0o100_000;
+const S_IFLNK: u32 = 0o120_000;
+
 /// What `stat` says about a file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Stat {
@@ -146,19 +152,19 @@ impl Stat {
     /// A directory.
     #[must_use]
     pub fn is_dir(&self) -> bool {
-        self.mode & libc::S_IFMT as u32 == libc::S_IFDIR as u32
+        self.mode & S_IFMT == S_IFDIR
     }
 
     /// A regular file.
     #[must_use]
     pub fn is_file(&self) -> bool {
-        self.mode & libc::S_IFMT as u32 == libc::S_IFREG as u32
+        self.mode & S_IFMT == S_IFREG
     }
 
     /// A symbolic link (only `lstat` sees one).
     #[must_use]
     pub fn is_symlink(&self) -> bool {
-        self.mode & libc::S_IFMT as u32 == libc::S_IFLNK as u32
+        self.mode & S_IFMT == S_IFLNK
     }
 }
 
@@ -244,8 +250,17 @@ mod tests {
             }
             .unwrap();
             assert_eq!(
-                (ours.mode, ours.uid, ours.gid, ours.nlink, ours.ino, ours.dev),
-                (std.mode(), std.uid(), std.gid(), std.nlink(), std.ino(), std.dev())
+                (
+                    ours.mode, ours.uid, ours.gid, ours.nlink, ours.ino, ours.dev
+                ),
+                (
+                    std.mode(),
+                    std.uid(),
+                    std.gid(),
+                    std.nlink(),
+                    std.ino(),
+                    std.dev()
+                )
             );
             assert_eq!(ours.mtime.as_secs(), u64::try_from(std.mtime()).unwrap());
         }
@@ -266,11 +281,11 @@ mod tests {
             open(&g, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap_err(),
             Errno(libc::EEXIST)
         );
-        assert_eq!(open(b"a\0b", libc::O_RDONLY, 0).unwrap_err(), Errno::INVALID);
         assert_eq!(
-            getcwd().unwrap(),
-            bytes(&std::env::current_dir().unwrap())
+            open(b"a\0b", libc::O_RDONLY, 0).unwrap_err(),
+            Errno::INVALID
         );
+        assert_eq!(getcwd().unwrap(), bytes(&std::env::current_dir().unwrap()));
         assert_eq!(
             current_exe().unwrap(),
             bytes(&std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap())
@@ -299,7 +314,11 @@ mod tests {
         drop(server);
         assert_eq!(peek(&fd).unwrap(), 0);
         let missing = unix_socket().unwrap();
-        assert!(connect_unix(&missing, b"/nonexistent/s").unwrap_err().not_found());
+        assert!(
+            connect_unix(&missing, b"/nonexistent/s")
+                .unwrap_err()
+                .not_found()
+        );
         let long = alloc::vec![b'a'; 200];
         assert_eq!(connect_unix(&missing, &long).unwrap_err(), Errno::INVALID);
     }

@@ -13,7 +13,11 @@ use std::os::unix::fs::MetadataExt;
 use super::{Errno, Result, Stat, c_path};
 
 fn last() -> Errno {
-    Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
+    Errno(
+        std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO),
+    )
 }
 
 fn check(rc: isize) -> Result<usize> {
