@@ -34,6 +34,7 @@ compile_error!(
 #[cfg(any(test, not(nolibc)))]
 extern crate std;
 
+#[cfg(raw_syscalls)]
 mod alloc_impl;
 mod env;
 mod paths;
@@ -56,7 +57,8 @@ use hook_protocol_core::{MAX_EVENT_LEN, MAX_FRAME_LEN, PROTOCOL_VERSION};
 use crate::paths::show;
 use crate::sys::{Errno, Fd};
 
-#[cfg(all(target_os = "linux", not(test)))]
+/// The allocator where system calls are made directly; elsewhere, the C library's.
+#[cfg(all(raw_syscalls, not(test)))]
 #[global_allocator]
 static ALLOCATOR: alloc_impl::Bump = alloc_impl::Bump::new();
 
@@ -257,32 +259,26 @@ fn parse_deadline(s: &str) -> Result<Duration, String> {
 /// Reads stdin to EOF. Returns the event (at most `MAX_EVENT_LEN` bytes) and, when it was
 /// larger, its full length.
 fn read_stdin() -> (Vec<u8>, Option<u64>) {
-    let mut buf: Vec<u8> = Vec::with_capacity(8 * 1024);
     let limit = MAX_EVENT_LEN + 1;
-    while buf.len() < limit {
-        if buf.capacity() == buf.len() {
-            buf.reserve((buf.len()).min(limit - buf.len()).max(8 * 1024));
+    // `buf[..filled]` is the event so far; the rest is zeroed room, each byte zeroed once.
+    let mut buf: Vec<u8> = alloc::vec![0; 8 * 1024];
+    let mut filled = 0;
+    while filled < limit {
+        if filled == buf.len() {
+            buf.resize((buf.len() * 2).min(limit), 0);
         }
-        let room = (buf.capacity() - buf.len()).min(limit - buf.len());
-        let len = buf.len();
-        buf.resize(len + room, 0);
-        match sys::read(0, &mut buf[len..]) {
-            Ok(0) => {
-                buf.truncate(len);
-                break;
-            }
-            Ok(n) => buf.truncate(len + n),
-            Err(Errno(libc::EINTR)) => buf.truncate(len),
-            Err(_) => {
-                buf.truncate(len);
-                return (buf, None);
-            }
+        match sys::read(0, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno(libc::EINTR)) => {}
+            Err(_) => break,
         }
     }
-    if buf.len() <= MAX_EVENT_LEN {
+    buf.truncate(filled);
+    if filled <= MAX_EVENT_LEN {
         return (buf, None);
     }
-    let total = buf.len() as u64 + count_rest();
+    let total = filled as u64 + count_rest();
     buf.truncate(MAX_EVENT_LEN);
     (buf, Some(total))
 }
@@ -557,7 +553,7 @@ fn await_reply(stream: &Fd, deadline: Duration) {
 
 /// Whether `stream` is open with nothing to read yet (a read would block).
 fn quiet(stream: &Fd) -> bool {
-    matches!(sys::peek(stream), Err(e) if e.would_block() && e.0 != libc::ETIMEDOUT)
+    matches!(sys::peek(stream), Err(Errno(e)) if e == libc::EAGAIN || e == libc::EWOULDBLOCK)
 }
 
 /// The least time between two hand-over requests, so that a service manager that keeps

@@ -4,8 +4,10 @@
 
 use alloc::borrow::Cow;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+
+use hook_protocol_core::trust::BadProgram;
 
 use crate::{env, sys, trust};
 
@@ -166,9 +168,7 @@ pub fn find_program(name: &str, env_override: &str) -> Result<Vec<u8>, String> {
         }
     }
     if refused.is_empty() {
-        Err(format!(
-            "no {name} executable beside this program or in an absolute PATH entry"
-        ))
+        Err(BadProgram::Missing { name }.to_string())
     } else {
         Err(refused.join("; "))
     }
@@ -184,34 +184,36 @@ pub fn find_program(name: &str, env_override: &str) -> Result<Vec<u8>, String> {
 pub fn trusted_executable(p: &[u8]) -> Result<(), String> {
     let me = sys::geteuid();
     let m = sys::stat(p, true).map_err(|e| format!("{}: {e}", show(p)))?;
+    let path = &show(p);
     if !m.is_file() || m.mode & 0o111 == 0 {
-        return Err(format!("{} is not an executable file", show(p)));
+        return Err(BadProgram::NotExecutable { path }.to_string());
     }
     if m.uid != me && m.uid != 0 {
-        return Err(format!(
-            "{} is owned by uid {}, not by you (uid {me}) or root; refusing to run it",
-            show(p),
-            m.uid
-        ));
+        return Err(BadProgram::Owner {
+            path,
+            owner: m.uid,
+            me,
+        }
+        .to_string());
     }
     if m.mode & 0o022 != 0 && !(m.mode & 0o002 == 0 && trust::private_group(m.gid)) {
-        return Err(format!(
-            "{} is writable by others (mode {:04o}); refusing to run it",
-            show(p),
-            m.mode & 0o7777
-        ));
+        return Err(BadProgram::Writable {
+            path,
+            mode: m.mode & 0o7777,
+        }
+        .to_string());
     }
     let dir = parent(p).filter(|d| !d.is_empty()).unwrap_or(b"/");
     let d = sys::stat(dir, true).map_err(|e| format!("{}: {e}", show(dir)))?;
     let dir_shared = d.mode & 0o002 != 0 || (d.mode & 0o020 != 0 && !trust::private_group(d.gid));
     if (d.uid != me && d.uid != 0) || dir_shared {
-        return Err(format!(
-            "{} is in {}, which someone else can change (owner uid {}, mode {:04o}); refusing to run it",
-            show(p),
-            show(dir),
-            d.uid,
-            d.mode & 0o7777
-        ));
+        return Err(BadProgram::Directory {
+            path,
+            dir: &show(dir),
+            owner: d.uid,
+            mode: d.mode & 0o7777,
+        }
+        .to_string());
     }
     Ok(())
 }

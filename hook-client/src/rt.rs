@@ -328,9 +328,14 @@ unsafe fn copy_forward(dst: *mut u8, src: *const u8, n: usize) {
 unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let b = c as u8;
+    let word = usize::from_ne_bytes([b; size_of::<usize>()]);
     let mut i = 0;
-    // SAFETY: the caller's contract.
+    // SAFETY: the caller's contract; unaligned word writes.
     unsafe {
+        while i + size_of::<usize>() <= n {
+            dst.add(i).cast::<usize>().write_unaligned(word);
+            i += size_of::<usize>();
+        }
         while i < n {
             *dst.add(i) = b;
             i += 1;

@@ -55,51 +55,62 @@ pub enum Untrusted {
 
 impl fmt::Display for Untrusted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use hook_protocol_core::trust::Refusal;
+        let me = sys::geteuid();
         match self {
-            Self::Symlink { what, path } => {
-                write!(f, "{what} {} is a symlink; refusing it", show(path))
+            Self::Symlink { what, path } => Refusal::Symlink {
+                what,
+                path: &show(path),
             }
-            Self::WrongType { what, path, want } => {
-                write!(f, "{what} {} is not {want}; refusing it", show(path))
+            .fmt(f),
+            Self::WrongType { what, path, want } => Refusal::WrongType {
+                what,
+                path: &show(path),
+                want,
             }
-            Self::Owner { what, path, owner } => write!(
-                f,
-                "{what} {} is owned by uid {owner}; refusing it (you are uid {})",
-                show(path),
-                sys::geteuid()
-            ),
-            Self::Mode { what, path, mode } => write!(
-                f,
-                "{what} {} has mode {mode:04o} (group or others have access); refusing it: \
-                 run `chmod go= {}`",
-                show(path),
-                show(path)
-            ),
+            .fmt(f),
+            Self::Owner { what, path, owner } => Refusal::Owner {
+                what,
+                path: &show(path),
+                owner: *owner,
+                me,
+            }
+            .fmt(f),
+            Self::Mode { what, path, mode } => Refusal::Mode {
+                what,
+                path: &show(path),
+                mode: *mode,
+            }
+            .fmt(f),
             Self::Ancestor {
                 what,
                 path,
                 owner,
                 mode,
-            } => write!(
-                f,
-                "{what}: the directory {} above it is owned by uid {owner} with mode {mode:04o}, \
-                 so someone else could replace what is inside; refusing it",
-                show(path)
-            ),
-            Self::Linked { what, path } => write!(
-                f,
-                "{what} {} has more than one hard link; refusing it",
-                show(path)
-            ),
-            Self::Peer { socket, uid } => write!(
-                f,
-                "the process serving {} runs as uid {uid}, not as you (uid {}); refusing it",
-                show(socket),
-                sys::geteuid()
-            ),
-            Self::Io { what, path, source } => {
-                write!(f, "cannot check {what} {}: {source}", show(path))
+            } => Refusal::Ancestor {
+                what,
+                path: &show(path),
+                owner: *owner,
+                mode: *mode,
             }
+            .fmt(f),
+            Self::Linked { what, path } => Refusal::Linked {
+                what,
+                path: &show(path),
+            }
+            .fmt(f),
+            Self::Peer { socket, uid } => Refusal::Peer {
+                socket: &show(socket),
+                uid: *uid,
+                me,
+            }
+            .fmt(f),
+            Self::Io { what, path, source } => Refusal::Io {
+                what,
+                path: &show(path),
+                source,
+            }
+            .fmt(f),
         }
     }
 }

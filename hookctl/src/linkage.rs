@@ -125,10 +125,11 @@ pub fn of(path: &Path) -> io::Result<Linkage> {
 }
 
 /// How to get the static hook-client, for `install` and `doctor`.
-pub const HOW_TO_GET_STATIC: &str = "install a release tarball (static musl binaries, the \
-     fastest: README, \"From a release tarball\"), or build from source where glibc's static \
-     libraries are installed (libc6-dev on Debian/Ubuntu, glibc-static on Fedora): `cargo build \
-     --release` then links hook-client static by itself; then run `hookctl install` again";
+pub const HOW_TO_GET_STATIC: &str = "install a release tarball (README, \"From a release \
+     tarball\"), or build from source with `cargo build --release`, whose hook-client links no C \
+     library on x86_64 and aarch64 Linux (elsewhere it links glibc statically where its static \
+     libraries are installed: libc6-dev on Debian/Ubuntu, glibc-static on Fedora); then run \
+     `hookctl install` again";
 
 /// One line about a dynamically linked client at `path`, or `None` when it is static or
 /// cannot be inspected (a missing client is reported elsewhere).

@@ -4,6 +4,7 @@
 //! - [`failmode`]: what to answer when hookd cannot, and the reply that carries it.
 //! - [`frame`]: the pure part of frames (length and version prefixes, their checks) and the
 //!   frozen stop frame.
+//! - [`trust`]: the words of a refusal (an untrusted directory, file, peer or program).
 //! - [`wire`]: a hand-written encoder and decoder for the messages hook-client exchanges, byte
 //!   for byte what serde and postcard produce for `hook-protocol`'s types.
 //!
@@ -21,6 +22,7 @@ extern crate alloc;
 pub mod duration;
 pub mod failmode;
 pub mod frame;
+pub mod trust;
 pub mod wire;
 
 pub use failmode::Reply;

@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Errno, Result, Stat, c_path, read_full};
+use super::{Errno, Fd, Result, Stat, c_path, read_full};
 
 /// A raw system call with up to six arguments; returns the kernel's value (negative: -errno).
 ///
@@ -72,23 +72,10 @@ macro_rules! sys {
     }};
 }
 
-/// An open file descriptor, closed when dropped.
-#[derive(Debug)]
-pub struct Fd(i32);
-
-impl Fd {
-    /// The descriptor number.
-    #[must_use]
-    pub fn raw(&self) -> i32 {
-        self.0
-    }
-}
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: closes a descriptor this value owns.
-        let _ = unsafe { sys!(libc::SYS_close, self.0) };
-    }
+/// Closes a descriptor.
+pub(super) fn close(fd: i32) {
+    // SAFETY: the caller owns `fd` and does not use it again.
+    let _ = unsafe { sys!(libc::SYS_close, fd) };
 }
 
 fn fd_from(n: usize) -> Fd {

@@ -13,31 +13,34 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::time::Duration;
 
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(raw_syscalls)]
 mod linux;
-#[cfg(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-))]
+#[cfg(raw_syscalls)]
 pub use linux::*;
 
-#[cfg(any(
-    test,
-    not(all(
-        target_os = "linux",
-        any(target_arch = "x86_64", target_arch = "aarch64")
-    ))
-))]
+#[cfg(any(test, not(raw_syscalls)))]
 #[cfg_attr(test, allow(dead_code))]
 mod portable;
-#[cfg(not(all(
-    target_os = "linux",
-    any(target_arch = "x86_64", target_arch = "aarch64")
-)))]
+#[cfg(not(raw_syscalls))]
 pub use portable::*;
+
+/// An open file descriptor, closed when dropped.
+#[derive(Debug)]
+pub struct Fd(i32);
+
+impl Fd {
+    /// The descriptor number.
+    #[must_use]
+    pub fn raw(&self) -> i32 {
+        self.0
+    }
+}
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        close(self.0);
+    }
+}
 
 /// The result of a system call.
 pub type Result<T> = core::result::Result<T, Errno>;

@@ -10,7 +10,7 @@ use core::time::Duration;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
-use super::{Errno, Result, Stat, c_path};
+use super::{Errno, Fd, Result, Stat, c_path};
 
 fn last() -> Errno {
     Errno(
@@ -28,23 +28,10 @@ fn io(e: &std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
-/// An open file descriptor, closed when dropped.
-#[derive(Debug)]
-pub struct Fd(i32);
-
-impl Fd {
-    /// The descriptor number.
-    #[must_use]
-    pub fn raw(&self) -> i32 {
-        self.0
-    }
-}
-
-impl Drop for Fd {
-    fn drop(&mut self) {
-        // SAFETY: closes a descriptor this value owns.
-        unsafe { libc::close(self.0) };
-    }
+/// Closes a descriptor.
+pub(super) fn close(fd: i32) {
+    // SAFETY: the caller owns `fd` and does not use it again.
+    unsafe { libc::close(fd) };
 }
 
 /// `read(2)`.
