@@ -1,27 +1,28 @@
-//! Links hook-client statically on Linux with glibc, so a plain `cargo build` (or `cargo
-//! install --path hook-client`) gives the fast client.
+//! How hook-client is linked.
 //!
-//! Claude Code starts hook-client once per hook event, and a dynamically linked binary spends
-//! much of its short life in the dynamic loader: a whole hook (spawn to exit, hookd's answer
-//! included) measured 1.34-1.39x `/bin/true` dynamic, 1.10-1.15x static glibc and 0.95-0.97x
-//! static musl (the release build; glibc's own start-up is what separates the two static
-//! ones). Cargo has no per-package `-C target-feature=+crt-static` (in the workspace it would
-//! also reach the proc-macros, which cannot be static), so this script does the same at link
-//! time for the `hook-client` binary alone:
+//! Claude Code starts hook-client once per hook event, and a whole hook (spawn to exit, hookd's
+//! answer included) must cost no more than `/bin/true`. Measured (`hook-bench spawn`,
+//! BENCHMARKS.md): 1.34-1.39x `/bin/true` linked dynamically, 1.01-1.04x static glibc (its own
+//! start-up, about a hundred `cpuid` instructions that each exit to the hypervisor on a VM,
+//! is what keeps it above), 0.84x static musl, and less without any C library. So:
 //!
-//! - it asks the linker for a static PIE (`-static-pie`, which the C compiler driver turns into
-//!   glibc's `rcrt1.o` start file and no dynamic loader), and
-//! - it answers the libraries the Rust standard library names (`-lgcc_s -lutil -lrt -lpthread
-//!   -lm -ldl -lc`, searched as shared libraries) with linker scripts of the same names in a
-//!   directory only this binary's link searches, each naming glibc's and libgcc's static
-//!   archives (`libc.a`, `libgcc_eh.a`, `libgcc.a`, ...).
-//!
-//! Nothing else changes: the code is compiled as for any Linux binary (PIE); only what it is
-//! linked with differs. When the static archives or `rcrt1.o` are not installed (glibc's static
-//! libraries are a separate package on some distributions: `glibc-static` on Fedora), the
-//! binary is linked dynamically as before and the build prints a warning saying how to get the
-//! fast one. `HOOK_CLIENT_DYNAMIC=1` asks for the dynamic build. Other targets (musl, which is
-//! static already; macOS) are left alone.
+//! - **Release builds on Linux x86_64 and aarch64** (glibc or musl targets alike) link no C
+//!   library ([`no_libc`]): `cfg(nolibc)` selects src/rt.rs (the program's own start-up,
+//!   allocator and `memcpy`), and the link is `-nostartfiles -nostdlib -static-pie` with
+//!   `hook_client_start` as the entry point.
+//! - **Other builds with glibc** (debug builds, whose unwinding panics need the standard
+//!   library, and other architectures) are linked statically against glibc, so that a debug
+//!   hook-client looks like a release one to `hookctl doctor` and the tests: the script asks the
+//!   linker for a static PIE (`-static-pie`, which the C compiler driver turns into glibc's
+//!   `rcrt1.o` start file and no dynamic loader), and it answers the libraries the Rust standard
+//!   library names (`-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc`, searched as shared libraries)
+//!   with linker scripts of the same names in a directory only this binary's link searches,
+//!   each naming glibc's and libgcc's static archives (`libc.a`, `libgcc_eh.a`, `libgcc.a`,
+//!   ...). Cargo has no per-package `-C target-feature=+crt-static` (in the workspace it would
+//!   also reach the proc-macros, which cannot be static). When the static archives or
+//!   `rcrt1.o` are not installed (`glibc-static` on Fedora), the binary is linked dynamically
+//!   and the build prints a warning. `HOOK_CLIENT_DYNAMIC=1` asks for the dynamic build.
+//! - Other targets (musl debug builds, static already; macOS) are left alone.
 
 use std::env;
 use std::fs;
@@ -48,7 +49,17 @@ fn main() {
     println!("cargo:rerun-if-env-changed=HOOK_CLIENT_DYNAMIC");
     println!("cargo:rerun-if-env-changed=CC");
     println!("cargo:rerun-if-env-changed=TARGET_CC");
+    println!("cargo:rustc-check-cfg=cfg(nolibc)");
+    println!("cargo:rustc-check-cfg=cfg(raw_syscalls)");
     let var = |k: &str| env::var(k).unwrap_or_default();
+    // src/sys/linux.rs: system calls made directly, in every build on these targets.
+    let arch = var("CARGO_CFG_TARGET_ARCH");
+    if var("CARGO_CFG_TARGET_OS") == "linux" && (arch == "x86_64" || arch == "aarch64") {
+        println!("cargo:rustc-cfg=raw_syscalls");
+    }
+    if no_libc(&var) {
+        return;
+    }
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
     }
@@ -114,6 +125,39 @@ fn main() {
     // Only the hook-client binary: its unit tests and anything else link as usual.
     println!("cargo:rustc-link-arg-bin=hook-client=-static-pie");
     println!("cargo:rustc-link-arg-bin=hook-client=-L{}", dir.display());
+}
+
+/// The release build on Linux x86_64 and aarch64 links no C library (src/rt.rs): the program
+/// starts at its own `_start` and is linked as a static position-independent executable with
+/// nothing but itself (`-nostartfiles -nostdlib -static-pie`). Sets `cfg(nolibc)` and returns
+/// true when that applies.
+///
+/// A program without the standard library cannot unwind, so this needs `panic = "abort"`,
+/// which the workspace's release profile (and those inheriting it) sets and its debug profile
+/// does not. Cargo does not tell build scripts the panic strategy (`CARGO_CFG_PANIC` is the
+/// target's default), so the profile stands for it, and src/main.rs refuses to compile a
+/// `nolibc` build that would unwind.
+fn no_libc(var: &impl Fn(&str) -> String) -> bool {
+    let arch = var("CARGO_CFG_TARGET_ARCH");
+    if var("CARGO_CFG_TARGET_OS") != "linux"
+        || !(arch == "x86_64" || arch == "aarch64")
+        || var("PROFILE") != "release"
+    {
+        return false;
+    }
+    println!("cargo:rustc-cfg=nolibc");
+    // The entry point has its own name: on musl, rustc links the C library's start files
+    // (`rcrt1.o`, with its `_start`) whatever the link arguments say; unreferenced, they are
+    // dropped with the rest of the unused sections.
+    for arg in [
+        "-nostartfiles",
+        "-nostdlib",
+        "-static-pie",
+        "-Wl,--entry=hook_client_start",
+    ] {
+        println!("cargo:rustc-link-arg-bin=hook-client={arg}");
+    }
+    true
 }
 
 /// The absolute path the C compiler driver would link for `name`, if it has one.

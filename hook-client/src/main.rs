@@ -6,33 +6,61 @@
 //! it answers by the per-event fail mode, says why in one line on stderr and appends the event
 //! to the spool, which hookd records on its next start.
 //!
-//! Hot path: std + hook-protocol + libc only. No tokio, clap, serde_json or tracing.
-//!
-//! Start-up: the C `main` below, not Rust's. Rust's runtime start-up (`lang_start`) installs a
-//! stack-overflow guard for the main thread, and on glibc finding the main thread's stack reads
-//! and parses `/proc/self/maps`: that alone was a third of a static glibc client's CPU time
-//! (0.31 ms for a static `fn main() {}` against 0.20 ms without it, `perf stat`), enough to keep
-//! it above `/bin/true`. What hook-client needs from that start-up is done by hand in
-//! [`start`]: `SIGPIPE` ignored (a closed pipe is an error, not a kill) and fds 0-2 kept from
-//! being closed (a socket must never land on stdout). Arguments come from `argv` (on musl
-//! `std::env::args()` is empty without Rust's `main`). Nothing else in this program depends on
-//! the runtime's set-up: no threads, no stack overflow worth a message.
+//! A whole hook is this program's start-up, its exchange with hookd and its exit, and it must
+//! cost no more than `/bin/true`. So hook-client does without the standard library: `core` and
+//! `alloc`, the protocol's `no_std` core (`hook-protocol-core`) and its own system calls
+//! ([`sys`]). The release build on Linux links no C library at all (`rt.rs`: its own start-up,
+//! relocation and allocator); other builds start from the C library's `main` below, with the
+//! standard library linked only for what their panic strategy or platform needs. Either way the
+//! same code runs from [`start`] on, which also does what Rust's runtime start-up would have
+//! done that hook-client relies on: `SIGPIPE` ignored (a closed pipe is an error, not a kill)
+//! and fds 0-2 kept open (a socket must never land on stdout).
 
+#![no_std]
 #![cfg_attr(not(test), no_main)]
+// The release build provides `memcpy` and kin (rt.rs): keep the compiler from turning their
+// loops back into calls to themselves.
+#![cfg_attr(all(nolibc, not(test)), no_builtins)]
 
-use std::io::{self, Read, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+extern crate alloc;
 
-use hook_protocol::failmode;
-use hook_protocol::frame::{FrameError, decode_message, encode_message, read_frame};
-use hook_protocol::private;
-use hook_protocol::spool::{self, SpoolRecord};
-use hook_protocol::{
-    ClientOptions, HookEnv, HookReply, HookRequest, MAX_EVENT_LEN, MAX_FRAME_LEN, Mismatch,
-    PROTOCOL_VERSION, Request, Response, paths,
-};
+#[cfg(all(nolibc, panic = "unwind", not(test)))]
+compile_error!(
+    "hook-client's release build links no C library and needs panic = \"abort\" (set in the \
+     workspace's [profile.release]); see hook-client/build.rs"
+);
+// Builds that start from the C library (debug builds, whose unwinding panics need it; macOS;
+// other architectures) and the unit tests link the standard library.
+#[cfg(any(test, not(nolibc)))]
+extern crate std;
+
+#[cfg(raw_syscalls)]
+mod alloc_impl;
+mod env;
+mod paths;
+#[cfg(all(nolibc, not(test)))]
+mod rt;
+mod spool;
+mod sys;
+mod trust;
+
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use hook_protocol_core::failmode;
+use hook_protocol_core::frame::{LEN_BYTES, check_len, split_version};
+use hook_protocol_core::wire::{self, Answer, ClientOptions, HookEnv, HookRequest, Mismatch};
+use hook_protocol_core::{MAX_EVENT_LEN, MAX_FRAME_LEN, PROTOCOL_VERSION};
+
+use crate::paths::show;
+use crate::sys::{Errno, Fd};
+
+/// The allocator where system calls are made directly; elsewhere, the C library's.
+#[cfg(all(raw_syscalls, not(test)))]
+#[global_allocator]
+static ALLOCATOR: alloc_impl::Bump = alloc_impl::Bump::new();
 
 /// Exit codes hook-client itself chooses (a verdict's code comes from hookd).
 mod exit {
@@ -64,7 +92,7 @@ struct Options {
     event: Option<String>,
     fail_mode: Option<String>,
     deadline: Duration,
-    socket: PathBuf,
+    socket: Vec<u8>,
     /// The socket's directory is hookd's own (not `--socket`/`HOOKD_SOCKET`).
     socket_dir_owned: bool,
     autostart: bool,
@@ -73,68 +101,40 @@ struct Options {
 /// Why hookd could not answer.
 struct Failure(String);
 
-/// The process entry point (the C runtime calls it with the program's arguments).
-#[cfg(not(test))]
-#[allow(unsafe_code)] // `no_mangle`: this is the symbol the C runtime calls
-#[unsafe(no_mangle)]
-extern "C" fn main(argc: std::ffi::c_int, argv: *const *const std::ffi::c_char) -> std::ffi::c_int {
-    use std::ffi::CStr;
-    let args: Vec<String> = (1..usize::try_from(argc).unwrap_or(0))
-        .map(|i| {
-            // SAFETY: the C runtime passes `argc` valid NUL-terminated strings in `argv`.
-            #[allow(unsafe_code)]
-            let arg = unsafe { CStr::from_ptr(*argv.add(i)) };
-            arg.to_string_lossy().into_owned()
-        })
-        .collect();
-    start();
-    run(args)
+/// The monotonic clock now.
+fn now() -> Duration {
+    sys::monotonic()
 }
 
-/// What Rust's runtime start-up would have done that hook-client relies on.
-#[allow(unsafe_code)]
+/// The C library's entry point, for builds that start from it.
+#[cfg(all(not(test), not(nolibc)))]
+#[allow(unsafe_code)] // `no_mangle`: this is the symbol the C runtime calls
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    argc: core::ffi::c_int,
+    argv: *const *const u8,
+    envp: *const *const u8,
+) -> core::ffi::c_int {
+    start(usize::try_from(argc).unwrap_or(0), argv, envp)
+}
+
+/// Where every build starts: `argc` strings in `argv`, the environment in `envp`.
 #[cfg_attr(test, allow(dead_code))]
-fn start() {
-    // SAFETY: plain libc calls on our own process's descriptors and signal disposition, before
-    // anything else runs.
-    unsafe {
-        // Writes to a closed pipe fail with EPIPE instead of killing the process: the verdict
-        // and the spool still get their chance.
-        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        // Any of fds 0-2 that is closed is opened on /dev/null, so a socket or a file opened
-        // later never takes its number (as the Rust runtime does: one poll).
-        let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
-            fd,
-            events: 0,
-            revents: 0,
-        });
-        let polled = libc::poll(fds.as_mut_ptr(), 3, 0);
-        for pfd in &fds {
-            let closed = if polled < 0 {
-                libc::fcntl(pfd.fd, libc::F_GETFD) == -1
-            } else {
-                pfd.revents & libc::POLLNVAL != 0
-            };
-            if closed {
-                let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
-                if fd >= 0 && fd != pfd.fd {
-                    libc::dup2(fd, pfd.fd);
-                    libc::close(fd);
-                }
-            }
-        }
-    }
+fn start(argc: usize, argv: *const *const u8, envp: *const *const u8) -> ! {
+    #[allow(unsafe_code)]
+    // SAFETY: the kernel (rt.rs) or the C start-up passes these arrays, valid for the whole run.
+    let args = unsafe { env::init(argc, argv, envp) };
+    sys::ignore_sigpipe();
+    sys::keep_stdio_open();
+    run(args)
 }
 
 #[cfg_attr(test, allow(dead_code))]
 fn run(args: Vec<String>) -> ! {
-    let start = Instant::now();
+    let start = now();
     let (opts, usage_error) = match parse_args(args) {
         Ok(Some(o)) => (o, None),
-        Ok(None) => {
-            let _ = io::stdout().flush();
-            std::process::exit(exit::OK)
-        }
+        Ok(None) => sys::exit(exit::OK),
         Err((o, e)) => (o, Some(e)),
     };
     // Connected before the event is read, so that hookd wakes and accepts while this process
@@ -154,7 +154,7 @@ fn run(args: Vec<String>) -> ! {
         ))),
         None => exchange(&opts, &event, &id, start, early),
     };
-    let reply = reply.unwrap_or_else(|f| fall_back(&opts, event, oversized, id, &f.0));
+    let reply = reply.unwrap_or_else(|f| fall_back(&opts, &event, oversized, &id, &f.0));
     emit(&reply);
 }
 
@@ -163,19 +163,22 @@ fn run(args: Vec<String>) -> ! {
 fn parse_args(args: Vec<String>) -> Result<Option<Options>, (Options, String)> {
     let mut opts = Options {
         event: None,
-        fail_mode: std::env::var("HOOKD_FAIL_MODE")
-            .ok()
-            .filter(|s| !s.is_empty()),
+        fail_mode: env::var("HOOKD_FAIL_MODE")
+            .filter(|s| !s.is_empty())
+            .map(ToString::to_string),
         deadline: DEFAULT_DEADLINE,
         socket: paths::socket_path(),
         socket_dir_owned: !paths::socket_is_explicit(),
-        autostart: std::env::var_os("HOOKD_NO_AUTOSTART").is_none_or(|v| v.is_empty() || v == "0"),
+        autostart: env::var_os("HOOKD_NO_AUTOSTART").is_none_or(|v| v.is_empty() || v == b"0"),
     };
     let mut error = None;
-    if let Ok(d) = std::env::var("HOOKD_DEADLINE") {
-        match parse_deadline(&d) {
-            Ok(d) => opts.deadline = d,
-            Err(e) => error = Some(format!("HOOKD_DEADLINE={d:?}: {e}")),
+    if let Some(d) = env::var_os("HOOKD_DEADLINE") {
+        match core::str::from_utf8(d) {
+            Err(_) => {}
+            Ok(d) => match parse_deadline(d) {
+                Ok(d) => opts.deadline = d,
+                Err(e) => error = Some(format!("HOOKD_DEADLINE={d:?}: {e}")),
+            },
         }
     }
     let mut args = args.into_iter();
@@ -187,22 +190,23 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, (Options, String)> {
         let mut value = || inline.clone().or_else(|| args.next());
         match flag.as_str() {
             "--help" | "-h" => {
-                print!("{USAGE}");
+                let _ = sys::write_all(1, USAGE.as_bytes());
                 return Ok(None);
             }
             "--version" | "-V" => {
-                println!(
-                    "hook-client {} (build {}, protocol {PROTOCOL_VERSION})",
-                    hook_protocol::PACKAGE_VERSION,
-                    hook_protocol::BUILD_ID
+                let v = format!(
+                    "hook-client {} (build {}, protocol {PROTOCOL_VERSION})\n",
+                    hook_protocol_core::PACKAGE_VERSION,
+                    hook_protocol_core::BUILD_ID
                 );
+                let _ = sys::write_all(1, v.as_bytes());
                 return Ok(None);
             }
             "--event" => opts.event = value(),
             "--fail-mode" => opts.fail_mode = value(),
             "--socket" => {
                 if let Some(v) = value() {
-                    opts.socket = PathBuf::from(v);
+                    opts.socket = v.into_bytes();
                     opts.socket_dir_owned = false;
                 }
             }
@@ -237,34 +241,44 @@ fn parse_args(args: Vec<String>) -> Result<Option<Options>, (Options, String)> {
     }
 }
 
-/// A deadline in the one duration grammar ([`hook_protocol::duration`]: a bare number is
-/// seconds), more than zero and at most [`hook_protocol::MAX_DEADLINE`].
+/// A deadline in the one duration grammar (`hook_protocol_core::duration`: a bare number is
+/// seconds), more than zero and at most [`hook_protocol_core::MAX_DEADLINE`].
 fn parse_deadline(s: &str) -> Result<Duration, String> {
-    match hook_protocol::duration::parse(s) {
+    use hook_protocol_core::duration;
+    match duration::parse(s) {
         Ok(d) if d.is_zero() => Err("the deadline must be more than 0".to_string()),
-        Ok(d) if d > hook_protocol::MAX_DEADLINE => Err(format!(
+        Ok(d) if d > hook_protocol_core::MAX_DEADLINE => Err(format!(
             "the deadline is at most {}",
-            hook_protocol::duration::Display(hook_protocol::MAX_DEADLINE)
+            duration::Display(hook_protocol_core::MAX_DEADLINE)
         )),
         Ok(d) => Ok(d),
-        Err(e) => Err(format!("{e}; use {}", hook_protocol::duration::EXAMPLES)),
+        Err(e) => Err(format!("{e}; use {}", duration::EXAMPLES)),
     }
 }
 
 /// Reads stdin to EOF. Returns the event (at most `MAX_EVENT_LEN` bytes) and, when it was
 /// larger, its full length.
 fn read_stdin() -> (Vec<u8>, Option<u64>) {
-    let mut buf = Vec::with_capacity(8 * 1024);
-    let stdin = io::stdin();
-    let mut lock = stdin.lock();
-    let limit = MAX_EVENT_LEN as u64 + 1;
-    if lock.by_ref().take(limit).read_to_end(&mut buf).is_err() {
+    let limit = MAX_EVENT_LEN + 1;
+    // `buf[..filled]` is the event so far; the rest is zeroed room, each byte zeroed once.
+    let mut buf: Vec<u8> = alloc::vec![0; 8 * 1024];
+    let mut filled = 0;
+    while filled < limit {
+        if filled == buf.len() {
+            buf.resize((buf.len() * 2).min(limit), 0);
+        }
+        match sys::read(0, &mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(Errno(libc::EINTR)) => {}
+            Err(_) => break,
+        }
+    }
+    buf.truncate(filled);
+    if filled <= MAX_EVENT_LEN {
         return (buf, None);
     }
-    if buf.len() as u64 <= MAX_EVENT_LEN as u64 {
-        return (buf, None);
-    }
-    let total = buf.len() as u64 + count_rest(&mut lock);
+    let total = filled as u64 + count_rest();
     buf.truncate(MAX_EVENT_LEN);
     (buf, Some(total))
 }
@@ -273,18 +287,19 @@ fn read_stdin() -> (Vec<u8>, Option<u64>) {
 ///
 /// Out of line and cold on purpose: its 64 KiB buffer would otherwise be part of the caller's
 /// stack frame, and the stack probe at the caller's entry touches every page of a frame, so
-/// every hook, oversized or not, paid 16 page faults for it (a fifth of a static hook-client's
-/// page faults, `perf record -e page-faults`).
+/// every hook, oversized or not, would pay 16 page faults for it.
 #[cold]
 #[inline(never)]
-fn count_rest(input: &mut impl Read) -> u64 {
+fn count_rest() -> u64 {
     let mut sink = [0u8; 64 * 1024];
     let mut total = 0;
-    while let Ok(n) = input.read(&mut sink) {
-        if n == 0 {
-            break;
+    loop {
+        match sys::read(0, &mut sink) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(Errno(libc::EINTR)) => {}
+            Err(_) => break,
         }
-        total += n as u64;
     }
     total
 }
@@ -292,12 +307,25 @@ fn count_rest(input: &mut impl Read) -> u64 {
 /// This invocation's identity: the wall clock in nanoseconds and the pid, in hex. Sent with the
 /// event and, if hookd does not answer, written to the spool record, so hookd records an event
 /// it committed but could not reply to once (the spooled copy is dropped). Unique among one
-/// user's hooks (no two live processes share a pid); costs a vDSO clock read and `getpid`.
+/// user's hooks (no two live processes share a pid).
 fn invocation_id() -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    format!("{:x}-{:x}", now.as_nanos(), std::process::id())
+    format!("{:x}-{:x}", sys::wall_clock().as_nanos(), sys::getpid())
+}
+
+/// The hook process's environment values hookd needs.
+fn hook_env(cwd: &Option<String>) -> HookEnv<'_> {
+    HookEnv {
+        project_dir: env::var("CLAUDE_PROJECT_DIR"),
+        session_id: env::var("CLAUDE_CODE_SESSION_ID"),
+        cwd: cwd.as_deref(),
+    }
+}
+
+/// The working directory as text (`to_string_lossy`).
+fn cwd() -> Option<String> {
+    sys::getcwd()
+        .ok()
+        .map(|p| String::from_utf8_lossy(&p).into_owned())
 }
 
 /// Sends the event to hookd and returns its reply. An older hookd (another protocol version)
@@ -307,31 +335,26 @@ fn exchange(
     opts: &Options,
     event: &[u8],
     id: &str,
-    start: Instant,
+    start: Duration,
     early: Option<Early>,
-) -> Result<HookReply, Failure> {
+) -> Result<failmode::Reply, Failure> {
     let deadline = start + opts.deadline;
-    let request = Request::Hook(HookRequest {
-        event: event.to_vec(),
-        env: HookEnv {
-            project_dir: std::env::var("CLAUDE_PROJECT_DIR").ok(),
-            session_id: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
-            cwd: std::env::current_dir()
-                .ok()
-                .map(|p| p.to_string_lossy().into_owned()),
-        },
+    let cwd = cwd();
+    let request = HookRequest {
+        event,
+        env: hook_env(&cwd),
         options: ClientOptions {
-            event: opts.event.clone(),
-            fail_mode: opts.fail_mode.clone(),
+            event: opts.event.as_deref(),
+            fail_mode: opts.fail_mode.as_deref(),
             deadline_ms: u32::try_from(opts.deadline.as_millis()).unwrap_or(u32::MAX),
         },
-        id: Some(id.to_string()),
-        env_file: std::env::var("CLAUDE_ENV_FILE").ok(),
-    });
-    let frame = encode_message(&request).map_err(|e| Failure(e.to_string()))?;
+        id: Some(id),
+        env_file: env::var("CLAUDE_ENV_FILE"),
+    };
+    let frame = wire::encode_hook_request(&request).map_err(|e| Failure(e.to_string()))?;
     let mismatch = match send(opts, &frame, deadline, early)? {
-        Answer::Reply(r) => return Ok(r),
-        Answer::Mismatch(m) => m,
+        Got::Verdict(r) => return Ok(r),
+        Got::Mismatch(m) => m,
     };
     if mismatch.daemon_protocol >= PROTOCOL_VERSION || !hand_over(opts, &mismatch, deadline) {
         return Err(Failure(mismatch.describe(PROTOCOL_VERSION)));
@@ -343,21 +366,25 @@ fn exchange(
         mismatch.describe(PROTOCOL_VERSION),
         opts.deadline.as_millis()
     ));
-    while Instant::now() < deadline {
+    while now() < deadline {
         match send(opts, &frame, deadline, None) {
-            Ok(Answer::Reply(r)) => return Ok(r),
-            Ok(Answer::Mismatch(_)) => {}
+            Ok(Got::Verdict(r)) => return Ok(r),
+            Ok(Got::Mismatch(_)) => {}
             Err(f) => last = f,
         }
-        #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
-        std::thread::sleep(CONNECT_RETRY);
+        sys::sleep(CONNECT_RETRY);
     }
     Err(last)
 }
 
+/// What is left of `deadline`, at least a millisecond.
+fn remaining(deadline: Duration) -> Duration {
+    deadline.saturating_sub(now()).max(Duration::from_millis(1))
+}
+
 /// What hookd answered a hook request with.
-enum Answer {
-    Reply(HookReply),
+enum Got {
+    Verdict(failmode::Reply),
     /// hookd speaks another protocol version.
     Mismatch(Mismatch),
 }
@@ -366,77 +393,108 @@ enum Answer {
 fn send(
     opts: &Options,
     frame: &[u8],
-    deadline: Instant,
+    deadline: Duration,
     early: Option<Early>,
-) -> Result<Answer, Failure> {
-    let mut stream = match early.and_then(Early::take) {
+) -> Result<Got, Failure> {
+    let stream = match early.and_then(Early::take) {
         Some(s) => s,
         None => connect(opts, deadline, opts.autostart)?,
     };
-    let remaining = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    let timeout_failure = |what: &str, e: &io::Error| {
-        if matches!(
-            e.kind(),
-            io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
-        ) {
+    let socket = show(&opts.socket);
+    let timeout_failure = |what: &str, e: Errno| {
+        if e.reset() {
             Failure(format!(
-                "hookd at {} closed the connection without answering ({e}); it may have \
-                 stopped or crashed (`hookctl status`, and its log)",
-                opts.socket.display()
+                "hookd at {socket} closed the connection without answering ({e}); it may have \
+                 stopped or crashed (`hookctl status`, and its log)"
             ))
-        } else if matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-        ) {
+        } else if e.would_block() {
             Failure(format!(
-                "no answer from hookd at {} within {} ms",
-                opts.socket.display(),
+                "no answer from hookd at {socket} within {} ms",
                 opts.deadline.as_millis()
             ))
         } else {
-            Failure(format!("{what} hookd at {}: {e}", opts.socket.display()))
+            Failure(format!("{what} hookd at {socket}: {e}"))
         }
     };
-    let _ = stream.set_write_timeout(Some(remaining));
-    let _ = stream.set_read_timeout(Some(remaining));
+    let wait = remaining(deadline);
+    let _ = sys::set_timeout(&stream, libc::SO_SNDTIMEO, wait);
+    let _ = sys::set_timeout(&stream, libc::SO_RCVTIMEO, wait);
     // A daemon refusing the connection (at its connection cap) says why and closes, maybe
     // before the request is written: its answer is read even when the write failed.
-    let written = stream.write_all(frame);
+    let written = sys::write_all(stream.raw(), frame);
     if written.is_ok() {
         await_reply(&stream, deadline);
     }
-    let reply = match read_frame(&mut stream, MAX_FRAME_LEN) {
+    let reply = match read_frame(&stream) {
         Ok(f) => f,
         Err(_) if written.is_err() => {
-            return Err(written
-                .map_err(|e| timeout_failure("sending to", &e))
-                .unwrap_err());
+            return Err(timeout_failure("sending to", written.unwrap_err()));
         }
-        Err(FrameError::Io(e)) => return Err(timeout_failure("reading from", &e)),
-        Err(FrameError::Closed) => {
+        Err(ReadError::Os(e)) => return Err(timeout_failure("reading from", e)),
+        Err(ReadError::Closed) => {
             return Err(Failure(format!(
-                "hookd at {} closed the connection without answering; it may have stopped or \
-                 crashed (`hookctl status`, and its log)",
-                opts.socket.display()
+                "hookd at {socket} closed the connection without answering; it may have stopped \
+                 or crashed (`hookctl status`, and its log)"
             )));
         }
-        Err(e) => return Err(Failure(format!("bad reply from hookd: {e}"))),
+        Err(ReadError::Bad(e)) => return Err(Failure(format!("bad reply from hookd: {e}"))),
     };
-    match decode_message::<Response>(&reply) {
-        Ok(Response::Verdict(r)) => Ok(Answer::Reply(r)),
-        Ok(Response::Mismatch(m)) => Ok(Answer::Mismatch(m)),
-        Ok(Response::Error(e)) => Err(Failure(format!("hookd error: {e}"))),
-        Ok(other) => Err(Failure(format!("unexpected reply from hookd: {other:?}"))),
-        Err(FrameError::VersionMismatch { body, theirs, .. }) => match postcard_mismatch(&body) {
-            Some(m) => Ok(Answer::Mismatch(m)),
-            None => Err(Failure(format!(
-                "protocol version mismatch: hook-client speaks {PROTOCOL_VERSION}, hookd speaks {theirs}"
+    let (version, body) =
+        split_version(&reply).map_err(|e| Failure(format!("bad reply from hookd: {e}")))?;
+    let answer = wire::decode_answer(body);
+    if version != PROTOCOL_VERSION {
+        // Response::Mismatch has the same shape in every protocol version.
+        return match answer {
+            Ok(Answer::Mismatch(m)) => Ok(Got::Mismatch(m)),
+            _ => Err(Failure(format!(
+                "protocol version mismatch: hook-client speaks {PROTOCOL_VERSION}, hookd speaks {version}"
             ))),
-        },
-        Err(e) => Err(Failure(format!("bad reply from hookd: {e}"))),
+        };
     }
+    match answer {
+        Ok(Answer::Verdict(r)) => Ok(Got::Verdict(r)),
+        Ok(Answer::Mismatch(m)) => Ok(Got::Mismatch(m)),
+        Ok(Answer::Error(e)) => Err(Failure(format!("hookd error: {e}"))),
+        Ok(Answer::Other(variant)) => Err(Failure(format!(
+            "unexpected reply from hookd (response variant {variant})"
+        ))),
+        Err(e) => Err(Failure(format!(
+            "bad reply from hookd: malformed message: {e}"
+        ))),
+    }
+}
+
+/// Why a frame could not be read.
+enum ReadError {
+    /// The socket failed (or timed out).
+    Os(Errno),
+    /// Closed before a frame started.
+    Closed,
+    /// A truncated or oversized frame.
+    Bad(String),
+}
+
+/// Reads one frame and returns its version-and-body bytes.
+fn read_frame(stream: &Fd) -> Result<Vec<u8>, ReadError> {
+    let mut header = [0u8; LEN_BYTES];
+    let got = sys::read_full(stream.raw(), &mut header).map_err(ReadError::Os)?;
+    if got == 0 {
+        return Err(ReadError::Closed);
+    }
+    if got < LEN_BYTES {
+        return Err(ReadError::Bad(format!(
+            "truncated frame: expected {LEN_BYTES} bytes, got {got}"
+        )));
+    }
+    let len = check_len(header, MAX_FRAME_LEN).map_err(|e| ReadError::Bad(e.to_string()))?;
+    let mut buf = alloc::vec![0u8; len];
+    let got = sys::read_full(stream.raw(), &mut buf).map_err(ReadError::Os)?;
+    if got < len {
+        return Err(ReadError::Bad(format!(
+            "truncated frame: expected {len} bytes, got {got}"
+        )));
+    }
+    Ok(buf)
 }
 
 /// A connection to hookd opened before the event is read.
@@ -449,8 +507,8 @@ fn send(
 /// hookd closes connections that stay silent past its idle timeout, and one refused at
 /// hookd's connection cap carries the refusal.
 struct Early {
-    stream: UnixStream,
-    opened: Instant,
+    stream: Fd,
+    opened: Duration,
 }
 
 /// The oldest an early connection may be when the request is ready (hookd's idle timeout is
@@ -458,18 +516,18 @@ struct Early {
 const EARLY_MAX_AGE: Duration = Duration::from_millis(200);
 
 impl Early {
-    fn connect(opts: &Options, deadline: Instant) -> Option<Self> {
+    fn connect(opts: &Options, deadline: Duration) -> Option<Self> {
         let stream = connect(opts, deadline, false).ok()?;
         Some(Self {
             stream,
-            opened: Instant::now(),
+            opened: now(),
         })
     }
 
     /// The connection, if it can carry the request.
-    fn take(self) -> Option<UnixStream> {
-        let fresh = self.opened.elapsed() <= EARLY_MAX_AGE;
-        (fresh && peek(&self.stream) == Peek::Nothing).then_some(self.stream)
+    fn take(self) -> Option<Fd> {
+        let fresh = now().saturating_sub(self.opened) <= EARLY_MAX_AGE;
+        (fresh && quiet(&self.stream)).then_some(self.stream)
     }
 }
 
@@ -486,44 +544,16 @@ const SPIN_FOR: Duration = Duration::from_micros(500);
 /// BENCHMARKS.md). Each try is a non-blocking `recv` with `MSG_PEEK` (nothing is consumed),
 /// with `sched_yield` between tries so that a runnable hookd, or anything else, on this CPU
 /// runs first. The cost is CPU time while waiting, at most [`SPIN_FOR`] per hook.
-fn await_reply(stream: &UnixStream, deadline: Instant) {
-    let until = deadline.min(Instant::now() + SPIN_FOR);
-    while peek(stream) == Peek::Nothing && Instant::now() < until {
-        // SAFETY: no arguments; gives the CPU to another runnable thread, if there is one.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::sched_yield();
-        }
+fn await_reply(stream: &Fd, deadline: Duration) {
+    let until = deadline.min(now() + SPIN_FOR);
+    while quiet(stream) && now() < until {
+        sys::yield_now();
     }
 }
 
-#[derive(PartialEq, Eq)]
-enum Peek {
-    /// Open, nothing to read yet.
-    Nothing,
-    /// Bytes to read, the end of the connection, or an error: a read would not block.
-    Readable,
-}
-
-/// Whether a read on `stream` would block, without reading or blocking.
-fn peek(stream: &UnixStream) -> Peek {
-    use std::os::fd::AsRawFd;
-    let mut byte = 0u8;
-    // SAFETY: a one-byte peek into a local, on a descriptor `stream` keeps open.
-    #[allow(unsafe_code)]
-    let n = unsafe {
-        libc::recv(
-            stream.as_raw_fd(),
-            std::ptr::from_mut(&mut byte).cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock {
-        Peek::Nothing
-    } else {
-        Peek::Readable
-    }
+/// Whether `stream` is open with nothing to read yet (a read would block).
+fn quiet(stream: &Fd) -> bool {
+    matches!(sys::peek(stream), Err(Errno(e)) if e == libc::EAGAIN || e == libc::EWOULDBLOCK)
 }
 
 /// The least time between two hand-over requests, so that a service manager that keeps
@@ -531,18 +561,18 @@ fn peek(stream: &UnixStream) -> Peek {
 const HAND_OVER_EVERY: Duration = Duration::from_secs(60);
 
 /// Asks an older hookd to drain and exit, so this build's hookd can take over: the frozen
-/// `Stop` request in the daemon's own protocol version ([`hook_protocol::stop_frame`]). At most
-/// once per [`HAND_OVER_EVERY`] (a stamp file in the state directory), and never with autostart
-/// off (nothing would take over). Returns whether the daemon agreed.
-fn hand_over(opts: &Options, old: &Mismatch, deadline: Instant) -> bool {
+/// `Stop` request in the daemon's own protocol version
+/// ([`hook_protocol_core::frame::stop_frame`]). At most once per [`HAND_OVER_EVERY`] (a stamp
+/// file in the state directory), and never with autostart off (nothing would take over).
+/// Returns whether the daemon agreed.
+fn hand_over(opts: &Options, old: &Mismatch, deadline: Duration) -> bool {
     if !opts.autostart {
         return false;
     }
     let dir = paths::state_dir();
-    let stamp = dir.join(HAND_OVER_STAMP);
-    let recent = std::fs::symlink_metadata(&stamp)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| t.elapsed().unwrap_or_default() < HAND_OVER_EVERY);
+    let stamp = paths::join(&dir, HAND_OVER_STAMP.as_bytes());
+    let recent = sys::stat(&stamp, false)
+        .is_ok_and(|m| sys::wall_clock().saturating_sub(m.mtime) < HAND_OVER_EVERY);
     if recent {
         return false;
     }
@@ -551,49 +581,41 @@ fn hand_over(opts: &Options, old: &Mismatch, deadline: Instant) -> bool {
         old.daemon_version, old.daemon_protocol
     );
     // Without the stamp the rate limit cannot hold: then do not risk a stop per event.
-    let stamped = private::ensure_private_dir(&dir, "state directory")
-        .map_err(io::Error::from)
-        .and_then(|()| private::write_private(&stamp, note.as_bytes()));
-    if stamped.is_err() {
+    let stamped = trust::ensure_private_dir(&dir, "state directory").is_ok()
+        && trust::write_private(&stamp, note.as_bytes()).is_ok();
+    if !stamped {
         return false;
     }
-    let Ok(mut stream) = connect_by(&opts.socket, deadline) else {
+    let Ok(stream) = connect_by(&opts.socket, deadline) else {
         return false;
     };
-    if private::check_peer(&stream, &opts.socket).is_err() {
+    if trust::check_peer(&stream, &opts.socket).is_err() {
         return false;
     }
-    let remaining = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    let _ = stream.set_write_timeout(Some(remaining));
-    let _ = stream.set_read_timeout(Some(remaining));
+    let wait = remaining(deadline);
+    let _ = sys::set_timeout(&stream, libc::SO_SNDTIMEO, wait);
+    let _ = sys::set_timeout(&stream, libc::SO_RCVTIMEO, wait);
     // Its answer (`Stopping`, in its own version) means the drain has begun.
-    stream
-        .write_all(&hook_protocol::stop_frame(old.daemon_protocol))
-        .is_ok()
-        && read_frame(&mut stream, MAX_FRAME_LEN).is_ok()
+    sys::write_all(
+        stream.raw(),
+        &hook_protocol_core::frame::stop_frame(old.daemon_protocol),
+    )
+    .is_ok()
+        && read_frame(&stream).is_ok()
 }
 
 /// The file in the state directory recording the last hand-over request.
 const HAND_OVER_STAMP: &str = "handover";
 
-fn postcard_mismatch(body: &[u8]) -> Option<Mismatch> {
-    // Response::Mismatch is variant 0 with a frozen shape in every protocol version.
-    match hook_protocol::frame::decode_body::<Response>(body) {
-        Ok(Response::Mismatch(m)) => Some(m),
-        _ => None,
-    }
-}
-
 /// Connects to hookd, starting it when it is not running and `autostart` is on. Nothing is sent
 /// to a socket in a directory that is not private to us, or served by another user's process
-/// ([`private`]): that event gets the fail mode, with the reason.
-fn connect(opts: &Options, deadline: Instant, autostart: bool) -> Result<UnixStream, Failure> {
-    private::check_socket_dir_if_present(&opts.socket, opts.socket_dir_owned)
+/// ([`trust`]): that event gets the fail mode, with the reason.
+fn connect(opts: &Options, deadline: Duration, autostart: bool) -> Result<Fd, Failure> {
+    let socket = show(&opts.socket);
+    trust::check_socket_dir_if_present(&opts.socket, opts.socket_dir_owned)
         .map_err(|u| Failure(u.to_string()))?;
-    let trusted = |s: UnixStream| {
-        private::check_peer(&s, &opts.socket)
+    let trusted = |s: Fd| {
+        trust::check_peer(&s, &opts.socket)
             .map(|()| s)
             .map_err(|u| Failure(u.to_string()))
     };
@@ -601,188 +623,102 @@ fn connect(opts: &Options, deadline: Instant, autostart: bool) -> Result<UnixStr
         Ok(s) => return trusted(s),
         Err(e) => e,
     };
-    if first.kind() == io::ErrorKind::WouldBlock {
+    if first.would_block() {
         // The listen queue stayed full until the deadline: hookd is stopped or swamped.
         return Err(Failure(format!(
-            "no answer from hookd at {} within {} ms (its connection queue is full)",
-            opts.socket.display(),
+            "no answer from hookd at {socket} within {} ms (its connection queue is full)",
             opts.deadline.as_millis()
         )));
     }
-    let startable = matches!(
-        first.kind(),
-        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-    );
-    if !startable {
+    if !(first.not_found() || first.0 == libc::ECONNREFUSED) {
         return Err(Failure(format!(
-            "cannot connect to hookd at {}: {first}",
-            opts.socket.display()
+            "cannot connect to hookd at {socket}: {first}"
         )));
     }
     if !autostart {
         return Err(Failure(format!(
-            "hookd is not running at {} ({first}) and autostart is off",
-            opts.socket.display()
+            "hookd is not running at {socket} ({first}) and autostart is off"
         )));
     }
-    let hookd = paths::find_program("hookd", Some("HOOKD_BIN")).map_err(|why| {
+    let hookd = paths::find_program("hookd", "HOOKD_BIN").map_err(|why| {
         Failure(format!(
-            "hookd is not running at {} and cannot be started: {why}",
-            opts.socket.display()
+            "hookd is not running at {socket} and cannot be started: {why}"
         ))
     })?;
-    hook_protocol::start::spawn_detached(&hookd, &opts.socket)
-        .map_err(|e| Failure(format!("cannot start {}: {e}", hookd.display())))?;
+    let argv: [&[u8]; 4] = [&hookd, b"--autostarted", b"--socket", &opts.socket];
+    sys::spawn_detached(&hookd, &argv, &env::envp())
+        .map_err(|e| Failure(format!("cannot start {}: {e}", show(&hookd))))?;
     let mut last = first;
-    while Instant::now() < deadline {
-        #[allow(clippy::disallowed_methods)] // hook-client is synchronous; nothing else to run
-        std::thread::sleep(CONNECT_RETRY);
+    while now() < deadline {
+        sys::sleep(CONNECT_RETRY);
         match connect_by(&opts.socket, deadline) {
             Ok(s) => return trusted(s),
             Err(e) => last = e,
         }
     }
     Err(Failure(format!(
-        "started {} but it did not accept connections at {} within {} ms ({last})",
-        hookd.display(),
-        opts.socket.display(),
+        "started {} but it did not accept connections at {socket} within {} ms ({last})",
+        show(&hookd),
         opts.deadline.as_millis()
     )))
 }
 
 /// Connects to the Unix socket at `path`, waiting at most until `deadline`.
 ///
-/// On Linux, `UnixStream::connect` blocks without bound while the listener's queue is full (a
-/// stopped or swamped hookd); with `SO_SNDTIMEO` set first, the kernel gives up at the deadline with
-/// `EAGAIN` (`WouldBlock`). (BSD kernels, macOS among them, refuse at once instead.)
-#[cfg(not(target_os = "linux"))]
-fn connect_by(path: &Path, _deadline: Instant) -> io::Result<UnixStream> {
-    UnixStream::connect(path)
-}
-
-/// See the other `connect_by`: Linux waits for room in the queue, bounded by `SO_SNDTIMEO`.
-#[cfg(target_os = "linux")]
-fn connect_by(path: &Path, deadline: Instant) -> io::Result<UnixStream> {
-    use std::os::fd::{FromRawFd, OwnedFd};
-    use std::os::unix::ffi::OsStrExt;
-    let bytes = path.as_os_str().as_bytes();
-    #[allow(unsafe_code)]
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "socket path too long or contains NUL",
-        ));
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
-        *dst = *src as libc::c_char;
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: plain socket(2) call; the result is checked.
-    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    #[allow(unsafe_code)]
-    // SAFETY: fd is a fresh descriptor we own; OwnedFd closes it on every path.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let wait = deadline
-        .saturating_duration_since(Instant::now())
-        .max(Duration::from_millis(1));
-    // suseconds_t is i32 on 32-bit targets; on musl the libc crate marks time_t and suseconds_t
-    // deprecated ahead of their switch to 64 bits, which changes nothing here.
-    #[allow(clippy::unnecessary_fallible_conversions, deprecated)]
-    let tv = libc::timeval {
-        tv_sec: libc::time_t::try_from(wait.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_usec: libc::suseconds_t::try_from(wait.subsec_micros()).unwrap_or(0),
-    };
-    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-    #[allow(unsafe_code)]
-    // SAFETY: tv outlives the call and the length matches its type.
-    let rc = unsafe {
-        libc::setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_SNDTIMEO,
-            std::ptr::from_ref(&tv).cast(),
-            libc::socklen_t::try_from(std::mem::size_of::<libc::timeval>()).unwrap_or(0),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
-    #[allow(unsafe_code)]
-    // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
-    let rc = unsafe {
-        libc::connect(
-            raw,
-            std::ptr::from_ref(&addr).cast(),
-            libc::socklen_t::try_from(len).unwrap_or(0),
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(UnixStream::from(fd))
+/// On Linux, `connect` blocks without bound while the listener's queue is full (a stopped or
+/// swamped hookd); with `SO_SNDTIMEO` set first, the kernel gives up at the deadline with
+/// `EAGAIN`. (BSD kernels, macOS among them, refuse at once instead.)
+fn connect_by(path: &[u8], deadline: Duration) -> Result<Fd, Errno> {
+    let fd = sys::unix_socket()?;
+    sys::set_timeout(&fd, libc::SO_SNDTIMEO, remaining(deadline))?;
+    sys::connect_unix(&fd, path)?;
+    Ok(fd)
 }
 
 /// Answers by the fail mode and spools the event under the invocation's `id`.
 fn fall_back(
     opts: &Options,
-    event: Vec<u8>,
+    event: &[u8],
     truncated_from: Option<u64>,
-    id: String,
+    id: &str,
     reason: &str,
-) -> HookReply {
+) -> failmode::Reply {
     let name = opts
         .event
         .as_deref()
-        .or_else(|| failmode::scan_event_name(&event))
+        .or_else(|| failmode::scan_event_name(event))
         .unwrap_or("unknown")
         .to_string();
     let mode = failmode::mode_for(&name, opts.fail_mode.as_deref());
     let spool_path = paths::spool_path();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let record = SpoolRecord {
+    let cwd = cwd();
+    let record = wire::SpoolRecord {
         id,
-        time_ms: u64::try_from(now.as_millis()).unwrap_or(u64::MAX),
-        reason: reason.to_string(),
-        answered: mode.as_str().to_string(),
+        time_ms: u64::try_from(sys::wall_clock().as_millis()).unwrap_or(u64::MAX),
+        reason,
+        answered: mode.as_str(),
         event,
         truncated_from,
-        env: HookEnv {
-            project_dir: std::env::var("CLAUDE_PROJECT_DIR").ok(),
-            session_id: std::env::var("CLAUDE_CODE_SESSION_ID").ok(),
-            cwd: std::env::current_dir()
-                .ok()
-                .map(|p| p.to_string_lossy().into_owned()),
-        },
+        env: hook_env(&cwd),
     };
     let spooled = match spool::append(&spool_path, &record) {
-        Ok(()) => spool_path.display().to_string(),
-        Err(e) => format!("NOWHERE (spool {} failed: {e})", spool_path.display()),
+        Ok(()) => show(&spool_path).into_owned(),
+        Err(e) => format!("NOWHERE (spool {} failed: {e})", show(&spool_path)),
     };
     let why = format!("hookd could not answer: {reason}");
     failmode::fallback_reply(&name, mode, &why, Some(&spooled))
 }
 
-fn emit(reply: &HookReply) -> ! {
+fn emit(reply: &failmode::Reply) -> ! {
     // A closed stdout or stderr (Claude Code went away) is not an error worth reporting.
     if !reply.stdout.is_empty() {
-        let mut out = io::stdout().lock();
-        let _ = out.write_all(&reply.stdout).and_then(|()| out.flush());
+        let _ = sys::write_all(1, &reply.stdout);
     }
     if !reply.stderr.is_empty() {
-        let _ = io::stderr().lock().write_all(&reply.stderr);
+        let _ = sys::write_all(2, &reply.stderr);
     }
-    std::process::exit(reply.exit_code)
+    sys::exit(reply.exit_code)
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,9 @@
 //! An ELF executable is dynamically linked when it has a `PT_INTERP` program header (the
 //! dynamic loader it asks the kernel to run first). Claude Code starts hook-client for every
 //! hook event, and the loader's work is much of a dynamic client's cost: a whole hook measured
-//! 1.34-1.39x `/bin/true` with a dynamic client, 1.10-1.15x with the ordinary build's static
-//! glibc one and 0.95-0.97x with the release's static musl one (`hook-bench spawn`).
+//! 1.34-1.39x `/bin/true` with a dynamic client, 1.02-1.03x with a static glibc one and
+//! 0.81-0.82x with the release build, which links no C library (`hook-bench spawn`,
+//! BENCHMARKS.md).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
@@ -125,10 +126,11 @@ pub fn of(path: &Path) -> io::Result<Linkage> {
 }
 
 /// How to get the static hook-client, for `install` and `doctor`.
-pub const HOW_TO_GET_STATIC: &str = "install a release tarball (static musl binaries, the \
-     fastest: README, \"From a release tarball\"), or build from source where glibc's static \
-     libraries are installed (libc6-dev on Debian/Ubuntu, glibc-static on Fedora): `cargo build \
-     --release` then links hook-client static by itself; then run `hookctl install` again";
+pub const HOW_TO_GET_STATIC: &str = "install a release tarball (README, \"From a release \
+     tarball\"), or build from source with `cargo build --release`, whose hook-client links no C \
+     library on x86_64 and aarch64 Linux (elsewhere it links glibc statically where its static \
+     libraries are installed: libc6-dev on Debian/Ubuntu, glibc-static on Fedora); then run \
+     `hookctl install` again";
 
 /// One line about a dynamically linked client at `path`, or `None` when it is static or
 /// cannot be inspected (a missing client is reported elsewhere).
@@ -137,8 +139,8 @@ pub fn slow_client_note(path: &Path) -> Option<String> {
     match of(path) {
         Ok(Linkage::Dynamic { interpreter }) => Some(format!(
             "{} is dynamically linked (loader {interpreter}): every hook event pays for the \
-             dynamic loader, about 1.35x the cost of /bin/true instead of about 1.0x for a \
-             static build",
+             dynamic loader, about 1.35x the cost of /bin/true instead of about 0.8x for the \
+             release build",
             path.display()
         )),
         _ => None,

@@ -1,19 +1,18 @@
 //! Frames: `u32` big-endian length, then a `u32` big-endian protocol version, then the body.
 //!
 //! The length counts the version and the body. It is checked against [`MAX_FRAME_LEN`] before
-//! any buffer is allocated, so a hostile length cannot make a reader allocate.
+//! any buffer is allocated, so a hostile length cannot make a reader allocate. The pure part
+//! (the prefixes and their checks) is [`hook_protocol_core::frame`]'s, shared with hook-client.
 
 use std::io::{self, Read, Write};
 
+use hook_protocol_core::frame::{self as core_frame, BadLen};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{MAX_FRAME_LEN, PROTOCOL_VERSION};
 
-/// Bytes of the length prefix.
-pub const LEN_BYTES: usize = 4;
-/// Bytes of the version prefix inside a frame.
-pub const VERSION_BYTES: usize = 4;
+pub use hook_protocol_core::frame::{LEN_BYTES, VERSION_BYTES};
 
 /// What can go wrong reading or writing a frame.
 #[derive(Debug)]
@@ -99,23 +98,22 @@ impl From<io::Error> for FrameError {
     }
 }
 
+impl From<BadLen> for FrameError {
+    fn from(e: BadLen) -> Self {
+        match e {
+            BadLen::TooLarge { len, max } => Self::TooLarge { len, max },
+            BadLen::TooShort { len } => Self::TooShort { len },
+        }
+    }
+}
+
 /// Checks a frame header and returns the version-and-body length it announces.
 ///
 /// # Errors
 ///
 /// [`FrameError::TooLarge`] or [`FrameError::TooShort`].
 pub fn check_len(header: [u8; LEN_BYTES], max: u32) -> Result<usize, FrameError> {
-    let len = u32::from_be_bytes(header);
-    if len > max {
-        return Err(FrameError::TooLarge {
-            len: u64::from(len),
-            max,
-        });
-    }
-    if (len as usize) < VERSION_BYTES {
-        return Err(FrameError::TooShort { len });
-    }
-    Ok(len as usize)
+    Ok(core_frame::check_len(header, max)?)
 }
 
 /// Whether `buf` starts with a whole, well-formed frame (header and body): a buffered reader
@@ -133,19 +131,7 @@ pub fn has_whole_frame(buf: &[u8], max: u32) -> bool {
 ///
 /// [`FrameError::TooLarge`] when the body would exceed [`MAX_FRAME_LEN`].
 pub fn encode_frame(version: u32, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-    let len = body.len() + VERSION_BYTES;
-    if len > MAX_FRAME_LEN as usize {
-        return Err(FrameError::TooLarge {
-            len: len as u64,
-            max: MAX_FRAME_LEN,
-        });
-    }
-    out.reserve(LEN_BYTES + len);
-    #[allow(clippy::cast_possible_truncation)] // len <= MAX_FRAME_LEN, a u32
-    out.extend_from_slice(&(len as u32).to_be_bytes());
-    out.extend_from_slice(&version.to_be_bytes());
-    out.extend_from_slice(body);
-    Ok(())
+    Ok(core_frame::encode_frame(version, body, out)?)
 }
 
 /// Serializes `msg` into a complete frame stamped with [`PROTOCOL_VERSION`].
@@ -175,13 +161,7 @@ pub fn encode_message<T: Serialize>(msg: &T) -> Result<Vec<u8>, FrameError> {
 ///
 /// [`FrameError::TooShort`] when there is no room for the version.
 pub fn split_version(frame: &[u8]) -> Result<(u32, &[u8]), FrameError> {
-    let Some((v, body)) = frame.split_first_chunk::<VERSION_BYTES>() else {
-        #[allow(clippy::cast_possible_truncation)] // shorter than 4
-        return Err(FrameError::TooShort {
-            len: frame.len() as u32,
-        });
-    };
-    Ok((u32::from_be_bytes(*v), body))
+    Ok(core_frame::split_version(frame)?)
 }
 
 /// Reads one frame and returns its version-and-body bytes (not yet split).

@@ -4,6 +4,7 @@
 //! `hook-client` never parses the event. [`Response::Mismatch`] is variant 0 and its shape is
 //! frozen, so any version of a peer can decode it and say clearly what is wrong.
 
+use hook_protocol_core::{Reply, wire};
 use serde::{Deserialize, Serialize};
 
 /// A message sent to `hookd` by `hook-client` or `hookctl`.
@@ -499,19 +500,8 @@ pub struct TrustReport {
     pub errors: Vec<String>,
 }
 
-/// The variant index of [`Request::Stop`], the same in every protocol version.
-pub const STOP_VARIANT: u8 = 4;
-
-/// A [`Request::Stop`] frame in protocol `version`: what a newer peer sends an older daemon
-/// (whose version it learnt from a [`Mismatch`]) to make it drain and exit, so that the newer
-/// hookd can take over.
-#[must_use]
-pub fn stop_frame(version: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(crate::frame::LEN_BYTES + crate::frame::VERSION_BYTES + 1);
-    // One byte of body: encoding cannot fail.
-    let _ = crate::frame::encode_frame(version, &[STOP_VARIANT], &mut out);
-    out
-}
+// The frozen stop request (`Request::Stop`), shared with hook-client.
+pub use hook_protocol_core::frame::{STOP_VARIANT, stop_frame};
 
 /// Sent when the peer's protocol version is not the daemon's. Its shape never changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -528,15 +518,17 @@ impl Mismatch {
     /// Describes the mismatch from the point of view of a peer speaking `ours`.
     #[must_use]
     pub fn describe(&self, ours: u32) -> String {
-        let advice = if ours < self.daemon_protocol {
-            "this client is older than the daemon: upgrade hook-client/hookctl"
-        } else {
-            "the daemon is older than this client: restart hookd from the same build (hookctl stop)"
-        };
-        format!(
-            "protocol version mismatch: this side speaks {ours}, hookd {} speaks {}; {advice}",
-            self.daemon_version, self.daemon_protocol
-        )
+        wire::describe_mismatch(ours, self.daemon_protocol, &self.daemon_version)
+    }
+}
+
+impl From<wire::Mismatch> for Mismatch {
+    fn from(m: wire::Mismatch) -> Self {
+        Self {
+            daemon_protocol: m.daemon_protocol,
+            daemon_version: m.daemon_version,
+            peer_protocol: m.peer_protocol,
+        }
     }
 }
 
@@ -562,6 +554,18 @@ pub struct HookRequest {
     pub env_file: Option<String>,
 }
 
+impl<'a> From<&'a HookRequest> for wire::HookRequest<'a> {
+    fn from(r: &'a HookRequest) -> Self {
+        Self {
+            event: &r.event,
+            env: (&r.env).into(),
+            options: (&r.options).into(),
+            id: r.id.as_deref(),
+            env_file: r.env_file.as_deref(),
+        }
+    }
+}
+
 /// Environment values of the hook process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct HookEnv {
@@ -571,6 +575,16 @@ pub struct HookEnv {
     pub session_id: Option<String>,
     /// The hook process's working directory.
     pub cwd: Option<String>,
+}
+
+impl<'a> From<&'a HookEnv> for wire::HookEnv<'a> {
+    fn from(e: &'a HookEnv) -> Self {
+        Self {
+            project_dir: e.project_dir.as_deref(),
+            session_id: e.session_id.as_deref(),
+            cwd: e.cwd.as_deref(),
+        }
+    }
 }
 
 /// Options `hook-client` was started with.
@@ -584,6 +598,16 @@ pub struct ClientOptions {
     pub deadline_ms: u32,
 }
 
+impl<'a> From<&'a ClientOptions> for wire::ClientOptions<'a> {
+    fn from(o: &'a ClientOptions) -> Self {
+        Self {
+            event: o.event.as_deref(),
+            fail_mode: o.fail_mode.as_deref(),
+            deadline_ms: o.deadline_ms,
+        }
+    }
+}
+
 /// What `hook-client` must print and exit with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct HookReply {
@@ -595,6 +619,16 @@ pub struct HookReply {
     /// Bytes for stderr.
     #[serde(with = "serde_bytes")]
     pub stderr: Vec<u8>,
+}
+
+impl From<Reply> for HookReply {
+    fn from(r: Reply) -> Self {
+        Self {
+            exit_code: r.exit_code,
+            stdout: r.stdout,
+            stderr: r.stderr,
+        }
+    }
 }
 
 /// The daemon's state, for `hookctl status`.

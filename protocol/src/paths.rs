@@ -16,6 +16,8 @@
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use hook_protocol_core::trust::BadProgram;
+
 /// File name of the socket inside its directory.
 pub const SOCKET_FILE: &str = "hookd.sock";
 /// File name of the main configuration file.
@@ -208,9 +210,7 @@ pub fn find_program(name: &str, env_override: Option<&str>) -> Result<PathBuf, S
         }
     }
     if refused.is_empty() {
-        Err(format!(
-            "no {name} executable beside this program or in an absolute PATH entry"
-        ))
+        Err(BadProgram::Missing { name }.to_string())
     } else {
         Err(refused.join("; "))
     }
@@ -227,35 +227,37 @@ pub fn find_program(name: &str, env_override: Option<&str>) -> Result<PathBuf, S
 pub fn trusted_executable(p: &Path) -> Result<(), String> {
     let me = crate::private::euid();
     let m = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    let path = &p.display();
     if !m.is_file() || m.mode() & 0o111 == 0 {
-        return Err(format!("{} is not an executable file", p.display()));
+        return Err(BadProgram::NotExecutable { path }.to_string());
     }
     if m.uid() != me && m.uid() != 0 {
-        return Err(format!(
-            "{} is owned by uid {}, not by you (uid {me}) or root; refusing to run it",
-            p.display(),
-            m.uid()
-        ));
+        return Err(BadProgram::Owner {
+            path,
+            owner: m.uid(),
+            me,
+        }
+        .to_string());
     }
     if m.mode() & 0o022 != 0 && !(m.mode() & 0o002 == 0 && crate::private::private_group(m.gid())) {
-        return Err(format!(
-            "{} is writable by others (mode {:04o}); refusing to run it",
-            p.display(),
-            m.mode() & 0o7777
-        ));
+        return Err(BadProgram::Writable {
+            path,
+            mode: m.mode() & 0o7777,
+        }
+        .to_string());
     }
     let dir = p.parent().unwrap_or(Path::new("/"));
     let d = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let dir_shared =
         d.mode() & 0o002 != 0 || (d.mode() & 0o020 != 0 && !crate::private::private_group(d.gid()));
     if (d.uid() != me && d.uid() != 0) || dir_shared {
-        return Err(format!(
-            "{} is in {}, which someone else can change (owner uid {}, mode {:04o}); refusing to run it",
-            p.display(),
-            dir.display(),
-            d.uid(),
-            d.mode() & 0o7777
-        ));
+        return Err(BadProgram::Directory {
+            path,
+            dir: &dir.display(),
+            owner: d.uid(),
+            mode: d.mode() & 0o7777,
+        }
+        .to_string());
     }
     Ok(())
 }

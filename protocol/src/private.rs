@@ -112,51 +112,62 @@ pub enum Untrusted {
 
 impl fmt::Display for Untrusted {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use hook_protocol_core::trust::Refusal;
+        let me = euid();
         match self {
-            Self::Symlink { what, path } => {
-                write!(f, "{what} {} is a symlink; refusing it", path.display())
+            Self::Symlink { what, path } => Refusal::Symlink {
+                what,
+                path: &path.display(),
             }
-            Self::WrongType { what, path, want } => {
-                write!(f, "{what} {} is not {want}; refusing it", path.display())
+            .fmt(f),
+            Self::WrongType { what, path, want } => Refusal::WrongType {
+                what,
+                path: &path.display(),
+                want,
             }
-            Self::Owner { what, path, owner } => write!(
-                f,
-                "{what} {} is owned by uid {owner}; refusing it (you are uid {})",
-                path.display(),
-                euid()
-            ),
-            Self::Mode { what, path, mode } => write!(
-                f,
-                "{what} {} has mode {mode:04o} (group or others have access); refusing it: \
-                 run `chmod go= {}`",
-                path.display(),
-                path.display()
-            ),
+            .fmt(f),
+            Self::Owner { what, path, owner } => Refusal::Owner {
+                what,
+                path: &path.display(),
+                owner: *owner,
+                me,
+            }
+            .fmt(f),
+            Self::Mode { what, path, mode } => Refusal::Mode {
+                what,
+                path: &path.display(),
+                mode: *mode,
+            }
+            .fmt(f),
             Self::Ancestor {
                 what,
                 path,
                 owner,
                 mode,
-            } => write!(
-                f,
-                "{what}: the directory {} above it is owned by uid {owner} with mode {mode:04o}, \
-                 so someone else could replace what is inside; refusing it",
-                path.display()
-            ),
-            Self::Linked { what, path } => write!(
-                f,
-                "{what} {} has more than one hard link; refusing it",
-                path.display()
-            ),
-            Self::Peer { socket, uid } => write!(
-                f,
-                "the process serving {} runs as uid {uid}, not as you (uid {}); refusing it",
-                socket.display(),
-                euid()
-            ),
-            Self::Io { what, path, source } => {
-                write!(f, "cannot check {what} {}: {source}", path.display())
+            } => Refusal::Ancestor {
+                what,
+                path: &path.display(),
+                owner: *owner,
+                mode: *mode,
             }
+            .fmt(f),
+            Self::Linked { what, path } => Refusal::Linked {
+                what,
+                path: &path.display(),
+            }
+            .fmt(f),
+            Self::Peer { socket, uid } => Refusal::Peer {
+                socket: &socket.display(),
+                uid: *uid,
+                me,
+            }
+            .fmt(f),
+            Self::Io { what, path, source } => Refusal::Io {
+                what,
+                path: &path.display(),
+                source,
+            }
+            .fmt(f),
         }
     }
 }

@@ -12,14 +12,14 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use hook_protocol_core::wire;
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{FrameError, LEN_BYTES, encode_frame, split_version};
+use crate::frame::{FrameError, LEN_BYTES, split_version};
 use crate::message::HookEnv;
 use crate::private;
 
-/// The spool record format version, independent of the socket protocol.
-pub const SPOOL_VERSION: u32 = 1;
+pub use hook_protocol_core::SPOOL_VERSION;
 
 /// The largest spool record accepted on ingest, in bytes.
 pub const MAX_RECORD_LEN: u32 = crate::MAX_FRAME_LEN;
@@ -47,6 +47,20 @@ pub struct SpoolRecord {
     pub env: HookEnv,
 }
 
+impl<'a> From<&'a SpoolRecord> for wire::SpoolRecord<'a> {
+    fn from(r: &'a SpoolRecord) -> Self {
+        Self {
+            id: &r.id,
+            time_ms: r.time_ms,
+            reason: &r.reason,
+            answered: &r.answered,
+            event: &r.event,
+            truncated_from: r.truncated_from,
+            env: (&r.env).into(),
+        }
+    }
+}
+
 fn lock(file: &File) -> io::Result<()> {
     file.lock()
 }
@@ -60,9 +74,9 @@ fn lock(file: &File) -> io::Result<()> {
 ///
 /// I/O errors, a refusal (`PermissionDenied`, saying why), or a record too large to encode.
 pub fn append(path: &Path, record: &SpoolRecord) -> io::Result<()> {
-    let body = postcard::to_allocvec(record).map_err(io::Error::other)?;
-    let mut frame = Vec::with_capacity(body.len() + 8);
-    encode_frame(SPOOL_VERSION, &body, &mut frame).map_err(io::Error::other)?;
+    // hook-client's encoder, so both write the same bytes (`wire_tests` checks it against
+    // serde's).
+    let frame = wire::encode_spool_record(&record.into()).map_err(io::Error::other)?;
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         private::ensure_private_dir(dir, "spool directory")?;
     }

@@ -94,6 +94,7 @@ fn the_default_build_is_the_binaries_and_shares_hookds_build() {
                 "hook-client",
                 "hook-engine",
                 "hook-protocol",
+                "hook-protocol-core",
                 "hookctl",
                 "hookd"
             ]
@@ -169,6 +170,15 @@ fn hookctl_and_the_engine_build_without_the_daemons_crates() {
         !direct.lines().any(|l| l.starts_with("libc ")),
         "hook-engine depends on libc directly:\n{direct}"
     );
+}
+
+#[test]
+fn the_protocol_core_depends_on_nothing() {
+    // hook-client links hook-protocol-core without std: a dependency (even one without std of
+    // its own) could turn std back on through feature unification (docs/architecture.md).
+    let tree = features(&["-p", "hook-protocol-core"]);
+    let names: Vec<&str> = tree.keys().filter_map(|k| k.split(' ').next()).collect();
+    assert_eq!(names, ["hook-protocol-core"], "{tree:?}");
 }
 
 /// Whether `path` is an ELF executable with a program interpreter (dynamically linked).

@@ -13,10 +13,12 @@
 //! - Numbers are digits with an optional fraction (`0.5s`, `1.5h`); no sign, no exponent.
 //!
 //! Zero (`0`, `0s`) parses; callers that need a positive duration say so in their own words.
-//! Std only, no allocation: hook-client parses its deadline with it on every event.
+//! No std, no allocation (but [`format()`]): hook-client parses its deadline with it on every
+//! event.
 
-use std::fmt;
-use std::time::Duration;
+use alloc::string::{String, ToString};
+use core::fmt;
+use core::time::Duration;
 
 const NANOS_PER_SEC: u128 = 1_000_000_000;
 
@@ -69,7 +71,7 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {}
+impl core::error::Error for Error {}
 
 /// Parses a duration (see the module documentation for the grammar).
 ///
