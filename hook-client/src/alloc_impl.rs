@@ -3,7 +3,7 @@
 //! hook-client lives for a millisecond and allocates a few dozen blocks: the event, the request
 //! frame, the reply, a few strings. Freeing is left to the exit, except that the newest block
 //! can grow, shrink or be freed in place (the event buffer grows while stdin is read), and
-//! blocks of [`BIG`] bytes or more get their own mapping, which grows with `mremap` and is
+//! blocks of `BIG` (64 KiB) or more get their own mapping, which grows with `mremap` and is
 //! unmapped when freed: a 16 MiB event is never copied to grow. Single-threaded, like
 //! hook-client; the atomics only make the statics safe to share.
 #![allow(unsafe_code)] // a global allocator hands out raw memory
@@ -30,6 +30,12 @@ pub struct Bump {
     end: AtomicUsize,
     /// The start of the newest small block (which may grow or be freed in place).
     last: AtomicUsize,
+}
+
+impl Default for Bump {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Bump {

@@ -29,26 +29,37 @@ pub fn show(p: &[u8]) -> Cow<'_, str> {
 pub fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
     let mut p = Vec::with_capacity(dir.len() + 1 + name.len());
     p.extend_from_slice(dir);
-    if !p.ends_with(b"/") {
+    if !p.is_empty() && !p.ends_with(b"/") {
         p.push(b'/');
     }
     p.extend_from_slice(name);
     p
 }
 
-/// The directory part of `p` (`Path::parent`): `None` for `/` and the empty path, `""` for a
-/// bare name.
+/// `p` without what `Path::components` drops at its end: separators and `.` components (the
+/// root stays).
+fn trim_end(mut p: &[u8]) -> &[u8] {
+    loop {
+        // A trailing separator (not the root's), or the `.` of a trailing `/.`.
+        if (p.len() > 1 && p.ends_with(b"/")) || p.ends_with(b"/.") {
+            p = &p[..p.len() - 1];
+        } else {
+            return p;
+        }
+    }
+}
+
+/// The directory part of `p`, as `Path::parent` gives it: `None` for `/` and the empty path,
+/// `""` for a bare name, and no trailing separator or `.` component (`/a/link/./s` → `/a/link`:
+/// the checks look at the link itself).
 #[must_use]
 pub fn parent(p: &[u8]) -> Option<&[u8]> {
-    let p = p.strip_suffix(b"/").filter(|s| !s.is_empty()).unwrap_or(p);
+    let p = trim_end(p);
     if p.is_empty() || p == b"/" {
         return None;
     }
-    Some(match p.iter().rposition(|&b| b == b'/') {
-        None => b"",
-        Some(0) => b"/",
-        Some(i) => p[..i].strip_suffix(b"/").unwrap_or(&p[..i]),
-    })
+    let cut = p.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    Some(trim_end(&p[..cut]))
 }
 
 /// The real uid.
@@ -224,7 +235,28 @@ mod tests {
 
     #[test]
     fn parents_and_joins_are_those_of_std_path() {
-        for p in ["/a/b", "/a", "/", "a", "a/b", "", "/a/b/", "/a//b"] {
+        for p in [
+            "/a/b",
+            "/a",
+            "/",
+            "a",
+            "a/b",
+            "",
+            "/a/b/",
+            "/a//b",
+            "/a/b/.",
+            "/a///b",
+            "/a/./b",
+            "/a/b/./",
+            "/.",
+            ".",
+            "./a",
+            "a/.",
+            "a//",
+            "/x/link/./hookd.sock",
+            "//a",
+            "/a/.//b",
+        ] {
             let std_parent = std::path::Path::new(p)
                 .parent()
                 .map(|d| d.to_str().unwrap().as_bytes().to_vec());
@@ -233,5 +265,6 @@ mod tests {
         assert_eq!(join(b"/a", b"b"), b"/a/b");
         assert_eq!(join(b"/", b"b"), b"/b");
         assert_eq!(join(b"/a/", b"b"), b"/a/b");
+        assert_eq!(join(b"", b"b"), b"b");
     }
 }

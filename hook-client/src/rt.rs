@@ -7,7 +7,7 @@
 //! build (`panic = "abort"`, which a program without the standard library needs) links no C
 //! library: the kernel starts `hook_client_start` below, which relocates the program (it is a static
 //! position-independent executable, so its address is randomised like any other), makes its
-//! relocated data read-only, and calls [`crate::start`] with the arguments and environment
+//! relocated data read-only, and calls [`hook_client::start`] with the arguments and environment
 //! from the initial stack. System calls are made directly (`sys`), memory comes from `mmap`
 //! (`alloc.rs`), and the few functions the compiler expects a C library to provide (`memcpy`
 //! and kin) are here.
@@ -61,7 +61,10 @@ const RELATIVE: usize = 8;
 const RELATIVE: usize = 1027;
 
 const DT_NULL: usize = 0;
+const DT_PLTRELSZ: usize = 2;
 const DT_RELA: usize = 7;
+const DT_RELSZ: usize = 18;
+const DT_TEXTREL: usize = 22;
 const DT_RELASZ: usize = 8;
 const DT_RELRSZ: usize = 35;
 const DT_RELR: usize = 36;
@@ -87,7 +90,7 @@ unsafe extern "C" fn entry(sp: *const usize, dynamic: *const usize, ehdr: usize)
             0
         };
         if !dynamic.is_null() && !relocate(bias, dynamic) {
-            fatal(b"hook-client: cannot start: unexpected relocation type\n");
+            fatal(b"hook-client: cannot start: a relocation of a kind it does not apply\n");
         }
         let argc = *sp;
         let argv = sp.add(1).cast::<*const u8>();
@@ -98,7 +101,7 @@ unsafe extern "C" fn entry(sp: *const usize, dynamic: *const usize, ehdr: usize)
         }
         let auxv = auxv.add(1).cast::<usize>();
         protect_relro(ehdr, bias, page_size(auxv));
-        crate::start(argc, argv, envp)
+        hook_client::start(argc, argv, envp)
     }
 }
 
@@ -127,6 +130,10 @@ unsafe fn relocate(base: usize, mut dynamic: *const usize) -> bool {
                 relr = value;
             } else if tag == DT_RELRSZ {
                 relrsz = value;
+            } else if (tag == DT_PLTRELSZ || tag == DT_RELSZ) && value != 0 || tag == DT_TEXTREL {
+                // PLT slots, REL-format entries, relocations in text: none of ours; a link
+                // that brings them in (a C library's code) must fail here, clearly.
+                return false;
             }
             dynamic = dynamic.add(2);
         }
@@ -209,7 +216,7 @@ unsafe fn protect_relro(ehdr: usize, bias: usize, page: usize) {
             let start = (bias + vaddr) & !(page - 1);
             let end = (bias + vaddr + memsz) & !(page - 1);
             if end > start {
-                crate::sys::protect_read_only(start, end - start);
+                hook_client::sys::protect_read_only(start, end - start);
             }
         }
     }
@@ -217,8 +224,8 @@ unsafe fn protect_relro(ehdr: usize, bias: usize, page: usize) {
 
 /// Writes `msg` to stderr and exits; usable before relocation (the message is a literal).
 fn fatal(msg: &[u8]) -> ! {
-    let _ = crate::sys::write(2, msg);
-    crate::sys::exit(127)
+    let _ = hook_client::sys::write(2, msg);
+    hook_client::sys::exit(127)
 }
 
 /// A bug: says so on stderr and exits with 101, as a Rust program does after a panic; Claude
@@ -244,9 +251,9 @@ fn panic(info: &PanicInfo<'_>) -> ! {
         len: 0,
     };
     let _ = write!(buf, "hook-client: internal error: {info}");
-    let _ = crate::sys::write(2, &buf.bytes[..buf.len]);
-    let _ = crate::sys::write(2, b"\n");
-    crate::sys::exit(101)
+    let _ = hook_client::sys::write(2, &buf.bytes[..buf.len]);
+    let _ = hook_client::sys::write(2, b"\n");
+    hook_client::sys::exit(101)
 }
 
 // The standard library's precompiled `alloc` refers to the unwinder from its (never taken,

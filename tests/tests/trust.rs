@@ -346,6 +346,42 @@ fn autostart_runs_the_hookd_beside_hook_client() {
     assert_eq!(d.hookctl(&["stop"]).unwrap().status.code(), Some(0));
 }
 
+#[test]
+fn a_symlinked_socket_directory_is_refused_however_the_path_is_spelled() {
+    // The socket's directory is a link (to a private directory of ours: only the link is
+    // wrong). Written with a trailing `/.` or doubled separators, the directory part must
+    // still be the link itself, not what `lstat` of `link/.` would see through it.
+    let d = TestDaemon::unstarted(&[("hookd.toml", VICTIM_RULES)]).unwrap();
+    let real = d.home().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let link = d.home().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let link = link.display().to_string();
+    for socket in [
+        format!("{link}/hookd.sock"),
+        format!("{link}/./hookd.sock"),
+        format!("{link}//hookd.sock"),
+        format!("{link}/.//./hookd.sock"),
+    ] {
+        let out = d
+            .hook_with(
+                &force_push("link"),
+                &["--event", "PreToolUse", "--no-autostart"],
+                &[("HOOKD_SOCKET", &socket)],
+            )
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!(
+                "socket directory {link} is a symlink; refusing it"
+            )),
+            "{socket}: {err}"
+        );
+        assert_eq!(permission_decision(&out), "ask", "{socket}: {err}");
+    }
+}
+
 /// A stand-in for a hookd of the previous protocol version: it answers every frame of
 /// another version with its `Mismatch`, and the frozen `Stop` in its own version with
 /// `Stopping`, after which it closes its listener and removes its socket, as hookd does.

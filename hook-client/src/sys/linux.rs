@@ -206,7 +206,13 @@ pub fn fchmod(fd: &Fd, mode: u32) -> Result<()> {
     unsafe { sys!(libc::SYS_fchmod, fd.0, mode) }.map(drop)
 }
 
-/// `rename(2)`.
+/// `renameat`'s number: on aarch64 the generic table's 38, which the libc crate leaves out.
+#[cfg(target_arch = "x86_64")]
+const SYS_RENAMEAT: i64 = libc::SYS_renameat;
+#[cfg(target_arch = "aarch64")]
+const SYS_RENAMEAT: i64 = 38;
+
+/// `rename(2)` (`renameat`, as the C libraries make it; `renameat2` is younger).
 ///
 /// # Errors
 ///
@@ -216,12 +222,11 @@ pub fn rename(from: &[u8], to: &[u8]) -> Result<()> {
     // SAFETY: both NUL-terminated.
     unsafe {
         sys!(
-            libc::SYS_renameat2,
+            SYS_RENAMEAT,
             libc::AT_FDCWD,
             a.as_ptr(),
             libc::AT_FDCWD,
-            b.as_ptr(),
-            0
+            b.as_ptr()
         )
     }
     .map(drop)
@@ -312,11 +317,15 @@ pub fn set_timeout(fd: &Fd, option: i32, wait: Duration) -> Result<()> {
 ///
 /// # Errors
 ///
-/// The kernel's, or `EINVAL` for a path too long for `sun_path` or with a NUL byte.
+/// The kernel's, `ENAMETOOLONG` for a path too long for `sun_path` or `EINVAL` for one with a
+/// NUL byte (callers check first, to say so in words: `connect` in lib.rs).
 pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<()> {
     // SAFETY: sockaddr_un is plain old data; all-zero is valid.
     let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    if path.len() >= addr.sun_path.len() || path.contains(&0) {
+    if path.len() >= addr.sun_path.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    if path.contains(&0) {
         return Err(Errno::INVALID);
     }
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -582,10 +591,19 @@ pub fn spawn_detached(program: &[u8], argv: &[&[u8]], envp: &[*const u8]) -> Res
         set_signal(libc::SIGPIPE, libc::SIG_DFL);
         // SAFETY: plain integers and the prepared, NUL-terminated arrays.
         let err = unsafe {
+            // `null` is 3 or above (fds 0-2 are kept open at start); were it one of them, it
+            // keeps its number without close-on-exec instead (`dup3` refuses equal fds).
+            let onto = |fd: i32| {
+                if null.0 == fd {
+                    sys!(libc::SYS_fcntl, fd, libc::F_SETFD, 0)
+                } else {
+                    sys!(libc::SYS_dup3, null.0, fd, 0)
+                }
+            };
             let setup = sys!(libc::SYS_setsid)
-                .and_then(|_| sys!(libc::SYS_dup3, null.0, 0, 0))
-                .and_then(|_| sys!(libc::SYS_dup3, null.0, 1, 0))
-                .and_then(|_| sys!(libc::SYS_dup3, null.0, 2, 0));
+                .and_then(|_| onto(0))
+                .and_then(|_| onto(1))
+                .and_then(|_| onto(2));
             match setup {
                 Err(e) => e,
                 Ok(_) => match sys!(
@@ -657,8 +675,7 @@ pub unsafe fn unmap(ptr: *mut u8, len: usize) {
     let _ = unsafe { sys!(libc::SYS_munmap, ptr, len) };
 }
 
-/// Makes `len` bytes at `addr` (whole pages) read-only.
-#[cfg_attr(any(test, not(nolibc)), allow(dead_code))]
+/// Makes `len` bytes at `addr` (whole pages) read-only (the release build's start-up).
 pub fn protect_read_only(addr: usize, len: usize) {
     // SAFETY: the caller names pages of this program's own image that nothing writes again.
     let _ = unsafe { sys!(libc::SYS_mprotect, addr, len, libc::PROT_READ) };

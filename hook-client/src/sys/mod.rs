@@ -1,6 +1,6 @@
 //! The system calls hook-client makes, behind one small API.
 //!
-//! On Linux x86_64 and aarch64 they are made directly ([`linux`]: a `syscall`/`svc`
+//! On Linux x86_64 and aarch64 they are made directly (`linux.rs`: a `syscall`/`svc`
 //! instruction each, no C library), in every build: the release build has no C library to call
 //! (see `rt.rs`) and the debug build runs the same code. Elsewhere (macOS, other
 //! architectures) they go through the standard library (`portable.rs`).
@@ -122,6 +122,27 @@ fn describe(n: i32) -> &'static str {
         libc::ECONNREFUSED => "Connection refused",
         libc::EDQUOT => "Disk quota exceeded",
         libc::ENOTSOCK => "Socket operation on non-socket",
+        libc::ESRCH => "No such process",
+        libc::ECHILD => "No child processes",
+        libc::ENODEV => "No such device",
+        libc::ENOTTY => "Inappropriate ioctl for device",
+        libc::ESPIPE => "Illegal seek",
+        libc::EDOM => "Numerical argument out of domain",
+        libc::ERANGE => "Numerical result out of range",
+        libc::EDEADLK => "Resource deadlock avoided",
+        libc::ENOLCK => "No locks available",
+        libc::ENOTEMPTY => "Directory not empty",
+        libc::EXDEV => "Invalid cross-device link",
+        libc::EOVERFLOW => "Value too large for defined data type",
+        libc::ESTALE => "Stale file handle",
+        libc::EOPNOTSUPP => "Operation not supported",
+        libc::EPROTONOSUPPORT => "Protocol not supported",
+        libc::EADDRNOTAVAIL => "Cannot assign requested address",
+        libc::ENETUNREACH => "Network is unreachable",
+        libc::EHOSTUNREACH => "No route to host",
+        libc::EISCONN => "Transport endpoint is already connected",
+        libc::ECANCELED => "Operation canceled",
+        libc::EILSEQ => "Invalid or incomplete multibyte or wide character",
         _ => "Unknown error",
     }
 }
@@ -323,7 +344,11 @@ mod tests {
                 .not_found()
         );
         let long = alloc::vec![b'a'; 200];
-        assert_eq!(connect_unix(&missing, &long).unwrap_err(), Errno::INVALID);
+        assert_eq!(
+            connect_unix(&missing, &long).unwrap_err(),
+            Errno(libc::ENAMETOOLONG)
+        );
+        assert_eq!(connect_unix(&missing, b"a\0b").unwrap_err(), Errno::INVALID);
     }
 
     #[test]

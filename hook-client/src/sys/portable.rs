@@ -246,7 +246,10 @@ pub fn set_timeout(fd: &Fd, option: i32, wait: Duration) -> Result<()> {
 pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<()> {
     // SAFETY: sockaddr_un is plain old data; all-zero is valid.
     let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    if path.len() >= addr.sun_path.len() || path.contains(&0) {
+    if path.len() >= addr.sun_path.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    if path.contains(&0) {
         return Err(Errno::INVALID);
     }
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
