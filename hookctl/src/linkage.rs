@@ -4,8 +4,8 @@
 //! An ELF executable is dynamically linked when it has a `PT_INTERP` program header (the
 //! dynamic loader it asks the kernel to run first). Claude Code starts hook-client for every
 //! hook event, and the loader's work is much of a dynamic client's cost: a whole hook measured
-//! 1.34-1.39x `/bin/true` with a dynamic client, 1.02-1.03x with a static glibc one and
-//! 0.81-0.82x with the release build, which links no C library (`hook-bench spawn`,
+//! 1.34-1.39x `/bin/true` with a dynamic client, 1.02-1.07x with a static glibc one and
+//! 0.79-0.82x with the release build, which links no C library (`hook-bench spawn`,
 //! BENCHMARKS.md).
 
 use std::fs::File;
