@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 use core::time::Duration;
 
-use super::{Errno, Fd, Result, Stat, c_path, read_full};
+use super::{Errno, Fd, Result, Stat, c_path, read_full, unix_address};
 
 /// A raw system call with up to six arguments; returns the kernel's value (negative: -errno).
 ///
@@ -317,22 +317,9 @@ pub fn set_timeout(fd: &Fd, option: i32, wait: Duration) -> Result<()> {
 ///
 /// # Errors
 ///
-/// The kernel's, `ENAMETOOLONG` for a path too long for `sun_path` or `EINVAL` for one with a
-/// NUL byte (callers check first, to say so in words: `connect` in lib.rs).
+/// The kernel's, or those of `unix_address`.
 pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<()> {
-    // SAFETY: sockaddr_un is plain old data; all-zero is valid.
-    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    if path.len() >= addr.sun_path.len() {
-        return Err(Errno(libc::ENAMETOOLONG));
-    }
-    if path.contains(&0) {
-        return Err(Errno::INVALID);
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(path) {
-        *dst = *src as libc::c_char;
-    }
-    let len = size_of::<libc::sa_family_t>() + path.len() + 1;
+    let (addr, len) = unix_address(path)?;
     loop {
         // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
         match unsafe { sys!(libc::SYS_connect, fd.0, &raw const addr, len) } {

@@ -203,6 +203,31 @@ fn c_path(path: &[u8]) -> Result<Vec<u8>> {
     Ok(c)
 }
 
+/// The address of the Unix socket at `path`, and its length (`sun_path`'s bytes, its NUL
+/// and the family before it).
+///
+/// # Errors
+///
+/// `ENAMETOOLONG` for a path too long for `sun_path`, `EINVAL` for one with a NUL byte
+/// (callers check first, to say so in words: `connect` in lib.rs).
+fn unix_address(path: &[u8]) -> Result<(libc::sockaddr_un, usize)> {
+    #[allow(unsafe_code)]
+    // SAFETY: sockaddr_un is plain old data; all-zero is valid.
+    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
+    if path.len() >= addr.sun_path.len() {
+        return Err(Errno(libc::ENAMETOOLONG));
+    }
+    if path.contains(&0) {
+        return Err(Errno::INVALID);
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(path) {
+        *dst = *src as libc::c_char;
+    }
+    let len = size_of::<libc::sockaddr_un>() - addr.sun_path.len() + path.len() + 1;
+    Ok((addr, len))
+}
+
 /// Writes all of `bytes` to `fd`.
 ///
 /// # Errors
@@ -242,7 +267,6 @@ pub fn read_full(fd: i32, buf: &mut [u8]) -> Result<usize> {
 mod tests {
     use super::*;
     use alloc::string::ToString;
-    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn errors_read_as_the_standard_librarys() {
@@ -256,135 +280,156 @@ mod tests {
             }
         }
     }
-
-    #[test]
-    fn files_and_directories_are_seen_as_the_standard_library_sees_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("f");
-        std::fs::write(&file, b"hello").unwrap();
-        let link = dir.path().join("l");
-        std::os::unix::fs::symlink(&file, &link).unwrap();
-        let bytes = |p: &std::path::Path| p.to_str().unwrap().as_bytes().to_vec();
-        for (p, follow) in [(&file, true), (&link, false), (&link, true)] {
-            let ours = stat(&bytes(p), follow).unwrap();
-            let std = if follow {
-                std::fs::metadata(p)
-            } else {
-                std::fs::symlink_metadata(p)
-            }
-            .unwrap();
-            assert_eq!(
-                (
-                    ours.mode, ours.uid, ours.gid, ours.nlink, ours.ino, ours.dev
-                ),
-                (
-                    std.mode(),
-                    std.uid(),
-                    std.gid(),
-                    std.nlink(),
-                    std.ino(),
-                    std.dev()
-                )
-            );
-            assert_eq!(ours.mtime.as_secs(), u64::try_from(std.mtime()).unwrap());
-        }
-        assert!(stat(&bytes(&link), false).unwrap().is_symlink());
-        assert!(stat(&bytes(dir.path()), true).unwrap().is_dir());
-        assert!(stat(b"/nonexistent/x", true).unwrap_err().not_found());
-        // open, write, fstat, read back.
-        let g = bytes(&dir.path().join("g"));
-        let fd = open(&g, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
-        write_all(fd.raw(), b"abc").unwrap();
-        assert!(fstat(&fd).unwrap().is_file());
-        drop(fd);
-        let fd = open(&g, libc::O_RDONLY, 0).unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(read_full(fd.raw(), &mut buf).unwrap(), 3);
-        assert_eq!(&buf[..3], b"abc");
-        assert_eq!(
-            open(&g, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap_err(),
-            Errno(libc::EEXIST)
-        );
-        assert_eq!(
-            open(b"a\0b", libc::O_RDONLY, 0).unwrap_err(),
-            Errno::INVALID
-        );
-        assert_eq!(getcwd().unwrap(), bytes(&std::env::current_dir().unwrap()));
-        assert_eq!(
-            current_exe().unwrap(),
-            bytes(&std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap())
-        );
-        assert_eq!(getpid(), std::process::id());
-    }
-
-    #[test]
-    fn a_unix_socket_connects_peeks_and_knows_its_peer() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
-        let p = path.to_str().unwrap().as_bytes();
-        let fd = unix_socket().unwrap();
-        set_timeout(&fd, libc::SO_RCVTIMEO, Duration::from_millis(50)).unwrap();
-        connect_unix(&fd, p).unwrap();
-        let (mut server, _) = listener.accept().unwrap();
-        assert_eq!(peer_uid(&fd).unwrap(), geteuid());
-        assert!(peek(&fd).unwrap_err().would_block());
-        std::io::Write::write_all(&mut server, b"x").unwrap();
-        assert_eq!(peek(&fd).unwrap(), 1);
-        let mut b = [0u8; 2];
-        assert_eq!(read(fd.raw(), &mut b).unwrap(), 1);
-        // The receive timeout expires as "would block".
-        assert!(read(fd.raw(), &mut b).unwrap_err().would_block());
-        drop(server);
-        assert_eq!(peek(&fd).unwrap(), 0);
-        let missing = unix_socket().unwrap();
-        assert!(
-            connect_unix(&missing, b"/nonexistent/s")
-                .unwrap_err()
-                .not_found()
-        );
-        let long = alloc::vec![b'a'; 200];
-        assert_eq!(
-            connect_unix(&missing, &long).unwrap_err(),
-            Errno(libc::ENAMETOOLONG)
-        );
-        assert_eq!(connect_unix(&missing, b"a\0b").unwrap_err(), Errno::INVALID);
-    }
-
-    #[test]
-    fn clocks_move_forward() {
-        let a = monotonic();
-        sleep(Duration::from_millis(2));
-        assert!(monotonic() - a >= Duration::from_millis(2));
-        let wall = wall_clock();
-        let std_wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        assert!(std_wall.abs_diff(wall) < Duration::from_secs(5));
-    }
-
-    #[test]
-    fn a_detached_program_runs_and_a_missing_one_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("ran");
-        let script = alloc::format!("echo $$ > {}", out.display());
-        let argv: [&[u8]; 3] = [b"/bin/sh", b"-c", script.as_bytes()];
-        let pid = spawn_detached(b"/bin/sh", &argv, &[]).unwrap();
-        assert!(pid > 0);
-        for _ in 0..200 {
-            if std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('\n')) {
-                break;
-            }
-            sleep(Duration::from_millis(10));
-        }
-        assert_eq!(
-            std::fs::read_to_string(&out).unwrap().trim(),
-            pid.to_string()
-        );
-        assert!(
-            spawn_detached(b"/nonexistent/prog", &[b"/nonexistent/prog"], &[])
-                .unwrap_err()
-                .not_found()
-        );
-    }
 }
+
+/// The system-call tests, run against each backend this target compiles: the direct one
+/// (Linux x86_64/aarch64) and the standard library's (macOS and the rest, also compiled for
+/// the tests here so that it runs somewhere).
+#[cfg(test)]
+macro_rules! backend_tests {
+    ($tests:ident, $backend:ident) => {
+        mod $tests {
+            use super::$backend::*;
+            use super::{Errno, read_full, write_all};
+            use alloc::string::ToString;
+            use core::time::Duration;
+            use std::os::unix::fs::MetadataExt;
+
+    #[test]
+            fn files_and_directories_are_seen_as_the_standard_library_sees_them() {
+                let dir = tempfile::tempdir().unwrap();
+                let file = dir.path().join("f");
+                std::fs::write(&file, b"hello").unwrap();
+                let link = dir.path().join("l");
+                std::os::unix::fs::symlink(&file, &link).unwrap();
+                let bytes = |p: &std::path::Path| p.to_str().unwrap().as_bytes().to_vec();
+                for (p, follow) in [(&file, true), (&link, false), (&link, true)] {
+                    let ours = stat(&bytes(p), follow).unwrap();
+                    let std = if follow {
+                        std::fs::metadata(p)
+                    } else {
+                        std::fs::symlink_metadata(p)
+                    }
+                    .unwrap();
+                    assert_eq!(
+                        (
+                            ours.mode, ours.uid, ours.gid, ours.nlink, ours.ino, ours.dev
+                        ),
+                        (
+                            std.mode(),
+                            std.uid(),
+                            std.gid(),
+                            std.nlink(),
+                            std.ino(),
+                            std.dev()
+                        )
+                    );
+                    assert_eq!(ours.mtime.as_secs(), u64::try_from(std.mtime()).unwrap());
+                }
+                assert!(stat(&bytes(&link), false).unwrap().is_symlink());
+                assert!(stat(&bytes(dir.path()), true).unwrap().is_dir());
+                assert!(stat(b"/nonexistent/x", true).unwrap_err().not_found());
+                // open, write, fstat, read back.
+                let g = bytes(&dir.path().join("g"));
+                let fd = open(&g, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap();
+                write_all(fd.raw(), b"abc").unwrap();
+                assert!(fstat(&fd).unwrap().is_file());
+                drop(fd);
+                let fd = open(&g, libc::O_RDONLY, 0).unwrap();
+                let mut buf = [0u8; 8];
+                assert_eq!(read_full(fd.raw(), &mut buf).unwrap(), 3);
+                assert_eq!(&buf[..3], b"abc");
+                assert_eq!(
+                    open(&g, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL, 0o600).unwrap_err(),
+                    Errno(libc::EEXIST)
+                );
+                assert_eq!(
+                    open(b"a\0b", libc::O_RDONLY, 0).unwrap_err(),
+                    Errno::INVALID
+                );
+                assert_eq!(getcwd().unwrap(), bytes(&std::env::current_dir().unwrap()));
+                assert_eq!(
+                    current_exe().unwrap(),
+                    bytes(&std::fs::canonicalize(std::env::current_exe().unwrap()).unwrap())
+                );
+                assert_eq!(getpid(), std::process::id());
+            }
+
+            #[test]
+            fn a_unix_socket_connects_peeks_and_knows_its_peer() {
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("s");
+                let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+                let p = path.to_str().unwrap().as_bytes();
+                let fd = unix_socket().unwrap();
+                set_timeout(&fd, libc::SO_RCVTIMEO, Duration::from_millis(50)).unwrap();
+                connect_unix(&fd, p).unwrap();
+                let (mut server, _) = listener.accept().unwrap();
+                assert_eq!(peer_uid(&fd).unwrap(), geteuid());
+                assert!(peek(&fd).unwrap_err().would_block());
+                std::io::Write::write_all(&mut server, b"x").unwrap();
+                assert_eq!(peek(&fd).unwrap(), 1);
+                let mut b = [0u8; 2];
+                assert_eq!(read(fd.raw(), &mut b).unwrap(), 1);
+                // The receive timeout expires as "would block".
+                assert!(read(fd.raw(), &mut b).unwrap_err().would_block());
+                drop(server);
+                assert_eq!(peek(&fd).unwrap(), 0);
+                let missing = unix_socket().unwrap();
+                assert!(
+                    connect_unix(&missing, b"/nonexistent/s")
+                        .unwrap_err()
+                        .not_found()
+                );
+                let long = alloc::vec![b'a'; 200];
+                assert_eq!(
+                    connect_unix(&missing, &long).unwrap_err(),
+                    Errno(libc::ENAMETOOLONG)
+                );
+                assert_eq!(connect_unix(&missing, b"a\0b").unwrap_err(), Errno::INVALID);
+            }
+
+            #[test]
+            fn clocks_move_forward() {
+                let a = monotonic();
+                sleep(Duration::from_millis(2));
+                assert!(monotonic() - a >= Duration::from_millis(2));
+                let wall = wall_clock();
+                let std_wall = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap();
+                assert!(std_wall.abs_diff(wall) < Duration::from_secs(5));
+            }
+
+            #[test]
+            fn a_detached_program_runs_and_a_missing_one_is_an_error() {
+                let dir = tempfile::tempdir().unwrap();
+                let out = dir.path().join("ran");
+                let script = alloc::format!("echo $$ > {}", out.display());
+                let argv: [&[u8]; 3] = [b"/bin/sh", b"-c", script.as_bytes()];
+                let pid = spawn_detached(b"/bin/sh", &argv, &[]).unwrap();
+                assert!(pid > 0);
+                for _ in 0..200 {
+                    if std::fs::read_to_string(&out).is_ok_and(|s| s.ends_with('\n')) {
+                        break;
+                    }
+                    sleep(Duration::from_millis(10));
+                }
+                assert_eq!(
+                    std::fs::read_to_string(&out).unwrap().trim(),
+                    pid.to_string()
+                );
+                assert!(
+                    spawn_detached(b"/nonexistent/prog", &[b"/nonexistent/prog"], &[])
+                        .unwrap_err()
+                        .not_found()
+                );
+            }
+        }
+    };
+}
+
+#[cfg(all(test, raw_syscalls))]
+backend_tests!(linux_tests, linux);
+#[cfg(test)]
+backend_tests!(portable_tests, portable);

@@ -10,7 +10,7 @@ use core::time::Duration;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 
-use super::{Errno, Fd, Result, Stat, c_path};
+use super::{Errno, Fd, Result, Stat, c_path, unix_address};
 
 fn last() -> Errno {
     Errno(
@@ -242,22 +242,10 @@ pub fn set_timeout(fd: &Fd, option: i32, wait: Duration) -> Result<()> {
 ///
 /// # Errors
 ///
-/// The system's, or `EINVAL` for a path too long for `sun_path`.
+/// The system's, or those of `unix_address`.
 pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<()> {
-    // SAFETY: sockaddr_un is plain old data; all-zero is valid.
-    let mut addr: libc::sockaddr_un = unsafe { core::mem::zeroed() };
-    if path.len() >= addr.sun_path.len() {
-        return Err(Errno(libc::ENAMETOOLONG));
-    }
-    if path.contains(&0) {
-        return Err(Errno::INVALID);
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (dst, src) in addr.sun_path.iter_mut().zip(path) {
-        *dst = *src as libc::c_char;
-    }
-    let len = size_of::<libc::sockaddr_un>();
-    // SAFETY: addr is a valid sockaddr_un of that length.
+    let (addr, len) = unix_address(path)?;
+    // SAFETY: addr is a valid sockaddr_un and len does not exceed its size.
     let rc = unsafe {
         libc::connect(
             fd.0,
