@@ -16,7 +16,9 @@
 //! - files are opened without following a symlink in the last component, and only when they
 //!   are regular files owned by the caller ([`open_private`], [`write_private`]).
 //!
-//! Everything here is std + libc: hook-client links it, so the checks are a few system calls.
+//! Everything here is std + libc. hook-client, which has no std, makes the same checks in
+//! `hook-client/src/trust.rs`; the words of every refusal are shared
+//! ([`hook_protocol_core::trust`]).
 
 use std::ffi::OsString;
 use std::fmt;

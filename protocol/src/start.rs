@@ -1,5 +1,6 @@
-//! Starting hookd in the background, the one way hook-client (autostart) and hookctl (`restart`)
-//! do it.
+//! Starting hookd in the background, as hookctl (`restart`) does. hook-client's autostart,
+//! which has no std, does the same with its own system calls (`spawn_detached` in
+//! `hook-client/src/sys/`): the same arguments, a new session, stdio on /dev/null.
 
 use std::io;
 use std::os::unix::process::CommandExt;

@@ -8,8 +8,9 @@
 //! * `true`: `/bin/true` wired on the same events as `hookctl install` wires (the floor of any
 //!   command hook: a fork, an exec, the pipes);
 //! * `hookd-musl`, `hookd-glibc`: `hookctl install --client <hook-client>` (every event but
-//!   WorktreeCreate/WorktreeRemove), with the static musl build and the default build of
-//!   hook-client;
+//!   WorktreeCreate/WorktreeRemove), with the musl-target build and the default build of
+//!   hook-client (`x86_64-unknown-linux-gnu`; the name is older than the release build's
+//!   independence from the C library: on x86_64 and aarch64 Linux neither links one);
 //! * `hookd-http`: `hookctl install --http` (http hooks straight to hookd's listener;
 //!   SessionStart and Setup keep hook-client, the musl build when there is one);
 //! * `python`: a typical Python hook script on the same events: it reads the event JSON from
