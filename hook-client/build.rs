@@ -54,11 +54,14 @@ fn main() {
     let var = |k: &str| env::var(k).unwrap_or_default();
     // src/sys/linux.rs: system calls made directly, in every build on these targets.
     let arch = var("CARGO_CFG_TARGET_ARCH");
-    if var("CARGO_CFG_TARGET_OS") == "linux" && (arch == "x86_64" || arch == "aarch64") {
+    let raw_syscalls =
+        var("CARGO_CFG_TARGET_OS") == "linux" && (arch == "x86_64" || arch == "aarch64");
+    if raw_syscalls {
         println!("cargo:rustc-cfg=raw_syscalls");
-    }
-    if no_libc(&var) {
-        return;
+        if var("PROFILE") == "release" {
+            no_libc();
+            return;
+        }
     }
     if var("CARGO_CFG_TARGET_OS") != "linux" || var("CARGO_CFG_TARGET_ENV") != "gnu" {
         return;
@@ -128,23 +131,16 @@ fn main() {
 }
 
 /// The release build on Linux x86_64 and aarch64 links no C library (src/rt.rs): the program
-/// starts at its own `_start` and is linked as a static position-independent executable with
-/// nothing but itself (`-nostartfiles -nostdlib -static-pie`). Sets `cfg(nolibc)` and returns
-/// true when that applies.
+/// starts at its own entry point (`hook_client_start`) and is linked as a static
+/// position-independent executable with nothing but itself (`-nostartfiles -nostdlib
+/// -static-pie`). Sets `cfg(nolibc)`.
 ///
 /// A program without the standard library cannot unwind, so this needs `panic = "abort"`,
 /// which the workspace's release profile (and those inheriting it) sets and its debug profile
 /// does not. Cargo does not tell build scripts the panic strategy (`CARGO_CFG_PANIC` is the
 /// target's default), so the profile stands for it, and src/main.rs refuses to compile a
 /// `nolibc` build that would unwind.
-fn no_libc(var: &impl Fn(&str) -> String) -> bool {
-    let arch = var("CARGO_CFG_TARGET_ARCH");
-    if var("CARGO_CFG_TARGET_OS") != "linux"
-        || !(arch == "x86_64" || arch == "aarch64")
-        || var("PROFILE") != "release"
-    {
-        return false;
-    }
+fn no_libc() {
     println!("cargo:rustc-cfg=nolibc");
     // The entry point has its own name: on musl, rustc links the C library's start files
     // (`rcrt1.o`, with its `_start`) whatever the link arguments say; unreferenced, they are
@@ -157,7 +153,6 @@ fn no_libc(var: &impl Fn(&str) -> String) -> bool {
     ] {
         println!("cargo:rustc-link-arg-bin=hook-client={arg}");
     }
-    true
 }
 
 /// The absolute path the C compiler driver would link for `name`, if it has one.

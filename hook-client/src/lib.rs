@@ -12,9 +12,10 @@
 //! ([`sys`]). The release build on Linux links no C library at all (`src/rt.rs`: its own
 //! start-up, relocation and allocator); other builds start from the C library's `main`
 //! (`src/main.rs`), with the standard library linked only for what their panic strategy or
-//! platform needs. Either way the same code runs from [`start`] on, which also does what Rust's runtime start-up would have
-//! done that hook-client relies on: `SIGPIPE` ignored (a closed pipe is an error, not a kill)
-//! and fds 0-2 kept open (a socket must never land on stdout).
+//! platform needs. Either way the same code runs from [`start`] on, which also does what
+//! Rust's runtime start-up would have done that hook-client relies on: `SIGPIPE` ignored (a
+//! closed pipe is an error, not a kill) and fds 0-2 kept open (a socket must never land on
+//! stdout).
 
 #![no_std]
 
@@ -119,6 +120,9 @@ fn run(args: Vec<String>) -> ! {
     };
     let (event, oversized) = read_stdin();
     let id = invocation_id();
+    // The hook process's environment values, for the request and, if it fails, the spool.
+    let cwd = cwd();
+    let env = hook_env(&cwd);
     let reply = match usage_error {
         Some(e) => Err(Failure(format!("bad hook-client arguments: {e}"))),
         None if oversized.is_some() => Err(Failure(format!(
@@ -126,9 +130,9 @@ fn run(args: Vec<String>) -> ! {
             oversized.unwrap_or_default(),
             MAX_EVENT_LEN
         ))),
-        None => exchange(&opts, &event, &id, start, early),
+        None => exchange(&opts, &event, env, &id, start, early),
     };
-    let reply = reply.unwrap_or_else(|f| fall_back(&opts, &event, oversized, &id, &f.0));
+    let reply = reply.unwrap_or_else(|f| fall_back(&opts, &event, env, oversized, &id, &f.0));
     emit(&reply);
 }
 
@@ -308,15 +312,15 @@ fn cwd() -> Option<String> {
 fn exchange(
     opts: &Options,
     event: &[u8],
+    env: HookEnv<'_>,
     id: &str,
     start: Duration,
     early: Option<Early>,
 ) -> Result<failmode::Reply, Failure> {
     let deadline = start + opts.deadline;
-    let cwd = cwd();
     let request = HookRequest {
         event,
-        env: hook_env(&cwd),
+        env,
         options: ClientOptions {
             event: opts.event.as_deref(),
             fail_mode: opts.fail_mode.as_deref(),
@@ -356,6 +360,13 @@ fn remaining(deadline: Duration) -> Duration {
     deadline.saturating_sub(now()).max(Duration::from_millis(1))
 }
 
+/// Bounds every later send and receive on `stream` by what is left of `deadline`.
+fn bound_by(stream: &Fd, deadline: Duration) {
+    let wait = remaining(deadline);
+    let _ = sys::set_timeout(stream, libc::SO_SNDTIMEO, wait);
+    let _ = sys::set_timeout(stream, libc::SO_RCVTIMEO, wait);
+}
+
 /// What hookd answered a hook request with.
 enum Got {
     Verdict(failmode::Reply),
@@ -390,9 +401,7 @@ fn send(
             Failure(format!("{what} hookd at {socket}: {e}"))
         }
     };
-    let wait = remaining(deadline);
-    let _ = sys::set_timeout(&stream, libc::SO_SNDTIMEO, wait);
-    let _ = sys::set_timeout(&stream, libc::SO_RCVTIMEO, wait);
+    bound_by(&stream, deadline);
     // A daemon refusing the connection (at its connection cap) says why and closes, maybe
     // before the request is written: its answer is read even when the write failed.
     let written = sys::write_all(stream.raw(), frame);
@@ -566,9 +575,7 @@ fn hand_over(opts: &Options, old: &Mismatch, deadline: Duration) -> bool {
     if trust::check_peer(&stream, &opts.socket).is_err() {
         return false;
     }
-    let wait = remaining(deadline);
-    let _ = sys::set_timeout(&stream, libc::SO_SNDTIMEO, wait);
-    let _ = sys::set_timeout(&stream, libc::SO_RCVTIMEO, wait);
+    bound_by(&stream, deadline);
     // Its answer (`Stopping`, in its own version) means the drain has begun.
     sys::write_all(
         stream.raw(),
@@ -659,6 +666,7 @@ fn connect_by(path: &[u8], deadline: Duration) -> Result<Fd, Errno> {
 fn fall_back(
     opts: &Options,
     event: &[u8],
+    env: HookEnv<'_>,
     truncated_from: Option<u64>,
     id: &str,
     reason: &str,
@@ -671,7 +679,6 @@ fn fall_back(
         .to_string();
     let mode = failmode::mode_for(&name, opts.fail_mode.as_deref());
     let spool_path = paths::spool_path();
-    let cwd = cwd();
     let record = wire::SpoolRecord {
         id,
         time_ms: u64::try_from(sys::wall_clock().as_millis()).unwrap_or(u64::MAX),
@@ -679,7 +686,7 @@ fn fall_back(
         answered: mode.as_str(),
         event,
         truncated_from,
-        env: hook_env(&cwd),
+        env,
     };
     let spooled = match spool::append(&spool_path, &record) {
         Ok(()) => show(&spool_path).into_owned(),
@@ -699,6 +706,7 @@ fn emit(reply: &failmode::Reply) -> ! {
     }
     sys::exit(reply.exit_code)
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

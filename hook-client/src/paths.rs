@@ -210,7 +210,7 @@ pub fn trusted_executable(p: &[u8]) -> Result<(), String> {
     if m.mode & 0o022 != 0 && !(m.mode & 0o002 == 0 && trust::private_group(m.gid)) {
         return Err(BadProgram::Writable {
             path,
-            mode: m.mode & 0o7777,
+            mode: m.permissions(),
         }
         .to_string());
     }
@@ -222,7 +222,7 @@ pub fn trusted_executable(p: &[u8]) -> Result<(), String> {
             path,
             dir: &show(dir),
             owner: d.uid,
-            mode: d.mode & 0o7777,
+            mode: d.permissions(),
         }
         .to_string());
     }

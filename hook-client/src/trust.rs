@@ -160,10 +160,6 @@ fn io_error<'a>(what: &'static str, path: &'a [u8]) -> impl FnOnce(Errno) -> Unt
     }
 }
 
-fn mode(m: &Stat) -> u32 {
-    m.mode & 0o7777
-}
-
 /// Checks `dir`: not a symlink, a directory, ours, no group or other access; with `tighten`,
 /// group and other bits of a directory we own are removed instead of refused.
 fn check_dir(dir: &[u8], what: &'static str, tighten: bool) -> Result<(), Untrusted> {
@@ -191,7 +187,7 @@ fn check_dir(dir: &[u8], what: &'static str, tighten: bool) -> Result<(), Untrus
             return Err(Untrusted::Mode {
                 what,
                 path: path(),
-                mode: mode(&m),
+                mode: m.permissions(),
             });
         }
         sys::chmod(dir, 0o700).map_err(io_error(what, dir))?;
@@ -319,7 +315,7 @@ pub fn ensure_private_dir(dir: &[u8], what: &'static str) -> Result<(), Untruste
                         what,
                         path: at,
                         owner: m.uid,
-                        mode: mode(&m),
+                        mode: m.permissions(),
                     });
                 }
                 let target = sys::stat(&at, true).map_err(io_error(what, &at))?;
@@ -328,7 +324,7 @@ pub fn ensure_private_dir(dir: &[u8], what: &'static str) -> Result<(), Untruste
                         what,
                         path: at,
                         owner: target.uid,
-                        mode: mode(&target),
+                        mode: target.permissions(),
                     });
                 }
             }
@@ -338,7 +334,7 @@ pub fn ensure_private_dir(dir: &[u8], what: &'static str) -> Result<(), Untruste
                         what,
                         path: at,
                         owner: m.uid,
-                        mode: mode(&m),
+                        mode: m.permissions(),
                     });
                 }
             }
@@ -357,7 +353,7 @@ pub fn ensure_private_dir(dir: &[u8], what: &'static str) -> Result<(), Untruste
                         what,
                         path: at,
                         owner: m.uid,
-                        mode: mode(&m),
+                        mode: m.permissions(),
                     });
                 }
             }

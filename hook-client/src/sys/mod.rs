@@ -190,6 +190,12 @@ impl Stat {
     pub fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
     }
+
+    /// The permission bits (set-id and sticky bits included), as messages show them.
+    #[must_use]
+    pub fn permissions(&self) -> u32 {
+        self.mode & 0o7777
+    }
 }
 
 /// `path` with a terminating NUL, for the kernel; a path with a NUL inside is refused.

@@ -24,6 +24,11 @@ fn check(rc: isize) -> Result<usize> {
     usize::try_from(rc).map_err(|_| last())
 }
 
+/// The result of a call that returns 0 on success and sets `errno` otherwise.
+fn zero(rc: libc::c_int) -> Result<()> {
+    if rc == 0 { Ok(()) } else { Err(last()) }
+}
+
 fn io(e: &std::io::Error) -> Errno {
     Errno(e.raw_os_error().unwrap_or(libc::EIO))
 }
@@ -118,7 +123,7 @@ pub fn mkdir(path: &[u8], mode: u32) -> Result<()> {
     let c = c_path(path)?;
     // SAFETY: c is NUL-terminated.
     let rc = unsafe { libc::mkdir(c.as_ptr().cast(), mode as libc::mode_t) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// `chmod(2)`.
@@ -130,7 +135,7 @@ pub fn chmod(path: &[u8], mode: u32) -> Result<()> {
     let c = c_path(path)?;
     // SAFETY: c is NUL-terminated.
     let rc = unsafe { libc::chmod(c.as_ptr().cast(), mode as libc::mode_t) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// `fchmod(2)`.
@@ -141,7 +146,7 @@ pub fn chmod(path: &[u8], mode: u32) -> Result<()> {
 pub fn fchmod(fd: &Fd, mode: u32) -> Result<()> {
     // SAFETY: plain integers.
     let rc = unsafe { libc::fchmod(fd.0, mode as libc::mode_t) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// `rename(2)`.
@@ -153,7 +158,7 @@ pub fn rename(from: &[u8], to: &[u8]) -> Result<()> {
     let (a, b) = (c_path(from)?, c_path(to)?);
     // SAFETY: both NUL-terminated.
     let rc = unsafe { libc::rename(a.as_ptr().cast(), b.as_ptr().cast()) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// `unlink(2)`.
@@ -165,7 +170,7 @@ pub fn unlink(path: &[u8]) -> Result<()> {
     let c = c_path(path)?;
     // SAFETY: c is NUL-terminated.
     let rc = unsafe { libc::unlink(c.as_ptr().cast()) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// `fsync(2)`.
@@ -176,7 +181,7 @@ pub fn unlink(path: &[u8]) -> Result<()> {
 pub fn fsync(fd: &Fd) -> Result<()> {
     // SAFETY: plain integer.
     let rc = unsafe { libc::fsync(fd.0) };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// An exclusive `flock(2)`, waiting for it.
@@ -235,7 +240,7 @@ pub fn set_timeout(fd: &Fd, option: i32, wait: Duration) -> Result<()> {
             libc::socklen_t::try_from(size_of::<libc::timeval>()).unwrap_or(0),
         )
     };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// Connects a Unix socket to `path`.
@@ -253,7 +258,7 @@ pub fn connect_unix(fd: &Fd, path: &[u8]) -> Result<()> {
             libc::socklen_t::try_from(len).unwrap_or(0),
         )
     };
-    if rc == 0 { Ok(()) } else { Err(last()) }
+    zero(rc)
 }
 
 /// The uid of the process on the other end of a connected Unix socket.
@@ -277,7 +282,7 @@ pub fn peer_uid(fd: &Fd) -> Result<u32> {
                 &raw mut len,
             )
         };
-        if rc == 0 { Ok(cred.uid) } else { Err(last()) }
+        zero(rc).map(|()| cred.uid)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     {
@@ -285,7 +290,7 @@ pub fn peer_uid(fd: &Fd) -> Result<u32> {
         let mut gid: libc::gid_t = 0;
         // SAFETY: uid and gid are valid for writes.
         let rc = unsafe { libc::getpeereid(fd.0, &raw mut uid, &raw mut gid) };
-        if rc == 0 { Ok(uid) } else { Err(last()) }
+        zero(rc).map(|()| uid)
     }
 }
 
